@@ -21,6 +21,7 @@ export interface Spec {
   windows?: Record<string, unknown>;
   vm?: Record<string, unknown>;
   zos?: Record<string, unknown>;
+  freebsd?: Record<string, unknown>;
 }
 
 /** config.md "Process". `user` and `cwd` are REQUIRED on Linux. */
@@ -437,7 +438,7 @@ export interface LinuxFeatures {
   seccomp?: SeccompFeatures;
   apparmor?: { enabled?: boolean };
   selinux?: { enabled?: boolean };
-  intelRdt?: { enabled?: boolean; schemata?: boolean };
+  intelRdt?: { enabled?: boolean; schemata?: boolean; monitoring?: boolean };
   memoryPolicy?: { modes?: string[]; flags?: string[] };
   mountExtensions?: { idmap?: { enabled?: boolean } };
   netDevices?: { enabled?: boolean };
