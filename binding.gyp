@@ -1,0 +1,13 @@
+{
+  "targets": [
+    {
+      "target_name": "tsrun",
+      "sources": ["native/addon.cc", "native/spawn.cc", "native/child.cc", "native/sys.cc"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_DISABLE_CPP_EXCEPTIONS", "NAPI_VERSION=8", "_GNU_SOURCE"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "cflags_cc": ["-O2", "-std=c++17", "-fno-stack-protector", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"]
+    }
+  ]
+}

@@ -1,0 +1,15 @@
+// The addon's entry: spawn (the one real primitive) and the small syscall wrappers.
+#include <napi.h>
+
+namespace tsrun {
+Napi::Value Spawn(const Napi::CallbackInfo& info);
+void initSys(Napi::Env env, Napi::Object exports);
+}  // namespace tsrun
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("spawn", Napi::Function::New(env, tsrun::Spawn));
+  tsrun::initSys(env, exports);
+  return exports;
+}
+
+NODE_API_MODULE(tsrun, Init)

@@ -1,0 +1,604 @@
+// The plan interpreter: runs in the cloned child of a multithreaded Node process, so it may use
+// only raw system calls (fork(2): "the child may call only async-signal-safe functions").
+// No malloc, no stdio, no C++ exceptions, no locks, no JS. Everything it reads was laid out by
+// the parent before the clone; everything it writes is on its own stack or in its COW copy of
+// globals. A failing op is reported as {op index, errno, detail} on the sync socket, after which
+// the child exits; TypeScript turns that into "mount proc on /proc: EPERM".
+#include "plan.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/magic.h>
+#include <linux/openat2.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stddef.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+
+namespace tsrun {
+namespace {
+
+struct MountAttr {
+  uint64_t attr_set, attr_clr, propagation, userns_fd;
+};
+
+const Plan* g_plan;
+int g_slots[MAX_SLOTS];
+char g_exe[4096];
+
+long sys(long n, long a = 0, long b = 0, long c = 0, long d = 0, long e = 0, long f = 0) {
+  return syscall(n, a, b, c, d, e, f);
+}
+
+[[noreturn]] void die(int code) {
+  for (;;) sys(SYS_exit_group, code);
+}
+
+void sendMsg(uint32_t type, uint32_t op, int32_t value, uint32_t extra) {
+  Msg m{type, op, value, extra};
+  sys(SYS_sendto, g_plan->syncFd, (long)&m, sizeof m, MSG_NOSIGNAL, 0, 0);
+}
+
+[[noreturn]] void fail(uint32_t op, int err, uint32_t detail = DETAIL_NONE) {
+  sendMsg(MSG_ERROR, op, err, detail);
+  die(1);
+}
+
+const char* str(uint32_t off) {
+  if (off == NONE || off >= g_plan->stringsLen) return nullptr;
+  return g_plan->strings + off;
+}
+
+size_t slen(const char* s) {
+  size_t n = 0;
+  while (s[n]) n++;
+  return n;
+}
+
+// "/proc/self/fd/<fd>" into buf: mounting through the fd's magic link mounts exactly on the
+// object resolved inside the root, so a symlink swapped in later cannot redirect the mount
+// (CVE-2021-30465).
+const char* fdPath(char* buf, int fd) {
+  const char prefix[] = "/proc/self/fd/";
+  size_t i = 0;
+  for (; prefix[i]; i++) buf[i] = prefix[i];
+  char digits[16];
+  int n = 0;
+  unsigned v = (unsigned)fd;
+  do {
+    digits[n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  while (n) buf[i++] = digits[--n];
+  buf[i] = 0;
+  return buf;
+}
+
+int slotFd(uint32_t op, uint32_t slot) {
+  if (slot >= MAX_SLOTS || g_slots[slot] < 0) fail(op, EBADF);
+  return g_slots[slot];
+}
+
+void setSlot(uint32_t op, uint32_t slot, int fd) {
+  if (slot >= MAX_SLOTS) fail(op, EINVAL);
+  if (g_slots[slot] >= 0) sys(SYS_close, g_slots[slot]);
+  g_slots[slot] = fd;
+}
+
+long openIn(int root, const char* rel, uint64_t flags) {
+  struct open_how how = {};
+  how.flags = flags | O_CLOEXEC;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  while (*rel == '/') rel++;
+  if (!*rel) rel = ".";
+  return sys(SYS_openat2, root, (long)rel, (long)&how, sizeof how);
+}
+
+// mkdir -p inside the root: every prefix is resolved with RESOLVE_IN_ROOT, so ".." and symlinks
+// (absolute or relative) stay inside; a missing component is created in its resolved parent.
+int resolveCreating(uint32_t op, int root, const char* rel, uint32_t mode) {
+  char buf[4096];
+  size_t n = slen(rel);
+  if (n >= sizeof buf) fail(op, ENAMETOOLONG);
+  for (size_t i = 0; i <= n; i++) buf[i] = rel[i];
+  long fd = openIn(root, buf, mode == RESOLVE_MKFILE ? O_PATH : O_PATH | O_DIRECTORY);
+  if (fd >= 0 || errno != ENOENT) return fd < 0 ? -errno : (int)fd;
+
+  size_t start = 0;
+  while (buf[start] == '/') start++;
+  int parent = (int)sys(SYS_dup, root);
+  if (parent < 0) return -errno;
+  for (size_t i = start; i <= n; i++) {
+    if (buf[i] != '/' && buf[i] != 0) continue;
+    if (i == start) {  // "//" run
+      start = i + 1;
+      continue;
+    }
+    char saved = buf[i];
+    buf[i] = 0;
+    bool last = saved == 0;
+    const char* comp = buf + start;
+    bool dot = comp[0] == '.' && (comp[1] == 0 || (comp[1] == '.' && comp[2] == 0));
+    long next = openIn(root, buf, (last && mode == RESOLVE_MKFILE) ? O_PATH : O_PATH | O_DIRECTORY);
+    if (next < 0 && errno == ENOENT && !dot) {
+      if (last && mode == RESOLVE_MKFILE) {
+        long f = sys(SYS_openat, parent, (long)comp, O_CREAT | O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (f < 0 && errno != EEXIST) {
+          int e = errno;
+          sys(SYS_close, parent);
+          return -e;
+        }
+        if (f >= 0) sys(SYS_close, f);
+      } else if (sys(SYS_mkdirat, parent, (long)comp, 0755) < 0 && errno != EEXIST) {
+        int e = errno;
+        sys(SYS_close, parent);
+        return -e;
+      }
+      next = openIn(root, buf, (last && mode == RESOLVE_MKFILE) ? O_PATH : O_PATH | O_DIRECTORY);
+    }
+    if (next < 0) {
+      int e = errno;
+      sys(SYS_close, parent);
+      return -e;
+    }
+    sys(SYS_close, parent);
+    parent = (int)next;
+    buf[i] = saved;
+    start = i + 1;
+  }
+  return parent;
+}
+
+// Splits rel into its parent (resolved, created if missing) and its last component.
+int resolveParent(uint32_t op, int root, const char* rel, char* base, size_t baseLen) {
+  char dir[4096];
+  size_t n = slen(rel);
+  while (n > 1 && rel[n - 1] == '/') n--;
+  if (n >= sizeof dir) fail(op, ENAMETOOLONG);
+  size_t cut = n;
+  while (cut > 0 && rel[cut - 1] != '/') cut--;
+  if (n - cut + 1 > baseLen || n == cut) fail(op, EINVAL);
+  for (size_t i = cut; i < n; i++) base[i - cut] = rel[i];
+  base[n - cut] = 0;
+  for (size_t i = 0; i < cut; i++) dir[i] = rel[i];
+  dir[cut] = 0;
+  int fd = resolveCreating(op, root, dir, RESOLVE_MKDIR);
+  if (fd < 0) fail(op, -fd);
+  return fd;
+}
+
+unsigned long statfsToMountFlags(const struct statfs& s) {
+  unsigned long f = 0;
+  if (s.f_flags & ST_NOSUID) f |= MS_NOSUID;
+  if (s.f_flags & ST_NODEV) f |= MS_NODEV;
+  if (s.f_flags & ST_NOEXEC) f |= MS_NOEXEC;
+  if (s.f_flags & ST_NOATIME) f |= MS_NOATIME;
+  if (s.f_flags & ST_NODIRATIME) f |= MS_NODIRATIME;
+  if (s.f_flags & ST_RELATIME) f |= MS_RELATIME;
+  return f;
+}
+
+void lookupExec(uint32_t op, const char* file, const char* path) {
+  struct stat st;
+  bool hasSlash = false;
+  for (const char* p = file; *p; p++) hasSlash |= *p == '/';
+  if (hasSlash) {
+    if (slen(file) >= sizeof g_exe) fail(op, ENAMETOOLONG);
+    if (sys(SYS_newfstatat, AT_FDCWD, (long)file, (long)&st, 0) < 0) fail(op, errno);
+    if (S_ISDIR(st.st_mode)) fail(op, EISDIR);
+    if (!(st.st_mode & 0111)) fail(op, EACCES);
+    for (size_t i = 0;; i++)
+      if (!(g_exe[i] = file[i])) break;
+    return;
+  }
+  const char* p = path ? path : "";
+  size_t flen = slen(file);
+  while (true) {
+    const char* end = p;
+    while (*end && *end != ':') end++;
+    size_t dlen = (size_t)(end - p);
+    if (dlen > 0 && dlen + 1 + flen < sizeof g_exe) {
+      size_t i = 0;
+      for (; i < dlen; i++) g_exe[i] = p[i];
+      g_exe[i++] = '/';
+      for (size_t j = 0; j <= flen; j++) g_exe[i + j] = file[j];
+      if (sys(SYS_newfstatat, AT_FDCWD, (long)g_exe, (long)&st, 0) == 0 && S_ISREG(st.st_mode) &&
+          (st.st_mode & 0111))
+        return;
+    }
+    if (!*end) break;
+    p = end + 1;
+  }
+  fail(op, ENOENT, DETAIL_NOT_IN_PATH);
+}
+
+void resetSignals() {
+  struct {
+    void* handler;
+    unsigned long flags;
+    void* restorer;
+    uint64_t mask;
+  } dfl = {(void*)SIG_DFL, 0, nullptr, 0};
+  for (int s = 1; s <= 64; s++) {
+    if (s == SIGKILL || s == SIGSTOP) continue;
+    sys(SYS_rt_sigaction, s, (long)&dfl, 0, 8);
+  }
+  uint64_t none = 0;
+  sys(SYS_rt_sigprocmask, SIG_SETMASK, (long)&none, 0, 8);
+}
+
+uint64_t u64(uint32_t lo, uint32_t hi) { return (uint64_t)lo | ((uint64_t)hi << 32); }
+
+void runOp(uint32_t i, const uint32_t* a) {
+  char pbuf[32], pbuf2[32];
+  switch (a[0]) {
+    case OP_SYNC: {
+      sendMsg(MSG_SYNC, i, (int32_t)a[1], 0);
+      uint32_t reply = 0;
+      long n;
+      do n = sys(SYS_read, g_plan->syncFd, (long)&reply, sizeof reply);
+      while (n < 0 && errno == EINTR);
+      if (n != (long)sizeof reply) die(1);  // the parent is gone: nothing to report to
+      if (reply != 0) die(1);               // the parent aborts the set-up
+      return;
+    }
+    case OP_SETNS:
+      if (sys(SYS_setns, (int)a[1], (int)a[2]) < 0) fail(i, errno);
+      return;
+    case OP_SETNS_SLOT:
+      if (sys(SYS_setns, slotFd(i, a[1]), (int)a[2]) < 0) fail(i, errno);
+      return;
+    case OP_UNSHARE:
+      if (sys(SYS_unshare, (long)a[1]) < 0) fail(i, errno);
+      return;
+    case OP_FORK: {
+      int p[2];
+      if (sys(SYS_pipe2, (long)p, O_CLOEXEC) < 0) fail(i, errno);
+      long pid = sys(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+      if (pid < 0) fail(i, errno);
+      if (pid > 0) {
+        // Report the new pid before the grandchild may say anything on the shared socket.
+        sendMsg(MSG_FORKED, i, (int32_t)pid, 0);
+        char c = 1;
+        sys(SYS_write, p[1], (long)&c, 1);
+        die(0);
+      }
+      sys(SYS_close, p[1]);
+      char c;
+      long n;
+      do n = sys(SYS_read, p[0], (long)&c, 1);
+      while (n < 0 && errno == EINTR);
+      sys(SYS_close, p[0]);
+      return;
+    }
+    case OP_MOUNT: {
+      const char* target = a[6] != NONE ? fdPath(pbuf, slotFd(i, a[6])) : str(a[2]);
+      if (sys(SYS_mount, (long)str(a[1]), (long)target, (long)str(a[3]), (long)a[4], (long)str(a[5])) < 0)
+        fail(i, errno);
+      return;
+    }
+    case OP_OPEN_PATH: {
+      long fd = sys(SYS_openat, AT_FDCWD, (long)str(a[2]), O_PATH | O_DIRECTORY | O_CLOEXEC);
+      if (fd < 0) fail(i, errno);
+      setSlot(i, a[1], (int)fd);
+      return;
+    }
+    case OP_OPEN_FILE: {
+      long fd = sys(SYS_openat, AT_FDCWD, (long)str(a[2]), (long)(a[3] | O_CLOEXEC));
+      if (fd < 0) fail(i, errno);
+      setSlot(i, a[1], (int)fd);
+      return;
+    }
+    case OP_RESOLVE: {
+      int root = slotFd(i, a[2]);
+      int fd;
+      if (a[4] == RESOLVE_EXISTING) {
+        long r = openIn(root, str(a[3]), O_PATH);
+        fd = r < 0 ? -errno : (int)r;
+      } else {
+        fd = resolveCreating(i, root, str(a[3]), a[4]);
+      }
+      if (fd < 0) fail(i, -fd);
+      setSlot(i, a[1], fd);
+      return;
+    }
+    case OP_MOUNT_SETATTR: {
+      MountAttr attr = {a[2], a[3], a[4], 0};
+      long flags = AT_EMPTY_PATH | (a[5] ? AT_RECURSIVE : 0);
+      if (sys(SYS_mount_setattr, slotFd(i, a[1]), (long)"", flags, (long)&attr, sizeof attr) < 0)
+        fail(i, errno);
+      return;
+    }
+    case OP_MKNOD: {
+      char base[256];
+      int dir = resolveParent(i, slotFd(i, a[1]), str(a[2]), base, sizeof base);
+      long r = sys(SYS_mknodat, dir, (long)base, (long)a[3], (long)makedev(a[4], a[5]));
+      if (r < 0 && errno != EEXIST) {
+        int e = errno;
+        sys(SYS_close, dir);
+        fail(i, e);
+      }
+      r = sys(SYS_fchownat, dir, (long)base, (long)a[6], (long)a[7], AT_SYMLINK_NOFOLLOW);
+      int e = errno;
+      sys(SYS_close, dir);
+      if (r < 0) fail(i, e);
+      return;
+    }
+    case OP_SYMLINK: {
+      char base[256];
+      int dir = resolveParent(i, slotFd(i, a[1]), str(a[3]), base, sizeof base);
+      long r = sys(SYS_symlinkat, (long)str(a[2]), dir, (long)base);
+      int e = errno;
+      sys(SYS_close, dir);
+      if (r < 0 && e != EEXIST) fail(i, e);
+      return;
+    }
+    case OP_PIVOT_ROOT: {
+      // pivot_root(".", "."): the old root is stacked on the new one and detached at once, so no
+      // directory for it is needed inside the container (runc libcontainer/rootfs_linux.go).
+      long oldroot = sys(SYS_openat, AT_FDCWD, (long)"/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+      if (oldroot < 0) fail(i, errno);
+      if (sys(SYS_fchdir, slotFd(i, a[1])) < 0) fail(i, errno);
+      if (sys(SYS_pivot_root, (long)".", (long)".") < 0) fail(i, errno);
+      if (sys(SYS_fchdir, oldroot) < 0) fail(i, errno);
+      // Make the old root a slave so the detach below does not propagate to the host.
+      if (sys(SYS_mount, (long)"", (long)".", (long)"", MS_SLAVE | MS_REC, 0) < 0) fail(i, errno);
+      if (sys(SYS_umount2, (long)".", MNT_DETACH) < 0) fail(i, errno);
+      sys(SYS_close, oldroot);
+      if (sys(SYS_chdir, (long)"/") < 0) fail(i, errno);
+      return;
+    }
+    case OP_MOVE_CHROOT:
+      if (sys(SYS_fchdir, slotFd(i, a[1])) < 0) fail(i, errno);
+      if (sys(SYS_mount, (long)".", (long)"/", 0, MS_MOVE, 0) < 0) fail(i, errno);
+      if (sys(SYS_chroot, (long)".") < 0) fail(i, errno);
+      if (sys(SYS_chdir, (long)"/") < 0) fail(i, errno);
+      return;
+    case OP_WRITE_PROC: {
+      // Only a real procfs file is written (CVE-2025-52881: a container-controlled path must not
+      // turn a sysctl write into a write elsewhere).
+      long fd = sys(SYS_openat, AT_FDCWD, (long)str(a[1]), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+      if (fd < 0) fail(i, errno);
+      struct statfs sf;
+      if (sys(SYS_fstatfs, fd, (long)&sf) < 0) fail(i, errno);
+      if (sf.f_type != PROC_SUPER_MAGIC) fail(i, EXDEV, DETAIL_NOT_PROCFS);
+      const char* d = str(a[2]);
+      if (sys(SYS_write, fd, (long)d, (long)slen(d)) < 0) fail(i, errno);
+      sys(SYS_close, fd);
+      return;
+    }
+    case OP_SETHOSTNAME: {
+      const char* n = str(a[1]);
+      if (sys(SYS_sethostname, (long)n, (long)slen(n)) < 0) fail(i, errno);
+      return;
+    }
+    case OP_SETDOMAINNAME: {
+      const char* n = str(a[1]);
+      if (sys(SYS_setdomainname, (long)n, (long)slen(n)) < 0) fail(i, errno);
+      return;
+    }
+    case OP_RLIMIT: {
+      struct rlimit64 {
+        uint64_t cur, max;
+      } lim = {u64(a[2], a[3]), u64(a[4], a[5])};
+      if (sys(SYS_prlimit64, 0, (long)a[1], (long)&lim, 0) < 0) fail(i, errno);
+      return;
+    }
+    case OP_CAPBSET_DROP: {
+      uint64_t keep = u64(a[1], a[2]);
+      for (uint32_t c = 0; c <= a[3] && c < 64; c++) {
+        if (keep & (1ULL << c)) continue;
+        if (sys(SYS_prctl, PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL) fail(i, errno);
+      }
+      return;
+    }
+    case OP_KEEPCAPS:
+      if (sys(SYS_prctl, PR_SET_KEEPCAPS, a[1], 0, 0, 0) < 0) fail(i, errno);
+      return;
+    case OP_SETGROUPS: {
+      uint32_t gids[1024];
+      uint32_t n = 0;
+      if (a[1] != NONE && a[1] < g_plan->nlists) {
+        for (char** p = g_plan->lists[a[1]]; *p; p++) {
+          if (n >= 1024) fail(i, E2BIG);
+          uint32_t v = 0;
+          for (const char* c = *p; *c; c++) v = v * 10 + (uint32_t)(*c - '0');
+          gids[n++] = v;
+        }
+      }
+      if (sys(SYS_setgroups, n, (long)gids) < 0) fail(i, errno);
+      return;
+    }
+    case OP_SETRESGID:
+      if (sys(SYS_setresgid, a[1], a[1], a[1]) < 0) fail(i, errno);
+      return;
+    case OP_SETRESUID:
+      if (sys(SYS_setresuid, a[1], a[1], a[1]) < 0) fail(i, errno);
+      return;
+    case OP_CAPSET: {
+      struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+      struct __user_cap_data_struct data[2] = {{a[1], a[3], a[5]}, {a[2], a[4], a[6]}};
+      if (sys(SYS_capset, (long)&hdr, (long)data) < 0) fail(i, errno);
+      return;
+    }
+    case OP_AMBIENT: {
+      if (sys(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+        fail(i, errno);
+      uint64_t want = u64(a[1], a[2]);
+      // As runc: a capability that cannot be raised (not in permitted and inheritable) is skipped.
+      for (uint32_t c = 0; c < 64; c++)
+        if (want & (1ULL << c)) sys(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0);
+      return;
+    }
+    case OP_NO_NEW_PRIVS:
+      if (sys(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail(i, errno);
+      return;
+    case OP_UMASK:
+      sys(SYS_umask, a[1]);
+      return;
+    case OP_CHDIR:
+      if (sys(SYS_chdir, (long)str(a[1])) < 0) fail(i, errno);
+      return;
+    case OP_CLOSE_FDS: {
+      // Node leaves FD_CLOEXEC on 0-2; the kept fds must survive execve, everything else must not
+      // (CVE-2024-21626: no host fd reaches the container).
+      uint32_t keep = a[1];
+      for (uint32_t fd = 0; fd < keep; fd++) {
+        if ((int)fd == g_plan->syncFd || fd == a[2]) continue;
+        sys(SYS_fcntl, fd, F_SETFD, 0);
+      }
+      if (sys(SYS_close_range, keep, ~0U, CLOSE_RANGE_CLOEXEC) < 0) fail(i, errno);
+      return;
+    }
+    case OP_LOOKUP_EXEC:
+      lookupExec(i, str(a[1]), str(a[2]));
+      return;
+    case OP_WAIT_FIFO: {
+      int fd = (int)a[1];
+      for (;;) {
+        struct pollfd pfd = {fd, POLLIN, 0};
+        long r = sys(SYS_ppoll, (long)&pfd, 1, 0, 0, 0);
+        if (r < 0) {
+          if (errno == EINTR) continue;
+          fail(i, errno);
+        }
+        char c;
+        long n = sys(SYS_read, fd, (long)&c, 1);
+        if (n == 1) break;
+        if (n == 0) fail(i, EPIPE, DETAIL_FIFO_CLOSED);
+        if (errno != EAGAIN && errno != EINTR) fail(i, errno);
+      }
+      sys(SYS_close, fd);
+      return;
+    }
+    case OP_EXECVE: {
+      char** argv = a[1] < g_plan->nlists ? g_plan->lists[a[1]] : nullptr;
+      char** envp = a[2] < g_plan->nlists ? g_plan->lists[a[2]] : nullptr;
+      sys(SYS_execve, (long)g_exe, (long)argv, (long)envp);
+      fail(i, errno);
+    }
+    case OP_MASK_PATH: {
+      struct open_how how = {};
+      how.flags = O_PATH | O_CLOEXEC | O_NOFOLLOW;
+      how.resolve = RESOLVE_NO_MAGICLINKS;
+      long fd = sys(SYS_openat2, AT_FDCWD, (long)str(a[1]), (long)&how, sizeof how);
+      if (fd < 0) {
+        if (errno == ENOENT) return;  // as runc: a path that does not exist needs no mask
+        fail(i, errno);
+      }
+      struct stat st;
+      if (sys(SYS_fstat, fd, (long)&st) < 0) fail(i, errno);
+      if (S_ISDIR(st.st_mode)) {
+        if (sys(SYS_mount, (long)"tmpfs", (long)fdPath(pbuf, (int)fd), (long)"tmpfs", MS_RDONLY, 0) < 0)
+          fail(i, errno);
+      } else {
+        // CVE-2025-31133: bind only the real null device, held by fd, never a path that may
+        // have been replaced.
+        long nul = sys(SYS_openat, AT_FDCWD, (long)"/dev/null", O_PATH | O_CLOEXEC | O_NOFOLLOW);
+        if (nul < 0) fail(i, errno);
+        struct stat ns;
+        if (sys(SYS_fstat, nul, (long)&ns) < 0) fail(i, errno);
+        if (!S_ISCHR(ns.st_mode) || major(ns.st_rdev) != 1 || minor(ns.st_rdev) != 3)
+          fail(i, EINVAL, DETAIL_NOT_DEVNULL);
+        if (sys(SYS_mount, (long)fdPath(pbuf2, (int)nul), (long)fdPath(pbuf, (int)fd), 0, MS_BIND, 0) < 0)
+          fail(i, errno);
+        sys(SYS_close, nul);
+      }
+      sys(SYS_close, fd);
+      return;
+    }
+    case OP_READONLY_PATH: {
+      struct open_how how = {};
+      how.flags = O_PATH | O_CLOEXEC;
+      how.resolve = RESOLVE_NO_MAGICLINKS;
+      long fd = sys(SYS_openat2, AT_FDCWD, (long)str(a[1]), (long)&how, sizeof how);
+      if (fd < 0) {
+        if (errno == ENOENT) return;
+        fail(i, errno);
+      }
+      const char* t = fdPath(pbuf, (int)fd);
+      if (sys(SYS_mount, (long)t, (long)t, 0, MS_BIND | MS_REC, 0) < 0) fail(i, errno);
+      sys(SYS_close, fd);
+      // Reopen: the old fd still points below the new bind mount.
+      fd = sys(SYS_openat2, AT_FDCWD, (long)str(a[1]), (long)&how, sizeof how);
+      if (fd < 0) fail(i, errno);
+      struct statfs sf;
+      if (sys(SYS_fstatfs, fd, (long)&sf) < 0) fail(i, errno);
+      unsigned long flags = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC | statfsToMountFlags(sf);
+      if (sys(SYS_mount, 0, (long)fdPath(pbuf, (int)fd), 0, (long)flags, 0) < 0) fail(i, errno);
+      sys(SYS_close, fd);
+      return;
+    }
+    case OP_REMOUNT_ROOT_RO: {
+      struct statfs sf;
+      if (sys(SYS_statfs, (long)"/", (long)&sf) < 0) fail(i, errno);
+      unsigned long flags = MS_BIND | MS_REMOUNT | MS_RDONLY | statfsToMountFlags(sf);
+      if (sys(SYS_mount, 0, (long)"/", 0, (long)flags, 0) < 0) fail(i, errno);
+      return;
+    }
+    case OP_PDEATHSIG:
+      if (sys(SYS_prctl, PR_SET_PDEATHSIG, a[1], 0, 0, 0) < 0) fail(i, errno);
+      return;
+    case OP_CLOSE_SLOT:
+      if (a[1] < MAX_SLOTS && g_slots[a[1]] >= 0) {
+        sys(SYS_close, g_slots[a[1]]);
+        g_slots[a[1]] = -1;
+      }
+      return;
+    case OP_SETSID:
+      if (sys(SYS_setsid) < 0) fail(i, errno);
+      return;
+    case OP_DUP2:
+      if (sys(SYS_dup3, a[1], a[2], 0) < 0) fail(i, errno);
+      return;
+    case OP_SECCOMP: {
+      struct {
+        unsigned short len;
+        const void* filter;
+      } prog = {(unsigned short)(a[2] / 8), g_plan->strings + a[1]};
+      if (a[1] + a[2] > g_plan->stringsLen) fail(i, EINVAL);
+      long r = sys(SYS_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, a[3], (long)&prog);
+      if (r < 0) fail(i, errno);
+      return;
+    }
+    default:
+      fail(i, ENOSYS);
+  }
+}
+
+}  // namespace
+
+void runPlan(const Plan& plan) {
+  g_plan = &plan;
+  for (int s = 0; s < MAX_SLOTS; s++) g_slots[s] = -1;
+  // Node ignores SIGPIPE and SIGXFSZ and CLONE_CLEAR_SIGHAND resets only handled signals:
+  // restore every default and unblock what spawn() blocked around the clone.
+  resetSignals();
+  sys(SYS_umask, 0);
+  for (uint32_t i = 0; i < plan.nops; i++) runOp(i, plan.ops + (size_t)i * OP_WORDS);
+  // A plan ends with EXECVE; falling off the end is a compiler bug.
+  fail(plan.nops, ENOEXEC);
+}
+
+}  // namespace tsrun

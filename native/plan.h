@@ -1,0 +1,103 @@
+// The compiled plan: what the container's first process does between clone and execve.
+// TypeScript (src/process/plan.ts) writes it; child.cc interprets it with raw syscalls only.
+// Keep the opcode numbers in step with src/process/opcodes.ts.
+#pragma once
+#include <stdint.h>
+
+namespace tsrun {
+
+// Every op is OP_WORDS uint32 words: the opcode, then up to 7 arguments. A string argument is a
+// byte offset into the string table (NUL-terminated), NONE when absent; a list argument is an
+// index into the list table, whose entry is [count, offset...].
+constexpr uint32_t OP_WORDS = 8;
+constexpr uint32_t NONE = 0xffffffffu;
+constexpr int MAX_SLOTS = 64;
+
+enum Op : uint32_t {
+  OP_SYNC = 1,            // token: report {SYNC, token} and block for the parent's reply
+  OP_SETNS = 2,           // fd, nstype
+  OP_UNSHARE = 3,         // flags
+  OP_FORK = 4,            // fork again (CLONE_PARENT); the original reports the pid and exits
+  OP_MOUNT = 5,           // src, target, fstype, flags, data, targetSlot (mounts on the slot if set)
+  OP_OPEN_PATH = 6,       // slot, path: open(path, O_PATH|O_DIRECTORY)
+  OP_RESOLVE = 7,         // slot, rootSlot, relpath, mode (RESOLVE_*): confined lookup (openat2 IN_ROOT)
+  OP_MOUNT_SETATTR = 8,   // slot, attrSet, attrClr, propagation, recursive
+  OP_MKNOD = 9,           // rootSlot, relpath, mode, major, minor, uid, gid
+  OP_SYMLINK = 10,        // rootSlot, target, relpath
+  OP_PIVOT_ROOT = 11,     // rootSlot
+  OP_MOVE_CHROOT = 12,    // rootSlot (--no-pivot: MS_MOVE onto / and chroot)
+  OP_WRITE_PROC = 13,     // path, data: write to a file that must be on procfs
+  OP_SETHOSTNAME = 14,    // name
+  OP_SETDOMAINNAME = 15,  // name
+  OP_RLIMIT = 16,         // resource, softLo, softHi, hardLo, hardHi
+  OP_CAPBSET_DROP = 17,   // keepLo, keepHi, lastCap
+  OP_KEEPCAPS = 18,       // on
+  OP_SETGROUPS = 19,      // list (gids as decimal strings)
+  OP_SETRESGID = 20,      // gid
+  OP_SETRESUID = 21,      // uid
+  OP_CAPSET = 22,         // effLo, effHi, permLo, permHi, inhLo, inhHi
+  OP_AMBIENT = 23,        // lo, hi: clear, then raise these
+  OP_NO_NEW_PRIVS = 24,
+  OP_UMASK = 25,          // mask
+  OP_CHDIR = 26,          // path
+  OP_CLOSE_FDS = 27,      // keepUpTo: fds < keepUpTo survive exec, the rest are closed on exec
+  OP_LOOKUP_EXEC = 28,    // file, pathList: find the executable as execvp would
+  OP_WAIT_FIFO = 29,      // fd: block until `start` writes to exec.fifo
+  OP_EXECVE = 30,         // argvList, envList
+  OP_MASK_PATH = 31,      // path: /dev/null over a file, read-only tmpfs over a directory
+  OP_READONLY_PATH = 32,  // path: bind onto itself, remount read-only
+  OP_REMOUNT_ROOT_RO = 33,
+  OP_PDEATHSIG = 34,      // signal (0 clears)
+  OP_CLOSE_SLOT = 35,     // slot
+  OP_OPEN_FILE = 36,      // slot, path, flags: a plain open (e.g. a namespace file to join later)
+  OP_SETSID = 37,
+  OP_DUP2 = 38,           // from, to
+  OP_SECCOMP = 39,        // blobOffset, blobLen, flags
+  OP_SETNS_SLOT = 40,     // slot, nstype
+};
+
+// RESOLVE modes
+enum ResolveMode : uint32_t {
+  RESOLVE_EXISTING = 0,   // must exist
+  RESOLVE_MKDIR = 1,      // create missing directories (mkdir -p) inside the root
+  RESOLVE_MKFILE = 2,     // create missing parents, then an empty file
+};
+
+// Child -> parent messages on the SOCK_SEQPACKET sync socket.
+enum MsgType : uint32_t {
+  MSG_SYNC = 1,    // value = token
+  MSG_ERROR = 2,   // op = failing op index, value = errno, extra = detail
+  MSG_FORKED = 3,  // value = pid of the new child (as the parent sees it)
+};
+
+struct Msg {
+  uint32_t type;
+  uint32_t op;
+  int32_t value;
+  uint32_t extra;
+};
+
+// Detail codes for MSG_ERROR.extra
+enum ErrDetail : uint32_t {
+  DETAIL_NONE = 0,
+  DETAIL_NOT_IN_PATH = 1,   // LOOKUP_EXEC: no PATH entry holds the file
+  DETAIL_NOT_PROCFS = 2,    // WRITE_PROC: the file is not on procfs
+  DETAIL_NOT_DEVNULL = 3,   // MASK_PATH: /dev/null is not the null device
+  DETAIL_FIFO_CLOSED = 4,   // WAIT_FIFO: the writer closed without sending
+};
+
+struct Plan {
+  const uint32_t* ops;
+  uint32_t nops;
+  const char* strings;
+  uint32_t stringsLen;
+  // lists resolved to NULL-terminated pointer arrays by the parent before clone
+  char*** lists;
+  uint32_t nlists;
+  int syncFd;
+};
+
+// Runs the plan in the child. Never returns: execve or exit_group.
+[[noreturn]] void runPlan(const Plan& plan);
+
+}  // namespace tsrun

@@ -1,0 +1,21 @@
+#!/usr/bin/env node
+// Builds the addon (build/Release/tsrun.node) with node-gyp. Where Node's headers are installed
+// with the distribution (/usr/include/node), point node-gyp at them: there may be no network to
+// download headers from.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+
+const require = createRequire(import.meta.url);
+const gyp = require.resolve('node-gyp/bin/node-gyp.js');
+const args = [gyp, 'rebuild'];
+const prefix = path.resolve(path.dirname(process.execPath), '..');
+for (const dir of [process.env.npm_config_nodedir, prefix, '/usr']) {
+  if (dir && existsSync(path.join(dir, 'include/node/node_api.h'))) {
+    args.push(`--nodedir=${dir}`);
+    break;
+  }
+}
+const r = spawnSync(process.execPath, args, { stdio: 'inherit' });
+process.exit(r.status ?? 1);
