@@ -1,0 +1,194 @@
+// The flag table of every runc verb, with runc's names, aliases, value types and defaults
+// (runc HEAD 76d9cf5: main.go, create.go, run.go, exec.go, kill.go, ... — see
+// reference/runtime-contract.md §1.1–1.2). Engines pass these verbatim, so a flag runc accepts
+// but tsrun does not implement is still listed (and documented as ignored) rather than rejected.
+
+export type FlagType = 'bool' | 'string' | 'int' | 'stringSlice' | 'int64Slice' | 'duration';
+
+export interface FlagSpec {
+  name: string;
+  aliases?: string[];
+  type: FlagType;
+  usage: string;
+  default?: string | boolean | number;
+  /** Not shown in help (runc marks these Hidden). */
+  hidden?: boolean;
+}
+
+export interface CommandSpec {
+  name: string;
+  aliases?: string[];
+  usage: string;
+  argsUsage: string;
+  flags: FlagSpec[];
+  /** Positional argument count, checked as runc's checkArgs does. */
+  args: { exact?: number; min?: number; max?: number };
+  /** urfave StopOnNthArg: after this many positionals, everything else is positional (exec, kill, ps). */
+  stopOnNthArg?: number;
+  /** Listed so that argv parses, but tsrun does not implement it (checkpoint/restore need CRIU). */
+  unsupported?: boolean;
+}
+
+const b = (name: string, usage: string, aliases?: string[], hidden?: boolean): FlagSpec => ({ name, type: 'bool', usage, ...(aliases ? { aliases } : {}), ...(hidden ? { hidden } : {}) });
+const s = (name: string, usage: string, aliases?: string[], def?: string): FlagSpec => ({ name, type: 'string', usage, ...(aliases ? { aliases } : {}), ...(def !== undefined ? { default: def } : {}) });
+const i = (name: string, usage: string, def?: number): FlagSpec => ({ name, type: 'int', usage, ...(def !== undefined ? { default: def } : {}) });
+
+const BUNDLE = s('bundle', 'path to the root of the bundle directory, defaults to the current directory', ['b']);
+const CONSOLE_SOCKET = s('console-socket', "path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal");
+const PIDFD_SOCKET = s('pidfd-socket', 'path to an AF_UNIX socket which will receive a file descriptor referencing the init process');
+const PID_FILE = s('pid-file', 'specify the file to write the process id to');
+const NO_PIVOT = b('no-pivot', 'do not use pivot root to jail process inside rootfs. This should be used whenever the rootfs is on top of a ramdisk');
+const NO_NEW_KEYRING = b('no-new-keyring', 'do not create a new session keyring for the container. This will cause the container to inherit the calling processes session key');
+const PRESERVE_FDS = i('preserve-fds', 'Pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)', 0);
+const DETACH = b('detach', "detach from the container's process", ['d']);
+const NO_SUBREAPER = b('no-subreaper', 'disable the use of the subreaper used to reap reparented processes');
+const FORMAT = s('format', 'select one of: table or json (default: "table")', ['f'], 'table');
+const ONE = { exact: 1 };
+
+export const GLOBAL_FLAGS: FlagSpec[] = [
+  b('debug', 'enable debug logging'),
+  s('log', "set the log file to write tsrun logs to (default is '/dev/stderr')"),
+  s('log-format', "set the log format ('text' (default), or 'json')", undefined, 'text'),
+  s('root', 'root directory for storage of container state (this should be located in tmpfs)'),
+  b('systemd-cgroup', 'enable systemd cgroup support, expects cgroupsPath to be of form "slice:prefix:name" for e.g. "system.slice:tsrun:434234"'),
+  s('rootless', "ignore cgroup permission errors ('true', 'false', or 'auto')", undefined, 'auto'),
+  // Removed from runc in 1.4.0; still accepted (and ignored) so old engine configs keep working.
+  { name: 'criu', type: 'string', usage: '(obsoleted; ignored)', hidden: true },
+  s('image-root', 'directory of the image store (tsrun addition)'),
+  b('help', 'show help', ['h']),
+  b('version', 'print the version', ['v']),
+];
+
+export const COMMANDS: CommandSpec[] = [
+  {
+    name: 'create', usage: 'create a container', argsUsage: '<container-id>', args: ONE,
+    flags: [BUNDLE, CONSOLE_SOCKET, PIDFD_SOCKET, PID_FILE, NO_PIVOT, NO_NEW_KEYRING, PRESERVE_FDS],
+  },
+  { name: 'start', usage: 'executes the user defined process in a created container', argsUsage: '<container-id>', args: ONE, flags: [] },
+  {
+    name: 'run', usage: 'create and run a container', argsUsage: '<container-id>', args: ONE,
+    flags: [BUNDLE, CONSOLE_SOCKET, PIDFD_SOCKET, DETACH, b('keep', 'do not delete the container after it exits'), PID_FILE, NO_SUBREAPER, NO_PIVOT, NO_NEW_KEYRING, PRESERVE_FDS],
+  },
+  { name: 'state', usage: 'output the state of a container', argsUsage: '<container-id>', args: ONE, flags: [] },
+  {
+    name: 'kill', usage: "kill sends the specified signal (default: SIGTERM) to the container's init process",
+    argsUsage: '<container-id> [signal]', args: { min: 1, max: 2 }, stopOnNthArg: 1,
+    flags: [b('all', '(obsoleted, do not use)', ['a'], true)],
+  },
+  {
+    name: 'delete', usage: 'delete any resources held by the container often used with detached container', argsUsage: '<container-id>', args: ONE,
+    flags: [b('force', 'Forcibly deletes the container if it is still running (uses SIGKILL)', ['f'])],
+  },
+  {
+    name: 'list', usage: 'lists containers started by tsrun with the given root', argsUsage: '', args: { exact: 0 },
+    flags: [FORMAT, b('quiet', 'display only container IDs', ['q'])],
+  },
+  {
+    name: 'ps', usage: 'ps displays the processes running inside a container', argsUsage: '<container-id> [ps options]',
+    args: { min: 1 }, stopOnNthArg: 1, flags: [FORMAT],
+  },
+  {
+    name: 'exec', usage: 'execute new process inside the container',
+    argsUsage: '<container-id> <command> [command options] || -p process.json <container-id>',
+    args: { min: 1 }, stopOnNthArg: 1,
+    flags: [
+      CONSOLE_SOCKET,
+      s('pidfd-socket', 'path to an AF_UNIX socket which will receive a file descriptor referencing the exec process'),
+      s('cwd', 'current working directory in the container'),
+      { name: 'env', aliases: ['e'], type: 'stringSlice', usage: 'set environment variables' },
+      b('tty', 'allocate a pseudo-TTY', ['t']),
+      s('user', 'UID (format: <uid>[:<gid>])', ['u']),
+      { name: 'additional-gids', aliases: ['g'], type: 'int64Slice', usage: 'additional gids' },
+      s('process', 'path to the process.json', ['p']),
+      DETACH,
+      PID_FILE,
+      s('process-label', 'set the asm process label for the process commonly used with selinux'),
+      s('apparmor', 'set the apparmor profile for the process'),
+      b('no-new-privs', 'set the no new privileges value for the process'),
+      { name: 'cap', aliases: ['c'], type: 'stringSlice', usage: 'add a capability to the bounding set for the process' },
+      PRESERVE_FDS,
+      { name: 'cgroup', type: 'stringSlice', usage: 'run the process in an (existing) sub-cgroup(s). Format is [<controller>:]<cgroup>.' },
+      b('ignore-paused', 'allow exec in a paused container'),
+    ],
+  },
+  { name: 'pause', usage: 'pause suspends all processes inside the container', argsUsage: '<container-id>', args: ONE, flags: [] },
+  { name: 'resume', usage: 'resumes all processes that have been previously paused', argsUsage: '<container-id>', args: ONE, flags: [] },
+  {
+    name: 'update', usage: 'update container resource constraints', argsUsage: '<container-id>', args: ONE,
+    flags: [
+      s('resources', "path to the file containing the resources to update or '-' to read from the standard input", ['r']),
+      i('blkio-weight', 'Specifies per cgroup weight, range is from 10 to 1000'),
+      s('cpu-period', 'CPU CFS period to be used for hardcapping (in usecs). 0 to use system default'),
+      s('cpu-quota', 'CPU CFS hardcap limit (in usecs). Allowed cpu time in a given period'),
+      s('cpu-burst', 'CPU CFS hardcap burst limit (in usecs). Allowed accumulated cpu time additionally for burst a given period'),
+      s('cpu-share', 'CPU shares (relative weight vs. other containers)'),
+      s('cpu-rt-period', 'CPU realtime period to be used for hardcapping (in usecs). 0 to use system default'),
+      s('cpu-rt-runtime', 'CPU realtime hardcap limit (in usecs). Allowed cpu time in a given period'),
+      s('cpuset-cpus', 'CPU(s) to use'),
+      s('cpuset-mems', 'Memory node(s) to use'),
+      { name: 'kernel-memory', type: 'string', usage: '(obsoleted; do not use)', hidden: true },
+      { name: 'kernel-memory-tcp', type: 'string', usage: '(obsoleted; do not use)', hidden: true },
+      s('memory', 'Memory limit (in bytes)'),
+      s('cpu-idle', 'set cgroup SCHED_IDLE or not, 0: default behavior, 1: SCHED_IDLE'),
+      s('memory-reservation', 'Memory reservation or soft_limit (in bytes)'),
+      s('memory-swap', "Total memory usage (memory + swap); set '-1' to enable unlimited swap"),
+      i('pids-limit', 'Maximum number of pids allowed in the container'),
+      s('l3-cache-schema', 'The string of Intel RDT/CAT L3 cache schema'),
+      s('mem-bw-schema', 'The string of Intel RDT/MBA memory bandwidth schema'),
+    ],
+  },
+  {
+    name: 'events', usage: 'display container events such as OOM notifications, cpu, memory, and IO usage statistics',
+    argsUsage: '<container-id>', args: ONE,
+    flags: [
+      { name: 'interval', type: 'duration', usage: 'set the stats collection interval', default: '5s' },
+      b('stats', "display the container's stats then exit"),
+    ],
+  },
+  {
+    name: 'spec', usage: 'create a new specification file', argsUsage: '', args: { exact: 0 },
+    flags: [s('bundle', 'path to the root of the bundle directory', ['b']), b('rootless', 'generate a configuration for a rootless container')],
+  },
+  { name: 'features', usage: 'show the enabled features', argsUsage: '', args: { exact: 0 }, flags: [] },
+  {
+    name: 'checkpoint', usage: 'checkpoint a running container (not supported by tsrun)', argsUsage: '<container-id>', args: ONE, unsupported: true,
+    flags: [
+      s('image-path', 'path for saving criu image files'), s('work-path', 'path for saving work files and logs'),
+      s('parent-path', 'path for previous criu image files in pre-dump'), b('leave-running', 'leave the process running after checkpointing'),
+      b('tcp-established', 'allow open tcp connections'), b('tcp-skip-in-flight', 'skip in-flight tcp connections'),
+      b('link-remap', 'allow one to link unlinked files back when possible'), b('ext-unix-sk', 'allow external unix sockets'),
+      b('shell-job', 'allow shell jobs'), b('lazy-pages', 'use userfaultfd to lazily restore memory pages'),
+      i('status-fd', 'criu writes \\0 to this FD once lazy-pages is ready', -1), s('page-server', 'ADDRESS:PORT of the page server'),
+      b('file-locks', 'handle file locks, for safety'), b('pre-dump', "dump container's memory information only, leave the container running after this"),
+      s('manage-cgroups-mode', 'cgroups mode: soft|full|strict|ignore (default: soft)'),
+      { name: 'empty-ns', type: 'stringSlice', usage: "create a namespace, but don't restore its properties" },
+      b('auto-dedup', 'enable auto deduplication of memory images'),
+    ],
+  },
+  {
+    name: 'restore', usage: 'restore a container from a previous checkpoint (not supported by tsrun)', argsUsage: '<container-id>', args: ONE, unsupported: true,
+    flags: [
+      CONSOLE_SOCKET, s('image-path', 'path to criu image files for restoring'), s('work-path', 'path for saving work files and logs'),
+      b('tcp-established', 'allow open tcp connections'), b('ext-unix-sk', 'allow external unix sockets'), b('shell-job', 'allow shell jobs'),
+      b('file-locks', 'handle file locks, for safety'), s('manage-cgroups-mode', 'cgroups mode: soft|full|strict|ignore (default: soft)'),
+      s('bundle', 'path to the root of the bundle directory', ['b']), DETACH, PID_FILE, NO_SUBREAPER, NO_PIVOT,
+      { name: 'empty-ns', type: 'stringSlice', usage: "create a namespace, but don't restore its properties" },
+      b('auto-dedup', 'enable auto deduplication of memory images'), b('lazy-pages', 'use userfaultfd to lazily restore memory pages'),
+      s('lsm-profile', 'Specify an LSM profile to be used during restore in the form of TYPE:NAME.'),
+      s('lsm-mount-context', 'Specify an LSM mount context to be used during restore.'),
+      // go-runc's restore reuses its checkpoint options, so containerd may pass --parent-path (§1.2).
+      s('parent-path', 'path for previous criu image files in pre-dump'),
+    ],
+  },
+  { name: 'help', aliases: ['h'], usage: 'Shows a list of commands or help for one command', argsUsage: '[command]', args: { max: 1 }, flags: [] },
+];
+
+const BY_NAME = new Map<string, CommandSpec>();
+for (const c of COMMANDS) {
+  BY_NAME.set(c.name, c);
+  for (const a of c.aliases ?? []) BY_NAME.set(a, c);
+}
+
+export function findCommand(name: string): CommandSpec | undefined {
+  return BY_NAME.get(name);
+}
