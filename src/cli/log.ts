@@ -50,8 +50,8 @@ export function openLog(opts: LogOptions = {}): Logger {
   let fd = 2;
   let own = false;
   if (opts.path) {
-    // O_APPEND: several tsrun processes (create, then start, kill…) share containerd's log.json.
-    fd = openSync(opts.path, constants.O_CREAT | constants.O_WRONLY | constants.O_APPEND | constants.O_CLOEXEC, 0o644);
+    // libuv opens with O_CLOEXEC already. O_APPEND: several tsrun processes (create, then start, kill…) share containerd's log.json.
+    fd = openSync(opts.path, constants.O_CREAT | constants.O_WRONLY | constants.O_APPEND, 0o644);
     own = true;
   }
   const write = (level: Level, msg: string): void => {
