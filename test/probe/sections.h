@@ -6,7 +6,7 @@
 extern int probe_argc;
 extern char **probe_argv;
 
-/* report-proc.c: the process's identity and credentials */
+/* report-proc.c: the process's identity and surroundings */
 void section_pid(void);
 void section_ppid(void);
 void section_ids(void);
@@ -14,21 +14,25 @@ void section_umask(void);
 void section_cwd(void);
 void section_uts(void);
 void section_tty(void);
+void section_clocks(void);
+void section_env(void);
+void section_argv(void);
+void section_oom_score_adj(void);
+
+/* report-privs.c: privileges and signal state */
 void section_caps(void);
 void section_no_new_privs(void);
 void section_seccomp(void);
 void section_rlimits(void);
-void section_clocks(void);
-void section_env(void);
-void section_argv(void);
 void section_signal_state(void);
-void section_oom_score_adj(void);
 
-/* report-fs.c: what the process sees of files, mounts and namespaces */
+/* report-fs.c: fds, mounts, namespaces, cgroup */
 void section_fds(void);
 void section_mounts(void);
 void section_namespaces(void);
 void section_cgroup(void);
+
+/* report-paths.c: /dev, masked/read-only paths, sysctl */
 void section_dev(void);
 void section_paths(void);
 /* `probe stat PATH...`: the same per-path object as "paths", for any paths. */
