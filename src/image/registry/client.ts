@@ -106,7 +106,10 @@ export class RegistryClient {
     const realm = ch.params.realm;
     if (!realm) throw new ImageError('TSRUN_REGISTRY', `${this.registry}: Bearer challenge without realm`);
     const service = ch.params.service ?? '';
-    const who = this.creds?.kind === 'basic' ? this.creds.username : '';
+    // Tokens are cached per identity: a hash of the credentials, so wrong ones never hit a
+    // token fetched with right ones.
+    const who = this.creds?.kind === 'basic'
+      ? createHash('sha256').update(`${this.creds.username}\0${this.creds.password}`).digest('hex') : '';
     const key = `${TokenCache.key(realm, service, scope)}\n${who}`;
     const cached = this.tokens.get(key);
     if (cached) return `Bearer ${cached}`;
