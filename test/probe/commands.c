@@ -22,19 +22,33 @@ static int usage(const char *msg)
 	return 2;
 }
 
+/* A whole-string non-negative integer, or -1. */
+static long parse_count(const char *s)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	return *s && *end == '\0' && v >= 0 ? v : -1;
+}
+
 int cmd_exit(int argc, char **argv)
 {
-	if (argc != 1)
-		return usage("usage: probe exit N");
-	return atoi(argv[0]) & 0xff;
+	long n = argc == 1 ? parse_count(argv[0]) : -1;
+
+	if (n < 0 || n > 255)
+		return usage("usage: probe exit N (0-255)");
+	return (int)n;
 }
 
 int cmd_sleep(int argc, char **argv)
 {
-	double secs;
+	double secs = -1;
 	struct timespec ts;
+	char *end = NULL;
 
-	if (argc != 1 || (secs = strtod(argv[0], NULL)) < 0)
+	if (argc == 1)
+		secs = strtod(argv[0], &end);
+	if (argc != 1 || !*argv[0] || *end || !(secs >= 0 && secs < 1e9))
 		return usage("usage: probe sleep SECONDS");
 	ts.tv_sec = (time_t)secs;
 	ts.tv_nsec = (long)((secs - (double)ts.tv_sec) * 1e9);
@@ -182,10 +196,11 @@ int cmd_signals(int argc, char **argv)
  * hit), then kills and reaps them. */
 int cmd_fork(int argc, char **argv)
 {
-	int n = argc == 1 ? atoi(argv[0]) : -1, ok = 0, failed = 0, first_err = 0;
+	long n = argc == 1 ? parse_count(argv[0]) : -1;
+	int ok = 0, failed = 0, first_err = 0;
 	pid_t *pids;
 
-	if (n < 0)
+	if (n < 0 || n > 1000000)
 		return usage("usage: probe fork N");
 	pids = calloc((size_t)n + 1, sizeof *pids);
 	for (int i = 0; i < n; i++) {

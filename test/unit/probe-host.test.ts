@@ -139,6 +139,8 @@ test('sections can be selected and keep the canonical order', async (t) => {
 test('action subcommands', async (t) => {
   const dir = await tempDir(t);
   t.is((await runProbe(['exit', '7'])).code, 7);
+  t.is((await runProbe(['exit', 'seven'])).code, 2, 'usage error, not exit 0');
+  t.is((await runProbe(['sleep', 'soon'])).code, 2);
   t.is((await runProbe(['echo', 'a b', 'c'])).stdout, 'a b c\n');
 
   const file = path.join(dir, 'written');
