@@ -6,6 +6,7 @@
 
 import { InvalidSpecError } from '../errors.js';
 import { CAPABILITIES, HOOK_NAMES, IOPRIO_CLASSES, RLIMITS, SCHED_FLAGS, SCHED_POLICIES } from './known-names.js';
+import { SPEC_VERSION } from './defaults.js';
 import { parseMountOptions } from './mount-options.js';
 import type { Spec } from './types.js';
 import { Checker, I32, I64, U32, U64, isAbs, isCpuList, type Obj, Problems } from './validate-check.js';
@@ -23,9 +24,12 @@ export function validateSpec(spec: unknown, opts: ValidateOptions = {}): Spec {
   const s = c.object('config', spec, true);
   if (s) {
     const version = c.string('ociVersion', s.ociVersion, true);
-    // runtime-spec config.md: ociVersion is SemVer; this runtime implements major version 1.
-    if (version !== undefined && !/^1\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/.test(version)) {
-      p.err('ociVersion', `unsupported version ${JSON.stringify(version)} (want 1.x.y)`);
+    // runtime-spec config.md: ociVersion "MUST be in SemVer v2.0.0 format". runc does not check
+    // the version at all, so other majors only warn (the spec's own example says 0.5.0-dev).
+    if (version !== undefined) {
+      const m = /^(\d+)\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/.exec(version);
+      if (!m) p.err('ociVersion', `${JSON.stringify(version)} is not a SemVer version`);
+      else if (m[1] !== '1') p.warn('ociVersion', `version ${version} is not 1.x; interpreting it as ${SPEC_VERSION}`);
     }
     const root = c.object('root', s.root, true);
     if (root) {
