@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -106,10 +107,12 @@ void setSlot(uint32_t op, uint32_t slot, int fd) {
   g_slots[slot] = fd;
 }
 
+uint64_t g_extraResolve;  // RESOLVE_NO_SYMLINKS while an op asks for it (RESOLVE_NOFOLLOW_FLAG)
+
 long openIn(int root, const char* rel, uint64_t flags) {
   struct open_how how = {};
   how.flags = flags | O_CLOEXEC;
-  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | g_extraResolve;
   while (*rel == '/') rel++;
   if (!*rel) rel = ".";
   return sys(SYS_openat2, root, (long)rel, (long)&how, sizeof how);
@@ -313,12 +316,15 @@ void runOp(uint32_t i, const uint32_t* a) {
     case OP_RESOLVE: {
       int root = slotFd(i, a[2]);
       int fd;
-      if (a[4] == RESOLVE_EXISTING) {
+      uint32_t mode = a[4] & ~RESOLVE_NOFOLLOW_FLAG;
+      g_extraResolve = (a[4] & RESOLVE_NOFOLLOW_FLAG) ? RESOLVE_NO_SYMLINKS : 0;
+      if (mode == RESOLVE_EXISTING) {
         long r = openIn(root, str(a[3]), O_PATH);
         fd = r < 0 ? -errno : (int)r;
       } else {
-        fd = resolveCreating(i, root, str(a[3]), a[4]);
+        fd = resolveCreating(i, root, str(a[3]), mode);
       }
+      g_extraResolve = 0;
       if (fd < 0) fail(i, -fd);
       setSlot(i, a[1], fd);
       return;

@@ -62,6 +62,9 @@ enum ResolveMode : uint32_t {
   RESOLVE_MKDIR = 1,      // create missing directories (mkdir -p) inside the root
   RESOLVE_MKFILE = 2,     // create missing parents, then an empty file
 };
+// Or'ed into a RESOLVE mode: no symlink at all on the way (proc and sysfs destinations,
+// CVE-2019-16884: a rootfs must not redirect where procfs lands).
+constexpr uint32_t RESOLVE_NOFOLLOW_FLAG = 0x10;
 
 // Child -> parent messages on the SOCK_SEQPACKET sync socket.
 enum MsgType : uint32_t {

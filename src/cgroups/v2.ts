@@ -1,0 +1,141 @@
+// Placement of the container in the cgroup v2 (unified) hierarchy: cgroupsPath resolution as
+// runc's fs2 driver does it, creation, CLONE_INTO_CGROUP fd, freeze and kill, removal.
+// This host may be hybrid (v1 controllers elsewhere): tsrun never touches a v1 hierarchy.
+// Resource limits are not applied by this module; a config asking for one fails create with the
+// controller named (resources.ts).
+import { closeSync, mkdirSync, openSync, readFileSync, rmdirSync, writeFileSync, constants } from 'node:fs';
+import path from 'node:path';
+import { CgroupError } from '../errors.js';
+
+let unifiedRoot: string | null | undefined;
+
+/** Mount point of the cgroup2 hierarchy (from /proc/self/mountinfo), or null when there is none. */
+export function unifiedMount(): string | null {
+  if (unifiedRoot !== undefined) return unifiedRoot;
+  unifiedRoot = null;
+  try {
+    for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+      const sep = line.indexOf(' - ');
+      if (sep < 0) continue;
+      if (line.slice(sep + 3).startsWith('cgroup2 ')) {
+        unifiedRoot = line.split(' ')[4].replace(/\\040/g, ' ');
+        break;
+      }
+    }
+  } catch {
+    /* no procfs: no cgroups */
+  }
+  return unifiedRoot;
+}
+
+/** This process's own v2 cgroup ("0::/path" in /proc/self/cgroup). */
+export function ownCgroup(): string {
+  const line = readFileSync('/proc/self/cgroup', 'utf8').split('\n').find((l) => l.startsWith('0::'));
+  return line ? line.slice(3) : '/';
+}
+
+/**
+ * runc fs2 defaultDirPath: an absolute cgroupsPath is taken from the hierarchy's root; a relative
+ * one (or the container id when cgroupsPath is empty) nests under the caller's own cgroup, or
+ * under its parent when that is a systemd scope, which already holds processes.
+ */
+export function cgroupDirFor(root: string, cgroupsPath: string | undefined, id: string): string {
+  const inner = cgroupsPath || id;
+  if (inner.includes('\0')) throw new CgroupError(`invalid cgroupsPath ${JSON.stringify(inner)}`);
+  let rel: string;
+  if (path.isAbsolute(inner)) rel = path.posix.normalize(inner);
+  else {
+    let own = ownCgroup();
+    if (own.endsWith('.scope')) own = path.posix.dirname(own);
+    rel = path.posix.join(own, inner);
+  }
+  const dir = path.join(root, rel);
+  if (dir !== root && !dir.startsWith(root + '/')) throw new CgroupError(`cgroupsPath ${inner} leaves the cgroup hierarchy`);
+  return dir;
+}
+
+export interface CgroupPlacement {
+  dir: string;
+  /** Directories this call created, outermost first: removed again on delete. */
+  created: string[];
+  /** O_DIRECTORY fd for CLONE_INTO_CGROUP; the caller closes it. */
+  fd: number;
+}
+
+export function createCgroup(dir: string): CgroupPlacement {
+  const created: string[] = [];
+  const parts: string[] = [];
+  for (let d = dir; ; d = path.dirname(d)) {
+    parts.unshift(d);
+    if (path.dirname(d) === d) break;
+  }
+  for (const d of parts) {
+    try {
+      mkdirSync(d);
+      created.push(d);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+        removeCgroup(created);
+        throw new CgroupError(`create cgroup ${d}: ${(err as Error).message}`, { cause: err });
+      }
+    }
+  }
+  const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  return { dir, created, fd };
+}
+
+/** The fallback when CLONE_INTO_CGROUP was refused. */
+export function addProcess(dir: string, pid: number): void {
+  try {
+    writeFileSync(path.join(dir, 'cgroup.procs'), String(pid));
+  } catch (err) {
+    throw new CgroupError(`add pid ${pid} to cgroup ${dir}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+export function listPids(dir: string): number[] {
+  try {
+    return readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** cgroup.kill (Linux 5.14) SIGKILLs every process in the subtree at once. */
+export function killAll(dir: string): boolean {
+  try {
+    writeFileSync(path.join(dir, 'cgroup.kill'), '1');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Removes the created directories, innermost first; waits briefly for exiting processes. */
+export function removeCgroup(created: readonly string[]): void {
+  for (const d of [...created].reverse()) {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        rmdirSync(d);
+        break;
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') break;
+        if (code === 'EBUSY' && attempt < 50) {
+          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+          continue;
+        }
+        if (code === 'ENOTEMPTY' || code === 'EBUSY') return; // shared with others: leave it
+        throw new CgroupError(`remove cgroup ${d}: ${(err as Error).message}`, { cause: err });
+      }
+    }
+  }
+}
+
+export function closeFd(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    /* closed */
+  }
+}

@@ -1,0 +1,84 @@
+// tsrun's command line: argv → options → one library call → exit code. Each verb is loaded
+// lazily (one bundle, DESIGN.md performance budget). Errors are reported once, here: to the --log
+// file (the last error line carries the root cause, as containerd reads it) and to stderr.
+import { describeError } from '../errors.js';
+import { openLog, type Logger } from './log.js';
+import { commandHelp, globalHelp, parseCommandLine, UsageError, type ParsedCommandLine } from './parse.js';
+
+export const VERSION = '0.1.0';
+
+export interface VerbContext {
+  cl: ParsedCommandLine;
+  log: Logger;
+  /** The single positional container id most verbs take. */
+  id: string;
+}
+
+export type Verb = (ctx: VerbContext) => Promise<number> | number;
+
+const VERBS: Record<string, () => Promise<{ default: Verb }>> = {
+  create: () => import('./verbs/create.js'),
+  start: () => import('./verbs/start.js'),
+  run: () => import('./verbs/run.js'),
+  state: () => import('./verbs/state.js'),
+  kill: () => import('./verbs/kill.js'),
+  delete: () => import('./verbs/delete.js'),
+  list: () => import('./verbs/list.js'),
+  spec: () => import('./verbs/spec.js'),
+  features: () => import('./verbs/features.js'),
+};
+
+function versionText(): string {
+  return `tsrun version ${VERSION}\ncommit: none\nspec: 1.3.0\nnode: ${process.version}\n`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let cl: ParsedCommandLine;
+  try {
+    cl = parseCommandLine(argv);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`Incorrect Usage: ${err.message}\n\n${err.command ? commandHelp(err.command) : globalHelp(VERSION)}`);
+      return 1;
+    }
+    process.stderr.write(`${describeError(err)}\n`);
+    return 1;
+  }
+  if (cl.global.version) {
+    process.stdout.write(versionText());
+    return 0;
+  }
+  if (!cl.command || cl.global.help || cl.command === 'help') {
+    const topic = cl.command === 'help' ? cl.args[0] : undefined;
+    process.stdout.write(topic ? commandHelp(topic) : globalHelp(VERSION));
+    return 0;
+  }
+  if (cl.help) {
+    process.stdout.write(commandHelp(cl.command));
+    return 0;
+  }
+  const log = openLog({ path: cl.global.log, format: cl.global.logFormat, debug: cl.global.debug });
+  try {
+    const load = VERBS[cl.command];
+    if (!load) throw new UsageError(`"${cl.command}" is not implemented by this tsrun build`, cl.command);
+    const verb = (await load()).default;
+    return await verb({ cl, log, id: cl.args[0] ?? '' });
+  } catch (err) {
+    const msg = describeError(err);
+    log.error(msg);
+    if (cl.global.log) process.stderr.write(`${msg}\n`);
+    return 1;
+  } finally {
+    log.close();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err) => {
+    process.stderr.write(`${describeError(err)}\n`);
+    process.exitCode = 1;
+  },
+);

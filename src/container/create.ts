@@ -1,0 +1,175 @@
+// create: validate, claim the id, place the cgroup, compile the plan, spawn, drive the handshake,
+// record the state. Returns once the init is parked before execve (create) or has exec'd (run).
+// Each resource made pushes an undo step; on error they run in reverse, so a failed create leaves
+// no directory, cgroup or process behind.
+import { closeSync, constants, openSync, rmSync, unlinkSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import path from 'node:path';
+import { CgroupError, InvalidSpecError, TsrunError } from '../errors.js';
+import { checkResources } from '../cgroups/resources.js';
+import { addProcess, cgroupDirFor, closeFd, createCgroup, removeCgroup, unifiedMount } from '../cgroups/v2.js';
+import { addon } from '../native/addon.js';
+import { compilePlan } from '../process/compile.js';
+import { runHandshake, type ChildHandle } from '../process/protocol.js';
+import { loadSpec, resolveRootfs } from '../spec/load.js';
+import type { NamespaceType, Spec } from '../spec/types.js';
+import { readProcStat } from '../state/status.js';
+import { FIFO_FILE, StateStore, writeAtomic, type ContainerRecord } from '../state/store.js';
+import type { Logger } from './logger.js';
+
+export interface CreateOptions {
+  id: string;
+  bundle: string;
+  root: string;
+  /** 'create' parks the init on exec.fifo; 'run' lets it exec at once. */
+  mode: 'create' | 'run';
+  pidFile?: string;
+  consoleSocket?: string;
+  noPivot?: boolean;
+  preserveFds?: number;
+  logger: Logger;
+  /** Use this config instead of reading <bundle>/config.json. */
+  spec?: Spec;
+}
+
+export interface Created {
+  record: ContainerRecord;
+  child: ChildHandle;
+}
+
+/** LISTEN_FDS from socket activation are passed on as runc does (runc utils_linux.go). */
+export function listenFds(env: NodeJS.ProcessEnv = process.env): number {
+  const n = Number(env.LISTEN_FDS ?? 0);
+  return Number.isInteger(n) && n > 0 ? n : 0;
+}
+
+export function createContainer(o: CreateOptions): Created {
+  const store = new StateStore(o.root);
+  store.dir(o.id); // validates the id before anything else
+  const bundle = path.resolve(o.bundle);
+  const spec = o.spec ?? loadSpec(bundle);
+  const rootfs = resolveRootfs(bundle, spec);
+  if (spec.process?.terminal && !o.consoleSocket) {
+    throw new TsrunError('TSRUN_UNSUPPORTED', 'cannot allocate tty if tsrun will detach without setting console socket');
+  }
+  if (spec.process?.terminal) {
+    throw new TsrunError('TSRUN_UNSUPPORTED', 'process.terminal: terminals are not implemented yet');
+  }
+
+  const undo: (() => void)[] = [];
+  const rollback = () => {
+    for (const step of undo.reverse()) {
+      try {
+        step();
+      } catch (err) {
+        o.logger.warn(`cleanup after failed create: ${(err as Error).message}`);
+      }
+    }
+  };
+
+  const dir = store.claim(o.id);
+  undo.push(() => store.remove(o.id));
+  try {
+    const release = store.lock(o.id);
+    undo.push(release);
+
+    const record: ContainerRecord = {
+      ociVersion: spec.ociVersion,
+      id: o.id,
+      pid: 0,
+      bundle,
+      rootfs,
+      created: new Date().toISOString(),
+      annotations: spec.annotations,
+      owner: userInfo().username,
+      config: spec,
+      creating: true,
+    };
+
+    // cgroup: placement in the unified hierarchy when one is mounted.
+    const unified = unifiedMount();
+    let cgroupFd: number | undefined;
+    if (unified) {
+      const cgDir = cgroupDirFor(unified, spec.linux?.cgroupsPath, o.id);
+      const problems = checkResources(spec.linux?.resources, path.dirname(cgDir));
+      if (problems.length) throw new CgroupError(`cgroup ${cgDir}: ${problems.join('; ')}`);
+      const placed = createCgroup(cgDir);
+      cgroupFd = placed.fd;
+      record.cgroup = { dir: placed.dir, created: placed.created };
+      undo.push(() => removeCgroup(placed.created));
+      undo.push(() => closeFd(placed.fd));
+    } else {
+      const problems = checkResources(spec.linux?.resources, null);
+      if (problems.length) throw new InvalidSpecError(problems);
+    }
+    if (spec.linux?.resources?.devices?.length) {
+      o.logger.debug('linux.resources.devices: the eBPF device controller is not applied by this build');
+    }
+    store.save(record);
+
+    let fifoFd: number | undefined;
+    if (o.mode === 'create') {
+      const fifo = path.join(dir, FIFO_FILE);
+      addon().mkfifo(fifo, 0o622);
+      // Held open for reading by the init: `start` opens it for writing and sends one byte.
+      fifoFd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+      undo.push(() => closeFd(fifoFd!));
+      undo.push(() => rmSync(fifo, { force: true }));
+    }
+
+    const nsFds = new Map<NamespaceType, number>();
+    for (const ns of spec.linux?.namespaces ?? []) {
+      if (!ns.path) continue;
+      try {
+        nsFds.set(ns.type, openSync(ns.path, constants.O_RDONLY));
+      } catch (err) {
+        throw new InvalidSpecError([`linux.namespaces (${ns.type}): open ${ns.path}: ${(err as NodeJS.ErrnoException).code}`]);
+      }
+    }
+    undo.push(() => nsFds.forEach((fd) => closeFd(fd)));
+
+    const { plan, cloneFlags } = compilePlan({
+      spec,
+      bundle,
+      rootfs,
+      mode: o.mode,
+      fifoFd,
+      preserveFds: (o.preserveFds ?? 0) + listenFds(),
+      noPivot: !!o.noPivot,
+      nsFds,
+      cgroupDir: record.cgroup?.dir,
+    });
+
+    const spawned = addon().spawn({ ops: plan.ops, strings: plan.strings, lists: plan.lists, cloneFlags, cgroupFd });
+    const child: ChildHandle = { pid: spawned.pid, pidfd: spawned.pidfd, syncFd: spawned.syncFd };
+    if (!spawned.intoCgroup && record.cgroup) addProcess(record.cgroup.dir, child.pid);
+
+    runHandshake(child, {
+      spec,
+      plan,
+      mode: o.mode,
+      onReady: (c) => {
+        record.pid = c.pid;
+        record.pidStartTime = readProcStat(c.pid)?.startTime;
+        delete record.creating;
+        store.save(record);
+        if (o.pidFile) writeAtomic(path.resolve(o.pidFile), String(c.pid));
+      },
+    });
+    for (const fd of nsFds.values()) closeFd(fd);
+    if (fifoFd !== undefined) closeSync(fifoFd);
+    if (cgroupFd !== undefined) closeFd(cgroupFd);
+    release();
+    return { record, child };
+  } catch (err) {
+    if (o.pidFile) {
+      try {
+        unlinkSync(path.resolve(o.pidFile));
+      } catch {
+        /* not written */
+      }
+    }
+    rollback();
+    throw err;
+  }
+}

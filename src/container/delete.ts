@@ -1,0 +1,62 @@
+// delete: remove a stopped (or never started) container; --force kills a running one first.
+// runc's rules: a created container is killed without --force; running or paused needs --force.
+import { closeSync, writeFileSync } from 'node:fs';
+import { InvalidStateError } from '../errors.js';
+import { killAll, removeCgroup } from '../cgroups/v2.js';
+import { addon } from '../native/addon.js';
+import { containerStatus, isAlive } from '../state/status.js';
+import { StateStore, type ContainerRecord } from '../state/store.js';
+
+function waitGone(rec: ContainerRecord, timeoutMs = 10_000): void {
+  const until = Date.now() + timeoutMs;
+  const nap = new Int32Array(new SharedArrayBuffer(4));
+  while (isAlive(rec) && Date.now() < until) Atomics.wait(nap, 0, 0, 2);
+}
+
+function killInit(rec: ContainerRecord): void {
+  if (rec.cgroup && killAll(rec.cgroup.dir)) return;
+  try {
+    const fd = addon().pidfdOpen(rec.pid);
+    try {
+      addon().pidfdSendSignal(fd, 9);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    /* gone already */
+  }
+}
+
+export function deleteContainer(root: string, id: string, force = false): void {
+  const store = new StateStore(root);
+  const release = store.lock(id);
+  try {
+    const rec = store.load(id);
+    const status = containerStatus(rec, store.dir(id));
+    if ((status === 'running' || status === 'paused') && !force) {
+      throw new InvalidStateError(`cannot delete container ${id} that is not stopped: ${status}`);
+    }
+    if (status !== 'stopped') {
+      if (status === 'paused' && rec.cgroup) thaw(rec.cgroup.dir);
+      killInit(rec);
+      waitGone(rec);
+    }
+    destroy(store, rec);
+  } finally {
+    release();
+  }
+}
+
+function thaw(dir: string): void {
+  try {
+    writeFileSync(`${dir}/cgroup.freeze`, '0');
+  } catch {
+    /* not frozen */
+  }
+}
+
+/** Frees what the container held: its cgroup, then its state directory. */
+export function destroy(store: StateStore, rec: ContainerRecord): void {
+  if (rec.cgroup) removeCgroup(rec.cgroup.created);
+  store.remove(rec.id);
+}

@@ -1,0 +1,38 @@
+// start: release the init parked on exec.fifo (runtime.md "start"). Opening the fifo for writing
+// never blocks: the init holds the read end; ENXIO means no reader, i.e. the init is gone.
+import { closeSync, constants, openSync, unlinkSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import { InvalidStateError, TsrunError } from '../errors.js';
+import { containerStatus } from '../state/status.js';
+import { FIFO_FILE, StateStore, type ContainerRecord } from '../state/store.js';
+
+export function startContainer(root: string, id: string): ContainerRecord {
+  const store = new StateStore(root);
+  const release = store.lock(id);
+  try {
+    const rec = store.load(id);
+    const dir = store.dir(id);
+    const status = containerStatus(rec, dir);
+    // runc libcontainer/container_linux.go Start / exec: the same words for each state.
+    if (status === 'stopped') throw new InvalidStateError('cannot start a container that has stopped');
+    if (status === 'running') throw new InvalidStateError('cannot start an already running container');
+    if (status !== 'created') throw new InvalidStateError(`cannot start a container in the ${status} state`);
+    const fifo = path.join(dir, FIFO_FILE);
+    let fd: number;
+    try {
+      fd = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENXIO') throw new InvalidStateError('cannot start a container that has stopped');
+      throw new TsrunError('TSRUN_STATE', `open ${fifo}: ${(err as Error).message}`, { cause: err });
+    }
+    try {
+      writeSync(fd, '0');
+    } finally {
+      closeSync(fd);
+    }
+    unlinkSync(fifo);
+    return rec;
+  } finally {
+    release();
+  }
+}

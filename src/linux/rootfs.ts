@@ -1,0 +1,171 @@
+// The container's root filesystem as plan ops: mounts, devices, /dev symlinks, pivot_root.
+// Every target is resolved inside the rootfs by the child (openat2 RESOLVE_IN_ROOT) and mounted
+// through its fd, so neither "../" nor a symlink in a hostile bundle can make a mount land on the
+// host (runtime-spec config.md "Mounts"; CVE-2021-30465).
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { InvalidSpecError } from '../errors.js';
+import { MS, parseMountOptions } from '../spec/mount-options.js';
+import type { LinuxDevice, Mount, Spec } from '../spec/types.js';
+import { Op, NONE, Resolve } from '../process/opcodes.js';
+import type { PlanBuilder } from '../process/plan-builder.js';
+
+export const ROOT_SLOT = 0;
+const TARGET_SLOT = 1;
+
+const S_IFCHR = 0o020000;
+const S_IFBLK = 0o060000;
+const S_IFIFO = 0o010000;
+
+/** runc's default devices (libcontainer/specconv AllowedDevices), created in a fresh /dev. */
+export const DEFAULT_DEVICES: LinuxDevice[] = [
+  { path: '/dev/null', type: 'c', major: 1, minor: 3, fileMode: 0o666, uid: 0, gid: 0 },
+  { path: '/dev/zero', type: 'c', major: 1, minor: 5, fileMode: 0o666, uid: 0, gid: 0 },
+  { path: '/dev/full', type: 'c', major: 1, minor: 7, fileMode: 0o666, uid: 0, gid: 0 },
+  { path: '/dev/random', type: 'c', major: 1, minor: 8, fileMode: 0o666, uid: 0, gid: 0 },
+  { path: '/dev/urandom', type: 'c', major: 1, minor: 9, fileMode: 0o666, uid: 0, gid: 0 },
+  { path: '/dev/tty', type: 'c', major: 5, minor: 0, fileMode: 0o666, uid: 0, gid: 0 },
+];
+
+const DEV_SYMLINKS: [string, string][] = [
+  ['/proc/self/fd', '/dev/fd'],
+  ['/proc/self/fd/0', '/dev/stdin'],
+  ['/proc/self/fd/1', '/dev/stdout'],
+  ['/proc/self/fd/2', '/dev/stderr'],
+  ['pts/ptmx', '/dev/ptmx'],
+];
+
+export interface RootfsContext {
+  bundle: string;
+  rootfs: string;
+  /** A new user namespace: device nodes cannot be made, host devices are bind-mounted. */
+  userns: boolean;
+  /** New network namespace: sysfs can be mounted fresh. */
+  netns: boolean;
+  /** New cgroup namespace: cgroup2 is mounted fresh, rooted at the container's cgroup. */
+  cgroupns: boolean;
+  /** The container's cgroup directory on the host, when it has one. */
+  cgroupDir?: string;
+  noPivot: boolean;
+}
+
+function rel(dest: string): string {
+  return dest.replace(/^\/+/, '');
+}
+
+function bindSource(bundle: string, m: Mount): string {
+  const src = m.source ?? '';
+  return path.isAbsolute(src) ? src : path.join(bundle, src);
+}
+
+/** Mounts, cwd, devices and symlinks, then the pivot. `devFresh` tells whether /dev is ours. */
+export function emitRootfs(b: PlanBuilder, spec: Spec, ctx: RootfsContext): void {
+  const propagation = parseMountOptions(spec.linux?.rootfsPropagation ? [spec.linux.rootfsPropagation] : []).propagation;
+  const rootProp = propagation[0] ?? MS.SLAVE | MS.REC;
+  b.op(`make / ${spec.linux?.rootfsPropagation ?? 'rslave'}`, Op.MOUNT, NONE, b.str('/'), NONE, rootProp | MS.REC, NONE, NONE);
+  b.op(`bind the rootfs ${ctx.rootfs} onto itself`, Op.MOUNT, b.str(ctx.rootfs), b.str(ctx.rootfs), NONE, MS.BIND | MS.REC, NONE, NONE);
+  b.op(`open the rootfs ${ctx.rootfs}`, Op.OPEN_PATH, ROOT_SLOT, b.str(ctx.rootfs));
+
+  const problems: string[] = [];
+  let devFresh = false;
+  for (const [i, m] of (spec.mounts ?? []).entries()) {
+    try {
+      emitMount(b, m, ctx);
+      if (path.posix.normalize(m.destination) === '/dev' && m.type === 'tmpfs') devFresh = true;
+    } catch (err) {
+      problems.push(`mounts[${i}] (${m.destination}): ${(err as Error).message}`);
+    }
+  }
+  if (problems.length) throw new InvalidSpecError(problems);
+
+  if (devFresh) {
+    for (const d of [...DEFAULT_DEVICES, ...(spec.linux?.devices ?? [])]) emitDevice(b, d, ctx);
+    for (const [target, link] of DEV_SYMLINKS) {
+      b.op(`symlink ${link} -> ${target}`, Op.SYMLINK, ROOT_SLOT, b.str(target), b.str(rel(link)));
+    }
+    if (existsSync('/proc/kcore')) b.op('symlink /dev/core -> /proc/kcore', Op.SYMLINK, ROOT_SLOT, b.str('/proc/kcore'), b.str('dev/core'));
+  } else {
+    for (const d of spec.linux?.devices ?? []) emitDevice(b, d, ctx);
+  }
+
+  // runc creates a missing cwd inside the rootfs (rootfs_linux.go createCwd).
+  const cwd = spec.process?.cwd;
+  if (cwd && cwd !== '/') b.op(`create cwd ${cwd}`, Op.RESOLVE, TARGET_SLOT, ROOT_SLOT, b.str(rel(cwd)), Resolve.MKDIR);
+  b.op('close mount target', Op.CLOSE_SLOT, TARGET_SLOT);
+
+  if (ctx.noPivot) b.op(`move ${ctx.rootfs} to / and chroot`, Op.MOVE_CHROOT, ROOT_SLOT);
+  else b.op(`pivot_root ${ctx.rootfs}`, Op.PIVOT_ROOT, ROOT_SLOT);
+  b.op('close rootfs', Op.CLOSE_SLOT, ROOT_SLOT);
+}
+
+function emitMount(b: PlanBuilder, m: Mount, ctx: RootfsContext): void {
+  const opts = parseMountOptions(m.options);
+  const dest = rel(m.destination);
+  let type = m.type ?? '';
+  const isBind = (opts.flags & MS.BIND) !== 0 || type === 'bind';
+  let source = m.source ?? type;
+  let flags = opts.flags & ~(MS.BIND | MS.REC);
+  let bindRec = (opts.flags & MS.REC) !== 0;
+  let bind = isBind;
+
+  if (!isBind && (type === 'cgroup' || type === 'cgroup2')) {
+    // tsrun drives cgroup v2 only: the container sees the unified hierarchy, rooted at its own
+    // cgroup by the cgroup namespace, or its own directory bound when it has none.
+    if (ctx.cgroupns || !ctx.cgroupDir) {
+      type = 'cgroup2';
+      source = 'cgroup2';
+    } else {
+      bind = true;
+      bindRec = true;
+      source = ctx.cgroupDir;
+    }
+  } else if (!isBind && type === 'sysfs' && ctx.userns && !ctx.netns) {
+    // sysfs(5) can be mounted only by the owner of the network namespace: bind the host's, as runc.
+    bind = true;
+    bindRec = true;
+    source = '/sys';
+  }
+
+  if (bind) {
+    source = source === ctx.cgroupDir || source === '/sys' ? source : bindSource(ctx.bundle, m);
+    let st;
+    try {
+      st = statSync(source);
+    } catch (err) {
+      throw new Error(`bind source ${source}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    const mode = st.isDirectory() ? Resolve.MKDIR : Resolve.MKFILE;
+    b.op(`create mount point ${m.destination}`, Op.RESOLVE, TARGET_SLOT, ROOT_SLOT, b.str(dest), mode);
+    b.op(`bind ${source} on ${m.destination}`, Op.MOUNT, b.str(source), NONE, NONE, MS.BIND | (bindRec ? MS.REC : 0), NONE, TARGET_SLOT);
+    const extra = flags & ~(MS.SHARED | MS.SLAVE | MS.PRIVATE | MS.UNBINDABLE);
+    if (extra) {
+      b.op(`reopen ${m.destination}`, Op.RESOLVE, TARGET_SLOT, ROOT_SLOT, b.str(dest), Resolve.EXISTING);
+      b.op(`remount ${m.destination} with ${(m.options ?? []).join(',')}`, Op.MOUNT, NONE, NONE, NONE, MS.BIND | MS.REMOUNT | extra, NONE, TARGET_SLOT);
+    }
+  } else {
+    const special = type === 'proc' || type === 'sysfs';
+    b.op(`create mount point ${m.destination}`, Op.RESOLVE, TARGET_SLOT, ROOT_SLOT, b.str(dest), Resolve.MKDIR | (special ? Resolve.NOFOLLOW : 0));
+    b.op(`mount ${type} on ${m.destination}`, Op.MOUNT, b.str(source || type), NONE, b.str(type), flags, opts.data ? b.str(opts.data) : NONE, TARGET_SLOT);
+  }
+
+  if (opts.propagation.length || opts.recAttrSet || opts.recAttrClr) {
+    b.op(`reopen ${m.destination}`, Op.RESOLVE, TARGET_SLOT, ROOT_SLOT, b.str(dest), Resolve.EXISTING);
+    for (const p of opts.propagation) b.op(`set propagation of ${m.destination}`, Op.MOUNT, NONE, NONE, NONE, p, NONE, TARGET_SLOT);
+    if (opts.recAttrSet || opts.recAttrClr) {
+      b.op(`set recursive attributes of ${m.destination}`, Op.MOUNT_SETATTR, TARGET_SLOT, opts.recAttrSet, opts.recAttrClr, 0, 1);
+    }
+  }
+}
+
+function emitDevice(b: PlanBuilder, d: LinuxDevice, ctx: RootfsContext): void {
+  const dest = rel(d.path);
+  if (ctx.userns) {
+    // mknod(2) needs CAP_MKNOD in the initial user namespace: bind the host's node instead.
+    b.op(`create ${d.path}`, Op.RESOLVE, TARGET_SLOT, ROOT_SLOT, b.str(dest), Resolve.MKFILE);
+    b.op(`bind ${d.path} from the host`, Op.MOUNT, b.str(d.path), NONE, NONE, MS.BIND, NONE, TARGET_SLOT);
+    return;
+  }
+  const kind = d.type === 'b' ? S_IFBLK : d.type === 'p' ? S_IFIFO : S_IFCHR;
+  const mode = kind | ((d.fileMode ?? 0o666) & 0o7777);
+  b.op(`mknod ${d.path}`, Op.MKNOD, ROOT_SLOT, b.str(dest), mode, d.major ?? 0, d.minor ?? 0, d.uid ?? 0, d.gid ?? 0);
+}

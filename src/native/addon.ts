@@ -1,0 +1,63 @@
+// The addon's typed surface. Loaded once, lazily, from build/Release next to the package root
+// (the bundle lives in dist/, the sources in src/native/).
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface SpawnRequest {
+  ops: Uint32Array;
+  strings: Buffer;
+  lists: Uint32Array;
+  cloneFlags: number;
+  cgroupFd?: number;
+}
+
+export interface SpawnResult {
+  pid: number;
+  pidfd: number;
+  syncFd: number;
+  /** False when CLONE_INTO_CGROUP was refused and the caller must write cgroup.procs. */
+  intoCgroup: boolean;
+}
+
+export interface ExitInfo {
+  pid: number;
+  exitCode: number | null;
+  signal: number | null;
+}
+
+export interface Addon {
+  spawn(req: SpawnRequest): SpawnResult;
+  flock(fd: number, op: number): boolean;
+  mkfifo(path: string, mode: number): void;
+  pidfdOpen(pid: number): number;
+  pidfdSendSignal(pidfd: number, signal: number): void;
+  waitPid(pid: number, nohang?: boolean): ExitInfo | null;
+  watchPidfd(pidfd: number, cb: (r: ExitInfo | Error) => void): void;
+  setChildSubreaper(): void;
+  sendFd(socketFd: number, fd: number, data?: string): void;
+  recvFd(socketFd: number): { fd: number; data: Buffer };
+}
+
+export const LOCK_SH = 1;
+export const LOCK_EX = 2;
+export const LOCK_NB = 4;
+export const LOCK_UN = 8;
+
+let cached: Addon | undefined;
+
+/** The package root: the nearest ancestor of this module holding package.json. */
+export function packageRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return dir;
+}
+
+export function addon(): Addon {
+  if (!cached) {
+    const require = createRequire(import.meta.url);
+    cached = require(path.join(packageRoot(), 'build', 'Release', 'tsrun.node')) as Addon;
+  }
+  return cached;
+}

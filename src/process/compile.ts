@@ -1,0 +1,169 @@
+// config.json → the plan the child runs between clone and execve. The order follows runc's
+// init (nsexec.c, rootfs_linux.go, standard_init_linux.go) and runtime-spec runtime.md
+// "Lifecycle": namespaces and id maps, rootfs and pivot, sysctl, masked and read-only paths,
+// hostname, rlimits, the user and its capabilities, fds, then park on exec.fifo and execve.
+// A diagram of the parent/child conversation is in protocol.ts.
+import { InvalidSpecError } from '../errors.js';
+import { capSets, kernelLastCap } from '../linux/capabilities.js';
+import { planNamespaces, NS_FLAG, type NamespacePlan } from '../linux/namespaces.js';
+import { callerNofile, RLIMIT_NUMBERS, rlimitValue } from '../linux/rlimits.js';
+import { emitRootfs } from '../linux/rootfs.js';
+import type { NamespaceType, Spec } from '../spec/types.js';
+import { CLONE, NONE, Op, Sync } from './opcodes.js';
+import { PlanBuilder, split64, type CompiledPlan } from './plan-builder.js';
+
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const SIGKILL = 9;
+
+export interface CompileOptions {
+  spec: Spec;
+  bundle: string;
+  /** Absolute host path of the root filesystem. */
+  rootfs: string;
+  /** create parks the init on exec.fifo; run execs at once. */
+  mode: 'create' | 'run';
+  /** The exec.fifo fd the child inherits (create). */
+  fifoFd?: number;
+  /** fds 3 .. 3+preserveFds-1 survive into the container (--preserve-fds, LISTEN_FDS). */
+  preserveFds: number;
+  noPivot: boolean;
+  /** fds the parent opened for namespaces joined by path. */
+  nsFds: Map<NamespaceType, number>;
+  /** The container's cgroup directory on the host, if it has one. */
+  cgroupDir?: string;
+}
+
+export interface CompileResult {
+  plan: CompiledPlan;
+  cloneFlags: number;
+  namespaces: NamespacePlan;
+}
+
+export function compilePlan(o: CompileOptions): CompileResult {
+  const { spec } = o;
+  const proc = spec.process;
+  if (!proc || !proc.args?.length) throw new InvalidSpecError(['process.args: must name the program to run']);
+  const ns = planNamespaces(spec.linux?.namespaces);
+  if (!ns.isNew('mount')) {
+    throw new InvalidSpecError(['linux.namespaces: tsrun needs a new mount namespace to set up the root filesystem']);
+  }
+  const b = new PlanBuilder();
+  b.op('set the parent-death signal', Op.PDEATHSIG, SIGKILL);
+
+  let cloneFlags = 0;
+  if (ns.viaClone) {
+    cloneFlags = ns.newFlags;
+    if (ns.isNew('user')) emitBecomeRoot(b, 'user namespace');
+  } else {
+    const user = ns.joins.find((j) => j.type === 'user');
+    if (user) b.op(`join user namespace ${user.path}`, Op.SETNS, nsFd(o, 'user'), CLONE.NEWUSER);
+    if (ns.isNew('user')) {
+      b.op('unshare the user namespace', Op.UNSHARE, CLONE.NEWUSER);
+      emitBecomeRoot(b, 'user namespace');
+    } else if (user) {
+      emitBecomeRoot(b, 'joined user namespace', false);
+    }
+    for (const j of ns.joins) {
+      if (j.type !== 'user') b.op(`join ${j.type} namespace ${j.path}`, Op.SETNS, nsFd(o, j.type), NS_FLAG[j.type]);
+    }
+    const rest = ns.newFlags & ~CLONE.NEWUSER;
+    if (rest) b.op('unshare namespaces', Op.UNSHARE, rest);
+    if (ns.isNew('time')) b.op('write time namespace offsets', Op.SYNC, Sync.TIMENS);
+    if (ns.needFork) {
+      b.op('fork into the new pid/time namespace', Op.FORK);
+      b.op('set the parent-death signal', Op.PDEATHSIG, SIGKILL);
+    }
+  }
+
+  emitRootfs(b, spec, {
+    bundle: o.bundle,
+    rootfs: o.rootfs,
+    userns: ns.has('user'),
+    netns: ns.isNew('network'),
+    cgroupns: ns.isNew('cgroup'),
+    cgroupDir: o.cgroupDir,
+    noPivot: o.noPivot,
+  });
+
+  for (const [key, value] of Object.entries(spec.linux?.sysctl ?? {})) {
+    b.op(`write sysctl ${key}`, Op.WRITE_PROC, b.str(`/proc/sys/${key.replace(/\./g, '/')}`), b.str(value));
+  }
+  for (const p of spec.linux?.maskedPaths ?? []) b.op(`mask ${p}`, Op.MASK_PATH, b.str(p));
+  for (const p of spec.linux?.readonlyPaths ?? []) b.op(`make ${p} read-only`, Op.READONLY_PATH, b.str(p));
+  if (spec.root?.readonly) b.op('remount / read-only', Op.REMOUNT_ROOT_RO);
+  if (spec.hostname !== undefined && ns.has('uts')) b.op(`sethostname ${spec.hostname}`, Op.SETHOSTNAME, b.str(spec.hostname));
+  if (spec.domainname !== undefined && ns.has('uts')) b.op(`setdomainname ${spec.domainname}`, Op.SETDOMAINNAME, b.str(spec.domainname));
+  if (proc.oomScoreAdj !== undefined) {
+    b.op(`write oom_score_adj ${proc.oomScoreAdj}`, Op.WRITE_PROC, b.str('/proc/self/oom_score_adj'), b.str(String(proc.oomScoreAdj)));
+  }
+
+  emitRlimits(b, spec);
+
+  const caps = capSets(proc.capabilities);
+  const [bLo, bHi] = split64(caps.bounding);
+  b.op('drop capabilities from the bounding set', Op.CAPBSET_DROP, bLo, bHi, kernelLastCap());
+  b.op('keep capabilities across setuid', Op.KEEPCAPS, 1);
+  const gids = (proc.user.additionalGids ?? []).map(String);
+  // setgroups(2) is refused in a user namespace whose setgroups file says "deny".
+  if (!ns.has('user') || gids.length) b.op(`setgroups [${gids.join(',')}]`, Op.SETGROUPS, b.list(gids));
+  b.op(`setresgid ${proc.user.gid}`, Op.SETRESGID, proc.user.gid);
+  b.op(`setresuid ${proc.user.uid}`, Op.SETRESUID, proc.user.uid);
+  b.op('clear keep-capabilities', Op.KEEPCAPS, 0);
+  const [eLo, eHi] = split64(caps.effective);
+  const [pLo, pHi] = split64(caps.permitted);
+  const [iLo, iHi] = split64(caps.inheritable);
+  b.op('capset', Op.CAPSET, eLo, eHi, pLo, pHi, iLo, iHi);
+  const [aLo, aHi] = split64(caps.ambient);
+  b.op('set ambient capabilities', Op.AMBIENT, aLo, aHi);
+  b.op('set umask', Op.UMASK, proc.user.umask ?? 0o022);
+  b.op(`chdir to ${proc.cwd}`, Op.CHDIR, b.str(proc.cwd));
+
+  b.op('close inherited fds', Op.CLOSE_FDS, 3 + o.preserveFds, o.fifoFd ?? NONE);
+  const env = proc.env ?? [];
+  const pathVar = [...env].reverse().find((e) => e.startsWith('PATH='))?.slice(5) ?? DEFAULT_PATH;
+  const lookup = b.op(`exec: "${proc.args[0]}"`, Op.LOOKUP_EXEC, b.str(proc.args[0]), b.str(pathVar));
+  b.meta[lookup] = { exec: proc.args[0] };
+  if (proc.noNewPrivileges) b.op('set no_new_privs', Op.NO_NEW_PRIVS);
+  b.op('report ready', Op.SYNC, Sync.READY);
+  // The parent (create) exits now; the init must outlive it and be inherited by the engine.
+  b.op('clear the parent-death signal', Op.PDEATHSIG, 0);
+  if (o.mode === 'create') {
+    if (o.fifoFd === undefined) throw new TypeError('compilePlan: create needs the exec.fifo fd');
+    b.op('wait for start on exec.fifo', Op.WAIT_FIFO, o.fifoFd);
+  }
+  const exec = b.op(`exec "${proc.args[0]}"`, Op.EXECVE, b.list(proc.args), b.list(env));
+  b.meta[exec] = { exec: proc.args[0] };
+  return { plan: b.build(), cloneFlags, namespaces: ns };
+}
+
+/** After a new (or joined) user namespace: wait for the id maps, then become its root. */
+function emitBecomeRoot(b: PlanBuilder, what: string, wait = true): void {
+  if (wait) b.op(`wait for the ${what} id maps`, Op.SYNC, Sync.USERMAP);
+  b.op(`become root in the ${what} (gid)`, Op.SETRESGID, 0);
+  b.op(`become root in the ${what} (uid)`, Op.SETRESUID, 0);
+}
+
+function nsFd(o: CompileOptions, type: NamespaceType): number {
+  const fd = o.nsFds.get(type);
+  if (fd === undefined) throw new TypeError(`compilePlan: no fd for the ${type} namespace to join`);
+  return fd;
+}
+
+function emitRlimits(b: PlanBuilder, spec: Spec): void {
+  const limits = spec.process?.rlimits ?? [];
+  for (const r of limits) {
+    const res = RLIMIT_NUMBERS[r.type];
+    const [sLo, sHi] = split64(rlimitValue(r.soft));
+    const [hLo, hHi] = split64(rlimitValue(r.hard));
+    b.op(`setrlimit ${r.type}`, Op.RLIMIT, res, sLo, sHi, hLo, hHi);
+  }
+  if (!limits.some((r) => r.type === 'RLIMIT_NOFILE')) {
+    // Node raised RLIMIT_NOFILE's soft limit at start-up; give the container the caller's.
+    const nofile = callerNofile();
+    if (nofile) {
+      const [sLo, sHi] = split64(nofile.soft);
+      const [hLo, hHi] = split64(nofile.hard);
+      b.op('restore the caller RLIMIT_NOFILE', Op.RLIMIT, RLIMIT_NUMBERS.RLIMIT_NOFILE, sLo, sHi, hLo, hHi);
+    }
+  }
+}

@@ -1,0 +1,76 @@
+// Opcode numbers of the plan interpreter; keep in step with native/plan.h.
+export const OP_WORDS = 8;
+export const NONE = 0xffffffff;
+
+export const Op = {
+  SYNC: 1,
+  SETNS: 2,
+  UNSHARE: 3,
+  FORK: 4,
+  MOUNT: 5,
+  OPEN_PATH: 6,
+  RESOLVE: 7,
+  MOUNT_SETATTR: 8,
+  MKNOD: 9,
+  SYMLINK: 10,
+  PIVOT_ROOT: 11,
+  MOVE_CHROOT: 12,
+  WRITE_PROC: 13,
+  SETHOSTNAME: 14,
+  SETDOMAINNAME: 15,
+  RLIMIT: 16,
+  CAPBSET_DROP: 17,
+  KEEPCAPS: 18,
+  SETGROUPS: 19,
+  SETRESGID: 20,
+  SETRESUID: 21,
+  CAPSET: 22,
+  AMBIENT: 23,
+  NO_NEW_PRIVS: 24,
+  UMASK: 25,
+  CHDIR: 26,
+  CLOSE_FDS: 27,
+  LOOKUP_EXEC: 28,
+  WAIT_FIFO: 29,
+  EXECVE: 30,
+  MASK_PATH: 31,
+  READONLY_PATH: 32,
+  REMOUNT_ROOT_RO: 33,
+  PDEATHSIG: 34,
+  CLOSE_SLOT: 35,
+  OPEN_FILE: 36,
+  SETSID: 37,
+  DUP2: 38,
+  SECCOMP: 39,
+  SETNS_SLOT: 40,
+} as const;
+
+export const Resolve = { EXISTING: 0, MKDIR: 1, MKFILE: 2, NOFOLLOW: 0x10 } as const;
+
+export const Msg = { SYNC: 1, ERROR: 2, FORKED: 3 } as const;
+
+export const Detail = { NONE: 0, NOT_IN_PATH: 1, NOT_PROCFS: 2, NOT_DEVNULL: 3, FIFO_CLOSED: 4 } as const;
+
+/** Tokens the child sends at each SYNC op; the parent's answer to each is in protocol.ts. */
+export const Sync = {
+  /** New user (or time) namespace made: write uid/gid maps (and timens offsets). */
+  USERMAP: 1,
+  /** Namespaces and cgroup in place, before the rootfs: createRuntime hooks run now. */
+  CREATE_RUNTIME: 2,
+  /** Everything done; next the child parks on exec.fifo (create) or execs (run). */
+  READY: 3,
+  /** New time namespace unshared, not yet entered: write /proc/<pid>/timens_offsets. */
+  TIMENS: 4,
+} as const;
+
+/** Clone/unshare namespace flags (linux/sched.h). */
+export const CLONE = {
+  NEWTIME: 0x80,
+  NEWNS: 0x20000,
+  NEWCGROUP: 0x2000000,
+  NEWUTS: 0x4000000,
+  NEWIPC: 0x8000000,
+  NEWUSER: 0x10000000,
+  NEWPID: 0x20000000,
+  NEWNET: 0x40000000,
+} as const;

@@ -1,0 +1,133 @@
+// The state root (--root, default /run/tsrun): one directory per container holding state.json
+// and, until `start`, exec.fifo. Writes are atomic (temp file + rename in the same directory);
+// mutations hold a per-container flock so concurrent engine calls serialise (runc does the same
+// with its own lock). A directory without state.json is a create that died half-way: it reads as
+// a stopped container so that `delete` can clean it up.
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync, constants } from 'node:fs';
+import path from 'node:path';
+import { ExistsError, InvalidArgumentError, NotFoundError } from '../errors.js';
+import { addon, LOCK_EX } from '../native/addon.js';
+import type { Spec } from '../spec/types.js';
+
+export const DEFAULT_ROOT = '/run/tsrun';
+export const STATE_FILE = 'state.json';
+export const FIFO_FILE = 'exec.fifo';
+
+export interface ContainerRecord {
+  ociVersion: string;
+  id: string;
+  /** Host pid of the init; 0 before it exists. */
+  pid: number;
+  /** Field 22 of /proc/<pid>/stat when the init was made: guards against pid reuse. */
+  pidStartTime?: string;
+  bundle: string;
+  rootfs: string;
+  created: string;
+  annotations?: Record<string, string>;
+  owner: string;
+  /** The config the container was made from (exec, hooks and delete need it). */
+  config: Spec;
+  /** The container's cgroup directory on the host, and the directories tsrun created for it. */
+  cgroup?: { dir: string; created: string[] };
+  /** Set while create is under way. */
+  creating?: boolean;
+}
+
+// runc's rule (libcontainer/container_linux.go validateID): letters, digits and _+-. only.
+const ID_RE = /^[\w+\-.]+$/;
+
+export function validateId(id: string | undefined): string {
+  if (!id) throw new InvalidArgumentError('container id cannot be empty');
+  if (!ID_RE.test(id) || id === '.' || id === '..') throw new InvalidArgumentError(`invalid id format: ${id}`);
+  return id;
+}
+
+export class StateStore {
+  constructor(readonly root: string = DEFAULT_ROOT) {}
+
+  dir(id: string): string {
+    return path.join(this.root, validateId(id));
+  }
+
+  /** Makes the container's directory; fails with runc's words if the id is taken. */
+  claim(id: string): string {
+    mkdirSync(this.root, { recursive: true, mode: 0o711 });
+    const dir = this.dir(id);
+    try {
+      mkdirSync(dir, { mode: 0o711 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new ExistsError(`container with id exists: ${id}`);
+      throw err;
+    }
+    return dir;
+  }
+
+  exists(id: string): boolean {
+    try {
+      readdirSync(this.dir(id));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Holds an exclusive lock on the container's directory until the returned function is called. */
+  lock(id: string): () => void {
+    let fd: number;
+    try {
+      fd = openSync(this.dir(id), constants.O_RDONLY | constants.O_DIRECTORY);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError();
+      throw err;
+    }
+    addon().flock(fd, LOCK_EX);
+    return () => closeSync(fd);
+  }
+
+  load(id: string): ContainerRecord {
+    const dir = this.dir(id);
+    let text: string;
+    try {
+      text = readFileSync(path.join(dir, STATE_FILE), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      if (!this.exists(id)) throw new NotFoundError();
+      // A create killed before its first write: an empty, stopped container.
+      return { ociVersion: '1.3.0', id, pid: 0, bundle: '', rootfs: '', created: new Date(0).toISOString(), owner: '', config: { ociVersion: '1.3.0' } };
+    }
+    return JSON.parse(text) as ContainerRecord;
+  }
+
+  save(rec: ContainerRecord): void {
+    writeAtomic(path.join(this.dir(rec.id), STATE_FILE), JSON.stringify(rec));
+  }
+
+  remove(id: string): void {
+    rmSync(this.dir(id), { recursive: true, force: true });
+  }
+
+  list(): string[] {
+    try {
+      return readdirSync(this.root, { withFileTypes: true })
+        .filter((d) => d.isDirectory() && ID_RE.test(d.name))
+        .map((d) => d.name)
+        .sort();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+  }
+}
+
+/** Write-then-rename, fsync'd, so readers see the old or the new file, never a torn one. */
+export function writeAtomic(file: string, data: string, mode = 0o644): void {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, mode);
+  try {
+    writeSync(fd, data);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
+}
