@@ -7,7 +7,7 @@
 import { InvalidSpecError } from '../errors.js';
 import { CAPABILITIES, HOOK_NAMES, IOPRIO_CLASSES, RLIMITS, SCHED_FLAGS, SCHED_POLICIES } from './known-names.js';
 import { SPEC_VERSION } from './defaults.js';
-import { parseMountOptions } from './mount-options.js';
+import { MS, parseMountOptions } from './mount-options.js';
 import type { Spec } from './types.js';
 import { Checker, I32, I64, U32, U64, isAbs, isCpuList, type Obj, Problems } from './validate-check.js';
 import { validateIdMappings, validateLinux } from './validate-linux.js';
@@ -66,7 +66,7 @@ function validateMount(c: Checker, m: Obj, path: string): void {
   const uid = validateIdMappings(c, `${path}.uidMappings`, m.uidMappings);
   const gid = validateIdMappings(c, `${path}.gidMappings`, m.gidMappings);
   const parsed = parseMountOptions(options);
-  const bind = (parsed.flags & 0x1000) !== 0; // MS_BIND
+  const bind = (parsed.flags & MS.BIND) !== 0;
   // runc validator.go checkBindOptions: the kernel ignores filesystem data on bind mounts.
   if (bind && parsed.data !== '') {
     c.p.err(`${path}.options`, `bind mounts cannot have any filesystem-specific options applied (${JSON.stringify(parsed.data)})`);
