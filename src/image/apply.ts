@@ -11,9 +11,8 @@
 // On failure destDir is left partly written: callers unpack into a scratch dir (see layers.ts).
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import type { Readable } from 'node:stream';
 import { ImageError } from '../errors.js';
-import { decompress, type Compression } from './decompress.js';
+import { decompress, type BlobSource, type Compression } from './decompress.js';
 import * as x from './fsx.js';
 import { readTar, type TarEntry, type TarTime } from './tar.js';
 
@@ -359,7 +358,7 @@ class Applier {
  * Unpacks a layer blob (gzip, zstd or plain tar) into destDir, which must exist.
  * Returns the diffID (sha256 of the uncompressed tar) and counts; the caller compares the diffID.
  */
-export async function applyLayer(stream: AsyncIterable<Buffer> | Readable, destDir: string, opts: ApplyOptions): Promise<ApplyResult> {
+export async function applyLayer(stream: BlobSource, destDir: string, opts: ApplyOptions): Promise<ApplyResult> {
   if (opts.mode !== 'overlay' && opts.mode !== 'flatten') throw new ImageError('TSRUN_IMAGE', `apply layer: unknown mode ${JSON.stringify(opts.mode)}`);
   const hash = createHash('sha256');
   let tarBytes = 0;

@@ -52,9 +52,19 @@ export function hasZlibZstd(): boolean {
   return typeof (zlib as { createZstdDecompress?: unknown }).createZstdDecompress === 'function';
 }
 
+/** A blob as chunks: a stream, any (async) iterable of Buffers, or one Buffer. */
+export type BlobSource = AsyncIterable<Buffer> | Iterable<Buffer> | Readable | Buffer;
+
+function iterate(source: BlobSource): AsyncIterator<Buffer> {
+  if (Buffer.isBuffer(source)) source = [source];
+  if (Symbol.asyncIterator in source) return (source as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  const sync = source as Iterable<Buffer>;
+  return (async function* () { yield* sync; })();
+}
+
 /** The uncompressed bytes of a layer blob, as chunks. */
-export async function* decompress(source: AsyncIterable<Buffer> | Readable, opts: DecompressOptions = {}): AsyncGenerator<Buffer, void, undefined> {
-  const it = (source as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+export async function* decompress(source: BlobSource, opts: DecompressOptions = {}): AsyncGenerator<Buffer, void, undefined> {
+  const it = iterate(source);
   const head: Buffer[] = [];
   let headLen = 0;
   let ended = false;

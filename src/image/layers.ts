@@ -9,10 +9,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ImageError } from '../errors.js';
 import { applyLayer } from './apply.js';
+import type { BlobSource } from './decompress.js';
 import * as x from './fsx.js';
 
 export interface LayerMeta {
@@ -39,7 +39,7 @@ export interface EnsureLayerSpec {
   diffID: string;
   chainID: string;
   /** Opens the (possibly compressed) blob; called only when the layer must be unpacked. */
-  open: () => AsyncIterable<Buffer> | Readable | Promise<AsyncIterable<Buffer> | Readable>;
+  open: () => BlobSource | Promise<BlobSource>;
   mediaType?: string;
   parent?: string;
 }
