@@ -57,6 +57,7 @@ export function createProgressRenderer(out: ProgressSink, mode: ProgressMode = '
   let drawn = 0;
   let lastDraw = 0;
   let ended = false;
+  let trailing: NodeJS.Timeout | undefined;
   const line = (e: Extract<PullProgress, { type: 'layer' }>): string => {
     const id = shortDigest(e.digest);
     if (e.status === 'waiting') return `${id}: Waiting`;
@@ -70,7 +71,16 @@ export function createProgressRenderer(out: ProgressSink, mode: ProgressMode = '
   };
   const draw = (force: boolean) => {
     const now = Date.now();
-    if (!force && now - lastDraw < 100) return;
+    if (!force && now - lastDraw < 100) {
+      // Throttled: draw the latest state a little later so a stalled layer still shows it.
+      trailing ??= setTimeout(() => {
+        trailing = undefined;
+        if (!ended) draw(true);
+      }, 100 - (now - lastDraw)).unref();
+      return;
+    }
+    clearTimeout(trailing);
+    trailing = undefined;
     lastDraw = now;
     const lines = [header, ...[...layers.values()].map(line), footer].filter(Boolean).flatMap((l) => l.split('\n'));
     const cols = out.columns ?? 80;
@@ -102,6 +112,7 @@ export function createProgressRenderer(out: ProgressSink, mode: ProgressMode = '
     end: () => {
       if (!ended) draw(true);
       ended = true;
+      clearTimeout(trailing);
     },
   };
 }
