@@ -128,6 +128,7 @@ export async function pull(reference: string, opts: PullOptions): Promise<ImageR
     });
     const fetchBlob = async (d: Descriptor, report: boolean): Promise<number> => {
       let last = 0;
+      let lastDone = 0;
       let t0 = Date.now();
       const res = await store.content.ingest({
         digest: d.digest,
@@ -136,9 +137,11 @@ export async function pull(reference: string, opts: PullOptions): Promise<ImageR
         open: async (offset) => client.openBlob(ref.repository, d.digest, offset, ctl.signal),
         onProgress: (done, from) => {
           const now = Date.now();
-          if (!report || (now - last < 100 && done < d.size)) return;
+          // At most one event per 100 ms or per MiB, and always the last bytes.
+          if (!report || (now - last < 100 && done - lastDone < 1 << 20 && done < d.size)) return;
           if (last === 0) t0 = now;
           last = now;
+          lastDone = done;
           const secs = Math.max((now - t0) / 1000, 0.001);
           emit({ type: 'layer', digest: d.digest, status: 'downloading', done, total: d.size, resumedFrom: from, bytesPerSecond: Math.round((done - from) / secs) });
         },

@@ -83,7 +83,8 @@ function childPull(ref: string, root: string, stopMidway: boolean): { ready: Pro
   const code = `
     const { pull } = await import(${JSON.stringify(PULL_TS)});
     await pull(${JSON.stringify(ref)}, { imageRoot: ${JSON.stringify(root)}, concurrency: 1, onProgress: (e) => {
-      if (${stopMidway} && e.type === 'layer' && e.status === 'downloading' && e.done > 0) {
+      // Past 2 MiB at least one 1 MiB write batch has reached the partial file.
+      if (${stopMidway} && e.type === 'layer' && e.status === 'downloading' && e.done >= 2 << 20) {
         process.stdout.write('midway\\n');
         // Freeze inside the ingest (lock held, partial file open) until killed.
         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
