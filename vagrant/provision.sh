@@ -16,10 +16,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 # kmod..iproute2: what the kernel tests and vm-init use. busybox-static: the test images.
 # runc, crun: reference runtimes (the wrapper can point at them). The engines: podman + conmon,
-# containerd (ctr), docker.io. umoci + skopeo: the offline busybox image.
+# containerd (ctr), docker.io. umoci + skopeo: the offline busybox image. gcc + libc6-dev: the
+# static probe of the test rootfs (test/probe/build.sh), when the host did not build it already.
 PACKAGES="ca-certificates kmod procps psmisc iproute2 util-linux e2fsprogs strace jq busybox-static \
 libseccomp2 runc crun conmon podman catatonit containernetworking-plugins uidmap \
-containerd docker.io tini iptables umoci skopeo xz-utils"
+containerd docker.io tini iptables umoci skopeo xz-utils gcc libc6-dev"
 
 if [ "${1:-}" = --packages ]; then echo $PACKAGES; exit 0; fi
 [ "$(id -u)" = 0 ] || { echo "provision.sh: run as root" >&2; exit 1; }

@@ -34,7 +34,13 @@ for t in qemu-system-x86_64 mmdebstrap mkfs.ext4 depmod cpio xz; do
   command -v "$t" >/dev/null || fail "$t is missing: apt-get install qemu-system-x86 mmdebstrap e2fsprogs kmod cpio xz-utils busybox-static"
 done
 
-kver=${TSRUN_VM_KVER:-$(apt-cache depends linux-image-amd64 2>/dev/null | sed -n 's/.*Depends: linux-image-\([0-9].*-amd64\)$/\1/p' | head -1)}
+# apt-cache takes most of a second: its answer is kept until apt's lists change
+kver=${TSRUN_VM_KVER:-}
+if [ -z "$kver" ] && [ -s "$cache/kver" ] && [ "$cache/kver" -nt /var/lib/apt/lists ]; then read -r kver < "$cache/kver"; fi
+if [ -z "$kver" ]; then
+  kver=$(apt-cache depends linux-image-amd64 2>/dev/null | sed -n 's/.*Depends: linux-image-\([0-9].*-amd64\)$/\1/p' | head -1)
+  [ -z "$kver" ] || { mkdir -p "$cache" && echo "$kver" > "$cache/kver"; }
+fi
 [ -n "$kver" ] || fail "cannot tell the Debian kernel version (apt-get update, or set TSRUN_VM_KVER)"
 node_bin=$(readlink -f "$(command -v node)") || fail "node is not on PATH"
 
