@@ -9,7 +9,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { ImageError } from '../errors.js';
 import { ContentStore, sha256Digest } from './content-store.js';
-import { ImageStore, type ImageRecord } from './image-store.js';
+import { ImageStore, type ImageRecord, type Lease } from './image-store.js';
 import { checkConfig } from './pull.js';
 import { formatReference, parseReference } from './reference.js';
 import {
@@ -97,7 +97,7 @@ async function readVerified(content: ContentStore, d: Descriptor, src: string): 
  * each layer's digest is its diffID). Builds and stores a Docker schema 2 manifest for it.
  */
 async function fromDockerEntry(content: ContentStore, e: DockerManifestEntry, files: Map<string, Buffer>,
-  blobs: Map<string, { digest: string; size: number }>, src: string): Promise<Found> {
+  blobs: Map<string, { digest: string; size: number }>, src: string, lease: Lease): Promise<Found> {
   const cfgPath = posix.normalize(e.Config);
   let cfg = blobs.get(cfgPath);
   if (!cfg) {
@@ -108,6 +108,7 @@ async function fromDockerEntry(content: ContentStore, e: DockerManifestEntry, fi
     if (named && `sha256:${named}` !== digest) {
       throw new ImageError('TSRUN_IMAGE_DIGEST', `${src}: config ${e.Config} has digest ${digest}`);
     }
+    await lease.add(digest);
     await content.put(raw, digest);
     cfg = { digest, size: raw.length };
   }
@@ -121,13 +122,14 @@ async function fromDockerEntry(content: ContentStore, e: DockerManifestEntry, fi
     config: { mediaType: DOCKER_CONFIG, digest: cfg.digest, size: cfg.size }, layers,
   };
   const raw = Buffer.from(JSON.stringify(manifest));
+  await lease.add(sha256Digest(raw));
   const manifestDigest = await content.put(raw);
   const names = (e.RepoTags ?? []).map(normName).filter((n): n is string => !!n);
   return { manifestDigest, manifest, manifestSize: raw.length, names };
 }
 
 /** Stream an archive: content-addressed blobs and legacy `*.tar` layers go to the store. */
-async function scanArchive(path: string, content: ContentStore, signal?: AbortSignal)
+async function scanArchive(path: string, content: ContentStore, lease: Lease, signal?: AbortSignal)
   : Promise<{ files: Map<string, Buffer>; blobs: Map<string, { digest: string; size: number }> }> {
   const files = new Map<string, Buffer>();
   const blobs = new Map<string, { digest: string; size: number }>();
@@ -143,11 +145,14 @@ async function scanArchive(path: string, content: ContentStore, signal?: AbortSi
     const blob = /^blobs\/(sha256|sha512)\/([a-f0-9]+)$/.exec(p);
     if (blob) {
       const digest = `${blob[1]}:${blob[2]}`;
+      await lease.add(digest);
       await content.ingest({ digest, size: entry.size, signal, open: async () => ({ offset: 0, body: entry.body() }) });
       blobs.set(p, { digest, size: entry.size });
     } else if (p.endsWith('.tar')) {
       // Legacy docker save (`<id>/layer.tar`) and skopeo's docker-archive (`<hex>.tar`).
-      blobs.set(p, await content.ingestUnknown(entry.body()));
+      const b = await content.ingestUnknown(entry.body());
+      await lease.add(b.digest);
+      blobs.set(p, b);
     } else if ((p.endsWith('.json') || p === 'oci-layout' || p === 'repositories') && entry.size <= JSON_LIMIT) {
       const parts: Buffer[] = [];
       for await (const c of entry.body()) parts.push(c);
@@ -165,11 +170,12 @@ async function scanArchive(path: string, content: ContentStore, signal?: AbortSi
 }
 
 /** Copy the blobs an OCI layout directory's index reaches into the store, verifying each. */
-async function copyLayoutBlobs(dir: string, content: ContentStore, indexRaw: Buffer, signal?: AbortSignal): Promise<void> {
+async function copyLayoutBlobs(dir: string, content: ContentStore, indexRaw: Buffer, lease: Lease, signal?: AbortSignal): Promise<void> {
   const seen = new Set<string>();
   const copy = async (d: Descriptor): Promise<void> => {
     if (seen.has(d.digest)) return;
     seen.add(d.digest);
+    await lease.add(d.digest);
     const [alg, hex] = d.digest.split(':');
     const file = join(dir, 'blobs', alg, hex);
     await content.ingest({ digest: d.digest, size: d.size, signal, open: async () => ({ offset: 0, body: createReadStream(file) }) })
@@ -203,11 +209,10 @@ export async function importImage(path: string, opts: ImportOptions): Promise<Im
       const layout = await readFile(join(path, 'oci-layout'), 'utf8').catch(() => undefined);
       if (!layout) throw new ImageError('TSRUN_IMAGE', `import ${path}: not an OCI image layout (no oci-layout file)`);
       const indexRaw = await readFile(join(path, 'index.json'));
-      await copyLayoutBlobs(path, content, indexRaw, opts.signal);
+      await copyLayoutBlobs(path, content, indexRaw, lease, opts.signal);
       found = await fromOciIndex(content, indexRaw, want, path);
     } else {
-      const { files, blobs } = await scanArchive(path, content, opts.signal);
-      await lease.add(...[...blobs.values()].map((b) => b.digest));
+      const { files, blobs } = await scanArchive(path, content, lease, opts.signal);
       const index = files.get('index.json');
       const dockerManifest = files.get('manifest.json');
       if (index && files.has('oci-layout')) {
@@ -225,7 +230,7 @@ export async function importImage(path: string, opts: ImportOptions): Promise<Im
         const entries = parseJson<DockerManifestEntry[]>(dockerManifest, `${path}: manifest.json`);
         if (!Array.isArray(entries)) throw new ImageError('TSRUN_IMAGE', `${path}: manifest.json is not an array`);
         found = [];
-        for (const e of entries) found.push(await fromDockerEntry(content, e, files, blobs, path));
+        for (const e of entries) found.push(await fromDockerEntry(content, e, files, blobs, path, lease));
       } else {
         throw new ImageError('TSRUN_IMAGE', `import ${path}: neither an OCI archive (oci-layout, index.json) nor a docker save archive (manifest.json)`);
       }
