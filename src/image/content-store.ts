@@ -5,7 +5,7 @@
 // time (a `.<hex>.lock` file), so concurrent pulls of the same blob end with one correct copy.
 
 import { createHash, randomBytes, type Hash } from 'node:crypto';
-import { constants, createReadStream } from 'node:fs';
+import { constants, createReadStream, type ReadStream } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ImageError, InvalidArgumentError } from '../errors.js';
@@ -83,7 +83,7 @@ export class ContentStore {
     return buf;
   }
 
-  createReadStream(digest: string): NodeJS.ReadableStream {
+  createReadStream(digest: string): ReadStream {
     return createReadStream(this.blobPath(digest));
   }
 

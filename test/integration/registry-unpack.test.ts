@@ -47,7 +47,7 @@ async function unpackAll(root: string, rec: ImageRecord): Promise<string[]> {
       chainID: chains[i],
       parent: i > 0 ? chains[i - 1] : undefined,
       mediaType: rec.layers[i].mediaType,
-      open: () => store.content.createReadStream(rec.layers[i].digest) as NodeJS.ReadableStream & AsyncIterable<Buffer>,
+      open: () => store.content.createReadStream(rec.layers[i].digest),
     });
     dirs.push(info.diffDir);
   }
