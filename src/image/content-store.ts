@@ -253,11 +253,19 @@ class WriteBatch {
   }
   async flush(): Promise<void> {
     if (this.bytes === 0) return;
-    const buf = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts, this.bytes);
+    const parts = this.parts;
     const at = this.position;
     this.position += this.bytes;
     this.drop();
-    await writeAll(this.fh, buf, at);
+    // writev(2): one syscall, no copy into a joined buffer; a short write falls back to writeAll.
+    const { bytesWritten } = await this.fh.writev(parts as NodeJS.ArrayBufferView[], at);
+    let skip = bytesWritten;
+    let pos = at;
+    for (const p of parts) {
+      if (skip < p.length) await writeAll(this.fh, p.subarray(skip), pos + skip);
+      skip = Math.max(0, skip - p.length);
+      pos += p.length;
+    }
   }
 }
 
