@@ -82,6 +82,7 @@ export class RegistryClient {
     const known = schemeCache.get(this.host);
     if (known === 'https' || (known === 'http' && this.plainAllowed)) return `${known}://${this.host}`;
     const schemes: ('https' | 'http')[] = this.plainAllowed ? ['https', 'http'] : ['https'];
+    const failures: string[] = [];
     let last: unknown;
     for (const scheme of schemes) {
       try {
@@ -91,10 +92,12 @@ export class RegistryClient {
         return `${scheme}://${this.host}`;
       } catch (e) {
         if ((signal ?? this.signal)?.aborted) throw e;
+        failures.push((e as Error).message);
         last = e;
       }
     }
-    throw new ImageError('TSRUN_REGISTRY', `cannot reach registry ${this.registry}`, { cause: last });
+    const hint = this.plainAllowed ? '' : ' (plain http is tried only for loopback registries or with insecure)';
+    throw new ImageError('TSRUN_REGISTRY', `cannot reach registry ${this.registry}: ${failures.join('; ')}${hint}`, { cause: last });
   }
 
   private async authorization(scope: string, signal?: AbortSignal): Promise<string | undefined> {
