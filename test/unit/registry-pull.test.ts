@@ -87,6 +87,12 @@ test('pulls an OCI image: blobs verified and stored, record written, re-pull dow
     t.is(done2.downloaded, 0);
     t.true(again.filter((e) => e.type === 'layer' && e.status !== 'waiting').every((e) => e.type === 'layer' && e.status === 'exists'));
     t.is((await new ImageStore(root).list()).length, 1);
+
+    // ifMissing: a stored image is returned without asking the registry at all.
+    const quiet: PullProgress[] = [];
+    const rec3 = await pull(`${t.context.reg.host}/test/oci:1`, { imageRoot: root, ifMissing: true, onProgress: (e) => quiet.push(e) });
+    t.is(rec3.manifestDigest, rec.manifestDigest);
+    t.deepEqual(quiet.map((e) => e.type), ['done']);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
