@@ -51,10 +51,16 @@ const MAX_CACHED_DIRS = 256;
 /** Paths are handled as latin1 "binary strings": one char per byte, so nothing is re-encoded. */
 const bin = (s: string) => Buffer.from(s, 'latin1');
 
+const NEEDS_CLEANING = /\/\/|(^|\/)\.\.?(\/|$)|^\//;
+
 /** Lexically cleans an archive name into a root-relative path ('' is the root itself). */
 export function cleanPath(raw: Buffer): string {
+  let s = raw.toString('latin1');
+  if (s.startsWith('./')) s = s.slice(2);
+  while (s.endsWith('/')) s = s.slice(0, -1);
+  if (!NEEDS_CLEANING.test(s)) return s; // the usual "./usr/bin/x": nothing else to do
   const parts: string[] = [];
-  for (const c of raw.toString('latin1').split('/')) {
+  for (const c of s.split('/')) {
     if (c === '' || c === '.') continue;
     if (c === '..') parts.pop(); // containerd: Clean("/" + name), so ".." never climbs above root
     else parts.push(c);
@@ -69,6 +75,19 @@ function split(rel: string): { dir: string; base: string } {
 
 // Overlay's own bookkeeping: an image must not smuggle redirects, metacopy or opaque marks in.
 const isOverlayXattr = (k: string) => k.startsWith('trusted.overlay.') || k.startsWith('user.overlay.');
+
+/** The process umask, read without changing it (process.umask() with no argument is deprecated). */
+const UMASK: number | undefined = (() => {
+  try {
+    const m = /^Umask:\s*([0-7]+)$/m.exec(fs.readFileSync('/proc/self/status', 'latin1'));
+    return m ? parseInt(m[1], 8) : undefined;
+  } catch {
+    return undefined;
+  }
+})();
+
+/** Whether creating a file with `mode` already yields exactly `mode`, so the fchmod can be skipped. */
+const modeSticksAtCreate = (mode: number) => UMASK !== undefined && (mode & ~0o777) === 0 && (mode & UMASK) === 0;
 
 function writeAll(fd: number, buf: Buffer): void {
   let off = 0;
@@ -178,10 +197,12 @@ class Applier {
   }
 
   /** Metadata through an open fd (files and directories). */
-  private metaFd(fd: number, e: TarEntry): void {
+  private metaFd(fd: number, e: TarEntry, modeSet = false): void {
     if (this.opts.chown !== false) x.fchown(fd, e.uid, e.gid);
-    this.xattrs(e, (k, v) => x.fsetxattr(fd, k, v));
-    x.fchmod(fd, e.mode);
+    if (e.xattrs.size > 0) this.xattrs(e, (k, v) => x.fsetxattr(fd, k, v));
+    // chown(2) clears S_ISUID/S_ISGID, and so does writing security.capability: chmod comes last.
+    // Skipped only when the file was created with its final mode and has no special bits.
+    if (!modeSet) x.fchmod(fd, e.mode);
   }
 
   /** Metadata by name in a confined dir (symlinks, devices, FIFOs): nothing follows a symlink. */
@@ -217,13 +238,14 @@ class Applier {
     const name = bin(base);
     switch (e.type) {
       case 'file': {
-        const fd = this.create(pfd, name, () => x.openat(pfd, name, x.O_WRONLY | x.O_CREAT | x.O_EXCL | x.O_NOFOLLOW | x.O_CLOEXEC, 0o600));
+        const direct = modeSticksAtCreate(e.mode);
+        const fd = this.create(pfd, name, () => x.openat(pfd, name, x.O_WRONLY | x.O_CREAT | x.O_EXCL | x.O_NOFOLLOW | x.O_CLOEXEC, direct ? e.mode : 0o600));
         try {
           for await (const c of e.body()) {
             writeAll(fd, c);
             this.bytes += c.length;
           }
-          this.metaFd(fd, e);
+          this.metaFd(fd, e, direct);
           x.futimens(fd, e.atime ?? e.mtime, e.mtime);
         } finally {
           x.close(fd);

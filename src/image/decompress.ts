@@ -11,7 +11,10 @@ export type Compression = 'gzip' | 'zstd' | 'none';
 
 const GZIP_MAGIC = Buffer.from([0x1f, 0x8b]);
 const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
-const CHUNK = 128 * 1024;
+const CHUNK = 1024 * 1024;
+// Let zlib's thread run this far ahead of the tar consumer, so inflating overlaps with file writes
+// (as `tar -xzf` overlaps with its gzip child) instead of starting only when the next chunk is pulled.
+const AHEAD = 8 * 1024 * 1024;
 
 /**
  * The compression a layer media type declares: OCI `…layer.v1.tar[+gzip|+zstd]` (and the
@@ -97,10 +100,10 @@ export async function* decompress(source: BlobSource, opts: DecompressOptions = 
     if (comp === 'none') {
       yield* rest();
     } else if (comp === 'gzip') {
-      yield* through(rest(), zlib.createGunzip({ chunkSize: CHUNK }));
+      yield* through(rest(), zlib.createGunzip({ chunkSize: CHUNK, readableHighWaterMark: AHEAD } as zlib.ZlibOptions));
     } else if (opts.zstd !== 'cli' && hasZlibZstd()) {
       const z = zlib as unknown as { createZstdDecompress(o?: object): Transform };
-      yield* through(rest(), z.createZstdDecompress({ chunkSize: CHUNK }));
+      yield* through(rest(), z.createZstdDecompress({ chunkSize: CHUNK, readableHighWaterMark: AHEAD }));
     } else if (opts.zstd === 'zlib') {
       throw new TsrunError('TSRUN_UNSUPPORTED', `${label}: zlib zstd needs Node ≥22.15 (this is ${process.version})`);
     } else {
@@ -117,7 +120,13 @@ async function* through(input: AsyncGenerator<Buffer>, t: Transform): AsyncGener
   const done = pipeline(src, t);
   done.catch(() => { /* surfaced through t's iteration */ });
   try {
-    for await (const c of t) yield c as Buffer;
+    for await (const c of t) {
+      yield c as Buffer;
+      // The consumer (tar parsing, file writes) runs synchronously between awaits, so zlib's
+      // thread-pool completions would wait for it; one event-loop turn per chunk lets zlib start
+      // inflating the next chunk while the consumer works on this one.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
     await done;
   } finally {
     src.destroy();

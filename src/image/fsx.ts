@@ -223,13 +223,22 @@ export interface Timespec {
   nsec: number;
 }
 
+/** A little-endian i64 from a safe integer, without BigInt (this runs once per entry). */
+function writeI64(b: Buffer, v: number, off: number): void {
+  const lo = v % 0x100000000;
+  const l = lo < 0 ? lo + 0x100000000 : lo;
+  b.writeUInt32LE(l, off);
+  b.writeInt32LE((v - l) / 0x100000000, off + 4);
+}
+
+const times = Buffer.alloc(32); // struct timespec[2] { i64 tv_sec; i64 tv_nsec; }; calls are synchronous
+
 function timesBuf(atime: Timespec, mtime: Timespec): Buffer {
-  const t = Buffer.alloc(32); // struct timespec[2] { i64 tv_sec; i64 tv_nsec; }
-  t.writeBigInt64LE(BigInt(atime.sec), 0);
-  t.writeBigInt64LE(BigInt(atime.nsec), 8);
-  t.writeBigInt64LE(BigInt(mtime.sec), 16);
-  t.writeBigInt64LE(BigInt(mtime.nsec), 24);
-  return t;
+  writeI64(times, atime.sec, 0);
+  writeI64(times, atime.nsec, 8);
+  writeI64(times, mtime.sec, 16);
+  writeI64(times, mtime.nsec, 24);
+  return times;
 }
 
 export function utimensat(dirfd: number, path: PathArg, atime: Timespec, mtime: Timespec, flags: number): void {

@@ -143,24 +143,44 @@ export function parseNumeric(f: Buffer, what: string, at: number): number {
     }
     return Number(v);
   }
-  const s = f.toString('latin1').replace(/[\0 ]+$/, '').replace(/^ +/, '');
-  if (s === '') return 0;
-  if (!/^[0-7]+$/.test(s)) throw tarError(`tar header at offset ${at}: bad ${what} field ${JSON.stringify(s)}`);
-  const v = parseInt(s, 8);
-  if (!Number.isSafeInteger(v)) throw tarError(`tar header at offset ${at}: ${what} ${s} is too large`);
+  // Hand-rolled (this runs several times per entry): leading spaces, octal digits, then NUL/space.
+  let i = 0;
+  while (i < f.length && f[i] === 0x20) i++;
+  let v = 0;
+  let digits = 0;
+  for (; i < f.length; i++) {
+    const c = f[i];
+    if (c < 0x30 || c > 0x37) break;
+    v = v * 8 + (c - 0x30);
+    digits++;
+  }
+  for (; i < f.length; i++) {
+    if (f[i] !== 0 && f[i] !== 0x20) {
+      throw tarError(`tar header at offset ${at}: bad ${what} field ${JSON.stringify(f.toString('latin1').replace(/\0+$/, ''))}`);
+    }
+  }
+  if (digits > 17 && !Number.isSafeInteger(v)) throw tarError(`tar header at offset ${at}: ${what} is too large`);
   return v;
 }
 
-function checksumOk(h: Buffer, at: number): void {
+/** Sum of all header bytes (0 means a zero block); the checksum field counts as spaces. */
+function headerSum(h: Buffer): number {
+  let sum = 0;
+  for (let i = 0; i < BLOCK; i++) sum += h[i];
+  return sum;
+}
+
+function checksumOk(h: Buffer, sum: number, at: number): void {
   const stored = parseNumeric(h.subarray(148, 156), 'checksum', at);
-  let unsigned = 0;
-  let signed = 0;
+  let unsigned = sum + 8 * 0x20;
+  for (let i = 148; i < 156; i++) unsigned -= h[i];
+  if (stored === unsigned) return;
+  let signed = 0; // some old tars summed signed chars (POSIX asks for unsigned)
   for (let i = 0; i < BLOCK; i++) {
     const c = i >= 148 && i < 156 ? 0x20 : h[i];
-    unsigned += c;
-    signed += c > 127 ? c - 256 : c; // some old tars summed signed chars (POSIX asks unsigned)
+    signed += c > 127 ? c - 256 : c;
   }
-  if (stored !== unsigned && stored !== signed) {
+  if (stored !== signed) {
     throw tarError(`bad tar header checksum at offset ${at} (stored ${stored}, computed ${unsigned}): not a tar archive, or corrupt`);
   }
 }
@@ -238,12 +258,13 @@ export async function* readTar(source: AsyncIterable<Buffer> | Readable): AsyncG
         throw tarError(`truncated tar archive: no end-of-archive marker (stream ends at offset ${at})`);
       }
       if (h.length < BLOCK) throw tarError(`truncated tar archive: partial header at offset ${at} (${h.length} of 512 bytes)`);
-      if (h.every((c) => c === 0)) {
+      const sum = headerSum(h);
+      if (sum === 0) {
         if (local || longName || longLink) throw tarError(`tar archive ends after an extended header at offset ${at}`);
         await r.drain(); // second zero block and the record padding
         return;
       }
-      checksumOk(h, at);
+      checksumOk(h, sum, at);
       const flag = String.fromCharCode(h[156]);
       const declared = parseNumeric(h.subarray(124, 136), 'size', at);
       if (flag === 'x' || flag === 'g' || flag === 'L' || flag === 'K') {
@@ -262,8 +283,15 @@ export async function* readTar(source: AsyncIterable<Buffer> | Readable): AsyncG
         else longLink = Buffer.from(field(data, 0, data.length));
         continue;
       }
-      const pax = new Map(global);
-      if (local) for (const [k, v] of local) if (v.length === 0) pax.delete(k); else pax.set(k, v);
+      // An empty value in a per-entry record unsets the keyword (POSIX pax "x" typeflag).
+      let pax: Map<string, Buffer>;
+      if (local && global.size === 0) {
+        pax = local;
+        for (const [k, v] of pax) if (v.length === 0) pax.delete(k);
+      } else {
+        pax = new Map(global);
+        if (local) for (const [k, v] of local) if (v.length === 0) pax.delete(k); else pax.set(k, v);
+      }
       const entry = buildHeader(h, at, flag, declared, pax, longName, longLink);
       local = longName = longLink = null;
       // Header-only types carry no data whatever the size field says (Go archive/tar does the
@@ -312,7 +340,7 @@ function buildHeader(h: Buffer, at: number, flag: string, declared: number, pax:
   }
   const path = rawPath.toString('utf8');
   const where = `tar entry '${path}' (header at offset ${at})`;
-  if (flag === 'S' || [...pax.keys()].some((k) => k.startsWith('GNU.sparse.'))) {
+  if (flag === 'S' || (pax.size > 0 && [...pax.keys()].some((k) => k.startsWith('GNU.sparse.')))) {
     // image-spec layer.md: "Sparse files SHOULD NOT be used because they lack consistent support".
     throw tarError(`${where}: GNU sparse files are not supported in layers`);
   }
