@@ -23,6 +23,8 @@ interface Ctx {
 }
 const test = anyTest as TestFn<Ctx>;
 const missing = ['docker-registry', 'zstd'].filter((t) => !haveTool(t) && !(t === 'docker-registry' && existsSync(REGISTRY_BIN)));
+const live = missing.length ? test.skip : test; // skipped when a tool is missing (scripts/apt-packages.txt)
+if (missing.length) console.log(`registry tests skipped: needs ${missing.join(', ')}`);
 
 test.before(async (t) => {
   if (missing.length) return;
@@ -61,8 +63,7 @@ async function checkStored(t: import('ava').ExecutionContext<Ctx>, root: string,
   t.deepEqual(await store.content.read(img.manifestDigest), img.manifest);
 }
 
-test('pulls an OCI image: blobs verified and stored, record written, re-pull downloads nothing', async (t) => {
-  if (missing.length) return t.pass(`skipped: ${missing.join(', ')} not installed`);
+live('pulls an OCI image: blobs verified and stored, record written, re-pull downloads nothing', async (t) => {
   const root = tempDir();
   try {
     const events: PullProgress[] = [];
@@ -98,8 +99,7 @@ test('pulls an OCI image: blobs verified and stored, record written, re-pull dow
   }
 });
 
-test('pulls a Docker schema 2 image', async (t) => {
-  if (missing.length) return t.pass(`skipped: ${missing.join(', ')} not installed`);
+live('pulls a Docker schema 2 image', async (t) => {
   const root = tempDir();
   try {
     const rec = await pull(`${t.context.reg.host}/test/docker:v2`, { imageRoot: root });
@@ -111,8 +111,7 @@ test('pulls a Docker schema 2 image', async (t) => {
   }
 });
 
-test('pulls zstd and uncompressed layers as blobs', async (t) => {
-  if (missing.length) return t.pass(`skipped: ${missing.join(', ')} not installed`);
+live('pulls zstd and uncompressed layers as blobs', async (t) => {
   const root = tempDir();
   try {
     const rec = await pull(`${t.context.reg.host}/test/zstd`, { imageRoot: root });
@@ -124,8 +123,7 @@ test('pulls zstd and uncompressed layers as blobs', async (t) => {
   }
 });
 
-test('selects the platform from an index (amd64, arm64/v8) and records the index digest', async (t) => {
-  if (missing.length) return t.pass(`skipped: ${missing.join(', ')} not installed`);
+live('selects the platform from an index (amd64, arm64/v8) and records the index digest', async (t) => {
   const root = tempDir();
   try {
     const amd = await pull(`${t.context.reg.host}/test/multi:multi`, { imageRoot: root, platform: 'linux/amd64' });
@@ -147,8 +145,7 @@ test('selects the platform from an index (amd64, arm64/v8) and records the index
   }
 });
 
-test('a tampered blob fails with TSRUN_IMAGE_DIGEST and leaves nothing in the store', async (t) => {
-  if (missing.length) return t.pass(`skipped: ${missing.join(', ')} not installed`);
+live('a tampered blob fails with TSRUN_IMAGE_DIGEST and leaves nothing in the store', async (t) => {
   const reg = t.context.reg;
   const img = await pushImage(reg, 'test/tampered', '1', { layers: [{ files: { 'etc/a': 'good content here' } }, { files: { 'etc/b': 'second' } }] });
   // Same length, different bytes: only the digest can tell.
@@ -171,8 +168,7 @@ test('a tampered blob fails with TSRUN_IMAGE_DIGEST and leaves nothing in the st
   }
 });
 
-test('an unknown tag and an unknown repository are clear errors', async (t) => {
-  if (missing.length) return t.pass(`skipped: ${missing.join(', ')} not installed`);
+live('an unknown tag and an unknown repository are clear errors', async (t) => {
   const root = tempDir();
   try {
     const e = await t.throwsAsync(pull(`${t.context.reg.host}/test/oci:nope`, { imageRoot: root }));
