@@ -16,6 +16,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stddef.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -249,6 +250,66 @@ void resetSignals() {
   }
   uint64_t none = 0;
   sys(SYS_rt_sigprocmask, SIG_SETMASK, (long)&none, 0, 8);
+}
+
+// One message with an fd attached (SCM_RIGHTS), then the parent's u32 reply.
+void sendFdSync(uint32_t op, uint32_t token, int fd) {
+  Msg m{MSG_SYNC, op, (int32_t)token, 0};
+  struct iovec iov = {&m, sizeof m};
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } ctrl = {};
+  struct msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = ctrl.buf;
+  msg.msg_controllen = sizeof ctrl.buf;
+  struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  *(int*)CMSG_DATA(c) = fd;
+  if (sys(SYS_sendmsg, g_plan->syncFd, (long)&msg, MSG_NOSIGNAL) < 0) fail(op, errno);
+  uint32_t reply = 1;
+  long n;
+  do n = sys(SYS_read, g_plan->syncFd, (long)&reply, sizeof reply);
+  while (n < 0 && errno == EINTR);
+  if (n != (long)sizeof reply || reply != 0) die(1);
+}
+
+// runc's console set-up (libcontainer/console_linux.go, rootfs_linux.go mountConsole): the pty
+// comes from the container's own devpts; /dev/console is a bind of the slave, created here as a
+// plain file (never through a symlink, CVE-2025-52565).
+void setupConsole(uint32_t op, uint32_t rows, uint32_t cols, uint32_t token) {
+  long master = sys(SYS_openat, AT_FDCWD, (long)"/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0) fail(op, errno);
+  int unlock = 0;
+  if (sys(SYS_ioctl, master, TIOCSPTLCK, (long)&unlock) < 0) fail(op, errno);
+  long slave = sys(SYS_ioctl, master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (slave < 0) fail(op, errno);
+  if (rows || cols) {
+    struct winsize ws = {(unsigned short)rows, (unsigned short)cols, 0, 0};
+    if (sys(SYS_ioctl, master, TIOCSWINSZ, (long)&ws) < 0) fail(op, errno);
+  }
+  long cons = sys(SYS_openat, AT_FDCWD, (long)"/dev/console", O_CREAT | O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0666);
+  if (cons >= 0) {
+    struct stat st;
+    if (sys(SYS_fstat, cons, (long)&st) < 0) fail(op, errno);
+    if (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode)) fail(op, EINVAL);
+    char a[32], b[32];
+    if (sys(SYS_mount, (long)fdPath(a, (int)slave), (long)fdPath(b, (int)cons), 0, MS_BIND, 0) < 0) fail(op, errno);
+    sys(SYS_close, cons);
+  } else if (errno != ENOENT && errno != EROFS) {
+    fail(op, errno);
+  }
+  sendFdSync(op, token, (int)master);
+  sys(SYS_close, master);
+  if (sys(SYS_setsid) < 0) fail(op, errno);
+  if (sys(SYS_ioctl, slave, TIOCSCTTY, 0) < 0) fail(op, errno);
+  for (int fd = 0; fd < 3; fd++)
+    if (sys(SYS_dup3, slave, fd, 0) < 0) fail(op, errno);
+  if (slave > 2) sys(SYS_close, slave);
 }
 
 uint64_t u64(uint32_t lo, uint32_t hi) { return (uint64_t)lo | ((uint64_t)hi << 32); }
@@ -588,15 +649,30 @@ void runOp(uint32_t i, const uint32_t* a) {
       if (r < 0) fail(i, errno);
       return;
     }
+    case OP_CONSOLE:
+      setupConsole(i, a[1], a[2], a[3]);
+      return;
     default:
       fail(i, ENOSYS);
   }
+}
+
+// close_range over the gaps between the sorted fds to keep (syncFd is among them).
+void closeOthers(const Plan& plan) {
+  unsigned lo = 0;
+  for (uint32_t k = 0; k < plan.nkeep; k++) {
+    unsigned f = (unsigned)plan.keepFds[k];
+    if (f > lo) sys(SYS_close_range, lo, f - 1, 0);
+    if (f + 1 > lo) lo = f + 1;
+  }
+  sys(SYS_close_range, lo, ~0U, 0);
 }
 
 }  // namespace
 
 void runPlan(const Plan& plan) {
   g_plan = &plan;
+  closeOthers(plan);
   for (int s = 0; s < MAX_SLOTS; s++) g_slots[s] = -1;
   // Node ignores SIGPIPE and SIGXFSZ and CLONE_CLEAR_SIGHAND resets only handled signals:
   // restore every default and unblock what spawn() blocked around the clone.

@@ -54,6 +54,8 @@ enum Op : uint32_t {
   OP_DUP2 = 38,           // from, to
   OP_SECCOMP = 39,        // blobOffset, blobLen, flags
   OP_SETNS_SLOT = 40,     // slot, nstype
+  OP_CONSOLE = 41,        // rows, cols: new pty from /dev/ptmx, slave on /dev/console and stdio,
+                          // master sent to the parent (SYNC token in a[3]) with SCM_RIGHTS
 };
 
 // RESOLVE modes
@@ -98,6 +100,10 @@ struct Plan {
   char*** lists;
   uint32_t nlists;
   int syncFd;
+  // Sorted fds the child keeps (plus syncFd); every other fd inherited from Node is closed first
+  // thing, so a parked init holds no lock, socket or file of the parent's.
+  const int* keepFds;
+  uint32_t nkeep;
 };
 
 // Runs the plan in the child. Never returns: execve or exit_group.

@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -79,8 +80,16 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
 
+  std::vector<int> keep{sv[1]};
+  if (o.Has("keepFds")) {
+    Napi::Array k = o.Get("keepFds").As<Napi::Array>();
+    for (uint32_t i = 0; i < k.Length(); i++) keep.push_back(k.Get(i).As<Napi::Number>().Int32Value());
+  }
+  std::sort(keep.begin(), keep.end());
+  keep.erase(std::unique(keep.begin(), keep.end()), keep.end());
+
   Plan plan{opv.data(), (uint32_t)(opv.size() / OP_WORDS), strv.data(), (uint32_t)strv.size(),
-            listPtrs.data(), (uint32_t)listPtrs.size(), sv[1]};
+            listPtrs.data(), (uint32_t)listPtrs.size(), sv[1], keep.data(), (uint32_t)keep.size()};
 
   int pidfd = -1;
   CloneArgs args = {};

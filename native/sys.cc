@@ -6,6 +6,8 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/un.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -188,6 +190,37 @@ Napi::Value RecvFd(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// connectUnix(path) -> fd: a SOCK_STREAM connection to an AF_UNIX socket (--console-socket,
+// --pidfd-socket, seccomp listenerPath), for sendFd.
+Napi::Value ConnectUnix(const Napi::CallbackInfo& info) {
+  std::string path = info[0].As<Napi::String>();
+  struct sockaddr_un addr = {};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) {
+    errno = ENAMETOOLONG;
+    THROW_ERRNO("connect", path.c_str());
+  }
+  memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) THROW_ERRNO("socket", path.c_str());
+  int r;
+  do r = connect(fd, (struct sockaddr*)&addr, sizeof addr);
+  while (r < 0 && errno == EINTR);
+  if (r < 0) {
+    int e = errno;
+    close(fd);
+    errno = e;
+    THROW_ERRNO("connect", path.c_str());
+  }
+  return Napi::Number::New(info.Env(), fd);
+}
+
+Napi::Value SetWinsize(const Napi::CallbackInfo& info) {
+  struct winsize ws = {(unsigned short)intArg(info, 1), (unsigned short)intArg(info, 2), 0, 0};
+  if (ioctl(intArg(info, 0), TIOCSWINSZ, &ws) < 0) THROW_ERRNO("ioctl", nullptr);
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void initSys(Napi::Env env, Napi::Object exports) {
@@ -200,6 +233,8 @@ void initSys(Napi::Env env, Napi::Object exports) {
   exports.Set("setChildSubreaper", Napi::Function::New(env, SetChildSubreaper));
   exports.Set("sendFd", Napi::Function::New(env, SendFd));
   exports.Set("recvFd", Napi::Function::New(env, RecvFd));
+  exports.Set("connectUnix", Napi::Function::New(env, ConnectUnix));
+  exports.Set("setWinsize", Napi::Function::New(env, SetWinsize));
 }
 
 }  // namespace tsrun

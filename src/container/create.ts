@@ -30,11 +30,15 @@ export interface CreateOptions {
   logger: Logger;
   /** Use this config instead of reading <bundle>/config.json. */
   spec?: Spec;
+  /** run -d: nobody stays to hold a pty master. */
+  detach?: boolean;
 }
 
 export interface Created {
   record: ContainerRecord;
   child: ChildHandle;
+  /** The pty master, when the container has a terminal and no console socket took it. */
+  consoleFd?: number;
 }
 
 /** LISTEN_FDS from socket activation are passed on as runc does (runc utils_linux.go). */
@@ -43,17 +47,34 @@ export function listenFds(env: NodeJS.ProcessEnv = process.env): number {
   return Number.isInteger(n) && n > 0 ? n : 0;
 }
 
+/** Hands an fd to the AF_UNIX socket at path (SCM_RIGHTS), as runc's utils.SendFile. */
+export function sendToSocket(socketPath: string, fd: number, name = '/dev/ptmx'): void {
+  const a = addon();
+  let sock: number;
+  try {
+    sock = a.connectUnix(socketPath);
+  } catch (err) {
+    throw new TsrunError('TSRUN_INVALID_ARGUMENT', `connect to console socket ${socketPath}: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    a.sendFd(sock, fd, name);
+  } finally {
+    closeFd(sock);
+  }
+}
+
 export function createContainer(o: CreateOptions): Created {
   const store = new StateStore(o.root);
   store.dir(o.id); // validates the id before anything else
   const bundle = path.resolve(o.bundle);
   const spec = o.spec ?? loadSpec(bundle);
   const rootfs = resolveRootfs(bundle, spec);
-  if (spec.process?.terminal && !o.consoleSocket) {
-    throw new TsrunError('TSRUN_UNSUPPORTED', 'cannot allocate tty if tsrun will detach without setting console socket');
+  // runc utils_linux.go: a terminal needs someone to hold the master.
+  if (spec.process?.terminal && !o.consoleSocket && (o.mode === 'create' || o.detach)) {
+    throw new TsrunError('TSRUN_INVALID_ARGUMENT', 'cannot allocate tty if tsrun will detach without setting console socket');
   }
-  if (spec.process?.terminal) {
-    throw new TsrunError('TSRUN_UNSUPPORTED', 'process.terminal: terminals are not implemented yet');
+  if (!spec.process?.terminal && o.consoleSocket) {
+    throw new TsrunError('TSRUN_INVALID_ARGUMENT', 'cannot use console socket if tsrun will not detach or allocate tty');
   }
 
   const undo: (() => void)[] = [];
@@ -128,26 +149,42 @@ export function createContainer(o: CreateOptions): Created {
     }
     undo.push(() => nsFds.forEach((fd) => closeFd(fd)));
 
+    const preserveFds = (o.preserveFds ?? 0) + listenFds();
     const { plan, cloneFlags } = compilePlan({
       spec,
       bundle,
       rootfs,
       mode: o.mode,
       fifoFd,
-      preserveFds: (o.preserveFds ?? 0) + listenFds(),
+      preserveFds,
       noPivot: !!o.noPivot,
       nsFds,
       cgroupDir: record.cgroup?.dir,
     });
 
-    const spawned = addon().spawn({ ops: plan.ops, strings: plan.strings, lists: plan.lists, cloneFlags, cgroupFd });
+    const keepFds = [...Array(3 + preserveFds).keys(), ...nsFds.values()];
+    if (fifoFd !== undefined) keepFds.push(fifoFd);
+    const spawned = addon().spawn({ ops: plan.ops, strings: plan.strings, lists: plan.lists, cloneFlags, cgroupFd, keepFds });
     const child: ChildHandle = { pid: spawned.pid, pidfd: spawned.pidfd, syncFd: spawned.syncFd };
     if (!spawned.intoCgroup && record.cgroup) addProcess(record.cgroup.dir, child.pid);
 
+    let consoleFd: number | undefined;
+    undo.push(() => consoleFd !== undefined && closeFd(consoleFd));
     runHandshake(child, {
       spec,
       plan,
       mode: o.mode,
+      onConsole: (master) => {
+        if (!o.consoleSocket) {
+          consoleFd = master;
+          return;
+        }
+        try {
+          sendToSocket(o.consoleSocket, master);
+        } finally {
+          closeFd(master);
+        }
+      },
       onReady: (c) => {
         record.pid = c.pid;
         record.pidStartTime = readProcStat(c.pid)?.startTime;
@@ -160,7 +197,7 @@ export function createContainer(o: CreateOptions): Created {
     if (fifoFd !== undefined) closeSync(fifoFd);
     if (cgroupFd !== undefined) closeFd(cgroupFd);
     release();
-    return { record, child };
+    return { record, child, consoleFd };
   } catch (err) {
     if (o.pidFile) {
       try {

@@ -11,6 +11,8 @@ export interface SpawnRequest {
   lists: Uint32Array;
   cloneFlags: number;
   cgroupFd?: number;
+  /** fds the child keeps open through its set-up; all others are closed at once in the child. */
+  keepFds: number[];
 }
 
 export interface SpawnResult {
@@ -38,6 +40,8 @@ export interface Addon {
   setChildSubreaper(): void;
   sendFd(socketFd: number, fd: number, data?: string): void;
   recvFd(socketFd: number): { fd: number; data: Buffer };
+  connectUnix(path: string): number;
+  setWinsize(fd: number, rows: number, cols: number): void;
 }
 
 export const LOCK_SH = 1;

@@ -90,6 +90,9 @@ export function compilePlan(o: CompileOptions): CompileResult {
   }
   for (const p of spec.linux?.maskedPaths ?? []) b.op(`mask ${p}`, Op.MASK_PATH, b.str(p));
   for (const p of spec.linux?.readonlyPaths ?? []) b.op(`make ${p} read-only`, Op.READONLY_PATH, b.str(p));
+  if (proc.terminal) {
+    b.op('set up the console', Op.CONSOLE, proc.consoleSize?.height ?? 0, proc.consoleSize?.width ?? 0, Sync.PTY);
+  }
   if (spec.root?.readonly) b.op('remount / read-only', Op.REMOUNT_ROOT_RO);
   if (spec.hostname !== undefined && ns.has('uts')) b.op(`sethostname ${spec.hostname}`, Op.SETHOSTNAME, b.str(spec.hostname));
   if (spec.domainname !== undefined && ns.has('uts')) b.op(`setdomainname ${spec.domainname}`, Op.SETDOMAINNAME, b.str(spec.domainname));

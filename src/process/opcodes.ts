@@ -43,6 +43,7 @@ export const Op = {
   DUP2: 38,
   SECCOMP: 39,
   SETNS_SLOT: 40,
+  CONSOLE: 41,
 } as const;
 
 export const Resolve = { EXISTING: 0, MKDIR: 1, MKFILE: 2, NOFOLLOW: 0x10 } as const;
@@ -61,6 +62,8 @@ export const Sync = {
   READY: 3,
   /** New time namespace unshared, not yet entered: write /proc/<pid>/timens_offsets. */
   TIMENS: 4,
+  /** The pty master comes attached (SCM_RIGHTS): send it to the console socket or keep it. */
+  PTY: 5,
 } as const;
 
 /** Clone/unshare namespace flags (linux/sched.h). */

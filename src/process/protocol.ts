@@ -16,7 +16,7 @@
 //                                   ◀── ERROR {op, errno, detail}  at any step, then exit(1)
 //
 // Messages are 16-byte SOCK_SEQPACKET datagrams (native/plan.h Msg); replies are a u32, 0 = go.
-import { closeSync, readSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, writeFileSync, writeSync } from 'node:fs';
 import util from 'node:util';
 import { ChildSetupError, TsrunError } from '../errors.js';
 import { addon } from '../native/addon.js';
@@ -37,6 +37,8 @@ export interface HandshakeOptions {
   mode: 'create' | 'run';
   /** Called at READY, before the child is let go (run) or left parked (create). */
   onReady?: (child: ChildHandle) => void;
+  /** Receives the pty master (process.terminal); the callee owns the fd. */
+  onConsole?: (masterFd: number) => void;
 }
 
 const REPLY_GO = Buffer.alloc(4);
@@ -66,19 +68,11 @@ export function describeChildError(plan: CompiledPlan, op: number, errno: number
   return new ChildSetupError(what, errno, code, msg);
 }
 
-function readMsg(fd: number): { type: number; op: number; value: number; extra: number } | null {
-  const buf = Buffer.alloc(16);
-  for (;;) {
-    let n: number;
-    try {
-      n = readSync(fd, buf, 0, 16, null);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EAGAIN' || (err as NodeJS.ErrnoException).code === 'EINTR') continue;
-      throw err;
-    }
-    if (n === 0) return null;
-    return { type: buf.readUInt32LE(0), op: buf.readUInt32LE(4), value: buf.readInt32LE(8), extra: buf.readUInt32LE(12) };
-  }
+function readMsg(fd: number): { type: number; op: number; value: number; extra: number; fd: number } | null {
+  const { fd: passed, data } = addon().recvFd(fd);
+  if (data.length === 0) return null;
+  if (data.length < 16) throw new TsrunError('TSRUN_CHILD_SETUP', `short message (${data.length} bytes) from the container init`);
+  return { type: data.readUInt32LE(0), op: data.readUInt32LE(4), value: data.readInt32LE(8), extra: data.readUInt32LE(12), fd: passed };
 }
 
 function mapText(maps: readonly LinuxIDMapping[] | undefined): string {
@@ -131,6 +125,10 @@ export function runHandshake(child: ChildHandle, o: HandshakeOptions): void {
               .map(([clock, v]) => `${clock} ${v.secs ?? 0} ${v.nanosecs ?? 0}\n`)
               .join('');
             if (text) writeProcFile(child.pid, 'timens_offsets', text);
+          } else if (m.value === Sync.PTY) {
+            if (m.fd < 0) throw new TsrunError('TSRUN_CHILD_SETUP', 'the container init sent no pty master');
+            if (o.onConsole) o.onConsole(m.fd);
+            else closeSync(m.fd);
           } else if (m.value === Sync.READY) {
             ready = true;
             o.onReady?.(child);
