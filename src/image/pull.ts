@@ -101,6 +101,15 @@ export async function pull(reference: string, opts: PullOptions): Promise<ImageR
   const lease = await store.lease();
   try {
     emit({ type: 'resolving', ref: name });
+    // Already stored under this name: a HEAD tells whether the tag still points at it.
+    const stored = ref.digest ? undefined : await store.find(name);
+    if (stored && samePlatform(stored.platform, want) && (await allBlobsPresent(store, stored))) {
+      const current = await client.headManifest(ref.repository, ref.tag ?? 'latest');
+      if (current && (current === stored.indexDigest || current === stored.manifestDigest)) {
+        emit({ type: 'done', ref: name, digest: stored.manifestDigest, id: stored.id, downloaded: 0, seconds: (Date.now() - started) / 1000 });
+        return stored;
+      }
+    }
     const top: FetchedManifest = await client.getManifest(ref.repository, ref.digest ?? ref.tag ?? 'latest');
     let indexDigest: string | undefined;
     let manifestFetched = top;
@@ -181,6 +190,12 @@ export async function pull(reference: string, opts: PullOptions): Promise<ImageR
     opts.signal?.removeEventListener('abort', onAbort);
     await lease.release();
   }
+}
+
+function samePlatform(a: Platform, b: Platform): boolean {
+  const x = normalizePlatform(a);
+  const y = normalizePlatform(b);
+  return x.os === y.os && x.architecture === y.architecture && (x.variant ?? '') === (y.variant ?? '');
 }
 
 async function allBlobsPresent(store: ImageStore, r: ImageRecord): Promise<boolean> {

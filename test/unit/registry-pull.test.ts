@@ -99,6 +99,27 @@ live('pulls an OCI image: blobs verified and stored, record written, re-pull dow
   }
 });
 
+live('a re-pushed tag is noticed (HEAD digest differs); layers already stored are not downloaded again', async (t) => {
+  const { reg } = t.context;
+  const base = { files: { 'etc/base': 'base layer shared by both' } };
+  const first = await pushImage(reg, 'test/moving', 'v', { layers: [base, { files: { 'etc/v': 'first' } }] });
+  const root = tempDir();
+  try {
+    const r1 = await pull(`${reg.host}/test/moving:v`, { imageRoot: root });
+    t.is(r1.manifestDigest, first.manifestDigest);
+    const second = await pushImage(reg, 'test/moving', 'v', { layers: [base, { files: { 'etc/v': 'second' } }] });
+    const events: PullProgress[] = [];
+    const r2 = await pull(`${reg.host}/test/moving:v`, { imageRoot: root, onProgress: (e) => events.push(e) });
+    t.is(r2.manifestDigest, second.manifestDigest);
+    const finals = events.filter((e): e is Extract<PullProgress, { type: 'layer' }> => e.type === 'layer' && e.status !== 'waiting' && e.status !== 'downloading');
+    t.deepEqual(finals.map((e) => [e.digest, e.status]).sort(), [[second.layers[0].digest, 'exists'], [second.layers[1].digest, 'done']].sort());
+    const done = events.find((e) => e.type === 'done') as Extract<PullProgress, { type: 'done' }>;
+    t.is(done.downloaded, second.config.size + second.layers[1].size);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
 live('pulls a Docker schema 2 image', async (t) => {
   const root = tempDir();
   try {

@@ -68,8 +68,9 @@ export class RegistryClient {
     return this.insecure || isLoopbackRegistry(this.host);
   }
 
-  private http(url: string, headers: Record<string, string>, signal?: AbortSignal): Promise<HttpResponse> {
+  private http(url: string, headers: Record<string, string>, signal?: AbortSignal, method: 'GET' | 'HEAD' = 'GET'): Promise<HttpResponse> {
     return httpRequest(url, {
+      method,
       headers: { 'user-agent': this.userAgent, ...headers },
       signal: signal ?? this.signal,
       timeoutMs: this.timeoutMs,
@@ -141,15 +142,15 @@ export class RegistryClient {
   }
 
   /** GET with auth: on a 401 learn the challenge, authenticate and retry once. */
-  private async get(repository: string, path: string, headers: Record<string, string>, signal?: AbortSignal): Promise<HttpResponse> {
+  private async get(repository: string, path: string, headers: Record<string, string>, signal?: AbortSignal, method: 'GET' | 'HEAD' = 'GET'): Promise<HttpResponse> {
     const scope = `repository:${repository}:pull`;
     const url = `${await this.base(signal)}/v2/${repository}/${path}`;
     for (let attempt = 0; ; attempt++) {
       const auth = await this.authorization(scope, signal);
-      const res = await this.http(url, auth ? { ...headers, authorization: auth } : headers, signal);
+      const res = await this.http(url, auth ? { ...headers, authorization: auth } : headers, signal, method);
       if (res.status !== 401 || attempt > 0) {
         if (res.status === 401) {
-          const msg = await describeFailure(res, `GET ${url}`);
+          const msg = await describeFailure(res, `${method} ${url}`);
           throw new ImageError('TSRUN_REGISTRY', `unauthorized: ${msg}${this.creds ? '' : ' (no credentials for this registry)'}`);
         }
         return res;
@@ -164,6 +165,17 @@ export class RegistryClient {
       }
       this.challenge = ch;
     }
+  }
+
+  /**
+   * The digest a tag points at, from HEAD's Docker-Content-Digest (a HEAD is not counted as a
+   * pull by Docker Hub's rate limit); undefined when the registry does not say.
+   */
+  async headManifest(repository: string, reference: string, signal?: AbortSignal): Promise<string | undefined> {
+    const res = await this.get(repository, `manifests/${reference}`, { accept: MANIFEST_ACCEPT }, signal, 'HEAD');
+    await res.discard();
+    const d = res.headers.get('docker-content-digest') ?? undefined;
+    return res.status === 200 && d && /^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/.test(d) ? d : undefined;
   }
 
   /**
