@@ -647,6 +647,13 @@ void runOp(uint32_t i, const uint32_t* a) {
       if (a[1] + a[2] > g_plan->stringsLen) fail(i, EINVAL);
       long r = sys(SYS_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, a[3], (long)&prog);
       if (r < 0) fail(i, errno);
+      // SECCOMP_FILTER_FLAG_NEW_LISTENER: the result is the notify fd; the parent forwards it to
+      // listenerPath (runtime-spec config-linux.md "seccomp"). Sent before execve, so a filter
+      // on sendmsg cannot block it once the program runs.
+      if (a[3] & (1U << 3)) {
+        sendFdSync(i, a[4], (int)r);
+        sys(SYS_close, r);
+      }
       return;
     }
     case OP_CONSOLE:

@@ -52,7 +52,7 @@ enum Op : uint32_t {
   OP_OPEN_FILE = 36,      // slot, path, flags: a plain open (e.g. a namespace file to join later)
   OP_SETSID = 37,
   OP_DUP2 = 38,           // from, to
-  OP_SECCOMP = 39,        // blobOffset, blobLen, flags
+  OP_SECCOMP = 39,        // blobOffset, blobLen, flags, listenerToken (SYNC with the notify fd)
   OP_SETNS_SLOT = 40,     // slot, nstype
   OP_CONSOLE = 41,        // rows, cols: new pty from /dev/ptmx, slave on /dev/console and stdio,
                           // master sent to the parent (SYNC token in a[3]) with SCM_RIGHTS

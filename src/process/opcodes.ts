@@ -64,6 +64,8 @@ export const Sync = {
   TIMENS: 4,
   /** The pty master comes attached (SCM_RIGHTS): send it to the console socket or keep it. */
   PTY: 5,
+  /** The seccomp notify fd comes attached: forward it to listenerPath. */
+  SECCOMP_LISTENER: 6,
 } as const;
 
 /** Clone/unshare namespace flags (linux/sched.h). */
