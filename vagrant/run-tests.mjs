@@ -5,6 +5,7 @@
 //
 //   npm run test:vm                      both suites
 //   npm run test:vm -- test/vm/x.test.ts only these files (paths or globs, relative to the checkout)
+//   npm run test:vm -- --vagrant [FILES]  the same in the Vagrant box (vagrant/Vagrantfile) instead
 //
 // The host builds, the guest only runs: TypeScript and the addon are compiled here (the guest is
 // the same Debian release with the host's own node binary, so build/Release/*.node loads there),
@@ -29,7 +30,26 @@ function run(cmd, args, what) {
   return r.status ?? 1; // killed by a signal
 }
 
+/** The Vagrant path: the box builds its own tsrun, so only the checkout is synced. */
+function viaVagrant(files) {
+  const quoted = files.map((f) => `'${f.replaceAll("'", "'\\''")}'`).join(' ');
+  const steps = [
+    ['up', '--no-provision'],
+    ['rsync'],
+    ['provision'],
+    ['ssh', '-c', `cd /src && sudo TSRUN_IN_VM=1 bash vagrant/guest/test-suites.sh ${quoted}`],
+  ];
+  for (const args of steps) {
+    const r = spawnSync('vagrant', args, { cwd: here, stdio: 'inherit' });
+    if (r.error) throw new Error(`vagrant ${args[0]}: ${r.error.message}`);
+    if (r.status !== 0) return r.status ?? 1;
+  }
+  return 0;
+}
+
 function main() {
+  const args = process.argv.slice(2);
+  if (args[0] === '--vagrant') return viaVagrant(args.slice(1));
   if (process.getuid?.() !== 0) {
     console.error('test:vm: needs root (it builds a Debian image with mmdebstrap and runs qemu); run it as root');
     return 1;
@@ -46,7 +66,7 @@ function main() {
       return rc;
     }
   }
-  const rc = run(path.join(here, 'vm-run.sh'), ['--', 'bash', 'vagrant/guest/test-suites.sh', ...process.argv.slice(2)],
+  const rc = run(path.join(here, 'vm-run.sh'), ['--', 'bash', 'vagrant/guest/test-suites.sh', ...args],
     'vagrant/vm-run.sh');
   console.log(`test:vm: ${rc === 0 ? 'passed' : `failed (status ${rc})`} in ${elapsed(t0)}`);
   return rc;

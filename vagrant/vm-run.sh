@@ -16,6 +16,7 @@
 #      TSRUN_VM_RUNTIME  what the engines' wrapper execs: a path, or runc / crun (default: the
 #                        checkout's bin/tsrun)
 #      TSRUN_VM_ACCEL    auto | tcg | kvm (auto: kvm when a 20 s probe boot succeeds; cached)
+#      TSRUN_VM_CPU      qemu -cpu model (TCG: max, KVM: host)
 #      TSRUN_VM_MEM (MiB, 4096)  TSRUN_VM_CPUS (host cores, at most 4)  TSRUN_VM_TIMEOUT (s, 3600)
 #      TSRUN_VM_KVER     Debian kernel ABI (default: what linux-image-amd64 depends on)
 #      TSRUN_VM_SHARES   "HOSTDIR ..." more host directories to share, at the same path
@@ -137,7 +138,7 @@ done
 { printf 'exec'; printf ' %q' "$@"; printf '\n'; } > "$jd/cmd"
 
 cpus=${TSRUN_VM_CPUS:-$(( $(nproc) < 4 ? $(nproc) : 4 ))}
-if [ "$accel" = kvm ]; then accel_args=(-accel kvm -cpu host); else accel_args=(-accel tcg,thread=multi -cpu max); fi
+if [ "$accel" = kvm ]; then accel_args=(-accel kvm -cpu "${TSRUN_VM_CPU:-host}"); else accel_args=(-accel tcg,thread=multi -cpu "${TSRUN_VM_CPU:-max}"); fi
 # Kernel command line: apparmor=0 because dockerd refuses to start when AppArmor is on and
 # apparmor_parser is missing; mitigations=off because KPTI is slow under TCG (vm.md, section 1);
 # cgroup_no_v1=all so that no controller can be bound to a v1 hierarchy.
