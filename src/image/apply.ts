@@ -241,9 +241,15 @@ class Applier {
         const direct = modeSticksAtCreate(e.mode);
         const fd = this.create(pfd, name, () => x.openat(pfd, name, x.O_WRONLY | x.O_CREAT | x.O_EXCL | x.O_NOFOLLOW | x.O_CLOEXEC, direct ? e.mode : 0o600));
         try {
-          for await (const c of e.body()) {
-            writeAll(fd, c);
-            this.bytes += c.length;
+          const whole = e.bufferedBody();
+          if (whole) {
+            writeAll(fd, whole);
+            this.bytes += whole.length;
+          } else {
+            for await (const c of e.body()) {
+              writeAll(fd, c);
+              this.bytes += c.length;
+            }
           }
           this.metaFd(fd, e, direct);
           x.futimens(fd, e.atime ?? e.mtime, e.mtime);

@@ -11,7 +11,7 @@ export type Compression = 'gzip' | 'zstd' | 'none';
 
 const GZIP_MAGIC = Buffer.from([0x1f, 0x8b]);
 const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
-const CHUNK = 1024 * 1024;
+const CHUNK = 256 * 1024;
 // Let zlib's thread run this far ahead of the tar consumer, so inflating overlaps with file writes
 // (as `tar -xzf` overlaps with its gzip child) instead of starting only when the next chunk is pulled.
 const AHEAD = 8 * 1024 * 1024;

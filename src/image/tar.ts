@@ -43,6 +43,11 @@ export interface TarHeader {
 export interface TarEntry extends TarHeader {
   /** The body, in chunks. Consume it or call skip(); the reader skips whatever is left. */
   body(): AsyncGenerator<Buffer, void, undefined>;
+  /**
+   * The whole body if it is already buffered (consumed, zero-copy, valid until the next entry),
+   * else undefined and nothing consumed: a fast path for the many small files of a layer.
+   */
+  bufferedBody(): Buffer | undefined;
   skip(): Promise<void>;
 }
 
@@ -77,6 +82,15 @@ class ByteReader {
       this.pos = 0;
     }
     return true;
+  }
+
+  /** n bytes if they are already buffered (no promise, no copy), else undefined. */
+  tryRead(n: number): Buffer | undefined {
+    if (this.buf.length - this.pos < n) return undefined;
+    const out = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    this.offset += n;
+    return out;
   }
 
   /** Up to n bytes; fewer only at end of stream. */
@@ -253,7 +267,7 @@ export async function* readTar(source: AsyncIterable<Buffer> | Readable): AsyncG
         if (got < want) throw tarError(`truncated tar archive: ${want - got} bytes missing at offset ${r.offset}`);
       }
       const at = r.offset;
-      const h = await r.read(BLOCK);
+      const h = r.tryRead(BLOCK) ?? (await r.read(BLOCK));
       if (h.length === 0) {
         throw tarError(`truncated tar archive: no end-of-archive marker (stream ends at offset ${at})`);
       }
@@ -315,6 +329,15 @@ export async function* readTar(source: AsyncIterable<Buffer> | Readable): AsyncG
             }
             if (got < want) throw tarError(`truncated tar archive: entry '${entry.path}' (header at offset ${at}) is missing ${left} bytes`);
           }
+        },
+        bufferedBody(): Buffer | undefined {
+          if (seq !== current || left === 0) return left === 0 ? Buffer.alloc(0) : undefined;
+          const b = r.tryRead(left);
+          if (b) {
+            pending -= left;
+            left = 0;
+          }
+          return b;
         },
         async skip(): Promise<void> {
           for await (const _ of full.body()) { /* discard */ }

@@ -189,3 +189,19 @@ test('the whole source is consumed, including padding after the end marker', asy
   await readAll(counting());
   t.is(consumed, buf.length);
 });
+
+test('bufferedBody: whole body when buffered (zero-copy), else undefined and nothing consumed', async (t) => {
+  const buf = tarball([{ name: 'small', body: 'abc' }, { name: 'big', body: 'q'.repeat(3000) }, { name: 'empty' }]);
+  const got: string[] = [];
+  for await (const e of readTar(chunked(buf, 2048))) {
+    const b = e.bufferedBody();
+    if (b) got.push(`${e.path}=${b.length}`);
+    else {
+      let n = 0;
+      for await (const c of e.body()) n += c.length;
+      got.push(`${e.path}~${n}`);
+    }
+  }
+  // 'small' sits inside the first 2048-byte chunk; 'big' (3000 bytes) spans chunks.
+  t.deepEqual(got, ['small=3', 'big~3000', 'empty=0']);
+});
