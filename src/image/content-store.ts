@@ -176,8 +176,46 @@ export class ContentStore {
       await fsyncDir(join(this.root, alg));
       return { existed: false, resumedFrom: start, written: have - start };
     } finally {
-      if (!closed) await fh.close().catch(() => {});
+      if (!closed) {
+        // Nothing worth resuming (e.g. the source failed before any byte): no empty partial.
+        const empty = await fh.stat().then((st) => st.size === 0, () => false);
+        await fh.close().catch(() => {});
+        if (empty) await unlink(partial).catch(() => {});
+      }
     }
+  }
+
+  /**
+   * Remove scratch files nobody is using: partials whose lock is gone, temp files of dead
+   * processes. Returns the bytes freed.
+   */
+  async pruneScratch(): Promise<number> {
+    let freed = 0;
+    for (const alg of ['sha256', 'sha512']) {
+      const dir = join(this.root, alg);
+      let names: string[];
+      try {
+        names = await readdir(dir);
+      } catch {
+        continue;
+      }
+      for (const n of names) {
+        const partial = /^\.([a-f0-9]+)\.partial$/.exec(n);
+        const tmp = /^\.tmp-(\d+)-/.exec(n);
+        if (tmp && !pidAlive(Number(tmp[1]))) {
+          freed += await unlinkSize(join(dir, n));
+        } else if (partial) {
+          // Take the blob's lock without waiting, so an ingest cannot start on it meanwhile.
+          const lock = join(dir, `.${partial[1]}.lock`);
+          const fh = await open(lock, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644).catch(() => undefined);
+          if (!fh) continue;
+          await fh.close();
+          freed += await unlinkSize(join(dir, n));
+          await unlink(lock).catch(() => {});
+        }
+      }
+    }
+    return freed;
   }
 
   /** Ingest a stream whose digest is not known beforehand (imports); returns digest and size. */
@@ -235,6 +273,16 @@ export class ContentStore {
       }
     }
     return freed;
+  }
+}
+
+async function unlinkSize(path: string): Promise<number> {
+  try {
+    const { size } = await stat(path);
+    await unlink(path);
+    return size;
+  } catch {
+    return 0; // removed meanwhile
   }
 }
 

@@ -215,7 +215,8 @@ export class ImageStore {
 
   /**
    * Remove image records with no names left (when `dangling`), then every blob that no record
-   * and no live lease references. Returns the removed blob digests and bytes freed.
+   * and no live lease references, and idle partial/temp files. Returns the removed blob digests
+   * and bytes freed.
    */
   async prune(opts: { dangling?: boolean } = {}): Promise<{ images: string[]; blobs: string[]; bytes: number }> {
     return this.locked(async () => {
@@ -235,7 +236,7 @@ export class ImageStore {
         for (const l of r.layers) used.add(l.digest);
       }
       const blobs: string[] = [];
-      let bytes = 0;
+      let bytes = await this.content.pruneScratch();
       for (const d of await this.content.list()) {
         if (used.has(d)) continue;
         bytes += await this.content.delete(d);

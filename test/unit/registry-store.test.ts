@@ -120,3 +120,28 @@ test('a lock file left by a dead process is broken; a live holder is waited for'
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('prune removes idle partials and dead processes\' temp files, not a partial being written', async (t) => {
+  const root = tempDir();
+  try {
+    const store = new ImageStore(root);
+    const dir = join(root, 'blobs', 'sha256');
+    mkdirSync(dir, { recursive: true });
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+    const idle = `.${'1'.repeat(64)}.partial`;
+    const busy = `.${'2'.repeat(64)}.partial`;
+    writeFileSync(join(dir, idle), 'xxxx');
+    writeFileSync(join(dir, busy), 'yyyy');
+    writeFileSync(join(dir, `.tmp-${dead}-abcd`), 'zz');
+    writeFileSync(join(dir, `.tmp-${process.pid}-abcd`), 'live');
+    let result: { bytes: number } | undefined;
+    // The busy partial's lock is held (by us) while prune runs.
+    await withFileLock(join(dir, `.${'2'.repeat(64)}.lock`), async () => {
+      result = await store.prune();
+    });
+    t.is(result!.bytes, 6);
+    t.deepEqual(readdirSync(dir).sort(), [busy, `.tmp-${process.pid}-abcd`].sort());
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
