@@ -51,6 +51,9 @@ export interface TarEntry extends TarHeader {
   skip(): Promise<void>;
 }
 
+/** A stream, any (async) iterable of Buffers, or one Buffer. */
+export type TarSource = AsyncIterable<Buffer> | Iterable<Buffer> | Readable | Buffer;
+
 const BLOCK = 512;
 const MAX_META = 16 * 1024 * 1024; // PAX/GNU long-name records: refuse absurd sizes early
 
@@ -66,8 +69,13 @@ class ByteReader {
   private eof = false;
   offset = 0;
 
-  constructor(source: AsyncIterable<Buffer> | Readable) {
-    this.it = (source as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  constructor(source: TarSource) {
+    if (Buffer.isBuffer(source)) source = [source];
+    if (Symbol.asyncIterator in source) this.it = (source as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+    else {
+      const sync = source as Iterable<Buffer>;
+      this.it = (async function* () { yield* sync; })();
+    }
   }
 
   private async fill(): Promise<boolean> {
@@ -249,7 +257,7 @@ const TYPES: Record<string, TarEntryType> = {
  * Reads a tar stream entry by entry. The whole source is consumed, including what follows the
  * end-of-archive blocks, so a digest computed over the source covers every byte.
  */
-export async function* readTar(source: AsyncIterable<Buffer> | Readable): AsyncGenerator<TarEntry, void, undefined> {
+export async function* readTar(source: TarSource): AsyncGenerator<TarEntry, void, undefined> {
   const r = new ByteReader(source);
   const global = new Map<string, Buffer>();
   let local: Map<string, Buffer> | null = null;
