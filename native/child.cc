@@ -281,7 +281,7 @@ void sendFdSync(uint32_t op, uint32_t token, int fd) {
 // runc's console set-up (libcontainer/console_linux.go, rootfs_linux.go mountConsole): the pty
 // comes from the container's own devpts; /dev/console is a bind of the slave, created here as a
 // plain file (never through a symlink, CVE-2025-52565).
-void setupConsole(uint32_t op, uint32_t rows, uint32_t cols, uint32_t token) {
+void setupConsole(uint32_t op, uint32_t rows, uint32_t cols, uint32_t token, bool mountConsole) {
   long master = sys(SYS_openat, AT_FDCWD, (long)"/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (master < 0) fail(op, errno);
   int unlock = 0;
@@ -292,8 +292,10 @@ void setupConsole(uint32_t op, uint32_t rows, uint32_t cols, uint32_t token) {
     struct winsize ws = {(unsigned short)rows, (unsigned short)cols, 0, 0};
     if (sys(SYS_ioctl, master, TIOCSWINSZ, (long)&ws) < 0) fail(op, errno);
   }
-  long cons = sys(SYS_openat, AT_FDCWD, (long)"/dev/console", O_CREAT | O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0666);
-  if (cons >= 0) {
+  long cons = mountConsole ? sys(SYS_openat, AT_FDCWD, (long)"/dev/console", O_CREAT | O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0666) : -1;
+  if (!mountConsole) {
+    // exec: the container's /dev/console stays as the init made it
+  } else if (cons >= 0) {
     struct stat st;
     if (sys(SYS_fstat, cons, (long)&st) < 0) fail(op, errno);
     if (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode)) fail(op, EINVAL);
@@ -657,7 +659,7 @@ void runOp(uint32_t i, const uint32_t* a) {
       return;
     }
     case OP_CONSOLE:
-      setupConsole(i, a[1], a[2], a[3]);
+      setupConsole(i, a[1], a[2], a[3], a[4] != 0);
       return;
     default:
       fail(i, ENOSYS);

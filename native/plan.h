@@ -54,7 +54,7 @@ enum Op : uint32_t {
   OP_DUP2 = 38,           // from, to
   OP_SECCOMP = 39,        // blobOffset, blobLen, flags, listenerToken (SYNC with the notify fd)
   OP_SETNS_SLOT = 40,     // slot, nstype
-  OP_CONSOLE = 41,        // rows, cols: new pty from /dev/ptmx, slave on /dev/console and stdio,
+  OP_CONSOLE = 41,        // rows, cols, token, mountConsole: new pty from /dev/ptmx, slave on /dev/console and stdio,
                           // master sent to the parent (SYNC token in a[3]) with SCM_RIGHTS
 };
 

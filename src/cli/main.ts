@@ -26,6 +26,7 @@ const VERBS: Record<string, () => Promise<{ default: Verb }>> = {
   list: () => import('./verbs/list.js'),
   spec: () => import('./verbs/spec.js'),
   features: () => import('./verbs/features.js'),
+  exec: () => import('./verbs/exec.js'),
 };
 
 function versionText(): string {

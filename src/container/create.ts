@@ -16,6 +16,7 @@ import type { NamespaceType, Spec } from '../spec/types.js';
 import { readProcStat } from '../state/status.js';
 import { FIFO_FILE, StateStore, writeAtomic, type ContainerRecord } from '../state/store.js';
 import type { Logger } from './logger.js';
+import { loadSeccomp } from './seccomp.js';
 
 export interface CreateOptions {
   id: string;
@@ -77,6 +78,7 @@ export function createContainer(o: CreateOptions): Created {
     throw new TsrunError('TSRUN_INVALID_ARGUMENT', 'cannot use console socket if tsrun will not detach or allocate tty');
   }
 
+  const seccomp = loadSeccomp(spec, o.logger);
   const undo: (() => void)[] = [];
   const rollback = () => {
     for (const step of undo.reverse()) {
@@ -160,6 +162,7 @@ export function createContainer(o: CreateOptions): Created {
       noPivot: !!o.noPivot,
       nsFds,
       cgroupDir: record.cgroup?.dir,
+      seccomp,
     });
 
     const keepFds = [...Array(3 + preserveFds).keys(), ...nsFds.values()];

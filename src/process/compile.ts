@@ -5,10 +5,10 @@
 // A diagram of the parent/child conversation is in protocol.ts.
 import { InvalidSpecError } from '../errors.js';
 import { capSets, kernelLastCap } from '../linux/capabilities.js';
-import { planNamespaces, NS_FLAG, type NamespacePlan } from '../linux/namespaces.js';
+import { JOIN_ORDER, planNamespaces, NS_FLAG, type NamespacePlan } from '../linux/namespaces.js';
 import { callerNofile, RLIMIT_NUMBERS, rlimitValue } from '../linux/rlimits.js';
 import { emitRootfs } from '../linux/rootfs.js';
-import type { NamespaceType, Spec } from '../spec/types.js';
+import type { NamespaceType, Process, Spec } from '../spec/types.js';
 import { CLONE, NONE, Op, Sync } from './opcodes.js';
 import { PlanBuilder, split64, type CompiledPlan } from './plan-builder.js';
 
@@ -31,6 +31,8 @@ export interface CompileOptions {
   nsFds: Map<NamespaceType, number>;
   /** The container's cgroup directory on the host, if it has one. */
   cgroupDir?: string;
+  /** The BPF program generated from linux.seccomp, if any. */
+  seccomp?: SeccompProgram;
 }
 
 export interface CompileResult {
@@ -90,9 +92,7 @@ export function compilePlan(o: CompileOptions): CompileResult {
   }
   for (const p of spec.linux?.maskedPaths ?? []) b.op(`mask ${p}`, Op.MASK_PATH, b.str(p));
   for (const p of spec.linux?.readonlyPaths ?? []) b.op(`make ${p} read-only`, Op.READONLY_PATH, b.str(p));
-  if (proc.terminal) {
-    b.op('set up the console', Op.CONSOLE, proc.consoleSize?.height ?? 0, proc.consoleSize?.width ?? 0, Sync.PTY);
-  }
+  if (proc.terminal) emitConsole(b, proc, true);
   if (spec.root?.readonly) b.op('remount / read-only', Op.REMOUNT_ROOT_RO);
   if (spec.hostname !== undefined && ns.has('uts')) b.op(`sethostname ${spec.hostname}`, Op.SETHOSTNAME, b.str(spec.hostname));
   if (spec.domainname !== undefined && ns.has('uts')) b.op(`setdomainname ${spec.domainname}`, Op.SETDOMAINNAME, b.str(spec.domainname));
@@ -100,42 +100,13 @@ export function compilePlan(o: CompileOptions): CompileResult {
     b.op(`write oom_score_adj ${proc.oomScoreAdj}`, Op.WRITE_PROC, b.str('/proc/self/oom_score_adj'), b.str(String(proc.oomScoreAdj)));
   }
 
-  emitRlimits(b, spec);
-
-  const caps = capSets(proc.capabilities);
-  const [bLo, bHi] = split64(caps.bounding);
-  b.op('drop capabilities from the bounding set', Op.CAPBSET_DROP, bLo, bHi, kernelLastCap());
-  b.op('keep capabilities across setuid', Op.KEEPCAPS, 1);
-  const gids = (proc.user.additionalGids ?? []).map(String);
-  // setgroups(2) is refused in a user namespace whose setgroups file says "deny".
-  if (!ns.has('user') || gids.length) b.op(`setgroups [${gids.join(',')}]`, Op.SETGROUPS, b.list(gids));
-  b.op(`setresgid ${proc.user.gid}`, Op.SETRESGID, proc.user.gid);
-  b.op(`setresuid ${proc.user.uid}`, Op.SETRESUID, proc.user.uid);
-  b.op('clear keep-capabilities', Op.KEEPCAPS, 0);
-  const [eLo, eHi] = split64(caps.effective);
-  const [pLo, pHi] = split64(caps.permitted);
-  const [iLo, iHi] = split64(caps.inheritable);
-  b.op('capset', Op.CAPSET, eLo, eHi, pLo, pHi, iLo, iHi);
-  const [aLo, aHi] = split64(caps.ambient);
-  b.op('set ambient capabilities', Op.AMBIENT, aLo, aHi);
-  b.op('set umask', Op.UMASK, proc.user.umask ?? 0o022);
-  b.op(`chdir to ${proc.cwd}`, Op.CHDIR, b.str(proc.cwd));
-
-  b.op('close inherited fds', Op.CLOSE_FDS, 3 + o.preserveFds, o.fifoFd ?? NONE);
-  const env = proc.env ?? [];
-  const pathVar = [...env].reverse().find((e) => e.startsWith('PATH='))?.slice(5) ?? DEFAULT_PATH;
-  const lookup = b.op(`exec: "${proc.args[0]}"`, Op.LOOKUP_EXEC, b.str(proc.args[0]), b.str(pathVar));
-  b.meta[lookup] = { exec: proc.args[0] };
-  if (proc.noNewPrivileges) b.op('set no_new_privs', Op.NO_NEW_PRIVS);
-  b.op('report ready', Op.SYNC, Sync.READY);
-  // The parent (create) exits now; the init must outlive it and be inherited by the engine.
-  b.op('clear the parent-death signal', Op.PDEATHSIG, 0);
-  if (o.mode === 'create') {
-    if (o.fifoFd === undefined) throw new TypeError('compilePlan: create needs the exec.fifo fd');
-    b.op('wait for start on exec.fifo', Op.WAIT_FIFO, o.fifoFd);
-  }
-  const exec = b.op(`exec "${proc.args[0]}"`, Op.EXECVE, b.list(proc.args), b.list(env));
-  b.meta[exec] = { exec: proc.args[0] };
+  emitProcess(b, proc, {
+    userns: ns.has('user'),
+    preserveFds: o.preserveFds,
+    fifoFd: o.fifoFd,
+    mode: o.mode,
+    seccomp: o.seccomp,
+  });
   return { plan: b.build(), cloneFlags, namespaces: ns };
 }
 
@@ -152,8 +123,80 @@ function nsFd(o: CompileOptions, type: NamespaceType): number {
   return fd;
 }
 
-function emitRlimits(b: PlanBuilder, spec: Spec): void {
-  const limits = spec.process?.rlimits ?? [];
+export interface ProcessOptions {
+  /** In a user namespace: setgroups may be denied. */
+  userns: boolean;
+  preserveFds: number;
+  fifoFd?: number;
+  mode: 'create' | 'run';
+  seccomp?: SeccompProgram;
+}
+
+export interface SeccompProgram {
+  bpf: Buffer;
+  flags: number;
+  notify: boolean;
+}
+
+/**
+ * The process part shared by a container's init and `exec`: rlimits, seccomp (before the
+ * capabilities drop unless no_new_privs, as runc), user and capabilities in runc's
+ * finalizeNamespace order, umask, cwd, fds, PATH lookup, READY, and execve.
+ */
+export function emitProcess(b: PlanBuilder, proc: Process, o: ProcessOptions): void {
+  emitRlimits(b, proc);
+  if (o.seccomp && !proc.noNewPrivileges) emitSeccomp(b, o.seccomp);
+
+  const caps = capSets(proc.capabilities);
+  const [bLo, bHi] = split64(caps.bounding);
+  b.op('drop capabilities from the bounding set', Op.CAPBSET_DROP, bLo, bHi, kernelLastCap());
+  b.op('keep capabilities across setuid', Op.KEEPCAPS, 1);
+  const gids = (proc.user.additionalGids ?? []).map(String);
+  // setgroups(2) is refused in a user namespace whose setgroups file says "deny".
+  if (!o.userns || gids.length) b.op(`setgroups [${gids.join(',')}]`, Op.SETGROUPS, b.list(gids));
+  b.op(`setresgid ${proc.user.gid}`, Op.SETRESGID, proc.user.gid);
+  b.op(`setresuid ${proc.user.uid}`, Op.SETRESUID, proc.user.uid);
+  b.op('clear keep-capabilities', Op.KEEPCAPS, 0);
+  const [eLo, eHi] = split64(caps.effective);
+  const [pLo, pHi] = split64(caps.permitted);
+  const [iLo, iHi] = split64(caps.inheritable);
+  b.op('capset', Op.CAPSET, eLo, eHi, pLo, pHi, iLo, iHi);
+  const [aLo, aHi] = split64(caps.ambient);
+  b.op('set ambient capabilities', Op.AMBIENT, aLo, aHi);
+  b.op('set umask', Op.UMASK, proc.user.umask ?? 0o022);
+  b.op(`chdir to ${proc.cwd}`, Op.CHDIR, b.str(proc.cwd));
+
+  b.op('close inherited fds', Op.CLOSE_FDS, 3 + o.preserveFds, o.fifoFd ?? NONE);
+  const args = proc.args ?? [];
+  const env = proc.env ?? [];
+  const pathVar = [...env].reverse().find((e) => e.startsWith('PATH='))?.slice(5) ?? DEFAULT_PATH;
+  const lookup = b.op(`exec: "${args[0]}"`, Op.LOOKUP_EXEC, b.str(args[0]), b.str(pathVar));
+  b.meta[lookup] = { exec: args[0] };
+  if (proc.noNewPrivileges) b.op('set no_new_privs', Op.NO_NEW_PRIVS);
+  b.op('report ready', Op.SYNC, Sync.READY);
+  // The parent (create) exits now; the init must outlive it and be inherited by the engine.
+  b.op('clear the parent-death signal', Op.PDEATHSIG, 0);
+  if (o.mode === 'create') {
+    if (o.fifoFd === undefined) throw new TypeError('compilePlan: create needs the exec.fifo fd');
+    b.op('wait for start on exec.fifo', Op.WAIT_FIFO, o.fifoFd);
+  }
+  if (o.seccomp && proc.noNewPrivileges) emitSeccomp(b, o.seccomp);
+  const exec = b.op(`exec "${args[0]}"`, Op.EXECVE, b.list(args), b.list(env));
+  b.meta[exec] = { exec: args[0] };
+}
+
+/** A pty from the container's devpts; the init also gets it bound on /dev/console. */
+function emitConsole(b: PlanBuilder, proc: Process, mountConsole: boolean): void {
+  b.op('set up the console', Op.CONSOLE, proc.consoleSize?.height ?? 0, proc.consoleSize?.width ?? 0, Sync.PTY, mountConsole ? 1 : 0);
+}
+
+function emitSeccomp(b: PlanBuilder, p: SeccompProgram): void {
+  const [off, len] = b.blob(p.bpf);
+  b.op('load the seccomp filter', Op.SECCOMP, off, len, p.flags, Sync.SECCOMP_LISTENER);
+}
+
+function emitRlimits(b: PlanBuilder, proc: Process): void {
+  const limits = proc.rlimits ?? [];
   for (const r of limits) {
     const res = RLIMIT_NUMBERS[r.type];
     const [sLo, sHi] = split64(rlimitValue(r.soft));
@@ -169,4 +212,33 @@ function emitRlimits(b: PlanBuilder, spec: Spec): void {
       b.op('restore the caller RLIMIT_NOFILE', Op.RLIMIT, RLIMIT_NUMBERS.RLIMIT_NOFILE, sLo, sHi, hLo, hHi);
     }
   }
+}
+
+export interface ExecCompileOptions {
+  process: Process;
+  /** fds of the init's namespaces (/proc/<pid>/ns/*), by type. */
+  nsFds: Map<NamespaceType, number>;
+  preserveFds: number;
+  seccomp?: SeccompProgram;
+}
+
+/**
+ * `exec`: join every namespace of the container's init (user first so the rest are entered with
+ * its rights, mount last since it moves the root), fork so pid and time namespaces apply, then
+ * the same process set-up as the init.
+ */
+export function compileExecPlan(o: ExecCompileOptions): CompiledPlan {
+  const b = new PlanBuilder();
+  b.op('set the parent-death signal', Op.PDEATHSIG, SIGKILL);
+  for (const type of JOIN_ORDER) {
+    const fd = o.nsFds.get(type);
+    if (fd === undefined) continue;
+    b.op(`join the container's ${type} namespace`, Op.SETNS, fd, NS_FLAG[type]);
+    if (type === 'user') emitBecomeRoot(b, 'container user namespace', false);
+  }
+  b.op('fork into the container pid namespace', Op.FORK);
+  b.op('set the parent-death signal', Op.PDEATHSIG, SIGKILL);
+  if (o.process.terminal) emitConsole(b, o.process, false);
+  emitProcess(b, o.process, { userns: o.nsFds.has('user'), preserveFds: o.preserveFds, mode: 'run', seccomp: o.seccomp });
+  return b.build();
 }

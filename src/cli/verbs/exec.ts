@@ -1,0 +1,59 @@
+import { execProcess, loadProcessFile } from '../../container/exec.js';
+import { InvalidArgumentError } from '../../errors.js';
+import type { Process } from '../../spec/types.js';
+import { StateStore } from '../../state/store.js';
+import type { VerbContext } from '../main.js';
+import { str } from './flags.js';
+
+function list(v: unknown): string[] {
+  return Array.isArray(v) ? v.map(String) : [];
+}
+
+/** runc exec.go getProcess: the container's process, with the command line's changes. */
+function processFromFlags(ctx: VerbContext): Process {
+  const { cl, id } = ctx;
+  const file = str(cl, 'process');
+  if (file) return loadProcessFile(file);
+  const args = cl.args.slice(1);
+  if (!args.length) throw new InvalidArgumentError('exec: no command specified (use --process or give the command)');
+  const base = new StateStore(cl.global.root).load(id).config.process;
+  if (!base) throw new InvalidArgumentError(`container ${id} has no process to base exec on`);
+  const p: Process = structuredClone(base);
+  p.args = args;
+  p.terminal = cl.flags.tty === true;
+  p.env = [...(p.env ?? []), ...list(cl.flags.env)];
+  const cwd = str(cl, 'cwd');
+  if (cwd) p.cwd = cwd;
+  const user = str(cl, 'user');
+  if (user) {
+    const m = /^(\d+)(?::(\d+))?$/.exec(user);
+    if (!m) throw new InvalidArgumentError(`parsing ${user} as uid[:gid]: only numeric ids are supported`);
+    p.user = { ...p.user, uid: Number(m[1]), gid: m[2] !== undefined ? Number(m[2]) : p.user.gid };
+  }
+  const gids = list(cl.flags['additional-gids']).map(Number);
+  if (gids.length) p.user = { ...p.user, additionalGids: gids };
+  const caps = list(cl.flags.cap);
+  if (caps.length) {
+    const c = (p.capabilities ??= {});
+    for (const set of ['bounding', 'effective', 'permitted'] as const) c[set] = [...new Set([...(c[set] ?? []), ...caps])];
+  }
+  if (cl.flags['no-new-privs'] === true) p.noNewPrivileges = true;
+  return p;
+}
+
+export default async function exec(ctx: VerbContext): Promise<number> {
+  const { cl, log, id } = ctx;
+  const r = await execProcess({
+    root: cl.global.root,
+    id,
+    process: processFromFlags(ctx),
+    detach: cl.flags.detach === true,
+    pidFile: str(cl, 'pid-file'),
+    consoleSocket: str(cl, 'console-socket'),
+    preserveFds: Number(cl.flags['preserve-fds'] ?? 0),
+    subCgroup: list(cl.flags.cgroup)[0]?.replace(/^[^:]*:/, ''),
+    ignorePaused: cl.flags['ignore-paused'] === true,
+    logger: log,
+  });
+  return r.status ?? 0;
+}

@@ -1,0 +1,124 @@
+// exec: run another process in a running container. It joins every namespace of the init
+// (through /proc/<pid>/ns/*, pinned by checking the init's start time after opening), is cloned
+// straight into the container's cgroup (CLONE_INTO_CGROUP, runc#4782), and gets the process
+// set-up of the init: rlimits, seccomp, user, capabilities, no host fd.
+import { closeSync, constants, openSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { InvalidArgumentError, InvalidStateError, TsrunError } from '../errors.js';
+import { addProcess, closeFd } from '../cgroups/v2.js';
+import { addon } from '../native/addon.js';
+import { compileExecPlan } from '../process/compile.js';
+import { runHandshake, type ChildHandle } from '../process/protocol.js';
+import { validateSpec } from '../spec/validate.js';
+import type { NamespaceType, Process } from '../spec/types.js';
+import { containerStatus, isAlive } from '../state/status.js';
+import { StateStore, writeAtomic } from '../state/store.js';
+import { sendToSocket } from './create.js';
+import { waitForeground, type ExitStatus } from './foreground.js';
+import { loadSeccomp } from './seccomp.js';
+import type { Logger } from './logger.js';
+
+const NS_FILE: Record<NamespaceType, string> = {
+  pid: 'pid', network: 'net', mount: 'mnt', ipc: 'ipc', uts: 'uts', user: 'user', cgroup: 'cgroup', time: 'time',
+};
+
+export interface ExecOptions {
+  root: string;
+  id: string;
+  process: Process;
+  detach?: boolean;
+  pidFile?: string;
+  consoleSocket?: string;
+  preserveFds?: number;
+  /** --cgroup: a sub-cgroup of the container's (v2: the path relative to it). */
+  subCgroup?: string;
+  ignorePaused?: boolean;
+  logger: Logger;
+}
+
+export interface ExecResult extends Partial<ExitStatus> {
+  pid: number;
+}
+
+/** Reads a --process file: a runtime-spec Process object, validated as the config's would be. */
+export function loadProcessFile(file: string): Process {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new InvalidArgumentError(`process file ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  const spec = validateSpec({ ociVersion: '1.3.0', process: raw, root: { path: 'rootfs' } });
+  return spec.process!;
+}
+
+export async function execProcess(o: ExecOptions): Promise<ExecResult> {
+  const store = new StateStore(o.root);
+  const rec = store.load(o.id);
+  const status = containerStatus(rec, store.dir(o.id));
+  if (status === 'stopped') throw new InvalidStateError('cannot exec in a stopped container');
+  if (status === 'paused' && !o.ignorePaused) throw new InvalidStateError('cannot exec in a paused container');
+  if (o.process.terminal && o.detach && !o.consoleSocket) {
+    throw new InvalidArgumentError('cannot allocate tty if tsrun will detach without setting console socket');
+  }
+  if (!o.process.args?.length) throw new InvalidArgumentError('exec: the process has no args');
+
+  const nsFds = new Map<NamespaceType, number>();
+  let cgroupFd: number | undefined;
+  let cgroupDir: string | undefined;
+  try {
+    for (const ns of rec.config.linux?.namespaces ?? []) {
+      nsFds.set(ns.type, openSync(`/proc/${rec.pid}/ns/${NS_FILE[ns.type]}`, constants.O_RDONLY));
+    }
+    // The fds are of the right process only if it is still the same init (pid reuse).
+    if (!isAlive(rec)) throw new InvalidStateError('cannot exec in a stopped container');
+    if (rec.cgroup) {
+      cgroupDir = o.subCgroup ? path.join(rec.cgroup.dir, o.subCgroup) : rec.cgroup.dir;
+      if (!cgroupDir.startsWith(rec.cgroup.dir)) throw new InvalidArgumentError(`--cgroup ${o.subCgroup} leaves the container's cgroup`);
+      try {
+        cgroupFd = openSync(cgroupDir, constants.O_RDONLY | constants.O_DIRECTORY);
+      } catch (err) {
+        throw new TsrunError('TSRUN_CGROUP', `exec cgroup ${cgroupDir}: ${(err as Error).message}`, { cause: err });
+      }
+    }
+    const seccomp = loadSeccomp(rec.config, o.logger);
+    const preserveFds = o.preserveFds ?? 0;
+    const plan = compileExecPlan({ process: o.process, nsFds, preserveFds, seccomp });
+    const keepFds = [...Array(3 + preserveFds).keys(), ...nsFds.values()];
+    const spawned = addon().spawn({ ops: plan.ops, strings: plan.strings, lists: plan.lists, cloneFlags: 0, cgroupFd, keepFds });
+    const child: ChildHandle = { pid: spawned.pid, pidfd: spawned.pidfd, syncFd: spawned.syncFd };
+    if (!spawned.intoCgroup && cgroupDir) addProcess(cgroupDir, child.pid);
+    let consoleFd: number | undefined;
+    runHandshake(child, {
+      spec: rec.config,
+      plan,
+      mode: 'run',
+      onConsole: (master) => {
+        if (!o.consoleSocket) consoleFd = master;
+        else {
+          try {
+            sendToSocket(o.consoleSocket, master);
+          } finally {
+            closeFd(master);
+          }
+        }
+      },
+      onReady: (c) => {
+        if (o.pidFile) writeAtomic(path.resolve(o.pidFile), String(c.pid));
+      },
+    });
+    if (o.detach) {
+      closeSync(child.pidfd);
+      return { pid: child.pid };
+    }
+    try {
+      return { pid: child.pid, ...(await waitForeground(child.pidfd, consoleFd, o.process.consoleSize)) };
+    } finally {
+      closeSync(child.pidfd);
+    }
+  } finally {
+    for (const fd of nsFds.values()) closeFd(fd);
+    if (cgroupFd !== undefined) closeFd(cgroupFd);
+  }
+}
+
