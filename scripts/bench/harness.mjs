@@ -46,13 +46,7 @@ export class Harness {
   timed(cmd, args, { env = process.env, cwd } = {}) {
     ftruncateSync(this.logFd, 0);
     const t0 = process.hrtime.bigint();
-    const r = spawnSync(cmd, args, {
-      stdio: ['ignore', this.logFd, this.logFd],
-      env,
-      cwd,
-      timeout: this.opTimeoutMs,
-      killSignal: 'SIGKILL',
-    });
+    const r = this.#spawn(cmd, args, env, cwd);
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     if (r.error || r.status !== 0) {
       let why;
@@ -68,8 +62,24 @@ export class Harness {
 
   /** Runs cmd untimed, ignoring failure (cleanup); returns whether it exited 0. */
   quiet(cmd, args, { env = process.env, cwd } = {}) {
-    const r = spawnSync(cmd, args, { stdio: ['ignore', this.logFd, this.logFd], env, cwd, timeout: this.opTimeoutMs, killSignal: 'SIGKILL' });
+    const r = this.#spawn(cmd, args, env, cwd);
     return !r.error && r.status === 0;
+  }
+
+  /**
+   * Each call leads its own process group (detached: setsid), so that on a timeout the whole
+   * group goes, not only the direct child (spawnSync kills just that one).
+   */
+  #spawn(cmd, args, env, cwd) {
+    const r = spawnSync(cmd, args, { stdio: ['ignore', this.logFd, this.logFd], env, cwd, timeout: this.opTimeoutMs, killSignal: 'SIGKILL', detached: true });
+    if (r.error?.code === 'ETIMEDOUT' && r.pid) {
+      try {
+        process.kill(-r.pid, 'SIGKILL');
+      } catch {
+        /* the group is already gone */
+      }
+    }
+    return r;
   }
 
   /**
