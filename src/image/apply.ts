@@ -104,6 +104,8 @@ class Applier {
   private stale: number[] = [];
   private dirTimes = new Map<string, { atime: TarTime; mtime: TarTime }>();
   private written = new Set<string>();
+  /** Directories holding something this layer wrote (whiteouts and opaque markers spare them). */
+  private touched = new Set<string>();
 
   constructor(destDir: string, private readonly opts: ApplyOptions) {
     this.root = fs.openSync(destDir, DIR_OPEN);
@@ -301,6 +303,11 @@ class Applier {
       }
     }
     this.written.add(rel);
+    for (let i = rel.lastIndexOf('/'); i > 0; i = rel.lastIndexOf('/', i - 1)) {
+      const dir = rel.slice(0, i);
+      if (this.touched.has(dir)) break;
+      this.touched.add(dir);
+    }
   }
 
   private whiteout(e: TarEntry, dir: string, base: string): void {
@@ -320,7 +327,7 @@ class Applier {
     if (target === '' || target === '.' || target === '..') throw new Error(`bad whiteout name '${base}'`);
     const rel = dir === '' ? target : `${dir}/${target}`;
     // layer.md: a whiteout hides only what lower layers hold, never entries of its own layer.
-    if (this.written.has(rel)) return;
+    if (this.written.has(rel) || this.touched.has(rel)) return;
     this.whiteouts++;
     const name = bin(target);
     if (overlay) {
@@ -339,7 +346,7 @@ class Applier {
     for (const d of fs.readdirSync(`/proc/self/fd/${fd}`, { withFileTypes: true, encoding: 'buffer' })) {
       const child = d.name as Buffer;
       const crel = dirRel === '' ? child.toString('latin1') : `${dirRel}/${child.toString('latin1')}`;
-      if (!this.written.has(crel)) {
+      if (!this.written.has(crel) && !this.touched.has(crel)) {
         this.remove(fd, child);
       } else if (d.isDirectory()) {
         const cfd = x.openat(fd, child, DIR_OPEN | x.O_NOFOLLOW);

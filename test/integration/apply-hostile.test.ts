@@ -156,3 +156,20 @@ rootTest('overlay xattrs smuggled in the archive are dropped; entries named ".."
   await t.throwsAsync(apply([{ name: '..', body: 'x' }], w.dest), { message: /cannot replace the layer root/ });
   await t.throwsAsync(apply([{ name: 'x', type: '2', linkname: '' }], w.dest), { message: /empty target/ });
 });
+
+rootTest('flatten: an opaque marker keeps this layer\'s entries, including implicitly created parents', async (t) => {
+  const w = world(t);
+  await apply([
+    { name: 'd/', type: '5' },
+    { name: 'd/lower-file', body: 'lower' },
+    { name: 'd/sub/', type: '5' },
+    { name: 'd/sub/lower-deep', body: 'lower' },
+  ], w.dest);
+  await apply([
+    { name: 'd/sub/new', body: 'upper' }, // d/sub has no entry of its own in this layer
+    { name: 'd/implicit/new', body: 'upper' },
+    { name: 'd/.wh..wh..opq', body: '' },
+  ], w.dest);
+  t.deepEqual(fs.readdirSync(path.join(w.dest, 'd')).sort(), ['implicit', 'sub']);
+  t.deepEqual(fs.readdirSync(path.join(w.dest, 'd/sub')), ['new']);
+});
