@@ -41,8 +41,10 @@ export interface RunOptions {
   timeoutMs?: number;
   /** fds given to tsrun as 3, 4, … (for --preserve-fds). */
   extraFds?: number[];
-  /** Directory for the stdout/stderr files; default a fresh temp dir removed by the caller. */
+  /** Directory for the stdout/stderr files (kept); default a temp dir removed on return. */
   ioDir?: string;
+  /** A command that execs tsrun after changing something (e.g. ['prlimit', '--nofile=7:9', '--']). */
+  prefix?: string[];
   /** Called with tsrun's pid once spawned (to signal it). */
   onSpawn?: (pid: number) => void;
 }
@@ -59,7 +61,8 @@ export async function runTsrun(argv: readonly string[], o: RunOptions = {}): Pro
   const err = fs.openSync(stderrFile, 'w');
   let child;
   try {
-    child = spawn(TSRUN_BIN, argv, {
+    const [cmd, ...pre] = [...(o.prefix ?? []), TSRUN_BIN];
+    child = spawn(cmd, [...pre, ...argv], {
       cwd: o.cwd,
       env: o.env ?? process.env,
       stdio: ['ignore', out, err, ...(o.extraFds ?? [])],
@@ -88,7 +91,7 @@ export async function runTsrun(argv: readonly string[], o: RunOptions = {}): Pro
       resolve({ code: c, signal: s });
     });
   });
-  return {
+  const result = {
     code,
     signal,
     stdout: fs.readFileSync(stdoutFile, 'utf8'),
@@ -97,6 +100,8 @@ export async function runTsrun(argv: readonly string[], o: RunOptions = {}): Pro
     stderrFile,
     pid,
   };
+  if (!o.ioDir) fs.rmSync(ioDir, { recursive: true, force: true });
+  return result;
 }
 
 export interface BundleContext {
