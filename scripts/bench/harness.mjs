@@ -8,10 +8,15 @@ export class StepError extends Error {}
 
 export class Harness {
   /**
-   * @param {{opTimeout:number, deadlineAt:number, logPath:string, progress:(msg:string)=>void}} o
-   * deadlineAt is a Date.now() value; opTimeout is in seconds.
+   * @param {{opTimeout:number, deadlineAt:number, logPath:string, progress:(msg:string)=>void,
+   *   childCpu?: (() => number) | null}} o
+   * deadlineAt is a Date.now() value; opTimeout is in seconds; childCpu reads the cumulative CPU
+   * ms of waited-for children (cpu.mjs).
    */
   constructor(o) {
+    this.childCpu = o.childCpu ?? null;
+    /** CPU ms of the timed calls of the task in progress. */
+    this.taskCpu = 0;
     this.opTimeoutMs = o.opTimeout * 1000;
     this.deadlineAt = o.deadlineAt;
     this.progress = o.progress;
@@ -45,9 +50,11 @@ export class Harness {
    */
   timed(cmd, args, { env = process.env, cwd } = {}) {
     ftruncateSync(this.logFd, 0);
+    const c0 = this.childCpu?.();
     const t0 = process.hrtime.bigint();
     const r = this.#spawn(cmd, args, env, cwd);
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    if (this.childCpu) this.taskCpu += this.childCpu() - c0;
     if (r.error || r.status !== 0) {
       let why;
       if (r.error?.code === 'ETIMEDOUT') why = `timed out after ${this.opTimeoutMs / 1000} s (--op-timeout)`;
@@ -87,7 +94,7 @@ export class Harness {
    * tasks of one op take turns going first (iteration i starts at the (i mod k)-th), so neither a
    * runtime's position nor slow drift of the machine favours one of them. A task returns its wall
    * time in ms, or an object of named part times whose sum is the sample (the parts are kept as
-   * rows "op:part"). After `maxFailures` failures (default 3) a task is dropped.
+   * rows "op:part"). The CPU time of the task's timed calls is kept as `cpu`. After `maxFailures` failures (default 3) a task is dropped.
    *
    * @param {{suite:string, iterations:number, warmup:number,
    *   tasks:{op:string, impl:string, label?:string, maxFailures?:number,
@@ -101,7 +108,7 @@ export class Harness {
       if (g) g.tasks.push(t);
       else groups.push({ op: t.op, tasks: [t] });
     }
-    const state = new Map(tasks.map((t) => [t, { samples: [], parts: {}, failures: 0, dropped: false }]));
+    const state = new Map(tasks.map((t) => [t, { samples: [], cpu: [], parts: {}, failures: 0, dropped: false }]));
     const total = warmup + iterations;
     let lastProgress = 0;
     for (let it = 0; it < total && !this.shouldStop(); it++) {
@@ -117,8 +124,10 @@ export class Harness {
           await new Promise(setImmediate);
           if (this.shouldStop()) break;
           try {
+            this.taskCpu = 0;
             const r = t.run(it);
             if (!measured) continue;
+            if (this.childCpu) st.cpu.push(this.taskCpu);
             if (typeof r === 'number') st.samples.push(r);
             else {
               st.samples.push(Object.values(r).reduce((a, b) => a + b, 0));
@@ -145,7 +154,8 @@ export class Harness {
     for (const t of tasks) {
       const st = state.get(t);
       const base = { suite, impl: t.impl, failures: st.failures };
-      rows.push({ ...base, op: t.op, label: t.label ?? t.op, ...summarize(st.samples), samples: st.samples.map(r2) });
+      const cpu = st.cpu.length ? { cpu: summarize(st.cpu), cpuSamples: st.cpu.map(r2) } : {};
+      rows.push({ ...base, op: t.op, label: t.label ?? t.op, ...summarize(st.samples), samples: st.samples.map(r2), ...cpu });
       for (const [part, ms] of Object.entries(st.parts)) {
         rows.push({ ...base, op: `${t.op}:${part}`, label: `  ${part}`, ...summarize(ms), samples: ms.map(r2) });
       }

@@ -3,6 +3,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { childCpuReader } from './cpu.mjs';
 import { arrangeCgroups, findBusybox, findRuntimes, removeCgroupTree } from './env.mjs';
 import { Harness } from './harness.mjs';
 import { formatSuite, ratio } from './stats.mjs';
@@ -39,7 +40,7 @@ export async function runInner({ opts, repo, tmp, cgName, say }) {
     result.skipped = skipped;
     meta.runtimes = found;
     for (const [name, why] of Object.entries(skipped)) say(`bench: skipping ${name}: ${why}`);
-    harness = new Harness({ opTimeout: opts.opTimeout, deadlineAt: Date.now() + opts.deadline * 1000, logPath: path.join(tmp, 'output.log'), progress: say });
+    harness = new Harness({ opTimeout: opts.opTimeout, deadlineAt: Date.now() + opts.deadline * 1000, logPath: path.join(tmp, 'output.log'), progress: say, childCpu: childCpuReader(repo) });
     cleanups.push(() => harness.close());
     for (const suite of SUITES.filter((s) => opts.suites.includes(s.name))) {
       if (harness.shouldStop()) break;

@@ -30,7 +30,8 @@ export function ratio(rows, suite, op, impl, base) {
   const a = rows.find((r) => r.suite === suite && r.op === op && r.impl === impl);
   const b = rows.find((r) => r.suite === suite && r.op === op && r.impl === base);
   if (!a || !b || !a.n || !b.n) return null;
-  return { suite, op, impl, base, median: round(a.median / b.median), p90: round(a.p90 / b.p90) };
+  const cpu = a.cpu?.n && b.cpu?.n ? { cpuMedian: round(a.cpu.median / b.cpu.median) } : {};
+  return { suite, op, impl, base, median: round(a.median / b.median), p90: round(a.p90 / b.p90), ...cpu };
 }
 
 function fmtMs(row) {
@@ -78,6 +79,19 @@ export function formatSuite(suite, rows, ratios) {
       }),
     ]);
     out.push(table(header, body));
+    // Parts ("op:part") have wall times only.
+    const cpuOps = ops.filter((op) => impls.every((impl) => mine.find((r) => r.op === op && r.impl === impl)?.cpu?.n));
+    if (cpuOps.length) {
+      const cpuBody = cpuOps.map((op) => [
+        mine.find((r) => r.op === op)?.label ?? op,
+        ...impls.map((impl) => mine.find((r) => r.op === op && r.impl === impl).cpu.median.toFixed(1)),
+        ...pairs.map((p) => {
+          const x = mineRatios.find((r) => r.op === op && `${r.impl}/${r.base}` === p);
+          return x?.cpuMedian != null ? `${x.cpuMedian.toFixed(2)}×` : '-';
+        }),
+      ]);
+      out.push(table(['CPU ms (user+sys), median', ...impls, ...pairs], cpuBody));
+    }
   }
   return out.join('\n\n');
 }
