@@ -13,6 +13,7 @@
 #include <linux/openat2.h>
 #include <linux/sched.h>
 #include <poll.h>
+#include <time.h>
 #include <sched.h>
 #include <signal.h>
 #include <stddef.h>
@@ -25,6 +26,7 @@
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -48,6 +50,8 @@ struct MountAttr {
 const Plan* g_plan;
 int g_slots[MAX_SLOTS];
 char g_exe[4096];
+char g_state[65536];  // the container state JSON for hooks run from the child
+long g_stateLen;
 
 long sys(long n, long a = 0, long b = 0, long c = 0, long d = 0, long e = 0, long f = 0) {
   return syscall(n, a, b, c, d, e, f);
@@ -312,6 +316,81 @@ void setupConsole(uint32_t op, uint32_t rows, uint32_t cols, uint32_t token, boo
   for (int fd = 0; fd < 3; fd++)
     if (sys(SYS_dup3, slave, fd, 0) < 0) fail(op, errno);
   if (slave > 2) sys(SYS_close, slave);
+}
+
+void recvState(uint32_t op, uint32_t token) {
+  sendMsg(MSG_SYNC, op, (int32_t)token, 0);
+  long n;
+  do n = sys(SYS_read, g_plan->syncFd, (long)g_state, sizeof g_state - 1);
+  while (n < 0 && errno == EINTR);
+  if (n <= 0) die(1);
+  g_state[n] = 0;
+  g_stateLen = n;
+}
+
+struct CloneArgs {
+  uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
+};
+
+// createContainer and startContainer hooks run in the container's namespaces (runtime-spec
+// config.md "POSIX-platform Hooks"), so the child runs them: fork, state JSON on the hook's stdin,
+// wait through a pidfd with the hook's timeout.
+void runHook(uint32_t op, const char* path, char** argv, char** envp, uint32_t timeoutSecs) {
+  int p[2];
+  if (sys(SYS_pipe2, (long)p, O_CLOEXEC) < 0) fail(op, errno);
+  int pidfd = -1;
+  CloneArgs ca = {};
+  ca.flags = CLONE_PIDFD;
+  ca.pidfd = (uint64_t)(uintptr_t)&pidfd;
+  ca.exit_signal = SIGCHLD;
+  long pid = sys(SYS_clone3, (long)&ca, sizeof ca);
+  if (pid < 0) fail(op, errno);
+  if (pid == 0) {
+    sys(SYS_dup3, p[0], 0, 0);
+    sys(SYS_execve, (long)path, (long)argv, (long)envp);
+    die(127);
+  }
+  sys(SYS_close, p[0]);
+  // The hook may not read its stdin: ignore SIGPIPE around the write, then restore the default.
+  struct {
+    void* handler;
+    unsigned long flags;
+    void* restorer;
+    uint64_t mask;
+  } act = {(void*)SIG_IGN, 0, nullptr, 0};
+  sys(SYS_rt_sigaction, SIGPIPE, (long)&act, 0, 8);
+  for (long off = 0; off < g_stateLen;) {
+    long w = sys(SYS_write, p[1], (long)(g_state + off), g_stateLen - off);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) break;
+    off += w;
+  }
+  act.handler = (void*)SIG_DFL;
+  sys(SYS_rt_sigaction, SIGPIPE, (long)&act, 0, 8);
+  sys(SYS_close, p[1]);
+  struct pollfd pfd = {pidfd, POLLIN, 0};
+  struct timespec ts = {(long)timeoutSecs, 0};
+  long r;
+  do r = sys(SYS_ppoll, (long)&pfd, 1, timeoutSecs ? (long)&ts : 0, 0, 0);
+  while (r < 0 && errno == EINTR);
+  if (r == 0) {
+    sys(SYS_pidfd_send_signal, pidfd, SIGKILL, 0, 0);
+    siginfo_t si;
+    sys(SYS_waitid, P_PIDFD, pidfd, (long)&si, WEXITED, 0);
+    fail(op, ETIMEDOUT, DETAIL_HOOK_TIMEOUT);
+  }
+  siginfo_t si = {};
+  if (sys(SYS_waitid, P_PIDFD, pidfd, (long)&si, WEXITED, 0) < 0) fail(op, errno);
+  sys(SYS_close, pidfd);
+  if (si.si_code == CLD_EXITED && si.si_status == 0) return;
+  if (si.si_code == CLD_EXITED) {
+    Msg m{MSG_ERROR, op, si.si_status, DETAIL_HOOK_EXIT};
+    sys(SYS_sendto, g_plan->syncFd, (long)&m, sizeof m, MSG_NOSIGNAL, 0, 0);
+    die(1);
+  }
+  Msg m{MSG_ERROR, op, si.si_status, DETAIL_HOOK_SIGNAL};
+  sys(SYS_sendto, g_plan->syncFd, (long)&m, sizeof m, MSG_NOSIGNAL, 0, 0);
+  die(1);
 }
 
 uint64_t u64(uint32_t lo, uint32_t hi) { return (uint64_t)lo | ((uint64_t)hi << 32); }
@@ -656,6 +735,15 @@ void runOp(uint32_t i, const uint32_t* a) {
         sendFdSync(i, a[4], (int)r);
         sys(SYS_close, r);
       }
+      return;
+    }
+    case OP_RECV_STATE:
+      recvState(i, a[1]);
+      return;
+    case OP_RUN_HOOK: {
+      char** argv = a[2] < g_plan->nlists ? g_plan->lists[a[2]] : nullptr;
+      char** envp = a[3] < g_plan->nlists ? g_plan->lists[a[3]] : nullptr;
+      runHook(i, str(a[1]), argv, envp, a[4]);
       return;
     }
     case OP_CONSOLE:

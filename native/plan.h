@@ -56,6 +56,8 @@ enum Op : uint32_t {
   OP_SETNS_SLOT = 40,     // slot, nstype
   OP_CONSOLE = 41,        // rows, cols, token, mountConsole: new pty from /dev/ptmx, slave on /dev/console and stdio,
                           // master sent to the parent (SYNC token in a[3]) with SCM_RIGHTS
+  OP_RECV_STATE = 42,     // token: SYNC, and the reply is the state JSON hooks get on stdin
+  OP_RUN_HOOK = 43,       // path, argvList, envList, timeoutSecs: fork+exec, state on stdin, wait
 };
 
 // RESOLVE modes
@@ -89,6 +91,9 @@ enum ErrDetail : uint32_t {
   DETAIL_NOT_PROCFS = 2,    // WRITE_PROC: the file is not on procfs
   DETAIL_NOT_DEVNULL = 3,   // MASK_PATH: /dev/null is not the null device
   DETAIL_FIFO_CLOSED = 4,   // WAIT_FIFO: the writer closed without sending
+  DETAIL_HOOK_EXIT = 5,     // RUN_HOOK: value is the hook's exit status
+  DETAIL_HOOK_SIGNAL = 6,   // RUN_HOOK: value is the signal that killed the hook
+  DETAIL_HOOK_TIMEOUT = 7,  // RUN_HOOK: the hook ran past its timeout and was killed
 };
 
 struct Plan {

@@ -1,9 +1,8 @@
 // Placement of the container in the cgroup v2 (unified) hierarchy: cgroupsPath resolution as
 // runc's fs2 driver does it, creation, CLONE_INTO_CGROUP fd, freeze and kill, removal.
 // This host may be hybrid (v1 controllers elsewhere): tsrun never touches a v1 hierarchy.
-// Resource limits are not applied by this module; a config asking for one fails create with the
-// controller named (resources.ts).
-import { closeSync, mkdirSync, openSync, readFileSync, rmdirSync, writeFileSync, constants } from 'node:fs';
+// Resource limits are applied by controllers.ts through a Manager (manager.ts).
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, writeFileSync, constants } from 'node:fs';
 import path from 'node:path';
 import { CgroupError } from '../errors.js';
 
@@ -62,7 +61,39 @@ export interface CgroupPlacement {
   fd: number;
 }
 
-export function createCgroup(dir: string): CgroupPlacement {
+/**
+ * Enables in `dir`'s cgroup.subtree_control every controller it has, so its children get them
+ * (runc fs2 CreateCgroupPath). One at a time when the batch fails: a controller may be refused
+ * (threaded subtree, processes in an inner node), and the resource that needs it is reported by
+ * name when it is set, not here.
+ */
+export function enableControllers(dir: string): void {
+  let have: string[];
+  let enabled: string[];
+  try {
+    have = readFileSync(path.join(dir, 'cgroup.controllers'), 'utf8').trim().split(/\s+/).filter(Boolean);
+    enabled = readFileSync(path.join(dir, 'cgroup.subtree_control'), 'utf8').trim().split(/\s+/).filter(Boolean);
+  } catch {
+    return;
+  }
+  const missing = have.filter((c) => !enabled.includes(c));
+  if (!missing.length) return;
+  const file = path.join(dir, 'cgroup.subtree_control');
+  try {
+    writeFileSync(file, missing.map((c) => `+${c}`).join(' '), { flag: constants.O_WRONLY });
+  } catch {
+    for (const c of missing) {
+      try {
+        writeFileSync(file, `+${c}`, { flag: constants.O_WRONLY });
+      } catch {
+        /* reported by the resource that needs it */
+      }
+    }
+  }
+}
+
+/** Creates dir and its missing parents; `root` is the hierarchy's mount point (never made). */
+export function createCgroup(dir: string, root: string = unifiedMount() ?? path.dirname(dir)): CgroupPlacement {
   const created: string[] = [];
   const parts: string[] = [];
   for (let d = dir; ; d = path.dirname(d)) {
@@ -70,6 +101,20 @@ export function createCgroup(dir: string): CgroupPlacement {
     if (path.dirname(d) === d) break;
   }
   for (const d of parts) {
+    if (d !== dir && (d === root || d.startsWith(root + '/'))) {
+      // Ancestors inside the hierarchy pass their controllers down (made first, if missing).
+      try {
+        mkdirSync(d);
+        created.push(d);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+          removeCgroup(created);
+          throw new CgroupError(`create cgroup ${d}: ${(err as Error).message}`, { cause: err });
+        }
+      }
+      enableControllers(d);
+      continue;
+    }
     try {
       mkdirSync(d);
       created.push(d);
@@ -93,12 +138,20 @@ export function addProcess(dir: string, pid: number): void {
   }
 }
 
+/** Every process of the cgroup and its descendants (runc GetAllPids), the cgroup's own first. */
 export function listPids(dir: string): number[] {
+  const out: number[] = [];
   try {
-    return readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
+    out.push(...readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number));
   } catch {
-    return [];
+    return out;
   }
+  try {
+    for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) out.push(...listPids(path.join(dir, e.name)));
+  } catch {
+    /* removed meanwhile */
+  }
+  return out;
 }
 
 /** cgroup.kill (Linux 5.14) SIGKILLs every process in the subtree at once. */

@@ -9,6 +9,7 @@ import { CgroupError, InvalidSpecError, TsrunError } from '../errors.js';
 import { checkResources } from '../cgroups/resources.js';
 import { addProcess, cgroupDirFor, closeFd, createCgroup, removeCgroup, unifiedMount } from '../cgroups/v2.js';
 import { addon } from '../native/addon.js';
+import { hookState, runHooks } from '../linux/hooks.js';
 import { compilePlan } from '../process/compile.js';
 import { runHandshake, type ChildHandle } from '../process/protocol.js';
 import { loadSpec, resolveRootfs } from '../spec/load.js';
@@ -177,6 +178,12 @@ export function createContainer(o: CreateOptions): Created {
       spec,
       plan,
       mode: o.mode,
+      onCreateRuntime: (c) => {
+        const state = hookState(spec, o.id, bundle, 'creating', c.pid);
+        runHooks('prestart', spec.hooks?.prestart, state);
+        runHooks('createRuntime', spec.hooks?.createRuntime, state);
+      },
+      stateFor: (status, c) => JSON.stringify(hookState(spec, o.id, bundle, status, c.pid)),
       onConsole: (master) => {
         if (!o.consoleSocket) {
           consoleFd = master;

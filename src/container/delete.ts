@@ -2,6 +2,8 @@
 // runc's rules: a created container is killed without --force; running or paused needs --force.
 import { closeSync, writeFileSync } from 'node:fs';
 import { InvalidStateError } from '../errors.js';
+import { hookState, runHooks } from '../linux/hooks.js';
+import { silentLogger, type Logger } from './logger.js';
 import { killAll, removeCgroup } from '../cgroups/v2.js';
 import { addon } from '../native/addon.js';
 import { containerStatus, isAlive } from '../state/status.js';
@@ -27,7 +29,7 @@ function killInit(rec: ContainerRecord): void {
   }
 }
 
-export function deleteContainer(root: string, id: string, force = false): void {
+export function deleteContainer(root: string, id: string, force = false, logger: Logger = silentLogger): void {
   const store = new StateStore(root);
   const release = store.lock(id);
   try {
@@ -41,7 +43,7 @@ export function deleteContainer(root: string, id: string, force = false): void {
       killInit(rec);
       waitGone(rec);
     }
-    destroy(store, rec);
+    destroy(store, rec, logger);
   } finally {
     release();
   }
@@ -55,8 +57,19 @@ function thaw(dir: string): void {
   }
 }
 
-/** Frees what the container held: its cgroup, then its state directory. */
-export function destroy(store: StateStore, rec: ContainerRecord): void {
+/**
+ * Frees what the container held: its cgroup, then its state directory; then the poststop hooks,
+ * whose failure is only logged (runtime-spec: "the runtime MUST log a warning").
+ */
+export function destroy(store: StateStore, rec: ContainerRecord, logger: Logger = silentLogger): void {
   if (rec.cgroup) removeCgroup(rec.cgroup.created);
   store.remove(rec.id);
+  const hooks = rec.config.hooks?.poststop;
+  if (hooks?.length) {
+    try {
+      runHooks('poststop', hooks, hookState(rec.config, rec.id, rec.bundle, 'stopped'));
+    } catch (err) {
+      logger.warn((err as Error).message);
+    }
+  }
 }

@@ -6,6 +6,7 @@ import { addon } from '../native/addon.js';
 import { StateStore } from '../state/store.js';
 import { createContainer, type CreateOptions } from './create.js';
 import { destroy } from './delete.js';
+import { runPoststart } from './start.js';
 import { waitForeground, type ExitStatus } from './foreground.js';
 
 export interface RunOptions extends Omit<CreateOptions, 'mode'> {
@@ -21,6 +22,14 @@ export interface RunResult extends ExitStatus {
 export async function runContainer(o: RunOptions): Promise<RunResult> {
   if (!o.detach) addon().setChildSubreaper();
   const { record, child, consoleFd } = createContainer({ ...o, mode: 'run' });
+  try {
+    runPoststart(record);
+  } catch (err) {
+    closeSync(child.pidfd);
+    if (!o.detach) addon().waitPid(child.pid);
+    destroy(new StateStore(o.root), record, o.logger);
+    throw err;
+  }
   if (o.detach) {
     closeSync(child.pidfd);
     return { pid: child.pid, exitCode: null, signal: null, status: 0 };
@@ -30,6 +39,6 @@ export async function runContainer(o: RunOptions): Promise<RunResult> {
     return { pid: child.pid, ...r };
   } finally {
     closeSync(child.pidfd);
-    if (!o.keep) destroy(new StateStore(o.root), record);
+    if (!o.keep) destroy(new StateStore(o.root), record, o.logger);
   }
 }

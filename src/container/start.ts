@@ -3,6 +3,7 @@
 import { closeSync, constants, openSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { InvalidStateError, TsrunError } from '../errors.js';
+import { hookState, runHooks } from '../linux/hooks.js';
 import { containerStatus } from '../state/status.js';
 import { FIFO_FILE, StateStore, type ContainerRecord } from '../state/store.js';
 
@@ -31,8 +32,28 @@ export function startContainer(root: string, id: string): ContainerRecord {
       closeSync(fd);
     }
     unlinkSync(fifo);
+    runPoststart(rec);
     return rec;
   } finally {
     release();
+  }
+}
+
+/**
+ * poststart hooks run after the process is released. runtime-spec v1.3 config.md: a failing
+ * poststart hook stops the container (crun only logs; tsrun follows the spec and says so).
+ */
+export function runPoststart(rec: ContainerRecord): void {
+  const hooks = rec.config.hooks?.poststart;
+  if (!hooks?.length) return;
+  try {
+    runHooks('poststart', hooks, hookState(rec.config, rec.id, rec.bundle, 'running', rec.pid));
+  } catch (err) {
+    try {
+      process.kill(rec.pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+    throw err;
   }
 }

@@ -47,6 +47,8 @@ export interface RootfsContext {
   /** The container's cgroup directory on the host, when it has one. */
   cgroupDir?: string;
   noPivot: boolean;
+  /** Ops to run with the rootfs ready, before pivot_root (hooks). */
+  beforePivot?: () => void;
 }
 
 function rel(dest: string): string {
@@ -92,6 +94,7 @@ export function emitRootfs(b: PlanBuilder, spec: Spec, ctx: RootfsContext): void
   const cwd = spec.process?.cwd;
   if (cwd && cwd !== '/') b.op(`create cwd ${cwd}`, Op.RESOLVE, TARGET_SLOT, ROOT_SLOT, b.str(rel(cwd)), Resolve.MKDIR);
   b.op('close mount target', Op.CLOSE_SLOT, TARGET_SLOT);
+  ctx.beforePivot?.();
 
   if (ctx.noPivot) b.op(`move ${ctx.rootfs} to / and chroot`, Op.MOVE_CHROOT, ROOT_SLOT);
   else b.op(`pivot_root ${ctx.rootfs}`, Op.PIVOT_ROOT, ROOT_SLOT);

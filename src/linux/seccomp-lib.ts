@@ -51,6 +51,8 @@ export interface SeccompLib {
   archResolveName(name: string): number;
   resolveName(name: string): number;
   resolveNameArch(arch: number, name: string): number;
+  /** The name of syscall `num` on `arch`, or null when libseccomp's table has none. */
+  resolveNumArch(arch: number, num: number): string | null;
   ruleAddArray(ctx: unknown, action: number, nr: number, count: number, args: ArgCmp[] | null): number;
   attrSet(ctx: unknown, attr: number, value: number): number;
   exportBpf(ctx: unknown, fd: number): number;
@@ -96,6 +98,8 @@ export function seccompLib(): SeccompLib {
     archResolveName: f('uint32_t seccomp_arch_resolve_name(const char *name)'),
     resolveName: f('int seccomp_syscall_resolve_name(const char *name)'),
     resolveNameArch: f('int seccomp_syscall_resolve_name_arch(uint32_t arch, const char *name)'),
+    // The returned string is malloc'd by libseccomp: `!` makes koffi free it after copying.
+    resolveNumArch: f('str! seccomp_syscall_resolve_num_arch(uint32_t arch, int num)'),
     // Never the variadic seccomp_rule_add: struct arguments through varargs are not portable.
     ruleAddArray: ls.func('int seccomp_rule_add_array(void *ctx, uint32_t action, int syscall, unsigned int arg_cnt, const tsrun_scmp_arg_cmp *arg_array)') as never,
     attrSet: f('int seccomp_attr_set(void *ctx, int attr, uint32_t value)'),

@@ -8,7 +8,7 @@ import { capSets, kernelLastCap } from '../linux/capabilities.js';
 import { JOIN_ORDER, planNamespaces, NS_FLAG, type NamespacePlan } from '../linux/namespaces.js';
 import { callerNofile, RLIMIT_NUMBERS, rlimitValue } from '../linux/rlimits.js';
 import { emitRootfs } from '../linux/rootfs.js';
-import type { NamespaceType, Process, Spec } from '../spec/types.js';
+import type { Hook, NamespaceType, Process, Spec } from '../spec/types.js';
 import { CLONE, NONE, Op, Sync } from './opcodes.js';
 import { PlanBuilder, split64, type CompiledPlan } from './plan-builder.js';
 
@@ -85,6 +85,14 @@ export function compilePlan(o: CompileOptions): CompileResult {
     cgroupns: ns.isNew('cgroup'),
     cgroupDir: o.cgroupDir,
     noPivot: o.noPivot,
+    beforePivot: () => {
+      const h = spec.hooks;
+      if (h?.prestart?.length || h?.createRuntime?.length) b.op('run prestart and createRuntime hooks', Op.SYNC, Sync.CREATE_RUNTIME);
+      if (h?.createContainer?.length) {
+        b.op('get the state for createContainer hooks', Op.RECV_STATE, Sync.STATE_CREATING);
+        emitHooks(b, 'createContainer', h.createContainer);
+      }
+    },
   });
 
   for (const [key, value] of Object.entries(spec.linux?.sysctl ?? {})) {
@@ -106,6 +114,7 @@ export function compilePlan(o: CompileOptions): CompileResult {
     fifoFd: o.fifoFd,
     mode: o.mode,
     seccomp: o.seccomp,
+    startHooks: spec.hooks?.startContainer,
   });
   return { plan: b.build(), cloneFlags, namespaces: ns };
 }
@@ -130,6 +139,8 @@ export interface ProcessOptions {
   fifoFd?: number;
   mode: 'create' | 'run';
   seccomp?: SeccompProgram;
+  /** startContainer hooks: run in the container after start, before execve. */
+  startHooks?: Hook[];
 }
 
 export interface SeccompProgram {
@@ -173,6 +184,7 @@ export function emitProcess(b: PlanBuilder, proc: Process, o: ProcessOptions): v
   const lookup = b.op(`exec: "${args[0]}"`, Op.LOOKUP_EXEC, b.str(args[0]), b.str(pathVar));
   b.meta[lookup] = { exec: args[0] };
   if (proc.noNewPrivileges) b.op('set no_new_privs', Op.NO_NEW_PRIVS);
+  if (o.startHooks?.length) b.op('get the state for startContainer hooks', Op.RECV_STATE, Sync.STATE_CREATED);
   b.op('report ready', Op.SYNC, Sync.READY);
   // The parent (create) exits now; the init must outlive it and be inherited by the engine.
   b.op('clear the parent-death signal', Op.PDEATHSIG, 0);
@@ -180,9 +192,17 @@ export function emitProcess(b: PlanBuilder, proc: Process, o: ProcessOptions): v
     if (o.fifoFd === undefined) throw new TypeError('compilePlan: create needs the exec.fifo fd');
     b.op('wait for start on exec.fifo', Op.WAIT_FIFO, o.fifoFd);
   }
+  if (o.startHooks?.length) emitHooks(b, 'startContainer', o.startHooks);
   if (o.seccomp && proc.noNewPrivileges) emitSeccomp(b, o.seccomp);
   const exec = b.op(`exec "${args[0]}"`, Op.EXECVE, b.list(args), b.list(env));
   b.meta[exec] = { exec: args[0] };
+}
+
+function emitHooks(b: PlanBuilder, kind: string, hooks: readonly Hook[]): void {
+  for (const [i, h] of hooks.entries()) {
+    const args = h.args?.length ? h.args : [h.path];
+    b.op(`${kind} hook #${i} (${h.path})`, Op.RUN_HOOK, b.str(h.path), b.list(args), b.list(h.env ?? []), h.timeout ?? 0);
+  }
 }
 
 /** A pty from the container's devpts; the init also gets it bound on /dev/console. */

@@ -44,13 +44,24 @@ export const Op = {
   SECCOMP: 39,
   SETNS_SLOT: 40,
   CONSOLE: 41,
+  RECV_STATE: 42,
+  RUN_HOOK: 43,
 } as const;
 
 export const Resolve = { EXISTING: 0, MKDIR: 1, MKFILE: 2, NOFOLLOW: 0x10 } as const;
 
 export const Msg = { SYNC: 1, ERROR: 2, FORKED: 3 } as const;
 
-export const Detail = { NONE: 0, NOT_IN_PATH: 1, NOT_PROCFS: 2, NOT_DEVNULL: 3, FIFO_CLOSED: 4 } as const;
+export const Detail = {
+  NONE: 0,
+  NOT_IN_PATH: 1,
+  NOT_PROCFS: 2,
+  NOT_DEVNULL: 3,
+  FIFO_CLOSED: 4,
+  HOOK_EXIT: 5,
+  HOOK_SIGNAL: 6,
+  HOOK_TIMEOUT: 7,
+} as const;
 
 /** Tokens the child sends at each SYNC op; the parent's answer to each is in protocol.ts. */
 export const Sync = {
@@ -66,6 +77,10 @@ export const Sync = {
   PTY: 5,
   /** The seccomp notify fd comes attached: forward it to listenerPath. */
   SECCOMP_LISTENER: 6,
+  /** Reply with the state JSON (status "creating") for createContainer hooks. */
+  STATE_CREATING: 7,
+  /** Reply with the state JSON (status "created") for startContainer hooks. */
+  STATE_CREATED: 8,
 } as const;
 
 /** Clone/unshare namespace flags (linux/sched.h). */

@@ -39,6 +39,10 @@ export interface HandshakeOptions {
   onReady?: (child: ChildHandle) => void;
   /** Receives the pty master (process.terminal); the callee owns the fd. */
   onConsole?: (masterFd: number) => void;
+  /** prestart and createRuntime hooks, in the runtime namespace; throwing aborts the create. */
+  onCreateRuntime?: (child: ChildHandle) => void;
+  /** The state JSON hooks run by the child get on stdin. */
+  stateFor?: (status: 'creating' | 'created', child: ChildHandle) => string;
 }
 
 const REPLY_GO = Buffer.alloc(4);
@@ -58,6 +62,12 @@ export function describeChildError(plan: CompiledPlan, op: number, errno: number
     msg = `exec: "${meta.exec}": executable file not found in $PATH`;
   } else if (meta?.exec !== undefined && what.startsWith('exec:')) {
     msg = `exec: "${meta.exec}": stat ${meta.exec}: ${message}`;
+  } else if (detail === Detail.HOOK_EXIT) {
+    msg = `${what}: exit status ${errno}`;
+  } else if (detail === Detail.HOOK_SIGNAL) {
+    msg = `${what}: killed by signal ${errno}`;
+  } else if (detail === Detail.HOOK_TIMEOUT) {
+    msg = `${what}: timed out`;
   } else if (detail === Detail.NOT_PROCFS) {
     msg = `${what}: the target is not on procfs`;
   } else if (detail === Detail.NOT_DEVNULL) {
@@ -125,6 +135,12 @@ export function runHandshake(child: ChildHandle, o: HandshakeOptions): void {
               .map(([clock, v]) => `${clock} ${v.secs ?? 0} ${v.nanosecs ?? 0}\n`)
               .join('');
             if (text) writeProcFile(child.pid, 'timens_offsets', text);
+          } else if (m.value === Sync.CREATE_RUNTIME) {
+            o.onCreateRuntime?.(child);
+          } else if (m.value === Sync.STATE_CREATING || m.value === Sync.STATE_CREATED) {
+            const json = o.stateFor?.(m.value === Sync.STATE_CREATING ? 'creating' : 'created', child) ?? '{}';
+            writeSync(child.syncFd, Buffer.from(json));
+            continue;
           } else if (m.value === Sync.PTY) {
             if (m.fd < 0) throw new TsrunError('TSRUN_CHILD_SETUP', 'the container init sent no pty master');
             if (o.onConsole) o.onConsole(m.fd);

@@ -35,7 +35,7 @@ export interface FeatureSupport {
 export const CURRENT_SUPPORT: FeatureSupport = {
   namespaces: NAMESPACE_TYPES,
   capabilities: CAPABILITIES,
-  hooks: [],
+  hooks: HOOK_NAMES,
   mountOptions: knownMountOptions(),
   cgroup: { v1: false, v2: true, systemd: false, systemdUser: false, rdma: false },
   seccomp: { enabled: false },

@@ -4,13 +4,13 @@ import { CAPABILITIES } from '../../src/spec/known-names.js';
 import { knownMountOptions, parseMountOptions } from '../../src/spec/mount-options.js';
 import { NAMESPACE_TYPES } from '../../src/spec/types.js';
 
-test('the current support: 8 namespaces, all caps, no hooks, cgroup v2 only, no seccomp/LSMs/idmap', (t) => {
+test('the current support: 8 namespaces, all caps, every hook, cgroup v2 only, no seccomp/LSMs/idmap', (t) => {
   const f = features(CURRENT_SUPPORT, { version: '0.1.0', commit: 'abc' });
   t.is(f.ociVersionMin, '1.0.0');
   t.is(f.ociVersionMax, '1.3.0');
   t.deepEqual(f.linux!.namespaces, ['cgroup', 'ipc', 'mount', 'network', 'pid', 'time', 'user', 'uts']);
   t.deepEqual(f.linux!.capabilities, [...CAPABILITIES]);
-  t.is(f.hooks, undefined, 'an empty list is omitted, as Go omitempty does');
+  t.deepEqual(f.hooks, ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop']);
   t.deepEqual(f.linux!.cgroup, { v1: false, v2: true, systemd: false, systemdUser: false, rdma: false });
   t.deepEqual(f.linux!.seccomp, { enabled: false });
   t.deepEqual(f.linux!.apparmor, { enabled: false });
@@ -55,8 +55,8 @@ test('features follow the support object when features land', (t) => {
 test('JSON key order follows specs-go features.Features, printed with 4-space indent and a newline', (t) => {
   const text = formatFeatures(features());
   t.true(text.endsWith('}\n'));
-  t.true(text.startsWith('{\n    "ociVersionMin": "1.0.0",\n    "ociVersionMax": "1.3.0",\n    "mountOptions": ['));
+  t.true(text.startsWith('{\n    "ociVersionMin": "1.0.0",\n    "ociVersionMax": "1.3.0",\n    "hooks": ['));
   const top = Object.keys(JSON.parse(text));
-  t.deepEqual(top, ['ociVersionMin', 'ociVersionMax', 'mountOptions', 'linux', 'annotations']);
+  t.deepEqual(top, ['ociVersionMin', 'ociVersionMax', 'hooks', 'mountOptions', 'linux', 'annotations']);
   t.deepEqual(Object.keys(JSON.parse(text).linux), ['namespaces', 'capabilities', 'cgroup', 'seccomp', 'apparmor', 'selinux', 'intelRdt', 'mountExtensions', 'netDevices']);
 });

@@ -1,0 +1,49 @@
+// The operations engines ask of a container's cgroup, behind one interface with two drivers:
+// fs (cgroup v2 directories written directly, fs2.ts) and systemd (a transient scope over D-Bus,
+// systemd.ts). Callers hold a Manager, never a path, so `pause`, `update` or `events` work the
+// same for either.
+import type { LinuxResources } from '../spec/types.js';
+import type { FreezerState } from './freezer.js';
+import type { Stats } from './stats.js';
+import type { CgroupPlacement } from './v2.js';
+
+export interface CgroupRecord {
+  /** The container's cgroup directory. */
+  dir: string;
+  /** Directories tsrun made for it, outermost first; removed on destroy. */
+  created: string[];
+  /** Present for the systemd driver: the transient unit that owns dir. */
+  systemdUnit?: string;
+}
+
+export interface SetOptions {
+  /** Install the device filter (create; update when devices are given). */
+  devices?: boolean;
+}
+
+export interface Manager {
+  readonly driver: 'fs' | 'systemd';
+  readonly dir: string;
+  /**
+   * Makes the cgroup before the init exists. fs: the directories, and an fd for
+   * CLONE_INTO_CGROUP. systemd: nothing yet (a scope needs a pid): fd is -1 and apply() starts it.
+   */
+  create(): CgroupPlacement;
+  /** Puts a process in the cgroup (when CLONE_INTO_CGROUP was not used). */
+  apply(pid: number): void;
+  /** Applies limits; fails naming the controller and the cgroup when one is missing. */
+  set(resources: LinuxResources | undefined, o?: SetOptions): void;
+  /** Freezes and waits until cgroup.events says frozen (or undoes the freeze and throws). */
+  freeze(): void;
+  thaw(): void;
+  freezerState(): FreezerState;
+  /** SIGKILLs every process at once (cgroup.kill); false when the kernel lacks it. */
+  killAll(): boolean;
+  /** Every pid in the cgroup and below. */
+  pids(): number[];
+  stats(): Stats;
+  /** Removes what create made (the unit, the directories); the cgroup must be empty. */
+  destroy(): void;
+  /** What to keep in the state file to rebuild this manager later. */
+  record(): CgroupRecord;
+}
