@@ -112,6 +112,8 @@ export interface BundleContext {
 export interface Bundle extends BundleContext {
   /** The --root state dir. */
   root: string;
+  /** Where the CLI calls' stdout/stderr files go (inside dir). */
+  ioDir: string;
   /** A unique container id (more: newId()). */
   id: string;
   spec: Spec;
@@ -172,6 +174,7 @@ export async function makeBundle(
     dir,
     rootfs,
     root,
+    ioDir,
     id: uniqueId(),
     spec,
     tsrun: (args, o = {}) => runTsrun(['--root', root, ...args], { ioDir, cwd: dir, ...o }),
