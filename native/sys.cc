@@ -137,6 +137,43 @@ Napi::Value WatchPidfd(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// pollReadable(fd, callback): calls back once, on the event loop, when fd is readable (or hung
+// up). The async handshake waits on the sync socket this way instead of blocking the loop.
+struct FdWatch {
+  uv_poll_t poll;
+  napi_env env;
+  Napi::FunctionReference cb;
+};
+
+void onReadable(uv_poll_t* h, int status, int events) {
+  FdWatch* w = static_cast<FdWatch*>(h->data);
+  uv_poll_stop(h);
+  Napi::Env env(w->env);
+  Napi::HandleScope scope(env);
+  Napi::FunctionReference cb = std::move(w->cb);
+  uv_close(reinterpret_cast<uv_handle_t*>(h), [](uv_handle_t* hh) { delete static_cast<FdWatch*>(hh->data); });
+  if (status < 0) {
+    cb.MakeCallback(env.Global(), {Napi::Error::New(env, std::string("poll: ") + uv_strerror(status)).Value()});
+  } else {
+    cb.MakeCallback(env.Global(), {env.Null()});
+  }
+}
+
+Napi::Value PollReadable(const Napi::CallbackInfo& info) {
+  uv_loop_t* loop = nullptr;
+  napi_get_uv_event_loop(info.Env(), &loop);
+  FdWatch* w = new FdWatch();
+  w->env = info.Env();
+  w->cb = Napi::Persistent(info[1].As<Napi::Function>());
+  w->poll.data = w;
+  if (uv_poll_init(loop, &w->poll, intArg(info, 0)) != 0 ||
+      uv_poll_start(&w->poll, UV_READABLE | UV_DISCONNECT, onReadable) != 0) {
+    delete w;
+    Napi::Error::New(info.Env(), "pollReadable: cannot poll the fd").ThrowAsJavaScriptException();
+  }
+  return info.Env().Undefined();
+}
+
 Napi::Value SetChildSubreaper(const Napi::CallbackInfo& info) {
   if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) THROW_ERRNO("prctl", nullptr);
   return info.Env().Undefined();
@@ -230,6 +267,7 @@ void initSys(Napi::Env env, Napi::Object exports) {
   exports.Set("pidfdSendSignal", Napi::Function::New(env, PidfdSendSignal));
   exports.Set("waitPid", Napi::Function::New(env, WaitPid));
   exports.Set("watchPidfd", Napi::Function::New(env, WatchPidfd));
+  exports.Set("pollReadable", Napi::Function::New(env, PollReadable));
   exports.Set("setChildSubreaper", Napi::Function::New(env, SetChildSubreaper));
   exports.Set("sendFd", Napi::Function::New(env, SendFd));
   exports.Set("recvFd", Napi::Function::New(env, RecvFd));

@@ -2,16 +2,18 @@
 // record the state. Returns once the init is parked before execve (create) or has exec'd (run).
 // Each resource made pushes an undo step; on error they run in reverse, so a failed create leaves
 // no directory, cgroup or process behind.
-import { closeSync, constants, openSync, rmSync, unlinkSync } from 'node:fs';
+import { closeSync, constants, openSync, rmSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import { CgroupError, InvalidSpecError, TsrunError } from '../errors.js';
 import { checkResources } from '../cgroups/resources.js';
-import { addProcess, cgroupDirFor, closeFd, createCgroup, removeCgroup, unifiedMount } from '../cgroups/v2.js';
+import type { Manager } from '../cgroups/manager.js';
+import { newManager } from '../cgroups/select.js';
+import { closeFd, unifiedMount } from '../cgroups/v2.js';
 import { addon } from '../native/addon.js';
 import { hookState, runHooks } from '../linux/hooks.js';
 import { compilePlan } from '../process/compile.js';
-import { runHandshake, type ChildHandle } from '../process/protocol.js';
+import { runHandshake, runHandshakeAsync, type ChildHandle, type HandshakeOptions } from '../process/protocol.js';
 import { loadSpec, resolveRootfs } from '../spec/load.js';
 import type { NamespaceType, Spec } from '../spec/types.js';
 import { readProcStat } from '../state/status.js';
@@ -34,6 +36,8 @@ export interface CreateOptions {
   spec?: Spec;
   /** run -d: nobody stays to hold a pty master. */
   detach?: boolean;
+  /** --systemd-cgroup: the cgroup is a transient systemd scope (cgroupsPath "slice:prefix:name"). */
+  systemdCgroup?: boolean;
 }
 
 export interface Created {
@@ -65,7 +69,37 @@ export function sendToSocket(socketPath: string, fd: number, name = '/dev/ptmx')
   }
 }
 
+/** A create half-way: the child is spawned, the handshake is next. */
+interface Pending {
+  child: ChildHandle;
+  handshake: HandshakeOptions;
+  finish: () => Created;
+  fail: (err: unknown) => never;
+}
+
+/** Synchronous create, for the CLI: the handshake blocks (nothing else runs in the process). */
 export function createContainer(o: CreateOptions): Created {
+  const p = prepareCreate(o);
+  try {
+    runHandshake(p.child, p.handshake);
+  } catch (err) {
+    p.fail(err);
+  }
+  return p.finish();
+}
+
+/** Asynchronous create, for services: the handshake waits on the event loop, never blocking it. */
+export async function createContainerAsync(o: CreateOptions): Promise<Created> {
+  const p = prepareCreate(o);
+  try {
+    await runHandshakeAsync(p.child, p.handshake);
+  } catch (err) {
+    p.fail(err);
+  }
+  return p.finish();
+}
+
+function prepareCreate(o: CreateOptions): Pending {
   const store = new StateStore(o.root);
   store.dir(o.id); // validates the id before anything else
   const bundle = path.resolve(o.bundle);
@@ -110,24 +144,27 @@ export function createContainer(o: CreateOptions): Created {
       creating: true,
     };
 
-    // cgroup: placement in the unified hierarchy when one is mounted.
+    // cgroup: placement in the unified hierarchy when one is mounted, limits applied before the
+    // init exists (the runtime itself is never in the container's cgroup: CLONE_INTO_CGROUP).
     const unified = unifiedMount();
     let cgroupFd: number | undefined;
+    let cgm: Manager | null = null;
     if (unified) {
-      const cgDir = cgroupDirFor(unified, spec.linux?.cgroupsPath, o.id);
-      const problems = checkResources(spec.linux?.resources, path.dirname(cgDir));
-      if (problems.length) throw new CgroupError(`cgroup ${cgDir}: ${problems.join('; ')}`);
-      const placed = createCgroup(cgDir);
-      cgroupFd = placed.fd;
-      record.cgroup = { dir: placed.dir, created: placed.created };
-      undo.push(() => removeCgroup(placed.created));
-      undo.push(() => closeFd(placed.fd));
+      const manager = newManager({ id: o.id, cgroupsPath: spec.linux?.cgroupsPath, systemd: o.systemdCgroup });
+      cgm = manager;
+      const problems = checkResources(spec.linux?.resources, path.dirname(manager!.dir));
+      if (problems.length) throw new CgroupError(`cgroup ${manager!.dir}: ${problems.join('; ')}`);
+      const placed = manager!.create();
+      record.cgroup = manager!.record();
+      undo.push(() => manager!.destroy());
+      if (placed.fd >= 0) {
+        cgroupFd = placed.fd;
+        undo.push(() => closeFd(placed.fd));
+      }
+      manager!.set(spec.linux?.resources, { devices: true });
     } else {
       const problems = checkResources(spec.linux?.resources, null);
       if (problems.length) throw new InvalidSpecError(problems);
-    }
-    if (spec.linux?.resources?.devices?.length) {
-      o.logger.debug('linux.resources.devices: the eBPF device controller is not applied by this build');
     }
     store.save(record);
 
@@ -170,11 +207,14 @@ export function createContainer(o: CreateOptions): Created {
     if (fifoFd !== undefined) keepFds.push(fifoFd);
     const spawned = addon().spawn({ ops: plan.ops, strings: plan.strings, lists: plan.lists, cloneFlags, cgroupFd, keepFds });
     const child: ChildHandle = { pid: spawned.pid, pidfd: spawned.pidfd, syncFd: spawned.syncFd };
-    if (!spawned.intoCgroup && record.cgroup) addProcess(record.cgroup.dir, child.pid);
+    if (cgm && (cgroupFd === undefined || !spawned.intoCgroup)) {
+      cgm.apply(child.pid);
+      record.cgroup = cgm.record();
+    }
 
     let consoleFd: number | undefined;
     undo.push(() => consoleFd !== undefined && closeFd(consoleFd));
-    runHandshake(child, {
+    const handshake: HandshakeOptions = {
       spec,
       plan,
       mode: o.mode,
@@ -200,22 +240,28 @@ export function createContainer(o: CreateOptions): Created {
         record.pidStartTime = readProcStat(c.pid)?.startTime;
         delete record.creating;
         store.save(record);
-        if (o.pidFile) writeAtomic(path.resolve(o.pidFile), String(c.pid));
+        if (o.pidFile) {
+          writeAtomic(path.resolve(o.pidFile), String(c.pid));
+          undo.push(() => rmSync(path.resolve(o.pidFile!), { force: true }));
+        }
       },
-    });
-    for (const fd of nsFds.values()) closeFd(fd);
-    if (fifoFd !== undefined) closeSync(fifoFd);
-    if (cgroupFd !== undefined) closeFd(cgroupFd);
-    release();
-    return { record, child, consoleFd };
+    };
+    return {
+      child,
+      handshake,
+      finish: () => {
+        for (const fd of nsFds.values()) closeFd(fd);
+        if (fifoFd !== undefined) closeSync(fifoFd);
+        if (cgroupFd !== undefined) closeFd(cgroupFd);
+        release();
+        return { record, child, consoleFd };
+      },
+      fail: (err) => {
+        rollback();
+        throw err;
+      },
+    };
   } catch (err) {
-    if (o.pidFile) {
-      try {
-        unlinkSync(path.resolve(o.pidFile));
-      } catch {
-        /* not written */
-      }
-    }
     rollback();
     throw err;
   }

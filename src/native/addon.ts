@@ -38,6 +38,7 @@ export interface Addon {
   waitPid(pid: number, nohang?: boolean): ExitInfo | null;
   watchPidfd(pidfd: number, cb: (r: ExitInfo | Error) => void): void;
   setChildSubreaper(): void;
+  pollReadable(fd: number, cb: (err: Error | null) => void): void;
   sendFd(socketFd: number, fd: number, data?: string): void;
   recvFd(socketFd: number): { fd: number; data: Buffer };
   connectUnix(path: string): number;

@@ -41,6 +41,8 @@ export interface HandshakeOptions {
   onConsole?: (masterFd: number) => void;
   /** prestart and createRuntime hooks, in the runtime namespace; throwing aborts the create. */
   onCreateRuntime?: (child: ChildHandle) => void;
+  /** Receives the seccomp notify fd (SCMP_ACT_NOTIFY); the callee owns the fd. */
+  onSeccompListener?: (fd: number, child: ChildHandle) => void;
   /** The state JSON hooks run by the child get on stdin. */
   stateFor?: (status: 'creating' | 'created', child: ChildHandle) => string;
 }
@@ -97,66 +99,108 @@ function writeProcFile(pid: number, name: string, text: string): void {
   }
 }
 
+type Message = NonNullable<ReturnType<typeof readMsg>>;
+
+/** The parent's side of the conversation, one message at a time; true when it is over. */
+class Conversation {
+  private ready = false;
+  constructor(
+    private readonly child: ChildHandle,
+    private readonly o: HandshakeOptions,
+  ) {}
+
+  handle(m: Message | null): boolean {
+    const { child, o } = this;
+    const a = addon();
+    if (!m) {
+      if (this.ready && o.mode === 'run') return true;
+      const status = a.waitPid(child.pid);
+      const how = status?.signal ? `killed by signal ${status.signal}` : `exit status ${status?.exitCode}`;
+      throw new TsrunError('TSRUN_CHILD_SETUP', `container init exited during set-up (${how})`);
+    }
+    switch (m.type) {
+      case Msg.ERROR:
+        throw describeChildError(o.plan, m.op, m.value, m.extra);
+      case Msg.FORKED:
+        a.waitPid(child.pid);
+        closeSync(child.pidfd);
+        child.pid = m.value;
+        child.pidfd = a.pidfdOpen(m.value);
+        return false;
+      case Msg.SYNC:
+        return this.sync(m);
+      default:
+        throw new TsrunError('TSRUN_CHILD_SETUP', `unexpected message ${m.type} from the container init`);
+    }
+  }
+
+  private sync(m: Message): boolean {
+    const { child, o } = this;
+    switch (m.value) {
+      case Sync.USERMAP:
+        // Parent-written maps (user_namespaces(7)); as root in the parent namespace, setgroups
+        // stays allowed.
+        writeProcFile(child.pid, 'uid_map', mapText(o.spec.linux?.uidMappings));
+        writeProcFile(child.pid, 'gid_map', mapText(o.spec.linux?.gidMappings));
+        break;
+      case Sync.TIMENS: {
+        const text = Object.entries(o.spec.linux?.timeOffsets ?? {})
+          .map(([clock, v]) => `${clock} ${v.secs ?? 0} ${v.nanosecs ?? 0}\n`)
+          .join('');
+        if (text) writeProcFile(child.pid, 'timens_offsets', text);
+        break;
+      }
+      case Sync.CREATE_RUNTIME:
+        o.onCreateRuntime?.(child);
+        break;
+      case Sync.STATE_CREATING:
+      case Sync.STATE_CREATED: {
+        const json = o.stateFor?.(m.value === Sync.STATE_CREATING ? 'creating' : 'created', child) ?? '{}';
+        writeSync(child.syncFd, Buffer.from(json));
+        return false;
+      }
+      case Sync.PTY:
+      case Sync.SECCOMP_LISTENER:
+        if (m.fd < 0) throw new TsrunError('TSRUN_CHILD_SETUP', 'the container init sent no fd');
+        if (m.value === Sync.PTY && o.onConsole) o.onConsole(m.fd);
+        else if (m.value === Sync.SECCOMP_LISTENER && o.onSeccompListener) o.onSeccompListener(m.fd, child);
+        else closeSync(m.fd);
+        break;
+      case Sync.READY:
+        this.ready = true;
+        o.onReady?.(child);
+        writeSync(child.syncFd, REPLY_GO);
+        return o.mode === 'create';
+    }
+    writeSync(child.syncFd, REPLY_GO);
+    return false;
+  }
+}
+
 /**
- * Drives the conversation until READY (create) or the execve (run). On any failure the child is
- * killed and reaped before the error is thrown, so nothing is left half-made.
+ * Drives the conversation until READY (create) or the execve (run), blocking: the CLI's path.
+ * On any failure the child is killed and reaped before the error is thrown.
  */
 export function runHandshake(child: ChildHandle, o: HandshakeOptions): void {
+  const c = new Conversation(child, o);
+  try {
+    while (!c.handle(readMsg(child.syncFd)));
+  } catch (err) {
+    killAndReap(child);
+    throw err;
+  } finally {
+    closeSync(child.syncFd);
+  }
+}
+
+/** The same conversation, each read awaited on the event loop (a uv_poll on the socket). */
+export async function runHandshakeAsync(child: ChildHandle, o: HandshakeOptions): Promise<void> {
+  const c = new Conversation(child, o);
   const a = addon();
-  let ready = false;
   try {
     for (;;) {
-      const m = readMsg(child.syncFd);
-      if (!m) {
-        if (ready && o.mode === 'run') return;
-        const status = a.waitPid(child.pid);
-        const how = status?.signal ? `killed by signal ${status.signal}` : `exit status ${status?.exitCode}`;
-        throw new TsrunError('TSRUN_CHILD_SETUP', `container init exited during set-up (${how})`);
-      }
-      switch (m.type) {
-        case Msg.ERROR:
-          throw describeChildError(o.plan, m.op, m.value, m.extra);
-        case Msg.FORKED: {
-          a.waitPid(child.pid);
-          closeSync(child.pidfd);
-          child.pid = m.value;
-          child.pidfd = a.pidfdOpen(m.value);
-          continue;
-        }
-        case Msg.SYNC:
-          if (m.value === Sync.USERMAP) {
-            // Parent-written maps (user_namespaces(7)); as root in the parent namespace,
-            // setgroups stays allowed.
-            writeProcFile(child.pid, 'uid_map', mapText(o.spec.linux?.uidMappings));
-            writeProcFile(child.pid, 'gid_map', mapText(o.spec.linux?.gidMappings));
-          } else if (m.value === Sync.TIMENS) {
-            const offs = o.spec.linux?.timeOffsets ?? {};
-            const text = Object.entries(offs)
-              .map(([clock, v]) => `${clock} ${v.secs ?? 0} ${v.nanosecs ?? 0}\n`)
-              .join('');
-            if (text) writeProcFile(child.pid, 'timens_offsets', text);
-          } else if (m.value === Sync.CREATE_RUNTIME) {
-            o.onCreateRuntime?.(child);
-          } else if (m.value === Sync.STATE_CREATING || m.value === Sync.STATE_CREATED) {
-            const json = o.stateFor?.(m.value === Sync.STATE_CREATING ? 'creating' : 'created', child) ?? '{}';
-            writeSync(child.syncFd, Buffer.from(json));
-            continue;
-          } else if (m.value === Sync.PTY) {
-            if (m.fd < 0) throw new TsrunError('TSRUN_CHILD_SETUP', 'the container init sent no pty master');
-            if (o.onConsole) o.onConsole(m.fd);
-            else closeSync(m.fd);
-          } else if (m.value === Sync.READY) {
-            ready = true;
-            o.onReady?.(child);
-            writeSync(child.syncFd, REPLY_GO);
-            if (o.mode === 'create') return;
-            continue;
-          }
-          writeSync(child.syncFd, REPLY_GO);
-          continue;
-        default:
-          throw new TsrunError('TSRUN_CHILD_SETUP', `unexpected message ${m.type} from the container init`);
-      }
+      await new Promise<void>((resolve, reject) => a.pollReadable(child.syncFd, (err) => (err ? reject(err) : resolve())));
+      if (c.handle(readMsg(child.syncFd))) return;
     }
   } catch (err) {
     killAndReap(child);
