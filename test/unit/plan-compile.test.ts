@@ -1,0 +1,336 @@
+// The plan compiler (src/process/compile.ts): which ops a config becomes, in which order, with
+// which arguments, and how a failure at an op is worded. The plan is decoded back from its
+// binary form (ops, string table, lists), as native/child.cc reads it.
+import test from 'ava';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { InvalidSpecError } from '../../src/errors.js';
+import { compilePlan, type CompileOptions } from '../../src/process/compile.js';
+import { CLONE, Detail, NONE, Op, OP_WORDS, Resolve, Sync } from '../../src/process/opcodes.js';
+import type { CompiledPlan } from '../../src/process/plan-builder.js';
+import { describeChildError } from '../../src/process/protocol.js';
+import { defaultSpec } from '../../src/spec/defaults.js';
+import { MS } from '../../src/spec/mount-options.js';
+import type { NamespaceType, Spec } from '../../src/spec/types.js';
+
+const OP_NAME = Object.fromEntries(Object.entries(Op).map(([k, v]) => [v, k])) as Record<number, string>;
+
+interface DecodedOp {
+  index: number;
+  name: string;
+  /** Arguments without the trailing NONE padding. */
+  args: number[];
+  /** All seven argument words. */
+  raw: number[];
+  description: string;
+}
+
+function decode(plan: CompiledPlan): DecodedOp[] {
+  const out: DecodedOp[] = [];
+  for (let i = 0; i < plan.ops.length / OP_WORDS; i++) {
+    const w = Array.from(plan.ops.subarray(i * OP_WORDS, (i + 1) * OP_WORDS));
+    const args = w.slice(1);
+    while (args.length && args[args.length - 1] === NONE) args.pop();
+    out.push({ index: i, name: OP_NAME[w[0]] ?? `?${w[0]}`, args, raw: w.slice(1), description: plan.descriptions[i] });
+  }
+  return out;
+}
+
+/** The NUL-terminated string at off in the string table. */
+function str(plan: CompiledPlan, off: number): string {
+  const end = plan.strings.indexOf(0, off);
+  return plan.strings.subarray(off, end).toString('utf8');
+}
+
+/** A list (argv, env, gids) by index: count, then string offsets. */
+function list(plan: CompiledPlan, index: number): string[] {
+  let p = 0;
+  for (let i = 0; i < index; i++) p += 1 + plan.lists[p];
+  const n = plan.lists[p];
+  return Array.from(plan.lists.subarray(p + 1, p + 1 + n)).map((off) => str(plan, off));
+}
+
+const ROOTFS = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrun-plan-rootfs-'));
+test.after.always(() => fs.rmSync(ROOTFS, { recursive: true, force: true }));
+
+function spec(mutate?: (s: Spec) => void): Spec {
+  const s = defaultSpec();
+  s.process!.terminal = false;
+  mutate?.(s);
+  return s;
+}
+
+function compile(s: Spec, o: Partial<CompileOptions> = {}) {
+  const r = compilePlan({ spec: s, bundle: path.dirname(ROOTFS), rootfs: ROOTFS, mode: 'create', fifoFd: 9, preserveFds: 0, noPivot: false, nsFds: new Map(), ...o });
+  return { ...r, ops: decode(r.plan) };
+}
+
+const names = (ops: DecodedOp[]) => ops.map((o) => o.name);
+const first = (ops: DecodedOp[], name: string) => ops.findIndex((o) => o.name === name);
+const findDesc = (ops: DecodedOp[], d: string) => {
+  const op = ops.find((o) => o.description === d);
+  if (!op) throw new Error(`no op "${d}" in:\n${ops.map((o) => o.description).join('\n')}`);
+  return op;
+};
+
+test('the default config: every namespace made by clone3, no setns/unshare/fork', (t) => {
+  const { cloneFlags, ops } = compile(spec());
+  t.is(cloneFlags, CLONE.NEWPID | CLONE.NEWNET | CLONE.NEWIPC | CLONE.NEWUTS | CLONE.NEWNS);
+  for (const n of ['SETNS', 'UNSHARE', 'FORK']) t.false(names(ops).includes(n), `no ${n}`);
+  t.like(ops[0], { index: 0, name: 'PDEATHSIG', args: [9], description: 'set the parent-death signal' });
+});
+
+test('op order follows runc init: rootfs, pivot, masks, hostname, rlimits, caps/user, fds, lookup, nnp, ready, fifo, execve', (t) => {
+  const { ops } = compile(spec());
+  const order = ['MOUNT', 'PIVOT_ROOT', 'MASK_PATH', 'READONLY_PATH', 'REMOUNT_ROOT_RO', 'SETHOSTNAME', 'RLIMIT', 'CAPBSET_DROP', 'SETGROUPS', 'SETRESGID', 'SETRESUID', 'CAPSET', 'AMBIENT', 'UMASK', 'CHDIR', 'CLOSE_FDS', 'LOOKUP_EXEC', 'NO_NEW_PRIVS', 'WAIT_FIFO', 'EXECVE'];
+  const at = order.map((n) => first(ops, n));
+  t.false(at.includes(-1), `all present: ${order.filter((_, i) => at[i] < 0)}`);
+  t.deepEqual([...at].sort((a, b) => a - b), at, `in order: ${order.map((n, i) => `${n}@${at[i]}`).join(' ')}`);
+  t.is(ops.at(-1)?.name, 'EXECVE', 'execve is last');
+  // The READY sync comes right before the fifo wait, after the parent-death signal is cleared.
+  const ready = ops.findIndex((o) => o.name === 'SYNC' && o.args[0] === Sync.READY);
+  t.deepEqual(names(ops.slice(ready, ready + 3)), ['SYNC', 'PDEATHSIG', 'WAIT_FIFO']);
+  t.deepEqual(ops[ready + 1].args, [0]);
+  t.deepEqual(ops[ready + 2].args, [9], 'waits on the fifo fd it was given');
+  // Setting user before capset: KEEPCAPS 1 … SETRESUID … KEEPCAPS 0.
+  const keep = ops.filter((o) => o.name === 'KEEPCAPS').map((o) => o.args[0]);
+  t.deepEqual(keep, [1, 0]);
+});
+
+test('run mode has no fifo wait; create without a fifo fd is a programming error', (t) => {
+  const { ops } = compile(spec(), { mode: 'run', fifoFd: undefined });
+  t.false(names(ops).includes('WAIT_FIFO'));
+  t.throws(() => compile(spec(), { fifoFd: undefined }), { instanceOf: TypeError });
+});
+
+test('mounts: descriptions name the op and the destination; targets go through the resolver', (t) => {
+  const { plan, ops } = compile(spec());
+  const proc = findDesc(ops, 'mount proc on /proc');
+  // MOUNT args: source, target (none: via slot), fstype, flags, data, slot
+  t.is(str(plan, proc.args[0]), 'proc');
+  t.is(proc.args[1], NONE, 'no target path: the mount goes through the resolved fd');
+  t.is(str(plan, proc.args[2]), 'proc');
+  const resolve = ops[proc.index - 1];
+  t.is(resolve.name, 'RESOLVE');
+  t.is(resolve.description, 'create mount point /proc');
+  t.is(str(plan, resolve.args[2]), 'proc', 'relative to the rootfs');
+  t.is(resolve.args[3], Resolve.MKDIR | Resolve.NOFOLLOW, 'procfs is never mounted through a symlink');
+  const shm = findDesc(ops, 'mount tmpfs on /dev/shm');
+  t.is(shm.args[3], MS.NOSUID | MS.NOEXEC | MS.NODEV);
+  t.is(str(plan, shm.args[4]), 'mode=1777,size=65536k');
+  const pivot = findDesc(ops, `pivot_root ${ROOTFS}`);
+  t.is(pivot.name, 'PIVOT_ROOT');
+  t.is(ops[1].description, 'make / rslave');
+  t.is(ops[1].args[3], MS.SLAVE | MS.REC);
+});
+
+test('rootfsPropagation and --no-pivot', (t) => {
+  const { ops } = compile(spec((s) => (s.linux!.rootfsPropagation = 'private')), { noPivot: true });
+  t.is(ops[1].description, 'make / private');
+  t.is(ops[1].args[3], MS.PRIVATE | MS.REC);
+  t.false(names(ops).includes('PIVOT_ROOT'));
+  t.is(findDesc(ops, `move ${ROOTFS} to / and chroot`).name, 'MOVE_CHROOT');
+});
+
+test('bind mounts: a file source makes a file mount point, flags are applied by a remount', (t) => {
+  const file = path.join(ROOTFS, '..', 'tsrun-plan-file');
+  fs.writeFileSync(file, '');
+  t.teardown(() => fs.rmSync(file, { force: true }));
+  const { ops } = compile(spec((s) => {
+    s.mounts!.push({ destination: '/etc/x', type: 'bind', source: file, options: ['bind', 'ro', 'nosuid'] });
+    s.mounts!.push({ destination: '/mnt/d', type: 'none', source: os.tmpdir(), options: ['rbind'] });
+  }));
+  const mp = findDesc(ops, 'create mount point /etc/x');
+  t.is(mp.args[3], Resolve.MKFILE);
+  const bind = findDesc(ops, `bind ${file} on /etc/x`);
+  t.is(bind.args[3], MS.BIND);
+  const remount = findDesc(ops, 'remount /etc/x with bind,ro,nosuid');
+  t.is(remount.args[3], MS.BIND | MS.REMOUNT | MS.RDONLY | MS.NOSUID);
+  t.is(findDesc(ops, 'create mount point /mnt/d').args[3], Resolve.MKDIR);
+  t.is(findDesc(ops, `bind ${os.tmpdir()} on /mnt/d`).args[3], MS.BIND | MS.REC);
+  t.false(ops.some((o) => o.description === 'remount /mnt/d with rbind'), 'no remount without extra flags');
+});
+
+test('a missing bind source is reported per mount before anything runs', (t) => {
+  const err = t.throws(() => compile(spec((s) => {
+    s.mounts!.push({ destination: '/a', type: 'bind', source: '/nonexistent/tsrun-a', options: ['bind'] });
+  })), { instanceOf: InvalidSpecError });
+  t.regex(err!.message, /mounts\[7\] \(\/a\): bind source \/nonexistent\/tsrun-a: ENOENT/);
+});
+
+test('recursive attributes become one mount_setattr with AT_RECURSIVE', (t) => {
+  const { ops } = compile(spec((s) => {
+    s.mounts!.push({ destination: '/mnt/r', type: 'bind', source: os.tmpdir(), options: ['rbind', 'rro', 'rnosuid'] });
+  }));
+  const op = findDesc(ops, 'set recursive attributes of /mnt/r');
+  t.is(op.name, 'MOUNT_SETATTR');
+  // slot, attr_set (MOUNT_ATTR_RDONLY|NOSUID), attr_clr, propagation, recursive
+  t.deepEqual(op.args.slice(1), [0x1 | 0x2, 0, 0, 1]);
+});
+
+test('joining namespaces: setns by fd in user-first order, unshare the rest, fork for the pid namespace', (t) => {
+  const nsFds = new Map<NamespaceType, number>([['network', 11], ['user', 12], ['pid', 13]]);
+  const { cloneFlags, ops } = compile(spec((s) => {
+    s.linux!.namespaces = [
+      { type: 'pid', path: '/proc/42/ns/pid' },
+      { type: 'network', path: '/proc/42/ns/net' },
+      { type: 'ipc' },
+      { type: 'uts' },
+      { type: 'mount' },
+      { type: 'user', path: '/proc/42/ns/user' },
+    ];
+  }), { nsFds });
+  t.is(cloneFlags, 0, 'clone3 makes no namespace when any is joined');
+  const head = ops.slice(1, 8);
+  t.deepEqual(head.map((o) => [o.name, ...o.args]), [
+    ['SETNS', 12, CLONE.NEWUSER],
+    ['SETRESGID', 0],
+    ['SETRESUID', 0],
+    ['SETNS', 11, CLONE.NEWNET],
+    ['SETNS', 13, CLONE.NEWPID],
+    ['UNSHARE', CLONE.NEWIPC | CLONE.NEWUTS | CLONE.NEWNS],
+    ['FORK'],
+  ]);
+  t.is(head[0].description, 'join user namespace /proc/42/ns/user');
+  t.is(head[3].description, 'join network namespace /proc/42/ns/net');
+  t.deepEqual([ops[8].name, ...ops[8].args], ['PDEATHSIG', 9], 'the forked child sets its own parent-death signal');
+  t.throws(() => compile(spec((s) => (s.linux!.namespaces = [{ type: 'mount' }, { type: 'network', path: '/x' }]))), { instanceOf: TypeError }, 'a joined namespace needs its fd');
+});
+
+test('a new user namespace by clone waits for the id maps, then becomes root; setgroups is skipped without gids', (t) => {
+  const { cloneFlags, ops } = compile(spec((s) => s.linux!.namespaces!.push({ type: 'user' })));
+  t.true((cloneFlags & CLONE.NEWUSER) !== 0);
+  t.deepEqual(ops.slice(1, 4).map((o) => [o.name, ...o.args]), [['SYNC', Sync.USERMAP], ['SETRESGID', 0], ['SETRESUID', 0]]);
+  t.false(names(ops).includes('SETGROUPS'), 'setgroups is denied in a user namespace');
+  const withGids = compile(spec((s) => {
+    s.linux!.namespaces!.push({ type: 'user' });
+    s.process!.user.additionalGids = [5, 6];
+  }));
+  const sg = withGids.ops.find((o) => o.name === 'SETGROUPS')!;
+  t.deepEqual(list(withGids.plan, sg.args[0]), ['5', '6']);
+  t.is(sg.description, 'setgroups [5,6]');
+});
+
+test('a new time namespace is unshared, its offsets written, then the child forks into it', (t) => {
+  const { cloneFlags, ops } = compile(spec((s) => s.linux!.namespaces!.push({ type: 'time' })));
+  t.is(cloneFlags, 0);
+  const u = ops.find((o) => o.name === 'UNSHARE')!;
+  t.is(u.args[0], CLONE.NEWPID | CLONE.NEWNET | CLONE.NEWIPC | CLONE.NEWUTS | CLONE.NEWNS | CLONE.NEWTIME);
+  t.deepEqual(ops.slice(u.index + 1, u.index + 3).map((o) => [o.name, ...o.args]), [['SYNC', Sync.TIMENS], ['FORK']]);
+});
+
+test('tsrun refuses a config without a new mount namespace', (t) => {
+  const err = t.throws(() => compile(spec((s) => (s.linux!.namespaces = [{ type: 'pid' }]))), { instanceOf: InvalidSpecError });
+  t.regex(err!.message, /new mount namespace/);
+});
+
+test('rlimits are split into 32-bit words; the caller RLIMIT_NOFILE is restored when none is set', (t) => {
+  const { ops } = compile(spec((s) => {
+    s.process!.rlimits = [{ type: 'RLIMIT_FSIZE', soft: 2 ** 33 + 7, hard: 2 ** 40 }];
+  }));
+  const fsize = findDesc(ops, 'setrlimit RLIMIT_FSIZE');
+  t.deepEqual(fsize.args, [1, 7, 2, 0, 2 ** 8]);
+
+  const saved = process.env.TSRUN_NOFILE;
+  process.env.TSRUN_NOFILE = '777:unlimited';
+  try {
+    const r = compile(spec((s) => delete s.process!.rlimits));
+    const nofile = findDesc(r.ops, 'restore the caller RLIMIT_NOFILE');
+    t.deepEqual(nofile.raw.slice(0, 5), [7, 777, 0, 0xffffffff, 0xffffffff], 'unlimited is all ones');
+  } finally {
+    if (saved === undefined) delete process.env.TSRUN_NOFILE;
+    else process.env.TSRUN_NOFILE = saved;
+  }
+});
+
+test('capability sets become 64-bit masks split in two words', (t) => {
+  const { ops } = compile(spec((s) => {
+    s.process!.capabilities = {
+      bounding: ['CAP_CHOWN', 'CAP_KILL', 'CAP_SYSLOG', 'CAP_BPF'],
+      effective: ['CAP_CHOWN', 'CAP_KILL'],
+      permitted: ['CAP_CHOWN', 'CAP_KILL', 'CAP_BPF'],
+      inheritable: ['CAP_SYSLOG'],
+      ambient: ['CAP_CHECKPOINT_RESTORE'],
+    };
+  }));
+  const lastCap = Number(fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8'));
+  // CAP_CHOWN 0, CAP_KILL 5, CAP_SYSLOG 34, CAP_BPF 39, CAP_CHECKPOINT_RESTORE 40
+  t.deepEqual(findDesc(ops, 'drop capabilities from the bounding set').args, [0b100001, (1 << 2) | (1 << 7), lastCap]);
+  t.deepEqual(findDesc(ops, 'capset').args, [0b100001, 0, 0b100001, 1 << 7, 0, 1 << 2]);
+  t.deepEqual(findDesc(ops, 'set ambient capabilities').args, [0, 1 << 8]);
+});
+
+test('user, umask, cwd, sysctl, hostname and the exec', (t) => {
+  const { plan, ops } = compile(spec((s) => {
+    s.process!.user = { uid: 1000, gid: 100, umask: 0o077 };
+    s.process!.cwd = '/srv/app';
+    s.process!.args = ['probe', 'all'];
+    s.process!.env = ['PATH=/opt/bin', 'A=b'];
+    s.linux!.sysctl = { 'net.ipv4.ip_forward': '1' };
+    s.hostname = 'h1';
+    s.domainname = 'd1';
+  }), { preserveFds: 2 });
+  t.deepEqual(findDesc(ops, 'setresuid 1000').args, [1000]);
+  t.deepEqual(findDesc(ops, 'setresgid 100').args, [100]);
+  t.deepEqual(findDesc(ops, 'set umask').args, [0o077]);
+  t.is(str(plan, findDesc(ops, 'chdir to /srv/app').args[0]), '/srv/app');
+  t.is(findDesc(ops, 'create cwd /srv/app').args[3], Resolve.MKDIR);
+  const sys = findDesc(ops, 'write sysctl net.ipv4.ip_forward');
+  t.is(str(plan, sys.args[0]), '/proc/sys/net/ipv4/ip_forward');
+  t.is(str(plan, sys.args[1]), '1');
+  t.is(str(plan, findDesc(ops, 'sethostname h1').args[0]), 'h1');
+  t.is(str(plan, findDesc(ops, 'setdomainname d1').args[0]), 'd1');
+  t.deepEqual(findDesc(ops, 'close inherited fds').args, [5, 9], 'keeps 0-4 and the fifo');
+  const lookup = findDesc(ops, 'exec: "probe"');
+  t.is(str(plan, lookup.args[0]), 'probe');
+  t.is(str(plan, lookup.args[1]), '/opt/bin', "the container's PATH, not the host's");
+  const exec = ops.at(-1)!;
+  t.deepEqual(list(plan, exec.args[0]), ['probe', 'all']);
+  t.deepEqual(list(plan, exec.args[1]), ['PATH=/opt/bin', 'A=b']);
+});
+
+test('no hostname op without a uts namespace; no read-only remount unless root.readonly', (t) => {
+  const { ops } = compile(spec((s) => {
+    s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'uts');
+    s.root!.readonly = false;
+  }));
+  t.false(names(ops).includes('SETHOSTNAME'));
+  t.false(names(ops).includes('REMOUNT_ROOT_RO'));
+});
+
+test('device nodes: mknod with type, mode, owner; bind from the host in a user namespace', (t) => {
+  const dev = { path: '/dev/fuse', type: 'c' as const, major: 10, minor: 229, fileMode: 0o640, uid: 5, gid: 6 };
+  const { plan, ops } = compile(spec((s) => (s.linux!.devices = [dev])));
+  const mk = findDesc(ops, 'mknod /dev/fuse');
+  t.is(str(plan, mk.args[1]), 'dev/fuse');
+  t.deepEqual(mk.args.slice(2), [0o020000 | 0o640, 10, 229, 5, 6]);
+  t.true(ops.some((o) => o.description === 'mknod /dev/null'), 'default devices in a fresh /dev');
+  t.true(ops.some((o) => o.description === 'symlink /dev/ptmx -> pts/ptmx'));
+
+  const userns = compile(spec((s) => {
+    s.linux!.namespaces!.push({ type: 'user' });
+    s.linux!.devices = [dev];
+  }));
+  t.false(names(userns.ops).includes('MKNOD'), 'mknod is impossible in a user namespace');
+  t.is(findDesc(userns.ops, 'bind /dev/fuse from the host').name, 'MOUNT');
+});
+
+test('a failing op is worded with its description and the errno words', (t) => {
+  const { plan, ops } = compile(spec((s) => (s.process!.args = ['nosuch'])));
+  const proc = findDesc(ops, 'mount proc on /proc');
+  const e = describeChildError(plan, proc.index, 1, Detail.NONE);
+  t.is(e.message, 'mount proc on /proc: operation not permitted');
+  t.is(e.syscallCode, 'EPERM');
+  t.is(e.code, 'TSRUN_CHILD_SETUP');
+  const lookup = findDesc(ops, 'exec: "nosuch"');
+  t.is(describeChildError(plan, lookup.index, 2, Detail.NOT_IN_PATH).message, 'exec: "nosuch": executable file not found in $PATH');
+  t.is(describeChildError(plan, lookup.index, 2, Detail.NONE).message, 'exec: "nosuch": stat nosuch: no such file or directory');
+  const sys = compile(spec((s) => (s.linux!.sysctl = { 'kernel.shmmax': '1' })));
+  const w = findDesc(sys.ops, 'write sysctl kernel.shmmax');
+  t.is(describeChildError(sys.plan, w.index, 18, Detail.NOT_PROCFS).message, 'write sysctl kernel.shmmax: the target is not on procfs');
+});
+
+test('a NUL byte in a string is refused', (t) => {
+  t.throws(() => compile(spec((s) => (s.process!.args = ['a\0b']))), { instanceOf: TypeError, message: /NUL/ });
+});
