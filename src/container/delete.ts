@@ -8,6 +8,7 @@ import { killAll, removeCgroup } from '../cgroups/v2.js';
 import { addon } from '../native/addon.js';
 import { containerStatus, isAlive } from '../state/status.js';
 import { StateStore, type ContainerRecord } from '../state/store.js';
+import { releaseImageRootfs } from './image-rootfs.js';
 
 function waitGone(rec: ContainerRecord, timeoutMs = 10_000): void {
   const until = Date.now() + timeoutMs;
@@ -58,10 +59,12 @@ function thaw(dir: string): void {
 }
 
 /**
- * Frees what the container held: its cgroup, then its state directory; then the poststop hooks,
+ * Frees what the container held: an image-made rootfs (image-rootfs.ts), its cgroup, then its state directory; then the poststop hooks,
  * whose failure is only logged (runtime-spec: "the runtime MUST log a warning").
  */
 export function destroy(store: StateStore, rec: ContainerRecord, logger: Logger = silentLogger): void {
+  // First, so that a mount that will not go keeps the state and `delete` can be retried.
+  releaseImageRootfs(rec);
   if (rec.cgroup) removeCgroup(rec.cgroup.created);
   store.remove(rec.id);
   const hooks = rec.config.hooks?.poststop;
