@@ -10,6 +10,7 @@ import type { LinuxSeccomp } from '../spec/types.js';
 import { AUDIT_ARCH_X86_64, BPF_MAXINSNS, decodeProgram, encodeProgram, enosysPrologue, type EnosysArch } from './seccomp-bpf.js';
 import { errnoName, NR_SCMP_ERROR, SCMP_ACT, SCMP_CMP, SCMP_FLTATR_CTL_NNP, SCMP_FLTATR_CTL_OPTIMIZE, seccompLib, type ArgCmp, type SeccompLib } from './seccomp-lib.js';
 import { resolveFlags, SECCOMP_FILTER_FLAG_NEW_LISTENER } from './seccomp-flags.js';
+import { cacheKey, readCached, writeCached } from './seccomp-cache.js';
 
 export { sendSeccompListener } from './seccomp-listener.js';
 export { seccompSupportedFlags, SECCOMP_FILTER_FLAG_NEW_LISTENER } from './seccomp-flags.js';
@@ -72,15 +73,35 @@ function u64(v: unknown): bigint | undefined {
 
 interface Rule { name: string; nr: number; action: number; args: ArgCmp[][]; where: string }
 
+export interface CompileSeccompOptions {
+  logger?: Pick<Logger, 'debug'>;
+  /** A root-owned directory (e.g. <root>/.cache/seccomp) for compiled filters; see seccomp-cache.ts. */
+  cacheDir?: string;
+}
+
 /**
  * Compiles linux.seccomp to BPF. Returns undefined when the section asks for nothing (no default
  * action and no rules: runc treats that as seccomp disabled). Throws InvalidSpecError naming every
  * bad rule, or TsrunError when libseccomp refuses something.
  */
-export function compileSeccomp(seccomp: LinuxSeccomp, opts: { logger?: Pick<Logger, 'debug'> } = {}): CompiledSeccomp | undefined {
+export function compileSeccomp(seccomp: LinuxSeccomp, opts: CompileSeccompOptions = {}): CompiledSeccomp | undefined {
   const log = opts.logger ?? quiet;
+  if (!seccomp.defaultAction && (seccomp.syscalls ?? []).length === 0) return undefined;
+  const key = opts.cacheDir ? cacheKey(seccomp) : undefined;
+  if (opts.cacheDir && key) {
+    const hit = readCached(opts.cacheDir, key);
+    if (hit) {
+      log.debug(`seccomp: filter ${key.slice(0, 12)} from the cache (${hit.bpf.length / 8} instructions)`);
+      return hit;
+    }
+  }
+  const out = generate(seccomp, log);
+  if (opts.cacheDir && key && !writeCached(opts.cacheDir, key, out)) log.debug(`seccomp: cannot write the filter cache in ${opts.cacheDir}`);
+  return out;
+}
+
+function generate(seccomp: LinuxSeccomp, log: Pick<Logger, 'debug'>): CompiledSeccomp {
   const syscalls = seccomp.syscalls ?? [];
-  if (!seccomp.defaultAction && syscalls.length === 0) return undefined;
   const problems: string[] = [];
   const P = 'linux.seccomp';
   const defAction = actionValue(seccomp.defaultAction, seccomp.defaultErrnoRet, `${P}.defaultAction`, problems);

@@ -2,6 +2,9 @@
 // (src/linux/seccomp-bpf.ts evaluate). Expected values are derived from the profile and the kernel's
 // SECCOMP_RET_* encoding (linux/seccomp.h), never from a previous run.
 import test from 'ava';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { compileSeccomp } from '../../src/linux/seccomp.js';
 import { decodeProgram, evaluate, X32_SYSCALL_BIT, type SeccompData } from '../../src/linux/seccomp-bpf.js';
 import { seccompLib } from '../../src/linux/seccomp-lib.js';
@@ -282,4 +285,32 @@ test('flags: runc defaults and kernel support', (t) => {
 test('an empty section is no filter at all (runc: seccomp disabled)', (t) => {
   t.is(compileSeccomp({ defaultAction: '' }), undefined);
   t.is(compileSeccomp({ defaultAction: '', syscalls: [] }), undefined);
+});
+
+test('the filter cache: a hit returns the same filter without libseccomp; a bad entry is regenerated', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrun-seccomp-cache-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const { profile } = dockerLike();
+  const logs: string[] = [];
+  const logger = { debug: (m: string) => logs.push(m) };
+  const t0 = performance.now();
+  const first = compileSeccomp(profile, { cacheDir: dir, logger })!;
+  const t1 = performance.now();
+  const files = fs.readdirSync(dir);
+  t.is(files.length, 1);
+  const second = compileSeccomp({ ...profile, listenerPath: '/x.sock', listenerMetadata: 'm' }, { cacheDir: dir, logger })!;
+  const t2 = performance.now();
+  t.log(`miss ${(t1 - t0).toFixed(1)} ms, hit ${(t2 - t1).toFixed(2)} ms`);
+  t.true(second.bpf.equals(first.bpf));
+  t.is(second.flags, first.flags);
+  t.is(second.notify, first.notify);
+  t.regex(logs.at(-1)!, /from the cache/);
+  // Another profile gets another entry.
+  compileSeccomp({ ...profile, defaultErrnoRet: 13 }, { cacheDir: dir });
+  t.is(fs.readdirSync(dir).length, 2);
+  // A truncated entry is ignored and rewritten.
+  fs.truncateSync(path.join(dir, files[0]), 20);
+  const third = compileSeccomp(profile, { cacheDir: dir, logger })!;
+  t.true(third.bpf.equals(first.bpf));
+  t.is(fs.statSync(path.join(dir, files[0])).size, first.bpf.length + 15);
 });
