@@ -3,12 +3,14 @@
 
 namespace tsrun {
 Napi::Value Spawn(const Napi::CallbackInfo& info);
+Napi::Value SpawnHelper(const Napi::CallbackInfo& info);
 void initSys(Napi::Env env, Napi::Object exports);
 void initBpf(Napi::Env env, Napi::Object exports);
 }  // namespace tsrun
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("spawn", Napi::Function::New(env, tsrun::Spawn));
+  exports.Set("spawnHelper", Napi::Function::New(env, tsrun::SpawnHelper));
   tsrun::initSys(env, exports);
   tsrun::initBpf(env, exports);
   return exports;

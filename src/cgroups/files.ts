@@ -1,7 +1,7 @@
 // Reading and writing cgroup v2 interface files (Documentation/admin-guide/cgroup-v2.rst
 // "Interface Files"). Every failure names the file, the value and the cgroup, because an
 // engine shows the user one line (runc PR#4928).
-import { constants, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, openSync, readFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { CgroupError } from '../errors.js';
 
@@ -11,11 +11,25 @@ export function cgroupFile(dir: string, file: string): string {
   return path.join(dir, file);
 }
 
+/**
+ * One write(2) of value (newline-terminated, as `echo v > file`) to an existing file, never
+ * created. O_APPEND changes nothing on cgroupfs, where every write is one command, and lets a
+ * fake cgroupfs of regular files keep every write, one per line.
+ */
+export function writeExisting(file: string, value: string): void {
+  const fd = openSync(file, constants.O_WRONLY | constants.O_APPEND);
+  try {
+    writeSync(fd, value.endsWith('\n') ? value : `${value}\n`);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export function writeCgroupFile(dir: string, file: string, value: string): void {
   try {
     // O_WRONLY without O_CREAT: a missing file is ENOENT, not a new regular file; write-only
     // files (cgroup.kill, mode 0200) refuse O_RDWR even to root (kernfs_fop_open).
-    writeFileSync(cgroupFile(dir, file), value, { flag: constants.O_WRONLY });
+    writeExisting(cgroupFile(dir, file), value);
   } catch (err) {
     if (err instanceof CgroupError) throw err;
     const code = (err as NodeJS.ErrnoException).code ?? 'EIO';

@@ -27,13 +27,15 @@ export function setUnified(dir: string, unified: Record<string, string> | undefi
   if (problems.length) throw new CgroupError(problems.join('; '));
   for (const [key, value] of Object.entries(unified ?? {})) {
     try {
-      writeCgroupFile(dir, key, value);
+      // One write per line (runc WriteFileByLine): io.max and rdma.max take one device per write.
+      const lines = value.split('\n').filter((l) => l !== '');
+      for (const line of lines.length ? lines : ['']) writeCgroupFile(dir, key, line);
     } catch (err) {
       const c = unifiedController(key);
       if (c && isErrno(err, 'ENOENT', 'EACCES', 'EPERM') && !availableControllers(dir).includes(c)) {
         throw new CgroupError(`linux.resources.unified: ${JSON.stringify(key)} can't be set: controller "${c}" is not available in cgroup ${dir}`, { cause: err });
       }
-      throw new CgroupError(`linux.resources.unified: ${JSON.stringify(key)} can't be set`, { cause: err });
+      throw new CgroupError(`linux.resources.unified: ${JSON.stringify(key)} can't be set: ${(err as Error).message}`, { cause: err });
     }
   }
 }

@@ -5,6 +5,7 @@
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, writeFileSync, constants } from 'node:fs';
 import path from 'node:path';
 import { CgroupError } from '../errors.js';
+import { writeExisting } from './files.js';
 
 let unifiedRoot: string | null | undefined;
 
@@ -80,11 +81,11 @@ export function enableControllers(dir: string): void {
   if (!missing.length) return;
   const file = path.join(dir, 'cgroup.subtree_control');
   try {
-    writeFileSync(file, missing.map((c) => `+${c}`).join(' '), { flag: constants.O_WRONLY });
+    writeExisting(file, missing.map((c) => `+${c}`).join(' '));
   } catch {
     for (const c of missing) {
       try {
-        writeFileSync(file, `+${c}`, { flag: constants.O_WRONLY });
+        writeExisting(file, `+${c}`);
       } catch {
         /* reported by the resource that needs it */
       }

@@ -12,6 +12,7 @@ export default function create({ cl, log, id }: VerbContext): number {
     consoleSocket: str(cl, 'console-socket'),
     noPivot: cl.flags['no-pivot'] === true,
     preserveFds: Number(cl.flags['preserve-fds'] ?? 0),
+    systemdCgroup: cl.global.systemdCgroup,
     logger: log,
   });
   return 0;

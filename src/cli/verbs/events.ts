@@ -1,0 +1,25 @@
+// runc events.go: --stats prints one stats event; otherwise a JSON line per event, stats every
+// --interval (default 5s) and oom as it happens, until the container stops or SIGINT/SIGTERM.
+import { parseDuration, statsEvent, streamEvents, type ContainerEvent } from '../../container/events.js';
+import { statsJson } from '../../cgroups/stats.js';
+import type { VerbContext } from '../main.js';
+
+export default async function events({ cl, id }: VerbContext): Promise<number> {
+  const write = (e: ContainerEvent) => process.stdout.write(`${statsJson(e)}\n`);
+  if (cl.flags.stats === true) {
+    write(statsEvent(cl.global.root, id));
+    return 0;
+  }
+  const interval = parseDuration(String(cl.flags.interval ?? '5s'));
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    await streamEvents(cl.global.root, id, interval, write, stop.signal);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  return 0;
+}

@@ -1,0 +1,17 @@
+// runc ps.go: --format json prints the pids (a JSON array, what containerd reads); table
+// passes the remaining arguments to ps(1).
+import { InvalidArgumentError } from '../../errors.js';
+import { containerPids, psTable } from '../../container/ps.js';
+import type { VerbContext } from '../main.js';
+
+export default function ps({ cl, id }: VerbContext): number {
+  const format = String(cl.flags.format ?? 'table');
+  const pids = containerPids(cl.global.root, id);
+  if (format === 'json') {
+    process.stdout.write(`${JSON.stringify(pids)}\n`);
+    return 0;
+  }
+  if (format !== 'table') throw new InvalidArgumentError(`invalid format option: ${format}`);
+  process.stdout.write(psTable(pids, cl.args.slice(1)));
+  return 0;
+}

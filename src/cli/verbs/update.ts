@@ -1,0 +1,37 @@
+// runc update.go: -r/--resources FILE or "-" (stdin) with a LinuxResources JSON, otherwise the
+// individual flags. Intel RDT schemata are not supported by tsrun.
+import { InvalidArgumentError } from '../../errors.js';
+import { readResources, resourcesFromFlags, updateContainer } from '../../container/update.js';
+import type { VerbContext } from '../main.js';
+import { str } from './flags.js';
+
+export default function update({ cl, id }: VerbContext): number {
+  if (str(cl, 'l3-cache-schema') || str(cl, 'mem-bw-schema')) {
+    throw new InvalidArgumentError('update: Intel RDT (--l3-cache-schema, --mem-bw-schema) is not supported by tsrun');
+  }
+  if (str(cl, 'kernel-memory') || str(cl, 'kernel-memory-tcp')) {
+    throw new InvalidArgumentError('update: kernel memory limits are not supported (cgroup v2 accounts kernel memory in memory.max)');
+  }
+  const source = str(cl, 'resources');
+  const pidsLimit = cl.flags['pids-limit'];
+  const r = source
+    ? readResources(source)
+    : resourcesFromFlags({
+        blkioWeight: typeof cl.flags['blkio-weight'] === 'number' ? (cl.flags['blkio-weight'] as number) : undefined,
+        cpuPeriod: str(cl, 'cpu-period'),
+        cpuQuota: str(cl, 'cpu-quota'),
+        cpuBurst: str(cl, 'cpu-burst'),
+        cpuShare: str(cl, 'cpu-share'),
+        cpuRtPeriod: str(cl, 'cpu-rt-period'),
+        cpuRtRuntime: str(cl, 'cpu-rt-runtime'),
+        cpusetCpus: str(cl, 'cpuset-cpus'),
+        cpusetMems: str(cl, 'cpuset-mems'),
+        memory: str(cl, 'memory'),
+        memoryReservation: str(cl, 'memory-reservation'),
+        memorySwap: str(cl, 'memory-swap'),
+        cpuIdle: str(cl, 'cpu-idle'),
+        pidsLimit: typeof pidsLimit === 'number' ? pidsLimit : undefined,
+      });
+  updateContainer(cl.global.root, id, r);
+  return 0;
+}
