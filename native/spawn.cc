@@ -6,6 +6,9 @@
 #include <napi.h>
 #include <signal.h>
 #include <string.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -132,6 +135,91 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   r.Set("pidfd", Napi::Number::New(env, pidfd));
   r.Set("syncFd", Napi::Number::New(env, sv[0]));
   r.Set("intoCgroup", Napi::Boolean::New(env, intoCgroup));
+  return r;
+}
+
+// spawnHelper(path, planBytes, fdMap, syncTarget, planTarget, cgroupTarget): posix_spawn (vfork:
+// no page-table copy, so the cost is flat in the caller's RSS) of the static tsrun-init, which
+// runs the same interpreter. fdMap is [[parentFd, childFd], ...]; the plan travels in a memfd.
+Napi::Value SpawnHelper(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = info[0].As<Napi::String>();
+  Napi::Buffer<char> bytes = info[1].As<Napi::Buffer<char>>();
+  Napi::Array map = info[2].As<Napi::Array>();
+  int syncTarget = info[3].As<Napi::Number>().Int32Value();
+  int planTarget = info[4].As<Napi::Number>().Int32Value();
+  int cgroupTarget = info[5].As<Napi::Number>().Int32Value();
+
+  std::vector<int> temps;
+  auto cleanup = [&]() {
+    for (int fd : temps) close(fd);
+  };
+  auto fail = [&](const char* call) {
+    int e = errno;
+    cleanup();
+    errnoError(env, e, call).ThrowAsJavaScriptException();
+    return env.Undefined();
+  };
+  int planFd = (int)syscall(SYS_memfd_create, "tsrun-plan", MFD_CLOEXEC);
+  if (planFd < 0) return fail("memfd_create");
+  temps.push_back(planFd);
+  for (size_t off = 0; off < bytes.Length();) {
+    ssize_t n = write(planFd, bytes.Data() + off, bytes.Length() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return fail("write");
+    off += (size_t)n;
+  }
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return fail("socketpair");
+  temps.push_back(sv[1]);
+
+  // Sources are first moved above every target, so one dup2 cannot clobber another's source.
+  std::vector<std::pair<int, int>> moves = {{sv[1], syncTarget}, {planFd, planTarget}};
+  for (uint32_t i = 0; i < map.Length(); i++) {
+    Napi::Array pair = map.Get(i).As<Napi::Array>();
+    moves.push_back({pair.Get(0u).As<Napi::Number>().Int32Value(), pair.Get(1u).As<Napi::Number>().Int32Value()});
+  }
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  for (auto& m : moves) {
+    int tmp = fcntl(m.first, F_DUPFD_CLOEXEC, 1024);
+    if (tmp < 0 && errno == EBADF && m.first == m.second) continue;  // a closed stdio fd stays closed
+    if (tmp < 0) {
+      posix_spawn_file_actions_destroy(&fa);
+      close(sv[0]);
+      return fail("fcntl");
+    }
+    temps.push_back(tmp);
+    posix_spawn_file_actions_adddup2(&fa, tmp, m.second);
+  }
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  std::string a1 = std::to_string(planTarget), a2 = std::to_string(syncTarget), a3 = std::to_string(cgroupTarget);
+  char* argv[] = {(char*)path.c_str(), (char*)a1.c_str(), (char*)a2.c_str(), (char*)a3.c_str(), nullptr};
+  char* envp[] = {nullptr};
+  pid_t pid;
+  int err = posix_spawn(&pid, path.c_str(), &fa, &attr, argv, envp);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  if (err != 0) {
+    errno = err;
+    close(sv[0]);
+    return fail("posix_spawn");
+  }
+  cleanup();
+  int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+  if (pidfd >= 0) fcntl(pidfd, F_SETFD, FD_CLOEXEC);
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("pid", Napi::Number::New(env, pid));
+  r.Set("pidfd", Napi::Number::New(env, pidfd));
+  r.Set("syncFd", Napi::Number::New(env, sv[0]));
+  r.Set("intoCgroup", Napi::Boolean::New(env, cgroupTarget >= 0));
   return r;
 }
 

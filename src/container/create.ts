@@ -13,6 +13,7 @@ import { closeFd, unifiedMount } from '../cgroups/v2.js';
 import { addon } from '../native/addon.js';
 import { hookState, runHooks } from '../linux/hooks.js';
 import { compilePlan } from '../process/compile.js';
+import { spawnPlan, type SpawnMode } from '../process/spawn.js';
 import { runHandshake, runHandshakeAsync, type ChildHandle, type HandshakeOptions } from '../process/protocol.js';
 import { loadSpec, resolveRootfs } from '../spec/load.js';
 import type { NamespaceType, Spec } from '../spec/types.js';
@@ -36,6 +37,8 @@ export interface CreateOptions {
   spec?: Spec;
   /** run -d: nobody stays to hold a pty master. */
   detach?: boolean;
+  /** direct (clone3 from this process) or helper (posix_spawn of tsrun-init; flat in RSS). */
+  spawnMode?: SpawnMode;
   /** --systemd-cgroup: the cgroup is a transient systemd scope (cgroupsPath "slice:prefix:name"). */
   systemdCgroup?: boolean;
 }
@@ -190,23 +193,28 @@ function prepareCreate(o: CreateOptions): Pending {
     undo.push(() => nsFds.forEach((fd) => closeFd(fd)));
 
     const preserveFds = (o.preserveFds ?? 0) + listenFds();
-    const { plan, cloneFlags } = compilePlan({
-      spec,
-      bundle,
-      rootfs,
-      mode: o.mode,
-      fifoFd,
+    const spawned = spawnPlan({
+      mode: o.spawnMode ?? 'direct',
       preserveFds,
-      noPivot: !!o.noPivot,
+      fifoFd,
       nsFds,
-      cgroupDir: record.cgroup?.dir,
-      seccomp,
+      cgroupFd,
+      compile: (fds) =>
+        compilePlan({
+          spec,
+          bundle,
+          rootfs,
+          mode: o.mode,
+          fifoFd: fds.fifoFd,
+          preserveFds,
+          noPivot: !!o.noPivot,
+          nsFds: fds.nsFds,
+          cgroupDir: record.cgroup?.dir,
+          seccomp,
+          forceUnshare: fds.forceUnshare,
+        }),
     });
-
-    const keepFds = [...Array(3 + preserveFds).keys(), ...nsFds.values()];
-    if (fifoFd !== undefined) keepFds.push(fifoFd);
-    const spawned = addon().spawn({ ops: plan.ops, strings: plan.strings, lists: plan.lists, cloneFlags, cgroupFd, keepFds });
-    const child: ChildHandle = { pid: spawned.pid, pidfd: spawned.pidfd, syncFd: spawned.syncFd };
+    const { plan, child } = spawned;
     if (cgm && (cgroupFd === undefined || !spawned.intoCgroup)) {
       cgm.apply(child.pid);
       record.cgroup = cgm.record();

@@ -32,7 +32,11 @@ export interface NamespacePlan {
   needFork: boolean;
 }
 
-export function planNamespaces(list: readonly LinuxNamespace[] | undefined): NamespacePlan {
+/**
+ * forceUnshare: the process running the plan makes its namespaces itself (the static helper is
+ * spawned with posix_spawn, which takes no clone flags).
+ */
+export function planNamespaces(list: readonly LinuxNamespace[] | undefined, forceUnshare = false): NamespacePlan {
   const byType = new Map<NamespaceType, LinuxNamespace>();
   for (const ns of list ?? []) byType.set(ns.type, ns);
   let newFlags = 0;
@@ -44,7 +48,7 @@ export function planNamespaces(list: readonly LinuxNamespace[] | undefined): Nam
     else newFlags |= NS_FLAG[type];
   }
   const newTime = (newFlags & CLONE.NEWTIME) !== 0;
-  const viaClone = joins.length === 0 && !newTime;
+  const viaClone = !forceUnshare && joins.length === 0 && !newTime;
   const pidJoined = joins.some((j) => j.type === 'pid');
   const needFork = !viaClone && (pidJoined || (newFlags & CLONE.NEWPID) !== 0 || newTime);
   return {

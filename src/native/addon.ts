@@ -31,6 +31,7 @@ export interface ExitInfo {
 
 export interface Addon {
   spawn(req: SpawnRequest): SpawnResult;
+  spawnHelper(path: string, plan: Buffer, fdMap: [number, number][], syncFd: number, planFd: number, cgroupFd: number): SpawnResult;
   flock(fd: number, op: number): boolean;
   mkfifo(path: string, mode: number): void;
   pidfdOpen(pid: number): number;

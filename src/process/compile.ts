@@ -33,6 +33,8 @@ export interface CompileOptions {
   cgroupDir?: string;
   /** The BPF program generated from linux.seccomp, if any. */
   seccomp?: SeccompProgram;
+  /** Run by the static helper: namespaces by unshare, never by clone flags. */
+  forceUnshare?: boolean;
 }
 
 export interface CompileResult {
@@ -45,7 +47,7 @@ export function compilePlan(o: CompileOptions): CompileResult {
   const { spec } = o;
   const proc = spec.process;
   if (!proc || !proc.args?.length) throw new InvalidSpecError(['process.args: must name the program to run']);
-  const ns = planNamespaces(spec.linux?.namespaces);
+  const ns = planNamespaces(spec.linux?.namespaces, o.forceUnshare);
   if (!ns.isNew('mount')) {
     throw new InvalidSpecError(['linux.namespaces: tsrun needs a new mount namespace to set up the root filesystem']);
   }
@@ -185,9 +187,12 @@ export function emitProcess(b: PlanBuilder, proc: Process, o: ProcessOptions): v
   b.meta[lookup] = { exec: args[0] };
   if (proc.noNewPrivileges) b.op('set no_new_privs', Op.NO_NEW_PRIVS);
   if (o.startHooks?.length) b.op('get the state for startContainer hooks', Op.RECV_STATE, Sync.STATE_CREATED);
-  b.op('report ready', Op.SYNC, Sync.READY);
-  // The parent (create) exits now; the init must outlive it and be inherited by the engine.
+  // The parent (create) exits as soon as it has answered READY; the init must outlive it and be
+  // inherited by the engine. Cleared before READY, not after: otherwise the parent may exit
+  // between its answer and this prctl, and the pending SIGKILL takes the parked init with it.
+  // A parent that dies before answering is still noticed: the READY read sees EOF and exits.
   b.op('clear the parent-death signal', Op.PDEATHSIG, 0);
+  b.op('report ready', Op.SYNC, Sync.READY);
   if (o.mode === 'create') {
     if (o.fifoFd === undefined) throw new TypeError('compilePlan: create needs the exec.fifo fd');
     b.op('wait for start on exec.fifo', Op.WAIT_FIFO, o.fifoFd);

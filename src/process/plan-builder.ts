@@ -83,3 +83,24 @@ export class PlanBuilder {
 export function split64(v: bigint): [number, number] {
   return [Number(v & 0xffffffffn), Number((v >> 32n) & 0xffffffffn)];
 }
+
+/**
+ * The plan as one buffer for the static helper (native/init-main.cc): "TSRP", counts, op words,
+ * list words, the sorted fds to keep, the string table.
+ */
+export function serializePlan(plan: CompiledPlan, keepFds: readonly number[]): Buffer {
+  const keep = Int32Array.from([...new Set(keepFds)].sort((a, b) => a - b));
+  const header = Buffer.alloc(20);
+  header.write('TSRP', 0, 'latin1');
+  header.writeUInt32LE(plan.ops.length / 8, 4);
+  header.writeUInt32LE(plan.lists.length, 8);
+  header.writeUInt32LE(keep.length, 12);
+  header.writeUInt32LE(plan.strings.length, 16);
+  return Buffer.concat([
+    header,
+    Buffer.from(plan.ops.buffer, plan.ops.byteOffset, plan.ops.byteLength),
+    Buffer.from(plan.lists.buffer, plan.lists.byteOffset, plan.lists.byteLength),
+    Buffer.from(keep.buffer),
+    plan.strings,
+  ]);
+}
