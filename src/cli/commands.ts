@@ -13,6 +13,8 @@ export interface FlagSpec {
   default?: string | boolean | number;
   /** Not shown in help (runc marks these Hidden). */
   hidden?: boolean;
+  /** `run` flags that exist only with --image (tsrun addition); without it runc's errors stand. */
+  imageOnly?: boolean;
 }
 
 export interface CommandSpec {
@@ -27,6 +29,8 @@ export interface CommandSpec {
   stopOnNthArg?: number;
   /** Listed so that argv parses, but tsrun does not implement it (checkpoint/restore need CRIU). */
   unsupported?: boolean;
+  /** A command group (`tsrun image pull …`): the first positional names one of these. */
+  subcommands?: CommandSpec[];
 }
 
 const b = (name: string, usage: string, aliases?: string[], hidden?: boolean): FlagSpec => ({ name, type: 'bool', usage, ...(aliases ? { aliases } : {}), ...(hidden ? { hidden } : {}) });
@@ -44,6 +48,28 @@ const DETACH = b('detach', "detach from the container's process", ['d']);
 const NO_SUBREAPER = b('no-subreaper', 'disable the use of the subreaper used to reap reparented processes');
 const FORMAT = s('format', 'select one of: table or json (default: "table")', ['f'], 'table');
 const ONE = { exact: 1 };
+
+// `run --image` (tsrun addition, docker-run-like). Only accepted together with --image, so that a
+// runc command line keeps runc's exact errors.
+const img = (f: FlagSpec): FlagSpec => ({ ...f, imageOnly: true });
+const PROGRESS = s('progress', 'pull progress on stderr: auto, json or none (default: "auto")');
+const CREDS = s('creds', 'registry credentials as user:password (default: ~/.docker/config.json)');
+const INSECURE = b('insecure', 'allow plain http to a registry that is not on loopback');
+const PLATFORM = s('platform', 'os/arch[/variant] to pull (default: this host)');
+const IMAGE_RUN_FLAGS: FlagSpec[] = ([
+  s('image', 'run this image (pulled when missing) instead of a bundle; then the id is optional and the command follows --'),
+  b('rm', 'remove the container (and its writable layer) when it exits'),
+  { name: 'env', aliases: ['e'], type: 'stringSlice', usage: 'set an environment variable (K=V, or K to take it from here)' },
+  { name: 'volume', aliases: ['v'], type: 'stringSlice', usage: 'bind mount HOST:CONTAINER[:ro]' },
+  s('workdir', 'working directory inside the container', ['w']),
+  s('user', 'USER[:GROUP], names resolved in the image', ['u']),
+  b('tty', 'allocate a pseudo-TTY', ['t']),
+  s('hostname', 'container host name (default: the id)'),
+  s('network', 'none (a new network namespace with lo up, the default) or host'),
+  b('read-only', 'mount the container root read-only'),
+  s('entrypoint', "override the image's entrypoint (one program; the command follows --)"),
+  PROGRESS, CREDS, INSECURE, PLATFORM,
+] as FlagSpec[]).map(img);
 
 export const GLOBAL_FLAGS: FlagSpec[] = [
   b('debug', 'enable debug logging'),
@@ -67,7 +93,7 @@ export const COMMANDS: CommandSpec[] = [
   { name: 'start', usage: 'executes the user defined process in a created container', argsUsage: '<container-id>', args: ONE, flags: [] },
   {
     name: 'run', usage: 'create and run a container', argsUsage: '<container-id>', args: ONE,
-    flags: [BUNDLE, CONSOLE_SOCKET, PIDFD_SOCKET, DETACH, b('keep', 'do not delete the container after it exits'), PID_FILE, NO_SUBREAPER, NO_PIVOT, NO_NEW_KEYRING, PRESERVE_FDS],
+    flags: [BUNDLE, CONSOLE_SOCKET, PIDFD_SOCKET, DETACH, b('keep', 'do not delete the container after it exits'), PID_FILE, NO_SUBREAPER, NO_PIVOT, NO_NEW_KEYRING, PRESERVE_FDS, ...IMAGE_RUN_FLAGS],
   },
   { name: 'state', usage: 'output the state of a container', argsUsage: '<container-id>', args: ONE, flags: [] },
   {
@@ -180,6 +206,19 @@ export const COMMANDS: CommandSpec[] = [
       s('parent-path', 'path for previous criu image files in pre-dump'),
     ],
   },
+  {
+    name: 'image', usage: 'pull, import, list, inspect and remove images (tsrun addition)', argsUsage: '<subcommand> [arguments...]',
+    args: { min: 1 }, flags: [],
+    subcommands: [
+      { name: 'pull', usage: 'pull an image from a registry', argsUsage: '<reference>', args: ONE, flags: [CREDS, INSECURE, PLATFORM, PROGRESS] },
+      { name: 'import', aliases: ['load'], usage: 'import an OCI layout directory, an oci-archive or a docker save tar', argsUsage: '<path>', args: ONE,
+        flags: [s('name', 'name the imported image (when the archive holds one)'), PLATFORM] },
+      { name: 'ls', aliases: ['list'], usage: 'list images', argsUsage: '', args: { exact: 0 }, flags: [FORMAT, b('quiet', 'only image IDs', ['q'])] },
+      { name: 'inspect', usage: 'show an image record and its config as JSON', argsUsage: '<reference|id>', args: ONE, flags: [] },
+      { name: 'rm', aliases: ['rmi', 'remove'], usage: 'untag and remove images; content no other image or container uses is deleted', argsUsage: '<reference|id>...', args: { min: 1 }, flags: [] },
+      { name: 'prune', usage: 'remove untagged images, unused layers and blobs, and stale container layers', argsUsage: '', args: { exact: 0 }, flags: [] },
+    ],
+  },
   { name: 'help', aliases: ['h'], usage: 'Shows a list of commands or help for one command', argsUsage: '[command]', args: { max: 1 }, flags: [] },
 ];
 
@@ -189,6 +228,13 @@ for (const c of COMMANDS) {
   for (const a of c.aliases ?? []) BY_NAME.set(a, c);
 }
 
+/** A command by name or alias; `image pull` names a subcommand. */
 export function findCommand(name: string): CommandSpec | undefined {
-  return BY_NAME.get(name);
+  const sp = name.indexOf(' ');
+  if (sp < 0) return BY_NAME.get(name);
+  return findSubcommand(BY_NAME.get(name.slice(0, sp)), name.slice(sp + 1));
+}
+
+export function findSubcommand(group: CommandSpec | undefined, name: string): CommandSpec | undefined {
+  return group?.subcommands?.find((c) => c.name === name || c.aliases?.includes(name));
 }

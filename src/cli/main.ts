@@ -27,6 +27,12 @@ const VERBS: Record<string, () => Promise<{ default: Verb }>> = {
   spec: () => import('./verbs/spec.js'),
   features: () => import('./verbs/features.js'),
   exec: () => import('./verbs/exec.js'),
+  pause: () => import('./verbs/pause.js'),
+  resume: () => import('./verbs/resume.js'),
+  ps: () => import('./verbs/ps.js'),
+  update: () => import('./verbs/update.js'),
+  events: () => import('./verbs/events.js'),
+  image: () => import('./verbs/image.js'),
 };
 
 function versionText(): string {
@@ -55,7 +61,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (cl.help) {
-    process.stdout.write(commandHelp(cl.command));
+    process.stdout.write(commandHelp(cl.subcommand ? `${cl.command} ${cl.subcommand}` : cl.command));
     return 0;
   }
   const log = openLog({ path: cl.global.log, format: cl.global.logFormat, debug: cl.global.debug });

@@ -8,7 +8,7 @@
 // No library: this runs on every CLI invocation.
 
 import { InvalidArgumentError } from '../errors.js';
-import { COMMANDS, GLOBAL_FLAGS, findCommand, type CommandSpec, type FlagSpec } from './commands.js';
+import { COMMANDS, GLOBAL_FLAGS, findCommand, findSubcommand, type CommandSpec, type FlagSpec } from './commands.js';
 
 export type FlagValue = string | boolean | number | string[];
 
@@ -33,6 +33,10 @@ export interface ParsedCommandLine {
   args: string[];
   /** -h/--help was given to the command. */
   help: boolean;
+  /** For a command group (`image`): the subcommand's canonical name. */
+  subcommand?: string;
+  /** The arguments after `--` (also at the end of `args`), when `--` was given. */
+  rest?: string[];
 }
 
 /** A command line the grammar rejects; the CLI prints it with the command's help (runc "Incorrect Usage"). */
@@ -119,14 +123,15 @@ function setValue(out: Record<string, FlagValue>, f: FlagSpec, raw: string, give
 function parseFlags(
   argv: string[], start: number, flags: Map<string, FlagSpec>, out: Record<string, FlagValue>,
   opts: { stopAtFirst?: boolean; stopOnNthArg?: number; command?: string },
-): { next: number; args: string[] } {
+): { next: number; args: string[]; rest?: string[] } {
   const args: string[] = [];
   let k = start;
   while (k < argv.length) {
     const a = argv[k];
     if (a === '--') {
-      args.push(...argv.slice(k + 1));
-      return { next: argv.length, args };
+      const rest = argv.slice(k + 1);
+      args.push(...rest);
+      return { next: argv.length, args, rest };
     }
     if (a.length < 2 || a[0] !== '-') {
       if (opts.stopAtFirst) return { next: k, args };
@@ -210,12 +215,43 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
   const spec = findCommand(name);
   // urfave's wording for an unknown command.
   if (!spec) throw new UsageError(`No help topic for '${name}'`);
+  if (spec.subcommands) return parseSubcommand(argv, next + 1, spec, global);
   const flags = defaults(spec.flags);
-  const { args } = parseFlags(argv, next + 1, commandIndex(spec), flags, { stopOnNthArg: spec.stopOnNthArg, command: spec.name });
+  const { args, rest } = parseFlags(argv, next + 1, commandIndex(spec), flags, { stopOnNthArg: spec.stopOnNthArg, command: spec.name });
   const help = flags.help === true;
   delete flags.help;
+  if (spec.name === 'run' && !help) {
+    if (flags.image === undefined) {
+      // Without --image, `run` is runc's: an image-only flag is an undefined flag, reported as
+      // runc reports it (parsing again without them throws at the first one).
+      if (spec.flags.some((f) => f.imageOnly && flags[f.name] !== undefined)) {
+        parseFlags(argv, next + 1, index(spec.flags.filter((f) => !f.imageOnly)), defaults(spec.flags), { command: spec.name });
+      }
+    } else {
+      const ids = args.length - (rest?.length ?? 0);
+      if (ids > 1) throw new UsageError('tsrun: "run --image" takes at most one container id; put the command after --', spec.name);
+      return { global, command: spec.name, flags, args, help, ...(rest ? { rest } : {}) };
+    }
+  }
   if (!help) checkArgs(spec, args);
-  return { global, command: spec.name, flags, args, help };
+  return { global, command: spec.name, flags, args, help, ...(rest ? { rest } : {}) };
+}
+
+/** `tsrun image <sub> [flags] [args]`: the group name, then the subcommand and its own flags. */
+function parseSubcommand(argv: string[], at: number, group: CommandSpec, global: GlobalOptions): ParsedCommandLine {
+  const name = argv[at];
+  if (name === undefined || name === '-h' || name === '--help' || name === '-help' || name === 'help') {
+    return { global, command: group.name, flags: {}, args: [], help: true };
+  }
+  const sub = findSubcommand(group, name);
+  if (!sub) throw new UsageError(`No help topic for '${group.name} ${name}'`, group.name);
+  const full = `${group.name} ${sub.name}`;
+  const flags = defaults(sub.flags);
+  const { args, rest } = parseFlags(argv, at + 1, commandIndex(sub), flags, { command: full });
+  const help = flags.help === true;
+  delete flags.help;
+  if (!help) checkArgs({ ...sub, name: full }, args);
+  return { global, command: group.name, subcommand: sub.name, flags, args, help, ...(rest ? { rest } : {}) };
 }
 
 function flagLine(f: FlagSpec): [string, string] {
@@ -235,7 +271,9 @@ export function commandHelp(name: string): string {
   const c = findCommand(name);
   if (!c) throw new UsageError(`No help topic for '${name}'`);
   const flags = c.flags.filter((f) => !f.hidden);
-  let out = `NAME:\n   tsrun ${c.name} - ${c.usage}\n\nUSAGE:\n   tsrun ${c.name}${flags.length ? ' [command options]' : ''}${c.argsUsage ? ` ${c.argsUsage}` : ''}\n`;
+  const full = name.includes(' ') ? `${name.slice(0, name.indexOf(' '))} ${c.name}` : c.name;
+  let out = `NAME:\n   tsrun ${full} - ${c.usage}\n\nUSAGE:\n   tsrun ${full}${flags.length ? ' [command options]' : ''}${c.argsUsage ? ` ${c.argsUsage}` : ''}\n`;
+  if (c.subcommands) out += `\nCOMMANDS:\n${table(c.subcommands.map((x): [string, string] => [[x.name, ...(x.aliases ?? [])].join(', '), x.usage]))}\n`;
   if (flags.length) out += `\nOPTIONS:\n${table([...flags.map(flagLine), ['--help, -h', 'show help']])}\n`;
   return out;
 }

@@ -14,6 +14,7 @@ export default async function run(ctx: VerbContext): Promise<number> {
     consoleSocket: str(cl, 'console-socket'),
     noPivot: cl.flags['no-pivot'] === true,
     preserveFds: Number(cl.flags['preserve-fds'] ?? 0),
+    systemdCgroup: cl.global.systemdCgroup,
     detach: cl.flags.detach === true,
     keep: cl.flags.keep === true,
     logger: log,

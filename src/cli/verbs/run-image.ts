@@ -1,0 +1,57 @@
+// `tsrun run --image REF [options] [ID] [-- CMD ARGS…]`, docker-run-like (tsrun addition).
+// Pull progress (when the image is missing) goes to stderr; the container's output streams
+// through; the exit status is the container's. With -d the id is printed and tsrun returns.
+import { InvalidArgumentError } from '../../errors.js';
+import { runImage, type ImageRunEvent } from '../../image/image-run.js';
+import { createProgressRenderer } from '../../image/progress.js';
+import type { VerbContext } from '../main.js';
+import { str } from './flags.js';
+import { imageRootOf, progressMode } from './image.js';
+
+function list(v: unknown): string[] | undefined {
+  return Array.isArray(v) ? (v as string[]) : undefined;
+}
+
+export default async function runFromImage({ cl, log }: VerbContext): Promise<number> {
+  const mode = progressMode(cl);
+  const renderer = createProgressRenderer(process.stderr, mode);
+  const network = str(cl, 'network') ?? 'none';
+  if (network !== 'none' && network !== 'host') throw new InvalidArgumentError(`--network ${network}: want none or host`);
+  const ids = cl.args.length - (cl.rest?.length ?? 0);
+  const onEvent = (e: ImageRunEvent) => {
+    if (e.type === 'unpack') {
+      if (mode === 'json') process.stderr.write(`${JSON.stringify({ ...e, time: new Date().toISOString() })}\n`);
+      return;
+    }
+    renderer.onProgress(e);
+  };
+  try {
+    const r = await runImage({
+      image: str(cl, 'image')!,
+      id: ids > 0 ? cl.args[0] : undefined,
+      root: cl.global.root,
+      imageRoot: imageRootOf(cl),
+      command: cl.rest,
+      entrypoint: typeof cl.flags.entrypoint === 'string' ? cl.flags.entrypoint : undefined,
+      env: list(cl.flags.env),
+      volumes: list(cl.flags.volume),
+      workdir: str(cl, 'workdir'),
+      user: str(cl, 'user'),
+      tty: cl.flags.tty === true,
+      readOnly: cl.flags['read-only'] === true,
+      network,
+      hostname: str(cl, 'hostname'),
+      rm: cl.flags.rm === true,
+      detach: cl.flags.detach === true,
+      pidFile: str(cl, 'pid-file'),
+      consoleSocket: str(cl, 'console-socket'),
+      logger: log,
+      pull: { creds: str(cl, 'creds'), insecure: cl.flags.insecure === true, platform: str(cl, 'platform') },
+      onEvent,
+    });
+    if (cl.flags.detach === true) process.stdout.write(`${r.id}\n`);
+    return r.status;
+  } finally {
+    renderer.end();
+  }
+}

@@ -1,0 +1,108 @@
+// `image rm` and `image prune`: remove records, then what nothing references any more. A layer
+// (unpacked dir, keyed by chainID) is kept while an image record stacks it or a container made
+// from an image uses it — even when that image was removed meanwhile: the container's marker
+// (container/image-rootfs.ts) lists its chainIDs. Blobs go through ImageStore.prune, which
+// honours the leases of pulls in flight.
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { containerDirOf, readImageMarker, removeContainerDir, type ImageContainerMarker } from '../container/image-rootfs.js';
+import { ImageStore } from './image-store.js';
+import { chainIDs, listLayers, removeLayer } from './layers.js';
+import { isMountPoint, readMountinfo } from './overlay.js';
+
+export interface ImageContainerInfo {
+  marker: ImageContainerMarker;
+  dir: string;
+  /** Its rootfs is mounted, or the process making it is alive. */
+  live: boolean;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Containers made from images under imageRoot. */
+export function imageContainers(imageRoot: string): ImageContainerInfo[] {
+  const base = path.join(path.resolve(imageRoot), 'containers');
+  let names: string[];
+  try {
+    names = readdirSync(base);
+  } catch {
+    return [];
+  }
+  const mountinfo = readMountinfo();
+  const out: ImageContainerInfo[] = [];
+  for (const id of names) {
+    const dir = containerDirOf(imageRoot, id);
+    const marker = readImageMarker(dir, id);
+    if (!marker) {
+      // A dir without a readable marker is being set up (marker comes first) or is debris; keep it.
+      out.push({ marker: { id, imageRoot, image: { id: '', manifestDigest: '' }, chainIDs: [], pid: 0, created: '' }, dir, live: true });
+      continue;
+    }
+    const live = isMountPoint(path.join(dir, 'rootfs'), mountinfo) || (marker.pid !== process.pid && pidAlive(marker.pid));
+    out.push({ marker, dir, live });
+  }
+  return out;
+}
+
+export interface GcResult {
+  images: string[];
+  untagged: string[];
+  layers: string[];
+  blobs: string[];
+  containers: string[];
+  bytes: number;
+}
+
+/** Remove layers no record and no live container uses; with `stale`, also dead containers' dirs. */
+async function collect(imageRoot: string, opts: { dangling: boolean; stale: boolean }): Promise<Omit<GcResult, 'images' | 'untagged'> & { images: string[] }> {
+  const store = new ImageStore(imageRoot);
+  const containers: string[] = [];
+  const used = new Set<string>();
+  for (const c of imageContainers(imageRoot)) {
+    if (!c.live && opts.stale && c.marker.pid !== 0) {
+      removeContainerDir(c.dir);
+      containers.push(c.marker.id);
+      continue;
+    }
+    for (const ch of c.marker.chainIDs) used.add(ch);
+  }
+  const pruned = await store.prune({ dangling: opts.dangling });
+  for (const r of await store.list()) for (const ch of chainIDs(r.diffIds)) used.add(ch);
+  const layers: string[] = [];
+  let bytes = pruned.bytes;
+  for (const l of listLayers(imageRoot)) {
+    if (used.has(l.chainID)) continue;
+    if (await removeLayer(imageRoot, l.chainID)) {
+      layers.push(l.chainID);
+      bytes += l.size;
+    }
+  }
+  return { images: pruned.images, layers, blobs: pruned.blobs, containers, bytes };
+}
+
+/** `image rm REF…`: untag (or delete by ID), then drop content nothing else uses. */
+export async function removeImages(imageRoot: string, refs: string[]): Promise<GcResult> {
+  const store = new ImageStore(imageRoot);
+  const untagged: string[] = [];
+  const images: string[] = [];
+  for (const ref of refs) {
+    const r = await store.remove(ref);
+    untagged.push(...r.untagged);
+    if (r.deleted) images.push(r.deleted);
+  }
+  const c = await collect(imageRoot, { dangling: false, stale: false });
+  return { ...c, images: [...images, ...c.images], untagged };
+}
+
+/** `image prune`: untagged records, dead containers' leftovers, unused layers and blobs. */
+export async function pruneImages(imageRoot: string): Promise<GcResult> {
+  const c = await collect(imageRoot, { dangling: true, stale: true });
+  return { ...c, untagged: [] };
+}

@@ -1,0 +1,234 @@
+// `run --image`: image → layers (unpacked once, shared) → overlay rootfs → bundle → container.
+// Everything made here lives in <imageRoot>/containers/<id>/, which is also the bundle:
+//   tsrun-image.json  marker (image, layers, maker pid) — see container/image-rootfs.ts
+//   upper/ work/      the container's writable layer
+//   rootfs/           the overlay mount (host mount namespace)
+//   hosts hostname resolv.conf volumes/N config.json
+// Any failure before the container exists unmounts and removes it; afterwards `delete`
+// (destroy → releaseImageRootfs) does.
+import { randomBytes } from 'node:crypto';
+import { chownSync, closeSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { ExistsError, ImageError, InvalidArgumentError } from '../errors.js';
+import { containerDirOf, IMAGE_MARKER, removeContainerDir, type ImageContainerMarker } from '../container/image-rootfs.js';
+import type { Logger } from '../container/logger.js';
+import { runContainer, type RunResult } from '../container/run.js';
+import { isCgroup2UnifiedMode } from '../spec/defaults.js';
+import type { Spec } from '../spec/types.js';
+import { StateStore } from '../state/store.js';
+import { buildImageBundle, type ImageConfigFile } from './bundle.js';
+import { ImageStore, type ImageRecord } from './image-store.js';
+import { chainIDs, ensureLayer } from './layers.js';
+import { createLoopbackNetns } from './netns.js';
+import { mountOverlay } from './overlay.js';
+import type { PullProgress } from './progress.js';
+import { pull, type PullOptions } from './pull.js';
+import { mkdirInRoot, readAccounts, resolveUser } from './user.js';
+
+export type UnpackEvent = { type: 'unpack'; chainID: string; diffID: string; created: boolean; seconds: number };
+export type ImageRunEvent = PullProgress | UnpackEvent;
+
+export interface ImageContainerOptions {
+  /** Reference, name or ID of the image; pulled when not in the store. */
+  image: string;
+  /** Container id (default: 12 random hex digits). */
+  id?: string;
+  /** The state root (--root). */
+  root: string;
+  imageRoot: string;
+  command?: string[];
+  entrypoint?: string;
+  env?: string[];
+  volumes?: string[];
+  workdir?: string;
+  user?: string;
+  tty?: boolean;
+  readOnly?: boolean;
+  network?: 'none' | 'host';
+  hostname?: string;
+  pull?: Omit<PullOptions, 'imageRoot' | 'ifMissing' | 'onProgress'>;
+  onEvent?: (e: ImageRunEvent) => void;
+  overlayApi?: 'auto' | 'fsconfig' | 'legacy';
+  hostEnv?: NodeJS.ProcessEnv;
+}
+
+export interface PreparedContainer {
+  id: string;
+  /** The bundle: <imageRoot>/containers/<id>. */
+  dir: string;
+  spec: Spec;
+  image: ImageRecord;
+  /** Close the network namespace fd (once the container has joined it). */
+  closeNetns(): void;
+  /** Undo everything (before the container exists). */
+  discard(): void;
+}
+
+/** The stored image for ref, pulling it when missing. */
+export async function resolveImage(o: Pick<ImageContainerOptions, 'image' | 'imageRoot' | 'pull' | 'onEvent'>): Promise<ImageRecord> {
+  const have = await new ImageStore(o.imageRoot).find(o.image).catch(() => undefined);
+  if (have) return have;
+  return pull(o.image, { ...o.pull, imageRoot: o.imageRoot, ifMissing: true, onProgress: o.onEvent });
+}
+
+export async function readImageConfig(store: ImageStore, rec: ImageRecord): Promise<ImageConfigFile> {
+  try {
+    return JSON.parse((await store.content.read(rec.configDigest)).toString('utf8')) as ImageConfigFile;
+  } catch (cause) {
+    throw new ImageError('TSRUN_IMAGE', `image ${rec.names[0] ?? rec.id}: config ${rec.configDigest} unreadable`, { cause });
+  }
+}
+
+/** Unpack (once) every layer of rec; returns their diff dirs, bottom first. */
+export async function ensureImageLayers(imageRoot: string, rec: ImageRecord, onEvent?: (e: ImageRunEvent) => void, signal?: AbortSignal): Promise<string[]> {
+  const store = new ImageStore(imageRoot);
+  const chain = chainIDs(rec.diffIds);
+  const dirs: string[] = [];
+  for (let i = 0; i < chain.length; i++) {
+    const t0 = Date.now();
+    const layer = rec.layers[i];
+    const l = await ensureLayer(imageRoot, {
+      diffID: rec.diffIds[i],
+      chainID: chain[i],
+      ...(i > 0 ? { parent: chain[i - 1] } : {}),
+      mediaType: layer.mediaType,
+      open: () => {
+        if (!existsSync(store.content.blobPath(layer.digest))) {
+          throw new ImageError('TSRUN_IMAGE', `layer ${layer.digest} of ${rec.names[0] ?? rec.id} is neither unpacked nor stored; pull the image again`);
+        }
+        return store.content.createReadStream(layer.digest);
+      },
+    }, { signal });
+    onEvent?.({ type: 'unpack', chainID: chain[i], diffID: rec.diffIds[i], created: l.created, seconds: (Date.now() - t0) / 1000 });
+    dirs.push(l.diffDir);
+  }
+  return dirs;
+}
+
+export function randomId(): string {
+  return randomBytes(6).toString('hex');
+}
+
+export async function prepareImageContainer(o: ImageContainerOptions): Promise<PreparedContainer> {
+  const id = o.id ?? randomId();
+  const state = new StateStore(o.root);
+  const stateDir = state.dir(id); // validates the id
+  if (existsSync(stateDir)) throw new ExistsError('container with id exists');
+  const network = o.network ?? 'none';
+  if (network !== 'none' && network !== 'host') throw new InvalidArgumentError(`--network ${network}: want none or host`);
+  const store = new ImageStore(o.imageRoot);
+  const image = await resolveImage(o);
+  const config = await readImageConfig(store, image);
+
+  const dir = containerDirOf(o.imageRoot, id);
+  mkdirSync(path.dirname(dir), { recursive: true, mode: 0o700 });
+  try {
+    mkdirSync(dir, { mode: 0o700 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new ExistsError(`container with id exists (its image dir ${dir} is still there)`);
+    throw err;
+  }
+  let netns: { fd: number; path: string } | undefined;
+  const closeNetns = () => {
+    if (netns) closeSync(netns.fd);
+    netns = undefined;
+  };
+  const discard = () => {
+    closeNetns();
+    removeContainerDir(dir);
+  };
+  try {
+    const marker: ImageContainerMarker = {
+      id, imageRoot: path.resolve(o.imageRoot),
+      image: { id: image.id, manifestDigest: image.manifestDigest, ...(image.names[0] ? { name: image.names[0] } : {}) },
+      chainIDs: chainIDs(image.diffIds), pid: process.pid, created: new Date().toISOString(),
+    };
+    // Written before the layers are ensured, so a concurrent prune sees them in use.
+    writeFileSync(path.join(dir, IMAGE_MARKER), `${JSON.stringify(marker, null, 2)}\n`);
+    const layerDirs = await ensureImageLayers(o.imageRoot, image, o.onEvent, o.pull?.signal);
+    const lowers = layerDirs.reverse();
+    if (lowers.length === 0) {
+      mkdirSync(path.join(dir, 'empty'), { mode: 0o755 });
+      lowers.push(path.join(dir, 'empty'));
+    }
+    // The merged root takes the upper dir's owner and mode: match the image's / (0755, not 0700).
+    const top = statSync(lowers[0]);
+    const upper = path.join(dir, 'upper');
+    mkdirSync(upper, { mode: top.mode & 0o7777 });
+    chownSync(upper, top.uid, top.gid);
+    mkdirSync(path.join(dir, 'work'), { mode: 0o700 });
+    const rootfs = path.join(dir, 'rootfs');
+    mkdirSync(rootfs, { mode: 0o755 });
+    mountOverlay({ lowers, upper, work: path.join(dir, 'work'), target: rootfs, source: 'overlay', api: o.overlayApi });
+
+    const cfg = config.config ?? {};
+    const accounts = readAccounts(rootfs);
+    const user = resolveUser(o.user ?? cfg.User ?? '', accounts.passwd, accounts.group);
+    const cwd = o.workdir || cfg.WorkingDir;
+    if (cwd) {
+      if (!cwd.startsWith('/')) throw new InvalidArgumentError(`working directory "${cwd}" must be an absolute path`);
+      mkdirInRoot(rootfs, cwd);
+    }
+    if (network === 'none') netns = createLoopbackNetns();
+    let hostResolv = '';
+    try {
+      hostResolv = readFileSync('/etc/resolv.conf', 'utf8');
+    } catch {
+      /* no resolver configured on the host */
+    }
+    const made = buildImageBundle(config, user, {
+      id, hostname: o.hostname, command: o.command, entrypoint: o.entrypoint, env: o.env, hostEnv: o.hostEnv ?? process.env,
+      workdir: o.workdir, tty: o.tty, readOnly: o.readOnly, network, netnsPath: netns?.path, volumes: o.volumes,
+      containerDir: dir, cgroupNamespace: isCgroup2UnifiedMode(),
+      annotations: { 'org.opencontainers.image.ref.name': image.names[0] ?? image.id, 'io.tsrun.image.id': image.id },
+    }, hostResolv);
+    for (const [name, text] of Object.entries(made.files)) writeFileSync(path.join(dir, name), text, { mode: 0o644 });
+    for (const v of made.volumeDirs) mkdirSync(path.join(dir, v), { recursive: true, mode: 0o755 });
+    for (const m of made.spec.mounts ?? []) {
+      if (m.type === 'bind' && m.source && !m.source.startsWith(dir) && !existsSync(m.source)) {
+        throw new InvalidArgumentError(`volume source ${m.source} does not exist`);
+      }
+    }
+    writeFileSync(path.join(dir, 'config.json'), `${JSON.stringify(made.spec, null, 2)}\n`);
+    return { id, dir, spec: made.spec, image, closeNetns, discard };
+  } catch (err) {
+    try {
+      discard();
+    } catch {
+      /* reported with the original error below */
+    }
+    throw err;
+  }
+}
+
+export interface ImageRunOptions extends ImageContainerOptions {
+  logger: Logger;
+  /** Remove the container when it exits (foreground only). */
+  rm?: boolean;
+  detach?: boolean;
+  pidFile?: string;
+  consoleSocket?: string;
+}
+
+export interface ImageRunResult extends RunResult {
+  id: string;
+}
+
+/** docker run: prepare, create and start; in the foreground wait and report the exit status. */
+export async function runImage(o: ImageRunOptions): Promise<ImageRunResult> {
+  if (o.rm && o.detach) throw new InvalidArgumentError('--rm with -d is not supported: nobody stays to remove the container');
+  const p = await prepareImageContainer(o);
+  try {
+    const r = await runContainer({
+      id: p.id, bundle: p.dir, root: o.root, spec: p.spec, logger: o.logger,
+      detach: o.detach, keep: !o.rm, pidFile: o.pidFile, consoleSocket: o.consoleSocket,
+    });
+    return { ...r, id: p.id };
+  } catch (err) {
+    // No state: create failed (its rollback knows nothing of our dir) or destroy ran already.
+    if (!existsSync(new StateStore(o.root).dir(p.id))) p.discard();
+    throw err;
+  } finally {
+    p.closeNetns();
+  }
+}

@@ -1,0 +1,88 @@
+// `run --image --network none`: a new network namespace with the loopback interface up (as
+// Docker's "none" network), handed to the container by path like a CNI-made namespace.
+//
+// unshare(CLONE_NEWNET) and setns(CLONE_NEWNET) act on the calling thread only, and unlike user
+// and mount namespaces they are allowed in a multithreaded process (unshare(2), setns(2)). So the
+// Node main thread steps into a fresh namespace, keeps an fd to it, raises `lo` with
+// SIOCSIFFLAGS (netdevice(7)), and steps back, all synchronously, before any other JS runs.
+import { closeSync, openSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { TsrunError } from '../errors.js';
+import { errnoError } from './fsx.js';
+
+const CLONE_NEWNET = 0x40000000;
+const AF_INET = 2;
+const SOCK_DGRAM = 2;
+const SOCK_CLOEXEC = 0o2000000;
+const SIOCSIFFLAGS = 0x8914;
+const IFF_UP = 0x1;
+const IFF_RUNNING = 0x40;
+
+interface NetBindings {
+  unshare: (flags: number) => number;
+  setns: (fd: number, nstype: number) => number;
+  socket: (domain: number, type: number, proto: number) => number;
+  ioctl: (fd: number, req: number, arg: Buffer) => number;
+  close: (fd: number) => number;
+  errno: () => number;
+}
+
+let cached: NetBindings | undefined;
+
+function bindings(): NetBindings {
+  if (cached) return cached;
+  const require = createRequire(import.meta.url);
+  const koffi = require('koffi') as typeof import('koffi');
+  const libc = koffi.load('libc.so.6');
+  cached = {
+    unshare: libc.func('int unshare(int flags)') as never,
+    setns: libc.func('int setns(int fd, int nstype)') as never,
+    socket: libc.func('int socket(int domain, int type, int protocol)') as never,
+    ioctl: libc.func('int ioctl(int fd, unsigned long req, void *arg)') as never,
+    close: libc.func('int close(int fd)') as never,
+    errno: () => koffi.errno(),
+  };
+  return cached;
+}
+
+/** Bring up `lo` in the calling thread's network namespace. */
+function loopbackUp(b: NetBindings): void {
+  const s = b.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) throw errnoError('socket', b.errno());
+  try {
+    const ifr = Buffer.alloc(40); // struct ifreq: char ifr_name[16]; short ifr_flags; …
+    ifr.write('lo', 0, 'latin1');
+    ifr.writeInt16LE(IFF_UP | IFF_RUNNING, 16);
+    if (b.ioctl(s, SIOCSIFFLAGS, ifr) < 0) throw errnoError('ioctl(SIOCSIFFLAGS)', b.errno(), 'lo');
+  } finally {
+    b.close(s);
+  }
+}
+
+/**
+ * A new network namespace holding only `lo`, up. Returns an fd to it (the caller closes it once
+ * the container has joined) and a path the runtime can open while that fd is open.
+ */
+export function createLoopbackNetns(): { fd: number; path: string } {
+  const b = bindings();
+  const home = openSync('/proc/thread-self/ns/net', 'r');
+  try {
+    if (b.unshare(CLONE_NEWNET) < 0) throw errnoError('unshare(CLONE_NEWNET)', b.errno());
+    let fd = -1;
+    try {
+      fd = openSync('/proc/thread-self/ns/net', 'r');
+      loopbackUp(b);
+    } catch (err) {
+      if (fd >= 0) closeSync(fd);
+      throw err;
+    } finally {
+      if (b.setns(home, CLONE_NEWNET) < 0) {
+        // The main thread would stay in the wrong namespace: nothing sane can follow.
+        throw new TsrunError('TSRUN_SYSTEM', `setns back to the host network namespace: ${errnoError('setns', b.errno()).message}`);
+      }
+    }
+    return { fd, path: `/proc/${process.pid}/fd/${fd}` };
+  } finally {
+    closeSync(home);
+  }
+}
