@@ -11,6 +11,8 @@ import { AUDIT_ARCH_X86_64, BPF_MAXINSNS, decodeProgram, encodeProgram, enosysPr
 import { errnoName, NR_SCMP_ERROR, SCMP_ACT, SCMP_CMP, SCMP_FLTATR_CTL_NNP, SCMP_FLTATR_CTL_OPTIMIZE, seccompLib, type ArgCmp, type SeccompLib } from './seccomp-lib.js';
 import { resolveFlags, SECCOMP_FILTER_FLAG_NEW_LISTENER } from './seccomp-flags.js';
 import { cacheKey, readCached, writeCached } from './seccomp-cache.js';
+import { seccompSupportedFlags } from './seccomp-flags.js';
+import { SECCOMP_ACTIONS, SECCOMP_ARCHS, SECCOMP_FLAGS, SECCOMP_OPERATORS } from '../spec/known-names.js';
 
 export { sendSeccompListener } from './seccomp-listener.js';
 export { seccompSupportedFlags, SECCOMP_FILTER_FLAG_NEW_LISTENER } from './seccomp-flags.js';
@@ -110,11 +112,11 @@ function generate(seccomp: LinuxSeccomp, log: Pick<Logger, 'debug'>): CompiledSe
 
   const lib = seccompLib();
   const native = lib.archNative() >>> 0;
-  const arches = new Map<string, number>();
+  const arches = new Map<string, { tok: number; i: number }>();
   (seccomp.architectures ?? []).forEach((name, i) => {
     const tok = archToken(lib, name);
     if (tok === 0) problems.push(`${P}.architectures[${i}]: architecture ${JSON.stringify(name)} is not supported by libseccomp ${lib.version}`);
-    else arches.set(name, tok);
+    else arches.set(name, { tok, i });
   });
 
   const rules: Rule[] = [];
@@ -148,11 +150,12 @@ function generate(seccomp: LinuxSeccomp, log: Pick<Logger, 'debug'>): CompiledSe
   if (!ctx) throw new TsrunError('TSRUN_SYSTEM', 'seccomp: seccomp_init failed');
   let bpf: Buffer;
   try {
-    for (const [name, tok] of arches) {
+    for (const [name, { tok, i }] of arches) {
       const r = lib.archAdd(ctx, tok);
-      if (r < 0 && -r !== 17 /* EEXIST: the native arch is already there */) {
-        throw new TsrunError('TSRUN_SYSTEM', `seccomp: add architecture ${name}: ${errnoName(r)}`);
-      }
+      if (r >= 0 || -r === 17 /* EEXIST: the native arch is already there */) continue;
+      // EDOM: libseccomp cannot put arches of different byte order or word size rules in one filter.
+      const why = -r === 33 ? `cannot share a filter with the native architecture (${errnoName(r)})` : `cannot be added (${errnoName(r)})`;
+      throw new InvalidSpecError([`${P}.architectures[${i}]: ${name} ${why}`]);
     }
     // runc: > 32 entries → libseccomp's binary tree (2.5.x misbehaves with it and no rules).
     if (entries > 32) lib.attrSet(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
@@ -249,8 +252,8 @@ function needsEnosysPrologue(s: LinuxSeccomp): boolean {
  * The maximum is taken over every name the profile lists, whatever its action (runc findLastSyscalls),
  * on each arch of the filter; the native arch is always included.
  */
-function enosysArches(lib: SeccompLib, s: LinuxSeccomp, arches: Map<string, number>, native: number): EnosysArch[] {
-  const tokens = new Set<number>([native, ...arches.values()]);
+function enosysArches(lib: SeccompLib, s: LinuxSeccomp, arches: Map<string, { tok: number }>, native: number): EnosysArch[] {
+  const tokens = new Set<number>([native, ...[...arches.values()].map((a) => a.tok)]);
   const names = new Set<string>();
   for (const sc of s.syscalls ?? []) for (const n of sc.names ?? []) names.add(n);
   const byAudit = new Map<number, EnosysArch>();
@@ -268,4 +271,23 @@ function enosysArches(lib: SeccompLib, s: LinuxSeccomp, arches: Map<string, numb
     byAudit.set(audit, e);
   }
   return [...byAudit.values()];
+}
+
+/**
+ * What `tsrun features` may claim for linux.seccomp (features-linux.md), measured on this machine:
+ * the archs this libseccomp knows, the flags this kernel accepts. Loads libseccomp.
+ */
+export function seccompFeatures(): {
+  enabled: true; actions: string[]; operators: string[]; archs: string[]; knownFlags: string[]; supportedFlags: string[]; libseccompVersion: string;
+} {
+  const lib = seccompLib();
+  return {
+    enabled: true,
+    actions: [...SECCOMP_ACTIONS],
+    operators: [...SECCOMP_OPERATORS],
+    archs: SECCOMP_ARCHS.filter((a) => archToken(lib, a) !== 0),
+    knownFlags: [...SECCOMP_FLAGS],
+    supportedFlags: seccompSupportedFlags(),
+    libseccompVersion: lib.version,
+  };
 }

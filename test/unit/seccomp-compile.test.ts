@@ -5,7 +5,7 @@ import test from 'ava';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { compileSeccomp } from '../../src/linux/seccomp.js';
+import { compileSeccomp, seccompFeatures } from '../../src/linux/seccomp.js';
 import { decodeProgram, evaluate, X32_SYSCALL_BIT, type SeccompData } from '../../src/linux/seccomp-bpf.js';
 import { seccompLib } from '../../src/linux/seccomp-lib.js';
 import { SECCOMP_FILTER_FLAG_NEW_LISTENER, SECCOMP_FILTER_FLAG_SPEC_ALLOW, seccompSupportedFlags } from '../../src/linux/seccomp-flags.js';
@@ -313,4 +313,28 @@ test('the filter cache: a hit returns the same filter without libseccomp; a bad 
   const third = compileSeccomp(profile, { cacheDir: dir, logger })!;
   t.true(third.bpf.equals(first.bpf));
   t.is(fs.statSync(path.join(dir, files[0])).size, first.bpf.length + 15);
+});
+
+test('features: what this libseccomp and kernel support', (t) => {
+  const f = seccompFeatures();
+  t.log(`libseccomp ${f.libseccompVersion}; archs ${f.archs.join(' ')}; supported flags ${f.supportedFlags.join(' ')}`);
+  t.regex(f.libseccompVersion, /^\d+\.\d+\.\d+$/);
+  // Every arch claimed is known to libseccomp: it compiles, or is refused by name because it cannot
+  // share a filter with the native one (libseccomp EDOM: other byte order or word size).
+  const mixed: string[] = [];
+  for (const a of f.archs) {
+    try {
+      t.truthy(compileSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', architectures: [a], syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO' }] }), a);
+    } catch (err) {
+      t.true(err instanceof InvalidSpecError && /architectures\[0\]: \S+ cannot share a filter with the native architecture/.test(err.message), String(err));
+      mixed.push(a);
+    }
+  }
+  t.log(`not combinable with the native arch: ${mixed.join(' ')}`);
+  t.true(f.archs.some((a) => (lib.archResolveName(a.slice(10).toLowerCase()) >>> 0) === NATIVE));
+  // Every supported flag compiles (WAIT_KILLABLE_RECV needs a NOTIFY rule).
+  for (const flag of f.supportedFlags) {
+    t.notThrows(() => compileSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', flags: [flag], syscalls: [{ names: ['getppid'], action: 'SCMP_ACT_NOTIFY' }] }), flag);
+  }
+  t.true(f.knownFlags.every((k) => k.startsWith('SECCOMP_FILTER_FLAG_')));
 });
