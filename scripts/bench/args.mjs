@@ -8,6 +8,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --suites LIST      comma list of ${SUITES.map((s) => s.name).join(',')} (default all)
   --spec-from NAME   whose \`spec\` makes the one shared config: runc|crun|tsrun (default: runc,
                      else the first available), or "own" for each runtime's own \`spec\`
+  --state-dir KIND   where each runtime's --root lives: tmpfs (default, as /run on a real host)
+                     or disk (a directory under the system temp dir, here ext4)
   --tsrun PATH       the tsrun executable (default: this checkout's bin/tsrun)
   --op-timeout S     seconds before one runtime call is killed and counted as a failure (default 20)
   --deadline S       stop iterating after S seconds and report what was measured (default 900)
@@ -16,11 +18,11 @@ export const USAGE = `usage: npm run bench -- [options]
   -h, --help`;
 
 const NUMERIC = { iterations: 'iterations', warmup: 'warmup', 'op-timeout': 'opTimeout', deadline: 'deadline' };
-const STRINGS = { runtimes: 'runtimes', suites: 'suites', 'spec-from': 'specFrom', tsrun: 'tsrun' };
+const STRINGS = { runtimes: 'runtimes', suites: 'suites', 'spec-from': 'specFrom', tsrun: 'tsrun', 'state-dir': 'stateDir' };
 const BOOLS = { json: 'json', quiet: 'quiet', help: 'help', h: 'help' };
 
 /** @returns {{iterations:number, warmup:number, runtimes:string[], suites:string[], specFrom:string,
- *   tsrun:string|undefined, opTimeout:number, deadline:number, json:boolean, quiet:boolean, help:boolean}} */
+ *   stateDir:'tmpfs'|'disk', tsrun:string|undefined, opTimeout:number, deadline:number, json:boolean, quiet:boolean, help:boolean}} */
 export function parseArgs(argv) {
   const o = {
     iterations: 50,
@@ -28,6 +30,7 @@ export function parseArgs(argv) {
     runtimes: ['tsrun', 'runc', 'crun'],
     suites: SUITES.map((s) => s.name),
     specFrom: 'runc',
+    stateDir: 'tmpfs',
     tsrun: undefined,
     opTimeout: 20,
     deadline: 900,
@@ -64,5 +67,6 @@ export function parseArgs(argv) {
     if (!SUITES.some((x) => x.name === s)) throw new Error(`bench: unknown suite ${JSON.stringify(s)} (${SUITES.map((x) => x.name).join(', ')})`);
   }
   if (!['runc', 'crun', 'tsrun', 'own'].includes(o.specFrom)) throw new Error(`bench: --spec-from must be runc, crun, tsrun or own, got ${JSON.stringify(o.specFrom)}`);
+  if (!['tmpfs', 'disk'].includes(o.stateDir)) throw new Error(`bench: --state-dir must be tmpfs or disk, got ${JSON.stringify(o.stateDir)}`);
   return o;
 }

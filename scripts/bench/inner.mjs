@@ -107,6 +107,7 @@ function report(result, opts) {
   for (const [name, why] of Object.entries(result.skipped)) out.push(`${name}: skipped: ${why}`);
   if (m.runtime) {
     out.push(`config: \`${m.runtime.specFrom} spec\`${m.runtime.specFrom === 'own' ? ' of each runtime' : ', the same for all'}; terminal false, args [/bin/true], no linux.resources, cgroupsPath /<bench>/<runtime>`);
+    out.push(`state dirs (--root): ${m.runtime.stateDir === 'tmpfs' ? 'a private tmpfs, as /run' : 'disk, under the system temp dir'}`);
     out.push(`node: ${m.runtime.node}; NODE_EXTRA_CA_CERTS ${m.NODE_EXTRA_CA_CERTS} (bin/tsrun drops it for runtime verbs)`);
   }
   if (m.stopped) out.push(`STOPPED EARLY: ${m.stopped}`);

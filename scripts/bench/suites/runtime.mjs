@@ -64,14 +64,17 @@ export default {
     // State dirs on a tmpfs, as /run is where engines keep them (runtime-spec runtime.md, "State":
     // "stored in a temporary filesystem"); this host's /tmp and /run are disk-backed, where
     // tsrun's fsyncs cost and runc's and crun's (none) do not. Private to the bench's namespace.
+    // --state-dir disk measures the other case.
     const roots = path.join(ctx.tmp, 'roots');
     mkdirSync(roots);
-    const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'mode=0700,size=64m', 'bench-roots', roots], { encoding: 'utf8' });
-    if (m.status !== 0) throw new Error(`bench: mount tmpfs on ${roots}: ${(m.stderr || m.error?.message || '').trim()}`);
-    ctx.onCleanup(() => {
-      const u = spawnSync('umount', [roots], { encoding: 'utf8' });
-      if (u.status !== 0) throw new Error(`umount ${roots}: ${(u.stderr || '').trim()}`);
-    });
+    if (ctx.opts.stateDir === 'tmpfs') {
+      const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'mode=0700,size=64m', 'bench-roots', roots], { encoding: 'utf8' });
+      if (m.status !== 0) throw new Error(`bench: mount tmpfs on ${roots}: ${(m.stderr || m.error?.message || '').trim()}`);
+      ctx.onCleanup(() => {
+        const u = spawnSync('umount', [roots], { encoding: 'utf8' });
+        if (u.status !== 0) throw new Error(`umount ${roots}: ${(u.stderr || '').trim()}`);
+      });
+    }
     const rt = {};
     for (const name of names) {
       const spec = shared ?? specOf(ctx, name);
@@ -166,6 +169,6 @@ export default {
       }
     }
     const nodeVersion = spawnSync(node, ['--version'], { encoding: 'utf8', env: withoutCa() }).stdout.trim();
-    return { rows, ratioPairs, meta: { stateDirs: 'tmpfs', specFrom, node: `${node} ${nodeVersion}`, NODE_EXTRA_CA_CERTS: ca ? 'set' : 'unset' } };
+    return { rows, ratioPairs, meta: { stateDir: ctx.opts.stateDir, specFrom, node: `${node} ${nodeVersion}`, NODE_EXTRA_CA_CERTS: ca ? 'set' : 'unset' } };
   },
 };
