@@ -47,6 +47,7 @@ export function parseArgs(argv) {
       o[BOOLS[name]] = inline === undefined ? true : inline !== 'false';
       continue;
     }
+    if (!(name in NUMERIC) && !(name in STRINGS)) throw new Error(`bench: unknown option ${arg}\n${USAGE}`);
     const value = inline ?? argv[++i];
     if (value === undefined) throw new Error(`bench: --${name} needs a value`);
     if (name in NUMERIC) {
@@ -54,10 +55,8 @@ export function parseArgs(argv) {
       const min = name === 'iterations' || name === 'op-timeout' || name === 'deadline' ? 1 : 0;
       if (!Number.isInteger(n) || n < min) throw new Error(`bench: --${name} must be an integer >= ${min}, got ${JSON.stringify(value)}`);
       o[NUMERIC[name]] = n;
-    } else if (name in STRINGS) {
-      o[STRINGS[name]] = name === 'runtimes' || name === 'suites' ? value.split(',').map((s) => s.trim()).filter(Boolean) : value;
     } else {
-      throw new Error(`bench: unknown option --${name}\n${USAGE}`);
+      o[STRINGS[name]] = name === 'runtimes' || name === 'suites' ? value.split(',').map((s) => s.trim()).filter(Boolean) : value;
     }
   }
   for (const r of o.runtimes) {
