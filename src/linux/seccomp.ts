@@ -164,7 +164,7 @@ function generate(seccomp: LinuxSeccomp, log: Pick<Logger, 'debug'>): CompiledSe
     for (const rule of rules) {
       for (const args of rule.args) {
         const r = lib.ruleAddArray(ctx, rule.action, rule.nr, args.length, args.length ? args : null);
-        if (r < 0) throw new TsrunError('TSRUN_INVALID_SPEC', `${rule.where}: seccomp rule for syscall ${rule.name}: ${errnoName(r)}`);
+        if (r < 0) throw new InvalidSpecError([`${rule.where}: libseccomp refused the rule for syscall ${rule.name} (${errnoName(r)})`]);
       }
     }
     bpf = exportBpf(lib, ctx);
@@ -195,7 +195,7 @@ function conditions(args: NonNullable<LinuxSeccomp['syscalls']>[number]['args'] 
   let ok = true;
   args.forEach((a, j) => {
     const at = `${where}.args[${j}]`;
-    const op = SCMP_CMP[a.op];
+    const op = Object.hasOwn(SCMP_CMP, a.op) ? SCMP_CMP[a.op] : undefined;
     const value = u64(a.value), valueTwo = a.valueTwo === undefined ? 0n : u64(a.valueTwo);
     if (!Number.isInteger(a.index) || a.index < 0 || a.index > 5) { problems.push(`${at}.index: ${a.index} is not a syscall argument index (0..5)`); ok = false; }
     if (op === undefined) { problems.push(`${at}.op: unknown seccomp operator ${JSON.stringify(a.op)}`); ok = false; }
