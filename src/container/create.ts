@@ -41,6 +41,10 @@ export interface CreateOptions {
   spawnMode?: SpawnMode;
   /** --systemd-cgroup: the cgroup is a transient systemd scope (cgroupsPath "slice:prefix:name"). */
   systemdCgroup?: boolean;
+  /** Library: the init's fds 0-2 (pipes), instead of this process's own. */
+  stdio?: readonly [number, number, number];
+  /** Library: the caller keeps the pty master (Created.consoleFd) even for create. */
+  holdConsole?: boolean;
 }
 
 export interface Created {
@@ -92,12 +96,24 @@ export function createContainer(o: CreateOptions): Created {
 }
 
 /** Asynchronous create, for services: the handshake waits on the event loop, never blocking it. */
-export async function createContainerAsync(o: CreateOptions): Promise<Created> {
+export async function createContainerAsync(o: CreateOptions & { signal?: AbortSignal }): Promise<Created> {
+  o.signal?.throwIfAborted();
   const p = prepareCreate(o);
+  // Aborting kills the child: the handshake then fails and the create is undone as for any error.
+  const abort = () => {
+    try {
+      addon().pidfdSendSignal(p.child.pidfd, 9);
+    } catch {
+      /* gone already */
+    }
+  };
+  o.signal?.addEventListener('abort', abort, { once: true });
   try {
     await runHandshakeAsync(p.child, p.handshake);
   } catch (err) {
-    p.fail(err);
+    p.fail(o.signal?.aborted ? o.signal.reason : err);
+  } finally {
+    o.signal?.removeEventListener('abort', abort);
   }
   return p.finish();
 }
@@ -109,7 +125,7 @@ function prepareCreate(o: CreateOptions): Pending {
   const spec = o.spec ?? loadSpec(bundle);
   const rootfs = resolveRootfs(bundle, spec);
   // runc utils_linux.go: a terminal needs someone to hold the master.
-  if (spec.process?.terminal && !o.consoleSocket && (o.mode === 'create' || o.detach)) {
+  if (spec.process?.terminal && !o.consoleSocket && !o.holdConsole && (o.mode === 'create' || o.detach)) {
     throw new TsrunError('TSRUN_INVALID_ARGUMENT', 'cannot allocate tty if tsrun will detach without setting console socket');
   }
   if (!spec.process?.terminal && o.consoleSocket) {
@@ -199,6 +215,7 @@ function prepareCreate(o: CreateOptions): Pending {
       fifoFd,
       nsFds,
       cgroupFd,
+      stdio: o.stdio,
       compile: (fds) =>
         compilePlan({
           spec,
@@ -212,6 +229,7 @@ function prepareCreate(o: CreateOptions): Pending {
           cgroupDir: record.cgroup?.dir,
           seccomp,
           forceUnshare: fds.forceUnshare,
+          stdio: fds.stdio,
         }),
     });
     const { plan, child } = spawned;

@@ -35,6 +35,8 @@ export interface CompileOptions {
   seccomp?: SeccompProgram;
   /** Run by the static helper: namespaces by unshare, never by clone flags. */
   forceUnshare?: boolean;
+  /** fds to become the process's 0-2 (library pipes); each is >= 3 or its own index. */
+  stdio?: readonly number[];
 }
 
 export interface CompileResult {
@@ -117,6 +119,7 @@ export function compilePlan(o: CompileOptions): CompileResult {
     mode: o.mode,
     seccomp: o.seccomp,
     startHooks: spec.hooks?.startContainer,
+    stdio: o.stdio,
   });
   return { plan: b.build(), cloneFlags, namespaces: ns };
 }
@@ -143,6 +146,8 @@ export interface ProcessOptions {
   seccomp?: SeccompProgram;
   /** startContainer hooks: run in the container after start, before execve. */
   startHooks?: Hook[];
+  /** fds to dup2 onto 0-2 (ignored with a terminal: the pty is 0-2 then). */
+  stdio?: readonly number[];
 }
 
 export interface SeccompProgram {
@@ -179,6 +184,13 @@ export function emitProcess(b: PlanBuilder, proc: Process, o: ProcessOptions): v
   b.op('set umask', Op.UMASK, proc.user.umask ?? 0o022);
   b.op(`chdir to ${proc.cwd}`, Op.CHDIR, b.str(proc.cwd));
 
+  // Library pipes become 0-2; the originals are >= 3 + preserveFds, so CLOSE_FDS marks them
+  // close-on-exec and they do not reach the program.
+  if (!proc.terminal) {
+    for (const [to, from] of (o.stdio ?? []).entries()) {
+      if (from !== to) b.op(`dup fd ${from} onto ${to}`, Op.DUP2, from, to);
+    }
+  }
   b.op('close inherited fds', Op.CLOSE_FDS, 3 + o.preserveFds, o.fifoFd ?? NONE);
   const args = proc.args ?? [];
   const env = proc.env ?? [];
@@ -245,6 +257,8 @@ export interface ExecCompileOptions {
   nsFds: Map<NamespaceType, number>;
   preserveFds: number;
   seccomp?: SeccompProgram;
+  /** fds to become the process's 0-2. */
+  stdio?: readonly number[];
 }
 
 /**
@@ -264,6 +278,6 @@ export function compileExecPlan(o: ExecCompileOptions): CompiledPlan {
   b.op('fork into the container pid namespace', Op.FORK);
   b.op('set the parent-death signal', Op.PDEATHSIG, SIGKILL);
   if (o.process.terminal) emitConsole(b, o.process, false);
-  emitProcess(b, o.process, { userns: o.nsFds.has('user'), preserveFds: o.preserveFds, mode: 'run', seccomp: o.seccomp });
+  emitProcess(b, o.process, { userns: o.nsFds.has('user'), preserveFds: o.preserveFds, mode: 'run', seccomp: o.seccomp, stdio: o.stdio });
   return b.build();
 }

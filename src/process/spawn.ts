@@ -18,6 +18,8 @@ export interface PlanFds {
   fifoFd?: number;
   nsFds: Map<NamespaceType, number>;
   forceUnshare: boolean;
+  /** fds the plan must dup2 onto 0-2 (direct mode; the helper gets them as 0-2 already). */
+  stdio?: readonly number[];
 }
 
 export interface SpawnPlanOptions {
@@ -26,6 +28,8 @@ export interface SpawnPlanOptions {
   fifoFd?: number;
   nsFds: Map<NamespaceType, number>;
   cgroupFd?: number;
+  /** The child's fds 0-2 (library pipes), instead of this process's own 0-2. */
+  stdio?: readonly [number, number, number];
   compile: (fds: PlanFds) => { plan: CompiledPlan; cloneFlags: number };
 }
 
@@ -44,8 +48,8 @@ export function spawnPlan(o: SpawnPlanOptions): SpawnedPlan {
   const a = addon();
   const stdio = [...Array(3 + o.preserveFds).keys()];
   if (o.mode === 'direct') {
-    const { plan, cloneFlags } = o.compile({ fifoFd: o.fifoFd, nsFds: o.nsFds, forceUnshare: false });
-    const keepFds = [...stdio, ...o.nsFds.values()];
+    const { plan, cloneFlags } = o.compile({ fifoFd: o.fifoFd, nsFds: o.nsFds, forceUnshare: false, stdio: o.stdio });
+    const keepFds = [...stdio, ...o.nsFds.values(), ...(o.stdio ?? [])];
     if (o.fifoFd !== undefined) keepFds.push(o.fifoFd);
     const s = a.spawn({ ops: plan.ops, strings: plan.strings, lists: plan.lists, cloneFlags, cgroupFd: o.cgroupFd, keepFds });
     return { child: { pid: s.pid, pidfd: s.pidfd, syncFd: s.syncFd }, plan, intoCgroup: s.intoCgroup };
@@ -56,7 +60,7 @@ export function spawnPlan(o: SpawnPlanOptions): SpawnedPlan {
   const planFd = base + 1;
   const cgroup = o.cgroupFd !== undefined ? base + 2 : -1;
   // Node marks 0-2 close-on-exec: stdio and preserved fds are passed explicitly.
-  const fdMap: [number, number][] = stdio.map((fd) => [fd, fd]);
+  const fdMap: [number, number][] = stdio.map((fd) => [fd < 3 ? o.stdio?.[fd] ?? fd : fd, fd]);
   if (o.cgroupFd !== undefined) fdMap.push([o.cgroupFd, cgroup]);
   let next = base + 3;
   let fifoFd: number | undefined;
