@@ -163,7 +163,9 @@ export function openat2(dirfd: number, path: PathArg, flags: number, mode: numbe
     if (fd >= 0) return fd;
     const e = b().errno();
     if (e === os.constants.errno.EAGAIN && i < 16) continue;
-    throw errnoError('openat2', e, path);
+    const err = errnoError('openat2', e, path);
+    if (e === os.constants.errno.ENOSYS) err.message += ' (openat2 needs Linux 5.6 or later, and no seccomp filter blocking it)';
+    throw err;
   }
 }
 
