@@ -320,3 +320,21 @@ rootTest('--log FILE --log-format json: one {"level","msg","time"} object per li
   t.is(last2.level, 'error');
   t.true(last2.msg.includes('container does not exist'), last2.msg);
 });
+
+rootTest('concurrent creates in one root all end up created (the init outlives its create)', async (t) => {
+  // Regression: the parent-death signal was cleared after READY, so a create that exited quickly
+  // enough killed its own parked init (seen as 2 stopped out of 30 under load).
+  const b = await makeBundle(t, (s) => {
+    s.process!.args = ['probe', 'signals'];
+  });
+  const ids = Array.from({ length: 12 }, (_, i) => b.newId(`c${i}`));
+  const results = await Promise.all(ids.map((id) => b.tsrun(['create', '--bundle', b.dir, id])));
+  results.forEach((r, i) => ok(t, r, `create ${ids[i]}`));
+  const states = await Promise.all(ids.map((id) => b.state(id)));
+  t.deepEqual(states.map((s) => s.status), ids.map(() => 'created'));
+  const starts = await Promise.all(ids.map((id) => b.tsrun(['start', id])));
+  starts.forEach((r, i) => ok(t, r, `start ${ids[i]}`));
+  for (const [i, r] of results.entries()) await waitFor(() => b.output(r).includes('"ready"'), 10_000, () => `${ids[i]} to run`);
+  const listed = JSON.parse((await b.tsrun(['list', '--format', 'json'])).stdout) as { id: string; status: string }[];
+  t.deepEqual(listed.map((c) => c.status), ids.map(() => 'running'));
+});
