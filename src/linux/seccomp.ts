@@ -143,6 +143,9 @@ function generate(seccomp: LinuxSeccomp, log: Pick<Logger, 'debug'>): CompiledSe
       rules.push({ name, nr, action, args: conds, where });
     }
   });
+  // Without an agent the notify fd has nowhere to go and every notified syscall would hang (runc
+  // fails later, at the handshake: "seccomp listenerPath is not set"); refuse before any side effect.
+  if (notify && !seccomp.listenerPath) problems.push(`${P}.listenerPath: required when a rule uses SCMP_ACT_NOTIFY`);
   if (problems.length > 0) throw new InvalidSpecError(problems);
   const flags = resolveFlags(seccomp.flags, notify, `${P}.flags`) | (notify ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0);
 

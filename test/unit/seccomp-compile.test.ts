@@ -130,6 +130,7 @@ test('each action maps to its SECCOMP_RET value', (t) => {
   ];
   const profile: LinuxSeccomp = {
     defaultAction: 'SCMP_ACT_ALLOW',
+    listenerPath: '/run/agent.sock',
     syscalls: actions.map(([action, errnoRet], i) => ({ names: [names[i]], action, ...(errnoRet === undefined ? {} : { errnoRet }) })),
   };
   const c = compileSeccomp(profile)!;
@@ -257,6 +258,7 @@ test('validation names every bad rule at once', (t) => {
     'linux.seccomp.syscalls[4].args[1].op: unknown seccomp operator "SCMP_CMP_XX"',
     'linux.seccomp.syscalls[4].args[1].value: -1 is not an unsigned 64-bit integer',
     'linux.seccomp.syscalls[5].names: must not be empty',
+    'linux.seccomp.listenerPath: required when a rule uses SCMP_ACT_NOTIFY',
   ];
   for (const e of expect) t.true(p.some((m) => m.startsWith(e)), `missing: ${e}\nin: ${p.join('\n')}`);
   t.is(p.length, expect.length, p.join('\n'));
@@ -277,7 +279,7 @@ test('flags: runc defaults and kernel support', (t) => {
   t.throws(() => compileSeccomp({ ...base, flags: ['SECCOMP_FILTER_FLAG_BOGUS'] }), { message: /flags\[0\]: seccomp flag "SECCOMP_FILTER_FLAG_BOGUS" is not known/ });
   if (supported.includes('SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV')) {
     t.throws(() => compileSeccomp({ ...base, flags: ['SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV'] }), { message: /needs an SCMP_ACT_NOTIFY rule/ });
-    const n = compileSeccomp({ ...base, flags: ['SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV'], syscalls: [{ names: ['getppid'], action: 'SCMP_ACT_NOTIFY' }] })!;
+    const n = compileSeccomp({ ...base, listenerPath: '/run/agent.sock', flags: ['SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV'], syscalls: [{ names: ['getppid'], action: 'SCMP_ACT_NOTIFY' }] })!;
     t.is(n.flags, (1 << 5) | SECCOMP_FILTER_FLAG_NEW_LISTENER);
   }
 });
@@ -334,7 +336,7 @@ test('features: what this libseccomp and kernel support', (t) => {
   t.true(f.archs.some((a) => (lib.archResolveName(a.slice(10).toLowerCase()) >>> 0) === NATIVE));
   // Every supported flag compiles (WAIT_KILLABLE_RECV needs a NOTIFY rule).
   for (const flag of f.supportedFlags) {
-    t.notThrows(() => compileSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', flags: [flag], syscalls: [{ names: ['getppid'], action: 'SCMP_ACT_NOTIFY' }] }), flag);
+    t.notThrows(() => compileSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/run/agent.sock', flags: [flag], syscalls: [{ names: ['getppid'], action: 'SCMP_ACT_NOTIFY' }] }), flag);
   }
   t.true(f.knownFlags.every((k) => k.startsWith('SECCOMP_FILTER_FLAG_')));
 });
