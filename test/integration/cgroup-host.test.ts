@@ -7,7 +7,7 @@
 import test, { type ExecutionContext } from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import { attachedDevicePrograms } from '../../src/cgroups/devices.js';
+import { attachedDevicePrograms, setDevices } from '../../src/cgroups/devices.js';
 import { unifiedMount } from '../../src/cgroups/v2.js';
 import { isRoot, makeBundle, procStat, waitFor, type Bundle, type TsrunResult } from '../helpers/bundle.js';
 
@@ -192,4 +192,20 @@ hostTest('update on this host: a limit needing a missing controller is refused b
   t.not(r.code, 0);
   t.regex(r.stderr, /controller \\?"pids\\?" is not available in cgroup/);
   t.is((await b.state()).status, 'running');
+});
+
+hostTest('the kernel verifier accepts the filters for allow-lists, deny-lists, wildcards and 32-bit majors; updates replace, never add', (t) => {
+  const dir = path.join(unified!, `tsrun-cgtest-bpf-${process.pid}`);
+  fs.mkdirSync(dir);
+  t.teardown(() => fs.rmdirSync(dir));
+  const lists = [
+    undefined,
+    [{ allow: false, access: 'rwm' }],
+    [{ allow: true, access: 'rwm' }, { allow: false, type: 'b', major: 8, access: 'rw' }],
+    [{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 2 ** 31 + 5, minor: 2 ** 32 - 1, access: 'r' }, { allow: true, type: 'b', access: 'w' }],
+  ];
+  for (const devices of lists) {
+    t.notThrows(() => setDevices(dir, devices), JSON.stringify(devices));
+    t.is(attachedDevicePrograms(dir).length, 1, 'the old program was detached');
+  }
 });
