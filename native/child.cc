@@ -737,6 +737,24 @@ void runOp(uint32_t i, const uint32_t* a) {
       }
       return;
     }
+    case OP_PERSONALITY:
+      if (sys(SYS_personality, a[1]) < 0) fail(i, errno);
+      return;
+    case OP_SCHED_SETATTR:
+      if (a[1] + a[2] > g_plan->stringsLen) fail(i, EINVAL);
+      if (sys(SYS_sched_setattr, 0, (long)(g_plan->strings + a[1]), 0) < 0) fail(i, errno);
+      return;
+    case OP_IOPRIO:
+      if (sys(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, a[1]) < 0) fail(i, errno);
+      return;
+    case OP_AFFINITY:
+      if (a[1] + a[2] > g_plan->stringsLen) fail(i, EINVAL);
+      if (sys(SYS_sched_setaffinity, 0, a[2], (long)(g_plan->strings + a[1])) < 0) fail(i, errno);
+      return;
+    case OP_MEMPOLICY:
+      if (a[2] + a[3] > g_plan->stringsLen) fail(i, EINVAL);
+      if (sys(SYS_set_mempolicy, a[1], a[3] ? (long)(g_plan->strings + a[2]) : 0, (long)a[3] * 8) < 0) fail(i, errno);
+      return;
     case OP_RECV_STATE:
       recvState(i, a[1]);
       return;

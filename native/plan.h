@@ -58,6 +58,11 @@ enum Op : uint32_t {
                           // master sent to the parent (SYNC token in a[3]) with SCM_RIGHTS
   OP_RECV_STATE = 42,     // token: SYNC, and the reply is the state JSON hooks get on stdin
   OP_RUN_HOOK = 43,       // path, argvList, envList, timeoutSecs: fork+exec, state on stdin, wait
+  OP_PERSONALITY = 44,    // persona
+  OP_SCHED_SETATTR = 45,  // blobOffset, blobLen: struct sched_attr
+  OP_IOPRIO = 46,         // ioprio value (class << 13 | level)
+  OP_AFFINITY = 47,       // blobOffset, blobLen: cpu mask bytes
+  OP_MEMPOLICY = 48,      // mode|flags, blobOffset, blobLen (node mask bytes)
 };
 
 // RESOLVE modes

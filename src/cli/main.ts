@@ -2,6 +2,7 @@
 // lazily (one bundle, DESIGN.md performance budget). Errors are reported once, here: to the --log
 // file (the last error line carries the root cause, as containerd reads it) and to stderr.
 import { describeError } from '../errors.js';
+import { writeOut } from './output.js';
 import { openLog, type Logger } from './log.js';
 import { commandHelp, globalHelp, parseCommandLine, UsageError, type ParsedCommandLine } from './parse.js';
 
@@ -52,16 +53,16 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
   if (cl.global.version) {
-    process.stdout.write(versionText());
+    writeOut(versionText());
     return 0;
   }
   if (!cl.command || cl.global.help || cl.command === 'help') {
     const topic = cl.command === 'help' ? cl.args[0] : undefined;
-    process.stdout.write(topic ? commandHelp(topic) : globalHelp(VERSION));
+    writeOut(topic ? commandHelp(topic) : globalHelp(VERSION));
     return 0;
   }
   if (cl.help) {
-    process.stdout.write(commandHelp(cl.subcommand ? `${cl.command} ${cl.subcommand}` : cl.command));
+    writeOut(commandHelp(cl.subcommand ? `${cl.command} ${cl.subcommand}` : cl.command));
     return 0;
   }
   const log = openLog({ path: cl.global.log, format: cl.global.logFormat, debug: cl.global.debug });

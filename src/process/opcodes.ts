@@ -46,6 +46,11 @@ export const Op = {
   CONSOLE: 41,
   RECV_STATE: 42,
   RUN_HOOK: 43,
+  PERSONALITY: 44,
+  SCHED_SETATTR: 45,
+  IOPRIO: 46,
+  AFFINITY: 47,
+  MEMPOLICY: 48,
 } as const;
 
 export const Resolve = { EXISTING: 0, MKDIR: 1, MKFILE: 2, NOFOLLOW: 0x10 } as const;

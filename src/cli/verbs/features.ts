@@ -1,7 +1,8 @@
 import { features, formatFeatures } from '../../spec/features.js';
 import type { VerbContext } from '../main.js';
+import { writeOut } from '../output.js';
 
 export default function feat(_: VerbContext): number {
-  process.stdout.write(formatFeatures(features()));
+  writeOut(formatFeatures(features()));
   return 0;
 }

@@ -1,5 +1,6 @@
 import { listContainers } from '../../container/state.js';
 import type { VerbContext } from '../main.js';
+import { writeOut } from '../output.js';
 
 // runc list.go: tabwriter(minwidth 12, tabwidth 1, padding 3), created as RFC3339Nano.
 function table(rows: string[][]): string {
@@ -10,17 +11,17 @@ function table(rows: string[][]): string {
 export default function list({ cl }: VerbContext): number {
   const all = listContainers(cl.global.root);
   if (cl.flags.quiet === true) {
-    process.stdout.write(all.map((c) => `${c.id}\n`).join(''));
+    writeOut(all.map((c) => `${c.id}\n`).join(''));
     return 0;
   }
   if (cl.flags.format === 'json') {
     // runc encodes a nil slice: "null" when there are no containers.
-    process.stdout.write(`${all.length ? JSON.stringify(all) : 'null'}\n`);
+    writeOut(`${all.length ? JSON.stringify(all) : 'null'}\n`);
     return 0;
   }
   if (cl.flags.format !== 'table') throw new Error(`invalid format option`);
   const rows = [['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED', 'OWNER']];
   for (const c of all) rows.push([c.id, String(c.pid), c.status, c.bundle, c.created, c.owner]);
-  process.stdout.write(table(rows));
+  writeOut(table(rows));
   return 0;
 }

@@ -1,7 +1,8 @@
 import { containerState } from '../../container/state.js';
 import type { VerbContext } from '../main.js';
+import { writeOut } from '../output.js';
 
 export default function state({ cl, id }: VerbContext): number {
-  process.stdout.write(`${JSON.stringify(containerState(cl.global.root, id), null, 2)}\n`);
+  writeOut(`${JSON.stringify(containerState(cl.global.root, id), null, 2)}\n`);
   return 0;
 }
