@@ -83,7 +83,8 @@ export function seccompLib(): SeccompLib {
   }
   const libc = koffi.load('libc.so.6');
   // seccomp.h: struct scmp_arg_cmp { unsigned int arg; enum scmp_compare op; scmp_datum_t datum_a, datum_b; }
-  const argCmp = koffi.struct('tsrun_scmp_arg_cmp', { arg: 'uint32_t', op: 'int', datum_a: 'uint64_t', datum_b: 'uint64_t' });
+  // Registered by name for the prototypes below.
+  koffi.struct('tsrun_scmp_arg_cmp', { arg: 'uint32_t', op: 'int', datum_a: 'uint64_t', datum_b: 'uint64_t' });
   const scmpVersion = koffi.struct('tsrun_scmp_version', { major: 'uint32_t', minor: 'uint32_t', micro: 'uint32_t' });
   const f = (sig: string) => ls.func(sig) as never;
   const versionFn = ls.func('const tsrun_scmp_version *seccomp_version(void)');
@@ -112,7 +113,6 @@ export function seccompLib(): SeccompLib {
     errno: () => koffi.errno(),
     version: `${v.major}.${v.minor}.${v.micro}`,
   };
-  void argCmp;
   return lib;
 }
 
