@@ -338,3 +338,29 @@ rootTest('concurrent creates in one root all end up created (the init outlives i
   const listed = JSON.parse((await b.tsrun(['list', '--format', 'json'])).stdout) as { id: string; status: string }[];
   t.deepEqual(listed.map((c) => c.status), ids.map(() => 'running'));
 });
+
+rootTest('kill: signal names and numbers reach the init; --all reaches every process of the container', async (t) => {
+  const b = await makeBundle(t, (s) => {
+    s.root!.readonly = false;
+    // pid 1 ignores TERM and waits for two probes that each report their signals to a file.
+    s.process!.args = ['sh', '-c', 'trap "" TERM; trap "echo usr1 >> /tmp/sh" USR1; probe signals > /tmp/a & probe signals > /tmp/b & wait; wait'];
+  });
+  const file = (n: string) => path.join(b.rootfs, 'tmp', n);
+  const lines = (n: string) => (fs.existsSync(file(n)) ? parseProbeLines<ProbeSignalsReady | ProbeSignalEvent>(fs.readFileSync(file(n), 'utf8')) : []);
+  ok(t, await b.tsrun(['run', '-d', '--bundle', b.dir, b.id]), 'run -d');
+  await waitFor(() => lines('a').length > 0 && lines('b').length > 0, 10_000, () => 'both probes to be ready');
+
+  ok(t, await b.tsrun(['kill', b.id, 'USR1']), 'kill USR1');
+  await waitFor(() => fs.existsSync(file('sh')), 5000, () => 'the shell to see USR1');
+  ok(t, await b.tsrun(['kill', b.id, '15']), 'kill 15 (the init ignores it)');
+  ok(t, await b.tsrun(['kill', b.id, 'SIGTERM']), 'kill SIGTERM');
+  await new Promise((r) => setTimeout(r, 300));
+  t.is((await b.state()).status, 'running', 'signals to the init alone leave the probes alone');
+  t.deepEqual(lines('a').filter((l) => 'signal' in l), [], 'probe a got nothing');
+
+  ok(t, await b.tsrun(['kill', '--all', b.id, 'TERM']), 'kill --all TERM');
+  await b.waitStatus(b.id, 'stopped');
+  for (const n of ['a', 'b']) {
+    t.deepEqual(lines(n).filter((l): l is ProbeSignalEvent => 'signal' in l).map((l) => l.signal), ['SIGTERM'], `probe ${n} got SIGTERM`);
+  }
+});
