@@ -8,7 +8,7 @@ import { InvalidArgumentError, InvalidStateError, TsrunError } from '../errors.j
 import { addProcess, closeFd } from '../cgroups/v2.js';
 import { addon } from '../native/addon.js';
 import { compileExecPlan } from '../process/compile.js';
-import { runHandshake, type ChildHandle } from '../process/protocol.js';
+import { runHandshakeAsync, type ChildHandle } from '../process/protocol.js';
 import { validateSpec } from '../spec/validate.js';
 import type { NamespaceType, Process } from '../spec/types.js';
 import { containerStatus, isAlive } from '../state/status.js';
@@ -34,6 +34,17 @@ export interface ExecOptions {
   subCgroup?: string;
   ignorePaused?: boolean;
   logger: Logger;
+  /** Library: the process's fds 0-2 (pipes), instead of this process's own. */
+  stdio?: readonly [number, number, number];
+  /** Library: kills the process if it fires before the set-up is over. */
+  signal?: AbortSignal;
+}
+
+/** A process past its execve: the caller owns pidfd and consoleFd. */
+export interface StartedExec {
+  pid: number;
+  pidfd: number;
+  consoleFd?: number;
 }
 
 export interface ExecResult extends Partial<ExitStatus> {
@@ -53,6 +64,21 @@ export function loadProcessFile(file: string): Process {
 }
 
 export async function execProcess(o: ExecOptions): Promise<ExecResult> {
+  const s = await startExec(o);
+  if (o.detach) {
+    closeSync(s.pidfd);
+    return { pid: s.pid };
+  }
+  try {
+    return { pid: s.pid, ...(await waitForeground(s.pidfd, s.consoleFd, o.process.consoleSize)) };
+  } finally {
+    closeSync(s.pidfd);
+  }
+}
+
+/** Spawns the process and drives its set-up on the event loop; resolves once it has exec'd. */
+export async function startExec(o: ExecOptions): Promise<StartedExec> {
+  o.signal?.throwIfAborted();
   const store = new StateStore(o.root);
   const rec = store.load(o.id);
   const status = containerStatus(rec, store.dir(o.id));
@@ -83,13 +109,21 @@ export async function execProcess(o: ExecOptions): Promise<ExecResult> {
     }
     const seccomp = loadSeccomp(rec.config, o.logger);
     const preserveFds = o.preserveFds ?? 0;
-    const plan = compileExecPlan({ process: o.process, nsFds, preserveFds, seccomp });
-    const keepFds = [...Array(3 + preserveFds).keys(), ...nsFds.values()];
+    const plan = compileExecPlan({ process: o.process, nsFds, preserveFds, seccomp, stdio: o.stdio });
+    const keepFds = [...Array(3 + preserveFds).keys(), ...nsFds.values(), ...(o.stdio ?? [])];
     const spawned = addon().spawn({ ops: plan.ops, strings: plan.strings, lists: plan.lists, cloneFlags: 0, cgroupFd, keepFds });
     const child: ChildHandle = { pid: spawned.pid, pidfd: spawned.pidfd, syncFd: spawned.syncFd };
     if (!spawned.intoCgroup && cgroupDir) addProcess(cgroupDir, child.pid);
     let consoleFd: number | undefined;
-    runHandshake(child, {
+    const abort = () => {
+      try {
+        addon().pidfdSendSignal(child.pidfd, 9);
+      } catch {
+        /* gone already */
+      }
+    };
+    o.signal?.addEventListener('abort', abort, { once: true });
+    const handshake = runHandshakeAsync(child, {
       spec: rec.config,
       plan,
       mode: 'run',
@@ -107,15 +141,15 @@ export async function execProcess(o: ExecOptions): Promise<ExecResult> {
         if (o.pidFile) writeAtomic(path.resolve(o.pidFile), String(c.pid));
       },
     });
-    if (o.detach) {
-      closeSync(child.pidfd);
-      return { pid: child.pid };
-    }
     try {
-      return { pid: child.pid, ...(await waitForeground(child.pidfd, consoleFd, o.process.consoleSize)) };
+      await handshake;
+    } catch (err) {
+      if (consoleFd !== undefined) closeFd(consoleFd);
+      throw o.signal?.aborted ? o.signal.reason : err;
     } finally {
-      closeSync(child.pidfd);
+      o.signal?.removeEventListener('abort', abort);
     }
+    return { pid: child.pid, pidfd: child.pidfd, consoleFd };
   } finally {
     for (const fd of nsFds.values()) closeFd(fd);
     if (cgroupFd !== undefined) closeFd(cgroupFd);

@@ -222,4 +222,11 @@ export function killAndReap(child: ChildHandle): void {
   } catch {
     /* reaped already */
   }
+  // A long-lived caller (the library) must not leak the pidfd of a failed set-up.
+  try {
+    closeSync(child.pidfd);
+  } catch {
+    /* closed */
+  }
+  child.pidfd = -1;
 }

@@ -1,0 +1,55 @@
+// Runtime.images: the image store under imageRoot (pull, list, inspect, import, remove, prune),
+// the same operations as `tsrun image …`.
+import { removeImages, pruneImages, type GcResult } from '../image/gc.js';
+import { ImageStore, type ImageRecord } from '../image/image-store.js';
+import { importImage, type ImportOptions } from '../image/import.js';
+import type { PullProgress } from '../image/progress.js';
+import { pull, type PullOptions } from '../image/pull.js';
+
+export const DEFAULT_IMAGE_ROOT = '/var/lib/tsrun';
+
+export type ImagePullOptions = Omit<PullOptions, 'imageRoot'>;
+
+export class Images {
+  readonly imageRoot: string;
+  readonly #publish: (name: 'pull', msg: object) => void;
+
+  constructor(imageRoot: string, publish: (name: 'pull', msg: object) => void) {
+    this.imageRoot = imageRoot;
+    this.#publish = publish;
+  }
+
+  /** Pulls ref (progress through onProgress; AbortSignal stops the downloads). */
+  async pull(ref: string, o: ImagePullOptions = {}): Promise<ImageRecord> {
+    const t0 = performance.now();
+    const rec = await pull(ref, { ...o, imageRoot: this.imageRoot });
+    this.#publish('pull', { ref, id: rec.id, digest: rec.manifestDigest, durationMs: performance.now() - t0 });
+    return rec;
+  }
+
+  list(): Promise<ImageRecord[]> {
+    return new ImageStore(this.imageRoot).list();
+  }
+
+  /** By name, name@digest or ID (prefix); undefined when absent. */
+  find(ref: string): Promise<ImageRecord | undefined> {
+    return new ImageStore(this.imageRoot).find(ref);
+  }
+
+  /** An OCI layout or `docker save` archive (tar, tar.gz) or directory. */
+  import(source: string, o: Omit<ImportOptions, 'imageRoot'> = {}): Promise<ImageRecord[]> {
+    return importImage(source, { ...o, imageRoot: this.imageRoot });
+  }
+
+  /** Untags/removes the named images and collects what nothing uses any more. */
+  remove(...refs: string[]): Promise<GcResult> {
+    return removeImages(this.imageRoot, refs);
+  }
+
+  /** Removes dangling images, unused layers and blobs, stale container dirs. */
+  prune(): Promise<GcResult> {
+    return pruneImages(this.imageRoot);
+  }
+}
+
+export type { ImageRecord, PullProgress, GcResult };

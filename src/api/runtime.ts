@@ -1,0 +1,403 @@
+// The library's entry point: one state root's containers, as a long-lived service uses them.
+// Differences from the CLI verbs it shares code with: every wait happens on the event loop (the
+// set-up handshake on a uv_poll of the sync socket, exits on the pidfd), the container's stdio are
+// pipes or a pty handed back as Node streams, and this process stays the init's parent, so
+// wait() gets the real exit status. Nothing here prints or exits; failures are TsrunErrors with
+// stable codes, and lifecycle events go to events() and to node:diagnostics_channel.
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { createContainerAsync } from '../container/create.js';
+import { deleteContainer } from '../container/delete.js';
+import { statsEvent, type ContainerEvent } from '../container/events.js';
+import { startExec } from '../container/exec.js';
+import { killContainer } from '../container/kill.js';
+import { silentLogger, type Logger } from '../container/logger.js';
+import { pauseContainer, resumeContainer } from '../container/pause.js';
+import { containerPids } from '../container/ps.js';
+import { runPoststart, startContainer } from '../container/start.js';
+import { containerState, listContainers, type ContainerState } from '../container/state.js';
+import { updateContainer } from '../container/update.js';
+import { InvalidArgumentError, InvalidStateError, type TsrunError } from '../errors.js';
+import { prepareImageContainer, type ImageRunEvent } from '../image/image-run.js';
+import type { SpawnMode } from '../process/spawn.js';
+import type { LinuxResources, Spec } from '../spec/types.js';
+import { DEFAULT_ROOT, StateStore } from '../state/store.js';
+import { Container } from './container.js';
+import { publish } from './diagnostics.js';
+import { EventHub, type EventsOptions, type RuntimeEvent } from './events.js';
+import { Images, DEFAULT_IMAGE_ROOT } from './images.js';
+import { ProcessHandle, abortable, toSignalNumber, type SignalLike } from './process-handle.js';
+import { applyContainerOptions, buildProcess, limitsToResources, specFromOptions, type Limits, type ProcessOptions, type RootfsOptions } from './spec-options.js';
+import { normalizeStdio, prepareStdio, ptyStream, type PreparedStdio, type StdioOption } from './stdio.js';
+import { waitPidExit, waitCgroupEmpty } from './wait-exit.js';
+
+export interface RuntimeOptions {
+  /** State directory (runc's --root). Default /run/tsrun. */
+  root?: string;
+  /** Image store (pull, images, create from an image). Default /var/lib/tsrun. */
+  imageRoot?: string;
+  logger?: Logger;
+  /**
+   * How container processes are started: 'direct' clones this process (cheapest while it is
+   * small); 'helper' posix_spawns the static tsrun-init, whose cost does not grow with this
+   * process's memory (services with large heaps).
+   */
+  spawn?: SpawnMode;
+}
+
+export interface CommonCreateOptions {
+  /** The init's stdin, stdout, stderr: 'pipe' (default: Node streams), 'ignore', 'inherit' or an fd. */
+  stdio?: StdioOption;
+  /** Abandon the create: the half-made container is killed and removed, the call rejects. */
+  signal?: AbortSignal;
+}
+
+export interface BundleSource extends CommonCreateOptions {
+  /** An OCI bundle directory (config.json + rootfs). */
+  bundle: string;
+  /** Use this config instead of <bundle>/config.json. */
+  spec?: Spec;
+}
+
+export interface RootfsSource extends CommonCreateOptions, RootfsOptions {}
+
+export interface ImageSource extends CommonCreateOptions, Omit<RootfsOptions, 'rootfs' | 'args'> {
+  /** Image reference, name or ID; pulled when not in the store. */
+  image: string;
+  /** Replaces the image's Cmd. */
+  args?: string[];
+  /** Replaces the image's Entrypoint (and drops its Cmd). */
+  entrypoint?: string;
+  /** Pull and unpack progress. */
+  onProgress?: (e: ImageRunEvent) => void;
+}
+
+export type CreateContainerOptions = BundleSource | RootfsSource | ImageSource;
+
+export interface ExecOptions extends ProcessOptions {
+  stdio?: StdioOption;
+  /** Kills the process if it fires before its set-up is over. */
+  signal?: AbortSignal;
+}
+
+export interface DeleteOptions {
+  /** Kill a running or paused container first (SIGKILL to all its processes). */
+  force?: boolean;
+  /** Resolve instead of throwing TSRUN_NOT_FOUND when the container does not exist. */
+  missingOk?: boolean;
+}
+
+export class Runtime {
+  readonly root: string;
+  readonly imageRoot: string;
+  readonly spawn: SpawnMode;
+  readonly images: Images;
+  readonly #logger: Logger;
+  readonly #own = new Map<string, Container>();
+  readonly #hub = new EventHub();
+
+  constructor(o: RuntimeOptions = {}) {
+    if (o.spawn !== undefined && o.spawn !== 'direct' && o.spawn !== 'helper') {
+      throw new InvalidArgumentError(`spawn: "${String(o.spawn)}" is not 'direct' or 'helper'`);
+    }
+    this.root = path.resolve(o.root ?? DEFAULT_ROOT);
+    this.imageRoot = path.resolve(o.imageRoot ?? DEFAULT_IMAGE_ROOT);
+    this.#logger = o.logger ?? silentLogger;
+    this.spawn = o.spawn ?? 'direct';
+    this.images = new Images(this.imageRoot, (name, msg) => publish(name, msg));
+  }
+
+  /** Creates the container; its init is parked before execve until start(). */
+  create(id: string, o: CreateContainerOptions): Promise<Container> {
+    return this.#make(id, o, 'create');
+  }
+
+  /** Creates and starts: resolves once the process has exec'd. */
+  run(id: string, o: CreateContainerOptions): Promise<Container> {
+    return this.#make(id, o, 'run');
+  }
+
+  /** The handle of a container this Runtime made (for its streams and exit), if it has one. */
+  get(id: string): Container | undefined {
+    return this.#own.get(id);
+  }
+
+  async start(id: string): Promise<void> {
+    const rec = this.#do(id, 'start', () => startContainer(this.root, id));
+    this.#emit({ type: 'start', id, pid: rec.pid });
+  }
+
+  async kill(id: string, signal: SignalLike = 'SIGTERM', o: { all?: boolean } = {}): Promise<void> {
+    const n = toSignalNumber(signal);
+    this.#do(id, 'kill', () => killContainer(this.root, id, n, !!o.all));
+    this.#emit({ type: 'kill', id, sent: n });
+  }
+
+  /**
+   * Resolves with the init's { exitCode, signal } when it exits. For a container made by another
+   * process (the CLI), this process is not the parent: the exit is seen, its status is not
+   * (both fields null).
+   */
+  async wait(id: string, o: { signal?: AbortSignal } = {}) {
+    const own = this.#own.get(id);
+    if (own) return own.wait(o);
+    const st = await this.state(id);
+    if (st.status === 'stopped') return { exitCode: null, signal: null };
+    await abortable(waitPidExit(st.pid), o.signal);
+    return { exitCode: null, signal: null };
+  }
+
+  async exec(id: string, o: ExecOptions): Promise<ProcessHandle> {
+    const rec = this.#do(id, 'exec', () => new StateStore(this.root).load(id));
+    const proc = buildProcess(o, rec.config.process ?? { user: { uid: 0, gid: 0 }, cwd: '/' });
+    const stdio = proc.terminal ? null : prepareStdio(normalizeStdio(o.stdio), this.root);
+    let started;
+    try {
+      started = await startExec({
+        root: this.root,
+        id,
+        process: proc,
+        logger: this.#logger,
+        stdio: stdio?.childFds,
+        signal: o.signal,
+      });
+    } catch (err) {
+      stdio?.destroy();
+      throw this.#failed(id, 'exec', err);
+    } finally {
+      stdio?.closeChildEnds();
+    }
+    const pty = started.consoleFd !== undefined ? ptyStream(started.consoleFd) : null;
+    const handle = new ProcessHandle(
+      started.pid,
+      started.pidfd,
+      { stdin: stdio?.stdin ?? null, stdout: stdio?.stdout ?? null, stderr: stdio?.stderr ?? null, pty, masterFd: started.consoleFd },
+      (s) => this.#emit({ type: 'exec-exit', id, pid: started.pid, exitCode: s.exitCode, signal: s.signal }),
+    );
+    this.#emit({ type: 'exec', id, pid: started.pid }, { args: proc.args });
+    return handle;
+  }
+
+  async state(id: string): Promise<ContainerState> {
+    return this.#do(id, 'state', () => containerState(this.root, id));
+  }
+
+  async list(): Promise<ContainerState[]> {
+    return listContainers(this.root);
+  }
+
+  /** Host pids of the container's processes (from its cgroup). */
+  async pids(id: string): Promise<number[]> {
+    return this.#do(id, 'pids', () => containerPids(this.root, id));
+  }
+
+  /** cgroup statistics (memory, cpu, pids, io). */
+  async stats(id: string): Promise<ContainerEvent['data']> {
+    return this.#do(id, 'stats', () => statsEvent(this.root, id).data);
+  }
+
+  async pause(id: string): Promise<void> {
+    this.#do(id, 'pause', () => pauseContainer(this.root, id));
+    this.#emit({ type: 'pause', id });
+  }
+
+  async resume(id: string): Promise<void> {
+    this.#do(id, 'resume', () => resumeContainer(this.root, id));
+    this.#emit({ type: 'resume', id });
+  }
+
+  /** Changes cgroup limits: { memory, cpus, pids } or raw linux.resources. Returns the merged resources. */
+  async update(id: string, r: Limits | LinuxResources): Promise<LinuxResources> {
+    const isLimits = Object.keys(r).every((k) => k === 'memory' || k === 'cpus' || k === 'pids') && !Object.values(r).some((v) => typeof v === 'object');
+    const resources = isLimits ? limitsToResources(r as Limits) : (r as LinuxResources);
+    const merged = this.#do(id, 'update', () => updateContainer(this.root, id, resources));
+    this.#emit({ type: 'update', id });
+    return merged;
+  }
+
+  /**
+   * Removes the container. A created container is killed first; a running or paused one only with
+   * force. Waits for the processes to be gone on the event loop, then frees the cgroup and state.
+   */
+  async delete(id: string, o: DeleteOptions = {}): Promise<void> {
+    let st: ContainerState;
+    try {
+      st = containerState(this.root, id);
+    } catch (err) {
+      if (o.missingOk && (err as TsrunError).code === 'TSRUN_NOT_FOUND') {
+        this.#own.delete(id);
+        return;
+      }
+      throw this.#failed(id, 'delete', err);
+    }
+    if ((st.status === 'running' || st.status === 'paused') && !o.force) {
+      throw this.#failed(id, 'delete', new InvalidStateError(`cannot delete container ${id} that is not stopped: ${st.status}`));
+    }
+    const own = this.#own.get(id);
+    if (st.status !== 'stopped') {
+      try {
+        killContainer(this.root, id, 9, true);
+      } catch (err) {
+        if ((err as TsrunError).code !== 'TSRUN_INVALID_STATE') throw this.#failed(id, 'delete', err);
+      }
+      if (own) await own.wait().catch(() => {});
+      else await waitPidExit(st.pid);
+    }
+    const rec = (() => {
+      try {
+        return new StateStore(this.root).load(id);
+      } catch {
+        return undefined;
+      }
+    })();
+    if (rec?.cgroup) await waitCgroupEmpty(rec.cgroup.dir);
+    this.#do(id, 'delete', () => deleteContainer(this.root, id, false, this.#logger));
+    this.#own.delete(id);
+    this.#emit({ type: 'delete', id });
+  }
+
+  /** Lifecycle events of the containers this Runtime handles, until signal aborts. */
+  events(o: EventsOptions = {}): AsyncGenerator<RuntimeEvent, void, undefined> {
+    return this.#hub.iterate(o);
+  }
+
+  /** Pulls an image into imageRoot. */
+  pull(ref: string, o: Parameters<Images['pull']>[1] = {}) {
+    return this.images.pull(ref, o);
+  }
+
+  async #make(id: string, o: CreateContainerOptions, mode: 'create' | 'run'): Promise<Container> {
+    const t0 = performance.now();
+    if (!o || typeof o !== 'object') throw new InvalidArgumentError('create: options are required ({ bundle } | { rootfs, args } | { image })');
+    const sources = ['bundle', 'rootfs', 'image'].filter((k) => (o as unknown as Record<string, unknown>)[k] !== undefined);
+    if (sources.length !== 1) throw new InvalidArgumentError(`create ${id}: give exactly one of bundle, rootfs or image (got ${sources.join(', ') || 'none'})`);
+    o.signal?.throwIfAborted();
+
+    let bundle: string;
+    let spec: Spec | undefined;
+    let prepared: Awaited<ReturnType<typeof prepareImageContainer>> | undefined;
+    if ('bundle' in o && o.bundle !== undefined) {
+      bundle = path.resolve(o.bundle);
+      spec = o.spec;
+    } else if ('rootfs' in o && o.rootfs !== undefined) {
+      spec = specFromOptions(o);
+      bundle = path.dirname(path.resolve(o.rootfs));
+    } else {
+      const io = o as ImageSource;
+      prepared = await this.#do(id, 'create', () =>
+        prepareImageContainer({
+          image: io.image,
+          id,
+          root: this.root,
+          imageRoot: this.imageRoot,
+          command: io.args,
+          entrypoint: io.entrypoint,
+          env: envArray(io.env),
+          workdir: io.cwd,
+          tty: io.terminal,
+          readOnly: io.readonlyRootfs,
+          network: io.network,
+          hostname: io.hostname,
+          pull: { signal: io.signal },
+          onEvent: io.onProgress,
+        }),
+      );
+      bundle = prepared.dir;
+      spec = prepared.spec;
+      spec.process = buildProcess({ ...io, args: spec.process!.args!, env: undefined, cwd: undefined }, spec.process!);
+      applyContainerOptions(spec, io);
+      writeFileSync(path.join(bundle, 'config.json'), `${JSON.stringify(spec, null, 2)}\n`);
+    }
+
+    const terminal = spec ? !!spec.process?.terminal : readTerminal(bundle);
+    let stdio: PreparedStdio | null = null;
+    try {
+      stdio = terminal ? null : prepareStdio(normalizeStdio(o.stdio), this.root);
+      let created;
+      try {
+        created = await createContainerAsync({
+          id,
+          bundle,
+          root: this.root,
+          mode,
+          logger: this.#logger,
+          spec,
+          spawnMode: this.spawn,
+          stdio: stdio?.childFds,
+          holdConsole: true,
+          signal: o.signal,
+        });
+      } finally {
+        stdio?.closeChildEnds();
+      }
+      const { record, child, consoleFd } = created;
+      const pty = consoleFd !== undefined ? ptyStream(consoleFd) : null;
+      const init = new ProcessHandle(
+        child.pid,
+        child.pidfd,
+        { stdin: stdio?.stdin ?? null, stdout: stdio?.stdout ?? null, stderr: stdio?.stderr ?? null, pty, masterFd: consoleFd },
+        (s) => this.#emit({ type: 'exit', id, pid: child.pid, exitCode: s.exitCode, signal: s.signal }),
+      );
+      const c = new Container(this, id, init);
+      this.#own.set(id, c);
+      this.#emit({ type: 'create', id, pid: child.pid }, { bundle, durationMs: performance.now() - t0 });
+      if (mode === 'run') {
+        try {
+          runPoststart(record);
+        } catch (err) {
+          await c[Symbol.asyncDispose]().catch(() => {});
+          throw err;
+        }
+        this.#emit({ type: 'start', id, pid: child.pid });
+      }
+      return c;
+    } catch (err) {
+      stdio?.destroy();
+      if (prepared && !new StateStore(this.root).exists(id)) {
+        try {
+          prepared.discard();
+        } catch (e) {
+          this.#logger.warn(`create ${id}: cleanup of the image bundle: ${(e as Error).message}`);
+        }
+      }
+      throw this.#failed(id, 'create', err);
+    } finally {
+      prepared?.closeNetns();
+    }
+  }
+
+  #emit(e: Omit<RuntimeEvent, 'time'>, extra: object = {}): void {
+    const full = this.#hub.emit(e);
+    publish(e.type === 'exec-exit' ? 'exit' : (e.type as Exclude<RuntimeEvent['type'], 'exec-exit' | 'oom'>), { ...full, ...extra });
+  }
+
+  #failed(id: string, op: string, err: unknown): unknown {
+    publish('error', { id, op, error: err });
+    return err;
+  }
+
+  /** Runs a step, publishing its failure on tsrun:container:error. */
+  #do<T>(id: string, op: string, fn: () => T): T {
+    try {
+      const r = fn();
+      if (r instanceof Promise) return r.catch((err) => Promise.reject(this.#failed(id, op, err))) as T;
+      return r;
+    } catch (err) {
+      throw this.#failed(id, op, err);
+    }
+  }
+}
+
+function envArray(env: ProcessOptions['env']): string[] | undefined {
+  if (!env) return undefined;
+  return Array.isArray(env) ? [...(env as readonly string[])] : Object.entries(env).map(([k, v]) => `${k}=${v}`);
+}
+
+function readTerminal(bundle: string): boolean {
+  try {
+    return !!(JSON.parse(readFileSync(path.join(bundle, 'config.json'), 'utf8')) as Spec).process?.terminal;
+  } catch {
+    return false; // create reports the unreadable config.json with its own words
+  }
+}
+
