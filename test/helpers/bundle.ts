@@ -39,6 +39,8 @@ export interface RunOptions {
   env?: NodeJS.ProcessEnv;
   /** Kill tsrun (only it, by pid) after this long; default 30 s. */
   timeoutMs?: number;
+  /** A file whose content is tsrun's stdin (default /dev/null). */
+  stdinFile?: string;
   /** fds given to tsrun as 3, 4, … (for --preserve-fds). */
   extraFds?: number[];
   /** Directory for the stdout/stderr files (kept); default a temp dir removed on return. */
@@ -59,17 +61,19 @@ export async function runTsrun(argv: readonly string[], o: RunOptions = {}): Pro
   const stderrFile = path.join(ioDir, `${n}.err`);
   const out = fs.openSync(stdoutFile, 'w');
   const err = fs.openSync(stderrFile, 'w');
+  const input = o.stdinFile ? fs.openSync(o.stdinFile, 'r') : 'ignore';
   let child;
   try {
     const [cmd, ...pre] = [...(o.prefix ?? []), TSRUN_BIN];
     child = spawn(cmd, [...pre, ...argv], {
       cwd: o.cwd,
       env: o.env ?? process.env,
-      stdio: ['ignore', out, err, ...(o.extraFds ?? [])],
+      stdio: [input, out, err, ...(o.extraFds ?? [])],
     });
   } finally {
     fs.closeSync(out);
     fs.closeSync(err);
+    if (typeof input === 'number') fs.closeSync(input);
   }
   const pid = child.pid ?? 0;
   o.onSpawn?.(pid);

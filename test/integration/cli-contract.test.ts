@@ -82,6 +82,12 @@ rootTest('flag forms: --bundle=B, -b B, bool --force=true, flags after the id', 
   ok(t, await b.tsrun(['create', '-b', b.dir, ids[1]]), '-b B');
   ok(t, await b.tsrun(['create', ids[2], '--bundle', b.dir]), 'flags after the id');
   for (const id of ids) t.is((await b.state(id)).status, 'created');
+  // Global flags engines add on every call are accepted (and ignored where they do not apply).
+  for (const g of [['--rootless=false'], ['--rootless', 'auto'], ['--systemd-cgroup'], ['--debug'], ['--log-format=text']]) {
+    const r = await b.tsrun([...g, 'state', ids[0]]);
+    ok(t, r, `${g.join(' ')} state`);
+    t.is(JSON.parse(r.stdout).id, ids[0]);
+  }
   ok(t, await b.tsrun(['delete', '--force=true', ids[0]]), '--force=true');
   ok(t, await b.tsrun(['delete', '-f', ids[1]]), '-f');
   ok(t, await b.tsrun(['-root', b.root, 'delete', '-force', ids[2]]), 'single-dash global and command flags');
@@ -179,4 +185,18 @@ rootTest('spec --rootless writes a config with a user namespace that runs', asyn
   const r = await b.tsrun(['run', '--bundle', b.dir, b.id]);
   ok(t, r, 'run');
   t.like(JSON.parse(r.stdout).ids, { uid: 0, gid: 0 });
+});
+
+rootTest('relative --bundle and --pid-file are taken from the caller’s cwd; state shows absolute paths', async (t) => {
+  const b = await signalsBundle(t);
+  const parent = path.dirname(b.dir);
+  const rel = path.basename(b.dir);
+  ok(t, await b.tsrun(['create', '--bundle', rel, '--pid-file', `${rel}/rel.pid`, b.id], { cwd: parent }), 'create with relative paths');
+  const state = await b.state();
+  t.is(state.bundle, b.dir);
+  t.is(state.rootfs, path.join(b.dir, 'rootfs'));
+  t.is(fs.readFileSync(path.join(b.dir, 'rel.pid'), 'utf8').trim(), String(state.pid));
+  const noFlag = b.newId('cwd');
+  ok(t, await b.tsrun(['create', noFlag], { cwd: b.dir }), 'create without --bundle uses the cwd');
+  t.is((await b.state(noFlag)).bundle, b.dir);
 });

@@ -364,3 +364,45 @@ rootTest('kill: signal names and numbers reach the init; --all reaches every pro
     t.deepEqual(lines(n).filter((l): l is ProbeSignalEvent => 'signal' in l).map((l) => l.signal), ['SIGTERM'], `probe ${n} got SIGTERM`);
   }
 });
+
+rootTest('racing calls: two creates of one id, two starts of one container — exactly one of each wins', async (t) => {
+  const b = await makeBundle(t, (s) => {
+    s.process!.args = ['probe', 'signals'];
+  });
+  const creates = await Promise.all([0, 1, 2].map(() => b.tsrun(['create', '--bundle', b.dir, b.id])));
+  t.is(creates.filter((r) => r.code === 0).length, 1, creates.map((r) => r.stderr).join(' | '));
+  for (const r of creates.filter((x) => x.code !== 0)) t.true(r.stderr.includes(`container with id exists: ${b.id}`), r.stderr);
+  t.is((await b.state()).status, 'created');
+
+  const starts = await Promise.all([0, 1, 2].map(() => b.tsrun(['start', b.id])));
+  t.is(starts.filter((r) => r.code === 0).length, 1, starts.map((r) => r.stderr).join(' | '));
+  for (const r of starts.filter((x) => x.code !== 0)) t.true(r.stderr.includes('cannot start an already running container'), r.stderr);
+  const created = creates.find((r) => r.code === 0)!;
+  await waitReady(b, created);
+  t.is(signalLines(b, created).filter((l) => 'ready' in l).length, 1, 'the process ran once');
+});
+
+rootTest('kill of a created container stops it before it ever runs', async (t) => {
+  const b = await makeBundle(t, (s) => {
+    s.process!.args = ['probe', 'signals'];
+  });
+  const create = await b.tsrun(['create', '--bundle', b.dir, b.id]);
+  ok(t, create, 'create');
+  ok(t, await b.tsrun(['kill', b.id, 'KILL']), 'kill a created container');
+  await b.waitStatus(b.id, 'stopped');
+  failed(t, await b.tsrun(['start', b.id]), 'cannot start a container that has stopped', 'start after kill');
+  t.is(b.output(create), '', 'the process never ran');
+  ok(t, await b.tsrun(['delete', b.id]), 'delete');
+});
+
+rootTest('stdio is inherited: stdin, stdout and stderr of the caller are the container’s', async (t) => {
+  const b = await makeBundle(t, (s) => {
+    s.process!.args = ['sh', '-c', 'probe cat -; echo to-stderr >&2'];
+  });
+  const input = path.join(b.dir, 'stdin.txt');
+  fs.writeFileSync(input, 'line one\nline two\n');
+  const r = await b.tsrun(['run', '--bundle', b.dir, b.id], { stdinFile: input });
+  ok(t, r, 'run');
+  t.is(r.stdout, 'line one\nline two\n');
+  t.is(r.stderr, 'to-stderr\n');
+});
