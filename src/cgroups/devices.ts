@@ -40,6 +40,20 @@ export function attachedDevicePrograms(dir: string): number[] {
   }
 }
 
+/**
+ * The verifier gives up with EAGAIN when a signal is pending (kernel/bpf/verifier.c do_check), and
+ * a service gets SIGCHLD for every container that exits: retry as libbpf's sys_bpf_prog_load does.
+ */
+function loadRetrying(insns: Parameters<ReturnType<typeof bpf>['bpfProgLoad']>[0]): number {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return bpf().bpfProgLoad(insns, 'Apache', BPF_PROG_TYPE_CGROUP_DEVICE);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN' || attempt >= 5) throw err;
+    }
+  }
+}
+
 export function setDevices(dir: string, devices: readonly LinuxDeviceCgroup[] | undefined): void {
   const insns = deviceProgramFor(devices);
   const cg = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
@@ -53,7 +67,7 @@ export function setDevices(dir: string, devices: readonly LinuxDeviceCgroup[] | 
     let prog: number;
     try {
       // The license matters only to GPL-only helpers; this program calls none.
-      prog = bpf().bpfProgLoad(insns, 'Apache', BPF_PROG_TYPE_CGROUP_DEVICE);
+      prog = loadRetrying(insns);
     } catch (err) {
       const log = (err as { verifierLog?: string }).verifierLog;
       throw new CgroupError(`cgroup ${dir}: load the device filter (eBPF): ${code(err)}${log ? `: ${log.trim().split('\n').slice(-3).join(' | ')}` : ''}`, { cause: err });

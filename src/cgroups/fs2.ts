@@ -28,6 +28,10 @@ export class Fs2Manager implements Manager {
     addProcess(this.dir, pid);
   }
 
+  placed(pid: number, intoCgroup: boolean): void {
+    if (!intoCgroup) this.apply(pid);
+  }
+
   set(resources: LinuxResources | undefined, o: SetOptions = {}): void {
     applyResources(this.dir, resources, o);
   }

@@ -25,12 +25,17 @@ export interface Manager {
   readonly driver: 'fs' | 'systemd';
   readonly dir: string;
   /**
-   * Makes the cgroup before the init exists. fs: the directories, and an fd for
-   * CLONE_INTO_CGROUP. systemd: nothing yet (a scope needs a pid): fd is -1 and apply() starts it.
+   * Makes the cgroup before the init exists, and an fd for CLONE_INTO_CGROUP (the caller closes
+   * it). fs: the directories, controllers enabled. systemd: the transient scope.
    */
   create(): CgroupPlacement;
-  /** Puts a process in the cgroup (when CLONE_INTO_CGROUP was not used). */
+  /** Puts a process in the cgroup. */
   apply(pid: number): void;
+  /**
+   * After the init was cloned: moves it in when CLONE_INTO_CGROUP was not used, and finishes
+   * what create started (systemd: tsrun leaves the scope, then the limits are set).
+   */
+  placed(pid: number, intoCgroup: boolean): void;
   /** Applies limits; fails naming the controller and the cgroup when one is missing. */
   set(resources: LinuxResources | undefined, o?: SetOptions): void;
   /** Freezes and waits until cgroup.events says frozen (or undoes the freeze and throws). */

@@ -21,7 +21,9 @@ export function newManager(o: ManagerOptions): Manager | null {
   if (!root) return null;
   if (o.systemd) {
     const p = systemdPlacement(root, o.cgroupsPath, o.id);
-    return new SystemdManager(p.dir, p.unit, p.slice, []);
+    const m = new SystemdManager(p.dir, p.unit, p.slice, []);
+    m.id = o.id;
+    return m;
   }
   return new Fs2Manager(cgroupDirFor(root, o.cgroupsPath, o.id), [], root);
 }

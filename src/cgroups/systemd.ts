@@ -1,10 +1,9 @@
 // The systemd driver (--systemd-cgroup): the container's cgroup is a transient scope started over
-// D-Bus (org.freedesktop.systemd1.Manager.StartTransientUnit, systemd.scope(5)) with the init's
-// pid, Delegate=yes, and the limits systemd has properties for; every limit is then also written
+// D-Bus (org.freedesktop.systemd1.Manager.StartTransientUnit, systemd.scope(5)), Delegate=yes, and the limits systemd has properties for; every limit is then also written
 // to the delegated cgroup directly (the same files as the fs driver, which also covers io,
-// hugetlb, rdma, devices and unified). A scope needs a pid, so the init is moved into it after
-// clone rather than cloned into it. Each D-Bus call is bounded by a timeout (dbus-sync.ts).
-import { existsSync } from 'node:fs';
+// hugetlb, rdma, devices and unified). Each D-Bus call is bounded by a timeout (dbus-sync.ts).
+import { constants, openSync } from 'node:fs';
+import path from 'node:path';
 import { CgroupError } from '../errors.js';
 import type { LinuxResources } from '../spec/types.js';
 import { applyResources } from './controllers.js';
@@ -13,8 +12,8 @@ import { readOptional } from './files.js';
 import { freezerState, setFrozen, sleepMs, type FreezerState } from './freezer.js';
 import type { CgroupRecord, Manager, SetOptions } from './manager.js';
 import { readStats, type Stats } from './stats.js';
-import { parseSystemdPath, scopeProperties, unitCgroupDir, type SystemdPath } from './systemd-props.js';
-import { killAll, listPids, removeCgroup, type CgroupPlacement } from './v2.js';
+import { parseSystemdPath, resourceProperties, scopeProperties, unitCgroupDir, type SystemdPath } from './systemd-props.js';
+import { addProcess, killAll, listPids, ownCgroup, removeCgroup, unifiedMount, type CgroupPlacement } from './v2.js';
 
 export function systemdPlacement(root: string, cgroupsPath: string | undefined, id: string): SystemdPath & { dir: string } {
   const p = parseSystemdPath(cgroupsPath, id);
@@ -24,45 +23,78 @@ export function systemdPlacement(root: string, cgroupsPath: string | undefined, 
 export class SystemdManager implements Manager {
   readonly driver = 'systemd' as const;
   private pending?: LinuxResources;
+  private pendingDevices = false;
+  /** Where tsrun itself was before it held the new scope open (create → placed). */
+  private home?: string;
   id = '';
 
   constructor(readonly dir: string, readonly unit: string, private readonly slice: string | undefined, private created: string[]) {}
 
-  create(): CgroupPlacement {
-    return { dir: this.dir, created: [], fd: -1 };
-  }
-
-  /** Limits given before apply() go into the StartTransientUnit call as properties. */
-  set(resources: LinuxResources | undefined, o: SetOptions = {}): void {
-    if (!existsSync(this.dir)) {
-      this.pending = resources;
-      return;
-    }
-    applyResources(this.dir, resources, o);
-  }
-
-  apply(pid: number, timeoutMs?: number): void {
+  /**
+   * A scope cannot be empty, and the init must be cloned into its final cgroup (its cgroup mount
+   * and cgroup namespace are made from it). So the scope is started holding tsrun itself, the init
+   * is cloned into it, and placed() moves tsrun back out before any limit is set: the runtime is
+   * never subject to the container's limits, and charges only what it allocates in between.
+   */
+  create(timeoutMs?: number): CgroupPlacement {
+    const root = unifiedMount();
+    if (!root) throw new CgroupError('systemd cgroup driver: no cgroup2 hierarchy is mounted');
+    this.home = path.join(root, ownCgroup());
     const p: SystemdPath = { slice: this.slice ?? 'system.slice', unit: this.unit };
-    const props = scopeProperties(p, this.id || this.unit, pid, this.pending);
     try {
-      dbusCallSync({ member: 'StartTransientUnit', signature: 'ssa(sv)a(sa(sv))', body: [this.unit, 'replace', props, []], propertyArgs: [2] }, timeoutMs);
+      dbusCallSync({ member: 'StartTransientUnit', signature: 'ssa(sv)a(sa(sv))', body: [this.unit, 'replace', scopeProperties(p, this.id || this.unit, process.pid, undefined), []], propertyArgs: [2] }, timeoutMs);
     } catch (err) {
       if (err instanceof DbusError && err.dbusName === 'org.freedesktop.systemd1.UnitExists') {
         throw new CgroupError(`systemd: unit ${this.unit} already exists (another container with this cgroupsPath?)`, { cause: err });
       }
       throw err;
     }
-    // The job is queued: the scope exists once its cgroup holds the pid.
-    const until = Date.now() + (timeoutMs ?? 30_000);
+    this.waitFor(process.pid, timeoutMs);
+    return { dir: this.dir, created: [], fd: openSync(this.dir, constants.O_RDONLY | constants.O_DIRECTORY) };
+  }
+
+  private waitFor(pid: number, timeoutMs = 30_000): void {
+    // StartTransientUnit queues a job: the scope exists once its cgroup holds the pid.
+    const until = Date.now() + timeoutMs;
     for (;;) {
       const procs = readOptional(this.dir, 'cgroup.procs');
-      if (procs !== undefined && procs.split('\n').includes(String(pid))) break;
+      if (procs !== undefined && procs.split('\n').includes(String(pid))) return;
       if (Date.now() > until) throw new CgroupError(`systemd: scope ${this.unit} did not get pid ${pid} in ${this.dir} in time`);
       sleepMs(5);
     }
-    if (this.pending) applyResources(this.dir, this.pending, { devices: true });
-    else applyResources(this.dir, undefined, { devices: true });
+  }
+
+  private leave(): void {
+    if (!this.home) return;
+    const home = this.home;
+    this.home = undefined;
+    addProcess(home, process.pid);
+  }
+
+  /** Limits given before placed() wait until tsrun has left the scope. */
+  set(resources: LinuxResources | undefined, o: SetOptions = {}): void {
+    if (this.home) {
+      this.pending = resources;
+      this.pendingDevices = !!o.devices;
+      return;
+    }
+    const props = resourceProperties(resources);
+    if (props.length) {
+      dbusCallSync({ member: 'SetUnitProperties', signature: 'sba(sv)', body: [this.unit, true, props], propertyArgs: [2] });
+    }
+    applyResources(this.dir, resources, o);
+  }
+
+  apply(pid: number): void {
+    addProcess(this.dir, pid);
+  }
+
+  placed(pid: number, intoCgroup: boolean): void {
+    if (!intoCgroup) this.apply(pid);
+    this.leave();
+    const r = this.pending;
     this.pending = undefined;
+    this.set(r, { devices: this.pendingDevices });
   }
 
   freeze(): void {
@@ -91,6 +123,7 @@ export class SystemdManager implements Manager {
 
   /** StopUnit; systemd removes the cgroup. A unit already gone is not an error. */
   destroy(timeoutMs?: number): void {
+    this.leave(); // a failed create: never let systemd kill tsrun with the scope
     try {
       dbusCallSync({ member: 'StopUnit', signature: 'ss', body: [this.unit, 'replace'] }, timeoutMs);
     } catch (err) {
@@ -101,7 +134,6 @@ export class SystemdManager implements Manager {
     } catch {
       /* not failed, or gone */
     }
-    // Sub-cgroups the container made itself are ours to remove; the scope's is systemd's.
     removeCgroup(this.created);
   }
 

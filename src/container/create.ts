@@ -233,10 +233,8 @@ function prepareCreate(o: CreateOptions): Pending {
         }),
     });
     const { plan, child } = spawned;
-    if (cgm && (cgroupFd === undefined || !spawned.intoCgroup)) {
-      cgm.apply(child.pid);
-      record.cgroup = cgm.record();
-    }
+    // Moves the init in if CLONE_INTO_CGROUP was refused; systemd: tsrun leaves the scope, limits.
+    cgm?.placed(child.pid, cgroupFd !== undefined && spawned.intoCgroup);
 
     let consoleFd: number | undefined;
     undo.push(() => consoleFd !== undefined && closeFd(consoleFd));

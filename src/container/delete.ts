@@ -4,7 +4,8 @@ import { closeSync, writeFileSync } from 'node:fs';
 import { InvalidStateError } from '../errors.js';
 import { hookState, runHooks } from '../linux/hooks.js';
 import { silentLogger, type Logger } from './logger.js';
-import { killAll, removeCgroup } from '../cgroups/v2.js';
+import { managerFromRecord } from '../cgroups/select.js';
+import { killAll } from '../cgroups/v2.js';
 import { addon } from '../native/addon.js';
 import { containerStatus, isAlive } from '../state/status.js';
 import { StateStore, type ContainerRecord } from '../state/store.js';
@@ -65,7 +66,8 @@ function thaw(dir: string): void {
 export function destroy(store: StateStore, rec: ContainerRecord, logger: Logger = silentLogger): void {
   // First, so that a mount that will not go keeps the state and `delete` can be retried.
   releaseImageRootfs(rec);
-  if (rec.cgroup) removeCgroup(rec.cgroup.created);
+  // fs: the directories create made; systemd: StopUnit on the container's scope.
+  if (rec.cgroup) managerFromRecord(rec.cgroup).destroy();
   store.remove(rec.id);
   const hooks = rec.config.hooks?.poststop;
   if (hooks?.length) {

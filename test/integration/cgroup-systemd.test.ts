@@ -1,0 +1,200 @@
+// The systemd driver against a stand-in systemd: a private dbus-daemon (the real D-Bus protocol,
+// a system-bus config of its own) on which this test owns org.freedesktop.systemd1 and answers
+// StartTransientUnit/StopUnit as systemd does for a scope (makes the cgroup under the slice and
+// moves the pid in; stops by killing and removing it). tsrun is pointed at it with
+// DBUS_SYSTEM_BUS_ADDRESS. Also: a systemd that never answers gives a clear error within
+// TSRUN_SYSTEMD_TIMEOUT (runc#3904, #3464, #4853) and create leaves nothing behind.
+import test, { type ExecutionContext } from 'ava';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { unifiedMount } from '../../src/cgroups/v2.js';
+import { isRoot, makeBundle, waitFor } from '../helpers/bundle.js';
+
+const unified = unifiedMount();
+const hasDaemon = fs.existsSync('/usr/bin/dbus-daemon');
+let dbus: typeof import('dbus-next') | undefined;
+try {
+  dbus = (await import('dbus-next')).default as unknown as typeof import('dbus-next');
+} catch {
+  dbus = undefined;
+}
+const reason = !isRoot ? 'needs root' : !unified ? 'no cgroup2 hierarchy' : !hasDaemon ? 'dbus-daemon is not installed (apt-get install dbus-daemon)' : !dbus ? 'dbus-next is not installed' : '';
+const sdTest = reason ? test.skip : test;
+if (reason) console.log(`cgroup-systemd: skipped, ${reason}`);
+
+interface FakeSystemd {
+  address: string;
+  calls: { member: string; body: unknown[] }[];
+  /** Stop answering StartTransientUnit (a systemd stuck in a reload). */
+  hang: boolean;
+  units: Map<string, string>;
+}
+
+const slicePath = (slice: string) => {
+  const base = slice.slice(0, -'.slice'.length);
+  let out = '';
+  let prefix = '';
+  for (const c of base.split('-')) {
+    prefix = prefix ? `${prefix}-${c}` : c;
+    out += `/${prefix}.slice`;
+  }
+  return out;
+};
+
+async function startFakeSystemd(t: ExecutionContext): Promise<FakeSystemd> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrun-dbus-'));
+  const sock = path.join(dir, 'bus');
+  fs.writeFileSync(path.join(dir, 'bus.conf'), `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path=${sock}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_destination="*"/>
+    <allow receive_sender="*"/>
+  </policy>
+</busconfig>
+`);
+  const daemon: ChildProcess = spawn('dbus-daemon', ['--nofork', `--config-file=${path.join(dir, 'bus.conf')}`], { stdio: 'ignore' });
+  const address = `unix:path=${sock}`;
+  await waitFor(() => fs.existsSync(sock), 10_000, () => `dbus-daemon's socket ${sock}`);
+  process.env.DBUS_SYSTEM_BUS_ADDRESS = address;
+  const conn = dbus!.systemBus();
+  delete process.env.DBUS_SYSTEM_BUS_ADDRESS;
+  const fake: FakeSystemd = { address, calls: [], hang: false, units: new Map() };
+  const { Message } = dbus!;
+  conn.addMethodHandler((msg) => {
+    if (msg.interface !== 'org.freedesktop.systemd1.Manager') return false;
+    fake.calls.push({ member: msg.member!, body: msg.body });
+    if (msg.member === 'StartTransientUnit') {
+      if (fake.hang) return true; // never reply
+      const [name, , props] = msg.body as [string, string, [string, { value: unknown }][]];
+      const prop = (n: string) => props.find((p) => p[0] === n)?.[1].value;
+      if (fake.units.has(name)) {
+        conn.send(Message.newError(msg, 'org.freedesktop.systemd1.UnitExists', `Unit ${name} was already loaded or has a fragment file.`));
+        return true;
+      }
+      const dir = path.join(unified!, slicePath(prop('Slice') as string), name);
+      fs.mkdirSync(dir, { recursive: true });
+      for (const pid of prop('PIDs') as number[]) fs.writeFileSync(path.join(dir, 'cgroup.procs'), String(pid));
+      fake.units.set(name, dir);
+      conn.send(Message.newMethodReturn(msg, 'o', [`/org/freedesktop/systemd1/job/${fake.calls.length}`]));
+      return true;
+    }
+    if (msg.member === 'StopUnit') {
+      const [name] = msg.body as [string];
+      const dir = fake.units.get(name);
+      if (!dir) {
+        conn.send(Message.newError(msg, 'org.freedesktop.systemd1.NoSuchUnit', `Unit ${name} not loaded.`));
+        return true;
+      }
+      try {
+        fs.writeFileSync(path.join(dir, 'cgroup.kill'), '1');
+      } catch {
+        /* empty */
+      }
+      void waitFor(() => {
+        try {
+          fs.rmdirSync(dir);
+          return true;
+        } catch {
+          return false;
+        }
+      }, 5000).catch(() => undefined).then(() => conn.send(Message.newMethodReturn(msg, 'o', ['/org/freedesktop/systemd1/job/stop'])));
+      fake.units.delete(name);
+      return true;
+    }
+    if (msg.member === 'ResetFailedUnit') {
+      conn.send(Message.newMethodReturn(msg, '', []));
+      return true;
+    }
+    return false;
+  });
+  await conn.requestName('org.freedesktop.systemd1', 0);
+  t.teardown(() => {
+    conn.disconnect();
+    daemon.kill('SIGTERM');
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  return fake;
+}
+
+function sliceName(): string {
+  return `tsruntest${randomBytes(3).toString('hex')}.slice`;
+}
+
+sdTest('--systemd-cgroup: a transient scope with Delegate in the slice, started holding tsrun, which leaves it to the init alone; delete stops it', async (t) => {
+  const fake = await startFakeSystemd(t);
+  const slice = sliceName();
+  const sliceDir = path.join(unified!, slice);
+  t.teardown(() => fs.rmSync(sliceDir, { recursive: true, force: true }));
+  const b = await makeBundle(t, (s) => {
+    s.process!.args = ['probe', 'sleep', '300'];
+    s.linux!.cgroupsPath = `${slice}:tsrun:${'x'}`;
+  });
+  const env = { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: fake.address };
+  const create = await b.tsrun(['--systemd-cgroup', 'create', '--bundle', b.dir, b.id], { env });
+  t.is(create.code, 0, create.stderr);
+  const start = fake.calls.find((c) => c.member === 'StartTransientUnit');
+  t.truthy(start);
+  const [unit, mode, props] = start!.body as [string, string, [string, { signature: string; value: unknown }][]];
+  t.is(unit, 'tsrun-x.scope');
+  t.is(mode, 'replace');
+  const p = new Map(props.map(([n, v]) => [n, v]));
+  t.is(p.get('Delegate')?.value, true);
+  t.is(p.get('Slice')?.value, slice);
+  const st = await b.state();
+  t.deepEqual(p.get('PIDs')?.value, [create.pid], 'the scope is started with tsrun, so the init can be cloned into it');
+  const dir = path.join(sliceDir, 'tsrun-x.scope');
+  t.deepEqual(fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').trim().split('\n').map(Number), [st.pid], 'only the init stays');
+  const initCg = fs.readFileSync(`/proc/${st.pid}/cgroup`, 'utf8').split('\n').find((l) => l.startsWith('0::'))!.slice(3);
+  t.is(path.join(unified!, initCg), dir, 'the init was cloned into the scope');
+  t.is(JSON.parse(fs.readFileSync(path.join(b.root, b.id, 'state.json'), 'utf8')).cgroup.systemdUnit, 'tsrun-x.scope');
+  // Later verbs find the scope from the state file, without the flag (conmon passes it to create only).
+  t.is((await b.tsrun(['pause', b.id])).code, 0);
+  t.is((await b.state()).status, 'paused');
+  t.is((await b.tsrun(['resume', b.id])).code, 0);
+  const del = await b.tsrun(['delete', '--force', b.id], { env });
+  t.is(del.code, 0, del.stderr);
+  t.truthy(fake.calls.find((c) => c.member === 'StopUnit' && c.body[0] === 'tsrun-x.scope'));
+  t.false(fs.existsSync(dir), 'the scope cgroup is gone');
+});
+
+sdTest('a systemd that never answers: create fails within TSRUN_SYSTEMD_TIMEOUT naming the call, and leaves nothing', async (t) => {
+  const fake = await startFakeSystemd(t);
+  fake.hang = true;
+  const slice = sliceName();
+  t.teardown(() => fs.rmSync(path.join(unified!, slice), { recursive: true, force: true }));
+  const b = await makeBundle(t, (s) => {
+    s.process!.args = ['probe', 'sleep', '300'];
+    s.linux!.cgroupsPath = `${slice}:tsrun:hang`;
+  });
+  const env = { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: fake.address, TSRUN_SYSTEMD_TIMEOUT: '1500' };
+  const t0 = Date.now();
+  const r = await b.tsrun(['--systemd-cgroup', 'create', '--bundle', b.dir, b.id], { env, timeoutMs: 20_000 });
+  const took = Date.now() - t0;
+  t.not(r.code, 0);
+  t.regex(r.stderr, /systemd: StartTransientUnit: no reply from D-Bus within 1500 ms/);
+  t.true(took < 15_000, `took ${took} ms`);
+  t.false(fs.existsSync(path.join(b.root, b.id)), 'no state dir left');
+});
+
+sdTest('a unit that already exists is reported by name', async (t) => {
+  const fake = await startFakeSystemd(t);
+  const slice = sliceName();
+  t.teardown(() => fs.rmSync(path.join(unified!, slice), { recursive: true, force: true }));
+  fake.units.set('tsrun-dup.scope', path.join(unified!, slice, 'elsewhere'));
+  const b = await makeBundle(t, (s) => {
+    s.process!.args = ['true'];
+    s.linux!.cgroupsPath = `${slice}:tsrun:dup`;
+  });
+  const r = await b.tsrun(['--systemd-cgroup', 'create', '--bundle', b.dir, b.id], { env: { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: fake.address } });
+  t.not(r.code, 0);
+  t.regex(r.stderr, /unit tsrun-dup\.scope already exists/);
+});
