@@ -208,6 +208,8 @@ export interface ImageRunOptions extends ImageContainerOptions {
   detach?: boolean;
   pidFile?: string;
   consoleSocket?: string;
+  /** The global --systemd-cgroup: place the container through systemd. */
+  systemdCgroup?: boolean;
 }
 
 export interface ImageRunResult extends RunResult {
@@ -221,7 +223,7 @@ export async function runImage(o: ImageRunOptions): Promise<ImageRunResult> {
   try {
     const r = await runContainer({
       id: p.id, bundle: p.dir, root: o.root, spec: p.spec, logger: o.logger,
-      detach: o.detach, keep: !o.rm, pidFile: o.pidFile, consoleSocket: o.consoleSocket,
+      detach: o.detach, keep: !o.rm, pidFile: o.pidFile, consoleSocket: o.consoleSocket, systemdCgroup: o.systemdCgroup,
     });
     return { ...r, id: p.id };
   } catch (err) {

@@ -45,6 +45,7 @@ export default async function runFromImage({ cl, log }: VerbContext): Promise<nu
       detach: cl.flags.detach === true,
       pidFile: str(cl, 'pid-file'),
       consoleSocket: str(cl, 'console-socket'),
+      systemdCgroup: cl.global.systemdCgroup,
       logger: log,
       pull: { creds: str(cl, 'creds'), insecure: cl.flags.insecure === true, platform: str(cl, 'platform') },
       onEvent,
