@@ -5,7 +5,7 @@
 // Linux (fifo(7)), so neither of the two real opens that follow does; the FIFO is unlinked at
 // once. The parent's ends are wrapped in net.Socket (a libuv pipe handle on epoll): an
 // fs.ReadStream would park a threadpool thread per stream and starve every other fs call.
-import { closeSync, constants, mkdirSync, openSync, unlinkSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdirSync, openSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -33,6 +33,12 @@ export interface PreparedStdio extends StdioStreams {
 }
 
 let counter = 0;
+const dirReady = new Set<string>();
+
+/** Where FIFOs are made and at once unlinked: a tmpfs when there is one (no disk metadata writes). */
+export function pipeDir(fallback: string): string {
+  return existsSync('/dev/shm') ? '/dev/shm' : fallback;
+}
 
 export function normalizeStdio(o: StdioOption | undefined): [StdioEntry, StdioEntry, StdioEntry] {
   const v = o ?? 'pipe';
@@ -48,7 +54,10 @@ export function normalizeStdio(o: StdioOption | undefined): [StdioEntry, StdioEn
 
 /** Two fds on one new pipe: [read end, write end], both close-on-exec (libuv opens O_CLOEXEC). */
 export function makePipe(dir: string): [number, number] {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (!dirReady.has(dir)) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    dirReady.add(dir);
+  }
   const fifo = path.join(dir, `.pipe-${process.pid}-${counter++}`);
   addon().mkfifo(fifo, 0o600);
   let hold = -1;
