@@ -20,7 +20,7 @@ import type { NamespaceType, Spec } from '../spec/types.js';
 import { readProcStat } from '../state/status.js';
 import { FIFO_FILE, StateStore, writeAtomic, type ContainerRecord } from '../state/store.js';
 import type { Logger } from './logger.js';
-import { loadSeccomp } from './seccomp.js';
+import { forwardListener, loadSeccomp } from './seccomp.js';
 
 export interface CreateOptions {
   id: string;
@@ -132,7 +132,7 @@ function prepareCreate(o: CreateOptions): Pending {
     throw new TsrunError('TSRUN_INVALID_ARGUMENT', 'cannot use console socket if tsrun will not detach or allocate tty');
   }
 
-  const seccomp = loadSeccomp(spec, o.logger);
+  const seccomp = loadSeccomp(spec, o.logger, o.root);
   const undo: (() => void)[] = [];
   const rollback = () => {
     for (const step of undo.reverse()) {
@@ -248,6 +248,7 @@ function prepareCreate(o: CreateOptions): Pending {
         runHooks('createRuntime', spec.hooks?.createRuntime, state);
       },
       stateFor: (status, c) => JSON.stringify(hookState(spec, o.id, bundle, status, c.pid)),
+      onSeccompListener: (fd, c) => forwardListener(spec, fd, hookState(spec, o.id, bundle, 'creating', c.pid)),
       onConsole: (master) => {
         if (!o.consoleSocket) {
           consoleFd = master;

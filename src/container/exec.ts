@@ -15,7 +15,7 @@ import { containerStatus, isAlive } from '../state/status.js';
 import { StateStore, writeAtomic } from '../state/store.js';
 import { sendToSocket } from './create.js';
 import { waitForeground, type ExitStatus } from './foreground.js';
-import { loadSeccomp } from './seccomp.js';
+import { forwardListener, loadSeccomp } from './seccomp.js';
 import type { Logger } from './logger.js';
 
 const NS_FILE: Record<NamespaceType, string> = {
@@ -107,7 +107,7 @@ export async function startExec(o: ExecOptions): Promise<StartedExec> {
         throw new TsrunError('TSRUN_CGROUP', `exec cgroup ${cgroupDir}: ${(err as Error).message}`, { cause: err });
       }
     }
-    const seccomp = loadSeccomp(rec.config, o.logger);
+    const seccomp = loadSeccomp(rec.config, o.logger, o.root);
     const preserveFds = o.preserveFds ?? 0;
     const plan = compileExecPlan({ process: o.process, nsFds, preserveFds, seccomp, stdio: o.stdio });
     const keepFds = [...Array(3 + preserveFds).keys(), ...nsFds.values(), ...(o.stdio ?? [])];
@@ -127,6 +127,7 @@ export async function startExec(o: ExecOptions): Promise<StartedExec> {
       spec: rec.config,
       plan,
       mode: 'run',
+      onSeccompListener: (fd, c) => forwardListener(rec.config, fd, { ociVersion: rec.ociVersion, id: rec.id, status: 'running', pid: c.pid, bundle: rec.bundle }),
       onConsole: (master) => {
         if (!o.consoleSocket) consoleFd = master;
         else {

@@ -8,7 +8,8 @@ import { capSets, kernelLastCap } from '../linux/capabilities.js';
 import { JOIN_ORDER, planNamespaces, NS_FLAG, type NamespacePlan } from '../linux/namespaces.js';
 import { callerNofile, RLIMIT_NUMBERS, rlimitValue } from '../linux/rlimits.js';
 import { emitRootfs } from '../linux/rootfs.js';
-import type { Hook, NamespaceType, Process, Spec } from '../spec/types.js';
+import type { Hook, LinuxMemoryPolicy, LinuxPersonality, NamespaceType, Process, Spec } from '../spec/types.js';
+import { emitFinalAffinity, emitProcessAttrs } from '../linux/process-attrs.js';
 import { CLONE, NONE, Op, Sync } from './opcodes.js';
 import { PlanBuilder, split64, type CompiledPlan } from './plan-builder.js';
 
@@ -148,6 +149,8 @@ export interface ProcessOptions {
   startHooks?: Hook[];
   /** fds to dup2 onto 0-2 (ignored with a terminal: the pty is 0-2 then). */
   stdio?: readonly number[];
+  personality?: LinuxPersonality;
+  memoryPolicy?: LinuxMemoryPolicy;
 }
 
 export interface SeccompProgram {
@@ -163,6 +166,7 @@ export interface SeccompProgram {
  */
 export function emitProcess(b: PlanBuilder, proc: Process, o: ProcessOptions): void {
   emitRlimits(b, proc);
+  emitProcessAttrs(b, proc, o.personality, o.memoryPolicy);
   if (o.seccomp && !proc.noNewPrivileges) emitSeccomp(b, o.seccomp);
 
   const caps = capSets(proc.capabilities);
@@ -211,6 +215,7 @@ export function emitProcess(b: PlanBuilder, proc: Process, o: ProcessOptions): v
   }
   if (o.startHooks?.length) emitHooks(b, 'startContainer', o.startHooks);
   if (o.seccomp && proc.noNewPrivileges) emitSeccomp(b, o.seccomp);
+  emitFinalAffinity(b, proc);
   const exec = b.op(`exec "${args[0]}"`, Op.EXECVE, b.list(args), b.list(env));
   b.meta[exec] = { exec: args[0] };
 }

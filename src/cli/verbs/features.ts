@@ -1,8 +1,12 @@
-import { features, formatFeatures } from '../../spec/features.js';
+import { seccompFeatures } from '../../linux/seccomp.js';
+import { CURRENT_SUPPORT, features, formatFeatures } from '../../spec/features.js';
+import { VERSION } from '../main.js';
 import type { VerbContext } from '../main.js';
 import { writeOut } from '../output.js';
 
 export default function feat(_: VerbContext): number {
-  writeOut(formatFeatures(features()));
+  // The seccomp block is measured (archs libseccomp knows, flags this kernel accepts).
+  const { libseccompVersion, ...seccomp } = seccompFeatures();
+  writeOut(formatFeatures(features({ ...CURRENT_SUPPORT, seccomp }, { version: VERSION, libseccompVersion })));
   return 0;
 }
