@@ -54,8 +54,13 @@ export interface Created {
   consoleFd?: number;
 }
 
-/** LISTEN_FDS from socket activation are passed on as runc does (runc utils_linux.go). */
-export function listenFds(env: NodeJS.ProcessEnv = process.env): number {
+/**
+ * LISTEN_FDS from socket activation are passed on as runc does (runc utils_linux.go), but only
+ * when LISTEN_PID names this process (sd_listen_fds(3), go-systemd activation.Files): otherwise
+ * the variables were meant for an ancestor and fds 3.. are not ours to hand to a container.
+ */
+export function listenFds(env: NodeJS.ProcessEnv = process.env, pid: number = process.pid): number {
+  if (env.LISTEN_PID !== String(pid)) return 0;
   const n = Number(env.LISTEN_FDS ?? 0);
   return Number.isInteger(n) && n > 0 ? n : 0;
 }
@@ -208,7 +213,12 @@ function prepareCreate(o: CreateOptions): Pending {
     }
     undo.push(() => nsFds.forEach((fd) => closeFd(fd)));
 
-    const preserveFds = (o.preserveFds ?? 0) + listenFds();
+    const listening = listenFds();
+    const preserveFds = (o.preserveFds ?? 0) + listening;
+    // The container's init is told about them as pid 1 (runc: LISTEN_FDS=n, LISTEN_PID=1).
+    const initSpec = listening && spec.process
+      ? { ...spec, process: { ...spec.process, env: [...(spec.process.env ?? []), `LISTEN_FDS=${listening}`, 'LISTEN_PID=1'] } }
+      : spec;
     const spawned = spawnPlan({
       mode: o.spawnMode ?? 'direct',
       preserveFds,
@@ -218,7 +228,7 @@ function prepareCreate(o: CreateOptions): Pending {
       stdio: o.stdio,
       compile: (fds) =>
         compilePlan({
-          spec,
+          spec: initSpec,
           bundle,
           rootfs,
           mode: o.mode,

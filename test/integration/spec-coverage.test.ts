@@ -440,3 +440,32 @@ rootTest('--no-pivot: MS_MOVE + chroot instead of pivot_root', async (t) => {
   t.true(root.root.endsWith(path.basename(b.dir) + '/rootfs'), `/ is the bundle rootfs: ${root.root}`);
   t.true(root.options.includes('ro'), 'root.readonly still applies');
 });
+
+// Socket activation (sd_listen_fds(3)): LISTEN_FDS counts only when LISTEN_PID is tsrun's own pid;
+// the fds then follow stdio and the container gets LISTEN_FDS=n, LISTEN_PID=1 (runc utils_linux.go).
+rootTest('LISTEN_FDS meant for tsrun (LISTEN_PID = its pid) passes the fds and tells the container', async (t) => {
+  const b = await makeBundle(t);
+  const fd = fs.openSync(path.join(b.dir, 'listen'), 'w');
+  t.teardown(() => fs.closeSync(fd));
+  const report = parseProbeOutput(await runOk(t, b, [], {
+    extraFds: [fd],
+    // sh sets LISTEN_PID to its own pid, which bin/tsrun (and the node it execs) keeps.
+    prefix: ['sh', '-c', 'LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" "$@"'],
+  }));
+  t.deepEqual(report.fds.map((f) => f.fd), [0, 1, 2, 3]);
+  t.true(report.fds[3].target?.endsWith('/listen'));
+  t.true(report.env.includes('LISTEN_FDS=1'), report.env.join(' '));
+  t.true(report.env.includes('LISTEN_PID=1'), report.env.join(' '));
+});
+
+rootTest('LISTEN_FDS meant for another process (LISTEN_PID differs) is ignored: no fd leaks in', async (t) => {
+  const b = await makeBundle(t);
+  const fd = fs.openSync(path.join(b.dir, 'not-for-us'), 'w');
+  t.teardown(() => fs.closeSync(fd));
+  const report = parseProbeOutput(await runOk(t, b, [], {
+    extraFds: [fd],
+    env: { ...process.env, LISTEN_FDS: '1', LISTEN_PID: '1' },
+  }));
+  t.deepEqual(report.fds.map((f) => f.fd), [0, 1, 2], JSON.stringify(report.fds));
+  t.false(report.env.some((e) => e.startsWith('LISTEN_')));
+});
