@@ -406,3 +406,16 @@ rootTest('stdio is inherited: stdin, stdout and stderr of the caller are the con
   t.is(r.stdout, 'line one\nline two\n');
   t.is(r.stderr, 'to-stderr\n');
 });
+
+rootTest('an init that exits on its own makes the container stopped; delete needs no --force', async (t) => {
+  const b = await makeBundle(t, (s) => {
+    s.process!.args = ['probe', 'exit', '0'];
+  });
+  ok(t, await b.tsrun(['create', '--bundle', b.dir, b.id]), 'create');
+  ok(t, await b.tsrun(['start', b.id]), 'start');
+  const st = await b.waitStatus(b.id, 'stopped');
+  t.is(st.pid, 0);
+  failed(t, await b.tsrun(['kill', b.id]), 'container not running', 'kill after exit');
+  ok(t, await b.tsrun(['delete', b.id]), 'delete');
+  t.false(fs.existsSync(path.join(UNIFIED, b.id)));
+});

@@ -469,3 +469,43 @@ rootTest('LISTEN_FDS meant for another process (LISTEN_PID differs) is ignored: 
   t.deepEqual(report.fds.map((f) => f.fd), [0, 1, 2], JSON.stringify(report.fds));
   t.false(report.env.some((e) => e.startsWith('LISTEN_')));
 });
+
+/** Where tsrun puts a container without cgroupsPath: <our cgroup (or its parent if a scope)>/<id>. */
+function expectedCgroup(id: string): string {
+  let own = fs.readFileSync('/proc/self/cgroup', 'utf8').split('\n').find((l) => l.startsWith('0::'))!.slice(3);
+  if (own.endsWith('.scope')) own = path.posix.dirname(own);
+  return path.posix.join(own, id);
+}
+
+const unifiedMounted = fs.readFileSync('/proc/self/mountinfo', 'utf8').includes(' - cgroup2 ');
+const cgroupTest = isRoot && unifiedMounted ? test : test.skip;
+if (isRoot && !unifiedMounted) console.log('spec-coverage: cgroup tests skipped, no cgroup2 hierarchy mounted');
+
+cgroupTest('cgroup: the init is placed in <own cgroup>/<id>; without a cgroup namespace /sys/fs/cgroup is its own directory', async (t) => {
+  const b = await makeBundle(t, (s) => (s.process!.args = ['probe', 'cgroup', 'mounts', 'namespaces']));
+  const r = await b.tsrun(['run', '--bundle', b.dir, b.id]);
+  t.is(r.code, 0, r.stderr);
+  const report = parseProbeJson<ProbeReport>(r.stdout);
+  const want = expectedCgroup(b.id);
+  t.is(report.cgroup?.find((c) => c.hierarchy === 0)?.path, want, 'the host path is visible without a cgroup namespace');
+  const m = mountAt(report, '/sys/fs/cgroup');
+  t.is(m.fstype, 'cgroup2');
+  t.is(m.root, want, 'only the container’s own directory is mounted');
+  t.true(m.options.includes('ro'));
+  t.is(report.namespaces.cgroup, hostNs('cgroup'));
+});
+
+cgroupTest('cgroup namespace: the container sees itself at / and a fresh cgroup2 mount', async (t) => {
+  const b = await makeBundle(t, (s) => {
+    s.linux!.namespaces!.push({ type: 'cgroup' });
+    s.process!.args = ['probe', 'cgroup', 'mounts', 'namespaces'];
+  });
+  const r = await b.tsrun(['run', '--bundle', b.dir, b.id]);
+  t.is(r.code, 0, r.stderr);
+  const report = parseProbeJson<ProbeReport>(r.stdout);
+  t.is(report.cgroup?.find((c) => c.hierarchy === 0)?.path, '/');
+  t.not(report.namespaces.cgroup, hostNs('cgroup'));
+  const m = mountAt(report, '/sys/fs/cgroup');
+  t.is(m.fstype, 'cgroup2');
+  t.is(m.root, '/');
+});
