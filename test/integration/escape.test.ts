@@ -197,3 +197,22 @@ rootTest('a bind destination that is a symlink to the host /root covers the root
   t.is(root.entries, 0, 'the empty bundle dir covers the rootfs /root');
   t.true(root.readOnly);
 });
+
+rootTest('device nodes with ../ or a symlinked parent are made inside the rootfs', async (t) => {
+  let name = '';
+  const { r, marker, before, b } = await hostile(t, (s, { rootfs }, m) => {
+    name = m;
+    fs.symlinkSync('/tmp', path.join(rootfs, 'devlink'));
+    s.linux!.devices = [
+      { path: `/dev/../../../${m}-a`, type: 'c', major: 1, minor: 3, fileMode: 0o666 },
+      { path: `/devlink/${m}-b`, type: 'c', major: 1, minor: 3, fileMode: 0o666 },
+    ];
+    s.process!.args = ['probe', 'stat', `/${m}-a`, `/tmp/${m}-b`];
+  });
+  assertHostUntouched(t, before, marker, [`/${name}-a`, `/tmp/${name}-a`, `/tmp/${name}-b`, path.resolve(b.rootfs, `../../../${name}-a`)]);
+  t.is(r.code, 0, r.stderr);
+  const paths = JSON.parse(r.stdout).paths as Record<string, { stat: { type: string; major: number; minor: number } | null }>;
+  t.like(paths[`/${name}-a`].stat, { type: 'char', major: 1, minor: 3 });
+  t.like(paths[`/tmp/${name}-b`].stat, { type: 'char', major: 1, minor: 3 });
+  t.true(fs.lstatSync(path.join(b.rootfs, 'tmp', `${name}-b`)).isCharacterDevice(), 'the node is in the rootfs /tmp');
+});
