@@ -4,8 +4,10 @@
 // sensitive path or carrying the test's marker, /, /etc and /dev/null unchanged, nothing created
 // next to the bundle. Whether the create fails or succeeds, the host must be untouched.
 import test, { type ExecutionContext } from 'ava';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { Spec } from '../../src/spec/types.js';
 import { isRoot, makeBundle, type Bundle, type BundleContext, type TsrunResult } from '../helpers/bundle.js';
@@ -215,4 +217,39 @@ rootTest('device nodes with ../ or a symlinked parent are made inside the rootfs
   t.like(paths[`/${name}-a`].stat, { type: 'char', major: 1, minor: 3 });
   t.like(paths[`/tmp/${name}-b`].stat, { type: 'char', major: 1, minor: 3 });
   t.true(fs.lstatSync(path.join(b.rootfs, 'tmp', `${name}-b`)).isCharacterDevice(), 'the node is in the rootfs /tmp');
+});
+
+rootTest('a mount point swapped between a dir and a symlink to the host during create never lands outside (CVE-2021-30465)', async (t) => {
+  const marker = `tsrun-race-${randomBytes(4).toString('hex')}`;
+  const hostTarget = path.join(os.tmpdir(), `${marker}-target`);
+  fs.mkdirSync(hostTarget);
+  t.teardown(() => fs.rmSync(hostTarget, { recursive: true, force: true }));
+  const b = await makeBundle(t, (s, { rootfs }) => {
+    s.root!.readonly = false;
+    fs.mkdirSync(path.join(rootfs, 'mnt/race'), { recursive: true });
+    s.mounts!.push({ destination: `/mnt/race/${marker}`, type: 'tmpfs', source: marker, options: ['size=64k'] });
+    s.process!.args = ['probe', 'exit', '0'];
+  });
+  // A host process flips rootfs/mnt/race between a directory and a symlink to hostTarget.
+  const flip = path.join(b.rootfs, 'mnt/race');
+  const flipper = spawn(process.execPath, ['-e', `
+    const fs = require('fs'); const p = ${JSON.stringify(flip)}, to = ${JSON.stringify(hostTarget)};
+    for (;;) {
+      try { fs.rmSync(p, { recursive: true, force: true }); fs.symlinkSync(to, p); } catch {}
+      try { fs.rmSync(p, { recursive: true, force: true }); fs.mkdirSync(p); } catch {}
+    }`], { stdio: 'ignore' });
+  t.teardown(() => {
+    flipper.kill('SIGKILL');
+  });
+  const before = snapshot();
+  const outcomes: (number | null)[] = [];
+  for (let i = 0; i < 12; i++) {
+    const r = await b.tsrun(['run', '--bundle', b.dir, b.newId(`race${i}`)]);
+    outcomes.push(r.code);
+  }
+  flipper.kill('SIGKILL');
+  await new Promise((r) => flipper.once('exit', r));
+  t.log(`exit codes under the race: ${outcomes.join(' ')}`);
+  t.deepEqual(fs.readdirSync(hostTarget), [], 'nothing was created in the host directory the symlink points to');
+  assertHostUntouched(t, before, marker, [path.join(hostTarget, marker)]);
 });
