@@ -12,6 +12,7 @@ import { newManager } from '../cgroups/select.js';
 import { closeFd, unifiedMount } from '../cgroups/v2.js';
 import { addon } from '../native/addon.js';
 import { hookState, runHooks } from '../linux/hooks.js';
+import { assertHostSupport } from '../linux/host-support.js';
 import { compilePlan } from '../process/compile.js';
 import { spawnPlan, type SpawnMode } from '../process/spawn.js';
 import { runHandshake, runHandshakeAsync, type ChildHandle, type HandshakeOptions } from '../process/protocol.js';
@@ -37,6 +38,8 @@ export interface CreateOptions {
   spec?: Spec;
   /** run -d: nobody stays to hold a pty master. */
   detach?: boolean;
+  /** --pidfd-socket: receives a pidfd of the init (SCM_RIGHTS) once it exists. */
+  pidfdSocket?: string;
   /** direct (clone3 from this process) or helper (posix_spawn of tsrun-init; flat in RSS). */
   spawnMode?: SpawnMode;
   /** --systemd-cgroup: the cgroup is a transient systemd scope (cgroupsPath "slice:prefix:name"). */
@@ -72,7 +75,7 @@ export function sendToSocket(socketPath: string, fd: number, name = '/dev/ptmx')
   try {
     sock = a.connectUnix(socketPath);
   } catch (err) {
-    throw new TsrunError('TSRUN_INVALID_ARGUMENT', `connect to console socket ${socketPath}: ${(err as Error).message}`, { cause: err });
+    throw new TsrunError('TSRUN_INVALID_ARGUMENT', `connect to ${socketPath}: ${(err as Error).message}`, { cause: err });
   }
   try {
     a.sendFd(sock, fd, name);
@@ -137,6 +140,7 @@ function prepareCreate(o: CreateOptions): Pending {
     throw new TsrunError('TSRUN_INVALID_ARGUMENT', 'cannot use console socket if tsrun will not detach or allocate tty');
   }
 
+  assertHostSupport(spec);
   const seccomp = loadSeccomp(spec, o.logger, o.root);
   const undo: (() => void)[] = [];
   const rollback = () => {
@@ -275,6 +279,7 @@ function prepareCreate(o: CreateOptions): Pending {
         record.pidStartTime = readProcStat(c.pid)?.startTime;
         delete record.creating;
         store.save(record);
+        if (o.pidfdSocket) sendToSocket(o.pidfdSocket, c.pidfd, 'pidfd');
         if (o.pidFile) {
           writeAtomic(path.resolve(o.pidFile), String(c.pid));
           undo.push(() => rmSync(path.resolve(o.pidFile!), { force: true }));

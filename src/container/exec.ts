@@ -16,6 +16,7 @@ import { StateStore, writeAtomic } from '../state/store.js';
 import { sendToSocket } from './create.js';
 import { waitForeground, type ExitStatus } from './foreground.js';
 import { forwardListener, loadSeccomp } from './seccomp.js';
+import { assertHostSupport } from '../linux/host-support.js';
 import type { Logger } from './logger.js';
 
 const NS_FILE: Record<NamespaceType, string> = {
@@ -29,6 +30,8 @@ export interface ExecOptions {
   detach?: boolean;
   pidFile?: string;
   consoleSocket?: string;
+  /** --pidfd-socket: receives a pidfd of the process once it exists. */
+  pidfdSocket?: string;
   preserveFds?: number;
   /** --cgroup: a sub-cgroup of the container's (v2: the path relative to it). */
   subCgroup?: string;
@@ -88,6 +91,7 @@ export async function startExec(o: ExecOptions): Promise<StartedExec> {
     throw new InvalidArgumentError('cannot allocate tty if tsrun will detach without setting console socket');
   }
   if (!o.process.args?.length) throw new InvalidArgumentError('exec: the process has no args');
+  assertHostSupport({ ociVersion: rec.ociVersion }, o.process);
 
   const nsFds = new Map<NamespaceType, number>();
   let cgroupFd: number | undefined;
@@ -139,6 +143,7 @@ export async function startExec(o: ExecOptions): Promise<StartedExec> {
         }
       },
       onReady: (c) => {
+        if (o.pidfdSocket) sendToSocket(o.pidfdSocket, c.pidfd, 'pidfd');
         if (o.pidFile) writeAtomic(path.resolve(o.pidFile), String(c.pid));
       },
     });

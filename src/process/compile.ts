@@ -82,6 +82,7 @@ export function compilePlan(o: CompileOptions): CompileResult {
     }
   }
 
+  if (Object.keys(spec.linux?.netDevices ?? {}).length) b.op('move network devices in', Op.SYNC, Sync.NETDEV);
   emitRootfs(b, spec, {
     bundle: o.bundle,
     rootfs: o.rootfs,

@@ -86,6 +86,8 @@ export const Sync = {
   STATE_CREATING: 7,
   /** Reply with the state JSON (status "created") for startContainer hooks. */
   STATE_CREATED: 8,
+  /** The network namespace exists: move linux.netDevices into it. */
+  NETDEV: 9,
 } as const;
 
 /** Clone/unshare namespace flags (linux/sched.h). */

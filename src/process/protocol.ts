@@ -21,6 +21,7 @@ import util from 'node:util';
 import { ChildSetupError, TsrunError } from '../errors.js';
 import { addon } from '../native/addon.js';
 import type { LinuxIDMapping, Spec } from '../spec/types.js';
+import { moveNetDevices } from '../linux/net-devices.js';
 import { Detail, Msg, Sync } from './opcodes.js';
 import type { CompiledPlan } from './plan-builder.js';
 
@@ -152,6 +153,9 @@ class Conversation {
       }
       case Sync.CREATE_RUNTIME:
         o.onCreateRuntime?.(child);
+        break;
+      case Sync.NETDEV:
+        moveNetDevices(o.spec.linux?.netDevices, child.pid);
         break;
       case Sync.STATE_CREATING:
       case Sync.STATE_CREATED: {

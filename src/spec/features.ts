@@ -42,9 +42,9 @@ export const CURRENT_SUPPORT: FeatureSupport = {
   apparmor: false,
   selinux: false,
   intelRdt: { enabled: false, schemata: false, monitoring: false },
-  memoryPolicy: false,
+  memoryPolicy: true,
   idmap: false,
-  netDevices: false,
+  netDevices: true,
   unsafeAnnotations: [],
 };
 

@@ -4,7 +4,7 @@ import { CAPABILITIES } from '../../src/spec/known-names.js';
 import { knownMountOptions, parseMountOptions } from '../../src/spec/mount-options.js';
 import { NAMESPACE_TYPES } from '../../src/spec/types.js';
 
-test('the current support: 8 namespaces, all caps, every hook, cgroup v2 only, no seccomp/LSMs/idmap', (t) => {
+test('the current support: 8 namespaces, all caps, every hook, cgroup v2, memory policy, net devices; no LSMs or idmap', (t) => {
   const f = features(CURRENT_SUPPORT, { version: '0.1.0', commit: 'abc' });
   t.is(f.ociVersionMin, '1.0.0');
   t.is(f.ociVersionMax, '1.3.0');
@@ -17,7 +17,7 @@ test('the current support: 8 namespaces, all caps, every hook, cgroup v2 only, n
   t.deepEqual(f.linux!.selinux, { enabled: false });
   t.deepEqual(f.linux!.intelRdt, { enabled: false, schemata: false, monitoring: false });
   t.deepEqual(f.linux!.mountExtensions, { idmap: { enabled: false } });
-  t.is(f.linux!.memoryPolicy, undefined);
+  t.true(f.linux!.memoryPolicy!.modes!.includes('MPOL_BIND'));
   t.deepEqual(f.annotations, { 'io.github.tsrun.version': '0.1.0', 'io.github.tsrun.commit': 'abc', 'io.github.tsrun.checkpoint.enabled': 'false' });
   t.is(f.potentiallyUnsafeConfigAnnotations, undefined);
 });
@@ -58,5 +58,5 @@ test('JSON key order follows specs-go features.Features, printed with 4-space in
   t.true(text.startsWith('{\n    "ociVersionMin": "1.0.0",\n    "ociVersionMax": "1.3.0",\n    "hooks": ['));
   const top = Object.keys(JSON.parse(text));
   t.deepEqual(top, ['ociVersionMin', 'ociVersionMax', 'hooks', 'mountOptions', 'linux', 'annotations']);
-  t.deepEqual(Object.keys(JSON.parse(text).linux), ['namespaces', 'capabilities', 'cgroup', 'seccomp', 'apparmor', 'selinux', 'intelRdt', 'mountExtensions', 'netDevices']);
+  t.deepEqual(Object.keys(JSON.parse(text).linux), ['namespaces', 'capabilities', 'cgroup', 'seccomp', 'apparmor', 'selinux', 'intelRdt', 'memoryPolicy', 'mountExtensions', 'netDevices']);
 });

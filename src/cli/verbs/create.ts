@@ -10,6 +10,7 @@ export default function create({ cl, log, id }: VerbContext): number {
     mode: 'create',
     pidFile: str(cl, 'pid-file'),
     consoleSocket: str(cl, 'console-socket'),
+    pidfdSocket: str(cl, 'pidfd-socket'),
     noPivot: cl.flags['no-pivot'] === true,
     preserveFds: Number(cl.flags['preserve-fds'] ?? 0),
     systemdCgroup: cl.global.systemdCgroup,

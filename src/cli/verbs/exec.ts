@@ -38,6 +38,10 @@ function processFromFlags(ctx: VerbContext): Process {
     for (const set of ['bounding', 'effective', 'permitted'] as const) c[set] = [...new Set([...(c[set] ?? []), ...caps])];
   }
   if (cl.flags['no-new-privs'] === true) p.noNewPrivileges = true;
+  const apparmor = str(cl, 'apparmor');
+  if (apparmor) p.apparmorProfile = apparmor;
+  const label = str(cl, 'process-label');
+  if (label) p.selinuxLabel = label;
   return p;
 }
 
@@ -50,6 +54,7 @@ export default async function exec(ctx: VerbContext): Promise<number> {
     detach: cl.flags.detach === true,
     pidFile: str(cl, 'pid-file'),
     consoleSocket: str(cl, 'console-socket'),
+    pidfdSocket: str(cl, 'pidfd-socket'),
     preserveFds: Number(cl.flags['preserve-fds'] ?? 0),
     subCgroup: list(cl.flags.cgroup)[0]?.replace(/^[^:]*:/, ''),
     ignorePaused: cl.flags['ignore-paused'] === true,

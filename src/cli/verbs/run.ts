@@ -12,6 +12,7 @@ export default async function run(ctx: VerbContext): Promise<number> {
     root: cl.global.root,
     pidFile: str(cl, 'pid-file'),
     consoleSocket: str(cl, 'console-socket'),
+    pidfdSocket: str(cl, 'pidfd-socket'),
     noPivot: cl.flags['no-pivot'] === true,
     preserveFds: Number(cl.flags['preserve-fds'] ?? 0),
     systemdCgroup: cl.global.systemdCgroup,
