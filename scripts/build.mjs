@@ -4,7 +4,7 @@
 // many small files costs tens of milliseconds per CLI call.
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
-import { chmodSync } from 'node:fs';
+import { chmodSync, readdirSync } from 'node:fs';
 
 const common = {
   bundle: true,
@@ -15,14 +15,44 @@ const common = {
   external: ['koffi'],
 };
 
-await build({
+// The CLI: a small entry (argv parsing, dispatch) plus one bundle per verb in dist/verbs/, loaded
+// with require() only for the verb called, so `state` or `kill` never parse the create path.
+const cjs = {
   ...common,
-  entryPoints: ['src/cli/main.ts'],
-  outfile: 'dist/tsrun.cjs',
   format: 'cjs',
-  // The sources are ESM; in the CJS bundle import.meta.url is rebuilt from __filename.
+  // The sources are ESM; in the CJS bundles import.meta.url is rebuilt from __filename.
   define: { 'import.meta.url': '__tsrunImportMetaUrl' },
   banner: { js: 'const __tsrunImportMetaUrl = require("url").pathToFileURL(__filename).href;' },
+};
+const verbsExternal = {
+  name: 'verbs-external',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/verbs\/.*\.js$/ }, (args) => ({ path: args.path.replace(/\.js$/, '.cjs'), external: true }));
+  },
+};
+await build({
+  ...cjs,
+  entryPoints: ['src/cli/main.ts'],
+  outfile: 'dist/tsrun.cjs',
+  plugins: [verbsExternal],
+  // import() of a verb becomes require(): no ESM loader on the CLI's path.
+  supported: { 'dynamic-import': false },
+});
+const verbs = readdirSync('src/cli/verbs').filter((f) => f.endsWith('.ts')).map((f) => `src/cli/verbs/${f}`);
+// A verb that hands over to another (run → run-image) loads it the same way.
+const siblingVerbs = {
+  name: 'sibling-verbs',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/run-image\.js$/ }, (args) => ({ path: './run-image.cjs', external: true }));
+  },
+};
+await build({
+  ...cjs,
+  entryPoints: verbs,
+  outdir: 'dist/verbs',
+  outExtension: { '.js': '.cjs' },
+  plugins: [siblingVerbs],
+  supported: { 'dynamic-import': false },
 });
 
 await build({

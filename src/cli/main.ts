@@ -3,10 +3,13 @@
 // file (the last error line carries the root cause, as containerd reads it) and to stderr.
 import { describeError } from '../errors.js';
 import { writeOut } from './output.js';
+import { verbFunction } from './verb-module.js';
 import { openLog, type Logger } from './log.js';
 import { commandHelp, globalHelp, parseCommandLine, UsageError, type ParsedCommandLine } from './parse.js';
 
-export const VERSION = '0.1.0';
+import { VERSION } from './version.js';
+
+export { VERSION };
 
 export interface VerbContext {
   cl: ParsedCommandLine;
@@ -69,7 +72,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const load = VERBS[cl.command];
     if (!load) throw new UsageError(`"${cl.command}" is not implemented by this tsrun build`, cl.command);
-    const verb = (await load()).default;
+    const verb = verbFunction(await load());
     return await verb({ cl, log, id: cl.args[0] ?? '' });
   } catch (err) {
     const msg = describeError(err);

@@ -1,6 +1,6 @@
 import { seccompFeatures } from '../../linux/seccomp.js';
 import { CURRENT_SUPPORT, features, formatFeatures } from '../../spec/features.js';
-import { VERSION } from '../main.js';
+import { VERSION } from '../version.js';
 import type { VerbContext } from '../main.js';
 import { writeOut } from '../output.js';
 

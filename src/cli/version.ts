@@ -1,0 +1,2 @@
+// The version the CLI reports; one place, so every verb bundle agrees.
+export const VERSION = '0.1.0';
