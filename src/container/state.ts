@@ -1,20 +1,10 @@
 // state and list: runc's containerState JSON (list.go): ociVersion, id, pid, status, bundle,
 // rootfs, created, annotations (omitted when empty), owner. pid is 0 once the init is gone.
-import type { ContainerStatus } from '../spec/types.js';
+import type { ContainerStatus, RuncState } from '../spec/types.js';
 import { containerStatus } from '../state/status.js';
 import { StateStore, type ContainerRecord } from '../state/store.js';
 
-export interface ContainerState {
-  ociVersion: string;
-  id: string;
-  pid: number;
-  status: ContainerStatus;
-  bundle: string;
-  rootfs: string;
-  created: string;
-  annotations?: Record<string, string>;
-  owner: string;
-}
+export type ContainerState = RuncState;
 
 export function toState(rec: ContainerRecord, status: ContainerStatus): ContainerState {
   const hasAnnotations = rec.annotations && Object.keys(rec.annotations).length > 0;

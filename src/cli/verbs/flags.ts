@@ -10,3 +10,17 @@ export function str(cl: ParsedCommandLine, name: string): string | undefined {
 export function bundleFlag(cl: ParsedCommandLine): string {
   return str(cl, 'bundle') ?? process.cwd();
 }
+
+/** The options create and run share, as runc's create.go and run.go read them. */
+export function createFlags(cl: ParsedCommandLine) {
+  return {
+    bundle: bundleFlag(cl),
+    root: cl.global.root,
+    pidFile: str(cl, 'pid-file'),
+    consoleSocket: str(cl, 'console-socket'),
+    pidfdSocket: str(cl, 'pidfd-socket'),
+    noPivot: cl.flags['no-pivot'] === true,
+    preserveFds: Number(cl.flags['preserve-fds'] ?? 0),
+    systemdCgroup: cl.global.systemdCgroup,
+  };
+}

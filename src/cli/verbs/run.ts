@@ -1,7 +1,7 @@
 import { runContainer } from '../../container/run.js';
 import type { VerbContext } from '../main.js';
 import { verbFunction } from '../verb-module.js';
-import { bundleFlag, str } from './flags.js';
+import { createFlags } from './flags.js';
 
 export default async function run(ctx: VerbContext): Promise<number> {
   // tsrun addition: `run --image` is docker-run-like; without it, runc's `run` exactly.
@@ -9,14 +9,7 @@ export default async function run(ctx: VerbContext): Promise<number> {
   const { cl, log, id } = ctx;
   const r = await runContainer({
     id,
-    bundle: bundleFlag(cl),
-    root: cl.global.root,
-    pidFile: str(cl, 'pid-file'),
-    consoleSocket: str(cl, 'console-socket'),
-    pidfdSocket: str(cl, 'pidfd-socket'),
-    noPivot: cl.flags['no-pivot'] === true,
-    preserveFds: Number(cl.flags['preserve-fds'] ?? 0),
-    systemdCgroup: cl.global.systemdCgroup,
+    ...createFlags(cl),
     detach: cl.flags.detach === true,
     keep: cl.flags.keep === true,
     logger: log,
