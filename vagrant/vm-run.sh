@@ -127,6 +127,20 @@ for d in ${TSRUN_VM_SHARES:-}; do
   n=$((n + 1)); mounts="$mounts share$n:$d"
   args+=(-virtfs "local,path=$d,mount_tag=share$n,security_model=none,id=share$n")
 done
+# The guest runs the host's build: dist/ and build/Release as they are when the run starts,
+# copied and shared over the checkout's own, so that a rebuild on the host during a long run
+# (node-gyp rebuild empties build/) cannot pull the addon from under the guest.
+# TSRUN_VM_LIVE_BUILD=1 shares the live directories instead.
+if [ -z "${TSRUN_VM_LIVE_BUILD:-}" ]; then
+  for i in $(seq 120); do [ ! -d "$src/build/Release" ] || ls "$src"/build/Release/*.node >/dev/null 2>&1 && break; sleep 0.5; done
+  for d in dist build/Release; do
+    [ -d "$src/$d" ] || continue
+    tag=snap-${d//\//-}; mkdir -p "$jd/$tag"
+    cp -a "$src/$d/." "$jd/$tag/" 2>/dev/null || fail "cannot copy $src/$d (being rebuilt?)"
+    mounts="$mounts $tag:$src/$d"
+    args+=(-virtfs "local,path=$jd/$tag,mount_tag=$tag,security_model=none,id=$tag,readonly=on")
+  done
+fi
 {
   printf 'TSRUN_VM_MOUNTS=%q\nTSRUN_VM_TARGET=%q\nTSRUN_VM_CWD=%q\n' "$mounts" "$target" "$cwd"
   for v in $(compgen -e); do
