@@ -44,7 +44,12 @@ Napi::Value ProgLoad(const Napi::CallbackInfo& info) {
     attr.log_buf = (uint64_t)(uintptr_t)log.data();
     attr.log_size = (uint32_t)log.size();
     attr.log_level = 1;
-    if (sysBpf(BPF_PROG_LOAD, &attr) >= 0) first = EAGAIN;
+    // A transient failure (EAGAIN: a signal was pending) may succeed now: that fd is not wanted.
+    int again = (int)sysBpf(BPF_PROG_LOAD, &attr);
+    if (again >= 0) {
+      close(again);
+      first = EAGAIN;
+    }
     Napi::Error e = errnoError(info.Env(), first, "bpf(BPF_PROG_LOAD)", nullptr);
     e.Set("verifierLog", Napi::String::New(info.Env(), log.data()));
     e.ThrowAsJavaScriptException();
