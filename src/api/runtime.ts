@@ -4,7 +4,7 @@
 // pipes or a pty handed back as Node streams, and this process stays the init's parent, so
 // wait() gets the real exit status. Nothing here prints or exits; failures are TsrunErrors with
 // stable codes, and lifecycle events go to events() and to node:diagnostics_channel.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createContainerAsync } from '../container/create.js';
 import { deleteContainer } from '../container/delete.js';
@@ -19,7 +19,7 @@ import { containerState, listContainers, type ContainerState } from '../containe
 import { updateContainer } from '../container/update.js';
 import { InvalidArgumentError, InvalidStateError, type TsrunError } from '../errors.js';
 import { prepareImageContainer, type ImageRunEvent } from '../image/image-run.js';
-import type { SpawnMode } from '../process/spawn.js';
+import { helperPath, type SpawnMode } from '../process/spawn.js';
 import type { LinuxResources, Spec } from '../spec/types.js';
 import { DEFAULT_ROOT, StateStore } from '../state/store.js';
 import { Container } from './container.js';
@@ -38,9 +38,9 @@ export interface RuntimeOptions {
   imageRoot?: string;
   logger?: Logger;
   /**
-   * How container processes are started: 'direct' clones this process (cheapest while it is
-   * small); 'helper' posix_spawns the static tsrun-init, whose cost does not grow with this
-   * process's memory (services with large heaps).
+   * How container processes are started: 'helper' (default when build/Release/tsrun-init exists)
+   * posix_spawns the static tsrun-init, whose cost does not grow with this process's memory;
+   * 'direct' clones this process (slightly cheaper while it is small). exec always clones.
    */
   spawn?: SpawnMode;
 }
@@ -105,7 +105,9 @@ export class Runtime {
     this.root = path.resolve(o.root ?? DEFAULT_ROOT);
     this.imageRoot = path.resolve(o.imageRoot ?? DEFAULT_IMAGE_ROOT);
     this.#logger = o.logger ?? silentLogger;
-    this.spawn = o.spawn ?? 'direct';
+    // The helper's cost does not grow with this process's heap (a clone copies its page tables:
+    // measured 26 ms at 60 MiB, 362 ms at 2 GiB, and the event loop is blocked meanwhile).
+    this.spawn = o.spawn ?? (existsSync(helperPath()) ? 'helper' : 'direct');
     this.#pipeDir = pipeDir(this.root);
     this.images = new Images(this.imageRoot, (name, msg) => publish(name, msg));
   }
