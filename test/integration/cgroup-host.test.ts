@@ -209,3 +209,13 @@ hostTest('the kernel verifier accepts the filters for allow-lists, deny-lists, w
     t.is(attachedDevicePrograms(dir).length, 1, 'the old program was detached');
   }
 });
+
+hostTest('with a cgroup namespace the container sees its own cgroup as the root (0::/)', async (t) => {
+  const b = await makeBundle(t, (s) => {
+    s.linux!.namespaces = [...(s.linux!.namespaces ?? []), { type: 'cgroup' }];
+    s.process!.args = ['cat', '/proc/self/cgroup'];
+  });
+  const r = await b.tsrun(['run', b.id]);
+  ok(t, r, 'run cat /proc/self/cgroup');
+  t.regex(r.stdout, /^0::\/$/m, r.stdout);
+});
