@@ -9,6 +9,7 @@
 //   tsrun:container:kill     { id, signal, all }
 //   tsrun:container:pause / resume / update / delete   { id }
 //   tsrun:container:exec     { id, pid, args }
+//   tsrun:container:exec-exit { id, pid, exitCode, signal }       an exec'd process exited
 //   tsrun:container:error    { id, op, error }                     an operation failed
 //   tsrun:image:pull         { ref, id, digest, durationMs }
 import diagnosticsChannel from 'node:diagnostics_channel';
@@ -23,6 +24,7 @@ export const channels = {
   update: diagnosticsChannel.channel('tsrun:container:update'),
   delete: diagnosticsChannel.channel('tsrun:container:delete'),
   exec: diagnosticsChannel.channel('tsrun:container:exec'),
+  'exec-exit': diagnosticsChannel.channel('tsrun:container:exec-exit'),
   error: diagnosticsChannel.channel('tsrun:container:error'),
   pull: diagnosticsChannel.channel('tsrun:image:pull'),
 } as const;

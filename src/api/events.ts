@@ -4,7 +4,7 @@
 // AbortSignal fires or the caller breaks out of the loop.
 import { EventEmitter, on } from 'node:events';
 
-export type RuntimeEventType = 'create' | 'start' | 'exit' | 'kill' | 'pause' | 'resume' | 'update' | 'delete' | 'exec' | 'exec-exit' | 'oom';
+export type RuntimeEventType = 'create' | 'start' | 'exit' | 'kill' | 'pause' | 'resume' | 'update' | 'delete' | 'exec' | 'exec-exit';
 
 export interface RuntimeEvent {
   type: RuntimeEventType;

@@ -389,7 +389,7 @@ export class Runtime {
 
   #emit(e: Omit<RuntimeEvent, 'time'>, extra: object = {}): void {
     const full = this.#hub.emit(e);
-    publish(e.type === 'exec-exit' ? 'exit' : (e.type as Exclude<RuntimeEvent['type'], 'exec-exit' | 'oom'>), { ...full, ...extra });
+    publish(e.type, { ...full, ...extra });
   }
 
   #failed(id: string, op: string, err: unknown): unknown {
