@@ -787,6 +787,14 @@ void closeOthers(const Plan& plan) {
 
 void runPlan(const Plan& plan) {
   g_plan = &plan;
+  // CVE-2019-5736: until execve this process is a copy of the runtime (node, or tsrun-init), so
+  // /proc/<pid>/exe and /proc/<pid>/fd/* lead to host files. A container process (exec'd into a
+  // created container, or racing an exec) could open the runtime binary through them and rewrite
+  // it once nothing executes it. Non-dumpable, those links need CAP_SYS_PTRACE in the host user
+  // namespace (ptrace(2) "Ptrace access mode checking"); execve of the container's program makes
+  // the process dumpable again. Only as root: an unprivileged parent could not write the id maps
+  // of a non-dumpable child (runc nsexec.c toggles it around them for the same reason).
+  if (sys(SYS_geteuid) == 0) sys(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0);
   closeOthers(plan);
   for (int s = 0; s < MAX_SLOTS; s++) g_slots[s] = -1;
   // Node ignores SIGPIPE and SIGXFSZ and CLONE_CLEAR_SIGHAND resets only handled signals:
