@@ -2,7 +2,7 @@
 // images.list/find/remove, and a container made from the image ({ image }): an overlay rootfs
 // over the unpacked layer, removed again by delete.
 import test from 'ava';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -32,7 +32,7 @@ async function busyboxLayer(): Promise<Buffer> {
   }
 }
 
-live('pull with progress, list, run from the image, remove', async (t) => {
+live('pull with progress, list, run from the image, remove, import an OCI layout', async (t) => {
   const reg = await startRegistry('none');
   const work = mkdtempSync(path.join(os.tmpdir(), 'tsrun-api-img-'));
   const rt = new Runtime({ root: path.join(work, 'state'), imageRoot: path.join(work, 'images') });
@@ -87,4 +87,19 @@ live('pull with progress, list, run from the image, remove', async (t) => {
   t.deepEqual(gc.untagged, [ref]);
   t.deepEqual(await rt.images.list(), []);
   await rt.images.prune();
+
+  // The same image from an OCI image layout directory.
+  const layout = path.join(work, 'layout');
+  mkdirSync(path.join(layout, 'blobs/sha256'), { recursive: true });
+  for (const b of [layer, config, manifest]) writeFileSync(path.join(layout, 'blobs/sha256', sha256(b).slice('sha256:'.length)), b);
+  writeFileSync(path.join(layout, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  writeFileSync(path.join(layout, 'index.json'), JSON.stringify({
+    schemaVersion: 2,
+    manifests: [{ mediaType, digest, size: manifest.length, annotations: { 'org.opencontainers.image.ref.name': '1' } }],
+  }));
+  const imported = await rt.images.import(layout, { name: 'local/imported:1' });
+  t.deepEqual(imported.map((r) => r.manifestDigest), [digest]);
+  const c3 = await rt.run(uniqueId('api-img3'), { image: 'local/imported:1', args: ['echo', 'imported'] });
+  t.is((await c3.output()).stdout, 'imported\n');
+  await c3.delete();
 });

@@ -3,11 +3,11 @@
 // with anything left in it force-deleted, on teardown) and the shared read-only test rootfs.
 import anyTest, { type ExecutionContext, type TestFn } from 'ava';
 import diagnosticsChannel from 'node:diagnostics_channel';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CHANNELS, Runtime, TsrunError, type RuntimeEvent } from '../../src/index.js';
-import { isRoot, uniqueId, waitFor } from '../helpers/bundle.js';
+import { isRoot, makeBundle, uniqueId, waitFor } from '../helpers/bundle.js';
 import { ensureTestRootfs } from '../helpers/rootfs.js';
 
 const test = anyTest as TestFn<{ rt: Runtime; rootfs: string }>;
@@ -228,4 +228,32 @@ live('wait on a container this Runtime did not make (a second Runtime on the sam
   t.deepEqual(await c.wait(), { exitCode: null, signal: 9 });
   await other.delete(id);
   t.deepEqual(await rt.list(), []);
+});
+
+live('bundle source (config.json, or a spec given in code); stdio to an fd; exec kill', async (t) => {
+  const b = await makeBundle(t, (spec) => {
+    spec.process!.args = ['sh', '-c', 'echo "from config.json"; echo to-fd >&2'];
+  });
+  const rt = new Runtime({ root: b.root });
+  const errFile = path.join(b.dir, 'stderr.txt');
+  const fd = openSync(errFile, 'w');
+  t.teardown(() => closeSync(fd));
+  const c = await rt.run(b.id, { bundle: b.dir, stdio: ['ignore', 'pipe', fd] });
+  t.is(c.stderr, null);
+  t.is((await c.output()).stdout, 'from config.json\n');
+  t.is(readFileSync(errFile, 'utf8'), 'to-fd\n');
+  t.is((await c.state()).bundle, b.dir);
+  await c.delete();
+
+  const spec = structuredClone(b.spec);
+  spec.process!.args = ['sleep', '100'];
+  const id2 = b.newId('api-bundle2');
+  const c2 = await rt.run(id2, { bundle: b.dir, spec, stdio: 'ignore' });
+  const p = await c2.exec({ args: ['sleep', '100'], stdio: 'ignore' });
+  p.kill('SIGTERM');
+  t.deepEqual(await p.wait(), { exitCode: null, signal: 15 });
+  t.deepEqual(p.exitStatus, { exitCode: null, signal: 15 });
+  t.throws(() => p.kill(), { message: /is not running/ });
+  t.throws(() => p.resize(10, 10), { message: /has no terminal/ });
+  await c2.delete({ force: true });
 });
