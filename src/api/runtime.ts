@@ -40,7 +40,7 @@ export interface RuntimeOptions {
   /**
    * How container processes are started: 'helper' (default when build/Release/tsrun-init exists)
    * posix_spawns the static tsrun-init, whose cost does not grow with this process's memory;
-   * 'direct' clones this process (slightly cheaper while it is small). exec always clones.
+   * 'direct' clones this process (slightly cheaper while it is small). Used for create and exec.
    */
   spawn?: SpawnMode;
 }
@@ -166,6 +166,7 @@ export class Runtime {
         logger: this.#logger,
         stdio: stdio?.childFds,
         signal: o.signal,
+        spawnMode: this.spawn,
       });
     } catch (err) {
       stdio?.destroy();

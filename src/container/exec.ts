@@ -8,7 +8,8 @@ import { InvalidArgumentError, InvalidStateError, TsrunError } from '../errors.j
 import { addProcess, closeFd } from '../cgroups/v2.js';
 import { addon } from '../native/addon.js';
 import { compileExecPlan } from '../process/compile.js';
-import { runHandshakeAsync, type ChildHandle } from '../process/protocol.js';
+import { runHandshakeAsync } from '../process/protocol.js';
+import { spawnPlan, type SpawnMode } from '../process/spawn.js';
 import { validateSpec } from '../spec/validate.js';
 import type { NamespaceType, Process } from '../spec/types.js';
 import { containerStatus, isAlive } from '../state/status.js';
@@ -41,6 +42,8 @@ export interface ExecOptions {
   stdio?: readonly [number, number, number];
   /** Library: kills the process if it fires before the set-up is over. */
   signal?: AbortSignal;
+  /** direct (clone3 of this process) or helper (posix_spawn of tsrun-init; flat in RSS). */
+  spawnMode?: SpawnMode;
 }
 
 /** A process past its execve: the caller owns pidfd and consoleFd. */
@@ -113,10 +116,19 @@ export async function startExec(o: ExecOptions): Promise<StartedExec> {
     }
     const seccomp = loadSeccomp(rec.config, o.logger, o.root);
     const preserveFds = o.preserveFds ?? 0;
-    const plan = compileExecPlan({ process: o.process, nsFds, preserveFds, seccomp, stdio: o.stdio });
-    const keepFds = [...Array(3 + preserveFds).keys(), ...nsFds.values(), ...(o.stdio ?? [])];
-    const spawned = addon().spawn({ ops: plan.ops, strings: plan.strings, lists: plan.lists, cloneFlags: 0, cgroupFd, keepFds });
-    const child: ChildHandle = { pid: spawned.pid, pidfd: spawned.pidfd, syncFd: spawned.syncFd };
+    // The helper path renumbers the fds it passes; the plan is compiled for the numbers it gets.
+    const spawned = spawnPlan({
+      mode: o.spawnMode ?? 'direct',
+      preserveFds,
+      nsFds,
+      cgroupFd,
+      stdio: o.stdio,
+      compile: (fds) => ({
+        plan: compileExecPlan({ process: o.process, nsFds: fds.nsFds, preserveFds, seccomp, stdio: fds.stdio }),
+        cloneFlags: 0,
+      }),
+    });
+    const { plan, child } = spawned;
     if (!spawned.intoCgroup && cgroupDir) addProcess(cgroupDir, child.pid);
     let consoleFd: number | undefined;
     const abort = () => {

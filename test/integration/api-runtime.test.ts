@@ -35,6 +35,8 @@ for (const spawn of ['direct', 'helper'] as const) {
     t.is(rt.get(id), c);
     t.is((await rt.state(id)).status, 'running');
     t.deepEqual((await rt.list()).map((s) => s.id), [id]);
+    const e = await c.exec({ args: ['sh', '-c', 'echo "exec $(hostname)"; exit 2'] });
+    t.deepEqual(await e.output(), { exitCode: 2, signal: null, stdout: 'exec h1\n', stderr: '', truncated: false });
     c.stdin!.end('hello\n');
     const out = await c.output();
     t.deepEqual(out, { exitCode: 3, signal: null, stdout: 'out:hello\n', stderr: 'err\n', truncated: false });
