@@ -127,3 +127,23 @@ test('exported surface: Runtime, error classes with codes, channel names', (t) =
   t.deepEqual(Object.values(api.CHANNELS).filter((n) => !n.startsWith('tsrun:')), []);
   t.true(Object.values(api.CHANNELS).every((n) => diagnosticsChannel.channel(n).name === n));
 });
+
+test('collect keeps maxBuffer bytes and says it truncated; abortable rejects with the reason', async (t) => {
+  const { Readable } = await import('node:stream');
+  const { abortable, collect, toSignalNumber } = await import('../../src/api/process-handle.js');
+  const r = await collect(Readable.from([Buffer.from('abc'), Buffer.from('defg'), Buffer.from('h')]), 5);
+  t.deepEqual([r.data.toString(), r.truncated], ['abcde', true]);
+  const whole = await collect(Readable.from([Buffer.from('ab')]), 5);
+  t.deepEqual([whole.data.toString(), whole.truncated], ['ab', false]);
+  t.deepEqual(await collect(null, 5), { data: Buffer.alloc(0), truncated: false });
+  const ac = new AbortController();
+  const never = new Promise<number>(() => {});
+  const p = abortable(never, ac.signal);
+  ac.abort(new Error('stop'));
+  await t.throwsAsync(p, { message: 'stop' });
+  t.is(await abortable(Promise.resolve(7), new AbortController().signal), 7);
+  t.is(toSignalNumber('SIGKILL'), 9);
+  t.is(toSignalNumber('term'), 15);
+  t.is(toSignalNumber(10), 10);
+  t.throws(() => toSignalNumber('SIGNOPE'), { message: /unknown signal/ });
+});
