@@ -344,6 +344,10 @@ void runHook(uint32_t op, const char* path, char** argv, char** envp, uint32_t t
   ca.pidfd = (uint64_t)(uintptr_t)&pidfd;
   ca.exit_signal = SIGCHLD;
   long pid = sys(SYS_clone3, (long)&ca, sizeof ca);
+  // Under a seccomp profile loaded before the capabilities drop, clone3 may be ENOSYS (Docker's
+  // profile says so on purpose, for libc to fall back): clone(2) takes CLONE_PIDFD too, the pidfd
+  // written through parent_tid (the third argument on x86_64 and arm64 alike).
+  if (pid < 0 && errno == ENOSYS) pid = sys(SYS_clone, CLONE_PIDFD | SIGCHLD, 0, (long)&pidfd, 0, 0);
   if (pid < 0) fail(op, errno);
   if (pid == 0) {
     sys(SYS_dup3, p[0], 0, 0);
@@ -394,6 +398,34 @@ void runHook(uint32_t op, const char* path, char** argv, char** envp, uint32_t t
 }
 
 uint64_t u64(uint32_t lo, uint32_t hi) { return (uint64_t)lo | ((uint64_t)hi << 32); }
+
+// FD_CLOEXEC on every open fd >= from, listed with getdents64 on /proc/self/fd (no libc).
+void cloexecFrom(uint32_t op, uint32_t from) {
+  long dir = sys(SYS_openat, AT_FDCWD, (long)"/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) fail(op, errno);
+  char buf[4096];
+  for (;;) {
+    long n = sys(SYS_getdents64, dir, (long)buf, sizeof buf);
+    if (n < 0) fail(op, errno);
+    if (n == 0) break;
+    for (long off = 0; off < n;) {
+      struct Dirent {
+        uint64_t ino;
+        int64_t off;
+        unsigned short reclen;
+        unsigned char type;
+        char name[1];
+      };
+      const Dirent* d = reinterpret_cast<const Dirent*>(buf + off);
+      off += d->reclen;
+      if (d->name[0] < '0' || d->name[0] > '9') continue;
+      uint32_t fd = 0;
+      for (const char* c = d->name; *c; c++) fd = fd * 10 + (uint32_t)(*c - '0');
+      if (fd >= from && (long)fd != dir) sys(SYS_fcntl, fd, F_SETFD, FD_CLOEXEC);
+    }
+  }
+  sys(SYS_close, dir);
+}
 
 void runOp(uint32_t i, const uint32_t* a) {
   char pbuf[32], pbuf2[32];
@@ -616,7 +648,11 @@ void runOp(uint32_t i, const uint32_t* a) {
         if ((int)fd == g_plan->syncFd || fd == a[2]) continue;
         sys(SYS_fcntl, fd, F_SETFD, 0);
       }
-      if (sys(SYS_close_range, keep, ~0U, CLOSE_RANGE_CLOEXEC) < 0) fail(i, errno);
+      if (sys(SYS_close_range, keep, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return;
+      // A seccomp profile loaded earlier (no no_new_privs: before the capabilities drop) may not
+      // know close_range: walk /proc/self/fd instead, as runc's CloseExecFrom falls back.
+      if (errno != ENOSYS && errno != EPERM && errno != EINVAL) fail(i, errno);
+      cloexecFrom(i, keep);
       return;
     }
     case OP_LOOKUP_EXEC:
