@@ -2,7 +2,7 @@
 // (runc events.go, types/events.go): one {"type":"stats","id","data"} object with --stats, or a
 // stream of them every --interval, plus {"type":"oom","id"} whenever memory.events counts a new
 // OOM kill. The stream ends when the container's cgroup is empty (the container stopped).
-import { watch, type FSWatcher } from 'node:fs';
+import { existsSync, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import { InvalidArgumentError, InvalidStateError } from '../errors.js';
 import type { Manager } from '../cgroups/manager.js';
@@ -76,7 +76,16 @@ export async function streamEvents(root: string, id: string, intervalMs: number,
     while (!signal?.aborted) {
       checkOom();
       if (!populated(m.dir)) return;
-      emit({ type: 'stats', id, data: m.stats() });
+      let data: Stats;
+      try {
+        data = m.stats();
+      } catch (err) {
+        if (!existsSync(m.dir)) return; // deleted while being read: the container is gone
+        throw err;
+      }
+      // Files of a cgroup being removed read as absent: such a half-read is not reported.
+      if (!existsSync(m.dir) || !populated(m.dir)) return;
+      emit({ type: 'stats', id, data });
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, intervalMs);
         signal?.addEventListener('abort', () => {
