@@ -60,6 +60,10 @@ live('pull with progress, list, run from the image, remove, import an OCI layout
   const digest = await pushManifest(reg, 'api/busybox', '1', manifest, mediaType);
   const ref = `${reg.host}/api/busybox:1`;
 
+  const aborted = await rt.pull(ref, { signal: AbortSignal.abort(new Error('no pull')) }).then(() => null, (e: Error) => e);
+  t.truthy(aborted, 'an aborted pull rejects');
+  t.deepEqual(await rt.images.list(), []);
+
   const progress: string[] = [];
   const rec = await rt.pull(ref, { onProgress: (e) => progress.push(e.type) });
   t.is(rec.manifestDigest, digest);
