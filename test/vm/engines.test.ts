@@ -44,6 +44,7 @@ function show(r: Result): string {
  */
 async function checkRuntimeCalls(t: ExecutionContext, calls: RuntimeCall[]): Promise<void> {
   const summary = calls.map((c) => c.args.join(' ')).join('\n');
+  t.log(`runtime calls (${calls[0]?.target ?? 'none'}):\n${summary}`);
   const create = calls.find((c) => verbOf(c.args) === 'create');
   if (!create) {
     t.fail(`the engine never called "${WRAPPER} create"; calls logged:\n${summary}`);
