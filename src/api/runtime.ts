@@ -247,9 +247,10 @@ export class Runtime {
       } catch (err) {
         if ((err as TsrunError).code !== 'TSRUN_INVALID_STATE') throw this.#failed(id, 'delete', err);
       }
-      if (own) await own.wait().catch(() => {});
-      else await waitPidExit(st.pid);
+      if (!own) await waitPidExit(st.pid);
     }
+    // Ours is reaped by its pidfd watcher: wait for that, so no zombie outlives the delete.
+    if (own && !own.exitStatus) await own.wait().catch(() => {});
     const rec = (() => {
       try {
         return new StateStore(this.root).load(id);
@@ -259,7 +260,12 @@ export class Runtime {
     })();
     if (rec?.cgroup) await waitCgroupEmpty(rec.cgroup.dir);
     await this.#nextTurn();
-    this.#do(id, 'delete', () => deleteContainer(this.root, id, false, this.#logger));
+    try {
+      deleteContainer(this.root, id, false, this.#logger);
+    } catch (err) {
+      // Another delete of the same id finished while this one waited.
+      if (!(o.missingOk && (err as TsrunError).code === 'TSRUN_NOT_FOUND')) throw this.#failed(id, 'delete', err);
+    }
     this.#own.delete(id);
     this.#emit({ type: 'delete', id });
   }
