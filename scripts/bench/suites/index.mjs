@@ -9,6 +9,8 @@
 // creates something outside ctx.tmp. ratioPairs [{op, impl, base}] name the ratios to print.
 // A suite that cannot run here throws an Error whose message says why; the others still run.
 import runtime from './runtime.mjs';
+import spawnCost from '../spawn-cost.mjs';
+import images from './images.mjs';
 
 /**
  * @typedef {object} SuiteContext
@@ -23,4 +25,4 @@ import runtime from './runtime.mjs';
  * @property {(msg:string)=>void} progress
  */
 
-export const SUITES = [runtime];
+export const SUITES = [runtime, spawnCost, images];
