@@ -2,7 +2,7 @@
 // record the state. Returns once the init is parked before execve (create) or has exec'd (run).
 // Each resource made pushes an undo step; on error they run in reverse, so a failed create leaves
 // no directory, cgroup or process behind.
-import { closeSync, constants, openSync, rmSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, rmSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import { CgroupError, InvalidSpecError, TsrunError } from '../errors.js';
@@ -182,6 +182,14 @@ function prepareCreate(o: CreateOptions): Pending {
       cgm = manager;
       const problems = checkResources(spec.linux?.resources, path.dirname(manager!.dir));
       if (problems.length) throw new CgroupError(`cgroup ${manager!.dir}: ${problems.join('; ')}`);
+      if (manager!.driver === 'fs') {
+        // Named in state.json before the directories exist: a create killed between the mkdir and
+        // the first write of the state would leave a cgroup `delete --force` cannot know about.
+        const planned: string[] = [];
+        for (let d = manager!.dir; d.startsWith(unified + '/') && !existsSync(d); d = path.dirname(d)) planned.unshift(d);
+        record.cgroup = { dir: manager!.dir, created: planned };
+        store.save(record);
+      }
       const placed = manager!.create();
       record.cgroup = manager!.record();
       undo.push(() => manager!.destroy());

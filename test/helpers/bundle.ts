@@ -136,6 +136,26 @@ export interface Bundle extends BundleContext {
   cleanup(): Promise<string[]>;
 }
 
+// At most this many tests of one worker hold bundles at once: every container start forks a
+// Node process, so dozens at once on a small machine turn waits of milliseconds into timeouts.
+// A test takes one slot on its first makeBundle and frees it in its teardown.
+const SLOTS = Number(process.env.TSRUN_TEST_CONCURRENCY) || Math.max(2, os.availableParallelism() * 2);
+let slotsInUse = 0;
+const waiting: (() => void)[] = [];
+const holders = new WeakSet<object>();
+
+async function takeSlot(t: ExecutionContext): Promise<void> {
+  if (holders.has(t)) return;
+  holders.add(t);
+  if (slotsInUse >= SLOTS) await new Promise<void>((resolve) => waiting.push(resolve));
+  else slotsInUse++;
+  t.teardown(() => {
+    const next = waiting.shift();
+    if (next) next();
+    else slotsInUse--;
+  });
+}
+
 export function uniqueId(tag = 't'): string {
   return `tsrun-${tag}-${process.pid}-${randomBytes(4).toString('hex')}`;
 }
@@ -148,12 +168,14 @@ export async function makeBundle(
   t: ExecutionContext,
   mutate?: (spec: Spec, ctx: BundleContext) => void | Promise<void>,
 ): Promise<Bundle> {
+  await takeSlot(t);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrun-bundle-'));
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrun-root-'));
   const ioDir = path.join(dir, 'io');
   fs.mkdirSync(ioDir);
   let cleaned: Promise<string[]> | undefined;
-  const cleanup = () => (cleaned ??= cleanupAll(dir, root));
+  const issued: string[] = [];
+  const cleanup = () => (cleaned ??= cleanupAll(dir, root, issued));
   t.teardown(async () => {
     const leaks = await cleanup();
     if (leaks.length) throw new Error(`the test leaked (cleaned up by force): ${leaks.join('; ')}`);
@@ -179,18 +201,22 @@ export async function makeBundle(
     rootfs,
     root,
     ioDir,
-    id: uniqueId(),
+    id: '',
     spec,
     tsrun: (args, o = {}) => runTsrun(['--root', root, ...args], { ioDir, cwd: dir, ...o }),
     writeSpec,
     output: (r) => fs.readFileSync(r.stdoutFile, 'utf8'),
-    newId: (tag) => uniqueId(tag),
+    newId: (tag) => {
+      const id = uniqueId(tag);
+      issued.push(id);
+      return id;
+    },
     state: async (id = b.id) => {
       const r = await b.tsrun(['state', id]);
       if (r.code !== 0) throw new Error(`tsrun state ${id} exited ${r.code}: ${r.stderr.trim()}`);
       return JSON.parse(r.stdout) as Record<string, unknown>;
     },
-    waitStatus: async (id, status, timeoutMs = 10_000) => {
+    waitStatus: async (id, status, timeoutMs = 20_000) => {
       let last: Record<string, unknown> | undefined;
       let lastError = '';
       await waitFor(async () => {
@@ -202,6 +228,7 @@ export async function makeBundle(
     },
     cleanup,
   };
+  b.id = b.newId();
   writeSpec(spec);
   return b;
 }
@@ -262,7 +289,39 @@ export function mountsUnder(dirs: readonly string[]): string[] {
   return points.sort((a, b) => b.length - a.length);
 }
 
-async function cleanupAll(dir: string, root: string): Promise<string[]> {
+/** The cgroup2 mount point, or undefined. */
+function unifiedRoot(): string | undefined {
+  const line = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.includes(' - cgroup2 '));
+  return line?.split(' ')[4];
+}
+
+/** Where tsrun places a container without cgroupsPath: <our cgroup, or its parent for a scope>/<id>. */
+export function defaultCgroupDir(id: string): string | undefined {
+  const root = unifiedRoot();
+  if (!root) return undefined;
+  let own = fs.readFileSync('/proc/self/cgroup', 'utf8').split('\n').find((l) => l.startsWith('0::'))?.slice(3) ?? '/';
+  if (own.endsWith('.scope')) own = path.posix.dirname(own);
+  return path.join(root, own, id);
+}
+
+async function removeLeakedCgroup(cg: string, what: string, leaks: string[]): Promise<void> {
+  leaks.push(`cgroup ${cg} ${what}`);
+  try {
+    fs.writeFileSync(path.join(cg, 'cgroup.kill'), '1');
+  } catch {
+    /* empty already */
+  }
+  await waitFor(() => {
+    try {
+      fs.rmdirSync(cg);
+      return true;
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === 'ENOENT';
+    }
+  }, 5000).catch(() => leaks.push(`could not remove cgroup ${cg}`));
+}
+
+async function cleanupAll(dir: string, root: string, issued: readonly string[]): Promise<string[]> {
   const leaks: string[] = [];
   let ids: string[] = [];
   try {
@@ -289,22 +348,14 @@ async function cleanupAll(dir: string, root: string): Promise<string[]> {
       });
     }
     for (const cg of [...left.cgroupCreated].reverse()) {
-      if (!fs.existsSync(cg) || cg === '/sys/fs/cgroup/unified') continue;
-      leaks.push(`cgroup ${cg} of ${id} survived delete --force`);
-      try {
-        fs.writeFileSync(path.join(cg, 'cgroup.kill'), '1');
-      } catch {
-        /* empty already */
-      }
-      await waitFor(() => {
-        try {
-          fs.rmdirSync(cg);
-          return true;
-        } catch (e) {
-          return (e as NodeJS.ErrnoException).code === 'ENOENT';
-        }
-      }, 5000).catch(() => leaks.push(`could not remove cgroup ${cg}`));
+      if (!fs.existsSync(cg) || cg === unifiedRoot()) continue;
+      await removeLeakedCgroup(cg, `of ${id} survived delete --force`, leaks);
     }
+  }
+  // Containers whose state is gone (deleted, or never recorded) must not have left a cgroup.
+  for (const id of issued) {
+    const cg = defaultCgroupDir(id);
+    if (cg && fs.existsSync(cg)) await removeLeakedCgroup(cg, `of ${id} outlived its container`, leaks);
   }
   // Mounts on the host below our dirs would be an escape; rm -rf must never walk into one.
   const mounts = mountsUnder([dir, root]);

@@ -31,6 +31,25 @@ async function waitReady(b: Bundle, r: TsrunResult): Promise<void> {
   await waitFor(() => signalLines(b, r).some((l) => 'ready' in l), 10_000, () => `the probe's ready line (output: ${b.output(r)})`);
 }
 
+/** Waits for a foreground `run` to reach running; fails with its output if it ends first. */
+async function waitRunStarted(b: Bundle, running: Promise<TsrunResult>): Promise<number> {
+  let ended: TsrunResult | undefined;
+  void running.then((r) => (ended = r));
+  let pid = 0;
+  await waitFor(async () => {
+    if (ended) throw new Error(`run ended before running (exit ${ended.code}): ${ended.stderr} ${ended.stdout}`);
+    const st = await b.state().catch(() => undefined);
+    if (st?.status !== 'running') return false;
+    pid = st.pid as number;
+    try {
+      return fs.readFileSync(`/proc/${pid}/fd/1`, 'utf8').includes('"ready"');
+    } catch {
+      return false;
+    }
+  }, 30_000, () => `${b.id} to run the probe`);
+  return pid;
+}
+
 /** True when pid descends from this test process. */
 function isOurDescendant(pid: number): boolean {
   for (let p = pid, hops = 0; p > 1 && hops < 64; hops++) {
@@ -249,9 +268,7 @@ rootTest('run exits 128+N when the container is killed by signal N', async (t) =
   });
   const running = b.tsrun(['run', '--bundle', b.dir, b.id]);
   // The container writes to run's stdout file; read it through the init's fd 1.
-  await b.waitStatus(b.id, 'running');
-  const { pid } = (await b.state()) as { pid: number };
-  await waitFor(async () => fs.readFileSync(`/proc/${pid}/fd/1`, 'utf8').includes('"ready"'), 5000, () => 'the probe ready line');
+  await waitRunStarted(b, running);
   ok(t, await b.tsrun(['kill', b.id, 'KILL']), 'kill KILL');
   const r = await running;
   t.is(r.code, 128 + 9, `stderr: ${r.stderr}`);
@@ -263,10 +280,14 @@ rootTest('run forwards SIGTERM to the container', async (t) => {
   });
   let runPid = 0;
   const running = b.tsrun(['run', '--bundle', b.dir, b.id], { onSpawn: (p) => (runPid = p) });
-  await b.waitStatus(b.id, 'running');
-  const { pid } = (await b.state()) as { pid: number };
-  await waitFor(() => fs.readFileSync(`/proc/${pid}/fd/1`, 'utf8').includes('"ready"'), 5000, () => 'the probe ready line');
-  process.kill(runPid, 'SIGTERM');
+  await waitRunStarted(b, running);
+  try {
+    process.kill(runPid, 'SIGTERM');
+  } catch (err) {
+    const early = await running;
+    t.fail(`tsrun run (pid ${runPid}) was gone before the SIGTERM (${(err as Error).message}): exit ${early.code} signal ${early.signal}, stderr ${early.stderr}, stdout ${early.stdout}`);
+    return;
+  }
   const r = await running;
   t.is(r.code, 0, `probe signals exits 0 after SIGTERM; stderr: ${r.stderr}`);
   const events = parseProbeLines<ProbeSignalEvent>(r.stdout).filter((l) => 'signal' in l);
