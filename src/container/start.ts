@@ -1,11 +1,12 @@
 // start: release the init parked on exec.fifo (runtime.md "start"). Opening the fifo for writing
 // never blocks: the init holds the read end; ENXIO means no reader, i.e. the init is gone.
-import { closeSync, constants, openSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, openSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { InvalidStateError, TsrunError } from '../errors.js';
 import { hookState, runHooks } from '../linux/hooks.js';
 import { containerStatus } from '../state/status.js';
 import { FIFO_FILE, StateStore, type ContainerRecord } from '../state/store.js';
+import { helperPath } from '../process/spawn.js';
 
 export function startContainer(root: string, id: string): ContainerRecord {
   const store = new StateStore(root);
@@ -46,6 +47,7 @@ export function startContainer(root: string, id: string): ContainerRecord {
 export function runPoststart(rec: ContainerRecord): void {
   const hooks = rec.config.hooks?.poststart;
   if (!hooks?.length) return;
+  awaitExecve(rec.pid);
   try {
     runHooks('poststart', hooks, hookState(rec.config, rec.id, rec.bundle, 'running', rec.pid));
   } catch (err) {
@@ -55,5 +57,35 @@ export function runPoststart(rec: ContainerRecord): void {
       /* gone */
     }
     throw err;
+  }
+}
+
+/**
+ * runtime-spec config.md: poststart hooks run "after the user-specified process is executed". The
+ * released init still runs startContainer hooks and the last set-up steps as a copy of the runtime
+ * (node, or tsrun-init), so wait until its /proc/<pid>/exe is another file (or it is gone).
+ * Bounded: a startContainer hook that never ends must not hang `start` forever.
+ */
+function awaitExecve(pid: number, timeoutMs = 60_000): void {
+  const runtime = [process.execPath, helperPath()].flatMap((p) => {
+    try {
+      const st = statSync(p);
+      return [`${st.dev}:${st.ino}`];
+    } catch {
+      return [];
+    }
+  });
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  const until = Date.now() + timeoutMs;
+  for (let delay = 1; Date.now() < until; delay = Math.min(delay * 2, 50)) {
+    let exe: string;
+    try {
+      const st = statSync(`/proc/${pid}/exe`);
+      exe = `${st.dev}:${st.ino}`;
+    } catch {
+      return; // gone (or a zombie): nothing to wait for
+    }
+    if (!runtime.includes(exe)) return;
+    Atomics.wait(pause, 0, 0, delay);
   }
 }
