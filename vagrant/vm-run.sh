@@ -23,6 +23,7 @@
 #      TSRUN_VM_ENV      "NAME ..." more variables to pass into the guest (TSRUN_* and CI always are)
 #      TSRUN_VM_VERBOSE=1  progress and timings on stderr
 set -euo pipefail
+{ # bash reads a script as it runs it; a group is parsed whole, so editing this file mid-run is safe
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(dirname "$here")
 cache=${TSRUN_VM_CACHE:-/var/cache/tsrun-vm}
@@ -64,6 +65,7 @@ build() {
   local t0; t0=$(now_ms)
   if [ ! -f "$vmlinux" ] || [ ! -f "$kdir/modules/lib/modules/$kver/modules.dep" ]; then
     say "kernel $kver"
+    for d in "$cache"/kernel-*; do [ "$d" = "$kdir" ] || rm -rf "$d"; done
     "$here/build/kernel.sh" "$kdir" "$kver" >&2
   fi
   if [ ! -f "$initrd" ]; then
@@ -178,3 +180,4 @@ ready=$(grep -ao 'VM-READY uptime=[0-9.]*' "$jd/console.log" | cut -d= -f2 || tr
 say "build check $((t_built - t_start)) ms, guest ready at ${ready:-?} s uptime, whole run $((t_end - t_built)) ms"
 read -r result < "$jd/rc"
 exit "$result"
+}
