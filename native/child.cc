@@ -700,7 +700,8 @@ void runOp(uint32_t i, const uint32_t* a) {
         // CVE-2025-31133: bind only the real null device, held by fd, never a path that may
         // have been replaced.
         long nul = sys(SYS_openat, AT_FDCWD, (long)"/dev/null", O_PATH | O_CLOEXEC | O_NOFOLLOW);
-        if (nul < 0) fail(i, errno);
+        // Missing, or a symlink (ELOOP): say so about /dev/null, not about the masked path.
+        if (nul < 0) fail(i, errno, errno == ENOENT || errno == ELOOP ? DETAIL_NOT_DEVNULL : DETAIL_NONE);
         struct stat ns;
         if (sys(SYS_fstat, nul, (long)&ns) < 0) fail(i, errno);
         if (!S_ISCHR(ns.st_mode) || major(ns.st_rdev) != 1 || minor(ns.st_rdev) != 3)
