@@ -38,6 +38,8 @@ export interface CreateOptions {
   spec?: Spec;
   /** run -d: nobody stays to hold a pty master. */
   detach?: boolean;
+  /** Pass systemd socket activation fds (LISTEN_FDS for this process) on, as runc does. */
+  passListenFds?: boolean;
   /** --pidfd-socket: receives a pidfd of the init (SCM_RIGHTS) once it exists. */
   pidfdSocket?: string;
   /** direct (clone3 from this process) or helper (posix_spawn of tsrun-init; flat in RSS). */
@@ -225,7 +227,8 @@ function prepareCreate(o: CreateOptions): Pending {
     }
     undo.push(() => nsFds.forEach((fd) => closeFd(fd)));
 
-    const listening = listenFds();
+    // Only the CLI passes socket activation on: a service's own LISTEN_FDS are not its containers'.
+    const listening = o.passListenFds ? listenFds() : 0;
     const preserveFds = (o.preserveFds ?? 0) + listening;
     // The container's init is told about them as pid 1 (runc: LISTEN_FDS=n, LISTEN_PID=1).
     const initSpec = listening && spec.process

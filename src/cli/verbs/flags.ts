@@ -22,5 +22,6 @@ export function createFlags(cl: ParsedCommandLine) {
     noPivot: cl.flags['no-pivot'] === true,
     preserveFds: Number(cl.flags['preserve-fds'] ?? 0),
     systemdCgroup: cl.global.systemdCgroup,
+    passListenFds: true,
   };
 }
