@@ -107,7 +107,8 @@ export async function startExec(o: ExecOptions): Promise<StartedExec> {
     if (!isAlive(rec)) throw new InvalidStateError('cannot exec in a stopped container');
     if (rec.cgroup) {
       cgroupDir = o.subCgroup ? path.join(rec.cgroup.dir, o.subCgroup) : rec.cgroup.dir;
-      if (!cgroupDir.startsWith(rec.cgroup.dir)) throw new InvalidArgumentError(`--cgroup ${o.subCgroup} leaves the container's cgroup`);
+      // A prefix test alone would let "../<id>-x" (a sibling whose name starts with ours) through.
+      if (cgroupDir !== rec.cgroup.dir && !cgroupDir.startsWith(`${rec.cgroup.dir}/`)) throw new InvalidArgumentError(`--cgroup ${o.subCgroup} leaves the container's cgroup`);
       try {
         cgroupFd = openSync(cgroupDir, constants.O_RDONLY | constants.O_DIRECTORY);
       } catch (err) {
