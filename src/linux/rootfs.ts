@@ -103,6 +103,10 @@ export function emitRootfs(b: PlanBuilder, spec: Spec, ctx: RootfsContext): void
 
 function emitMount(b: PlanBuilder, m: Mount, ctx: RootfsContext): void {
   const opts = parseMountOptions(m.options);
+  // Making the mount without its mapping would give the container other owners than asked for.
+  if (opts.idmap || m.uidMappings?.length || m.gidMappings?.length) {
+    throw new Error('id-mapped mounts (uidMappings/gidMappings, "idmap", "ridmap") are not implemented by tsrun (features: mountExtensions.idmap.enabled is false)');
+  }
   const dest = rel(m.destination);
   let type = m.type ?? '';
   const isBind = (opts.flags & MS.BIND) !== 0 || type === 'bind';

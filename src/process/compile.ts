@@ -122,6 +122,8 @@ export function compilePlan(o: CompileOptions): CompileResult {
     seccomp: o.seccomp,
     startHooks: spec.hooks?.startContainer,
     stdio: o.stdio,
+    personality: spec.linux?.personality,
+    memoryPolicy: spec.linux?.memoryPolicy,
   });
   return { plan: b.build(), cloneFlags, namespaces: ns };
 }

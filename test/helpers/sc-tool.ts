@@ -5,6 +5,7 @@
 //                     pointer when the arg starts with '/' or '@' ('@' dropped))
 //   agent PATH        seccomp agent: accepts one connection on PATH, prints the state JSON it got,
 //                     then answers one notification with the value 4242 and prints "notified NR"
+//   mempolicy         get_mempolicy(2) of the process: prints "<mode> <nodemask hex>"
 //   openfd PATH FLAGS opens PATH (r|w|rw) and prints "<fd> <errno>", then keeps it while it
 //                     sleeps 1 s and reopens /proc/self/fd/<fd> with FLAGS again: "<fd2> <errno>"
 import { execFileSync } from 'node:child_process';
@@ -68,6 +69,12 @@ static int flagsOf(const char *f) {
 
 int main(int argc, char **argv) {
   if (argc >= 3 && strcmp(argv[1], "agent") == 0) return agent(argv[2]);
+  if (argc >= 2 && strcmp(argv[1], "mempolicy") == 0) {
+    int mode = -1; unsigned long mask[16] = {0};
+    if (syscall(SYS_get_mempolicy, &mode, mask, 16 * 64, 0, 0) < 0) { printf("error %d\n", errno); return 0; }
+    printf("%d %lx\n", mode, mask[0]);
+    return 0;
+  }
   if (argc >= 4 && strcmp(argv[1], "openfd") == 0) {
     int fd = open(argv[2], flagsOf(argv[3]));
     printf("%d %d\n", fd, fd < 0 ? errno : 0); fflush(stdout);
@@ -119,5 +126,5 @@ export function scResults(stdout: string): [number, number][] {
 /** x86_64 syscall numbers the tests use (asm/unistd_64.h). */
 export const NR = {
   getpid: 39, getppid: 110, getcwd: 79, mkdir: 83, umask: 95, getpriority: 140, uname: 63, personality: 135, syslog: 103,
-  clone3: 435, close_range: 436, rseq: 334,
+  clone3: 435, ioprio_get: 252, close_range: 436, rseq: 334,
 } as const;

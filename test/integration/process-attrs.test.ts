@@ -1,0 +1,139 @@
+// The rest of the spec (runtime-spec config.md "scheduler", "ioPriority", "execCPUAffinity";
+// config-linux.md "personality", "memoryPolicy", "netDevices", "intelRdt", SELinux/AppArmor
+// fields, idmapped mounts), each seen from inside a real container, or refused with the error
+// runc gives on a host that lacks the feature.
+import test from 'ava';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Spec } from '../../src/spec/types.js';
+import { isRoot, makeBundle } from '../helpers/bundle.js';
+import { installSecurityTool, NR, scResults } from '../helpers/sc-tool.js';
+
+const rootTest = isRoot ? test : test.skip;
+if (!isRoot) console.log('process-attrs: skipped, needs root');
+
+async function run(t: Parameters<Parameters<typeof test>[1]>[0], mutate: (s: Spec) => void, args: string[]) {
+  const b = await makeBundle(t, (s, { rootfs }) => {
+    installSecurityTool(rootfs);
+    s.process!.args = args;
+    mutate(s);
+  });
+  const r = await b.tsrun(['run', '--bundle', b.dir, b.id]);
+  return { ...r, b };
+}
+
+/** /proc/self/stat fields of the process reading it (1-based, as proc(5) numbers them). */
+function statField(stat: string, n: number): number {
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(rest[n - 3]);
+}
+
+rootTest('scheduler: SCHED_BATCH with nice 7 (proc(5) stat policy and nice)', async (t) => {
+  const r = await run(t, (s) => (s.process!.scheduler = { policy: 'SCHED_BATCH', nice: 7 }), ['cat', '/proc/self/stat']);
+  t.is(r.code, 0, r.stderr);
+  t.is(statField(r.stdout, 41), 3, 'policy SCHED_BATCH (3)');
+  t.is(statField(r.stdout, 19), 7, 'nice 7');
+});
+
+rootTest('ioPriority: IOPRIO_CLASS_BE level 6 (ioprio_get)', async (t) => {
+  const r = await run(t, (s) => (s.process!.ioPriority = { class: 'IOPRIO_CLASS_BE', priority: 6 }), ['/sc', String(NR.ioprio_get), '1', '0']);
+  t.is(r.code, 0, r.stderr);
+  t.deepEqual(scResults(r.stdout)[0], [(2 << 13) | 6, 0]);
+});
+
+rootTest('personality LINUX32: uname -m says i686', async (t) => {
+  const r = await run(t, (s) => (s.linux!.personality = { domain: 'LINUX32' }), ['uname', '-m']);
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stdout.trim(), 'i686');
+  const plain = await run(t, () => {}, ['uname', '-m']);
+  t.is(plain.stdout.trim(), 'x86_64', 'without it, the native machine');
+});
+
+const cpus = os.availableParallelism?.() ?? os.cpus().length;
+(cpus >= 2 ? rootTest : test.skip)('execCPUAffinity: initial alone stays; final replaces it before execve (Cpus_allowed_list)', async (t) => {
+  const initial = await run(t, (s) => (s.process!.execCPUAffinity = { initial: '1' }), ['grep', 'Cpus_allowed_list', '/proc/self/status']);
+  t.is(initial.code, 0, initial.stderr);
+  t.regex(initial.stdout, /Cpus_allowed_list:\s+1$/m);
+  const both = await run(t, (s) => (s.process!.execCPUAffinity = { initial: '1', final: '0' }), ['grep', 'Cpus_allowed_list', '/proc/self/status']);
+  t.is(both.code, 0, both.stderr);
+  t.regex(both.stdout, /Cpus_allowed_list:\s+0$/m);
+});
+
+rootTest('memoryPolicy: MPOL_BIND to node 0 (get_mempolicy)', async (t) => {
+  const r = await run(t, (s) => (s.linux!.memoryPolicy = { mode: 'MPOL_BIND', nodes: '0' }), ['/sc', 'mempolicy']);
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stdout.trim(), '2 1', 'mode MPOL_BIND (2), nodemask {0}');
+  const plain = await run(t, () => {}, ['/sc', 'mempolicy']);
+  t.is(plain.stdout.trim().split(' ')[0], '0', 'without it, MPOL_DEFAULT');
+});
+
+rootTest('netDevices: a host veth end is moved into the container and renamed', async (t) => {
+  const tag = randomBytes(3).toString('hex');
+  const host = `tsv${tag}`;
+  const peer = `tsp${tag}`;
+  execFileSync('ip', ['link', 'add', host, 'type', 'veth', 'peer', 'name', peer]);
+  t.teardown(() => {
+    spawnSync('ip', ['link', 'del', peer], { stdio: 'ignore' });
+    spawnSync('ip', ['link', 'del', host], { stdio: 'ignore' });
+  });
+  const r = await run(t, (s) => (s.linux!.netDevices = { [host]: { name: 'eth7' } }), ['sh', '-c', 'cat /sys/class/net/eth7/type; ls /sys/class/net']);
+  t.is(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split(/\s+/);
+  t.is(lines[0], '1', 'eth7 exists inside (ARPHRD_ETHER)');
+  t.true(lines.includes('eth7'));
+  t.false(lines.includes(host), 'under its new name only');
+  t.false(fs.existsSync(`/sys/class/net/${host}`), 'it left the host');
+});
+
+rootTest('intelRdt without resctrl and selinuxLabel without SELinux fail with runc’s errors; apparmorProfile is ignored with AppArmor off', async (t) => {
+  const resctrl = fs.readFileSync('/proc/self/mountinfo', 'utf8').includes(' - resctrl ');
+  if (resctrl) t.log('resctrl is mounted here: the intelRdt error cannot be shown');
+  else {
+    const r = await run(t, (s) => (s.linux!.intelRdt = { closID: 'tsrun-test' }), ['true']);
+    t.not(r.code, 0);
+    t.regex(r.stderr, /intelRdt is specified in config, but Intel RDT is not supported or enabled/);
+  }
+  if (fs.existsSync('/sys/fs/selinux/enforce')) t.log('SELinux is on here: the selinuxLabel error cannot be shown');
+  else {
+    const r = await run(t, (s) => (s.process!.selinuxLabel = 'system_u:system_r:container_t:s0'), ['true']);
+    t.not(r.code, 0);
+    t.regex(r.stderr, /selinux label is specified in config, but selinux is disabled or not supported/);
+    t.false(fs.existsSync(path.join(r.b.root, r.b.id)), 'nothing left behind');
+  }
+  let apparmor = false;
+  try {
+    apparmor = fs.readFileSync('/sys/module/apparmor/parameters/enabled', 'utf8').trim() === 'Y';
+  } catch {
+    /* not built in */
+  }
+  if (apparmor) t.log('AppArmor is on here: the "ignored" half cannot be shown');
+  else {
+    const r = await run(t, (s) => (s.process!.apparmorProfile = 'docker-default'), ['echo', 'ran']);
+    t.is(r.code, 0, r.stderr);
+    t.is(r.stdout.trim(), 'ran');
+  }
+});
+
+rootTest('idmapped mounts are not implemented: features says so and a config asking for one is refused clearly', async (t) => {
+  const b = await makeBundle(t, (s, { dir }) => {
+    fs.mkdirSync(path.join(dir, 'shared'));
+    s.linux!.namespaces!.push({ type: 'user' });
+    s.linux!.uidMappings = [{ containerID: 0, hostID: 0, size: 65536 }];
+    s.linux!.gidMappings = [{ containerID: 0, hostID: 0, size: 65536 }];
+    s.mounts!.push({
+      destination: '/shared', type: 'bind', source: 'shared', options: ['bind', 'idmap'],
+      uidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }],
+      gidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }],
+    });
+    s.process!.args = ['true'];
+  });
+  const f = await b.tsrun(['features']);
+  t.false(JSON.parse(f.stdout).linux.mountExtensions.idmap.enabled, 'features: idmap false');
+  const r = await b.tsrun(['run', '--bundle', b.dir, b.id]);
+  t.not(r.code, 0, 'the mount is not silently made without its mapping');
+  t.regex(r.stderr, /id-?mapped mounts? .*not (supported|implemented)/i, r.stderr);
+  t.regex(r.stderr, /mounts\[\d+\]|\/shared/, 'the error names the mount');
+});
