@@ -174,3 +174,18 @@ rootTest('noNewPrivileges false: a profile without close_range and clone3 (loade
   const fds = r.stdout.split('\n').filter((l) => /^\d+$/.test(l)).map(Number);
   t.deepEqual(fds.filter((n) => n !== 3), [0, 1, 2], `only stdio (and ls's own directory fd 3): ${fds.join(' ')}`);
 });
+
+test('features reports seccomp truthfully: enabled, every action tsrun maps, the flags this kernel has', async (t) => {
+  const { runTsrun } = await import('../helpers/bundle.js');
+  const r = await runTsrun(['features']);
+  t.is(r.code, 0, r.stderr);
+  const f = JSON.parse(r.stdout);
+  t.true(f.linux.seccomp.enabled);
+  for (const a of ['SCMP_ACT_ALLOW', 'SCMP_ACT_ERRNO', 'SCMP_ACT_KILL', 'SCMP_ACT_KILL_PROCESS', 'SCMP_ACT_KILL_THREAD', 'SCMP_ACT_TRAP', 'SCMP_ACT_TRACE', 'SCMP_ACT_LOG', 'SCMP_ACT_NOTIFY']) {
+    t.true(f.linux.seccomp.actions.includes(a), a);
+  }
+  t.true(f.linux.seccomp.operators.includes('SCMP_CMP_MASKED_EQ'));
+  t.true(f.linux.seccomp.archs.includes('SCMP_ARCH_X86_64') || process.arch !== 'x64');
+  t.true(f.linux.seccomp.supportedFlags.includes('SECCOMP_FILTER_FLAG_SPEC_ALLOW'), 'this kernel has SPEC_ALLOW (4.17+)');
+  t.deepEqual(f.hooks, ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop']);
+});
