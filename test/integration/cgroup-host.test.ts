@@ -5,11 +5,12 @@
 // controller is missing failing create with the controller and cgroup named. The v1
 // hierarchies are never touched.
 import test, { type ExecutionContext } from 'ava';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { attachedDevicePrograms, setDevices } from '../../src/cgroups/devices.js';
 import { unifiedMount } from '../../src/cgroups/v2.js';
-import { isRoot, makeBundle, procStat, waitFor, type Bundle, type TsrunResult } from '../helpers/bundle.js';
+import { isRoot, makeBundle, procStat, TSRUN_BIN, waitFor, type Bundle, type TsrunResult } from '../helpers/bundle.js';
 
 const unified = unifiedMount();
 const reason = !isRoot ? 'needs root' : !unified ? 'no cgroup2 hierarchy is mounted' : '';
@@ -210,4 +211,18 @@ hostTest('with a cgroup namespace the container sees its own cgroup as the root 
   const r = await b.tsrun(['run', b.id]);
   ok(t, r, 'run cat /proc/self/cgroup');
   t.regex(r.stdout, /^0::\/$/m, r.stdout);
+});
+
+hostTest('events --interval streams stats lines until the container stops, then exits 0', async (t) => {
+  const { b } = await sleeper(t);
+  const ev = spawn(TSRUN_BIN, ['--root', b.root, 'events', '--interval', '100ms', b.id], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => ev.kill('SIGKILL'));
+  let out = '';
+  ev.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => ev.on('exit', (c) => resolve(c)));
+  await waitFor(() => out.split('\n').filter(Boolean).length >= 3, 20_000, () => `3 stats lines (have: ${out})`);
+  ok(t, await b.tsrun(['kill', b.id, 'KILL']), 'kill');
+  t.is(await exited, 0, 'events ends with the container');
+  const lines = out.trim().split('\n').map((l) => JSON.parse(l) as { type: string; id: string });
+  t.true(lines.every((e) => e.type === 'stats' && e.id === b.id));
 });
