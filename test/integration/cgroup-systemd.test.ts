@@ -14,15 +14,20 @@ import { unifiedMount } from '../../src/cgroups/v2.js';
 import { isRoot, makeBundle, waitFor } from '../helpers/bundle.js';
 
 const unified = unifiedMount();
-const hasDaemon = fs.existsSync('/usr/bin/dbus-daemon');
+// TSRUN_TEST_DBUS_DAEMON: another dbus-daemon (a wrapper script, e.g. the host's binary shared
+// into the VM with its libraries) where the system has none.
+const DAEMON = process.env.TSRUN_TEST_DBUS_DAEMON || '/usr/bin/dbus-daemon';
+const hasDaemon = fs.existsSync(DAEMON);
 let dbus: typeof import('dbus-next') | undefined;
 try {
   dbus = (await import('dbus-next')).default as unknown as typeof import('dbus-next');
 } catch {
   dbus = undefined;
 }
-const reason = !isRoot ? 'needs root' : !unified ? 'no cgroup2 hierarchy' : !hasDaemon ? 'dbus-daemon is not installed (apt-get install dbus-daemon)' : !dbus ? 'dbus-next is not installed' : '';
+const reason = !isRoot ? 'needs root' : !unified ? 'no cgroup2 hierarchy' : !hasDaemon ? `${DAEMON} is missing (apt-get install dbus-daemon, or set TSRUN_TEST_DBUS_DAEMON)` : !dbus ? 'dbus-next is not installed' : '';
 const sdTest = reason ? test.skip : test;
+const hasPids = !!unified && fs.readFileSync(path.join(unified, 'cgroup.controllers'), 'utf8').split(/\s+/).includes('pids');
+const sdPidsTest = reason || !hasPids ? test.skip : test;
 if (reason) console.log(`cgroup-systemd: skipped, ${reason}`);
 
 interface FakeSystemd {
@@ -61,7 +66,7 @@ async function startFakeSystemd(t: ExecutionContext): Promise<FakeSystemd> {
   </policy>
 </busconfig>
 `);
-  const daemon: ChildProcess = spawn('dbus-daemon', ['--nofork', `--config-file=${path.join(dir, 'bus.conf')}`], { stdio: 'ignore' });
+  const daemon: ChildProcess = spawn(DAEMON, ['--nofork', `--config-file=${path.join(dir, 'bus.conf')}`], { stdio: 'ignore' });
   const address = `unix:path=${sock}`;
   await waitFor(() => fs.existsSync(sock), 10_000, () => `dbus-daemon's socket ${sock}`);
   process.env.DBUS_SYSTEM_BUS_ADDRESS = address;
@@ -80,8 +85,18 @@ async function startFakeSystemd(t: ExecutionContext): Promise<FakeSystemd> {
         conn.send(Message.newError(msg, 'org.freedesktop.systemd1.UnitExists', `Unit ${name} was already loaded or has a fragment file.`));
         return true;
       }
-      const dir = path.join(unified!, slicePath(prop('Slice') as string), name);
+      const sliceDir = path.join(unified!, slicePath(prop('Slice') as string));
+      const dir = path.join(sliceDir, name);
       fs.mkdirSync(dir, { recursive: true });
+      // Delegate=yes: systemd enables the slice's controllers for the scope.
+      const ctrls = fs.readFileSync(path.join(sliceDir, 'cgroup.controllers'), 'utf8').trim().split(/\s+/).filter(Boolean);
+      for (const c of ctrls) {
+        try {
+          fs.writeFileSync(path.join(sliceDir, 'cgroup.subtree_control'), `+${c}`);
+        } catch {
+          /* as systemd: best effort */
+        }
+      }
       for (const pid of prop('PIDs') as number[]) fs.writeFileSync(path.join(dir, 'cgroup.procs'), String(pid));
       fake.units.set(name, dir);
       conn.send(Message.newMethodReturn(msg, 'o', [`/org/freedesktop/systemd1/job/${fake.calls.length}`]));
@@ -108,6 +123,10 @@ async function startFakeSystemd(t: ExecutionContext): Promise<FakeSystemd> {
         }
       }, 5000).catch(() => undefined).then(() => conn.send(Message.newMethodReturn(msg, 'o', ['/org/freedesktop/systemd1/job/stop'])));
       fake.units.delete(name);
+      return true;
+    }
+    if (msg.member === 'SetUnitProperties') {
+      conn.send(Message.newMethodReturn(msg, '', []));
       return true;
     }
     if (msg.member === 'ResetFailedUnit') {
@@ -197,4 +216,27 @@ sdTest('a unit that already exists is reported by name', async (t) => {
   const r = await b.tsrun(['--systemd-cgroup', 'create', '--bundle', b.dir, b.id], { env: { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: fake.address } });
   t.not(r.code, 0);
   t.regex(r.stderr, /unit tsrun-dup\.scope already exists/);
+});
+
+sdPidsTest(`--systemd-cgroup limits: TasksMax at create and update (SetUnitProperties), and pids.max in the delegated cgroup${hasPids ? '' : ' (skipped: no pids controller in the unified hierarchy)'}`, async (t) => {
+  const fake = await startFakeSystemd(t);
+  const slice = sliceName();
+  t.teardown(() => fs.rmSync(path.join(unified!, slice), { recursive: true, force: true }));
+  const b = await makeBundle(t, (s) => {
+    s.process!.args = ['probe', 'sleep', '300'];
+    s.linux!.cgroupsPath = `${slice}:tsrun:lim`;
+    s.linux!.resources = { ...s.linux!.resources, pids: { limit: 30 } };
+  });
+  const env = { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: fake.address };
+  const create = await b.tsrun(['--systemd-cgroup', 'create', '--bundle', b.dir, b.id], { env, timeoutMs: 120_000 });
+  t.is(create.code, 0, create.stderr);
+  const dir = path.join(unified!, slice, 'tsrun-lim.scope');
+  t.is(fs.readFileSync(path.join(dir, 'pids.max'), 'utf8').trim(), '30');
+  const props = (member: string) => fake.calls.filter((c) => c.member === member).map((c) => new Map((c.body[2] as [string, { value: unknown }][]).map(([n, v]) => [n, v.value])));
+  t.is(props('SetUnitProperties')[0]?.get('TasksMax'), 30n, 'the limit reaches systemd once tsrun left the scope');
+  const up = await b.tsrun(['update', '--pids-limit', '7', b.id], { env, timeoutMs: 120_000 });
+  t.is(up.code, 0, up.stderr);
+  t.is(props('SetUnitProperties')[1]?.get('TasksMax'), 7n);
+  t.is(fs.readFileSync(path.join(dir, 'pids.max'), 'utf8').trim(), '7');
+  t.is((await b.tsrun(['delete', '--force', b.id], { env, timeoutMs: 120_000 })).code, 0);
 });
