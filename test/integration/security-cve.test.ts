@@ -214,6 +214,21 @@ rootTest('CVE-2019-16884 / CVE-2023-27561: a fake /proc cannot defeat masking', 
   }
 });
 
+rootTest('CVE-2019-16884 / CVE-2023-27561: a tmpfs mounted over /proc by the config exposes no unmasked procfs file', async (t) => {
+  const b = await makeBundle(t, (s) => {
+    s.mounts!.push({ destination: '/proc', type: 'tmpfs', source: 'tmpfs', options: ['size=64k'] });
+    s.process!.args = ['sh', '-c', 'cat /proc/kcore /proc/sys/kernel/core_pattern /proc/self/status 2>&1 | head -c 200; echo; echo done'];
+  });
+  const r = await b.tsrun(['run', '--bundle', b.dir, b.id]);
+  if (r.code !== 0) {
+    t.log(`refused: ${r.stderr}`);
+    t.pass('create failed rather than leave anything unmasked');
+    return;
+  }
+  t.regex(r.stdout, /done/);
+  t.notRegex(r.stdout, /Name:|core|\|/, `no procfs content is readable through the fake /proc: ${r.stdout}`);
+});
+
 rootTest('the host /dev/null keeps its owner and mode after a container (non-root user) ran with stdin=/dev/null', async (t) => {
   // crun 1.8.1 chowned its stdio to the container user, including the host /dev/null.
   const before = fs.statSync('/dev/null');

@@ -56,6 +56,21 @@ rootTest('create --console-socket: the pty master reaches the socket; consoleSiz
   t.is((await b.tsrun(['delete', b.id])).code, 0);
 });
 
+rootTest('--console-socket: what is written to the master is the container’s input', async (t) => {
+  const b = await makeBundle(t, (s) => {
+    s.process!.terminal = true;
+    s.process!.args = ['sh', '-c', 'stty -echo; echo ready; read line; echo "got:$line"'];
+  });
+  const rx = await listenForFds(path.join(b.dir, 'console.sock'));
+  t.teardown(() => rx.close());
+  t.is((await b.tsrun(['run', '-d', '--console-socket', rx.path, '--bundle', b.dir, b.id])).code, 0);
+  const { fd } = await rx.next();
+  t.regex(await readPty(fd, (s) => s.includes('ready')), /ready/);
+  fs.writeSync(fd, 'hello through the pty\n');
+  t.regex(await readPty(fd, (s) => s.includes('got:')), /got:hello through the pty/);
+  await b.waitStatus(b.id, 'stopped');
+});
+
 rootTest('foreground run with a terminal proxies the pty to its stdio', async (t) => {
   const b = await makeBundle(t, (s) => {
     s.process!.terminal = true;
