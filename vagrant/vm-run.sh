@@ -21,6 +21,7 @@
 #      TSRUN_VM_KVER     Debian kernel ABI (default: what linux-image-amd64 depends on)
 #      TSRUN_VM_SHARES   "HOSTDIR ..." more host directories to share, at the same path
 #      TSRUN_VM_ENV      "NAME ..." more variables to pass into the guest (TSRUN_* and CI always are)
+#      TSRUN_VM_LIVE=1   share the live checkout, not a copy taken at start (see below)
 #      TSRUN_VM_VERBOSE=1  progress and timings on stderr
 set -euo pipefail
 { # bash reads a script as it runs it; a group is parsed whole, so editing this file mid-run is safe
@@ -129,18 +130,26 @@ for d in ${TSRUN_VM_SHARES:-}; do
   n=$((n + 1)); mounts="$mounts share$n:$d"
   args+=(-virtfs "local,path=$d,mount_tag=share$n,security_model=none,id=share$n")
 done
-# The guest runs the host's build: dist/ and build/Release as they are when the run starts,
-# copied and shared over the checkout's own, so that a rebuild on the host during a long run
-# (node-gyp rebuild empties build/) cannot pull the addon from under the guest.
-# TSRUN_VM_LIVE_BUILD=1 shares the live directories instead.
-if [ -z "${TSRUN_VM_LIVE_BUILD:-}" ]; then
-  for i in $(seq 120); do [ ! -d "$src/build/Release" ] || ls "$src"/build/Release/*.node >/dev/null 2>&1 && break; sleep 0.5; done
-  for d in dist build/Release; do
+# The guest sees the checkout as it was when the run started: a copy of it (without .git,
+# node_modules and .cache: 6 MB, 0.1 s) is shared at the checkout's path, so that edits and
+# rebuilds on the host during a long run (node-gyp rebuild empties build/) cannot change what
+# the guest reads half-way (9p with cache=loose would even show a half-written file).
+# node_modules and .cache (the tests' own cache) are shared live over the copy's empty dirs.
+# Files the guest writes elsewhere in the checkout land in the copy and are dropped with it.
+# TSRUN_VM_LIVE=1 shares the live checkout instead.
+share_src=$src
+if [ -z "${TSRUN_VM_LIVE:-}" ]; then
+  # a rebuild in progress: wait (up to a minute) for the addon to be back
+  for i in $(seq 120); do [ ! -d "$src/build" ] || ls "$src"/build/Release/*.node >/dev/null 2>&1 && break; sleep 0.5; done
+  share_src=$jd/src
+  mkdir -p "$share_src" "$src/.cache"
+  tar -C "$src" --exclude=./.git --exclude=./node_modules --exclude=./.cache --warning=no-file-changed -cf - . |
+    tar -C "$share_src" -xf - || [ $? = 1 ] || fail "cannot copy the checkout $src"
+  for d in node_modules .cache; do
     [ -d "$src/$d" ] || continue
-    tag=snap-${d//\//-}; mkdir -p "$jd/$tag"
-    cp -a "$src/$d/." "$jd/$tag/" 2>/dev/null || fail "cannot copy $src/$d (being rebuilt?)"
+    tag=live${d//[._]/-}; mkdir -p "$share_src/$d"
     mounts="$mounts $tag:$src/$d"
-    args+=(-virtfs "local,path=$jd/$tag,mount_tag=$tag,security_model=none,id=$tag,readonly=on")
+    args+=(-virtfs "local,path=$src/$d,mount_tag=$tag,security_model=none,id=$tag")
   done
 fi
 {
@@ -168,7 +177,7 @@ timeout "${TSRUN_VM_TIMEOUT:-3600}" qemu-system-x86_64 "${accel_args[@]}" \
   -drive "file=$image,if=virtio,format=raw,snapshot=on,cache=unsafe" \
   -device virtio-rng-pci \
   -virtfs "local,path=$jd,mount_tag=job,security_model=none,id=job" \
-  -virtfs "local,path=$src,mount_tag=src,security_model=none,id=src" \
+  -virtfs "local,path=$share_src,mount_tag=src,security_model=none,id=src" \
   "${args[@]}" </dev/null || rc=$?
 t_end=$(now_ms)
 if [ ! -s "$jd/rc" ]; then
