@@ -3,8 +3,9 @@
 // have failed. Mount-destination symlink escapes in depth are in escape.test.ts.
 import test from 'ava';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { isRoot, makeBundle, mountsUnder } from '../helpers/bundle.js';
+import { isRoot, makeBundle, mountsUnder, uniqueId } from '../helpers/bundle.js';
 import { parseProbeJson, type ProbeOpenOutput, type ProbeReport } from '../helpers/rootfs.js';
 import { installSecurityTool, scResults } from '../helpers/sc-tool.js';
 
@@ -46,6 +47,33 @@ rootTest('CVE-2019-5736: a container process cannot reach the runtime binary thr
   const after = await b.tsrun(['exec', b.id, 'sh', '-c', 'readlink /proc/1/exe; readlink /proc/self/exe']);
   t.deepEqual(after.stdout.trim().split('\n'), ['/bin/busybox', '/bin/busybox'], 'after execve, /proc/self/exe is the container\'s binary');
   t.is((await b.tsrun(['delete', '--force', b.id])).code, 0);
+});
+
+rootTest('CVE-2019-5736 (library, helper spawn): the init parked in tsrun-init does not expose that binary either', async (t) => {
+  const { Runtime } = await import('../../src/index.js');
+  const { helperPath } = await import('../../src/process/spawn.js');
+  const { ensureTestRootfs } = await import('../helpers/rootfs.js');
+  if (!fs.existsSync(helperPath())) {
+    t.log(`no ${helperPath()}: helper spawn not built`);
+    t.pass();
+    return;
+  }
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrun-cve5736-'));
+  const rt = new Runtime({ root, spawn: 'helper' });
+  const id = uniqueId('cve5736');
+  t.teardown(async () => {
+    await rt.delete(id, { force: true, missingOk: true }).catch(() => {});
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+  const c = await rt.create(id, { rootfs: await ensureTestRootfs(), args: ['sleep', '60'] });
+  t.is(fs.readlinkSync(`/proc/${c.pid}/exe`), helperPath(), 'precondition: the parked init is tsrun-init');
+  for (const flags of ['r', 'w']) {
+    const e = await c.exec({ args: ['probe', 'open', '/proc/1/exe', flags] });
+    const out = await e.output();
+    const o = parseProbeJson<ProbeOpenOutput>(out.stdout);
+    t.false(o.ok, `open(/proc/1/exe, ${flags}) fails`);
+    t.is(o.errno, 'EACCES');
+  }
 });
 
 rootTest('CVE-2024-21626: only 0, 1, 2 (and preserved fds) reach the init and exec; a cwd through /proc/self/fd/N is refused', async (t) => {
