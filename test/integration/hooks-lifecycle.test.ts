@@ -89,7 +89,7 @@ rootTest('all six hooks run in order, at their moment and in their namespaces, w
     t.is(e.mnt, ns('self', 'mnt'), `${e.hook} runs in the runtime's mount namespace`);
     t.is(e.net, ns('self', 'net'), `${e.hook} runs in the runtime's network namespace`);
     t.is(e.state.status, 'creating');
-    t.is(e.exe, process.execPath, `${e.hook}: the init has not exec'd its program yet (still a copy of the runtime)`);
+    t.regex(e.exe, /\/node[^/]*$/, `${e.hook}: the init has not exec'd its program yet (still a copy of the runtime, node)`);
   }
   t.is(cc.mnt, ns(pid, 'mnt'), 'createContainer runs in the container mount namespace');
   t.is(cc.net, ns(pid, 'net'), 'and its network namespace');
@@ -115,7 +115,7 @@ rootTest('all six hooks run in order, at their moment and in their namespaces, w
   const ps = afterStart[3];
   t.is(ps.state.status, 'running');
   t.is(ps.mnt, ns('self', 'mnt'), 'poststart runs in the runtime namespace');
-  t.not(ps.exe, process.execPath, 'poststart: the program has been exec\'d');
+  t.is(ps.exe, '/bin/busybox', 'poststart: the program (sh, i.e. busybox) has been exec\'d');
 
   t.is((await b.tsrun(['delete', '--force', b.id])).code, 0);
   const all = readLog(log);

@@ -26,7 +26,8 @@ rootTest('CVE-2019-5736: a container process cannot reach the runtime binary thr
   });
   t.is((await b.tsrun(['create', '--bundle', b.dir, b.id])).code, 0);
   const { pid } = (await b.state()) as { pid: number };
-  t.is(fs.readlinkSync(`/proc/${pid}/exe`), process.execPath, 'precondition: the parked init is a copy of node');
+  const runtimeExe = fs.readlinkSync(`/proc/${pid}/exe`);
+  t.regex(runtimeExe, /\/node[^/]*$/, 'precondition: the parked init is a copy of node (the runtime)');
 
   const ro = await b.tsrun(['exec', b.id, '/sc', 'openfd', '/proc/1/exe', 'r']);
   t.is(ro.code, 0, ro.stderr);
@@ -43,7 +44,7 @@ rootTest('CVE-2019-5736: a container process cannot reach the runtime binary thr
 
   t.is((await b.tsrun(['start', b.id])).code, 0);
   await b.waitStatus(b.id, 'running');
-  for (let i = 0; i < 250 && fs.readlinkSync(`/proc/${pid}/exe`) === process.execPath; i++) await new Promise((r) => setTimeout(r, 20));
+  for (let i = 0; i < 250 && fs.readlinkSync(`/proc/${pid}/exe`) === runtimeExe; i++) await new Promise((r) => setTimeout(r, 20));
   const after = await b.tsrun(['exec', b.id, 'sh', '-c', 'readlink /proc/1/exe; readlink /proc/self/exe']);
   t.deepEqual(after.stdout.trim().split('\n'), ['/bin/busybox', '/bin/busybox'], 'after execve, /proc/self/exe is the container\'s binary');
   t.is((await b.tsrun(['delete', '--force', b.id])).code, 0);
