@@ -5,7 +5,7 @@ import test from 'ava';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { isRoot, makeBundle, mountsUnder, uniqueId } from '../helpers/bundle.js';
+import { isRoot, makeBundle, mountsUnder, uniqueId, waitFor } from '../helpers/bundle.js';
 import { parseProbeJson, type ProbeOpenOutput, type ProbeReport } from '../helpers/rootfs.js';
 import { installSecurityTool, scResults } from '../helpers/sc-tool.js';
 
@@ -44,7 +44,7 @@ rootTest('CVE-2019-5736: a container process cannot reach the runtime binary thr
 
   t.is((await b.tsrun(['start', b.id])).code, 0);
   await b.waitStatus(b.id, 'running');
-  for (let i = 0; i < 250 && fs.readlinkSync(`/proc/${pid}/exe`) === runtimeExe; i++) await new Promise((r) => setTimeout(r, 20));
+  for (let i = 0; i < 500 && fs.readlinkSync(`/proc/${pid}/exe`) === runtimeExe; i++) await new Promise((r) => setTimeout(r, 20));
   const after = await b.tsrun(['exec', b.id, 'sh', '-c', 'readlink /proc/1/exe; readlink /proc/self/exe']);
   t.deepEqual(after.stdout.trim().split('\n'), ['/bin/busybox', '/bin/busybox'], 'after execve, /proc/self/exe is the container\'s binary');
   t.is((await b.tsrun(['delete', '--force', b.id])).code, 0);
@@ -88,7 +88,7 @@ rootTest('CVE-2024-21626: only 0, 1, 2 (and preserved fds) reach the init and ex
   t.teardown(() => extra.forEach((fd) => fs.closeSync(fd)));
   const r = await b.tsrun(['run', '-d', '--preserve-fds', '1', '--bundle', b.dir, b.id], { extraFds: extra });
   t.is(r.code, 0, r.stderr);
-  await new Promise((res) => setTimeout(res, 300));
+  await waitFor(() => /^2$/m.test(b.output(r)), 10_000, () => `the init's fd list: ${b.output(r)}`);
   const initFds = b.output(r).split('\n').filter((l) => /^\d+$/.test(l)).map(Number);
   t.deepEqual(initFds.filter((n) => n !== 4), [0, 1, 2, 3], `init: stdio, the preserved fd 3 (and ls's own fd): ${initFds.join(' ')}`);
 
