@@ -4,7 +4,7 @@
 // flag for at most timeoutMs. A busy or dead systemd therefore gives a clear error instead of the
 // hang runc has (runc#3904, #3464, #4853).
 import path from 'node:path';
-import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { CgroupError } from '../errors.js';
 import { packageRoot } from '../native/addon.js';
 
@@ -36,21 +36,34 @@ export function dbusTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
 }
 
 // The worker: plain CommonJS, dbus-next resolved from tsrun's own package (the bundle has no
-// node_modules of its own at run time).
+// node_modules of its own at run time). It lives as long as the process and keeps one bus
+// connection, so only the first call pays for starting it (seconds on a slow machine).
 const WORKER = `
 const { workerData } = require('node:worker_threads');
-const { port, flag, base, target, call } = workerData;
-const done = (msg) => { port.postMessage(msg); Atomics.store(flag, 0, 1); Atomics.notify(flag, 0); };
-(async () => {
-  const dbus = require('node:module').createRequire(base)('dbus-next');
-  const bus = dbus.systemBus();
-  bus.on('error', (e) => done({ error: { name: 'ConnectionError', message: e.message } }));
-  const body = call.body.map((arg, i) => (call.propertyArgs || []).includes(i)
-    ? arg.map(([name, sig, value]) => [name, new dbus.Variant(sig, sig === 'ay' ? Buffer.from(value) : value)]) : arg);
-  const reply = await bus.call(new dbus.Message({ ...target, member: call.member, signature: call.signature, body }));
-  done({ body: reply ? reply.body.map((b) => (typeof b === 'bigint' ? String(b) : b)) : [] });
-  bus.disconnect();
-})().catch((e) => done({ error: { name: e.type || e.name || 'Error', message: e.text || e.message } }));
+const { port, flag, base } = workerData;
+let dbus;
+let bus;
+let pending;
+const done = (msg) => { pending = undefined; port.postMessage(msg); Atomics.store(flag, 0, 1); Atomics.notify(flag, 0); };
+port.on('message', async ({ seq, target, call }) => {
+  pending = seq;
+  try {
+    dbus = dbus || require('node:module').createRequire(base)('dbus-next');
+    if (!bus) {
+      bus = dbus.systemBus();
+      bus.on('error', (e) => {
+        bus = undefined;
+        if (pending !== undefined) done({ seq: pending, error: { name: 'ConnectionError', message: e.message } });
+      });
+    }
+    const body = call.body.map((arg, i) => (call.propertyArgs || []).includes(i)
+      ? arg.map(([name, sig, value]) => [name, new dbus.Variant(sig, sig === 'ay' ? Buffer.from(value) : value)]) : arg);
+    const reply = await bus.call(new dbus.Message({ ...target, member: call.member, signature: call.signature, body }));
+    done({ seq, body: reply ? reply.body.map((b) => (typeof b === 'bigint' ? String(b) : b)) : [] });
+  } catch (e) {
+    done({ seq, error: { name: e.type || e.name || 'Error', message: e.text || e.message } });
+  }
+});
 `;
 
 export class DbusError extends CgroupError {
@@ -59,30 +72,62 @@ export class DbusError extends CgroupError {
   }
 }
 
-/** One method call; throws DbusError naming the method on a D-Bus error or after timeoutMs. */
-export function dbusCallSync(call: DbusCall, timeoutMs = dbusTimeoutMs(), target: DbusTarget = SYSTEMD_MANAGER): unknown[] {
+interface Bridge {
+  worker: Worker;
+  port: MessagePort;
+  flag: Int32Array;
+}
+
+let bridge: Bridge | undefined;
+let seq = 0;
+
+function getBridge(): Bridge {
+  if (bridge) return bridge;
   const flag = new Int32Array(new SharedArrayBuffer(4));
   const { port1, port2 } = new MessageChannel();
   const worker = new Worker(WORKER, {
     eval: true,
-    workerData: { port: port2, flag, base: path.join(packageRoot(), 'package.json'), target, call },
+    workerData: { port: port2, flag, base: path.join(packageRoot(), 'package.json') },
     transferList: [port2],
     env: process.env,
     stdout: false,
     stderr: true,
   });
   worker.unref();
-  try {
-    const waited = Atomics.wait(flag, 0, 0, timeoutMs);
-    const msg = receiveMessageOnPort(port1)?.message as { body?: unknown[]; error?: { name: string; message: string } } | undefined;
-    if (waited === 'timed-out' && !msg) {
+  bridge = { worker, port: port1, flag };
+  return bridge;
+}
+
+/** Ends the worker: after a timeout its connection may be stuck, and a late reply must not count. */
+function dropBridge(): void {
+  if (!bridge) return;
+  bridge.port.close();
+  void bridge.worker.terminate();
+  bridge = undefined;
+}
+
+/** One method call; throws DbusError naming the method on a D-Bus error or after timeoutMs. */
+export function dbusCallSync(call: DbusCall, timeoutMs = dbusTimeoutMs(), target: DbusTarget = SYSTEMD_MANAGER): unknown[] {
+  const b = getBridge();
+  const mine = ++seq;
+  b.port.postMessage({ seq: mine, target, call });
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    // Arm, then look, then sleep: a reply posted after the look sets the flag and ends the wait.
+    Atomics.store(b.flag, 0, 0);
+    let msg: { seq: number; body?: unknown[]; error?: { name: string; message: string } } | undefined;
+    while ((msg = receiveMessageOnPort(b.port)?.message) && msg.seq !== mine) {
+      /* a reply to an earlier call that timed out: dropped */
+    }
+    if (msg) {
+      if (msg.error) throw new DbusError(`systemd: ${call.member}: ${msg.error.name}: ${msg.error.message}`, msg.error.name);
+      return msg.body ?? [];
+    }
+    const left = until - Date.now();
+    if (left <= 0) {
+      dropBridge();
       throw new DbusError(`systemd: ${call.member}: no reply from D-Bus within ${timeoutMs} ms (systemd busy or not running; TSRUN_SYSTEMD_TIMEOUT sets the limit)`);
     }
-    if (!msg) throw new DbusError(`systemd: ${call.member}: the D-Bus worker ended without a reply`);
-    if (msg.error) throw new DbusError(`systemd: ${call.member}: ${msg.error.name}: ${msg.error.message}`, msg.error.name);
-    return msg.body ?? [];
-  } finally {
-    port1.close();
-    void worker.terminate();
+    Atomics.wait(b.flag, 0, 0, left);
   }
 }

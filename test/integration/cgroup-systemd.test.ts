@@ -26,6 +26,8 @@ try {
 }
 const reason = !isRoot ? 'needs root' : !unified ? 'no cgroup2 hierarchy' : !hasDaemon ? `${DAEMON} is missing (apt-get install dbus-daemon, or set TSRUN_TEST_DBUS_DAEMON)` : !dbus ? 'dbus-next is not installed' : '';
 const sdTest = reason ? test.skip : test;
+/** Per tsrun call: generous, Node starts slowly under the VM's emulation (TCG) when loaded. */
+const SLOW = 120_000;
 const hasPids = !!unified && fs.readFileSync(path.join(unified, 'cgroup.controllers'), 'utf8').split(/\s+/).includes('pids');
 const sdPidsTest = reason || !hasPids ? test.skip : test;
 if (reason) console.log(`cgroup-systemd: skipped, ${reason}`);
@@ -158,7 +160,7 @@ sdTest('--systemd-cgroup: a transient scope with Delegate in the slice, started 
     s.linux!.cgroupsPath = `${slice}:tsrun:${'x'}`;
   });
   const env = { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: fake.address };
-  const create = await b.tsrun(['--systemd-cgroup', 'create', '--bundle', b.dir, b.id], { env });
+  const create = await b.tsrun(['--systemd-cgroup', 'create', '--bundle', b.dir, b.id], { env, timeoutMs: SLOW });
   t.is(create.code, 0, create.stderr);
   const start = fake.calls.find((c) => c.member === 'StartTransientUnit');
   t.truthy(start);
@@ -176,10 +178,10 @@ sdTest('--systemd-cgroup: a transient scope with Delegate in the slice, started 
   t.is(path.join(unified!, initCg), dir, 'the init was cloned into the scope');
   t.is(JSON.parse(fs.readFileSync(path.join(b.root, b.id, 'state.json'), 'utf8')).cgroup.systemdUnit, 'tsrun-x.scope');
   // Later verbs find the scope from the state file, without the flag (conmon passes it to create only).
-  t.is((await b.tsrun(['pause', b.id])).code, 0);
+  t.is((await b.tsrun(['pause', b.id], { timeoutMs: SLOW })).code, 0);
   t.is((await b.state()).status, 'paused');
-  t.is((await b.tsrun(['resume', b.id])).code, 0);
-  const del = await b.tsrun(['delete', '--force', b.id], { env });
+  t.is((await b.tsrun(['resume', b.id], { timeoutMs: SLOW })).code, 0);
+  const del = await b.tsrun(['delete', '--force', b.id], { env, timeoutMs: SLOW });
   t.is(del.code, 0, del.stderr);
   t.truthy(fake.calls.find((c) => c.member === 'StopUnit' && c.body[0] === 'tsrun-x.scope'));
   t.false(fs.existsSync(dir), 'the scope cgroup is gone');
@@ -196,11 +198,12 @@ sdTest('a systemd that never answers: create fails within TSRUN_SYSTEMD_TIMEOUT 
   });
   const env = { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: fake.address, TSRUN_SYSTEMD_TIMEOUT: '1500' };
   const t0 = Date.now();
-  const r = await b.tsrun(['--systemd-cgroup', 'create', '--bundle', b.dir, b.id], { env, timeoutMs: 20_000 });
+  const r = await b.tsrun(['--systemd-cgroup', 'create', '--bundle', b.dir, b.id], { env, timeoutMs: SLOW });
   const took = Date.now() - t0;
   t.not(r.code, 0);
   t.regex(r.stderr, /systemd: StartTransientUnit: no reply from D-Bus within 1500 ms/);
-  t.true(took < 15_000, `took ${took} ms`);
+  // Bounded: a D-Bus call without a timeout would never return (the fake never answers).
+  t.true(took < SLOW - 10_000, `took ${took} ms`);
   t.false(fs.existsSync(path.join(b.root, b.id)), 'no state dir left');
 });
 
@@ -213,7 +216,7 @@ sdTest('a unit that already exists is reported by name', async (t) => {
     s.process!.args = ['true'];
     s.linux!.cgroupsPath = `${slice}:tsrun:dup`;
   });
-  const r = await b.tsrun(['--systemd-cgroup', 'create', '--bundle', b.dir, b.id], { env: { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: fake.address } });
+  const r = await b.tsrun(['--systemd-cgroup', 'create', '--bundle', b.dir, b.id], { env: { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: fake.address }, timeoutMs: SLOW });
   t.not(r.code, 0);
   t.regex(r.stderr, /unit tsrun-dup\.scope already exists/);
 });
@@ -228,15 +231,15 @@ sdPidsTest(`--systemd-cgroup limits: TasksMax at create and update (SetUnitPrope
     s.linux!.resources = { ...s.linux!.resources, pids: { limit: 30 } };
   });
   const env = { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: fake.address };
-  const create = await b.tsrun(['--systemd-cgroup', 'create', '--bundle', b.dir, b.id], { env, timeoutMs: 120_000 });
+  const create = await b.tsrun(['--systemd-cgroup', 'create', '--bundle', b.dir, b.id], { env, timeoutMs: SLOW });
   t.is(create.code, 0, create.stderr);
   const dir = path.join(unified!, slice, 'tsrun-lim.scope');
   t.is(fs.readFileSync(path.join(dir, 'pids.max'), 'utf8').trim(), '30');
   const props = (member: string) => fake.calls.filter((c) => c.member === member).map((c) => new Map((c.body[2] as [string, { value: unknown }][]).map(([n, v]) => [n, v.value])));
   t.is(props('SetUnitProperties')[0]?.get('TasksMax'), 30n, 'the limit reaches systemd once tsrun left the scope');
-  const up = await b.tsrun(['update', '--pids-limit', '7', b.id], { env, timeoutMs: 120_000 });
+  const up = await b.tsrun(['update', '--pids-limit', '7', b.id], { env, timeoutMs: SLOW });
   t.is(up.code, 0, up.stderr);
   t.is(props('SetUnitProperties')[1]?.get('TasksMax'), 7n);
   t.is(fs.readFileSync(path.join(dir, 'pids.max'), 'utf8').trim(), '7');
-  t.is((await b.tsrun(['delete', '--force', b.id], { env, timeoutMs: 120_000 })).code, 0);
+  t.is((await b.tsrun(['delete', '--force', b.id], { env, timeoutMs: SLOW })).code, 0);
 });

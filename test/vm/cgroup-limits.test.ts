@@ -34,17 +34,21 @@ async function started(t: ExecutionContext, mutate: Parameters<typeof makeBundle
 }
 
 vmTest(vmTitle('memory: OOM kill gives exit 137, memory.events counts it, and events streams an "oom" event'), async (t) => {
-  const b = await makeBundle(t, (s) => {
-    // The pause lets `events` start (Node under TCG takes seconds) before the OOM kill.
-    // dd's 64 MiB buffer is touched as /dev/zero fills it: far over the 16 MiB limit, no swap.
-    s.process!.args = ['sh', '-c', 'sleep 12; exec dd if=/dev/zero of=/dev/null bs=64M count=1'];
+  let goDir = '';
+  const b = await makeBundle(t, (s, ctx) => {
+    // The init waits for /go/now (a bind mount of a test directory), so `events` is surely
+    // watching before dd's 64 MiB buffer, touched as /dev/zero fills it, meets the 16 MiB limit.
+    goDir = path.join(ctx.dir, 'go');
+    fs.mkdirSync(goDir);
+    s.mounts = [...(s.mounts ?? []), { destination: '/go', type: 'bind', source: goDir, options: ['rbind', 'ro'] }];
+    s.process!.args = ['sh', '-c', 'until [ -e /go/now ]; do sleep 0.2; done; exec dd if=/dev/zero of=/dev/null bs=64M count=1'];
     s.linux!.resources = { ...s.linux!.resources, memory: { limit: 16 * MiB, swap: 16 * MiB } };
   });
-  const running = b.tsrun(['run', b.id], { timeoutMs: 180_000 });
-  // state.json carries the cgroup from before the init is spawned
+  const running = b.tsrun(['run', b.id], { timeoutMs: 300_000 });
   const stateFile = path.join(b.root, b.id, 'state.json');
-  await waitFor(() => fs.existsSync(stateFile) && !!JSON.parse(fs.readFileSync(stateFile, 'utf8')).cgroup, 60_000, () => 'the container to exist');
+  await waitFor(() => fs.existsSync(stateFile) && !!JSON.parse(fs.readFileSync(stateFile, 'utf8')).cgroup, 120_000, () => 'the container to exist');
   const dir = cgroupOf(b);
+  await waitFor(() => fs.existsSync(path.join(dir, 'memory.max')), 60_000, () => `${dir}/memory.max`);
   t.is(readCg(dir, 'memory.max'), String(16 * MiB));
   t.is(readCg(dir, 'memory.swap.max'), '0', 'swap = limit: no swap');
   const events = spawn(TSRUN_BIN, ['--root', b.root, 'events', '--interval', '250ms', b.id], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -52,9 +56,11 @@ vmTest(vmTitle('memory: OOM kill gives exit 137, memory.events counts it, and ev
   events.stdout.on('data', (d: Buffer) => (out += d.toString()));
   const ended = new Promise<void>((resolve) => events.on('exit', () => resolve()));
   t.teardown(() => events.kill('SIGKILL'));
+  await waitFor(() => out.includes('"type":"stats"'), 120_000, () => 'events to report once');
+  fs.writeFileSync(path.join(goDir, 'now'), '');
   const r = await running;
   t.is(r.code, 137, `run exits 128+SIGKILL when the OOM killer hits the init: ${r.stderr}`);
-  await Promise.race([ended, sleep(30_000)]);
+  await Promise.race([ended, sleep(60_000)]);
   const lines = out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string; id: string; data?: { memory: { usage: { limit: number } } } });
   t.true(lines.some((e) => e.type === 'oom' && e.id === b.id), `an oom event in:\n${out}`);
   const stats = lines.find((e) => e.type === 'stats');
