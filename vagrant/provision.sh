@@ -22,6 +22,17 @@ PACKAGES="ca-certificates kmod procps psmisc iproute2 util-linux e2fsprogs strac
 libseccomp2 runc crun conmon podman catatonit containernetworking-plugins uidmap \
 containerd docker.io tini iptables umoci skopeo xz-utils gcc libc6-dev"
 
+# Plus what the project's own tests need on a host (scripts/apt-packages.txt: docker-registry,
+# dbus-daemon, zstd, ...), so that its integration suite runs in the guest as on the host; not the
+# VM kit's host tools. build/rootfs.sh copies the list next to this script.
+for list in "$here/project-apt-packages.txt" "$here/../scripts/apt-packages.txt"; do
+  [ -f "$list" ] || continue
+  for p in $(grep -v '^#' "$list"); do
+    case " $PACKAGES qemu-system-x86 mmdebstrap " in *" $p "*) ;; *) PACKAGES="$PACKAGES $p" ;; esac
+  done
+  break
+done
+
 if [ "${1:-}" = --packages ]; then echo $PACKAGES; exit 0; fi
 [ "$(id -u)" = 0 ] || { echo "provision.sh: run as root" >&2; exit 1; }
 export DEBIAN_FRONTEND=noninteractive

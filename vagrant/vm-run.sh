@@ -48,11 +48,12 @@ fi
 node_bin=$(readlink -f "$(command -v node)") || fail "node is not on PATH"
 
 hash_of() { # files... ; plus the extra words on stdin
-  { cat - ; for f in "$@"; do echo "== $f"; cat "$here/$f"; done; } | sha256sum | cut -c1-16
+  { cat - ; for f in "$@"; do echo "== $f"; cat "$here/$f" 2>/dev/null || true; done; } | sha256sum | cut -c1-16
 }
 # What each artefact depends on. The image also depends on the Node binary it carries.
 rootfs_key=$(echo "$kver $(stat -c %s "$node_bin") $("$node_bin" --version) ${TSRUN_VM_MIRROR:-}" |
-  hash_of build/rootfs.sh provision.sh guest/tsrun-logged guest/tsrun-vm-engines guest/busybox-image.sh)
+  hash_of build/rootfs.sh provision.sh guest/tsrun-logged guest/tsrun-vm-engines guest/busybox-image.sh \
+    ../scripts/apt-packages.txt)
 initrd_key=$(echo "$kver" | hash_of build/initramfs.sh guest/initramfs-init guest/vm-init)
 kdir=$cache/kernel-$kver
 vmlinux=$kdir/vmlinux
@@ -77,7 +78,7 @@ build() {
   if [ ! -f "$image" ]; then
     say "root image (mmdebstrap, about a minute)"
     rm -f "$cache"/rootfs-*.img
-    "$here/build/rootfs.sh" "$kdir/modules" "$kver" "$image" >&2
+    TSRUN_VM_DEB_CACHE=${TSRUN_VM_DEB_CACHE-$cache/debs} "$here/build/rootfs.sh" "$kdir/modules" "$kver" "$image" >&2
   fi
   flock -u 9
   say "artefacts ready in $(( $(now_ms) - t0 )) ms"
