@@ -44,24 +44,35 @@ const { port, flag, base } = workerData;
 let dbus;
 let bus;
 let pending;
-const done = (msg) => { pending = undefined; port.postMessage(msg); Atomics.store(flag, 0, 1); Atomics.notify(flag, 0); };
+const send = (msg) => { port.postMessage(msg); Atomics.store(flag, 0, 1); Atomics.notify(flag, 0); };
+const done = (msg) => { pending = undefined; send(msg); };
+const failure = (e) => ({ name: e.type || e.name || 'Error', message: e.text || e.message });
+const ready = (async () => {
+  try {
+    dbus = require('node:module').createRequire(base)('dbus-next');
+    bus = dbus.systemBus();
+    await new Promise((resolve, reject) => { bus.once('connect', resolve); bus.once('error', reject); });
+    bus.on('error', (e) => {
+      bus = undefined;
+      if (pending !== undefined) done({ seq: pending, error: { name: 'ConnectionError', message: e.message } });
+    });
+    send({ seq: 0 });
+    return true;
+  } catch (e) {
+    send({ seq: 0, error: failure(e) });
+    return false;
+  }
+})();
 port.on('message', async ({ seq, target, call }) => {
   pending = seq;
   try {
-    dbus = dbus || require('node:module').createRequire(base)('dbus-next');
-    if (!bus) {
-      bus = dbus.systemBus();
-      bus.on('error', (e) => {
-        bus = undefined;
-        if (pending !== undefined) done({ seq: pending, error: { name: 'ConnectionError', message: e.message } });
-      });
-    }
+    if (!(await ready) || !bus) throw new Error('not connected to the system bus');
     const body = call.body.map((arg, i) => (call.propertyArgs || []).includes(i)
       ? arg.map(([name, sig, value]) => [name, new dbus.Variant(sig, sig === 'ay' ? Buffer.from(value) : value)]) : arg);
     const reply = await bus.call(new dbus.Message({ ...target, member: call.member, signature: call.signature, body }));
     done({ seq, body: reply ? reply.body.map((b) => (typeof b === 'bigint' ? String(b) : b)) : [] });
   } catch (e) {
-    done({ seq, error: { name: e.type || e.name || 'Error', message: e.text || e.message } });
+    done({ seq, error: failure(e) });
   }
 });
 `;
@@ -81,6 +92,28 @@ interface Bridge {
 let bridge: Bridge | undefined;
 let seq = 0;
 
+/** The worker's start (Node, dbus-next, the connection and Hello) gets its own allowance. */
+const STARTUP_MS = 60_000;
+
+type Reply = { seq: number; body?: unknown[]; error?: { name: string; message: string } };
+
+/** Waits for the reply numbered `seq` (replies to calls that timed out are dropped). */
+function awaitReply(b: Bridge, want: number, timeoutMs: number): Reply | undefined {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    // Arm, then look, then sleep: a reply posted after the look sets the flag and ends the wait.
+    Atomics.store(b.flag, 0, 0);
+    let msg: Reply | undefined;
+    while ((msg = receiveMessageOnPort(b.port)?.message as Reply | undefined) && msg.seq !== want) {
+      /* a late reply to an earlier call */
+    }
+    if (msg) return msg;
+    const left = until - Date.now();
+    if (left <= 0) return undefined;
+    Atomics.wait(b.flag, 0, 0, left);
+  }
+}
+
 function getBridge(): Bridge {
   if (bridge) return bridge;
   const flag = new Int32Array(new SharedArrayBuffer(4));
@@ -95,6 +128,13 @@ function getBridge(): Bridge {
   });
   worker.unref();
   bridge = { worker, port: port1, flag };
+  const where = process.env.DBUS_SYSTEM_BUS_ADDRESS ?? 'unix:path=/var/run/dbus/system_bus_socket';
+  const hello = awaitReply(bridge, 0, Math.max(STARTUP_MS, dbusTimeoutMs()));
+  if (!hello || hello.error) {
+    dropBridge();
+    const why = hello?.error ? `${hello.error.name}: ${hello.error.message}` : `no answer within ${Math.max(STARTUP_MS, dbusTimeoutMs())} ms`;
+    throw new DbusError(`systemd: connect to the system bus at ${where}: ${why}`, hello?.error?.name);
+  }
   return bridge;
 }
 
@@ -111,23 +151,11 @@ export function dbusCallSync(call: DbusCall, timeoutMs = dbusTimeoutMs(), target
   const b = getBridge();
   const mine = ++seq;
   b.port.postMessage({ seq: mine, target, call });
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    // Arm, then look, then sleep: a reply posted after the look sets the flag and ends the wait.
-    Atomics.store(b.flag, 0, 0);
-    let msg: { seq: number; body?: unknown[]; error?: { name: string; message: string } } | undefined;
-    while ((msg = receiveMessageOnPort(b.port)?.message) && msg.seq !== mine) {
-      /* a reply to an earlier call that timed out: dropped */
-    }
-    if (msg) {
-      if (msg.error) throw new DbusError(`systemd: ${call.member}: ${msg.error.name}: ${msg.error.message}`, msg.error.name);
-      return msg.body ?? [];
-    }
-    const left = until - Date.now();
-    if (left <= 0) {
-      dropBridge();
-      throw new DbusError(`systemd: ${call.member}: no reply from D-Bus within ${timeoutMs} ms (systemd busy or not running; TSRUN_SYSTEMD_TIMEOUT sets the limit)`);
-    }
-    Atomics.wait(b.flag, 0, 0, left);
+  const msg = awaitReply(b, mine, timeoutMs);
+  if (!msg) {
+    dropBridge();
+    throw new DbusError(`systemd: ${call.member}: no reply from D-Bus within ${timeoutMs} ms (systemd busy or not running; TSRUN_SYSTEMD_TIMEOUT sets the limit)`);
   }
+  if (msg.error) throw new DbusError(`systemd: ${call.member}: ${msg.error.name}: ${msg.error.message}`, msg.error.name);
+  return msg.body ?? [];
 }

@@ -48,8 +48,9 @@ vmTest(vmTitle('memory: OOM kill gives exit 137, memory.events counts it, and ev
   const stateFile = path.join(b.root, b.id, 'state.json');
   await waitFor(() => fs.existsSync(stateFile) && !!JSON.parse(fs.readFileSync(stateFile, 'utf8')).cgroup, 120_000, () => 'the container to exist');
   const dir = cgroupOf(b);
-  await waitFor(() => fs.existsSync(path.join(dir, 'memory.max')), 60_000, () => `${dir}/memory.max`);
-  t.is(readCg(dir, 'memory.max'), String(16 * MiB));
+  // state.json names the cgroup before it is made and limited: wait for the limit itself.
+  const limitOf = () => (fs.existsSync(path.join(dir, 'memory.max')) ? readCg(dir, 'memory.max') : '');
+  await waitFor(() => limitOf() === String(16 * MiB), 60_000, () => `${dir}/memory.max to be ${16 * MiB} (is ${limitOf()})`);
   t.is(readCg(dir, 'memory.swap.max'), '0', 'swap = limit: no swap');
   const events = spawn(TSRUN_BIN, ['--root', b.root, 'events', '--interval', '250ms', b.id], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
