@@ -141,7 +141,7 @@ vmTest(vmTitle('io: io.max rbps throttles direct reads of the disk; the unthrott
   };
   const free = await read();
   const throttled = await read(MiB);
-  t.log(`4 MiB direct read: ${free} ms unthrottled, ${throttled} ms at 1 MiB/s`);
+  t.log(`4 MiB direct read: ${Math.round(free)} ms unthrottled, ${Math.round(throttled)} ms at 1 MiB/s`);
   t.true(throttled >= 2500, `throttled read took ${throttled} ms`);
   t.true(throttled > 3 * free, `throttled ${throttled} ms vs free ${free} ms`);
 });
