@@ -146,6 +146,13 @@ async function startFakeSystemd(t: ExecutionContext): Promise<FakeSystemd> {
   return fake;
 }
 
+/** Removes a cgroup directory tree, deepest first (cgroupfs files cannot be unlinked, only dirs). */
+function rmCgroupTree(dir: string): void {
+  if (!fs.existsSync(dir)) return;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) rmCgroupTree(path.join(dir, e.name));
+  fs.rmdirSync(dir);
+}
+
 function sliceName(): string {
   return `tsruntest${randomBytes(3).toString('hex')}.slice`;
 }
@@ -154,7 +161,7 @@ sdTest('--systemd-cgroup: a transient scope with Delegate in the slice, started 
   const fake = await startFakeSystemd(t);
   const slice = sliceName();
   const sliceDir = path.join(unified!, slice);
-  t.teardown(() => fs.rmSync(sliceDir, { recursive: true, force: true }));
+  t.teardown(() => rmCgroupTree(sliceDir));
   const b = await makeBundle(t, (s) => {
     s.process!.args = ['probe', 'sleep', '300'];
     s.linux!.cgroupsPath = `${slice}:tsrun:${'x'}`;
@@ -191,7 +198,7 @@ sdTest('a systemd that never answers: create fails within TSRUN_SYSTEMD_TIMEOUT 
   const fake = await startFakeSystemd(t);
   fake.hang = true;
   const slice = sliceName();
-  t.teardown(() => fs.rmSync(path.join(unified!, slice), { recursive: true, force: true }));
+  t.teardown(() => rmCgroupTree(path.join(unified!, slice)));
   const b = await makeBundle(t, (s) => {
     s.process!.args = ['probe', 'sleep', '300'];
     s.linux!.cgroupsPath = `${slice}:tsrun:hang`;
@@ -210,7 +217,7 @@ sdTest('a systemd that never answers: create fails within TSRUN_SYSTEMD_TIMEOUT 
 sdTest('a unit that already exists is reported by name', async (t) => {
   const fake = await startFakeSystemd(t);
   const slice = sliceName();
-  t.teardown(() => fs.rmSync(path.join(unified!, slice), { recursive: true, force: true }));
+  t.teardown(() => rmCgroupTree(path.join(unified!, slice)));
   fake.units.set('tsrun-dup.scope', path.join(unified!, slice, 'elsewhere'));
   const b = await makeBundle(t, (s) => {
     s.process!.args = ['true'];
@@ -224,7 +231,7 @@ sdTest('a unit that already exists is reported by name', async (t) => {
 sdPidsTest(`--systemd-cgroup limits: TasksMax at create and update (SetUnitProperties), and pids.max in the delegated cgroup${hasPids ? '' : ' (skipped: no pids controller in the unified hierarchy)'}`, async (t) => {
   const fake = await startFakeSystemd(t);
   const slice = sliceName();
-  t.teardown(() => fs.rmSync(path.join(unified!, slice), { recursive: true, force: true }));
+  t.teardown(() => rmCgroupTree(path.join(unified!, slice)));
   const b = await makeBundle(t, (s) => {
     s.process!.args = ['probe', 'sleep', '300'];
     s.linux!.cgroupsPath = `${slice}:tsrun:lim`;
