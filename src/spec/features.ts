@@ -37,7 +37,7 @@ export const CURRENT_SUPPORT: FeatureSupport = {
   capabilities: CAPABILITIES,
   hooks: HOOK_NAMES,
   mountOptions: knownMountOptions(),
-  cgroup: { v1: false, v2: true, systemd: false, systemdUser: false, rdma: false },
+  cgroup: { v1: false, v2: true, systemd: true, systemdUser: false, rdma: true },
   seccomp: { enabled: false },
   apparmor: false,
   selinux: false,

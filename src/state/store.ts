@@ -7,6 +7,7 @@ import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, 
 import path from 'node:path';
 import { ExistsError, InvalidArgumentError, NotFoundError } from '../errors.js';
 import { addon, LOCK_EX } from '../native/addon.js';
+import type { CgroupRecord } from '../cgroups/manager.js';
 import type { Spec } from '../spec/types.js';
 
 export const DEFAULT_ROOT = '/run/tsrun';
@@ -28,7 +29,7 @@ export interface ContainerRecord {
   /** The config the container was made from (exec, hooks and delete need it). */
   config: Spec;
   /** The container's cgroup directory on the host, and the directories tsrun created for it. */
-  cgroup?: { dir: string; created: string[] };
+  cgroup?: CgroupRecord;
   /** Set while create is under way. */
   creating?: boolean;
 }

@@ -11,7 +11,7 @@ test('the current support: 8 namespaces, all caps, every hook, cgroup v2, memory
   t.deepEqual(f.linux!.namespaces, ['cgroup', 'ipc', 'mount', 'network', 'pid', 'time', 'user', 'uts']);
   t.deepEqual(f.linux!.capabilities, [...CAPABILITIES]);
   t.deepEqual(f.hooks, ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop']);
-  t.deepEqual(f.linux!.cgroup, { v1: false, v2: true, systemd: false, systemdUser: false, rdma: false });
+  t.deepEqual(f.linux!.cgroup, { v1: false, v2: true, systemd: true, systemdUser: false, rdma: true });
   t.deepEqual(f.linux!.seccomp, { enabled: false });
   t.deepEqual(f.linux!.apparmor, { enabled: false });
   t.deepEqual(f.linux!.selinux, { enabled: false });
