@@ -22,6 +22,8 @@
 #      TSRUN_VM_SHARES   "HOSTDIR ..." more host directories to share, at the same path
 #      TSRUN_VM_ENV      "NAME ..." more variables to pass into the guest (TSRUN_* and CI always are)
 #      TSRUN_VM_LIVE=1   share the live checkout, not a copy taken at start (see below)
+#      TSRUN_VM_APPEND   more kernel command line ("vmtrace": vm-init traces itself on the console)
+#      TSRUN_VM_CONSOLE  copy the guest's console log (kernel messages, vm-init) to this file
 #      TSRUN_VM_VERBOSE=1  progress and timings on stderr
 set -euo pipefail
 { # bash reads a script as it runs it; a group is parsed whole, so editing this file mid-run is safe
@@ -168,7 +170,7 @@ if [ "$accel" = kvm ]; then accel_args=(-accel kvm -cpu "${TSRUN_VM_CPU:-host}")
 # Kernel command line: apparmor=0 because dockerd refuses to start when AppArmor is on and
 # apparmor_parser is missing; mitigations=off because KPTI is slow under TCG (vm.md, section 1);
 # cgroup_no_v1=all so that no controller can be bound to a v1 hierarchy.
-append="console=ttyS0 quiet loglevel=3 panic=-1 mitigations=off apparmor=0 cgroup_no_v1=all root=/dev/vda"
+append="console=ttyS0 quiet loglevel=3 panic=-1 mitigations=off apparmor=0 cgroup_no_v1=all root=/dev/vda ${TSRUN_VM_APPEND:-}"
 say "boot ($accel, $cpus cpus, image $(basename "$image"))"
 rc=0
 timeout "${TSRUN_VM_TIMEOUT:-3600}" qemu-system-x86_64 "${accel_args[@]}" \
@@ -181,6 +183,7 @@ timeout "${TSRUN_VM_TIMEOUT:-3600}" qemu-system-x86_64 "${accel_args[@]}" \
   -virtfs "local,path=$share_src,mount_tag=src,security_model=none,id=src" \
   "${args[@]}" </dev/null || rc=$?
 t_end=$(now_ms)
+[ -z "${TSRUN_VM_CONSOLE:-}" ] || cp "$jd/console.log" "$TSRUN_VM_CONSOLE"
 if [ ! -s "$jd/rc" ]; then
   echo "vm-run: the VM stopped without a result (qemu status $rc); its console:" >&2
   tail -40 "$jd/console.log" >&2 || true
