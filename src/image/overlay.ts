@@ -172,8 +172,10 @@ export function mountOverlay(s: OverlaySpec): void {
     mountNewApi(s);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    // ENOSYS: no fsopen (before 5.2); EINVAL on `lowerdir+`: overlayfs before 6.8.
-    if (api === 'auto' && (code === 'ENOSYS' || (code === 'EINVAL' && /lowerdir\+/.test((err as Error).message)))) return mountLegacy(s);
+    // ENOSYS: no fsopen (before 5.2). Overlayfs before 6.8 has no `lowerdir+`: some kernels refuse
+    // the key, others (6.1, still on the legacy parser) take it and fail at CREATE with EINVAL.
+    // A genuine error at CREATE fails again in the legacy mount, with its own words.
+    if (api === 'auto' && (code === 'ENOSYS' || (code === 'EINVAL' && /lowerdir\+|create overlay/.test((err as Error).message)))) return mountLegacy(s);
     throw err;
   }
 }
