@@ -351,7 +351,8 @@ export async function fsyncDir(dir: string): Promise<void> {
 
 const heldLocks = new Set<string>();
 
-function pidAlive(pid: number): boolean {
+/** True while a process with this pid exists (EPERM: it exists, we may not signal it). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

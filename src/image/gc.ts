@@ -6,6 +6,7 @@
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { containerDirOf, readImageMarker, removeContainerDir, type ImageContainerMarker } from '../container/image-rootfs.js';
+import { pidAlive } from './content-store.js';
 import { ImageStore } from './image-store.js';
 import { chainIDs, listLayers, removeLayer } from './layers.js';
 import { isMountPoint, readMountinfo } from './overlay.js';
@@ -15,15 +16,6 @@ export interface ImageContainerInfo {
   dir: string;
   /** Its rootfs is mounted, or the process making it is alive. */
   live: boolean;
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Containers made from images under imageRoot. */

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidArgumentError, TsrunError } from '../errors.js';
-import { ContentStore, fsyncDir, splitDigest, withFileLock } from './content-store.js';
+import { ContentStore, fsyncDir, pidAlive, splitDigest, withFileLock } from './content-store.js';
 import { formatReference, parseReference, type ImageReference } from './reference.js';
 import type { Descriptor, Platform } from './registry/media-types.js';
 
@@ -39,15 +39,6 @@ export interface ImageRecord {
 function recordFile(dir: string, manifestDigest: string): string {
   const { alg, hex } = splitDigest(manifestDigest);
   return join(dir, `${alg}-${hex}.json`);
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 export interface Lease {
