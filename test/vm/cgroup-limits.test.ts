@@ -44,7 +44,10 @@ vmTest(vmTitle('memory: OOM kill gives exit 137, memory.events counts it, and ev
     s.process!.args = ['sh', '-c', 'until [ -e /go/now ]; do sleep 0.2; done; exec dd if=/dev/zero of=/dev/null bs=64M count=1'];
     s.linux!.resources = { ...s.linux!.resources, memory: { limit: 16 * MiB, swap: 16 * MiB } };
   });
-  const running = b.tsrun(['run', b.id], { timeoutMs: 300_000 });
+  // --keep: the cgroup outlives the init until delete, so the oom_kill count is still there when
+  // the events stream reads it (without it, run removes the cgroup at once and, under TCG, can beat
+  // the stream's read of memory.events; engines likewise read events before they delete).
+  const running = b.tsrun(['run', '--keep', b.id], { timeoutMs: 300_000 });
   const stateFile = path.join(b.root, b.id, 'state.json');
   await waitFor(() => fs.existsSync(stateFile) && !!JSON.parse(fs.readFileSync(stateFile, 'utf8')).cgroup, 120_000, () => 'the container to exist');
   const dir = cgroupOf(b);
