@@ -102,20 +102,6 @@ export function createCgroup(dir: string, root: string = unifiedMount() ?? path.
     if (path.dirname(d) === d) break;
   }
   for (const d of parts) {
-    if (d !== dir && (d === root || d.startsWith(root + '/'))) {
-      // Ancestors inside the hierarchy pass their controllers down (made first, if missing).
-      try {
-        mkdirSync(d);
-        created.push(d);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-          removeCgroup(created);
-          throw new CgroupError(`create cgroup ${d}: ${(err as Error).message}`, { cause: err });
-        }
-      }
-      enableControllers(d);
-      continue;
-    }
     try {
       mkdirSync(d);
       created.push(d);
@@ -125,6 +111,8 @@ export function createCgroup(dir: string, root: string = unifiedMount() ?? path.
         throw new CgroupError(`create cgroup ${d}: ${(err as Error).message}`, { cause: err });
       }
     }
+    // Ancestors inside the hierarchy pass their controllers down (made first, if missing).
+    if (d !== dir && (d === root || d.startsWith(root + '/'))) enableControllers(d);
   }
   const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
   return { dir, created, fd };
