@@ -125,7 +125,15 @@ export async function startExec(o: ExecOptions): Promise<StartedExec> {
       cgroupFd,
       stdio: o.stdio,
       compile: (fds) => ({
-        plan: compileExecPlan({ process: o.process, nsFds: fds.nsFds, preserveFds, seccomp, stdio: fds.stdio }),
+        plan: compileExecPlan({
+          process: o.process,
+          nsFds: fds.nsFds,
+          preserveFds,
+          seccomp,
+          stdio: fds.stdio,
+          personality: rec.config.linux?.personality,
+          memoryPolicy: rec.config.linux?.memoryPolicy,
+        }),
         cloneFlags: 0,
       }),
     });

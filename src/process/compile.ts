@@ -267,6 +267,9 @@ export interface ExecCompileOptions {
   seccomp?: SeccompProgram;
   /** fds to become the process's 0-2. */
   stdio?: readonly number[];
+  /** The container's linux.personality and linux.memoryPolicy: runc's setns init applies both. */
+  personality?: LinuxPersonality;
+  memoryPolicy?: LinuxMemoryPolicy;
 }
 
 /**
@@ -286,6 +289,14 @@ export function compileExecPlan(o: ExecCompileOptions): CompiledPlan {
   b.op('fork into the container pid namespace', Op.FORK);
   b.op('set the parent-death signal', Op.PDEATHSIG, SIGKILL);
   if (o.process.terminal) emitConsole(b, o.process, false);
-  emitProcess(b, o.process, { userns: o.nsFds.has('user'), preserveFds: o.preserveFds, mode: 'run', seccomp: o.seccomp, stdio: o.stdio });
+  emitProcess(b, o.process, {
+    userns: o.nsFds.has('user'),
+    preserveFds: o.preserveFds,
+    mode: 'run',
+    seccomp: o.seccomp,
+    stdio: o.stdio,
+    personality: o.personality,
+    memoryPolicy: o.memoryPolicy,
+  });
   return b.build();
 }
