@@ -9,7 +9,9 @@
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -138,6 +140,57 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   return r;
 }
 
+// The helper runs from a sealed in-memory copy of build/Release/tsrun-init, never from the file:
+// while it runs the plan, a process in the container's pid namespace that holds CAP_SYS_PTRACE can
+// open /proc/<pid>/exe (non-dumpable does not stop it), and CVE-2019-5736 was exactly that path to
+// overwriting the runtime's binary. The copy's seals forbid writes, and writing it would change a
+// copy anyway. Made once per process (about 0.3 ms for 0.8 MB) and kept while the file is unchanged.
+static int sealedCopy(const std::string& path) {
+  static int cached = -1;
+  static struct stat cachedSt;
+  static std::string cachedPath;
+  int src = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (src < 0) return -1;
+  struct stat st;
+  if (fstat(src, &st) < 0) {
+    int e = errno;
+    close(src);
+    errno = e;
+    return -1;
+  }
+  if (cached >= 0 && cachedPath == path && cachedSt.st_dev == st.st_dev && cachedSt.st_ino == st.st_ino &&
+      cachedSt.st_mtim.tv_sec == st.st_mtim.tv_sec && cachedSt.st_mtim.tv_nsec == st.st_mtim.tv_nsec &&
+      cachedSt.st_size == st.st_size) {
+    close(src);
+    return cached;
+  }
+  int mfd = (int)syscall(SYS_memfd_create, "tsrun-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  bool ok = mfd >= 0;
+  for (off_t left = st.st_size; ok && left > 0;) {
+    ssize_t n = sendfile(mfd, src, nullptr, (size_t)left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      if (n == 0) errno = EIO;  // the file shrank under us
+      ok = false;
+      break;
+    }
+    left -= n;
+  }
+  ok = ok && fcntl(mfd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) == 0;
+  int e = errno;
+  close(src);
+  if (!ok) {
+    if (mfd >= 0) close(mfd);
+    errno = e;
+    return -1;
+  }
+  if (cached >= 0) close(cached);
+  cached = mfd;
+  cachedSt = st;
+  cachedPath = path;
+  return mfd;
+}
+
 // spawnHelper(path, planBytes, fdMap, syncTarget, planTarget, cgroupTarget): posix_spawn (vfork:
 // no page-table copy, so the cost is flat in the caller's RSS) of the static tsrun-init, which
 // runs the same interpreter. fdMap is [[parentFd, childFd], ...]; the plan travels in a memfd.
@@ -160,6 +213,14 @@ Napi::Value SpawnHelper(const Napi::CallbackInfo& info) {
     errnoError(env, e, call).ThrowAsJavaScriptException();
     return env.Undefined();
   };
+  int image = sealedCopy(path);
+  if (image < 0) return fail("copy of the helper");
+  // Above every dup2 target, so the file actions cannot clobber it before execve opens it;
+  // close-on-exec is fine: execve resolves /proc/self/fd/N before it closes anything.
+  int imageFd = fcntl(image, F_DUPFD_CLOEXEC, 1024);
+  if (imageFd < 0) return fail("fcntl");
+  temps.push_back(imageFd);
+  std::string imagePath = "/proc/self/fd/" + std::to_string(imageFd);
   int planFd = (int)syscall(SYS_memfd_create, "tsrun-plan", MFD_CLOEXEC);
   if (planFd < 0) return fail("memfd_create");
   temps.push_back(planFd);
@@ -204,7 +265,7 @@ Napi::Value SpawnHelper(const Napi::CallbackInfo& info) {
   char* argv[] = {(char*)path.c_str(), (char*)a1.c_str(), (char*)a2.c_str(), (char*)a3.c_str(), nullptr};
   char* envp[] = {nullptr};
   pid_t pid;
-  int err = posix_spawn(&pid, path.c_str(), &fa, &attr, argv, envp);
+  int err = posix_spawn(&pid, imagePath.c_str(), &fa, &attr, argv, envp);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
   if (err != 0) {

@@ -14,7 +14,7 @@ import { addon } from '../native/addon.js';
 import { hookState, runHooks } from '../linux/hooks.js';
 import { assertHostSupport } from '../linux/host-support.js';
 import { compilePlan } from '../process/compile.js';
-import { spawnPlan, type SpawnMode } from '../process/spawn.js';
+import { spawnModeFor, spawnPlan, type SpawnMode } from '../process/spawn.js';
 import { runHandshake, runHandshakeAsync, type ChildHandle, type HandshakeOptions } from '../process/protocol.js';
 import { loadSpec, resolveRootfs } from '../spec/load.js';
 import type { NamespaceType, Spec } from '../spec/types.js';
@@ -235,7 +235,7 @@ function prepareCreate(o: CreateOptions): Pending {
       ? { ...spec, process: { ...spec.process, env: [...(spec.process.env ?? []), `LISTEN_FDS=${listening}`, 'LISTEN_PID=1'] } }
       : spec;
     const spawned = spawnPlan({
-      mode: o.spawnMode ?? 'direct',
+      mode: spawnModeFor(spec, o.spawnMode),
       preserveFds,
       fifoFd,
       nsFds,

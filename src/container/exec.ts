@@ -9,7 +9,7 @@ import { addProcess, closeFd } from '../cgroups/v2.js';
 import { addon } from '../native/addon.js';
 import { compileExecPlan } from '../process/compile.js';
 import { runHandshakeAsync } from '../process/protocol.js';
-import { spawnPlan, type SpawnMode } from '../process/spawn.js';
+import { spawnModeFor, spawnPlan, type SpawnMode } from '../process/spawn.js';
 import { validateSpec } from '../spec/validate.js';
 import type { NamespaceType, Process } from '../spec/types.js';
 import { containerStatus, isAlive } from '../state/status.js';
@@ -119,7 +119,7 @@ export async function startExec(o: ExecOptions): Promise<StartedExec> {
     const preserveFds = o.preserveFds ?? 0;
     // The helper path renumbers the fds it passes; the plan is compiled for the numbers it gets.
     const spawned = spawnPlan({
-      mode: o.spawnMode ?? 'direct',
+      mode: spawnModeFor(rec.config, o.spawnMode, o.process.capabilities?.bounding),
       preserveFds,
       nsFds,
       cgroupFd,

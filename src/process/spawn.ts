@@ -5,7 +5,8 @@
 //    tables: 1.2 ms at 40 MiB, 69 ms at 2 GiB), so services with large heaps use it.
 // Both hand back the same ChildHandle; the handshake does not know which was used.
 import path from 'node:path';
-import type { NamespaceType } from '../spec/types.js';
+import { existsSync } from 'node:fs';
+import type { NamespaceType, Spec } from '../spec/types.js';
 import { addon, packageRoot } from '../native/addon.js';
 import type { CompiledPlan } from './plan-builder.js';
 import { serializePlan } from './plan-builder.js';
@@ -42,6 +43,26 @@ export interface SpawnedPlan {
 
 export function helperPath(): string {
   return path.join(packageRoot(), 'build', 'Release', 'tsrun-init');
+}
+
+/**
+ * The mode a container's processes must be started in. Until its execve, a process running the
+ * plan is a copy of this Node process: /proc/<pid>/exe is the host's node binary. Non-dumpable
+ * keeps every process of the container away from it, except one with CAP_SYS_PTRACE over the
+ * initial user namespace (ptrace_may_access), which could then rewrite node (CVE-2019-5736).
+ * That is possible when the container has no user namespace of its own and either holds
+ * CAP_SYS_PTRACE itself or joins a pid namespace whose other processes may. Such containers
+ * are started through the helper, which runs from a sealed in-memory copy (native/spawn.cc).
+ * For `exec`, execBounding is the new process's own set: it may be the one that can ptrace a
+ * later exec.
+ */
+export function spawnModeFor(spec: Spec, wanted: SpawnMode | undefined, execBounding: readonly string[] = []): SpawnMode {
+  const ns = spec.linux?.namespaces ?? [];
+  const bounding = [...(spec.process?.capabilities?.bounding ?? []), ...execBounding];
+  const exposed =
+    !ns.some((n) => n.type === 'user') && (bounding.includes('CAP_SYS_PTRACE') || ns.some((n) => n.type === 'pid' && n.path));
+  if (exposed && existsSync(helperPath())) return 'helper';
+  return wanted ?? 'direct';
 }
 
 export function spawnPlan(o: SpawnPlanOptions): SpawnedPlan {

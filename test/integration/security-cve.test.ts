@@ -54,11 +54,7 @@ rootTest('CVE-2019-5736 (library, helper spawn): the init parked in tsrun-init d
   const { Runtime } = await import('../../src/index.js');
   const { helperPath } = await import('../../src/process/spawn.js');
   const { ensureTestRootfs } = await import('../helpers/rootfs.js');
-  if (!fs.existsSync(helperPath())) {
-    t.log(`no ${helperPath()}: helper spawn not built`);
-    t.pass();
-    return;
-  }
+  t.true(fs.existsSync(helperPath()), `${helperPath()} is built by npm ci`);
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrun-cve5736-'));
   const rt = new Runtime({ root, spawn: 'helper' });
   const id = uniqueId('cve5736');
@@ -67,7 +63,7 @@ rootTest('CVE-2019-5736 (library, helper spawn): the init parked in tsrun-init d
     fs.rmSync(root, { recursive: true, force: true });
   });
   const c = await rt.create(id, { rootfs: await ensureTestRootfs(), args: ['sleep', '60'] });
-  t.is(fs.readlinkSync(`/proc/${c.pid}/exe`), helperPath(), 'precondition: the parked init is tsrun-init');
+  t.is(fs.readlinkSync(`/proc/${c.pid}/exe`), '/memfd:tsrun-init (deleted)', 'the parked init runs a sealed copy of tsrun-init, not the file');
   for (const flags of ['r', 'w']) {
     const e = await c.exec({ args: ['probe', 'open', '/proc/1/exe', flags] });
     const out = await e.output();
@@ -75,6 +71,30 @@ rootTest('CVE-2019-5736 (library, helper spawn): the init parked in tsrun-init d
     t.false(o.ok, `open(/proc/1/exe, ${flags}) fails`);
     t.is(o.errno, 'EACCES');
   }
+});
+
+rootTest('CVE-2019-5736 with CAP_SYS_PTRACE and no user namespace: the init runs a sealed copy, not a host binary', async (t) => {
+  // Non-dumpable does not stop a process holding CAP_SYS_PTRACE over the initial user namespace:
+  // before this defence, such a container opened /proc/1/exe of its parked init and got the host's
+  // node binary (the first test's precondition), free to rewrite it once no node ran. Now such
+  // containers start through tsrun-init executed from a sealed memfd: the link leads to the copy.
+  const b = await makeBundle(t, (s, { rootfs }) => {
+    installSecurityTool(rootfs);
+    s.process!.args = ['sleep', '60'];
+    for (const set of ['bounding', 'effective', 'permitted'] as const) s.process!.capabilities![set]!.push('CAP_SYS_PTRACE');
+  });
+  t.is((await b.tsrun(['create', '--bundle', b.dir, b.id])).code, 0);
+  const { pid } = (await b.state()) as { pid: number };
+  t.is(fs.readlinkSync(`/proc/${pid}/exe`), '/memfd:tsrun-init (deleted)', 'the parked init is the sealed copy');
+  const host = [process.execPath, path.resolve('build/Release/tsrun-init')].map((f) => fs.statSync(f)).map((st) => `${st.dev} ${st.ino}`);
+  const seen = await b.tsrun(['exec', b.id, 'sh', '-c', 'stat -L -c "%d %i" /proc/1/exe; printf x >> /proc/1/exe && echo WRITTEN || echo refused']);
+  t.is(seen.code, 0, seen.stderr);
+  const [devIno, verdict] = seen.stdout.trim().split('\n');
+  t.regex(devIno ?? '', /^\d+ \d+$/, `CAP_SYS_PTRACE lets the container follow the link: ${seen.stdout} ${seen.stderr}`);
+  t.false(host.includes(devIno!), 'what it reaches is neither the host\'s node nor tsrun-init');
+  t.is(verdict, 'refused', 'and it cannot be written (executing, and sealed)');
+  t.is((await b.tsrun(['start', b.id])).code, 0);
+  t.is((await b.tsrun(['delete', '--force', b.id])).code, 0);
 });
 
 rootTest('CVE-2024-21626: only 0, 1, 2 (and preserved fds) reach the init and exec; a cwd through /proc/self/fd/N is refused', async (t) => {
