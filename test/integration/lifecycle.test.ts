@@ -7,11 +7,20 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { isRoot, makeBundle, procStat, uniqueId, waitFor, type Bundle, type TsrunResult } from '../helpers/bundle.js';
 import { parseProbeLines, type ProbeSignalEvent, type ProbeSignalsReady } from '../helpers/rootfs.js';
+import { cgroupDirFor, unifiedMount } from '../../src/cgroups/v2.js';
 
 const rootTest = isRoot ? test : test.skip;
 if (!isRoot) console.log('lifecycle: skipped, needs root (namespaces, mounts, cgroups)');
 
-const UNIFIED = '/sys/fs/cgroup/unified';
+// Where the product puts a container with no cgroupsPath: under the caller's own cgroup in the
+// cgroup2 mount (runc fs2 defaultDirPath). The tsrun CLI is a child of this worker, so it shares
+// its cgroup: /sys/fs/cgroup/unified/<id> on a hybrid host, /sys/fs/cgroup/<own>/<id> on a pure
+// v2 one (the VM), whatever cgroup the test runner was started in.
+function cgroupOf(id: string): string {
+  const root = unifiedMount();
+  if (!root) throw new Error('no cgroup2 hierarchy is mounted');
+  return cgroupDirFor(root, undefined, id);
+}
 
 function failed(t: import('ava').ExecutionContext, r: TsrunResult, words: string, what: string): void {
   t.not(r.code, 0, `${what}: expected a non-zero exit (stdout ${r.stdout})`);
@@ -105,7 +114,7 @@ rootTest('create → created → start → running → kill → stopped → dele
   failed(t, await b.tsrun(['start', b.id]), 'cannot start a container that has stopped', 'start a stopped container');
   ok(t, await b.tsrun(['delete', b.id]), 'delete a stopped container');
   t.false(fs.existsSync(path.join(b.root, b.id)), 'the state dir is gone');
-  t.false(fs.existsSync(path.join(UNIFIED, b.id)), 'the cgroup is gone');
+  t.false(fs.existsSync(cgroupOf(b.id)), 'the cgroup is gone');
   failed(t, await b.tsrun(['state', b.id]), 'container does not exist', 'state after delete');
 });
 
@@ -130,7 +139,7 @@ rootTest('a created container is deleted without --force and its init is killed'
   const after = procStat(pid);
   t.true(!after || after.startTime !== start || after.state === 'Z', `init ${pid} is gone`);
   t.false(fs.existsSync(path.join(b.root, b.id)));
-  t.false(fs.existsSync(path.join(UNIFIED, b.id)), 'its cgroup is removed');
+  t.false(fs.existsSync(cgroupOf(b.id)), 'its cgroup is removed');
 });
 
 rootTest('delete --force kills a running container and frees its cgroup', async (t) => {
@@ -143,12 +152,14 @@ rootTest('delete --force kills a running container and frees its cgroup', async 
   await waitReady(b, create);
   const { pid } = (await b.state()) as { pid: number };
   const start = procStat(pid)!.startTime;
-  t.true(fs.existsSync(path.join(UNIFIED, b.id)), 'the container has a cgroup while running');
+  t.true(fs.existsSync(cgroupOf(b.id)), `the container has a cgroup while running (${cgroupOf(b.id)})`);
+  const initCg = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.startsWith('0::'));
+  t.is(path.join(unifiedMount()!, initCg?.slice(3) ?? '?'), cgroupOf(b.id), 'the init is in that cgroup');
   ok(t, await b.tsrun(['delete', '--force', b.id]), 'delete --force running');
   const after = procStat(pid);
   t.true(!after || after.startTime !== start || after.state === 'Z', `init ${pid} is gone`);
   t.false(fs.existsSync(path.join(b.root, b.id)));
-  t.false(fs.existsSync(path.join(UNIFIED, b.id)));
+  t.false(fs.existsSync(cgroupOf(b.id)));
   failed(t, await b.tsrun(['state', b.id]), 'container does not exist', 'state after delete --force');
 });
 
@@ -183,7 +194,7 @@ for (const [point, reached] of Object.entries(KILL_POINTS)) {
       s.process!.args = ['probe', 'signals'];
     });
     const stateDir = path.join(b.root, b.id);
-    const cgroup = path.join(UNIFIED, b.id);
+    const cgroup = cgroupOf(b.id);
     let hit = false;
     const r = await b.tsrun(['create', '--bundle', b.dir, b.id], {
       onSpawn: (pid) => {
@@ -259,7 +270,7 @@ rootTest('run passes the exit status through', async (t) => {
   const r = await b.tsrun(['run', '--bundle', b.dir, b.id]);
   t.is(r.code, 3, `stderr: ${r.stderr}`);
   t.false(fs.existsSync(path.join(b.root, b.id)), 'run removes the container once it exits');
-  t.false(fs.existsSync(path.join(UNIFIED, b.id)));
+  t.false(fs.existsSync(cgroupOf(b.id)));
 });
 
 rootTest('run exits 128+N when the container is killed by signal N', async (t) => {
@@ -438,5 +449,5 @@ rootTest('an init that exits on its own makes the container stopped; delete need
   t.is(st.pid, 0);
   failed(t, await b.tsrun(['kill', b.id]), 'container not running', 'kill after exit');
   ok(t, await b.tsrun(['delete', b.id]), 'delete');
-  t.false(fs.existsSync(path.join(UNIFIED, b.id)));
+  t.false(fs.existsSync(cgroupOf(b.id)));
 });
