@@ -39,6 +39,24 @@
 #ifndef AT_RECURSIVE
 #define AT_RECURSIVE 0x8000
 #endif
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
+#endif
+#ifndef SYS_move_mount
+#define SYS_move_mount 429
+#endif
+#ifndef OPEN_TREE_CLONE
+#define OPEN_TREE_CLONE 1
+#endif
+#ifndef MOUNT_ATTR_IDMAP
+#define MOUNT_ATTR_IDMAP 0x00100000
+#endif
+#ifndef MOVE_MOUNT_F_EMPTY_PATH
+#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#endif
+#ifndef MOVE_MOUNT_T_EMPTY_PATH
+#define MOVE_MOUNT_T_EMPTY_PATH 0x00000040
+#endif
 
 namespace tsrun {
 namespace {
@@ -427,6 +445,97 @@ void cloexecFrom(uint32_t op, uint32_t from) {
   sys(SYS_close, dir);
 }
 
+// Writes "/proc/<pid>/<name>" into buf.
+const char* procPath(char* buf, long pid, const char* name) {
+  const char prefix[] = "/proc/";
+  size_t i = 0;
+  for (; prefix[i]; i++) buf[i] = prefix[i];
+  char digits[24];
+  int n = 0;
+  do {
+    digits[n++] = (char)('0' + pid % 10);
+    pid /= 10;
+  } while (pid);
+  while (n) buf[i++] = digits[--n];
+  buf[i++] = '/';
+  for (size_t j = 0; name[j]; j++) buf[i++] = name[j];
+  buf[i] = 0;
+  return buf;
+}
+
+// 0, or the errno of writing text to /proc/<pid>/<name> in one write(2), as user_namespaces(7)
+// requires of uid_map and gid_map.
+int writeMap(long pid, const char* name, const char* text) {
+  char path[64];
+  long fd = sys(SYS_openat, AT_FDCWD, (long)procPath(path, pid, name), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  long n = sys(SYS_write, fd, (long)text, (long)slen(text));
+  int e = n < 0 ? errno : 0;
+  sys(SYS_close, fd);
+  return e;
+}
+
+// A user namespace holding the given maps, as an nsfs fd, for MOUNT_ATTR_IDMAP. A child made
+// with CLONE_NEWUSER waits on a pipe while its maps are written and its ns/user is opened; closing
+// the pipe ends it (and ends it too if this process dies first). Runs before any namespace is
+// entered, so the pid clone returns is the one /proc shows.
+int mapUserns(uint32_t op, const char* uidMap, const char* gidMap) {
+  int p[2];
+  if (sys(SYS_pipe2, (long)p, O_CLOEXEC) < 0) fail(op, errno);
+  long pid = sys(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0);
+  if (pid < 0) fail(op, errno);
+  if (pid == 0) {
+    sys(SYS_close, p[1]);
+    char c;
+    while (sys(SYS_read, p[0], (long)&c, 1) < 0 && errno == EINTR) {
+    }
+    die(0);
+  }
+  sys(SYS_close, p[0]);
+  int err = writeMap(pid, "uid_map", uidMap);
+  if (!err) err = writeMap(pid, "gid_map", gidMap);
+  long ns = -1;
+  if (!err) {
+    char path[64];
+    ns = sys(SYS_openat, AT_FDCWD, (long)procPath(path, pid, "ns/user"), O_RDONLY | O_CLOEXEC);
+    if (ns < 0) err = errno;
+  }
+  sys(SYS_close, p[1]);
+  while (sys(SYS_wait4, pid, 0, 0, 0) < 0 && errno == EINTR) {
+  }
+  if (err) fail(op, err);
+  return (int)ns;
+}
+
+// Idmapped bind mounts (runtime-spec config.md "Mounts" uidMappings/gidMappings, "idmap",
+// "ridmap"), as runc's mountFd: a detached copy of the source (open_tree OPEN_TREE_CLONE) gets
+// MOUNT_ATTR_IDMAP (mount_setattr(2)); only a detached mount may be idmapped, and only by a caller
+// privileged over the source's filesystem, so this runs before the container's user namespace.
+// The copy is attached later, onto the target resolved inside the rootfs (move_mount(2)).
+void idmapMount(uint32_t op, const uint32_t* a) {
+  if (a[2] != NONE) {
+    unsigned flags = OPEN_TREE_CLONE | O_CLOEXEC | ((a[5] & IDMAP_TREE_RECURSIVE) ? AT_RECURSIVE : 0);
+    long tree = sys(SYS_open_tree, AT_FDCWD, (long)str(a[2]), flags);
+    if (tree < 0) fail(op, errno);
+    bool own = a[3] != NONE;
+    int userns = own ? mapUserns(op, str(a[3]), str(a[4])) : (int)a[6];
+    MountAttr attr = {MOUNT_ATTR_IDMAP, 0, 0, (uint64_t)userns};
+    long setFlags = AT_EMPTY_PATH | ((a[5] & IDMAP_RECURSIVE) ? AT_RECURSIVE : 0);
+    long r = sys(SYS_mount_setattr, tree, (long)"", setFlags, (long)&attr, sizeof attr);
+    int e = errno;
+    if (own) sys(SYS_close, userns);
+    if (r < 0) fail(op, e);
+    setSlot(op, a[1], (int)tree);
+  }
+  if (a[7] != NONE) {
+    long r = sys(SYS_move_mount, slotFd(op, a[1]), (long)"", slotFd(op, a[7]), (long)"",
+                 MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+    if (r < 0) fail(op, errno);
+    sys(SYS_close, g_slots[a[1]]);
+    g_slots[a[1]] = -1;
+  }
+}
+
 void runOp(uint32_t i, const uint32_t* a) {
   char pbuf[32], pbuf2[32];
   switch (a[0]) {
@@ -803,6 +912,9 @@ void runOp(uint32_t i, const uint32_t* a) {
     }
     case OP_CONSOLE:
       setupConsole(i, a[1], a[2], a[3], a[4] != 0);
+      return;
+    case OP_IDMAP_MOUNT:
+      idmapMount(i, a);
       return;
     default:
       fail(i, ENOSYS);

@@ -63,7 +63,15 @@ enum Op : uint32_t {
   OP_IOPRIO = 46,         // ioprio value (class << 13 | level)
   OP_AFFINITY = 47,       // blobOffset, blobLen: cpu mask bytes
   OP_MEMPOLICY = 48,      // mode|flags, blobOffset, blobLen (node mask bytes)
+  OP_IDMAP_MOUNT = 49,    // mountSlot, src, uidMap, gidMap, flags (IDMAP_*), usernsFd, targetSlot:
+                          // src set: clone src (open_tree), MOUNT_ATTR_IDMAP with a user namespace
+                          // made from the map texts (or usernsFd when they are NONE), keep it in
+                          // mountSlot; targetSlot set: move_mount mountSlot onto it and close it
 };
+
+// OP_IDMAP_MOUNT flags
+constexpr uint32_t IDMAP_TREE_RECURSIVE = 1;  // "rbind": clone the submounts too (AT_RECURSIVE)
+constexpr uint32_t IDMAP_RECURSIVE = 2;       // "ridmap": idmap every mount of the tree
 
 // RESOLVE modes
 enum ResolveMode : uint32_t {

@@ -9,6 +9,7 @@ import { MS, parseMountOptions } from '../spec/mount-options.js';
 import type { LinuxDevice, Mount, Spec } from '../spec/types.js';
 import { Op, NONE, Resolve } from '../process/opcodes.js';
 import type { PlanBuilder } from '../process/plan-builder.js';
+import { emitIdmapAttach, type IdmapMount } from './idmap.js';
 
 export const ROOT_SLOT = 0;
 const TARGET_SLOT = 1;
@@ -47,6 +48,8 @@ export interface RootfsContext {
   /** The container's cgroup directory on the host, when it has one. */
   cgroupDir?: string;
   noPivot: boolean;
+  /** Idmapped bind mounts, prepared earlier in the plan (src/linux/idmap.ts). */
+  idmaps?: ReadonlyMap<Mount, IdmapMount>;
   /** Ops to run with the rootfs ready, before pivot_root (hooks). */
   beforePivot?: () => void;
 }
@@ -103,9 +106,10 @@ export function emitRootfs(b: PlanBuilder, spec: Spec, ctx: RootfsContext): void
 
 function emitMount(b: PlanBuilder, m: Mount, ctx: RootfsContext): void {
   const opts = parseMountOptions(m.options);
+  const idmap = ctx.idmaps?.get(m);
   // Making the mount without its mapping would give the container other owners than asked for.
-  if (opts.idmap || m.uidMappings?.length || m.gidMappings?.length) {
-    throw new Error('id-mapped mounts (uidMappings/gidMappings, "idmap", "ridmap") are not implemented by tsrun (features: mountExtensions.idmap.enabled is false)');
+  if (!idmap && (opts.idmap || m.uidMappings !== undefined || m.gidMappings !== undefined)) {
+    throw new Error('id-mapped mount was not prepared (planIdmapMounts must run first)');
   }
   const dest = rel(m.destination);
   let type = m.type ?? '';
@@ -143,7 +147,8 @@ function emitMount(b: PlanBuilder, m: Mount, ctx: RootfsContext): void {
     }
     const mode = st.isDirectory() ? Resolve.MKDIR : Resolve.MKFILE;
     b.op(`create mount point ${m.destination}`, Op.RESOLVE, TARGET_SLOT, ROOT_SLOT, b.str(dest), mode);
-    b.op(`bind ${source} on ${m.destination}`, Op.MOUNT, b.str(source), NONE, NONE, MS.BIND | (bindRec ? MS.REC : 0), NONE, TARGET_SLOT);
+    if (idmap) emitIdmapAttach(b, idmap, TARGET_SLOT);
+    else b.op(`bind ${source} on ${m.destination}`, Op.MOUNT, b.str(source), NONE, NONE, MS.BIND | (bindRec ? MS.REC : 0), NONE, TARGET_SLOT);
     const extra = flags & ~(MS.SHARED | MS.SLAVE | MS.PRIVATE | MS.UNBINDABLE);
     if (extra) {
       b.op(`reopen ${m.destination}`, Op.RESOLVE, TARGET_SLOT, ROOT_SLOT, b.str(dest), Resolve.EXISTING);

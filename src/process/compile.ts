@@ -8,6 +8,7 @@ import { capSets, kernelLastCap } from '../linux/capabilities.js';
 import { JOIN_ORDER, planNamespaces, NS_FLAG, type NamespacePlan } from '../linux/namespaces.js';
 import { callerNofile, RLIMIT_NUMBERS, rlimitValue } from '../linux/rlimits.js';
 import { emitRootfs } from '../linux/rootfs.js';
+import { emitIdmapPrepare, planIdmapMounts } from '../linux/idmap.js';
 import type { Hook, LinuxMemoryPolicy, LinuxPersonality, NamespaceType, Process, Spec } from '../spec/types.js';
 import { emitFinalAffinity, emitProcessAttrs } from '../linux/process-attrs.js';
 import { CLONE, NONE, Op, Sync } from './opcodes.js';
@@ -50,12 +51,16 @@ export function compilePlan(o: CompileOptions): CompileResult {
   const { spec } = o;
   const proc = spec.process;
   if (!proc || !proc.args?.length) throw new InvalidSpecError(['process.args: must name the program to run']);
-  const ns = planNamespaces(spec.linux?.namespaces, o.forceUnshare);
+  const idmaps = planIdmapMounts(spec, { bundle: o.bundle, joinedUsernsFd: o.nsFds.get('user') });
+  // Idmapped mounts are prepared before any namespace is entered (src/linux/idmap.ts), so the
+  // namespaces are then made by unshare rather than by the clone.
+  const ns = planNamespaces(spec.linux?.namespaces, o.forceUnshare || idmaps.size > 0);
   if (!ns.isNew('mount')) {
     throw new InvalidSpecError(['linux.namespaces: tsrun needs a new mount namespace to set up the root filesystem']);
   }
   const b = new PlanBuilder();
   b.op('set the parent-death signal', Op.PDEATHSIG, SIGKILL);
+  emitIdmapPrepare(b, idmaps);
 
   let cloneFlags = 0;
   if (ns.viaClone) {
@@ -91,6 +96,7 @@ export function compilePlan(o: CompileOptions): CompileResult {
     cgroupns: ns.isNew('cgroup'),
     cgroupDir: o.cgroupDir,
     noPivot: o.noPivot,
+    idmaps,
     beforePivot: () => {
       const h = spec.hooks;
       if (h?.prestart?.length || h?.createRuntime?.length) b.op('run prestart and createRuntime hooks', Op.SYNC, Sync.CREATE_RUNTIME);

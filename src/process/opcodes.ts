@@ -51,7 +51,11 @@ export const Op = {
   IOPRIO: 46,
   AFFINITY: 47,
   MEMPOLICY: 48,
+  IDMAP_MOUNT: 49,
 } as const;
+
+/** OP_IDMAP_MOUNT flags (native/plan.h). */
+export const Idmap = { TREE_RECURSIVE: 1, RECURSIVE: 2 } as const;
 
 export const Resolve = { EXISTING: 0, MKDIR: 1, MKFILE: 2, NOFOLLOW: 0x10 } as const;
 

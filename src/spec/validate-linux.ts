@@ -137,15 +137,34 @@ export function validateLinux(c: Checker, linux: Obj | undefined): Set<Namespace
 }
 
 /** An array of {containerID, hostID, size}; undefined when absent. */
+/** user_namespaces(7): since Linux 4.15 a map holds at most 340 lines. */
+export const MAX_ID_MAP_LINES = 340;
+
 export function validateIdMappings(c: Checker, path: string, v: unknown): LinuxIDMapping[] | undefined {
   const a = c.array(path, v);
   if (!a) return undefined;
-  c.eachObject(path, a, (m, mp) => {
-    c.int(`${mp}.containerID`, m.containerID, U32, true);
-    c.int(`${mp}.hostID`, m.hostID, U32, true);
+  const ranges: { i: number; ctr: number; host: number; size: number }[] = [];
+  c.eachObject(path, a, (m, mp, i) => {
+    const ctr = c.int(`${mp}.containerID`, m.containerID, U32, true);
+    const host = c.int(`${mp}.hostID`, m.hostID, U32, true);
     // user_namespaces(7): a map line with length 0 is rejected by the kernel.
-    c.int(`${mp}.size`, m.size, [1, U32[1]], true);
+    const size = c.int(`${mp}.size`, m.size, [1, U32[1]], true);
+    if (ctr === undefined || host === undefined || size === undefined) return;
+    // kernel/user_namespace.c map_write: neither end of a range may wrap past 2^32 - 1.
+    if (ctr + size > U32[1] || host + size > U32[1]) c.p.err(mp, `range of ${size} ids from ${ctr} (container) / ${host} (host) goes past 4294967295`);
+    ranges.push({ i, ctr, host, size });
   });
+  if (a.length > MAX_ID_MAP_LINES) {
+    c.p.err(path, `${a.length} mappings; the kernel takes at most ${MAX_ID_MAP_LINES} (user_namespaces(7))`);
+    return a as LinuxIDMapping[];
+  }
+  // map_write mappings_overlap: ranges may overlap neither on the container side nor on the host side.
+  for (const [x, r] of ranges.entries()) {
+    for (const q of ranges.slice(x + 1)) {
+      const side = r.ctr < q.ctr + q.size && q.ctr < r.ctr + r.size ? 'containerID' : r.host < q.host + q.size && q.host < r.host + r.size ? 'hostID' : '';
+      if (side) c.p.err(path, `mappings ${r.i} and ${q.i} overlap (${side} ranges); the kernel refuses overlapping ranges (user_namespaces(7))`);
+    }
+  }
   return a as LinuxIDMapping[];
 }
 

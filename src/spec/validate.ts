@@ -43,7 +43,7 @@ export function validateSpec(spec: unknown, opts: ValidateOptions = {}): Spec {
     // runc validator.go uts(): the names can only be set in a private UTS namespace.
     if (hostname && !namespaces.has('uts')) p.err('hostname', 'unable to set hostname without a private UTS namespace');
     if (domainname && !namespaces.has('uts')) p.err('domainname', 'unable to set domainname without a private UTS namespace');
-    c.eachObject('mounts', s.mounts, (m, path) => validateMount(c, m, path));
+    c.eachObject('mounts', s.mounts, (m, path) => validateMount(c, m, path, namespaces.has('user')));
     validateProcess(c, c.object('process', s.process));
     validateHooks(c, c.object('hooks', s.hooks));
     c.stringMap('annotations', s.annotations);
@@ -53,7 +53,7 @@ export function validateSpec(spec: unknown, opts: ValidateOptions = {}): Spec {
   return spec as Spec;
 }
 
-function validateMount(c: Checker, m: Obj, path: string): void {
+function validateMount(c: Checker, m: Obj, path: string, userns: boolean): void {
   const dest = c.string(`${path}.destination`, m.destination, true);
   if (dest === '') c.p.err(`${path}.destination`, 'must not be empty');
   // runc validator.go mountsWarn: relative destinations are deprecated, taken relative to "/".
@@ -71,10 +71,12 @@ function validateMount(c: Checker, m: Obj, path: string): void {
   if (bind && parsed.data !== '') {
     c.p.err(`${path}.options`, `bind mounts cannot have any filesystem-specific options applied (${JSON.stringify(parsed.data)})`);
   }
-  // runc validator.go checkIDMapMounts (runtime-spec 1.1.0 idmapped mounts).
+  // runc validator.go checkIDMapMounts (runtime-spec 1.1.0 idmapped mounts). runc specconv:
+  // "idmap"/"ridmap" without any mappings take the container's user namespace, if it has one.
   if (parsed.idmap || uid !== undefined || gid !== undefined) {
     if (!bind) c.p.err(path, 'id-mapped mounts are only supported for bind-mounts');
-    if (!uid?.length || !gid?.length) c.p.err(path, 'id-mapped mounts must have both uid and gid mappings specified');
+    const fromUserns = userns && uid === undefined && gid === undefined;
+    if (!fromUserns && (!uid?.length || !gid?.length)) c.p.err(path, 'id-mapped mounts must have both uid and gid mappings specified');
   }
 }
 

@@ -3,8 +3,9 @@ import { CURRENT_SUPPORT, KNOWN, features, formatFeatures, type FeatureSupport }
 import { CAPABILITIES } from '../../src/spec/known-names.js';
 import { knownMountOptions, parseMountOptions } from '../../src/spec/mount-options.js';
 import { NAMESPACE_TYPES } from '../../src/spec/types.js';
+import { idmapSupported } from '../../src/linux/idmap-support.js';
 
-test('the current support: 8 namespaces, all caps, every hook, cgroup v2, memory policy, net devices; no LSMs or idmap', (t) => {
+test('the current support: 8 namespaces, all caps, every hook, cgroup v2, memory policy, net devices, idmap where the kernel has it; no LSMs', (t) => {
   const f = features(CURRENT_SUPPORT, { version: '0.1.0', commit: 'abc' });
   t.is(f.ociVersionMin, '1.0.0');
   t.is(f.ociVersionMax, '1.3.0');
@@ -16,7 +17,7 @@ test('the current support: 8 namespaces, all caps, every hook, cgroup v2, memory
   t.deepEqual(f.linux!.apparmor, { enabled: false });
   t.deepEqual(f.linux!.selinux, { enabled: false });
   t.deepEqual(f.linux!.intelRdt, { enabled: false, schemata: false, monitoring: false });
-  t.deepEqual(f.linux!.mountExtensions, { idmap: { enabled: false } });
+  t.deepEqual(f.linux!.mountExtensions, { idmap: { enabled: idmapSupported() } });
   t.true(f.linux!.memoryPolicy!.modes!.includes('MPOL_BIND'));
   t.deepEqual(f.annotations, { 'io.github.tsrun.version': '0.1.0', 'io.github.tsrun.commit': 'abc', 'io.github.tsrun.checkpoint.enabled': 'false' });
   t.is(f.potentiallyUnsafeConfigAnnotations, undefined);
