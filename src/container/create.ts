@@ -22,6 +22,7 @@ import { readProcStat } from '../state/status.js';
 import { FIFO_FILE, StateStore, writeAtomic, type ContainerRecord } from '../state/store.js';
 import type { Logger } from './logger.js';
 import { forwardListener, loadSeccomp } from './seccomp.js';
+import { makeNotifyDir, notifySocketPath, notifySpec, NotifyListener } from './notify.js';
 
 export interface CreateOptions {
   id: string;
@@ -50,6 +51,8 @@ export interface CreateOptions {
   stdio?: readonly [number, number, number];
   /** Library: the caller keeps the pty master (Created.consoleFd) even for create. */
   holdConsole?: boolean;
+  /** NOTIFY_SOCKET of the runtime's environment: sd_notify is proxied to it (container/notify.ts). */
+  notifySocket?: string;
 }
 
 export interface Created {
@@ -57,6 +60,8 @@ export interface Created {
   child: ChildHandle;
   /** The pty master, when the container has a terminal and no console socket took it. */
   consoleFd?: number;
+  /** run with notifySocket: the bound socket the container's READY= arrives on. */
+  notify?: NotifyListener;
 }
 
 /**
@@ -234,6 +239,17 @@ function prepareCreate(o: CreateOptions): Pending {
     const initSpec = listening && spec.process
       ? { ...spec, process: { ...spec.process, env: [...(spec.process.env ?? []), `LISTEN_FDS=${listening}`, 'LISTEN_PID=1'] } }
       : spec;
+    // runc utils_linux.go: the notify dir exists (and is bound in) from create; `run` listens
+    // before the init can send, `create` leaves the socket to `start`.
+    let notify: NotifyListener | undefined;
+    if (o.notifySocket) {
+      makeNotifyDir(dir);
+      record.notifySocket = notifySocketPath(dir);
+      if (o.mode === 'run') {
+        notify = NotifyListener.bind(dir);
+        undo.push(() => notify!.close());
+      }
+    }
     const spawned = spawnPlan({
       mode: spawnModeFor(spec, o.spawnMode),
       preserveFds,
@@ -243,7 +259,7 @@ function prepareCreate(o: CreateOptions): Pending {
       stdio: o.stdio,
       compile: (fds) =>
         compilePlan({
-          spec: initSpec,
+          spec: o.notifySocket ? notifySpec(initSpec, dir) : initSpec,
           bundle,
           rootfs,
           mode: o.mode,
@@ -305,7 +321,7 @@ function prepareCreate(o: CreateOptions): Pending {
         if (fifoFd !== undefined) closeSync(fifoFd);
         if (cgroupFd !== undefined) closeFd(cgroupFd);
         release();
-        return { record, child, consoleFd };
+        return { record, child, consoleFd, notify };
       },
       fail: (err) => {
         rollback();

@@ -7,18 +7,31 @@ import { hookState, runHooks } from '../linux/hooks.js';
 import { containerStatus } from '../state/status.js';
 import { FIFO_FILE, StateStore, type ContainerRecord } from '../state/store.js';
 import { helperPath } from '../process/spawn.js';
+import { silentLogger, type Logger } from './logger.js';
+import { forwardReady, NotifyListener } from './notify.js';
 
-export function startContainer(root: string, id: string): ContainerRecord {
+export interface StartOptions {
+  /** NOTIFY_SOCKET of the runtime's environment: wait for the container's READY= and pass it on. */
+  notifySocket?: string;
+  logger?: Logger;
+}
+
+export function startContainer(root: string, id: string, o: StartOptions = {}): ContainerRecord {
   const store = new StateStore(root);
   const release = store.lock(id);
+  let notify: NotifyListener | undefined;
+  let rec: ContainerRecord;
   try {
-    const rec = store.load(id);
+    rec = store.load(id);
     const dir = store.dir(id);
     const status = containerStatus(rec, dir);
     // runc libcontainer/container_linux.go Start / exec: the same words for each state.
     if (status === 'stopped') throw new InvalidStateError('cannot start a container that has stopped');
     if (status === 'running') throw new InvalidStateError('cannot start an already running container');
     if (status !== 'created') throw new InvalidStateError(`cannot start a container in the ${status} state`);
+    // runc start.go: bound before the release, so no READY= can be lost. A container created
+    // without NOTIFY_SOCKET has no notify dir, and this fails as runc's bind does.
+    if (o.notifySocket) notify = NotifyListener.bind(dir);
     const fifo = path.join(dir, FIFO_FILE);
     let fd: number;
     try {
@@ -34,10 +47,15 @@ export function startContainer(root: string, id: string): ContainerRecord {
     }
     unlinkSync(fifo);
     runPoststart(rec);
-    return rec;
+  } catch (err) {
+    notify?.discard();
+    throw err;
   } finally {
     release();
   }
+  // Unlocked while waiting: READY= may take minutes, and delete or a second start must not hang.
+  if (notify) forwardReady(notify, o.notifySocket!, rec.pid, rec.pidStartTime, o.logger ?? silentLogger);
+  return rec;
 }
 
 /**

@@ -32,6 +32,8 @@ export interface ContainerRecord {
   cgroup?: CgroupRecord;
   /** Set while create is under way. */
   creating?: boolean;
+  /** Host path of the socket the container's NOTIFY_SOCKET leads to (container/notify.ts). */
+  notifySocket?: string;
 }
 
 // runc's rule (libcontainer/container_linux.go validateID): letters, digits and _+-. only.

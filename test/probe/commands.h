@@ -11,5 +11,6 @@ int cmd_open(int argc, char **argv);
 int cmd_signals(int argc, char **argv);
 int cmd_fork(int argc, char **argv);
 int cmd_cat(int argc, char **argv);
+int cmd_sd_notify(int argc, char **argv);
 
 #endif

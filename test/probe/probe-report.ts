@@ -174,3 +174,6 @@ export function parseProbeLines<T = unknown>(stdout: string): T[] {
 function excerpt(text: string): string {
   return JSON.stringify(text.length > 200 ? `${text.slice(0, 200)}…` : text);
 }
+
+/** `probe sd-notify MESSAGE`: one datagram sent to $NOTIFY_SOCKET, as sd_notify(3). */
+export interface ProbeSdNotifyOutput { socket: string | null; ok: boolean; errno: string | null; bytes: number | null }

@@ -55,6 +55,7 @@ static const struct command {
 	{ "signals", cmd_signals },
 	{ "fork", cmd_fork },
 	{ "cat", cmd_cat },
+	{ "sd-notify", cmd_sd_notify },
 };
 
 static int find_section(const char *name)

@@ -23,5 +23,7 @@ export function createFlags(cl: ParsedCommandLine) {
     preserveFds: Number(cl.flags['preserve-fds'] ?? 0),
     systemdCgroup: cl.global.systemdCgroup,
     passListenFds: true,
+    // runc proxies sd_notify when NOTIFY_SOCKET is set (and not empty) in its environment.
+    notifySocket: process.env.NOTIFY_SOCKET || undefined,
   };
 }
