@@ -169,3 +169,34 @@ rootTest('start fails as runc does when the host socket is missing, or when crea
   t.is((await b.state(id)).status, 'running', 'as in runc, the container was started before the dial');
   ok(t, await b.tsrun(['delete', '--force', id]), 'delete');
 });
+
+rootTest('a container in its own user namespace (root mapped to 100000) reaches the socket as well', async (t) => {
+  const b = await makeBundle(t, (s, { dir, rootfs }) => {
+    // The mapped root must reach the rootfs and, for the bind, the notify dir under the state root
+    // (tsrun's own roots are 0711; the test's temp dirs are 0700).
+    fs.chmodSync(dir, 0o755);
+    for (const f of walk(rootfs)) fs.lchownSync(f, 100000, 100000);
+    s.linux!.namespaces!.push({ type: 'user' });
+    s.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    s.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    s.process!.args = initScript(['READY=1']);
+  });
+  fs.chmodSync(b.root, 0o711);
+  const l = listener(t, b);
+  const run = await b.tsrun(['run', '-d', '--bundle', b.dir, b.id], { env: { ...process.env, NOTIFY_SOCKET: l.address } });
+  const returnedAt = Date.now();
+  ok(t, run, 'run -d');
+  const st = await b.state();
+  assertForwarded(t, l, st.pid as number, returnedAt);
+  assertContainerSide(t, seen(b.output(run)));
+  ok(t, await b.tsrun(['delete', '--force', b.id]), 'delete');
+});
+
+function* walk(dir: string): Generator<string> {
+  yield dir;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) yield* walk(p);
+    else yield p;
+  }
+}
