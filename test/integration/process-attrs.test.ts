@@ -1,7 +1,7 @@
 // The rest of the spec (runtime-spec config.md "scheduler", "ioPriority", "execCPUAffinity";
 // config-linux.md "personality", "memoryPolicy", "netDevices", "intelRdt", SELinux/AppArmor
-// fields, idmapped mounts), each seen from inside a real container, or refused with the error
-// runc gives on a host that lacks the feature.
+// fields), each seen from inside a real container, or refused with the error runc gives on a host
+// that lacks the feature. Idmapped mounts: idmap-mounts.test.ts.
 import test from 'ava';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -132,25 +132,4 @@ rootTest('intelRdt without resctrl and selinuxLabel without SELinux fail with ru
     t.is(r.code, 0, r.stderr);
     t.is(r.stdout.trim(), 'ran');
   }
-});
-
-rootTest('idmapped mounts are not implemented: features says so and a config asking for one is refused clearly', async (t) => {
-  const b = await makeBundle(t, (s, { dir }) => {
-    fs.mkdirSync(path.join(dir, 'shared'));
-    s.linux!.namespaces!.push({ type: 'user' });
-    s.linux!.uidMappings = [{ containerID: 0, hostID: 0, size: 65536 }];
-    s.linux!.gidMappings = [{ containerID: 0, hostID: 0, size: 65536 }];
-    s.mounts!.push({
-      destination: '/shared', type: 'bind', source: 'shared', options: ['bind', 'idmap'],
-      uidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }],
-      gidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }],
-    });
-    s.process!.args = ['true'];
-  });
-  const f = await b.tsrun(['features']);
-  t.false(JSON.parse(f.stdout).linux.mountExtensions.idmap.enabled, 'features: idmap false');
-  const r = await b.tsrun(['run', '--bundle', b.dir, b.id]);
-  t.not(r.code, 0, 'the mount is not silently made without its mapping');
-  t.regex(r.stderr, /id-?mapped mounts? .*not (supported|implemented)/i, r.stderr);
-  t.regex(r.stderr, /mounts\[\d+\]|\/shared/, 'the error names the mount');
 });
