@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { LinuxIDMapping, Mount, Spec } from '../../src/spec/types.js';
 import { idmapSupported } from '../../src/linux/idmap-support.js';
+import { Runtime } from '../../src/index.js';
 import { isRoot, makeBundle, type Bundle } from '../helpers/bundle.js';
 
 const supported = idmapSupported();
@@ -160,6 +161,27 @@ rootTest('joined user namespace: "idmap" without mappings uses the namespace joi
   // Its root is host 100000, which the mount maps back to stored 0.
   t.is(fs.statSync(path.join(src.dir, 'joined')).uid, 0);
   t.is((await first.tsrun(['delete', '--force', first.id])).code, 0);
+});
+
+rootTest('the library with the static helper (tsrun-init): a file bind, idmapped, in a user namespace', async (t) => {
+  const src = makeSource(t);
+  const file = path.join(src.dir, 'f');
+  const b = await bundleWith(t, [], 'stat -c %u:%g /file; cat /file', (s) => {
+    useUserns(s);
+    s.mounts!.push(idmapMount('/file', file, ['bind', 'idmap'], one(OWNER, 100000)));
+  });
+  fs.writeFileSync(path.join(b.rootfs, 'file'), '');
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrun-idmap-api-'));
+  const rt = new Runtime({ root, spawn: 'helper' });
+  t.teardown(async () => {
+    for (const st of await rt.list()) await rt.delete(st.id, { force: true, missingOk: true }).catch(() => {});
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+  const c = await rt.run(b.id, { bundle: b.dir });
+  const out = await c.output();
+  t.is(out.exitCode, 0, out.stderr);
+  t.is(out.stdout, '0:0\nf\n');
+  await c.delete();
 });
 
 rootTest('bad mappings and non-bind idmap mounts are refused before anything runs, naming the mount', async (t) => {
