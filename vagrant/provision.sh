@@ -18,9 +18,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 # runc, crun: reference runtimes (the wrapper can point at them). The engines: podman + conmon,
 # containerd (ctr), docker.io. umoci + skopeo: the offline busybox image. gcc + libc6-dev: the
 # static probe of the test rootfs (test/probe/build.sh), when the host did not build it already.
+# systemd + dbus: not started by default (vm-init is PID 1); TSRUN_VM_INIT=systemd at boot
+# (vm-run.sh) makes systemd PID 1 for the systemd cgroup driver's tests (test/vm/systemd).
 PACKAGES="ca-certificates kmod procps psmisc iproute2 util-linux e2fsprogs strace jq busybox-static \
 libseccomp2 runc crun conmon podman catatonit containernetworking-plugins uidmap \
-containerd docker.io tini iptables umoci skopeo xz-utils gcc libc6-dev"
+containerd docker.io tini iptables umoci skopeo xz-utils gcc libc6-dev systemd dbus"
 
 # Plus what the project's own tests need on a host (scripts/apt-packages.txt: docker-registry,
 # dbus-daemon, zstd, ...), so that its integration suite runs in the guest as on the host; not the

@@ -3,15 +3,17 @@
 // (test/vm) and the root integration suite (test/integration), against this checkout, shared
 // into the guest over 9p at the same path.
 //
-//   npm run test:vm                      both suites
-//   npm run test:vm -- test/vm/x.test.ts only these files (paths or globs, relative to the checkout)
+//   npm run test:vm                      both suites (test/vm/systemd in a second boot, see below)
+//   npm run test:vm -- test/vm/x.test.ts only these files (paths or globs, relative to the checkout);
+//                                        those under test/vm/systemd run in the systemd boot
 //   npm run test:vm -- --vagrant [FILES]  the same in the Vagrant box (vagrant/Vagrantfile) instead
 //
 // The host builds, the guest only runs: TypeScript and the addon are compiled here (the guest is
 // the same Debian release with the host's own node binary, so build/Release/*.node loads there),
 // because JavaScript runs about 14 times slower under TCG (shared/reference/vm.md).
 // Env: everything vagrant/vm-run.sh reads (TSRUN_VM_RUNTIME, TSRUN_VM_CACHE, ...), and
-//      TSRUN_VM_SKIP_BUILD=1 to use dist/ and build/ as they are.
+//      TSRUN_VM_SKIP_BUILD=1 to use dist/ and build/ as they are,
+//      TSRUN_VM_SYSTEMD_SUITE=0 to skip the second (systemd) boot.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
@@ -24,8 +26,8 @@ function elapsed(since) {
   return `${((Date.now() - since) / 1000).toFixed(1)} s`;
 }
 
-function run(cmd, args, what) {
-  const r = spawnSync(cmd, args, { cwd: repo, stdio: 'inherit' });
+function run(cmd, args, what, env = {}) {
+  const r = spawnSync(cmd, args, { cwd: repo, stdio: 'inherit', env: { ...process.env, ...env } });
   if (r.error) throw new Error(`${what}: ${r.error.message}`);
   return r.status ?? 1; // killed by a signal
 }
@@ -66,10 +68,51 @@ function main() {
       return rc;
     }
   }
-  const rc = run(path.join(here, 'vm-run.sh'), ['--', 'bash', 'vagrant/guest/test-suites.sh', ...args],
-    'vagrant/vm-run.sh');
+  // Two boots: the default one (vm-init as PID 1) for everything but test/vm/systemd, then one
+  // with systemd as PID 1 (TSRUN_VM_INIT=systemd) for test/vm/systemd, the systemd cgroup driver's
+  // tests, which skip in the default boot.
+  const { plain, systemd } = args.length ? splitArgs(args) : { plain: defaultSuites(), systemd: [SYSTEMD_SUITE] };
+  const boots = [];
+  if (plain.length) boots.push({ what: 'default boot', env: {}, files: plain });
+  if (systemd.length && process.env.TSRUN_VM_SYSTEMD_SUITE !== '0') {
+    boots.push({ what: 'systemd boot', env: { TSRUN_VM_INIT: 'systemd' }, files: systemd });
+  }
+  let rc = 0;
+  for (const boot of boots) {
+    const t1 = Date.now();
+    console.log(`test:vm: ${boot.what}: ${boot.files.join(' ')}`);
+    const r = run(path.join(here, 'vm-run.sh'), ['--', 'bash', 'vagrant/guest/test-suites.sh', ...boot.files],
+      'vagrant/vm-run.sh', boot.env);
+    console.log(`test:vm: ${boot.what}: ${r === 0 ? 'passed' : `failed (status ${r})`} in ${elapsed(t1)}`);
+    if (r !== 0 && rc === 0) rc = r;
+  }
   console.log(`test:vm: ${rc === 0 ? 'passed' : `failed (status ${rc})`} in ${elapsed(t0)}`);
   return rc;
+}
+
+const SYSTEMD_DIR = 'test/vm/systemd';
+const SYSTEMD_SUITE = `${SYSTEMD_DIR}/**/*.test.ts`;
+
+/** test/vm without test/vm/systemd, and test/integration, as globs test-suites.sh expands. */
+function defaultSuites() {
+  const vm = path.join(repo, 'test/vm');
+  const subdirs = existsSync(vm)
+    ? readdirSync(vm, { withFileTypes: true }).filter((e) => e.isDirectory() && `test/vm/${e.name}` !== SYSTEMD_DIR)
+      .map((e) => `test/vm/${e.name}/**/*.test.ts`)
+    : [];
+  return ['test/vm/*.test.ts', ...subdirs, 'test/integration/**/*.test.ts'];
+}
+
+/** Paths or globs named on the command line: those under test/vm/systemd go to the systemd boot. */
+function splitArgs(args) {
+  const plain = [];
+  const systemd = [];
+  for (const a of args) {
+    const rel = path.isAbsolute(a) ? path.relative(repo, a) : path.normalize(a);
+    if (rel === SYSTEMD_DIR || rel.startsWith(`${SYSTEMD_DIR}/`)) systemd.push(rel === SYSTEMD_DIR ? SYSTEMD_SUITE : rel);
+    else plain.push(a);
+  }
+  return { plain, systemd };
 }
 
 process.exitCode = main();

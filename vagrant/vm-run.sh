@@ -25,6 +25,9 @@
 #      TSRUN_VM_APPEND   more kernel command line ("vmtrace": vm-init traces itself on the console)
 #      TSRUN_VM_CONSOLE  copy the guest's console log (kernel messages, vm-init) to this file
 #      TSRUN_VM_VERBOSE=1  progress and timings on stderr
+#      TSRUN_VM_INIT     vm-init (default: a bash script as PID 1, no systemd) | systemd: systemd
+#                        is PID 1 (cgroup v2 as systemd mounts it, the system bus, a minimal unit
+#                        set) and runs the command in tsrun-vm-job.service (guest/systemd)
 set -euo pipefail
 { # bash reads a script as it runs it; a group is parsed whole, so editing this file mid-run is safe
 here=$(cd "$(dirname "$0")" && pwd)
@@ -56,7 +59,8 @@ hash_of() { # files... ; plus the extra words on stdin
 rootfs_key=$(echo "$kver $(stat -c %s "$node_bin") $("$node_bin" --version) ${TSRUN_VM_MIRROR:-}" |
   hash_of build/rootfs.sh provision.sh guest/tsrun-logged guest/tsrun-vm-engines guest/busybox-image.sh \
     ../scripts/apt-packages.txt)
-initrd_key=$(echo "$kver" | hash_of build/initramfs.sh guest/initramfs-init guest/vm-init)
+initrd_key=$(echo "$kver" | hash_of build/initramfs.sh guest/initramfs-init guest/vm-init \
+  guest/systemd/tsrun-vm.target guest/systemd/tsrun-vm-job.service guest/systemd/masked)
 kdir=$cache/kernel-$kver
 vmlinux=$kdir/vmlinux
 initrd=$cache/initramfs-$initrd_key.cpio.gz
@@ -170,8 +174,16 @@ if [ "$accel" = kvm ]; then accel_args=(-accel kvm -cpu "${TSRUN_VM_CPU:-host}")
 # Kernel command line: apparmor=0 because dockerd refuses to start when AppArmor is on and
 # apparmor_parser is missing; mitigations=off because KPTI is slow under TCG (vm.md, section 1);
 # cgroup_no_v1=all so that no controller can be bound to a v1 hierarchy.
-append="console=ttyS0 quiet loglevel=3 panic=-1 mitigations=off apparmor=0 cgroup_no_v1=all root=/dev/vda ${TSRUN_VM_APPEND:-}"
-say "boot ($accel, $cpus cpus, image $(basename "$image"))"
+append="console=ttyS0 quiet loglevel=3 panic=-1 mitigations=off apparmor=0 cgroup_no_v1=all root=/dev/vda"
+case ${TSRUN_VM_INIT:-vm-init} in
+  vm-init|none) ;;
+  # systemd(1), kernel-command-line(7): the unified hierarchy (Debian 12's default, said anyway),
+  # only tsrun-vm.target, no status lines on the console.
+  systemd) append="$append vminit=systemd systemd.unit=tsrun-vm.target systemd.unified_cgroup_hierarchy=1 systemd.show_status=false" ;;
+  *) fail "TSRUN_VM_INIT=$TSRUN_VM_INIT: want vm-init or systemd" ;;
+esac
+append="$append ${TSRUN_VM_APPEND:-}"
+say "boot ($accel, $cpus cpus, image $(basename "$image"), init ${TSRUN_VM_INIT:-vm-init})"
 rc=0
 timeout "${TSRUN_VM_TIMEOUT:-3600}" qemu-system-x86_64 "${accel_args[@]}" \
   -m "${TSRUN_VM_MEM:-4096}" -smp "$cpus" -display none -no-reboot -nodefaults -monitor none \

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Build the VM's initramfs: static busybox, the modules that reach the root disk and the 9p
 # shares (with their dependencies, resolved by depmod rather than by a hand-ordered list), the
-# /init in guest/initramfs-init and the PID 1 in guest/vm-init.
+# /init in guest/initramfs-init, the PID 1 in guest/vm-init, and guest/systemd's units.
 # usage: initramfs.sh MODULES_ROOT KVER OUT.cpio.gz    (MODULES_ROOT from kernel.sh: .../modules)
 set -euo pipefail
 mroot=${1:?usage: initramfs.sh MODULES_ROOT KVER OUT}
@@ -38,6 +38,13 @@ depmod -b "$w" "$kver"
 echo "$mods" > "$w/etc/vm-modules"
 install -m755 "$here/guest/initramfs-init" "$w/init"
 install -m755 "$here/guest/vm-init" "$w/vm-init"
+# For a TSRUN_VM_INIT=systemd boot: the job's units and the masks (guest/systemd), copied by /init
+# into the root's /etc/systemd in one cp, so that tuning them rebuilds only this initramfs.
+mkdir -p "$w/systemd/system" "$w/systemd/system-generators"
+install -m644 "$here"/guest/systemd/*.service "$here"/guest/systemd/*.target "$w/systemd/system/"
+for u in $(grep -v '^#' "$here/guest/systemd/masked"); do
+  case $u in */*) ln -s /dev/null "$w/systemd/$u" ;; *) ln -s /dev/null "$w/systemd/system/$u" ;; esac
+done
 (cd "$w" && find . | cpio -o -H newc --quiet | gzip -1) > "$out.tmp"
 mv "$out.tmp" "$out"
 echo "initramfs.sh: $out ($(( $(stat -c %s "$out") >> 10 )) KiB, $(printf '%s\n' "${want[@]}" | sort -u | wc -l) modules)"
