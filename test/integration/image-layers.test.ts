@@ -4,6 +4,7 @@
 // images or live containers use and remove the rest.
 import test from 'ava';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { chainIDs } from '../../src/image/layers.js';
 import { isMountPoint, legacyMountData, mountOverlay, unmountAll } from '../../src/image/overlay.js';
@@ -54,7 +55,19 @@ rootTest('the mount(2) fallback stacks 100 lower dirs (paths past one page go th
   }
   lowers.reverse(); // top first
   t.is(legacyMountData(lowers), undefined, 'the plain option string does not fit in a page');
-  for (const api of ['legacy', 'fsconfig'] as const) {
+  // `lowerdir+` exists since Linux 6.8: older kernels (Debian 12's 6.1, the test VM) refuse it,
+  // and there 'auto' must take the mount(2) fallback by itself, which is what a user gets.
+  const [maj, min] = os.release().split('.').map((n) => parseInt(n, 10));
+  const hasLowerdirPlus = maj > 6 || (maj === 6 && min >= 8);
+  if (!hasLowerdirPlus) {
+    t.log(`kernel ${os.release()} has no overlayfs lowerdir+ (6.8+): the forced fsconfig path must fail cleanly; auto must fall back`);
+    const target = path.join(env.dir, 'refused-merged');
+    fs.mkdirSync(target);
+    t.teardown(() => void unmountAll(target));
+    t.throws(() => mountOverlay({ lowers, target, api: 'fsconfig' }), { message: /lowerdir\+|create overlay/ });
+    t.false(isMountPoint(target), 'a refused fsconfig mounts nothing');
+  }
+  for (const api of hasLowerdirPlus ? (['legacy', 'fsconfig', 'auto'] as const) : (['legacy', 'auto'] as const)) {
     const upper = path.join(env.dir, `${api}-upper`);
     const work = path.join(env.dir, `${api}-work`);
     const target = path.join(env.dir, `${api}-merged`);
