@@ -2,7 +2,8 @@
 // `import { Runtime } from 'tsrun'` → dist/index.js) under load: 100 requests, 20 at a time, each
 // a fresh container. All must be answered correctly; afterwards this process holds no more fds
 // than before, has no zombie children, and the state root is empty; and the event loop never
-// stalled over 50 ms while containers were being made (perf_hooks.monitorEventLoopDelay).
+// stalled over 50 ms while containers were being made (perf_hooks.monitorEventLoopDelay; on a real
+// CPU: under qemu TCG the bound is reported, not asserted).
 import test from 'ava';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import http from 'node:http';
@@ -183,76 +184,6 @@ test('code runner: 100 requests, 20 at a time, no leaks, no event-loop stall', a
       t.log(`host overloaded (load ${load.toFixed(1)} on ${cpus} CPUs): 50 ms max-stall bound not asserted; p50 bound asserted`);
       t.true(h.percentile(50) < 50e6, `median event-loop delay ${ms(h.percentile(50))} ms`);
     }
-  }
-
-  server.close();
-    rmSync(root, { recursive: true, force: true });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-
-  // Warm-up: the first container loads the addon, seccomp and the rest once.
-  const warm = await post(port, 'echo warm');
-  t.is(warm.body.stdout, 'warm\n', JSON.stringify(warm.body));
-  t.log(`limits applied: ${warm.body.limits} (cgroup limits need cgroup v2 controllers; hybrid hosts get rlimits + the timeout)`);
-  const fdsBefore = fdCount();
-  const fdMap = fdTargets();
-
-  const h = monitorEventLoopDelay({ resolution: 5 });
-  h.enable();
-  // The same stalls seen from a 5 ms timer, with the CPU time this process used meanwhile: a
-  // stall with little CPU is the scheduler's (other processes ran), not work on the loop.
-  let busiest = { wallMs: 0, cpuMs: 0 };
-  let last = performance.now();
-  let lastCpu = process.cpuUsage();
-  const sampler = setInterval(() => {
-    const now = performance.now();
-    const cpu = process.cpuUsage(lastCpu);
-    const cpuMs = (cpu.user + cpu.system) / 1000;
-    if (cpuMs > busiest.cpuMs) busiest = { wallMs: now - last, cpuMs };
-    last = now;
-    lastCpu = process.cpuUsage();
-  }, 5);
-  const t0 = performance.now();
-  const cases = Array.from({ length: 100 }, (_, i) => makeCase(i));
-  const failures: string[] = [];
-  let next = 0;
-  const worker = async () => {
-    while (next < cases.length) {
-      const i = next++;
-      const c = cases[i];
-      const r = await post(port, c.body, c.json);
-      if (r.status !== 200 || !c.check(r.body)) failures.push(`#${i}: ${r.status} ${JSON.stringify(r.body)}`);
-    }
-  };
-  await Promise.all(Array.from({ length: 20 }, worker));
-  const wall = performance.now() - t0;
-  h.disable();
-  clearInterval(sampler);
-
-  const ms = (ns: number) => (ns / 1e6).toFixed(1);
-  t.log(`100 requests in ${wall.toFixed(0)} ms; event-loop delay: max ${ms(h.max)} ms, p99 ${ms(h.percentile(99))} ms, p50 ${ms(h.percentile(50))} ms, mean ${ms(h.mean)} ms`);
-  t.log(`busiest gap between two 5 ms ticks: ${busiest.cpuMs.toFixed(1)} ms of this process's CPU in ${busiest.wallMs.toFixed(1)} ms`);
-  t.deepEqual(failures, []);
-  // Under qemu TCG (the test VM) every instruction is emulated, about 14 times slower, and a
-  // vCPU is a host thread among the host's load: a bound in milliseconds there measures the
-  // emulator (the loop was seen busy 1.1 s at once, stalled 1.8 s), so the two 50 ms bounds
-  // are reported above, not asserted; every functional assertion still is.
-  const emulated = emulatedCpu();
-  if (emulated) t.log(`${emulated}: the 50 ms loop-busy and event-loop-stall bounds are not asserted`);
-  else t.true(busiest.cpuMs < 50, `the loop was busy ${busiest.cpuMs.toFixed(1)} ms at once`);
-  // On a host with more runnable threads than CPUs, the scheduler alone delays the loop by tens of
-  // ms (a 2-CPU CI box running the other suites in parallel): the 50 ms bound is asserted when
-  // the load average during the run was below the CPU count, and reported either way.
-  const load = os.loadavg()[0];
-  const cpus = os.cpus().length;
-  if (emulated) {
-    /* not asserted: see above */
-  } else if (load < cpus) {
-    t.true(h.max < 50e6, `event loop stalled ${ms(h.max)} ms`);
-  } else {
-    t.log(`host overloaded (load ${load.toFixed(1)} on ${cpus} CPUs): 50 ms max-stall bound not asserted; p50 bound asserted`);
-    t.true(h.percentile(50) < 50e6, `median event-loop delay ${ms(h.percentile(50))} ms`);
   }
 
   server.close();
