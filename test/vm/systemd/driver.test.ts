@@ -118,6 +118,10 @@ sdTest(title('pause/resume freeze and thaw the scope; kill --all ends every proc
   ok(t, await b.tsrun(['start', b.id], { timeoutMs: SLOW }), 'start');
   await waitFor(() => read(dir, 'cgroup.procs').split('\n').length >= 3, 60_000, () => 'the init and its two sleeps');
   const procs = read(dir, 'cgroup.procs').split('\n').map(Number);
+  // ps lists the scope's processes (runc: `ps --format json` is the pids of the cgroup).
+  const ps = await b.tsrun(['ps', '--format', 'json', b.id], { timeoutMs: SLOW });
+  ok(t, ps, 'ps');
+  t.deepEqual((JSON.parse(ps.stdout) as number[]).sort(), [...procs].sort(), 'ps: the pids in the scope');
 
   ok(t, await b.tsrun(['pause', b.id], { timeoutMs: SLOW }), 'pause');
   t.is((await b.state()).status, 'paused');
@@ -135,6 +139,22 @@ sdTest(title('pause/resume freeze and thaw the scope; kill --all ends every proc
   await assertGone(t, unit, dir);
   ok(t, await b.tsrun(['delete', b.id], { timeoutMs: SLOW }), 'delete of the stopped container (its scope already gone)');
   t.false(fs.existsSync(path.join(b.root, b.id)), 'state dir removed');
+});
+
+sdTest(title('run --systemd-cgroup: the init runs in its scope, exits 0, and run leaves no unit behind'), async (t) => {
+  const b = await makeBundle(t, (s) => {
+    s.process!.args = ['cat', '/proc/self/cgroup'];
+  });
+  b.spec.linux!.cgroupsPath = `system.slice:tsrun:${b.id}`;
+  b.writeSpec();
+  const unit = `tsrun-${b.id}.scope`;
+  const r = await b.tsrun(['--systemd-cgroup', 'run', b.id], { timeoutMs: SLOW });
+  ok(t, r, 'run');
+  // With a cgroup namespace (rooted at the scope) the init sees itself at "/", else the scope.
+  const cgroupns = b.spec.linux!.namespaces!.some((n) => n.type === 'cgroup');
+  t.is(r.stdout.trim(), cgroupns ? '0::/' : `0::/system.slice/${unit}`);
+  await assertGone(t, unit, path.join(CG, 'system.slice', unit));
+  t.false(fs.existsSync(path.join(b.root, b.id)), 'run deleted the container');
 });
 
 // dbus-sync.ts gives the connection (worker start, connect, Hello) max(60 s, TSRUN_SYSTEMD_TIMEOUT):
