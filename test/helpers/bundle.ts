@@ -17,6 +17,12 @@ import type { ExecutionContext } from 'ava';
 import { defaultSpec } from '../../src/spec/defaults.js';
 import type { Spec } from '../../src/spec/types.js';
 import { copyTestRootfs, REPO_ROOT } from './rootfs.js';
+import { emulatedCpu } from './emulated-cpu.js';
+
+// Time limits here are liveness limits (a hung tsrun is killed, a wait gives up), not performance
+// bounds: under qemu TCG (the test VM, helpers/emulated-cpu.ts) a CLI call of a second on the host
+// takes tens of seconds with the suite running in parallel, so every limit is stretched there.
+export const TIME_SCALE = emulatedCpu() ? 5 : 1;
 
 /** The CLI under test: bin/tsrun of this checkout, or $TSRUN_TEST_BIN (an installed or snapshot copy). */
 export const TSRUN_BIN = process.env.TSRUN_TEST_BIN || path.join(REPO_ROOT, 'bin/tsrun');
@@ -77,7 +83,7 @@ export async function runTsrun(argv: readonly string[], o: RunOptions = {}): Pro
   }
   const pid = child.pid ?? 0;
   o.onSpawn?.(pid);
-  const timeoutMs = o.timeoutMs ?? 30_000;
+  const timeoutMs = (o.timeoutMs ?? 30_000) * TIME_SCALE;
   const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
     const timer = setTimeout(() => {
       try {
@@ -235,7 +241,7 @@ export async function makeBundle(
 
 /** Polls cond every 20 ms until it holds; throws naming what() after timeoutMs. */
 export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs = 10_000, what: () => string = () => 'condition'): Promise<void> {
-  const until = Date.now() + timeoutMs;
+  const until = Date.now() + timeoutMs * TIME_SCALE;
   for (;;) {
     if (await cond()) return;
     if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what()}`);

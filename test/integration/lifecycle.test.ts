@@ -5,7 +5,7 @@
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import { isRoot, makeBundle, procStat, uniqueId, waitFor, type Bundle, type TsrunResult } from '../helpers/bundle.js';
+import { isRoot, makeBundle, procStat, TIME_SCALE, uniqueId, waitFor, type Bundle, type TsrunResult } from '../helpers/bundle.js';
 import { parseProbeLines, type ProbeSignalEvent, type ProbeSignalsReady } from '../helpers/rootfs.js';
 import { cgroupDirFor, unifiedMount } from '../../src/cgroups/v2.js';
 
@@ -199,7 +199,7 @@ for (const [point, reached] of Object.entries(KILL_POINTS)) {
     const r = await b.tsrun(['create', '--bundle', b.dir, b.id], {
       onSpawn: (pid) => {
         // Spin synchronously (no event loop turn) until the create reaches the point, then kill it.
-        const until = Date.now() + 10_000;
+        const until = Date.now() + 10_000 * TIME_SCALE;
         while (!(hit = reached(stateDir, cgroup)) && Date.now() < until && procStat(pid)) {
           /* spin */
         }
