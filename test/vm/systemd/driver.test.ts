@@ -10,7 +10,7 @@ import test, { type ExecutionContext } from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
 import { makeBundle, waitFor, type TsrunResult } from '../../helpers/bundle.js';
-import { IN_VM, mustSh, sh, SKIP_REASON } from '../helpers/guest.js';
+import { argvLogOffset, IMAGE_REF, IMAGES, IN_VM, mustSh, runtimeCallsSince, sh, SKIP_REASON, verbOf } from '../helpers/guest.js';
 
 const CG = '/sys/fs/cgroup';
 // systemd(1): /run/systemd/system exists iff systemd is the running init (sd_booted(3)).
@@ -155,6 +155,28 @@ sdTest(title('run --systemd-cgroup: the init runs in its scope, exits 0, and run
   t.is(r.stdout.trim(), cgroupns ? '0::/' : `0::/system.slice/${unit}`);
   await assertGone(t, unit, path.join(CG, 'system.slice', unit));
   t.false(fs.existsSync(path.join(b.root, b.id)), 'run deleted the container');
+});
+
+sdTest(title('podman --cgroup-manager=systemd with tsrun: --systemd-cgroup, the container in machine.slice/libpod-<id>.scope with its limits, no scope left after --rm'), async (t) => {
+  // Podman (containers.conf(5) cgroup_manager) passes --systemd-cgroup and "machine.slice:libpod:<id>".
+  await mustSh('podman', ['load', '-q', '-i', `${IMAGES}/docker.tar`], 600_000);
+  const offset = argvLogOffset();
+  const name = `tsrun-sd-${process.pid}-${Date.now()}`;
+  t.teardown(() => sh('podman', ['rm', '-f', name]).then(() => undefined));
+  const r = await sh('podman', ['--cgroup-manager=systemd', 'run', '--rm', '--runtime', 'tsrun', '--network', 'none', '--cgroupns=host',
+    '--memory', '32m', '--pids-limit', '20', '--name', name, IMAGE_REF,
+    // --cgroupns=host shows the real path; the "cgroup" mount is then the container's own cgroup
+    'sh', '-c', 'grep ^0:: /proc/self/cgroup; cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max'], 600_000);
+  t.is(r.code, 0, `podman run: ${r.stderr}${r.stdout}`);
+  const [cgLine, mem, pids] = r.stdout.trim().split('\n');
+  const m = /^0::\/machine\.slice\/(libpod-[0-9a-f]{64}\.scope)$/.exec(cgLine ?? '');
+  t.truthy(m, `the container's cgroup is a libpod scope in machine.slice: ${cgLine}`);
+  t.is(mem, String(32 * MiB));
+  t.is(pids, '20');
+  const creates = runtimeCallsSince(offset).filter((c) => verbOf(c.args) === 'create');
+  t.is(creates.length, 1, 'one create through the wrapper');
+  t.true(creates[0]!.args.includes('--systemd-cgroup'), `podman passed --systemd-cgroup: ${creates[0]?.args.join(' ')}`);
+  if (m) await assertGone(t, m[1]!, path.join(CG, 'machine.slice', m[1]!));
 });
 
 // dbus-sync.ts gives the connection (worker start, connect, Hello) max(60 s, TSRUN_SYSTEMD_TIMEOUT):
