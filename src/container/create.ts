@@ -187,7 +187,9 @@ function prepareCreate(o: CreateOptions): Pending {
     if (unified) {
       const manager = newManager({ id: o.id, cgroupsPath: spec.linux?.cgroupsPath, systemd: o.systemdCgroup });
       cgm = manager;
-      const problems = checkResources(spec.linux?.resources, path.dirname(manager!.dir));
+      // systemd enables a Delegate=yes scope's controllers up its slices when it starts the unit,
+      // so what counts there is what the root offers, not what the slice has enabled so far.
+      const problems = checkResources(spec.linux?.resources, manager!.driver === 'systemd' ? unified : path.dirname(manager!.dir));
       if (problems.length) throw new CgroupError(`cgroup ${manager!.dir}: ${problems.join('; ')}`);
       if (manager!.driver === 'fs') {
         // Named in state.json before the directories exist: a create killed between the mkdir and
