@@ -5,12 +5,11 @@
 // {1000 → 100000} in one whose root is host uid 100000.
 import test, { type ExecutionContext } from 'ava';
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { LinuxIDMapping, Mount, Spec } from '../../src/spec/types.js';
-import { idmapSupported } from '../../src/linux/idmap-support.js';
+import { idmapRefusal, idmapSupported } from '../../src/linux/idmap-support.js';
 import { Runtime } from '../../src/index.js';
 import { isRoot, makeBundle, type Bundle } from '../helpers/bundle.js';
 
@@ -24,7 +23,7 @@ const one = (containerID: number, hostID: number): LinuxIDMapping[] => [{ contai
 
 interface Source {
   dir: string;
-  /** A tmpfs mounted on <dir>/sub: the submount "ridmap" covers and "idmap" does not. */
+  /** A bind mount on <dir>/sub: the submount "ridmap" covers and "idmap" does not. */
   sub: string;
 }
 
@@ -35,18 +34,23 @@ function mountsUnder(dir: string): string[] {
 }
 
 /**
- * A host directory owned by uid/gid 1000 holding a file f, and a tmpfs submount sub holding g,
- * both owned by 1000. The teardown unmounts and removes it, and fails the test if anything else
- * (an idmapped mount left behind) still refers to it.
+ * A host directory owned by uid/gid 1000 holding a file f, and a submount sub (a bind mount of a
+ * sibling directory) holding g, both owned by 1000. The teardown unmounts and removes it, and fails
+ * the test if anything else (an idmapped mount left behind) still refers to it.
+ * It lives where the filesystem can be idmapped: /tmp is a tmpfs in the test VM, and tmpfs takes
+ * idmapped mounts only since Linux 6.3 (the VM runs 6.1); /var/tmp is its ext4 root there.
  */
 function makeSource(t: ExecutionContext): Source {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrun-idmap-src-'));
+  const base = idmapRefusal(os.tmpdir()) === undefined ? os.tmpdir() : '/var/tmp';
+  const dir = fs.mkdtempSync(path.join(base, 'tsrun-idmap-src-'));
+  const subSource = `${dir}-sub`;
   // The container root of a user namespace (host uid 100000) must be able to reach it.
   fs.chmodSync(dir, 0o755);
   const sub = path.join(dir, 'sub');
   fs.mkdirSync(sub);
   fs.writeFileSync(path.join(dir, 'f'), 'f\n');
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0755', `tsrun-idmap-${randomBytes(4).toString('hex')}`, sub]);
+  fs.mkdirSync(subSource, { mode: 0o755 });
+  execFileSync('mount', ['--bind', subSource, sub]);
   fs.writeFileSync(path.join(sub, 'g'), 'g\n');
   for (const p of [dir, path.join(dir, 'f'), sub, path.join(sub, 'g')]) fs.chownSync(p, OWNER, OWNER);
   t.teardown(() => {
@@ -55,8 +59,9 @@ function makeSource(t: ExecutionContext): Source {
       execFileSync('umount', [sub]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
+      fs.rmSync(subSource, { recursive: true, force: true });
     }
-    // Only our own tmpfs may have been there: the containers' idmapped mounts died with them.
+    // Only our own bind mount may have been there: the containers' idmapped mounts died with them.
     if (before.length !== 1) throw new Error(`mounts left under ${dir}: ${before.join(' | ')}`);
   });
   return { dir, sub };
