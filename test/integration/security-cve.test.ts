@@ -102,7 +102,8 @@ rootTest('CVE-2024-21626: only 0, 1, 2 (and preserved fds) reach the init and ex
   // put the container's working directory on the host. Here: tsrun itself holds extra fds, the
   // container lists its own, and every small N is tried as a cwd, for the init and for exec.
   const b = await makeBundle(t, (s) => {
-    s.process!.args = ['sh', '-c', 'ls /proc/self/fd; sleep 60'];
+    // Long enough for the eleven execs below under qemu TCG too (each takes seconds there).
+    s.process!.args = ['sh', '-c', 'ls /proc/self/fd; sleep 600'];
   });
   const extra = [0, 1, 2, 3].map((i) => fs.openSync(path.join(b.dir, `held-${i}`), 'w'));
   t.teardown(() => extra.forEach((fd) => fs.closeSync(fd)));
