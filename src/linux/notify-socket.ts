@@ -110,11 +110,11 @@ function dgramSocket(nonblock: boolean): number {
   return check(c().socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0), 'socket');
 }
 
-/** A non-blocking datagram socket bound at p (which must not exist). */
-export function bindDgram(p: string): number {
-  const fd = dgramSocket(true);
+/** A datagram socket bound or connected at p; closed again when that fails. */
+function addressedDgram(p: string, call: 'bind' | 'connect', nonblock: boolean): number {
+  const fd = dgramSocket(nonblock);
   try {
-    withAddress(p, (a) => check(c().bind(fd, a.addr, a.len), 'bind', p));
+    withAddress(p, (a) => check(c()[call](fd, a.addr, a.len), call, p));
     return fd;
   } catch (err) {
     closeSync(fd);
@@ -122,16 +122,14 @@ export function bindDgram(p: string): number {
   }
 }
 
+/** A non-blocking datagram socket bound at p (which must not exist). */
+export function bindDgram(p: string): number {
+  return addressedDgram(p, 'bind', true);
+}
+
 /** A blocking datagram socket connected to p (a path or an "@abstract" name). */
 export function connectDgram(p: string): number {
-  const fd = dgramSocket(false);
-  try {
-    withAddress(p, (a) => check(c().connect(fd, a.addr, a.len), 'connect', p));
-    return fd;
-  } catch (err) {
-    closeSync(fd);
-    throw err;
-  }
+  return addressedDgram(p, 'connect', false);
 }
 
 export function sendDgram(fd: number, data: Buffer | string): void {
