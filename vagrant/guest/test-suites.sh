@@ -23,7 +23,15 @@ for s in "${suites[@]}"; do
 done
 [ ${#files[@]} -gt 0 ] || { echo "tsrun-vm: no test files"; exit 1; }
 start=$SECONDS
-node "$ava" --timeout="$timeout" "${files[@]}"
-rc=$?
+# ava's output is kept, so that whatever failed (a test, a hook, a test file that exited) is
+# repeated at the end: a CI log is often only its tail.
+log=$(mktemp /tmp/tsrun-vm-ava.XXXXXX)
+node "$ava" --timeout="$timeout" "${files[@]}" 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
 echo "tsrun-vm: ava took $((SECONDS - start)) s (status $rc)"
+if [ "$rc" != 0 ]; then
+  echo "tsrun-vm: what failed (lines marked ✘ above):"
+  grep -E '✘|exited (due to|with a non-zero)|Timed out|Uncaught exception|Unhandled rejection|remained pending' "$log" | sed 's/^/  /'
+fi
+rm -f "$log"
 exit $rc
