@@ -74,8 +74,11 @@ export async function streamEvents(root: string, id: string, intervalMs: number,
   }
   try {
     while (!signal?.aborted) {
+      // cgroup.events before memory.events: the kernel counts an OOM kill before the killed task
+      // leaves the cgroup, so a count read after "populated 0" includes the kill that emptied it.
+      const alive = populated(m.dir);
       checkOom();
-      if (!populated(m.dir)) return;
+      if (!alive) return;
       let data: Stats;
       try {
         data = m.stats();
