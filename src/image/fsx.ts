@@ -4,8 +4,8 @@
 // Every call is synchronous and throws an Error shaped like Node's own
 // ({code:'ENOENT', errno, syscall, path}). Paths are Buffers (raw bytes from the archive) or
 // strings (UTF-8).
-import { createRequire } from 'node:module';
 import os from 'node:os';
+import { errnoError as libcError, lazyLibc } from '../linux/libc.js';
 
 export type PathArg = string | Buffer;
 
@@ -40,10 +40,6 @@ export const UTIME_OMIT = (1 << 30) - 2;
 // __NR_openat2 is 437 on every architecture (added after the syscall table unification, 5.6).
 const NR_OPENAT2 = 437;
 
-const errnoNames = new Map<number, string>(
-  Object.entries(os.constants.errno).map(([name, num]) => [num, name]),
-);
-
 interface Bindings {
   openat2: (nr: number, dirfd: number, path: Buffer, how: Buffer, size: number) => number;
   openat: (dirfd: number, path: Buffer, flags: number, mode: number) => number;
@@ -67,50 +63,35 @@ interface Bindings {
   flock: (fd: number, op: number) => number;
   syncfs: (fd: number) => number;
   close: (fd: number) => number;
-  strerror: (errnum: number) => string;
-  errno: () => number;
 }
 
-let bindings: Bindings | undefined;
-
-/** Loads libc through koffi on first use; the CLI's other verbs never pay for it. */
-function b(): Bindings {
-  if (bindings) return bindings;
-  const require = createRequire(import.meta.url);
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const koffi = require('koffi') as typeof import('koffi');
-  const libc = koffi.load('libc.so.6');
-  const f = (sig: string) => libc.func(sig) as never;
-  bindings = {
-    // glibc 2.36 has no openat2 wrapper; the raw syscall with fixed integer/pointer arguments is
-    // ABI-identical to the variadic one on x86_64 and aarch64 Linux.
-    openat2: f('long syscall(long nr, int dirfd, const uint8_t *path, const void *how, size_t size)'),
-    openat: f('int openat(int dirfd, const uint8_t *path, int flags, uint32_t mode)'),
-    mkdirat: f('int mkdirat(int dirfd, const uint8_t *path, uint32_t mode)'),
-    mknodat: f('int mknodat(int dirfd, const uint8_t *path, uint32_t mode, uint64_t dev)'),
-    symlinkat: f('int symlinkat(const uint8_t *target, int dirfd, const uint8_t *path)'),
-    linkat: f('int linkat(int olddirfd, const uint8_t *oldpath, int newdirfd, const uint8_t *newpath, int flags)'),
-    unlinkat: f('int unlinkat(int dirfd, const uint8_t *path, int flags)'),
-    renameat2: f('int renameat2(int olddirfd, const uint8_t *oldpath, int newdirfd, const uint8_t *newpath, uint32_t flags)'),
-    fchownat: f('int fchownat(int dirfd, const uint8_t *path, uint32_t uid, uint32_t gid, int flags)'),
-    fchown: f('int fchown(int fd, uint32_t uid, uint32_t gid)'),
-    fchmodat: f('int fchmodat(int dirfd, const uint8_t *path, uint32_t mode, int flags)'),
-    fchmod: f('int fchmod(int fd, uint32_t mode)'),
-    utimensat: f('int utimensat(int dirfd, const uint8_t *path, const void *times, int flags)'),
-    futimens: f('int futimens(int fd, const void *times)'),
-    lsetxattr: f('int lsetxattr(const uint8_t *path, const char *name, const void *value, size_t size, int flags)'),
-    fsetxattr: f('int fsetxattr(int fd, const char *name, const void *value, size_t size, int flags)'),
-    lgetxattr: f('long lgetxattr(const uint8_t *path, const char *name, _Out_ void *value, size_t size)'),
-    fgetxattr: f('long fgetxattr(int fd, const char *name, _Out_ void *value, size_t size)'),
-    llistxattr: f('long llistxattr(const uint8_t *path, _Out_ void *list, size_t size)'),
-    flock: f('int flock(int fd, int op)'),
-    syncfs: f('int syncfs(int fd)'),
-    close: f('int close(int fd)'),
-    strerror: f('const char *strerror(int errnum)'),
-    errno: () => koffi.errno(),
-  };
-  return bindings;
-}
+/** libc's *at(2) family and friends, bound on first use; the CLI's other verbs never pay for it. */
+const b = lazyLibc<Bindings>((f) => ({
+  // glibc 2.36 has no openat2 wrapper; the raw syscall with fixed integer/pointer arguments is
+  // ABI-identical to the variadic one on x86_64 and aarch64 Linux.
+  openat2: f('long syscall(long nr, int dirfd, const uint8_t *path, const void *how, size_t size)'),
+  openat: f('int openat(int dirfd, const uint8_t *path, int flags, uint32_t mode)'),
+  mkdirat: f('int mkdirat(int dirfd, const uint8_t *path, uint32_t mode)'),
+  mknodat: f('int mknodat(int dirfd, const uint8_t *path, uint32_t mode, uint64_t dev)'),
+  symlinkat: f('int symlinkat(const uint8_t *target, int dirfd, const uint8_t *path)'),
+  linkat: f('int linkat(int olddirfd, const uint8_t *oldpath, int newdirfd, const uint8_t *newpath, int flags)'),
+  unlinkat: f('int unlinkat(int dirfd, const uint8_t *path, int flags)'),
+  renameat2: f('int renameat2(int olddirfd, const uint8_t *oldpath, int newdirfd, const uint8_t *newpath, uint32_t flags)'),
+  fchownat: f('int fchownat(int dirfd, const uint8_t *path, uint32_t uid, uint32_t gid, int flags)'),
+  fchown: f('int fchown(int fd, uint32_t uid, uint32_t gid)'),
+  fchmodat: f('int fchmodat(int dirfd, const uint8_t *path, uint32_t mode, int flags)'),
+  fchmod: f('int fchmod(int fd, uint32_t mode)'),
+  utimensat: f('int utimensat(int dirfd, const uint8_t *path, const void *times, int flags)'),
+  futimens: f('int futimens(int fd, const void *times)'),
+  lsetxattr: f('int lsetxattr(const uint8_t *path, const char *name, const void *value, size_t size, int flags)'),
+  fsetxattr: f('int fsetxattr(int fd, const char *name, const void *value, size_t size, int flags)'),
+  lgetxattr: f('long lgetxattr(const uint8_t *path, const char *name, _Out_ void *value, size_t size)'),
+  fgetxattr: f('long fgetxattr(int fd, const char *name, _Out_ void *value, size_t size)'),
+  llistxattr: f('long llistxattr(const uint8_t *path, _Out_ void *list, size_t size)'),
+  flock: f('int flock(int fd, int op)'),
+  syncfs: f('int syncfs(int fd)'),
+  close: f('int close(int fd)'),
+}));
 
 /** A NUL-terminated copy of a path for C. */
 export function cpath(p: PathArg): Buffer {
@@ -129,15 +110,7 @@ function show(p: PathArg | undefined): string | undefined {
 
 /** An Error like Node's uvException: `ENOENT: no such file or directory, mkdirat 'a/b'`. */
 export function errnoError(syscall: string, errno: number, path?: PathArg): NodeJS.ErrnoException {
-  const code = errnoNames.get(errno) ?? `E${errno}`;
-  const desc = bindings ? bindings.strerror(errno).toLowerCase() : code;
-  const p = show(path);
-  const err = new Error(`${code}: ${desc}, ${syscall}${p !== undefined ? ` '${p}'` : ''}`) as NodeJS.ErrnoException;
-  err.code = code;
-  err.errno = -errno;
-  err.syscall = syscall;
-  if (p !== undefined) err.path = p;
-  return err;
+  return libcError(syscall, errno, show(path));
 }
 
 function check(r: number, syscall: string, path?: PathArg): number {

@@ -6,9 +6,8 @@
 // Node main thread steps into a fresh namespace, keeps an fd to it, raises `lo` with
 // SIOCSIFFLAGS (netdevice(7)), and steps back, all synchronously, before any other JS runs.
 import { closeSync, openSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { TsrunError } from '../errors.js';
-import { errnoError } from './fsx.js';
+import { errnoError, lazyLibc } from '../linux/libc.js';
 
 const CLONE_NEWNET = 0x40000000;
 const AF_INET = 2;
@@ -24,29 +23,18 @@ interface NetBindings {
   socket: (domain: number, type: number, proto: number) => number;
   ioctl: (fd: number, req: number, arg: Buffer) => number;
   close: (fd: number) => number;
-  errno: () => number;
 }
 
-let cached: NetBindings | undefined;
-
-function bindings(): NetBindings {
-  if (cached) return cached;
-  const require = createRequire(import.meta.url);
-  const koffi = require('koffi') as typeof import('koffi');
-  const libc = koffi.load('libc.so.6');
-  cached = {
-    unshare: libc.func('int unshare(int flags)') as never,
-    setns: libc.func('int setns(int fd, int nstype)') as never,
-    socket: libc.func('int socket(int domain, int type, int protocol)') as never,
-    ioctl: libc.func('int ioctl(int fd, unsigned long req, void *arg)') as never,
-    close: libc.func('int close(int fd)') as never,
-    errno: () => koffi.errno(),
-  };
-  return cached;
-}
+const bindings = lazyLibc<NetBindings>((f) => ({
+  unshare: f('int unshare(int flags)'),
+  setns: f('int setns(int fd, int nstype)'),
+  socket: f('int socket(int domain, int type, int protocol)'),
+  ioctl: f('int ioctl(int fd, unsigned long req, void *arg)'),
+  close: f('int close(int fd)'),
+}));
 
 /** Bring up `lo` in the calling thread's network namespace. */
-function loopbackUp(b: NetBindings): void {
+function loopbackUp(b: ReturnType<typeof bindings>): void {
   const s = b.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (s < 0) throw errnoError('socket', b.errno());
   try {

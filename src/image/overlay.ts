@@ -12,9 +12,8 @@
 // Mounts are per mount namespace, not per thread: the Node process is in the host's, so a mount
 // made here is what the container's new mount namespace copies.
 import { closeSync, constants, openSync, readSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { ImageError } from '../errors.js';
-import { errnoError } from './fsx.js';
+import { errnoError, lazyLibc } from '../linux/libc.js';
 
 // asm-generic syscall numbers, shared by x86_64 and aarch64 since Linux 5.2.
 const NR_MOVE_MOUNT = 429;
@@ -37,29 +36,18 @@ interface MountBindings {
   moveMount: (nr: number, fromFd: number, fromPath: string, toFd: number, toPath: string, flags: number) => number;
   mount: (src: string, target: string, fstype: string, flags: number, data: string | null) => number;
   umount2: (target: string, flags: number) => number;
-  errno: () => number;
 }
 
-let cached: MountBindings | undefined;
-
-/** koffi bindings, loaded on first use (only image verbs pay for them). */
-export function mountBindings(): MountBindings {
-  if (cached) return cached;
-  const require = createRequire(import.meta.url);
-  const koffi = require('koffi') as typeof import('koffi');
-  const libc = koffi.load('libc.so.6');
-  // The raw syscall with fixed arguments is ABI-identical to the variadic call on x86_64/aarch64.
-  cached = {
-    fsopen: libc.func('syscall', 'long', ['long', 'str', 'uint32']) as never,
-    fsconfig: libc.func('syscall', 'long', ['long', 'int', 'uint32', 'str', 'str', 'int']) as never,
-    fsmount: libc.func('syscall', 'long', ['long', 'int', 'uint32', 'uint32']) as never,
-    moveMount: libc.func('syscall', 'long', ['long', 'int', 'str', 'int', 'str', 'uint32']) as never,
-    mount: libc.func('int mount(const char *src, const char *target, const char *fstype, unsigned long flags, const char *data)') as never,
-    umount2: libc.func('int umount2(const char *target, int flags)') as never,
-    errno: () => koffi.errno(),
-  };
-  return cached;
-}
+/** koffi bindings, loaded on first use (only image verbs pay for them). The raw syscall with fixed
+ * arguments is ABI-identical to the variadic call on x86_64/aarch64. */
+export const mountBindings = lazyLibc<MountBindings>((f, lib) => ({
+  fsopen: lib.func('syscall', 'long', ['long', 'str', 'uint32']) as never,
+  fsconfig: lib.func('syscall', 'long', ['long', 'int', 'uint32', 'str', 'str', 'int']) as never,
+  fsmount: lib.func('syscall', 'long', ['long', 'int', 'uint32', 'uint32']) as never,
+  moveMount: lib.func('syscall', 'long', ['long', 'int', 'str', 'int', 'str', 'uint32']) as never,
+  mount: f('int mount(const char *src, const char *target, const char *fstype, unsigned long flags, const char *data)'),
+  umount2: f('int umount2(const char *target, int flags)'),
+}));
 
 export interface OverlaySpec {
   /** Lower dirs, top layer first (overlayfs order). */

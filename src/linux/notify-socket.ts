@@ -3,9 +3,9 @@
 // a CLI call without NOTIFY_SOCKET never pays for it. Errors are shaped like Node's
 // ({code, errno, syscall, path}).
 import { closeSync, openSync, constants as fsc } from 'node:fs';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
+import { errnoCode, lazyLibc } from './libc.js';
 
 const AF_UNIX = 1;
 const SOCK_DGRAM = 2;
@@ -30,35 +30,21 @@ interface Libc {
   poll: (fds: Buffer, n: number, timeout: number) => number;
   pipe2: (fds: Buffer, flags: number) => number;
   shutdown: (fd: number, how: number) => number;
-  errno: () => number;
 }
 
-let libc: Libc | undefined;
-
-function c(): Libc {
-  if (libc) return libc;
-  const require = createRequire(import.meta.url);
-  const koffi = require('koffi') as typeof import('koffi');
-  const lib = koffi.load('libc.so.6');
-  const f = (sig: string) => lib.func(sig) as never;
-  libc = {
-    socket: f('int socket(int domain, int type, int protocol)'),
-    bind: f('int bind(int fd, const void *addr, uint32_t len)'),
-    connect: f('int connect(int fd, const void *addr, uint32_t len)'),
-    send: f('long send(int fd, const void *buf, size_t len, int flags)'),
-    recv: f('long recv(int fd, _Out_ void *buf, size_t len, int flags)'),
-    poll: f('int poll(_Inout_ void *fds, unsigned long n, int timeout)'),
-    pipe2: f('int pipe2(_Out_ void *fds, int flags)'),
-    shutdown: f('int shutdown(int fd, int how)'),
-    errno: () => koffi.errno(),
-  };
-  return libc;
-}
-
-const errnoNames = new Map<number, string>(Object.entries(os.constants.errno).map(([name, num]) => [num, name]));
+const c = lazyLibc<Libc>((f) => ({
+  socket: f('int socket(int domain, int type, int protocol)'),
+  bind: f('int bind(int fd, const void *addr, uint32_t len)'),
+  connect: f('int connect(int fd, const void *addr, uint32_t len)'),
+  send: f('long send(int fd, const void *buf, size_t len, int flags)'),
+  recv: f('long recv(int fd, _Out_ void *buf, size_t len, int flags)'),
+  poll: f('int poll(_Inout_ void *fds, unsigned long n, int timeout)'),
+  pipe2: f('int pipe2(_Out_ void *fds, int flags)'),
+  shutdown: f('int shutdown(int fd, int how)'),
+}));
 
 export function sysError(syscall: string, errno: number, p?: string): NodeJS.ErrnoException {
-  const code = errnoNames.get(errno) ?? `E${errno}`;
+  const code = errnoCode(errno);
   const err = new Error(`${syscall}${p !== undefined ? ` ${p}` : ''}: ${code}`) as NodeJS.ErrnoException;
   err.code = code;
   err.errno = -errno;

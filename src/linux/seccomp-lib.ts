@@ -2,9 +2,8 @@
 // use only: a config without linux.seccomp never pays the ~8 ms koffi costs
 // (reference/node-and-native.md §2). Nothing here loads a filter into this process: the BPF is
 // generated here and loaded by the child with the raw seccomp() syscall (§3, as crun does).
-import { createRequire } from 'node:module';
-import os from 'node:os';
 import { TsrunError } from '../errors.js';
+import { koffi as loadKoffi, lastErrno, libc as sharedLibc, type Library } from './libc.js';
 
 /** seccomp.h: the rule action values (SCMP_ACT_*). */
 export const SCMP_ACT = {
@@ -73,15 +72,14 @@ let lib: SeccompLib | undefined;
 /** Binds libseccomp.so.2 and libc once; throws TSRUN_UNSUPPORTED when libseccomp is missing. */
 export function seccompLib(): SeccompLib {
   if (lib) return lib;
-  const require = createRequire(import.meta.url);
-  const koffi = require('koffi') as typeof import('koffi');
-  let ls: ReturnType<typeof koffi.load>;
+  const koffi = loadKoffi();
+  let ls: Library;
   try {
     ls = koffi.load('libseccomp.so.2');
   } catch (err) {
     throw new TsrunError('TSRUN_UNSUPPORTED', 'seccomp: cannot load libseccomp.so.2 (install the libseccomp2 package)', { cause: err });
   }
-  const libc = koffi.load('libc.so.6');
+  const libc = sharedLibc();
   // seccomp.h: struct scmp_arg_cmp { unsigned int arg; enum scmp_compare op; scmp_datum_t datum_a, datum_b; }
   // Registered by name for the prototypes below.
   koffi.struct('tsrun_scmp_arg_cmp', { arg: 'uint32_t', op: 'int', datum_a: 'uint64_t', datum_b: 'uint64_t' });
@@ -110,15 +108,9 @@ export function seccompLib(): SeccompLib {
       if (!rawSeccomp || nr === undefined) return -1;
       return Number(rawSeccomp(nr, op, flags, null));
     },
-    errno: () => koffi.errno(),
+    errno: lastErrno,
     version: `${v.major}.${v.minor}.${v.micro}`,
   };
   return lib;
 }
 
-/** "EINVAL" for 22: libseccomp returns negative errno values. */
-export function errnoName(errno: number): string {
-  const n = Math.abs(errno);
-  for (const [name, value] of Object.entries(os.constants.errno)) if (value === n) return name;
-  return `errno ${n}`;
-}

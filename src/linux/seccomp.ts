@@ -8,7 +8,8 @@ import { InvalidSpecError, TsrunError } from '../errors.js';
 import type { Logger } from '../container/logger.js';
 import type { LinuxSeccomp } from '../spec/types.js';
 import { AUDIT_ARCH_X86_64, BPF_MAXINSNS, decodeProgram, encodeProgram, enosysPrologue, type EnosysArch } from './seccomp-bpf.js';
-import { errnoName, NR_SCMP_ERROR, SCMP_ACT, SCMP_CMP, SCMP_FLTATR_CTL_NNP, SCMP_FLTATR_CTL_OPTIMIZE, seccompLib, type ArgCmp, type SeccompLib } from './seccomp-lib.js';
+import { NR_SCMP_ERROR, SCMP_ACT, SCMP_CMP, SCMP_FLTATR_CTL_NNP, SCMP_FLTATR_CTL_OPTIMIZE, seccompLib, type ArgCmp, type SeccompLib } from './seccomp-lib.js';
+import { errnoCode } from './libc.js';
 import { resolveFlags, SECCOMP_FILTER_FLAG_NEW_LISTENER } from './seccomp-flags.js';
 import { cacheKey, readCached, writeCached } from './seccomp-cache.js';
 import { seccompSupportedFlags } from './seccomp-flags.js';
@@ -157,7 +158,7 @@ function generate(seccomp: LinuxSeccomp, log: Pick<Logger, 'debug'>): CompiledSe
       const r = lib.archAdd(ctx, tok);
       if (r >= 0 || -r === 17 /* EEXIST: the native arch is already there */) continue;
       // EDOM: libseccomp cannot put arches of different byte order or word size rules in one filter.
-      const why = -r === 33 ? `cannot share a filter with the native architecture (${errnoName(r)})` : `cannot be added (${errnoName(r)})`;
+      const why = -r === 33 ? `cannot share a filter with the native architecture (${errnoCode(r)})` : `cannot be added (${errnoCode(r)})`;
       throw new InvalidSpecError([`${P}.architectures[${i}]: ${name} ${why}`]);
     }
     // runc: > 32 entries → libseccomp's binary tree (2.5.x misbehaves with it and no rules).
@@ -167,7 +168,7 @@ function generate(seccomp: LinuxSeccomp, log: Pick<Logger, 'debug'>): CompiledSe
     for (const rule of rules) {
       for (const args of rule.args) {
         const r = lib.ruleAddArray(ctx, rule.action, rule.nr, args.length, args.length ? args : null);
-        if (r < 0) throw new InvalidSpecError([`${rule.where}: libseccomp refused the rule for syscall ${rule.name} (${errnoName(r)})`]);
+        if (r < 0) throw new InvalidSpecError([`${rule.where}: libseccomp refused the rule for syscall ${rule.name} (${errnoCode(r)})`]);
       }
     }
     bpf = exportBpf(lib, ctx);
@@ -217,10 +218,10 @@ function conditions(args: NonNullable<LinuxSeccomp['syscalls']>[number]['args'] 
 /** seccomp_export_bpf into a memfd: it never blocks like a pipe would, and needs no temp file. */
 function exportBpf(lib: SeccompLib, ctx: unknown): Buffer {
   const fd = lib.memfdCreate('tsrun-seccomp', MFD_CLOEXEC);
-  if (fd < 0) throw new TsrunError('TSRUN_SYSTEM', `seccomp: memfd_create: ${errnoName(lib.errno())}`);
+  if (fd < 0) throw new TsrunError('TSRUN_SYSTEM', `seccomp: memfd_create: ${errnoCode(lib.errno())}`);
   try {
     const r = lib.exportBpf(ctx, fd);
-    if (r < 0) throw new TsrunError('TSRUN_SYSTEM', `seccomp: seccomp_export_bpf: ${errnoName(r)}`);
+    if (r < 0) throw new TsrunError('TSRUN_SYSTEM', `seccomp: seccomp_export_bpf: ${errnoCode(r)}`);
     const size = fs.fstatSync(fd).size;
     const buf = Buffer.alloc(size);
     let got = 0;
