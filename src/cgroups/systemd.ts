@@ -9,18 +9,18 @@ import type { LinuxResources } from '../spec/types.js';
 import { applyResources } from './controllers.js';
 import { dbusCallSync, DbusError } from './dbus-sync.js';
 import { readOptional } from './files.js';
-import { freezerState, setFrozen, sleepMs, type FreezerState } from './freezer.js';
+import { CgroupDirectory } from './directory.js';
+import { sleepMs } from './freezer.js';
 import type { CgroupRecord, Manager, SetOptions } from './manager.js';
-import { readStats, type Stats } from './stats.js';
 import { parseSystemdPath, resourceProperties, scopeProperties, unitCgroupDir, type SystemdPath } from './systemd-props.js';
-import { addProcess, killAll, listPids, ownCgroup, removeCgroup, unifiedMount, type CgroupPlacement } from './v2.js';
+import { addProcess, ownCgroup, removeCgroup, unifiedMount, type CgroupPlacement } from './v2.js';
 
 export function systemdPlacement(root: string, cgroupsPath: string | undefined, id: string): SystemdPath & { dir: string } {
   const p = parseSystemdPath(cgroupsPath, id);
   return { ...p, dir: unitCgroupDir(root, p) };
 }
 
-export class SystemdManager implements Manager {
+export class SystemdManager extends CgroupDirectory implements Manager {
   readonly driver = 'systemd' as const;
   private pending?: LinuxResources;
   private pendingDevices = false;
@@ -28,7 +28,9 @@ export class SystemdManager implements Manager {
   private home?: string;
   id = '';
 
-  constructor(readonly dir: string, readonly unit: string, private readonly slice: string | undefined, private created: string[]) {}
+  constructor(dir: string, readonly unit: string, private readonly slice: string | undefined, private created: string[]) {
+    super(dir);
+  }
 
   /**
    * A scope cannot be empty, and the init must be cloned into its final cgroup (its cgroup mount
@@ -85,40 +87,12 @@ export class SystemdManager implements Manager {
     applyResources(this.dir, resources, o);
   }
 
-  apply(pid: number): void {
-    addProcess(this.dir, pid);
-  }
-
   placed(pid: number, intoCgroup: boolean): void {
     if (!intoCgroup) this.apply(pid);
     this.leave();
     const r = this.pending;
     this.pending = undefined;
     this.set(r, { devices: this.pendingDevices });
-  }
-
-  freeze(): void {
-    setFrozen(this.dir, true);
-  }
-
-  thaw(): void {
-    setFrozen(this.dir, false);
-  }
-
-  freezerState(): FreezerState {
-    return freezerState(this.dir);
-  }
-
-  killAll(): boolean {
-    return killAll(this.dir);
-  }
-
-  pids(): number[] {
-    return listPids(this.dir);
-  }
-
-  stats(): Stats {
-    return readStats(this.dir);
   }
 
   /** StopUnit; systemd removes the cgroup. A unit already gone is not an error. */
