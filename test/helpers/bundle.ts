@@ -81,13 +81,15 @@ export async function runTsrun(argv: readonly string[], o: RunOptions = {}): Pro
     fs.closeSync(err);
     if (typeof input === 'number') fs.closeSync(input);
   }
+  // A failed spawn has no pid: never hand 0 on (process.kill(0) would signal the whole test
+  // runner's process group); the 'error' event below reports the failure.
   const pid = child.pid ?? 0;
-  o.onSpawn?.(pid);
+  if (pid > 0) o.onSpawn?.(pid);
   const timeoutMs = (o.timeoutMs ?? 30_000) * TIME_SCALE;
   const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
     const timer = setTimeout(() => {
       try {
-        process.kill(pid, 'SIGKILL');
+        if (pid > 0) process.kill(pid, 'SIGKILL');
       } catch {
         /* exited meanwhile */
       }

@@ -32,6 +32,9 @@ echo "tsrun-vm: ava took $((SECONDS - start)) s (status $rc)"
 if [ "$rc" != 0 ]; then
   echo "tsrun-vm: what failed (lines marked ✘ above):"
   grep -E '✘|exited (due to|with a non-zero)|Timed out|Uncaught exception|Unhandled rejection|remained pending' "$log" | sed 's/^/  /'
+  # A test file that died (the OOM killer, a crash) shows in the kernel's log, not in ava's.
+  echo "tsrun-vm: kernel log on kills and crashes:"
+  dmesg 2>/dev/null | grep -E -i 'out of memory|oom-kill|killed process|segfault|general protection|traps:' | tail -20 | sed 's/^/  /'
 fi
 rm -f "$log"
 exit $rc
