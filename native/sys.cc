@@ -179,18 +179,28 @@ Napi::Value SetChildSubreaper(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// One data buffer and room for one SCM_RIGHTS fd: what sendFd and recvFd exchange.
+struct FdMessage {
+  char ctrl[CMSG_SPACE(sizeof(int))] = {};
+  struct msghdr msg = {};
+  explicit FdMessage(struct iovec& iov) {
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = ctrl;
+    msg.msg_controllen = sizeof ctrl;
+  }
+  FdMessage(const FdMessage&) = delete;
+  FdMessage& operator=(const FdMessage&) = delete;
+};
+
 // sendFd(socketFd, fd, data?): one SCM_RIGHTS message (console socket, pidfd socket, seccomp
 // listener). Node's net module cannot carry arbitrary fds.
 Napi::Value SendFd(const Napi::CallbackInfo& info) {
   int sock = intArg(info, 0), fd = intArg(info, 1);
   std::string data = info.Length() > 2 && info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : std::string("\0", 1);
   struct iovec iov = {(void*)data.data(), data.size()};
-  char ctrl[CMSG_SPACE(sizeof(int))] = {};
-  struct msghdr msg = {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = ctrl;
-  msg.msg_controllen = sizeof ctrl;
+  FdMessage m(iov);
+  struct msghdr& msg = m.msg;
   struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
   c->cmsg_level = SOL_SOCKET;
   c->cmsg_type = SCM_RIGHTS;
@@ -208,12 +218,8 @@ Napi::Value RecvFd(const Napi::CallbackInfo& info) {
   int sock = intArg(info, 0);
   char buf[4096];
   struct iovec iov = {buf, sizeof buf};
-  char ctrl[CMSG_SPACE(sizeof(int))] = {};
-  struct msghdr msg = {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = ctrl;
-  msg.msg_controllen = sizeof ctrl;
+  FdMessage m(iov);
+  struct msghdr& msg = m.msg;
   ssize_t r;
   do r = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
   while (r < 0 && errno == EINTR);
