@@ -48,13 +48,14 @@ export function errnoCode(errno: number): string {
   return errnoNames.get(n) ?? `E${n}`;
 }
 
+let strerror: ((n: number) => string) | undefined;
+
 /** strerror(3) in lower case, when libc is already loaded (an error path never loads it). */
 function describe(errno: number): string | undefined {
   if (!libcLibrary) return undefined;
   strerror ??= libcLibrary.func('const char *strerror(int errnum)') as (n: number) => string;
   return strerror(errno).toLowerCase();
 }
-let strerror: ((n: number) => string) | undefined;
 
 /** An Error like Node's uvException: `ENOENT: no such file or directory, mkdirat 'a/b'`. */
 export function errnoError(syscall: string, errno: number, path?: string): NodeJS.ErrnoException {

@@ -113,4 +113,3 @@ export function seccompLib(): SeccompLib {
   };
   return lib;
 }
-

@@ -103,9 +103,9 @@ rootTest('--process FILE, -d with --pid-file, --preserve-fds', async (t) => {
   t.true(pid > 0);
   // While sh execs sleep, the new image's cmdline is briefly empty (the kernel sets the argument
   // area after it switches the mm): read it again until it is filled in.
-  const argv0 = () => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0];
-  await waitFor(() => argv0() !== '', 5000, () => `a cmdline for pid ${pid}`);
-  t.true(argv0() === 'sh' || argv0() === 'sleep', `the pid file names the exec'd process (sh, or the sleep it exec'd): ${argv0()}`);
+  let argv0 = '';
+  await waitFor(() => (argv0 = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]!) !== '', 5000, () => `a cmdline for pid ${pid}`);
+  t.true(argv0 === 'sh' || argv0 === 'sleep', `the pid file names the exec'd process (sh, or the sleep it exec'd): ${argv0}`);
   t.true(fs.readlinkSync(`/proc/${pid}/cwd`).endsWith('/etc'));
   await waitFor(() => fs.readFileSync(out, 'utf8') === 'from-process-file 42\n', 5000, () => `fd 3 output: ${fs.readFileSync(out, 'utf8')}`);
   t.not(procStat(pid)?.state, 'Z', '-d returned with the process still running');
