@@ -8,7 +8,7 @@ import { closeSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import type tty from 'node:tty';
 import { InvalidStateError, TsrunError } from '../errors.js';
-import { addon } from '../native/addon.js';
+import { addon } from '../sys/addon.js';
 import { parseSignal } from '../container/signals.js';
 import { resizePty, type StdioStreams } from './stdio.js';
 

@@ -4,7 +4,7 @@
 // access, so the mapping is unit-tested.
 import path from 'node:path';
 import { InvalidArgumentError } from '../errors.js';
-import { RLIMIT_NUMBERS } from '../linux/rlimits.js';
+import { RLIMIT_NUMBERS } from '../plan/rlimits.js';
 import { defaultSpec } from '../spec/defaults.js';
 import type { LinuxResources, Mount, POSIXRlimit, Process, Spec } from '../spec/types.js';
 

@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import tty from 'node:tty';
 import { InvalidArgumentError } from '../errors.js';
-import { addon } from '../native/addon.js';
+import { addon } from '../sys/addon.js';
 
 /** 'pipe': a Node stream; 'ignore': /dev/null; 'inherit': this process's fd; a number: that fd. */
 export type StdioEntry = 'pipe' | 'ignore' | 'inherit' | number;

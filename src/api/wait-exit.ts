@@ -4,7 +4,7 @@
 // removed, so removal never has to retry while blocking the loop.
 import { closeSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { addon } from '../native/addon.js';
+import { addon } from '../sys/addon.js';
 
 export async function waitPidExit(pid: number): Promise<void> {
   if (!pid) return;

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { CgroupError } from '../errors.js';
-import { packageRoot } from '../native/addon.js';
+import { packageRoot } from '../sys/addon.js';
 
 export interface DbusCall {
   member: string;

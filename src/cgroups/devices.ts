@@ -4,7 +4,7 @@
 // the container unfiltered, even for an instant (runc does the same).
 import { closeSync, constants, openSync } from 'node:fs';
 import { CgroupError } from '../errors.js';
-import { addon } from '../native/addon.js';
+import { addon } from '../sys/addon.js';
 import type { LinuxDeviceCgroup } from '../spec/types.js';
 import { BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI, BPF_PROG_TYPE_CGROUP_DEVICE, deviceFilterProgram, encodeProgram } from './device-bpf.js';
 import { deviceRuleSet } from './device-rules.js';

@@ -2,14 +2,14 @@
 // runc's rules: a created container is killed without --force; running or paused needs --force.
 import { closeSync, writeFileSync } from 'node:fs';
 import { InvalidStateError } from '../errors.js';
-import { hookState, runHooks } from '../linux/hooks.js';
-import { silentLogger, type Logger } from './logger.js';
+import { hookState, runHooks } from './hooks.js';
+import { silentLogger, type Logger } from '../logger.js';
 import { managerFromRecord } from '../cgroups/select.js';
 import { killAll } from '../cgroups/v2.js';
-import { addon } from '../native/addon.js';
+import { addon } from '../sys/addon.js';
 import { containerStatus, isAlive } from '../state/status.js';
 import { StateStore, type ContainerRecord } from '../state/store.js';
-import { releaseImageRootfs } from './image-rootfs.js';
+import { releaseImageRootfs } from '../image/image-rootfs.js';
 
 function waitGone(rec: ContainerRecord, timeoutMs = 10_000): void {
   const until = Date.now() + timeoutMs;

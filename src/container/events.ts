@@ -7,7 +7,7 @@ import path from 'node:path';
 import { InvalidArgumentError, InvalidStateError } from '../errors.js';
 import type { Manager } from '../cgroups/manager.js';
 import { parseKeyValues, readOptional } from '../cgroups/files.js';
-import type { Stats } from '../cgroups/stats.js';
+import { statsJson, type Stats } from '../cgroups/stats.js';
 import { containerStatus } from '../state/status.js';
 import { StateStore } from '../state/store.js';
 import { cgroupManagerOf } from './pause.js';
@@ -16,6 +16,11 @@ export interface ContainerEvent {
   type: 'stats' | 'oom';
   id: string;
   data?: Stats;
+}
+
+/** An event as one JSON line (cgroup counters as exact integers). */
+export function eventJson(e: ContainerEvent): string {
+  return statsJson(e);
 }
 
 /** A Go time.Duration string ("5s", "1m30s", "250ms") in milliseconds. */

@@ -6,8 +6,8 @@ import { closeSync, constants, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { InvalidArgumentError, InvalidStateError, TsrunError } from '../errors.js';
 import { addProcess, closeFd } from '../cgroups/v2.js';
-import { addon } from '../native/addon.js';
-import { compileExecPlan } from '../process/compile.js';
+import { addon } from '../sys/addon.js';
+import { compileExecPlan } from '../plan/compile.js';
 import { runHandshakeAsync } from '../process/protocol.js';
 import { spawnModeFor, spawnPlan, type SpawnMode } from '../process/spawn.js';
 import { validateSpec } from '../spec/validate.js';
@@ -17,8 +17,8 @@ import { StateStore, writeAtomic } from '../state/store.js';
 import { sendToSocket } from './create.js';
 import { waitForeground, type ExitStatus } from './foreground.js';
 import { forwardListener, loadSeccomp } from './seccomp.js';
-import { assertHostSupport } from '../linux/host-support.js';
-import type { Logger } from './logger.js';
+import { assertHostSupport } from './host-support.js';
+import type { Logger } from '../logger.js';
 
 const NS_FILE: Record<NamespaceType, string> = {
   pid: 'pid', network: 'net', mount: 'mnt', ipc: 'ipc', uts: 'uts', user: 'user', cgroup: 'cgroup', time: 'time',

@@ -2,7 +2,7 @@
 // the exit comes through the pidfd on the event loop (no polling; libuv's SIGCHLD handler waits
 // only for its own children).
 import { constants } from 'node:os';
-import { addon } from '../native/addon.js';
+import { addon } from '../sys/addon.js';
 import type { Box } from '../spec/types.js';
 
 const FORWARDED: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT', 'SIGTSTP', 'SIGTTIN', 'SIGTTOU', 'SIGALRM', 'SIGPIPE'];

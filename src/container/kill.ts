@@ -3,7 +3,7 @@
 import { closeSync } from 'node:fs';
 import { InvalidStateError, TsrunError } from '../errors.js';
 import { killAll, listPids } from '../cgroups/v2.js';
-import { addon } from '../native/addon.js';
+import { addon } from '../sys/addon.js';
 import { containerStatus } from '../state/status.js';
 import { StateStore } from '../state/store.js';
 

@@ -11,13 +11,13 @@
 import { chmodSync, closeSync, mkdirSync, readSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { TsrunError } from '../errors.js';
-import { addon } from '../native/addon.js';
+import { addon } from '../sys/addon.js';
 import type { Spec } from '../spec/types.js';
 import { readProcStat } from '../state/status.js';
 import {
   bindDgram, connectDgram, drainDgrams, pipe, pollIn, sendDgram, shutdownSocket,
-} from '../linux/notify-socket.js';
-import type { Logger } from './logger.js';
+} from './notify-socket.js';
+import type { Logger } from '../logger.js';
 
 export const NOTIFY_DIR = 'notify';
 export const NOTIFY_FILE = 'notify.sock';

@@ -2,7 +2,7 @@
 // subreaper, as runc), forwards signals, waits through the pidfd, removes the container and
 // reports the exit status (128+signal when killed). Detached, it returns once the process runs.
 import { closeSync } from 'node:fs';
-import { addon } from '../native/addon.js';
+import { addon } from '../sys/addon.js';
 import { StateStore } from '../state/store.js';
 import { createContainer, type CreateOptions } from './create.js';
 import { destroy } from './delete.js';

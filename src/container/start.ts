@@ -3,11 +3,11 @@
 import { closeSync, constants, openSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { InvalidStateError, TsrunError } from '../errors.js';
-import { hookState, runHooks } from '../linux/hooks.js';
+import { hookState, runHooks } from './hooks.js';
 import { containerStatus } from '../state/status.js';
 import { FIFO_FILE, StateStore, type ContainerRecord } from '../state/store.js';
 import { helperPath } from '../process/spawn.js';
-import { silentLogger, type Logger } from './logger.js';
+import { silentLogger, type Logger } from '../logger.js';
 import { forwardReady, NotifyListener } from './notify.js';
 
 export interface StartOptions {

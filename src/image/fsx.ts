@@ -5,7 +5,7 @@
 // ({code:'ENOENT', errno, syscall, path}). Paths are Buffers (raw bytes from the archive) or
 // strings (UTF-8).
 import os from 'node:os';
-import { errnoError as libcError, lazyLibc } from '../linux/libc.js';
+import { errnoError as libcError, lazyLibc } from '../sys/libc.js';
 
 export type PathArg = string | Buffer;
 

@@ -5,7 +5,7 @@
 // honours the leases of pulls in flight.
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import { containerDirOf, readImageMarker, removeContainerDir, type ImageContainerMarker } from '../container/image-rootfs.js';
+import { containerDirOf, readImageMarker, removeContainerDir, type ImageContainerMarker } from './image-rootfs.js';
 import { pidAlive } from './content-store.js';
 import { ImageStore } from './image-store.js';
 import { chainIDs, listLayers, removeLayer } from './layers.js';

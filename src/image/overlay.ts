@@ -13,7 +13,7 @@
 // made here is what the container's new mount namespace copies.
 import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { ImageError } from '../errors.js';
-import { errnoError, lazyLibc } from '../linux/libc.js';
+import { errnoError, lazyLibc } from '../sys/libc.js';
 
 // asm-generic syscall numbers, shared by x86_64 and aarch64 since Linux 5.2.
 const NR_MOVE_MOUNT = 429;

@@ -19,11 +19,11 @@
 import { closeSync, writeFileSync, writeSync } from 'node:fs';
 import util from 'node:util';
 import { ChildSetupError, TsrunError } from '../errors.js';
-import { addon } from '../native/addon.js';
+import { addon } from '../sys/addon.js';
 import type { LinuxIDMapping, Spec } from '../spec/types.js';
-import { moveNetDevices } from '../linux/net-devices.js';
-import { Detail, Msg, Sync } from './opcodes.js';
-import type { CompiledPlan } from './plan-builder.js';
+import { moveNetDevices } from './net-devices.js';
+import { Detail, Msg, Sync } from '../plan/opcodes.js';
+import type { CompiledPlan } from '../plan/plan-builder.js';
 
 export interface ChildHandle {
   pid: number;

@@ -7,9 +7,9 @@
 import path from 'node:path';
 import { existsSync } from 'node:fs';
 import type { NamespaceType, Spec } from '../spec/types.js';
-import { addon, packageRoot } from '../native/addon.js';
-import type { CompiledPlan } from './plan-builder.js';
-import { serializePlan } from './plan-builder.js';
+import { addon, packageRoot } from '../sys/addon.js';
+import type { CompiledPlan } from '../plan/plan-builder.js';
+import { serializePlan } from '../plan/plan-builder.js';
 import type { ChildHandle } from './protocol.js';
 
 export type SpawnMode = 'direct' | 'helper';

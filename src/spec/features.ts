@@ -8,7 +8,7 @@ import { CAPABILITIES, HOOK_NAMES, MEMORY_POLICY_FLAGS, MEMORY_POLICY_MODES, SEC
 import { knownMountOptions } from './mount-options.js';
 import { SPEC_VERSION } from './defaults.js';
 import { NAMESPACE_TYPES, type Features, type LinuxFeatures, type NamespaceType } from './types.js';
-import { idmapSupported } from '../linux/idmap-support.js';
+import { idmapSupported } from '../sys/idmap-support.js';
 
 export interface FeatureSupport {
   namespaces: readonly NamespaceType[];
@@ -44,7 +44,7 @@ export const CURRENT_SUPPORT: FeatureSupport = {
   selinux: false,
   intelRdt: { enabled: false, schemata: false, monitoring: false },
   memoryPolicy: true,
-  // Idmapped bind mounts (src/linux/idmap.ts), where the kernel and the host's / allow them.
+  // Idmapped bind mounts (src/plan/idmap.ts), where the kernel and the host's / allow them.
   idmap: idmapSupported(),
   netDevices: true,
   unsafeAnnotations: [],

@@ -6,7 +6,7 @@
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync, constants } from 'node:fs';
 import path from 'node:path';
 import { ExistsError, InvalidArgumentError, NotFoundError } from '../errors.js';
-import { addon, LOCK_EX } from '../native/addon.js';
+import { addon, LOCK_EX } from '../sys/addon.js';
 import type { CgroupRecord } from '../cgroups/manager.js';
 import type { Spec } from '../spec/types.js';
 

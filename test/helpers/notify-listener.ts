@@ -3,8 +3,8 @@
 // and whether it carried an fd; a carried fd (the BARRIER=1 pipe, sd_notify_barrier(3)) is closed
 // at once, which is how systemd acknowledges, unless holdBarrier asks to keep the sender waiting.
 import { closeSync, rmSync } from 'node:fs';
-import { addon } from '../../src/native/addon.js';
-import { bindDgram, shutdownSocket } from '../../src/linux/notify-socket.js';
+import { addon } from '../../src/sys/addon.js';
+import { bindDgram, shutdownSocket } from '../../src/container/notify-socket.js';
 
 export interface NotifyDatagram {
   data: string;

@@ -5,7 +5,7 @@
 // with the addon's recvmsg once libuv reports the socket readable.
 import fs from 'node:fs';
 import net from 'node:net';
-import { addon } from '../../src/native/addon.js';
+import { addon } from '../../src/sys/addon.js';
 
 export interface ReceivedFd {
   /** The received fd (close it), or -1 when the message carried none. */

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { LinuxIDMapping, Mount, Spec } from '../../src/spec/types.js';
-import { idmapRefusal, idmapSupported } from '../../src/linux/idmap-support.js';
+import { idmapRefusal, idmapSupported } from '../../src/sys/idmap-support.js';
 import { Runtime } from '../../src/index.js';
 import { isRoot, makeBundle, type Bundle } from '../helpers/bundle.js';
 

@@ -7,7 +7,7 @@ import test, { type ExecutionContext } from 'ava';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { seccompLib } from '../../src/linux/seccomp-lib.js';
+import { seccompLib } from '../../src/seccomp/seccomp-lib.js';
 import type { LinuxSeccomp } from '../../src/spec/types.js';
 import { isRoot, makeBundle, waitFor, type Bundle } from '../helpers/bundle.js';
 import { buildSecurityTool, installSecurityTool, NR, scResults } from '../helpers/sc-tool.js';

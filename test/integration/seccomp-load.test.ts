@@ -9,9 +9,9 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { compileSeccomp, sendSeccompListener } from '../../src/linux/seccomp.js';
-import { seccompLib } from '../../src/linux/seccomp-lib.js';
-import { addon, packageRoot } from '../../src/native/addon.js';
+import { compileSeccomp, sendSeccompListener } from '../../src/seccomp/seccomp.js';
+import { seccompLib } from '../../src/seccomp/seccomp-lib.js';
+import { addon, packageRoot } from '../../src/sys/addon.js';
 import type { LinuxSeccomp, LinuxSyscall } from '../../src/spec/types.js';
 
 const HARNESS_C = String.raw`

@@ -5,7 +5,7 @@
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import { addon } from '../../src/native/addon.js';
+import { addon } from '../../src/sys/addon.js';
 import { isRoot, makeBundle, waitFor } from '../helpers/bundle.js';
 import { parseProbeJson, type ProbeReport } from '../helpers/rootfs.js';
 import { listenForFds, readPty } from '../helpers/unix-socket.js';

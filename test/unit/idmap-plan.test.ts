@@ -1,4 +1,4 @@
-// Idmapped mounts without root: which mounts are idmapped and with which maps (src/linux/idmap.ts),
+// Idmapped mounts without root: which mounts are idmapped and with which maps (src/plan/idmap.ts),
 // where the compiler puts OP_IDMAP_MOUNT (prepare before any namespace, attach in the rootfs),
 // the validation of mappings (src/spec/validate*.ts), and the kernel/filesystem check.
 import test from 'ava';
@@ -6,11 +6,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { InvalidSpecError } from '../../src/errors.js';
-import { idmapRefusal, idmapSupported, kernelVersion } from '../../src/linux/idmap-support.js';
-import { mapText, planIdmapMounts } from '../../src/linux/idmap.js';
-import { compilePlan } from '../../src/process/compile.js';
-import { Idmap, NONE, Op, OP_WORDS } from '../../src/process/opcodes.js';
-import type { CompiledPlan } from '../../src/process/plan-builder.js';
+import { idmapRefusal, idmapSupported, kernelVersion } from '../../src/sys/idmap-support.js';
+import { mapText, planIdmapMounts } from '../../src/plan/idmap.js';
+import { compilePlan } from '../../src/plan/compile.js';
+import { Idmap, NONE, Op, OP_WORDS } from '../../src/plan/opcodes.js';
+import type { CompiledPlan } from '../../src/plan/plan-builder.js';
 import { defaultSpec } from '../../src/spec/defaults.js';
 import type { Mount, Spec } from '../../src/spec/types.js';
 import { validateSpec } from '../../src/spec/validate.js';

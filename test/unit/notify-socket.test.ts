@@ -1,5 +1,5 @@
 // The NOTIFY_SOCKET proxy's parts that need no container (container/notify.ts,
-// linux/notify-socket.ts): READY= parsing, sockaddr_un encoding, the spec runc's setupSpec makes,
+// container/notify-socket.ts): READY= parsing, sockaddr_un encoding, the spec runc's setupSpec makes,
 // and the datagram sockets themselves (unprivileged: sockets in a temp dir and abstract names).
 // The fd-counting test is serial: concurrent tests of this file open fds of their own.
 import test from 'ava';
@@ -11,8 +11,8 @@ import path from 'node:path';
 import {
   CONTAINER_NOTIFY_SOCKET, makeNotifyDir, notifyHost, NotifyListener, notifySocketPath, notifySpec, readyLine,
 } from '../../src/container/notify.js';
-import type { Logger } from '../../src/container/logger.js';
-import { bindDgram, connectDgram, drainDgrams, sendDgram, sockaddrUn } from '../../src/linux/notify-socket.js';
+import type { Logger } from '../../src/logger.js';
+import { bindDgram, connectDgram, drainDgrams, sendDgram, sockaddrUn } from '../../src/container/notify-socket.js';
 import { readProcStat } from '../../src/state/status.js';
 import type { Spec } from '../../src/spec/types.js';
 

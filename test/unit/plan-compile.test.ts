@@ -1,4 +1,4 @@
-// The plan compiler (src/process/compile.ts): which ops a config becomes, in which order, with
+// The plan compiler (src/plan/compile.ts): which ops a config becomes, in which order, with
 // which arguments, and how a failure at an op is worded. The plan is decoded back from its
 // binary form (ops, string table, lists), as native/child.cc reads it.
 import test from 'ava';
@@ -6,9 +6,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { InvalidSpecError } from '../../src/errors.js';
-import { compilePlan, type CompileOptions } from '../../src/process/compile.js';
-import { CLONE, Detail, NONE, Op, OP_WORDS, Resolve, Sync } from '../../src/process/opcodes.js';
-import type { CompiledPlan } from '../../src/process/plan-builder.js';
+import { compilePlan, type CompileOptions } from '../../src/plan/compile.js';
+import { CLONE, Detail, NONE, Op, OP_WORDS, Resolve, Sync } from '../../src/plan/opcodes.js';
+import type { CompiledPlan } from '../../src/plan/plan-builder.js';
 import { describeChildError } from '../../src/process/protocol.js';
 import { defaultSpec } from '../../src/spec/defaults.js';
 import { MS } from '../../src/spec/mount-options.js';

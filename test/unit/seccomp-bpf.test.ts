@@ -1,7 +1,7 @@
 // The BPF helpers on their own: the ENOSYS prologue for each arch shape (runc patchbpf), without
 // libseccomp, run through the evaluator; and the evaluator against hand-written programs.
 import test from 'ava';
-import { decodeProgram, encodeProgram, enosysPrologue, evaluate, X32_SYSCALL_BIT, type Insn } from '../../src/linux/seccomp-bpf.js';
+import { decodeProgram, encodeProgram, enosysPrologue, evaluate, X32_SYSCALL_BIT, type Insn } from '../../src/seccomp/seccomp-bpf.js';
 
 const ENOSYS_RET = 0x00050026; // SECCOMP_RET_ERRNO | ENOSYS
 const AFTER = 0x7fff0000; // what the stand-in "libseccomp program" after the prologue returns

@@ -1,14 +1,14 @@
 // compileSeccomp: OCI profiles → BPF, checked by running the program over synthetic seccomp_data
-// (src/linux/seccomp-bpf.ts evaluate). Expected values are derived from the profile and the kernel's
+// (src/seccomp/seccomp-bpf.ts evaluate). Expected values are derived from the profile and the kernel's
 // SECCOMP_RET_* encoding (linux/seccomp.h), never from a previous run.
 import test from 'ava';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { compileSeccomp, seccompFeatures } from '../../src/linux/seccomp.js';
-import { decodeProgram, evaluate, X32_SYSCALL_BIT, type SeccompData } from '../../src/linux/seccomp-bpf.js';
-import { seccompLib } from '../../src/linux/seccomp-lib.js';
-import { SECCOMP_FILTER_FLAG_NEW_LISTENER, SECCOMP_FILTER_FLAG_SPEC_ALLOW, seccompSupportedFlags } from '../../src/linux/seccomp-flags.js';
+import { compileSeccomp, seccompFeatures } from '../../src/seccomp/seccomp.js';
+import { decodeProgram, evaluate, X32_SYSCALL_BIT, type SeccompData } from '../../src/seccomp/seccomp-bpf.js';
+import { seccompLib } from '../../src/seccomp/seccomp-lib.js';
+import { SECCOMP_FILTER_FLAG_NEW_LISTENER, SECCOMP_FILTER_FLAG_SPEC_ALLOW, seccompSupportedFlags } from '../../src/seccomp/seccomp-flags.js';
 import { InvalidSpecError } from '../../src/errors.js';
 import type { LinuxSeccomp, LinuxSyscall } from '../../src/spec/types.js';
 

@@ -3,7 +3,7 @@ import { CURRENT_SUPPORT, KNOWN, features, formatFeatures, type FeatureSupport }
 import { CAPABILITIES } from '../../src/spec/known-names.js';
 import { knownMountOptions, parseMountOptions } from '../../src/spec/mount-options.js';
 import { NAMESPACE_TYPES } from '../../src/spec/types.js';
-import { idmapSupported } from '../../src/linux/idmap-support.js';
+import { idmapSupported } from '../../src/sys/idmap-support.js';
 
 test('the current support: 8 namespaces, all caps, every hook, cgroup v2, memory policy, net devices, idmap where the kernel has it; no LSMs', (t) => {
   const f = features(CURRENT_SUPPORT, { version: '0.1.0', commit: 'abc' });

@@ -1,11 +1,11 @@
 // runc events.go: --stats prints one stats event; otherwise a JSON line per event, stats every
 // --interval (default 5s) and oom as it happens, until the container stops or SIGINT/SIGTERM.
-import { parseDuration, statsEvent, streamEvents, type ContainerEvent } from '../../container/events.js';
-import { statsJson } from '../../cgroups/stats.js';
+import { eventJson, parseDuration, statsEvent, streamEvents, type ContainerEvent } from '../../container/events.js';
+
 import type { VerbContext } from '../main.js';
 
 export default async function events({ cl, id }: VerbContext): Promise<number> {
-  const write = (e: ContainerEvent) => process.stdout.write(`${statsJson(e)}\n`);
+  const write = (e: ContainerEvent) => process.stdout.write(`${eventJson(e)}\n`);
   if (cl.flags.stats === true) {
     write(statsEvent(cl.global.root, id));
     return 0;

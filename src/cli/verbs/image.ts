@@ -98,7 +98,7 @@ export default async function image({ cl }: VerbContext): Promise<number> {
     }
     case 'inspect': {
       const { ImageStore } = await import('../../image/image-store.js');
-      const { readImageConfig } = await import('../../image/image-run.js');
+      const { readImageConfig } = await import('../../container/image-run.js');
       const { chainIDs, getLayer } = await import('../../image/layers.js');
       const store = new ImageStore(imageRoot);
       const rec = await store.get(cl.args[0]);

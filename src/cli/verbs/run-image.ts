@@ -2,7 +2,7 @@
 // Pull progress (when the image is missing) goes to stderr; the container's output streams
 // through; the exit status is the container's. With -d the id is printed and tsrun returns.
 import { InvalidArgumentError } from '../../errors.js';
-import { runImage, type ImageRunEvent } from '../../image/image-run.js';
+import { runImage, type ImageRunEvent } from '../../container/image-run.js';
 import { createProgressRenderer } from '../../image/progress.js';
 import type { VerbContext } from '../main.js';
 import { str } from './flags.js';

@@ -4,7 +4,7 @@
 // (specs-go ContainerProcessState): { ociVersion, fds: ["seccompFd"], pid, metadata?, state }.
 import fs from 'node:fs';
 import { TsrunError } from '../errors.js';
-import { addon } from '../native/addon.js';
+import { addon } from '../sys/addon.js';
 import type { State } from '../spec/types.js';
 
 /** runtime-spec state.go SeccompFdName. */

@@ -7,8 +7,8 @@ import path from 'node:path';
 import { InvalidSpecError } from '../errors.js';
 import { MS, parseMountOptions } from '../spec/mount-options.js';
 import type { LinuxDevice, Mount, Spec } from '../spec/types.js';
-import { Op, NONE, Resolve } from '../process/opcodes.js';
-import type { PlanBuilder } from '../process/plan-builder.js';
+import { Op, NONE, Resolve } from './opcodes.js';
+import type { PlanBuilder } from './plan-builder.js';
 import { emitIdmapAttach, type IdmapMount } from './idmap.js';
 
 export const ROOT_SLOT = 0;
@@ -48,7 +48,7 @@ export interface RootfsContext {
   /** The container's cgroup directory on the host, when it has one. */
   cgroupDir?: string;
   noPivot: boolean;
-  /** Idmapped bind mounts, prepared earlier in the plan (src/linux/idmap.ts). */
+  /** Idmapped bind mounts, prepared earlier in the plan (src/plan/idmap.ts). */
   idmaps?: ReadonlyMap<Mount, IdmapMount>;
   /** Ops to run with the rootfs ready, before pivot_root (hooks). */
   beforePivot?: () => void;

@@ -3,7 +3,7 @@
 // namespace (unshare) both apply only to children (pid_namespaces(7), time_namespaces(7)), and
 // timens offsets can be written only before a process is inside, so those cases fork again.
 import type { LinuxNamespace, NamespaceType } from '../spec/types.js';
-import { CLONE } from '../process/opcodes.js';
+import { CLONE } from './opcodes.js';
 
 export const NS_FLAG: Record<NamespaceType, number> = {
   pid: CLONE.NEWPID,

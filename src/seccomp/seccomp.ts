@@ -5,11 +5,11 @@
 // specconv.SetupSeccomp) so profiles written for Docker/containerd/Podman behave the same.
 import fs from 'node:fs';
 import { InvalidSpecError, TsrunError } from '../errors.js';
-import type { Logger } from '../container/logger.js';
+import type { Logger } from '../logger.js';
 import type { LinuxSeccomp } from '../spec/types.js';
 import { AUDIT_ARCH_X86_64, BPF_MAXINSNS, decodeProgram, encodeProgram, enosysPrologue, type EnosysArch } from './seccomp-bpf.js';
 import { NR_SCMP_ERROR, SCMP_ACT, SCMP_CMP, SCMP_FLTATR_CTL_NNP, SCMP_FLTATR_CTL_OPTIMIZE, seccompLib, type ArgCmp, type SeccompLib } from './seccomp-lib.js';
-import { errnoCode } from './libc.js';
+import { errnoCode } from '../sys/libc.js';
 import { resolveFlags, SECCOMP_FILTER_FLAG_NEW_LISTENER } from './seccomp-flags.js';
 import { cacheKey, readCached, writeCached } from './seccomp-cache.js';
 import { seccompSupportedFlags } from './seccomp-flags.js';

@@ -3,7 +3,7 @@
 // (reference/node-and-native.md §2). Nothing here loads a filter into this process: the BPF is
 // generated here and loaded by the child with the raw seccomp() syscall (§3, as crun does).
 import { TsrunError } from '../errors.js';
-import { koffi as loadKoffi, lastErrno, libc as sharedLibc, type Library } from './libc.js';
+import { koffi as loadKoffi, lastErrno, libc as sharedLibc, type Library } from '../sys/libc.js';
 
 /** seccomp.h: the rule action values (SCMP_ACT_*). */
 export const SCMP_ACT = {

@@ -1,5 +1,5 @@
 // The addon's typed surface. Loaded once, lazily, from build/Release next to the package root
-// (the bundle lives in dist/, the sources in src/native/).
+// (the bundle lives in dist/, the sources in src/sys/).
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';

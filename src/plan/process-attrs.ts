@@ -3,8 +3,8 @@
 // encoded as the kernel structures the plan interpreter passes to the system calls.
 import { InvalidSpecError } from '../errors.js';
 import type { LinuxMemoryPolicy, LinuxPersonality, Process } from '../spec/types.js';
-import { Op } from '../process/opcodes.js';
-import type { PlanBuilder } from '../process/plan-builder.js';
+import { Op } from './opcodes.js';
+import type { PlanBuilder } from './plan-builder.js';
 
 const SCHED_POLICIES: Record<string, number> = {
   SCHED_OTHER: 0, SCHED_FIFO: 1, SCHED_RR: 2, SCHED_BATCH: 3, SCHED_ISO: 4, SCHED_IDLE: 5, SCHED_DEADLINE: 6,

@@ -5,7 +5,7 @@
 import { closeSync, openSync, constants as fsc } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { errnoCode, lazyLibc } from './libc.js';
+import { errnoCode, lazyLibc } from '../sys/libc.js';
 
 const AF_UNIX = 1;
 const SOCK_DGRAM = 2;

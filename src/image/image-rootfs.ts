@@ -9,7 +9,7 @@
 // <its imageRoot>/containers/<id>.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { readMountinfo, unescapeMountinfo, unmountAll } from '../image/overlay.js';
+import { readMountinfo, unescapeMountinfo, unmountAll } from './overlay.js';
 
 export const IMAGE_MARKER = 'tsrun-image.json';
 

@@ -14,9 +14,9 @@ import path from 'node:path';
 import { InvalidSpecError } from '../errors.js';
 import { MS, parseMountOptions } from '../spec/mount-options.js';
 import type { LinuxIDMapping, Mount, Spec } from '../spec/types.js';
-import { Idmap, NONE, Op } from '../process/opcodes.js';
-import type { PlanBuilder } from '../process/plan-builder.js';
-import { idmapRefusal } from './idmap-support.js';
+import { Idmap, NONE, Op } from './opcodes.js';
+import type { PlanBuilder } from './plan-builder.js';
+import { idmapRefusal } from '../sys/idmap-support.js';
 
 /** Plan slots 16..63 hold the prepared (detached, idmapped) trees until they are attached. */
 const FIRST_SLOT = 16;

@@ -4,13 +4,13 @@
 // hostname, rlimits, the user and its capabilities, fds, then park on exec.fifo and execve.
 // A diagram of the parent/child conversation is in protocol.ts.
 import { InvalidSpecError } from '../errors.js';
-import { capSets, kernelLastCap } from '../linux/capabilities.js';
-import { JOIN_ORDER, planNamespaces, NS_FLAG, type NamespacePlan } from '../linux/namespaces.js';
-import { callerNofile, RLIMIT_NUMBERS, rlimitValue } from '../linux/rlimits.js';
-import { emitRootfs } from '../linux/rootfs.js';
-import { emitIdmapPrepare, planIdmapMounts } from '../linux/idmap.js';
+import { capSets, kernelLastCap } from './capabilities.js';
+import { JOIN_ORDER, planNamespaces, NS_FLAG, type NamespacePlan } from './namespaces.js';
+import { callerNofile, RLIMIT_NUMBERS, rlimitValue } from './rlimits.js';
+import { emitRootfs } from './rootfs.js';
+import { emitIdmapPrepare, planIdmapMounts } from './idmap.js';
 import type { Hook, LinuxMemoryPolicy, LinuxPersonality, NamespaceType, Process, Spec } from '../spec/types.js';
-import { emitFinalAffinity, emitProcessAttrs } from '../linux/process-attrs.js';
+import { emitFinalAffinity, emitProcessAttrs } from './process-attrs.js';
 import { CLONE, NONE, Op, Sync } from './opcodes.js';
 import { PlanBuilder, split64, type CompiledPlan } from './plan-builder.js';
 
@@ -52,7 +52,7 @@ export function compilePlan(o: CompileOptions): CompileResult {
   const proc = spec.process;
   if (!proc || !proc.args?.length) throw new InvalidSpecError(['process.args: must name the program to run']);
   const idmaps = planIdmapMounts(spec, { bundle: o.bundle, joinedUsernsFd: o.nsFds.get('user') });
-  // Idmapped mounts are prepared before any namespace is entered (src/linux/idmap.ts), so the
+  // Idmapped mounts are prepared before any namespace is entered (src/plan/idmap.ts), so the
   // namespaces are then made by unshare rather than by the clone.
   const ns = planNamespaces(spec.linux?.namespaces, o.forceUnshare || idmaps.size > 0);
   if (!ns.isNew('mount')) {

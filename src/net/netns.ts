@@ -7,7 +7,7 @@
 // SIOCSIFFLAGS (netdevice(7)), and steps back, all synchronously, before any other JS runs.
 import { closeSync, openSync } from 'node:fs';
 import { TsrunError } from '../errors.js';
-import { errnoError, lazyLibc } from '../linux/libc.js';
+import { errnoError, lazyLibc } from '../sys/libc.js';
 
 const CLONE_NEWNET = 0x40000000;
 const AF_INET = 2;
