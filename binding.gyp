@@ -7,7 +7,22 @@
       "defines": ["NAPI_DISABLE_CPP_EXCEPTIONS", "NAPI_VERSION=8", "_GNU_SOURCE"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],
-      "cflags_cc": ["-O2", "-std=c++17", "-fno-stack-protector", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"]
+      "cflags": ["-fvisibility=hidden"],
+      "cflags_cc": ["-O2", "-std=c++17", "-fno-stack-protector", "-fvisibility=hidden", "-fvisibility-inlines-hidden", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
+      "ldflags": ["-Wl,-z,now"]
+    },
+    {
+      "target_name": "tsrun-symbols",
+      "type": "none",
+      "dependencies": ["tsrun"],
+      "actions": [
+        {
+          "action_name": "check_undefined_symbols",
+          "inputs": ["<(PRODUCT_DIR)/tsrun.node"],
+          "outputs": ["<(INTERMEDIATE_DIR)/tsrun-symbols.stamp"],
+          "action": ["sh", "native/check-symbols.sh", "<@(_inputs)", "<@(_outputs)"]
+        }
+      ]
     },
     {
       "target_name": "tsrun-init",

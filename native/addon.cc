@@ -1,12 +1,5 @@
 // The addon's entry: spawn (the one real primitive) and the small syscall wrappers.
-#include <napi.h>
-
-namespace tsrun {
-Napi::Value Spawn(const Napi::CallbackInfo& info);
-Napi::Value SpawnHelper(const Napi::CallbackInfo& info);
-void initSys(Napi::Env env, Napi::Object exports);
-void initBpf(Napi::Env env, Napi::Object exports);
-}  // namespace tsrun
+#include "addon.h"
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("spawn", Napi::Function::New(env, tsrun::Spawn));

@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-namespace tsrun {
+#include "addon.h"
 
-Napi::Error errnoError(Napi::Env env, int err, const char* syscall, const char* path);
+namespace tsrun {
 
 namespace {
 

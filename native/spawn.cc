@@ -19,11 +19,10 @@
 #include <string>
 #include <vector>
 
+#include "addon.h"
 #include "plan.h"
 
 namespace tsrun {
-
-Napi::Error errnoError(Napi::Env env, int err, const char* syscall);
 
 namespace {
 
@@ -145,13 +144,16 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
 // open /proc/<pid>/exe (non-dumpable does not stop it), and CVE-2019-5736 was exactly that path to
 // overwriting the runtime's binary. The copy's seals forbid writes, and writing it would change a
 // copy anyway. Made once per process (about 0.3 ms for 0.8 MB) and kept while the file is unchanged.
-static int sealedCopy(const std::string& path) {
+// On failure returns -1 with errno set and *call naming the call that failed.
+static int sealedCopy(const std::string& path, const char** call) {
   static int cached = -1;
   static struct stat cachedSt;
   static std::string cachedPath;
+  *call = "open";
   int src = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (src < 0) return -1;
   struct stat st;
+  *call = "fstat";
   if (fstat(src, &st) < 0) {
     int e = errno;
     close(src);
@@ -164,8 +166,10 @@ static int sealedCopy(const std::string& path) {
     close(src);
     return cached;
   }
+  *call = "memfd_create";
   int mfd = (int)syscall(SYS_memfd_create, "tsrun-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   bool ok = mfd >= 0;
+  if (ok) *call = "sendfile";
   for (off_t left = st.st_size; ok && left > 0;) {
     ssize_t n = sendfile(mfd, src, nullptr, (size_t)left);
     if (n < 0 && errno == EINTR) continue;
@@ -176,6 +180,7 @@ static int sealedCopy(const std::string& path) {
     }
     left -= n;
   }
+  if (ok) *call = "fcntl(F_ADD_SEALS)";
   ok = ok && fcntl(mfd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) == 0;
   int e = errno;
   close(src);
@@ -196,6 +201,12 @@ static int sealedCopy(const std::string& path) {
 // runs the same interpreter. fdMap is [[parentFd, childFd], ...]; the plan travels in a memfd.
 Napi::Value SpawnHelper(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  if (info.Length() < 6 || !info[0].IsString() || !info[1].IsBuffer() || !info[2].IsArray() || !info[3].IsNumber() ||
+      !info[4].IsNumber() || !info[5].IsNumber()) {
+    Napi::TypeError::New(env, "spawnHelper(path, plan, fdMap, syncFd, planFd, cgroupFd): bad arguments")
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
   std::string path = info[0].As<Napi::String>();
   Napi::Buffer<char> bytes = info[1].As<Napi::Buffer<char>>();
   Napi::Array map = info[2].As<Napi::Array>();
@@ -207,18 +218,19 @@ Napi::Value SpawnHelper(const Napi::CallbackInfo& info) {
   auto cleanup = [&]() {
     for (int fd : temps) close(fd);
   };
-  auto fail = [&](const char* call) {
+  auto fail = [&](const char* call, const char* file = nullptr) {
     int e = errno;
     cleanup();
-    errnoError(env, e, call).ThrowAsJavaScriptException();
+    errnoError(env, e, call, file).ThrowAsJavaScriptException();
     return env.Undefined();
   };
-  int image = sealedCopy(path);
-  if (image < 0) return fail("copy of the helper");
+  const char* copyCall = nullptr;
+  int image = sealedCopy(path, &copyCall);
+  if (image < 0) return fail(copyCall, path.c_str());
   // Above every dup2 target, so the file actions cannot clobber it before execve opens it;
   // close-on-exec is fine: execve resolves /proc/self/fd/N before it closes anything.
   int imageFd = fcntl(image, F_DUPFD_CLOEXEC, 1024);
-  if (imageFd < 0) return fail("fcntl");
+  if (imageFd < 0) return fail("fcntl(F_DUPFD_CLOEXEC)");
   temps.push_back(imageFd);
   std::string imagePath = "/proc/self/fd/" + std::to_string(imageFd);
   int planFd = (int)syscall(SYS_memfd_create, "tsrun-plan", MFD_CLOEXEC);
@@ -248,7 +260,7 @@ Napi::Value SpawnHelper(const Napi::CallbackInfo& info) {
     if (tmp < 0) {
       posix_spawn_file_actions_destroy(&fa);
       close(sv[0]);
-      return fail("fcntl");
+      return fail("fcntl(F_DUPFD_CLOEXEC)");
     }
     temps.push_back(tmp);
     posix_spawn_file_actions_adddup2(&fa, tmp, m.second);

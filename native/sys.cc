@@ -18,9 +18,11 @@
 
 #include <string>
 
+#include "addon.h"
+
 namespace tsrun {
 
-Napi::Error errnoError(Napi::Env env, int err, const char* syscall, const char* path = nullptr) {
+Napi::Error errnoError(Napi::Env env, int err, const char* syscall, const char* path) {
   const char* name = strerrorname_np(err);
   std::string msg = std::string(name ? name : "EUNKNOWN") + ": " + strerror(err) + ", " + syscall;
   if (path) msg += std::string(" '") + path + "'";
