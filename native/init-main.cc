@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,9 +20,24 @@
 
 using namespace tsrun;
 
-static void die(const char* msg) {
+static int g_syncFd = -1;
+
+// A failure before the plan runs. The parent is told over the sync socket, as the interpreter
+// tells it of a failing op ({step, errno, DETAIL_HELPER_SETUP}), so its error names the step
+// ("tsrun-init: read plan: Bad file descriptor") instead of only "exit status 125"; stderr gets
+// the same words for a human running it by hand.
+[[noreturn]] static void die(HelperStep step, int err, const char* msg) {
+  if (g_syncFd >= 0) {
+    Msg m{MSG_ERROR, step, err, DETAIL_HELPER_SETUP};
+    (void)!send(g_syncFd, &m, sizeof m, MSG_NOSIGNAL);
+  }
   (void)!write(2, "tsrun-init: ", 12);
   (void)!write(2, msg, strlen(msg));
+  if (err) {
+    const char* text = strerror(err);
+    (void)!write(2, ": ", 2);
+    (void)!write(2, text, strlen(text));
+  }
   (void)!write(2, "\n", 1);
   _exit(125);
 }
@@ -32,23 +48,39 @@ static uint32_t word(const unsigned char* p) {
   return v;
 }
 
+// A decimal fd argument; -1 (none) is allowed only where the caller says so.
+static bool parseFd(const char* s, int* fd) {
+  char* end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (errno || end == s || *end || v < -1 || v > 0x7fffffff) return false;
+  *fd = (int)v;
+  return true;
+}
+
 int main(int argc, char** argv) {
-  if (argc != 4) die("usage: tsrun-init PLAN_FD SYNC_FD CGROUP_FD");
-  int planFd = atoi(argv[1]), syncFd = atoi(argv[2]), cgroupFd = atoi(argv[3]);
+  int planFd, syncFd, cgroupFd;
+  // Without a valid SYNC_FD there is no one to tell but stderr.
+  if (argc != 4 || !parseFd(argv[2], &syncFd) || syncFd < 0) die(HELPER_READ_PLAN, 0, "usage: tsrun-init PLAN_FD SYNC_FD CGROUP_FD");
+  g_syncFd = syncFd;
+  if (!parseFd(argv[1], &planFd) || planFd < 0 || !parseFd(argv[3], &cgroupFd)) die(HELPER_READ_PLAN, EBADF, "usage: tsrun-init PLAN_FD SYNC_FD CGROUP_FD");
   struct stat st;
-  if (fstat(planFd, &st) < 0 || st.st_size < 20) die("cannot read the plan");
+  if (fstat(planFd, &st) < 0) die(HELPER_READ_PLAN, errno, "read plan");
+  if (st.st_size < 20) die(HELPER_PARSE_PLAN, EINVAL, "parse plan: shorter than its header");
   unsigned char* buf = (unsigned char*)malloc((size_t)st.st_size + 1);
-  if (!buf) die("out of memory");
+  if (!buf) die(HELPER_ALLOC, ENOMEM, "allocate the plan");
   for (off_t off = 0; off < st.st_size;) {
     ssize_t n = pread(planFd, buf + off, (size_t)(st.st_size - off), off);
-    if (n <= 0) die("cannot read the plan");
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) die(HELPER_READ_PLAN, errno, "read plan");
+    if (n == 0) die(HELPER_READ_PLAN, EIO, "read plan: the plan shrank");
     off += n;
   }
   close(planFd);
-  if (memcmp(buf, "TSRP", 4) != 0) die("not a plan");
+  if (memcmp(buf, "TSRP", 4) != 0) die(HELPER_PARSE_PLAN, EINVAL, "parse plan: not a plan");
   uint32_t nops = word(buf + 4), nlistWords = word(buf + 8), nkeep = word(buf + 12), stringsLen = word(buf + 16);
   size_t need = 20 + ((size_t)nops * OP_WORDS + nlistWords + nkeep) * 4 + stringsLen;
-  if (need > (size_t)st.st_size) die("truncated plan");
+  if (need > (size_t)st.st_size) die(HELPER_PARSE_PLAN, EINVAL, "parse plan: truncated");
   uint32_t* ops = (uint32_t*)(buf + 20);
   uint32_t* lists = ops + (size_t)nops * OP_WORDS;
   int* keep = (int*)(lists + nlistWords);
@@ -57,15 +89,20 @@ int main(int argc, char** argv) {
 
   // Lists → NULL-terminated pointer arrays, as spawn.cc builds them.
   uint32_t nlists = 0;
-  for (uint32_t i = 0; i < nlistWords; i += lists[i] + 1) nlists++;
+  for (uint32_t i = 0; i < nlistWords; nlists++) {
+    uint32_t count = lists[i++];
+    if (count > nlistWords - i) die(HELPER_PARSE_PLAN, EINVAL, "parse plan: truncated list table");
+    i += count;
+  }
   char*** listPtrs = (char***)calloc(nlists + 1, sizeof(char**));
+  if (!listPtrs) die(HELPER_ALLOC, ENOMEM, "allocate the plan's lists");
   uint32_t li = 0;
   for (uint32_t i = 0; i < nlistWords; li++) {
     uint32_t count = lists[i++];
-    if (i + count > nlistWords) die("truncated list table");
     char** v = (char**)calloc(count + 1, sizeof(char*));
+    if (!v) die(HELPER_ALLOC, ENOMEM, "allocate the plan's lists");
     for (uint32_t k = 0; k < count; k++, i++) {
-      if (lists[i] >= stringsLen) die("list entry out of range");
+      if (lists[i] >= stringsLen) die(HELPER_PARSE_PLAN, EINVAL, "parse plan: list entry out of range");
       v[k] = strings + lists[i];
     }
     listPtrs[li] = v;
@@ -74,7 +111,8 @@ int main(int argc, char** argv) {
   if (cgroupFd >= 0) {
     // Join the container's cgroup before anything is charged to it.
     int procs = openat(cgroupFd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
-    if (procs < 0 || write(procs, "0", 1) != 1) die("cannot join the container cgroup");
+    if (procs < 0) die(HELPER_JOIN_CGROUP, errno, "join the container cgroup");
+    if (write(procs, "0", 1) != 1) die(HELPER_JOIN_CGROUP, errno, "join the container cgroup");
     close(procs);
     close(cgroupFd);
   }

@@ -1,6 +1,7 @@
 // The compiled plan: what the container's first process does between clone and execve.
-// TypeScript (src/process/plan.ts) writes it; child.cc interprets it with raw syscalls only.
-// Keep the opcode numbers in step with src/process/opcodes.ts.
+// TypeScript (src/plan/compile.ts) writes it; child.cc interprets it with raw syscalls only.
+// src/plan/opcodes.ts mirrors every number here; test/unit/plan-abi.test.ts parses this file and
+// fails on any difference.
 #pragma once
 #include <stdint.h>
 
@@ -96,6 +97,7 @@ struct Msg {
   int32_t value;
   uint32_t extra;
 };
+static_assert(sizeof(Msg) == 16, "the parent reads 16-byte messages");
 
 // Detail codes for MSG_ERROR.extra
 enum ErrDetail : uint32_t {
@@ -107,6 +109,30 @@ enum ErrDetail : uint32_t {
   DETAIL_HOOK_EXIT = 5,     // RUN_HOOK: value is the hook's exit status
   DETAIL_HOOK_SIGNAL = 6,   // RUN_HOOK: value is the signal that killed the hook
   DETAIL_HOOK_TIMEOUT = 7,  // RUN_HOOK: the hook ran past its timeout and was killed
+  DETAIL_HELPER_SETUP = 8,  // tsrun-init failed before the plan ran: op is a HelperStep, not an op index
+};
+
+// What tsrun-init was doing when it failed before running the plan (MSG_ERROR.op with
+// DETAIL_HELPER_SETUP; value is the errno).
+enum HelperStep : uint32_t {
+  HELPER_READ_PLAN = 1,    // fstat/pread of the plan fd
+  HELPER_PARSE_PLAN = 2,   // not a plan, truncated, or a list entry out of range (EINVAL)
+  HELPER_ALLOC = 3,        // memory for the plan or its lists (ENOMEM)
+  HELPER_JOIN_CGROUP = 4,  // open/write cgroup.procs of the container's cgroup
+};
+
+// OP_SYNC tokens (MSG_SYNC.value): the compiler chooses where each is sent and the parent answers
+// it (src/process/protocol.ts); the interpreter only passes the token on.
+enum SyncToken : uint32_t {
+  SYNC_USERMAP = 1,           // new user (or time) namespace made: the parent writes uid/gid maps
+  SYNC_CREATE_RUNTIME = 2,    // namespaces and cgroup in place, before the rootfs: createRuntime hooks
+  SYNC_READY = 3,             // set-up done: park on exec.fifo (create) or execve (run)
+  SYNC_TIMENS = 4,            // time namespace unshared: the parent writes timens_offsets
+  SYNC_PTY = 5,               // the pty master comes attached (SCM_RIGHTS)
+  SYNC_SECCOMP_LISTENER = 6,  // the seccomp notify fd comes attached
+  SYNC_STATE_CREATING = 7,    // the reply is the state JSON ("creating") for hooks
+  SYNC_STATE_CREATED = 8,     // the reply is the state JSON ("created") for hooks
+  SYNC_NETDEV = 9,            // the network namespace exists: the parent moves linux.netDevices in
 };
 
 struct Plan {

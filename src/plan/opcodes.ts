@@ -70,6 +70,16 @@ export const Detail = {
   HOOK_EXIT: 5,
   HOOK_SIGNAL: 6,
   HOOK_TIMEOUT: 7,
+  /** tsrun-init failed before the plan ran: the message's op is a HelperStep, not an op index. */
+  HELPER_SETUP: 8,
+} as const;
+
+/** What tsrun-init was doing when it failed before the plan ran (Detail.HELPER_SETUP). */
+export const HelperStep = {
+  READ_PLAN: 1,
+  PARSE_PLAN: 2,
+  ALLOC: 3,
+  JOIN_CGROUP: 4,
 } as const;
 
 /** Tokens the child sends at each SYNC op; the parent's answer to each is in protocol.ts. */

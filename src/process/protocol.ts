@@ -22,7 +22,7 @@ import { ChildSetupError, TsrunError } from '../errors.js';
 import { addon } from '../sys/addon.js';
 import type { LinuxIDMapping, Spec } from '../spec/types.js';
 import { moveNetDevices } from './net-devices.js';
-import { Detail, Msg, Sync } from '../plan/opcodes.js';
+import { Detail, HelperStep, Msg, Sync } from '../plan/opcodes.js';
 import type { CompiledPlan } from '../plan/plan-builder.js';
 
 export interface ChildHandle {
@@ -55,10 +55,22 @@ export function errnoText(errno: number): { code: string; message: string } {
   return { code: entry?.[0] ?? `errno ${errno}`, message: entry?.[1] ?? `errno ${errno}` };
 }
 
+/** tsrun-init's steps before the plan runs (native/init-main.cc), in words. */
+const HELPER_STEPS: Record<number, string> = {
+  [HelperStep.READ_PLAN]: 'read plan',
+  [HelperStep.PARSE_PLAN]: 'parse plan',
+  [HelperStep.ALLOC]: 'allocate the plan',
+  [HelperStep.JOIN_CGROUP]: 'join the container cgroup',
+};
+
 /** The child's {op, errno, detail} in words, as runc words the same failures. */
 export function describeChildError(plan: CompiledPlan, op: number, errno: number, detail: number): ChildSetupError {
-  const what = plan.descriptions[op] ?? `op ${op}`;
   const { code, message } = errnoText(errno);
+  if (detail === Detail.HELPER_SETUP) {
+    const step = HELPER_STEPS[op] ?? `step ${op}`;
+    return new ChildSetupError(`tsrun-init: ${step}`, errno, code, `tsrun-init: ${step}: ${message}`);
+  }
+  const what = plan.descriptions[op] ?? `op ${op}`;
   const meta = plan.meta[op] as { exec?: string } | undefined;
   let msg: string;
   if (meta?.exec !== undefined && detail === Detail.NOT_IN_PATH) {
