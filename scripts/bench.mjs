@@ -60,11 +60,14 @@ async function runOuter() {
   // The inner process stops iterating at --deadline by itself; this only catches a hang.
   const grace = Math.max(120, opts.opTimeout * 6) * 1000;
   let killTimer;
-  const watchdog = setTimeout(() => {
-    process.stderr.write(`bench: no result ${grace / 1000} s past --deadline; terminating\n`);
-    child.kill('SIGTERM');
-    killTimer = setTimeout(() => child.kill('SIGKILL'), 15000);
-  }, opts.deadline * 1000 + grace);
+  const watchdog = setTimeout(
+    () => {
+      process.stderr.write(`bench: no result ${grace / 1000} s past --deadline; terminating\n`);
+      child.kill('SIGTERM');
+      killTimer = setTimeout(() => child.kill('SIGKILL'), 15000);
+    },
+    opts.deadline * 1000 + grace,
+  );
   const [code, signal] = await new Promise((resolve) => child.on('exit', (c, s) => resolve([c, s])));
   clearTimeout(watchdog);
   clearTimeout(killTimer);

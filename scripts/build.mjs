@@ -38,12 +38,14 @@ await build({
   // import() of a verb becomes require(): no ESM loader on the CLI's path.
   supported: { 'dynamic-import': false },
 });
-const verbs = readdirSync('src/cli/verbs').filter((f) => f.endsWith('.ts')).map((f) => `src/cli/verbs/${f}`);
+const verbs = readdirSync('src/cli/verbs')
+  .filter((f) => f.endsWith('.ts'))
+  .map((f) => `src/cli/verbs/${f}`);
 // A verb that hands over to another (run → run-image) loads it the same way.
 const siblingVerbs = {
   name: 'sibling-verbs',
   setup(b) {
-    b.onResolve({ filter: /^\.\/run-image\.js$/ }, (args) => ({ path: './run-image.cjs', external: true }));
+    b.onResolve({ filter: /^\.\/run-image\.js$/ }, () => ({ path: './run-image.cjs', external: true }));
   },
 };
 await build({

@@ -26,15 +26,16 @@ try {
   if (imp.status !== 0) {
     process.exitCode = imp.status ?? 1;
   } else {
-    const runArgs = ['run', '--image', IMAGE_NAME, '--rm', '--', 'sh', '-c',
-      'echo "hello from a tsrun container: $(id) on $(hostname)"; cat /etc/os-release'];
+    const runArgs = ['run', '--image', IMAGE_NAME, '--rm', '--', 'sh', '-c', 'echo "hello from a tsrun container: $(id) on $(hostname)"; cat /etc/os-release'];
     show(runArgs);
     const r = spawnSync(tsrun, [...global, ...runArgs], { stdio: 'inherit' });
     process.exitCode = r.status ?? 1;
   }
 } finally {
   // Never rm -r through a mount a failed run might have left.
-  const mounted = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => (l.split(' ')[4] ?? '').startsWith(`${work}/`));
+  const mounted = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .some((l) => (l.split(' ')[4] ?? '').startsWith(`${work}/`));
   if (mounted) process.stderr.write(`main job: mounts remain under ${work}; not removing it\n`);
   else rmSync(work, { recursive: true, force: true });
 }

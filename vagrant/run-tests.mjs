@@ -57,7 +57,8 @@ function main() {
     return 1;
   }
   const t0 = Date.now();
-  const built = existsSync(path.join(repo, 'dist/tsrun.cjs')) &&
+  const built =
+    existsSync(path.join(repo, 'dist/tsrun.cjs')) &&
     existsSync(path.join(repo, 'build/Release')) &&
     readdirSync(path.join(repo, 'build/Release')).some((f) => f.endsWith('.node'));
   if (!built && !process.env.TSRUN_VM_SKIP_BUILD) {
@@ -81,8 +82,7 @@ function main() {
   for (const boot of boots) {
     const t1 = Date.now();
     console.log(`test:vm: ${boot.what}: ${boot.files.join(' ')}`);
-    const r = run(path.join(here, 'vm-run.sh'), ['--', 'bash', 'vagrant/guest/test-suites.sh', ...boot.files],
-      'vagrant/vm-run.sh', boot.env);
+    const r = run(path.join(here, 'vm-run.sh'), ['--', 'bash', 'vagrant/guest/test-suites.sh', ...boot.files], 'vagrant/vm-run.sh', boot.env);
     console.log(`test:vm: ${boot.what}: ${r === 0 ? 'passed' : `failed (status ${r})`} in ${elapsed(t1)}`);
     if (r !== 0 && rc === 0) rc = r;
   }
@@ -97,8 +97,9 @@ const SYSTEMD_SUITE = `${SYSTEMD_DIR}/**/*.test.ts`;
 function defaultSuites() {
   const vm = path.join(repo, 'test/vm');
   const subdirs = existsSync(vm)
-    ? readdirSync(vm, { withFileTypes: true }).filter((e) => e.isDirectory() && `test/vm/${e.name}` !== SYSTEMD_DIR)
-      .map((e) => `test/vm/${e.name}/**/*.test.ts`)
+    ? readdirSync(vm, { withFileTypes: true })
+        .filter((e) => e.isDirectory() && `test/vm/${e.name}` !== SYSTEMD_DIR)
+        .map((e) => `test/vm/${e.name}/**/*.test.ts`)
     : [];
   return ['test/vm/*.test.ts', ...subdirs, 'test/integration/**/*.test.ts'];
 }

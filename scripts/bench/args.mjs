@@ -56,7 +56,13 @@ export function parseArgs(argv) {
       if (!Number.isInteger(n) || n < min) throw new Error(`bench: --${name} must be an integer >= ${min}, got ${JSON.stringify(value)}`);
       o[NUMERIC[name]] = n;
     } else {
-      o[STRINGS[name]] = name === 'runtimes' || name === 'suites' ? value.split(',').map((s) => s.trim()).filter(Boolean) : value;
+      o[STRINGS[name]] =
+        name === 'runtimes' || name === 'suites'
+          ? value
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean)
+          : value;
     }
   }
   for (const r of o.runtimes) {
@@ -65,7 +71,8 @@ export function parseArgs(argv) {
   for (const s of o.suites) {
     if (!SUITES.some((x) => x.name === s)) throw new Error(`bench: unknown suite ${JSON.stringify(s)} (${SUITES.map((x) => x.name).join(', ')})`);
   }
-  if (!['runc', 'crun', 'tsrun', 'own'].includes(o.specFrom)) throw new Error(`bench: --spec-from must be runc, crun, tsrun or own, got ${JSON.stringify(o.specFrom)}`);
+  if (!['runc', 'crun', 'tsrun', 'own'].includes(o.specFrom))
+    throw new Error(`bench: --spec-from must be runc, crun, tsrun or own, got ${JSON.stringify(o.specFrom)}`);
   if (!['tmpfs', 'disk'].includes(o.stateDir)) throw new Error(`bench: --state-dir must be tmpfs or disk, got ${JSON.stringify(o.stateDir)}`);
   return o;
 }

@@ -16,7 +16,7 @@ export function childCpuReader(repo) {
   }
   const timeval = koffi.struct('bench_timeval', { tv_sec: 'long', tv_usec: 'long' });
   // struct rusage: two timevals, then 14 longs (ru_maxrss ... ru_nivcsw).
-  const rusage = koffi.struct('bench_rusage', { ru_utime: timeval, ru_stime: timeval, rest: koffi.array('long', 14) });
+  koffi.struct('bench_rusage', { ru_utime: timeval, ru_stime: timeval, rest: koffi.array('long', 14) });
   const getrusage = koffi.load('libc.so.6').func('int getrusage(int who, _Out_ bench_rusage *usage)');
   return () => {
     const r = {};

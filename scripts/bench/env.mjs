@@ -8,7 +8,23 @@
 // mounts are gone and the v2 hierarchy is mounted at /sys/fs/cgroup: every runtime sees a pure,
 // controller-less cgroup v2 host and places its containers under the same parent cgroup.
 import { spawnSync } from 'node:child_process';
-import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, realpathSync, rmdirSync, statSync, symlinkSync, copyFileSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  closeSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  readdirSync,
+  realpathSync,
+  rmdirSync,
+  statSync,
+  symlinkSync,
+  copyFileSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 
 /** The first cgroup2 mount point in this mount namespace, or null. */

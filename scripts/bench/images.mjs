@@ -31,10 +31,13 @@ function run(cmd, args, opts = {}) {
 
 function freePort() {
   return new Promise((resolve, reject) => {
-    const s = net.createServer().once('error', reject).listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
+    const s = net
+      .createServer()
+      .once('error', reject)
+      .listen(0, '127.0.0.1', () => {
+        const { port } = s.address();
+        s.close(() => resolve(port));
+      });
   });
 }
 
@@ -91,18 +94,30 @@ export function makeLayers(mb = 100, count = 5) {
 async function startRegistry(dir) {
   const port = await freePort();
   const host = `127.0.0.1:${port}`;
-  writeFileSync(path.join(dir, 'config.yml'), `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n`
-    + `storage:\n  filesystem:\n    rootdirectory: ${path.join(dir, 'data')}\nhttp:\n  addr: ${host}\n  secret: ${randomBytes(8).toString('hex')}\n`);
+  writeFileSync(
+    path.join(dir, 'config.yml'),
+    `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n` +
+      `storage:\n  filesystem:\n    rootdirectory: ${path.join(dir, 'data')}\nhttp:\n  addr: ${host}\n  secret: ${randomBytes(8).toString('hex')}\n`,
+  );
   const log = openSync(path.join(dir, 'registry.log'), 'w');
   const child = spawn('/usr/bin/docker-registry', ['serve', path.join(dir, 'config.yml')], { stdio: ['ignore', log, log] });
   closeSync(log);
   for (let i = 0; i < 300; i++) {
     try {
       if ((await fetch(`http://${host}/v2/`)).status === 200) break;
-    } catch { /* not yet */ }
+    } catch {
+      /* not yet */
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { host, stop: () => new Promise((r) => { child.once('exit', r); child.kill('SIGTERM'); }) };
+  return {
+    host,
+    stop: () =>
+      new Promise((r) => {
+        child.once('exit', r);
+        child.kill('SIGTERM');
+      }),
+  };
 }
 
 async function push(host, repoName, layers) {
@@ -113,14 +128,23 @@ async function push(host, repoName, layers) {
     const r = await fetch(loc, { method: 'PUT', body: data, headers: { 'content-type': 'application/octet-stream' } });
     if (r.status !== 201) throw new Error(`push blob: ${r.status}`);
   };
-  const config = Buffer.from(JSON.stringify({ architecture: process.arch === 'x64' ? 'amd64' : process.arch, os: 'linux',
-    config: { Cmd: ['/bin/true'] }, rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) } }));
+  const config = Buffer.from(
+    JSON.stringify({
+      architecture: process.arch === 'x64' ? 'amd64' : process.arch,
+      os: 'linux',
+      config: { Cmd: ['/bin/true'] },
+      rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
+    }),
+  );
   for (const l of layers) await put(l.gz);
   await put(config);
   const mt = 'application/vnd.oci.image.manifest.v1+json';
-  const manifest = JSON.stringify({ schemaVersion: 2, mediaType: mt,
+  const manifest = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: mt,
     config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256(config), size: config.length },
-    layers: layers.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha256(l.gz), size: l.gz.length })) });
+    layers: layers.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha256(l.gz), size: l.gz.length })),
+  });
   const r = await fetch(`http://${host}/v2/${repoName}/manifests/latest`, { method: 'PUT', body: manifest, headers: { 'content-type': mt } });
   if (r.status !== 201) throw new Error(`push manifest: ${r.status}`);
 }
@@ -167,9 +191,12 @@ export async function benchLayerApply({ mb = 50, rounds = 5, work } = {}) {
     const blob = path.join(dir, 'layer.tar.gz');
     writeFileSync(blob, layer.gz);
     const script = path.join(dir, 'apply.mjs');
-    writeFileSync(script, `import { createReadStream } from 'node:fs';\nimport { applyLayer } from ${JSON.stringify(path.join(repo, 'src/image/apply.ts'))};\n`
-      + `const t0 = process.hrtime.bigint();\nawait applyLayer(createReadStream(process.argv[2]), process.argv[3], { mode: 'overlay', mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip' });\n`
-      + `process.stdout.write(String(Number(process.hrtime.bigint() - t0) / 1e6));\n`);
+    writeFileSync(
+      script,
+      `import { createReadStream } from 'node:fs';\nimport { applyLayer } from ${JSON.stringify(path.join(repo, 'src/image/apply.ts'))};\n` +
+        `const t0 = process.hrtime.bigint();\nawait applyLayer(createReadStream(process.argv[2]), process.argv[3], { mode: 'overlay', mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip' });\n` +
+        `process.stdout.write(String(Number(process.hrtime.bigint() - t0) / 1e6));\n`,
+    );
     const tsrun = [];
     const inProcess = [];
     const other = [];
@@ -189,8 +216,12 @@ export async function benchLayerApply({ mb = 50, rounds = 5, work } = {}) {
       rmSync(b, { recursive: true, force: true });
     }
     return {
-      what: `apply one ${mb} MB gzip layer (tsrun applyLayer incl. node+tsx start vs tar -xzf)`, tsrun, other, ratio: median(tsrun) / median(other),
-      inProcess, inProcessRatio: median(inProcess) / median(other),
+      what: `apply one ${mb} MB gzip layer (tsrun applyLayer incl. node+tsx start vs tar -xzf)`,
+      tsrun,
+      other,
+      ratio: median(tsrun) / median(other),
+      inProcess,
+      inProcessRatio: median(inProcess) / median(other),
     };
   } finally {
     if (!work) rmSync(dir, { recursive: true, force: true });
@@ -205,7 +236,10 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   const mb = arg('mb', 100);
   const rounds = arg('rounds', 3);
   for (const r of [await benchLayerApply({ mb: Math.max(1, Math.round(mb / 2)), rounds }), await benchPullUnpack({ mb, rounds })]) {
-    process.stdout.write(`${r.what}: tsrun ${median(r.tsrun).toFixed(0)} ms, other ${median(r.other).toFixed(0)} ms, ratio ${r.ratio.toFixed(2)}`
-      + (r.inProcess ? `; applyLayer alone ${median(r.inProcess).toFixed(0)} ms, ratio ${r.inProcessRatio.toFixed(2)}` : '') + '\n');
+    process.stdout.write(
+      `${r.what}: tsrun ${median(r.tsrun).toFixed(0)} ms, other ${median(r.other).toFixed(0)} ms, ratio ${r.ratio.toFixed(2)}` +
+        (r.inProcess ? `; applyLayer alone ${median(r.inProcess).toFixed(0)} ms, ratio ${r.inProcessRatio.toFixed(2)}` : '') +
+        '\n',
+    );
   }
 }

@@ -40,7 +40,13 @@ export async function runInner({ opts, repo, tmp, cgName, say }) {
     result.skipped = skipped;
     meta.runtimes = found;
     for (const [name, why] of Object.entries(skipped)) say(`bench: skipping ${name}: ${why}`);
-    harness = new Harness({ opTimeout: opts.opTimeout, deadlineAt: Date.now() + opts.deadline * 1000, logPath: path.join(tmp, 'output.log'), progress: say, childCpu: childCpuReader(repo) });
+    harness = new Harness({
+      opTimeout: opts.opTimeout,
+      deadlineAt: Date.now() + opts.deadline * 1000,
+      logPath: path.join(tmp, 'output.log'),
+      progress: say,
+      childCpu: childCpuReader(repo),
+    });
     cleanups.push(() => harness.close());
     for (const suite of SUITES.filter((s) => opts.suites.includes(s.name))) {
       if (harness.shouldStop()) break;
@@ -101,12 +107,16 @@ export async function runInner({ opts, repo, tmp, cgName, say }) {
 function report(result, opts) {
   const m = result.meta;
   const out = [];
-  out.push(`tsrun bench: ${m.iterations} iterations (+${m.warmup} warm-up), interleaved; kernel ${m.kernel}, ${m.cpus} CPUs, load ${m.loadavgStart.join(' ')} -> ${m.loadavgEnd.join(' ')}, ${m.seconds} s`);
+  out.push(
+    `tsrun bench: ${m.iterations} iterations (+${m.warmup} warm-up), interleaved; kernel ${m.kernel}, ${m.cpus} CPUs, load ${m.loadavgStart.join(' ')} -> ${m.loadavgEnd.join(' ')}, ${m.seconds} s`,
+  );
   if (m.cgroups) out.push(`cgroups: ${m.cgroups}`);
   for (const [name, r] of Object.entries(m.runtimes ?? {})) out.push(`${name}: ${r.version} (${r.path})`);
   for (const [name, why] of Object.entries(result.skipped)) out.push(`${name}: skipped: ${why}`);
   if (m.runtime) {
-    out.push(`config: \`${m.runtime.specFrom} spec\`${m.runtime.specFrom === 'own' ? ' of each runtime' : ', the same for all'}; terminal false, args [/bin/true], no linux.resources, cgroupsPath /<bench>/<runtime>`);
+    out.push(
+      `config: \`${m.runtime.specFrom} spec\`${m.runtime.specFrom === 'own' ? ' of each runtime' : ', the same for all'}; terminal false, args [/bin/true], no linux.resources, cgroupsPath /<bench>/<runtime>`,
+    );
     out.push(`state dirs (--root): ${m.runtime.stateDir === 'tmpfs' ? 'a private tmpfs, as /run' : 'disk, under the system temp dir'}`);
     out.push(`node: ${m.runtime.node}; NODE_EXTRA_CA_CERTS ${m.NODE_EXTRA_CA_CERTS} (bin/tsrun drops it for runtime verbs)`);
   }
@@ -123,4 +133,3 @@ function report(result, opts) {
   for (const p of result.cleanupProblems) out.push(`cleanup: ${p}`);
   return out.join('\n');
 }
-

@@ -61,19 +61,40 @@ async function measure({ rssMiB, mode, iterations, warmup, rootfs, root }) {
 }
 
 /** Runs every (size, path) in its own process; returns rows for the bench report. */
-export async function spawnCost({ iterations = 20, warmup = 3, bigMiB = 2048, smallMiB = 40, modes = ['direct', 'helper'], busybox, progress = () => {} } = {}) {
+export async function spawnCost({
+  iterations = 20,
+  warmup = 3,
+  bigMiB = 2048,
+  smallMiB = 40,
+  modes = ['direct', 'helper'],
+  busybox,
+  progress = () => {},
+} = {}) {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'tsrun-spawn-cost-'));
   try {
     const rootfs = makeRootfs(tmp, busybox);
     const rows = [];
     for (const mode of modes) {
-      for (const [size, mib] of [['small', smallMiB], ['big', bigMiB]]) {
+      for (const [size, mib] of [
+        ['small', smallMiB],
+        ['big', bigMiB],
+      ]) {
         progress(`  spawn-cost: ${mode} at ${mib} MiB`);
         const root = path.join(tmp, `state-${mode}-${size}`);
         const arg = JSON.stringify({ rssMiB: mib, mode, iterations, warmup, rootfs, root });
         const { stdout } = await run(process.execPath, [SCRIPT, '--child', arg], { maxBuffer: 16 * MiB, timeout: 600_000 });
         const r = JSON.parse(stdout);
-        rows.push({ suite: 'spawn-cost', op: 'start', impl: `${mode}@${size}`, label: `run() at ${r.rssMiB} MiB RSS (${mode})`, rssMiB: r.rssMiB, loopMaxMs: r.loopMaxMs, failures: 0, ...summarize(r.samples), samples: r.samples.map((x) => Math.round(x * 100) / 100) });
+        rows.push({
+          suite: 'spawn-cost',
+          op: 'start',
+          impl: `${mode}@${size}`,
+          label: `run() at ${r.rssMiB} MiB RSS (${mode})`,
+          rssMiB: r.rssMiB,
+          loopMaxMs: r.loopMaxMs,
+          failures: 0,
+          ...summarize(r.samples),
+          samples: r.samples.map((x) => Math.round(x * 100) / 100),
+        });
       }
     }
     const ratioPairs = modes.map((m) => ({ op: 'start', impl: `${m}@big`, base: `${m}@small` }));
@@ -104,7 +125,11 @@ if (process.argv[1] === SCRIPT) {
       const i = args.indexOf(`--${name}`);
       return i >= 0 ? Number(args[i + 1]) : def;
     };
-    const { rows, ratioPairs } = await spawnCost({ iterations: opt('iterations', 20), bigMiB: opt('big-mib', 2048), progress: (m) => process.stderr.write(`${m}\n`) });
+    const { rows, ratioPairs } = await spawnCost({
+      iterations: opt('iterations', 20),
+      bigMiB: opt('big-mib', 2048),
+      progress: (m) => process.stderr.write(`${m}\n`),
+    });
     const ratios = ratioPairs.map((p) => {
       const a = rows.find((r) => r.impl === p.impl);
       const b = rows.find((r) => r.impl === p.base);
@@ -112,7 +137,8 @@ if (process.argv[1] === SCRIPT) {
     });
     if (args.includes('--json')) process.stdout.write(`${JSON.stringify({ rows, ratios })}\n`);
     else {
-      for (const r of rows) process.stdout.write(`${r.label.padEnd(40)} median ${r.median} ms  p90 ${r.p90} ms  (n=${r.n})  event loop blocked up to ${r.loopMaxMs} ms\n`);
+      for (const r of rows)
+        process.stdout.write(`${r.label.padEnd(40)} median ${r.median} ms  p90 ${r.p90} ms  (n=${r.n})  event loop blocked up to ${r.loopMaxMs} ms\n`);
       for (const r of ratios) process.stdout.write(`${r.path}: 2 GiB / 40 MiB = ${r.medianRatio}×\n`);
     }
   }

@@ -60,7 +60,10 @@ export function formatSuite(suite, rows, ratios) {
   const mine = rows.filter((r) => r.suite === suite.name);
   const groups = new Map();
   for (const op of new Set(mine.map((r) => r.op))) {
-    const key = mine.filter((r) => r.op === op).map((r) => r.impl).join('\0');
+    const key = mine
+      .filter((r) => r.op === op)
+      .map((r) => r.impl)
+      .join('\0');
     if (!groups.has(key)) groups.set(key, []);
     groups.get(key).push(op);
   }

@@ -99,12 +99,7 @@ export class ProcessHandle implements StdioStreams {
   #status: ExitStatus | undefined;
   readonly #exited: Promise<ExitStatus>;
 
-  constructor(
-    pid: number,
-    pidfd: number,
-    streams: StdioStreams & { pty?: tty.ReadStream | null; masterFd?: number },
-    onExit?: (s: ExitStatus) => void,
-  ) {
+  constructor(pid: number, pidfd: number, streams: StdioStreams & { pty?: tty.ReadStream | null; masterFd?: number }, onExit?: (s: ExitStatus) => void) {
     this.pid = pid;
     this.#pidfd = pidfd;
     this.stdin = streams.stdin;

@@ -27,7 +27,15 @@ import { publish } from './diagnostics.js';
 import { EventHub, type EventsOptions, type RuntimeEvent } from './events.js';
 import { Images, DEFAULT_IMAGE_ROOT } from './images.js';
 import { ProcessHandle, abortable, toSignalNumber, type SignalLike } from './process-handle.js';
-import { applyContainerOptions, buildProcess, limitsToResources, specFromOptions, type Limits, type ProcessOptions, type RootfsOptions } from './spec-options.js';
+import {
+  applyContainerOptions,
+  buildProcess,
+  limitsToResources,
+  specFromOptions,
+  type Limits,
+  type ProcessOptions,
+  type RootfsOptions,
+} from './spec-options.js';
 import { normalizeStdio, pipeDir, prepareStdio, ptyStream, type PreparedStdio, type StdioOption } from './stdio.js';
 import { waitPidExit, waitCgroupEmpty } from './wait-exit.js';
 
@@ -428,4 +436,3 @@ function readTerminal(bundle: string): boolean {
     return false; // create reports the unreadable config.json with its own words
   }
 }
-

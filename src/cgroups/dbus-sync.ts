@@ -78,7 +78,10 @@ port.on('message', async ({ seq, target, call }) => {
 `;
 
 export class DbusError extends CgroupError {
-  constructor(message: string, readonly dbusName?: string) {
+  constructor(
+    message: string,
+    readonly dbusName?: string,
+  ) {
     super(message);
   }
 }
@@ -154,7 +157,9 @@ export function dbusCallSync(call: DbusCall, timeoutMs = dbusTimeoutMs(), target
   const msg = awaitReply(b, mine, timeoutMs);
   if (!msg) {
     dropBridge();
-    throw new DbusError(`systemd: ${call.member}: no reply from D-Bus within ${timeoutMs} ms (systemd busy or not running; TSRUN_SYSTEMD_TIMEOUT sets the limit)`);
+    throw new DbusError(
+      `systemd: ${call.member}: no reply from D-Bus within ${timeoutMs} ms (systemd busy or not running; TSRUN_SYSTEMD_TIMEOUT sets the limit)`,
+    );
   }
   if (msg.error) throw new DbusError(`systemd: ${call.member}: ${msg.error.name}: ${msg.error.message}`, msg.error.name);
   return msg.body ?? [];

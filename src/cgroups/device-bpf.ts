@@ -109,14 +109,28 @@ export function runDeviceProgram(prog: Insn[], type: DeviceType, major: number, 
         if (ins.src !== 1 || ins.off % 4 || ins.off < 0 || ins.off > 8) throw new Error(`pc ${pc}: load outside the context`);
         r[ins.dst] = ctx[ins.off / 4]!;
         break;
-      case ALU32_MOV_X: r[ins.dst] = r[ins.src]! >>> 0; break;
-      case ALU32_MOV_K: r[ins.dst] = ins.imm >>> 0; break;
-      case ALU32_AND_K: r[ins.dst] = (r[ins.dst]! & ins.imm) >>> 0; break;
-      case ALU32_RSH_K: r[ins.dst] = r[ins.dst]! >>> ins.imm; break;
-      case JMP32_JNE_K: if (r[ins.dst]! !== ins.imm >>> 0) pc += ins.off; break;
-      case JMP32_JNE_X: if (r[ins.dst]! !== r[ins.src]!) pc += ins.off; break;
-      case EXIT: return r[0]!;
-      default: throw new Error(`pc ${pc}: opcode 0x${ins.code.toString(16)} not understood`);
+      case ALU32_MOV_X:
+        r[ins.dst] = r[ins.src]! >>> 0;
+        break;
+      case ALU32_MOV_K:
+        r[ins.dst] = ins.imm >>> 0;
+        break;
+      case ALU32_AND_K:
+        r[ins.dst] = (r[ins.dst]! & ins.imm) >>> 0;
+        break;
+      case ALU32_RSH_K:
+        r[ins.dst] = r[ins.dst]! >>> ins.imm;
+        break;
+      case JMP32_JNE_K:
+        if (r[ins.dst]! !== ins.imm >>> 0) pc += ins.off;
+        break;
+      case JMP32_JNE_X:
+        if (r[ins.dst]! !== r[ins.src]!) pc += ins.off;
+        break;
+      case EXIT:
+        return r[0]!;
+      default:
+        throw new Error(`pc ${pc}: opcode 0x${ins.code.toString(16)} not understood`);
     }
   }
   throw new Error('program fell off its end');

@@ -72,12 +72,18 @@ export class DeviceEmulator {
       this.entries.set(key, { type, major, minor, access: normAccess((old?.access ?? '') + access) });
       return;
     }
-    for (const [pMajor, pMinor] of [[WILDCARD, minor], [major, WILDCARD], [WILDCARD, WILDCARD]]) {
+    for (const [pMajor, pMinor] of [
+      [WILDCARD, minor],
+      [major, WILDCARD],
+      [WILDCARD, WILDCARD],
+    ]) {
       if (pMajor === major && pMinor === minor) continue;
       const partial = this.entries.get(keyOf(type, pMajor, pMinor));
       if (partial && [...access].some((x) => partial.access.includes(x))) {
         const fmt = (a: number) => (a === WILDCARD ? '*' : String(a));
-        throw new CgroupError(`${where}: rule ${type} ${fmt(major)}:${fmt(minor)} ${access} cannot punch a hole in the wildcard rule ${type} ${fmt(pMajor)}:${fmt(pMinor)} ${partial.access}`);
+        throw new CgroupError(
+          `${where}: rule ${type} ${fmt(major)}:${fmt(minor)} ${access} cannot punch a hole in the wildcard rule ${type} ${fmt(pMajor)}:${fmt(pMinor)} ${partial.access}`,
+        );
       }
     }
     const old = this.entries.get(key);
@@ -104,7 +110,12 @@ export function deviceRuleSet(devices: readonly LinuxDeviceCgroup[] | undefined,
 /** What the rule set decides for one access (the reference the eBPF program must agree with). */
 export function decide(set: DeviceRuleSet, type: DeviceType, major: number, minor: number, access: string): boolean {
   const want = normAccess(access);
-  const hit = set.rules.some((r) => r.type === type && (r.major === WILDCARD || r.major === major) &&
-    (r.minor === WILDCARD || r.minor === minor) && [...want].every((x) => r.access.includes(x)));
+  const hit = set.rules.some(
+    (r) =>
+      r.type === type &&
+      (r.major === WILDCARD || r.major === major) &&
+      (r.minor === WILDCARD || r.minor === minor) &&
+      [...want].every((x) => r.access.includes(x)),
+  );
   return hit ? !set.defaultAllow : set.defaultAllow;
 }

@@ -70,7 +70,9 @@ export function setDevices(dir: string, devices: readonly LinuxDeviceCgroup[] | 
       prog = loadRetrying(insns);
     } catch (err) {
       const log = (err as { verifierLog?: string }).verifierLog;
-      throw new CgroupError(`cgroup ${dir}: load the device filter (eBPF): ${code(err)}${log ? `: ${log.trim().split('\n').slice(-3).join(' | ')}` : ''}`, { cause: err });
+      throw new CgroupError(`cgroup ${dir}: load the device filter (eBPF): ${code(err)}${log ? `: ${log.trim().split('\n').slice(-3).join(' | ')}` : ''}`, {
+        cause: err,
+      });
     }
     try {
       bpf().bpfProgAttach(prog, cg, BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI);

@@ -12,7 +12,11 @@ export class Fs2Manager extends CgroupDirectory implements Manager {
   readonly driver = 'fs' as const;
   private created: string[];
 
-  constructor(dir: string, created: string[] = [], private readonly root?: string) {
+  constructor(
+    dir: string,
+    created: string[] = [],
+    private readonly root?: string,
+  ) {
     super(dir);
     this.created = created;
   }

@@ -66,17 +66,21 @@ function memoryStats(dir: string): Stats['memory'] {
   const swapUsage = parseSingle(readOptional(dir, 'memory.swap.current'));
   const swapLimit = limitOf(readOptional(dir, 'memory.swap.max'));
   // runc reports swap as memory+swap, as v1 did: usage and limit include the memory's.
-  let combinedLimit: U64 = swapLimit;
-  if (swapLimit !== U64_MAX && limit !== U64_MAX) combinedLimit = Number(swapLimit) + Number(limit);
-  else combinedLimit = U64_MAX;
-  return omitEmpty({
-    cache: raw.file ?? 0,
-    usage: omitEmpty({ limit, usage, max: peak ?? 0, failcnt: events.max ?? 0 }, ENTRY),
-    swap: omitEmpty({ limit: swapUsage === undefined ? 0 : combinedLimit, usage: (swapUsage ?? 0) + (swapUsage === undefined ? 0 : usage), failcnt: 0 }, ENTRY),
-    kernel: { limit: 0, failcnt: 0 },
-    kernelTCP: { limit: 0, failcnt: 0 },
-    raw: Object.keys(raw).length ? raw : undefined,
-  }, ['usage', 'swap', 'kernel', 'kernelTCP']) as Stats['memory'];
+  const combinedLimit: U64 = swapLimit !== U64_MAX && limit !== U64_MAX ? Number(swapLimit) + Number(limit) : U64_MAX;
+  return omitEmpty(
+    {
+      cache: raw.file ?? 0,
+      usage: omitEmpty({ limit, usage, max: peak ?? 0, failcnt: events.max ?? 0 }, ENTRY),
+      swap: omitEmpty(
+        { limit: swapUsage === undefined ? 0 : combinedLimit, usage: (swapUsage ?? 0) + (swapUsage === undefined ? 0 : usage), failcnt: 0 },
+        ENTRY,
+      ),
+      kernel: { limit: 0, failcnt: 0 },
+      kernelTCP: { limit: 0, failcnt: 0 },
+      raw: Object.keys(raw).length ? raw : undefined,
+    },
+    ['usage', 'swap', 'kernel', 'kernelTCP'],
+  ) as Stats['memory'];
 }
 
 function cpuStats(dir: string): Stats['cpu'] {
@@ -137,7 +141,17 @@ function hugetlbStats(dir: string): Stats['hugetlb'] {
 export function readStats(dir: string): Stats {
   return {
     cpu: cpuStats(dir),
-    cpuset: { cpu_exclusive: 0, mem_hardwall: 0, mem_exclusive: 0, memory_migrate: 0, memory_spread_page: 0, memory_spread_slab: 0, memory_pressure: 0, sched_load_balance: 0, sched_relax_domain_level: 0 },
+    cpuset: {
+      cpu_exclusive: 0,
+      mem_hardwall: 0,
+      mem_exclusive: 0,
+      memory_migrate: 0,
+      memory_spread_page: 0,
+      memory_spread_slab: 0,
+      memory_pressure: 0,
+      sched_load_balance: 0,
+      sched_relax_domain_level: 0,
+    },
     memory: memoryStats(dir),
     pids: omitEmpty({ current: parseSingle(readOptional(dir, 'pids.current')) ?? 0, limit: limitOf(readOptional(dir, 'pids.max')) }),
     blkio: blkioStats(dir),

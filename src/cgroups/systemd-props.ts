@@ -25,7 +25,8 @@ export function parseSystemdPath(cgroupsPath: string | undefined, id: string): S
   }
   const [slice, prefix, name] = parts as [string, string, string];
   if (!name) throw new CgroupError(`cgroupsPath ${JSON.stringify(cgroupsPath)}: the unit name part is empty`);
-  if (name.endsWith('.slice')) throw new CgroupError(`cgroupsPath ${JSON.stringify(cgroupsPath)}: a slice as the container's unit is not supported by tsrun (use a scope name)`);
+  if (name.endsWith('.slice'))
+    throw new CgroupError(`cgroupsPath ${JSON.stringify(cgroupsPath)}: a slice as the container's unit is not supported by tsrun (use a scope name)`);
   const unit = name.endsWith('.scope') ? name : prefix ? `${prefix}-${name}.scope` : `${name}.scope`;
   if (!/^[\w:.\-\\@]+$/.test(unit)) throw new CgroupError(`cgroupsPath ${JSON.stringify(cgroupsPath)}: invalid unit name ${JSON.stringify(unit)}`);
   return { slice: slice || 'system.slice', unit };
@@ -53,7 +54,10 @@ export function unitCgroupDir(root: string, p: SystemdPath): string {
 /** A cpu list ("0-3,7") as the little-endian byte mask AllowedCPUs/AllowedMemoryNodes take. */
 export function cpuMask(list: string): number[] {
   const bytes: number[] = [];
-  for (const part of list.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const [a, b] = part.split('-').map(Number) as [number, number | undefined];
     if (!Number.isInteger(a) || (b !== undefined && (!Number.isInteger(b) || b < a))) throw new CgroupError(`invalid cpu list ${JSON.stringify(list)}`);
     for (let i = a; i <= (b ?? a); i++) {

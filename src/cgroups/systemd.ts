@@ -28,7 +28,12 @@ export class SystemdManager extends CgroupDirectory implements Manager {
   private home?: string;
   id = '';
 
-  constructor(dir: string, readonly unit: string, private readonly slice: string | undefined, private created: string[]) {
+  constructor(
+    dir: string,
+    readonly unit: string,
+    private readonly slice: string | undefined,
+    private created: string[],
+  ) {
     super(dir);
   }
 
@@ -44,7 +49,15 @@ export class SystemdManager extends CgroupDirectory implements Manager {
     this.home = path.join(root, ownCgroup());
     const p: SystemdPath = { slice: this.slice ?? 'system.slice', unit: this.unit };
     try {
-      dbusCallSync({ member: 'StartTransientUnit', signature: 'ssa(sv)a(sa(sv))', body: [this.unit, 'replace', scopeProperties(p, this.id || this.unit, process.pid, undefined), []], propertyArgs: [2] }, timeoutMs);
+      dbusCallSync(
+        {
+          member: 'StartTransientUnit',
+          signature: 'ssa(sv)a(sa(sv))',
+          body: [this.unit, 'replace', scopeProperties(p, this.id || this.unit, process.pid, undefined), []],
+          propertyArgs: [2],
+        },
+        timeoutMs,
+      );
     } catch (err) {
       if (err instanceof DbusError && err.dbusName === 'org.freedesktop.systemd1.UnitExists') {
         throw new CgroupError(`systemd: unit ${this.unit} already exists (another container with this cgroupsPath?)`, { cause: err });

@@ -33,7 +33,9 @@ export function setUnified(dir: string, unified: Record<string, string> | undefi
     } catch (err) {
       const c = unifiedController(key);
       if (c && isErrno(err, 'ENOENT', 'EACCES', 'EPERM') && !availableControllers(dir).includes(c)) {
-        throw new CgroupError(`linux.resources.unified: ${JSON.stringify(key)} can't be set: controller "${c}" is not available in cgroup ${dir}`, { cause: err });
+        throw new CgroupError(`linux.resources.unified: ${JSON.stringify(key)} can't be set: controller "${c}" is not available in cgroup ${dir}`, {
+          cause: err,
+        });
       }
       throw new CgroupError(`linux.resources.unified: ${JSON.stringify(key)} can't be set: ${(err as Error).message}`, { cause: err });
     }

@@ -30,7 +30,9 @@ export function unifiedMount(): string | null {
 
 /** This process's own v2 cgroup ("0::/path" in /proc/self/cgroup). */
 export function ownCgroup(): string {
-  const line = readFileSync('/proc/self/cgroup', 'utf8').split('\n').find((l) => l.startsWith('0::'));
+  const line = readFileSync('/proc/self/cgroup', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('0::'));
   return line ? line.slice(3) : '/';
 }
 

@@ -33,16 +33,34 @@ export interface CommandSpec {
   subcommands?: CommandSpec[];
 }
 
-const b = (name: string, usage: string, aliases?: string[], hidden?: boolean): FlagSpec => ({ name, type: 'bool', usage, ...(aliases ? { aliases } : {}), ...(hidden ? { hidden } : {}) });
-const s = (name: string, usage: string, aliases?: string[], def?: string): FlagSpec => ({ name, type: 'string', usage, ...(aliases ? { aliases } : {}), ...(def !== undefined ? { default: def } : {}) });
+const b = (name: string, usage: string, aliases?: string[], hidden?: boolean): FlagSpec => ({
+  name,
+  type: 'bool',
+  usage,
+  ...(aliases ? { aliases } : {}),
+  ...(hidden ? { hidden } : {}),
+});
+const s = (name: string, usage: string, aliases?: string[], def?: string): FlagSpec => ({
+  name,
+  type: 'string',
+  usage,
+  ...(aliases ? { aliases } : {}),
+  ...(def !== undefined ? { default: def } : {}),
+});
 const i = (name: string, usage: string, def?: number): FlagSpec => ({ name, type: 'int', usage, ...(def !== undefined ? { default: def } : {}) });
 
 const BUNDLE = s('bundle', 'path to the root of the bundle directory, defaults to the current directory', ['b']);
-const CONSOLE_SOCKET = s('console-socket', "path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal");
+const CONSOLE_SOCKET = s(
+  'console-socket',
+  "path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal",
+);
 const PIDFD_SOCKET = s('pidfd-socket', 'path to an AF_UNIX socket which will receive a file descriptor referencing the init process');
 const PID_FILE = s('pid-file', 'specify the file to write the process id to');
 const NO_PIVOT = b('no-pivot', 'do not use pivot root to jail process inside rootfs. This should be used whenever the rootfs is on top of a ramdisk');
-const NO_NEW_KEYRING = b('no-new-keyring', 'do not create a new session keyring for the container. This will cause the container to inherit the calling processes session key');
+const NO_NEW_KEYRING = b(
+  'no-new-keyring',
+  'do not create a new session keyring for the container. This will cause the container to inherit the calling processes session key',
+);
 const PRESERVE_FDS = i('preserve-fds', 'Pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)', 0);
 const DETACH = b('detach', "detach from the container's process", ['d']);
 const NO_SUBREAPER = b('no-subreaper', 'disable the use of the subreaper used to reap reparented processes');
@@ -56,20 +74,25 @@ const PROGRESS = s('progress', 'pull progress on stderr: auto, json or none (def
 const CREDS = s('creds', 'registry credentials as user:password (default: ~/.docker/config.json)');
 const INSECURE = b('insecure', 'allow plain http to a registry that is not on loopback');
 const PLATFORM = s('platform', 'os/arch[/variant] to pull (default: this host)');
-const IMAGE_RUN_FLAGS: FlagSpec[] = ([
-  s('image', 'run this image (pulled when missing) instead of a bundle; then the id is optional and the command follows --'),
-  b('rm', 'remove the container (and its writable layer) when it exits'),
-  { name: 'env', aliases: ['e'], type: 'stringSlice', usage: 'set an environment variable (K=V, or K to take it from here)' },
-  { name: 'volume', aliases: ['v'], type: 'stringSlice', usage: 'bind mount HOST:CONTAINER[:ro]' },
-  s('workdir', 'working directory inside the container', ['w']),
-  s('user', 'USER[:GROUP], names resolved in the image', ['u']),
-  b('tty', 'allocate a pseudo-TTY', ['t']),
-  s('hostname', 'container host name (default: the id)'),
-  s('network', 'none (a new network namespace with lo up, the default) or host'),
-  b('read-only', 'mount the container root read-only'),
-  s('entrypoint', "override the image's entrypoint (one program; the command follows --)"),
-  PROGRESS, CREDS, INSECURE, PLATFORM,
-] as FlagSpec[]).map(img);
+const IMAGE_RUN_FLAGS: FlagSpec[] = (
+  [
+    s('image', 'run this image (pulled when missing) instead of a bundle; then the id is optional and the command follows --'),
+    b('rm', 'remove the container (and its writable layer) when it exits'),
+    { name: 'env', aliases: ['e'], type: 'stringSlice', usage: 'set an environment variable (K=V, or K to take it from here)' },
+    { name: 'volume', aliases: ['v'], type: 'stringSlice', usage: 'bind mount HOST:CONTAINER[:ro]' },
+    s('workdir', 'working directory inside the container', ['w']),
+    s('user', 'USER[:GROUP], names resolved in the image', ['u']),
+    b('tty', 'allocate a pseudo-TTY', ['t']),
+    s('hostname', 'container host name (default: the id)'),
+    s('network', 'none (a new network namespace with lo up, the default) or host'),
+    b('read-only', 'mount the container root read-only'),
+    s('entrypoint', "override the image's entrypoint (one program; the command follows --)"),
+    PROGRESS,
+    CREDS,
+    INSECURE,
+    PLATFORM,
+  ] as FlagSpec[]
+).map(img);
 
 export const GLOBAL_FLAGS: FlagSpec[] = [
   b('debug', 'enable debug logging'),
@@ -87,36 +110,69 @@ export const GLOBAL_FLAGS: FlagSpec[] = [
 
 export const COMMANDS: CommandSpec[] = [
   {
-    name: 'create', usage: 'create a container', argsUsage: '<container-id>', args: ONE,
+    name: 'create',
+    usage: 'create a container',
+    argsUsage: '<container-id>',
+    args: ONE,
     flags: [BUNDLE, CONSOLE_SOCKET, PIDFD_SOCKET, PID_FILE, NO_PIVOT, NO_NEW_KEYRING, PRESERVE_FDS],
   },
   { name: 'start', usage: 'executes the user defined process in a created container', argsUsage: '<container-id>', args: ONE, flags: [] },
   {
-    name: 'run', usage: 'create and run a container', argsUsage: '<container-id>', args: ONE,
-    flags: [BUNDLE, CONSOLE_SOCKET, PIDFD_SOCKET, DETACH, b('keep', 'do not delete the container after it exits'), PID_FILE, NO_SUBREAPER, NO_PIVOT, NO_NEW_KEYRING, PRESERVE_FDS, ...IMAGE_RUN_FLAGS],
+    name: 'run',
+    usage: 'create and run a container',
+    argsUsage: '<container-id>',
+    args: ONE,
+    flags: [
+      BUNDLE,
+      CONSOLE_SOCKET,
+      PIDFD_SOCKET,
+      DETACH,
+      b('keep', 'do not delete the container after it exits'),
+      PID_FILE,
+      NO_SUBREAPER,
+      NO_PIVOT,
+      NO_NEW_KEYRING,
+      PRESERVE_FDS,
+      ...IMAGE_RUN_FLAGS,
+    ],
   },
   { name: 'state', usage: 'output the state of a container', argsUsage: '<container-id>', args: ONE, flags: [] },
   {
-    name: 'kill', usage: "kill sends the specified signal (default: SIGTERM) to the container's init process",
-    argsUsage: '<container-id> [signal]', args: { min: 1, max: 2 }, stopOnNthArg: 1,
+    name: 'kill',
+    usage: "kill sends the specified signal (default: SIGTERM) to the container's init process",
+    argsUsage: '<container-id> [signal]',
+    args: { min: 1, max: 2 },
+    stopOnNthArg: 1,
     flags: [b('all', '(obsoleted, do not use)', ['a'], true)],
   },
   {
-    name: 'delete', usage: 'delete any resources held by the container often used with detached container', argsUsage: '<container-id>', args: ONE,
+    name: 'delete',
+    usage: 'delete any resources held by the container often used with detached container',
+    argsUsage: '<container-id>',
+    args: ONE,
     flags: [b('force', 'Forcibly deletes the container if it is still running (uses SIGKILL)', ['f'])],
   },
   {
-    name: 'list', usage: 'lists containers started by tsrun with the given root', argsUsage: '', args: { exact: 0 },
+    name: 'list',
+    usage: 'lists containers started by tsrun with the given root',
+    argsUsage: '',
+    args: { exact: 0 },
     flags: [FORMAT, b('quiet', 'display only container IDs', ['q'])],
   },
   {
-    name: 'ps', usage: 'ps displays the processes running inside a container', argsUsage: '<container-id> [ps options]',
-    args: { min: 1 }, stopOnNthArg: 1, flags: [FORMAT],
+    name: 'ps',
+    usage: 'ps displays the processes running inside a container',
+    argsUsage: '<container-id> [ps options]',
+    args: { min: 1 },
+    stopOnNthArg: 1,
+    flags: [FORMAT],
   },
   {
-    name: 'exec', usage: 'execute new process inside the container',
+    name: 'exec',
+    usage: 'execute new process inside the container',
     argsUsage: '<container-id> <command> [command options] || -p process.json <container-id>',
-    args: { min: 1 }, stopOnNthArg: 1,
+    args: { min: 1 },
+    stopOnNthArg: 1,
     flags: [
       CONSOLE_SOCKET,
       s('pidfd-socket', 'path to an AF_UNIX socket which will receive a file descriptor referencing the exec process'),
@@ -140,7 +196,10 @@ export const COMMANDS: CommandSpec[] = [
   { name: 'pause', usage: 'pause suspends all processes inside the container', argsUsage: '<container-id>', args: ONE, flags: [] },
   { name: 'resume', usage: 'resumes all processes that have been previously paused', argsUsage: '<container-id>', args: ONE, flags: [] },
   {
-    name: 'update', usage: 'update container resource constraints', argsUsage: '<container-id>', args: ONE,
+    name: 'update',
+    usage: 'update container resource constraints',
+    argsUsage: '<container-id>',
+    args: ONE,
     flags: [
       s('resources', "path to the file containing the resources to update or '-' to read from the standard input", ['r']),
       i('blkio-weight', 'Specifies per cgroup weight, range is from 10 to 1000'),
@@ -164,42 +223,72 @@ export const COMMANDS: CommandSpec[] = [
     ],
   },
   {
-    name: 'events', usage: 'display container events such as OOM notifications, cpu, memory, and IO usage statistics',
-    argsUsage: '<container-id>', args: ONE,
+    name: 'events',
+    usage: 'display container events such as OOM notifications, cpu, memory, and IO usage statistics',
+    argsUsage: '<container-id>',
+    args: ONE,
     flags: [
       { name: 'interval', type: 'duration', usage: 'set the stats collection interval', default: '5s' },
       b('stats', "display the container's stats then exit"),
     ],
   },
   {
-    name: 'spec', usage: 'create a new specification file', argsUsage: '', args: { exact: 0 },
+    name: 'spec',
+    usage: 'create a new specification file',
+    argsUsage: '',
+    args: { exact: 0 },
     flags: [s('bundle', 'path to the root of the bundle directory', ['b']), b('rootless', 'generate a configuration for a rootless container')],
   },
   { name: 'features', usage: 'show the enabled features', argsUsage: '', args: { exact: 0 }, flags: [] },
   {
-    name: 'checkpoint', usage: 'checkpoint a running container (not supported by tsrun)', argsUsage: '<container-id>', args: ONE, unsupported: true,
+    name: 'checkpoint',
+    usage: 'checkpoint a running container (not supported by tsrun)',
+    argsUsage: '<container-id>',
+    args: ONE,
+    unsupported: true,
     flags: [
-      s('image-path', 'path for saving criu image files'), s('work-path', 'path for saving work files and logs'),
-      s('parent-path', 'path for previous criu image files in pre-dump'), b('leave-running', 'leave the process running after checkpointing'),
-      b('tcp-established', 'allow open tcp connections'), b('tcp-skip-in-flight', 'skip in-flight tcp connections'),
-      b('link-remap', 'allow one to link unlinked files back when possible'), b('ext-unix-sk', 'allow external unix sockets'),
-      b('shell-job', 'allow shell jobs'), b('lazy-pages', 'use userfaultfd to lazily restore memory pages'),
-      i('status-fd', 'criu writes \\0 to this FD once lazy-pages is ready', -1), s('page-server', 'ADDRESS:PORT of the page server'),
-      b('file-locks', 'handle file locks, for safety'), b('pre-dump', "dump container's memory information only, leave the container running after this"),
+      s('image-path', 'path for saving criu image files'),
+      s('work-path', 'path for saving work files and logs'),
+      s('parent-path', 'path for previous criu image files in pre-dump'),
+      b('leave-running', 'leave the process running after checkpointing'),
+      b('tcp-established', 'allow open tcp connections'),
+      b('tcp-skip-in-flight', 'skip in-flight tcp connections'),
+      b('link-remap', 'allow one to link unlinked files back when possible'),
+      b('ext-unix-sk', 'allow external unix sockets'),
+      b('shell-job', 'allow shell jobs'),
+      b('lazy-pages', 'use userfaultfd to lazily restore memory pages'),
+      i('status-fd', 'criu writes \\0 to this FD once lazy-pages is ready', -1),
+      s('page-server', 'ADDRESS:PORT of the page server'),
+      b('file-locks', 'handle file locks, for safety'),
+      b('pre-dump', "dump container's memory information only, leave the container running after this"),
       s('manage-cgroups-mode', 'cgroups mode: soft|full|strict|ignore (default: soft)'),
       { name: 'empty-ns', type: 'stringSlice', usage: "create a namespace, but don't restore its properties" },
       b('auto-dedup', 'enable auto deduplication of memory images'),
     ],
   },
   {
-    name: 'restore', usage: 'restore a container from a previous checkpoint (not supported by tsrun)', argsUsage: '<container-id>', args: ONE, unsupported: true,
+    name: 'restore',
+    usage: 'restore a container from a previous checkpoint (not supported by tsrun)',
+    argsUsage: '<container-id>',
+    args: ONE,
+    unsupported: true,
     flags: [
-      CONSOLE_SOCKET, s('image-path', 'path to criu image files for restoring'), s('work-path', 'path for saving work files and logs'),
-      b('tcp-established', 'allow open tcp connections'), b('ext-unix-sk', 'allow external unix sockets'), b('shell-job', 'allow shell jobs'),
-      b('file-locks', 'handle file locks, for safety'), s('manage-cgroups-mode', 'cgroups mode: soft|full|strict|ignore (default: soft)'),
-      s('bundle', 'path to the root of the bundle directory', ['b']), DETACH, PID_FILE, NO_SUBREAPER, NO_PIVOT,
+      CONSOLE_SOCKET,
+      s('image-path', 'path to criu image files for restoring'),
+      s('work-path', 'path for saving work files and logs'),
+      b('tcp-established', 'allow open tcp connections'),
+      b('ext-unix-sk', 'allow external unix sockets'),
+      b('shell-job', 'allow shell jobs'),
+      b('file-locks', 'handle file locks, for safety'),
+      s('manage-cgroups-mode', 'cgroups mode: soft|full|strict|ignore (default: soft)'),
+      s('bundle', 'path to the root of the bundle directory', ['b']),
+      DETACH,
+      PID_FILE,
+      NO_SUBREAPER,
+      NO_PIVOT,
       { name: 'empty-ns', type: 'stringSlice', usage: "create a namespace, but don't restore its properties" },
-      b('auto-dedup', 'enable auto deduplication of memory images'), b('lazy-pages', 'use userfaultfd to lazily restore memory pages'),
+      b('auto-dedup', 'enable auto deduplication of memory images'),
+      b('lazy-pages', 'use userfaultfd to lazily restore memory pages'),
       s('lsm-profile', 'Specify an LSM profile to be used during restore in the form of TYPE:NAME.'),
       s('lsm-mount-context', 'Specify an LSM mount context to be used during restore.'),
       // go-runc's restore reuses its checkpoint options, so containerd may pass --parent-path (§1.2).
@@ -207,15 +296,31 @@ export const COMMANDS: CommandSpec[] = [
     ],
   },
   {
-    name: 'image', usage: 'pull, import, list, inspect and remove images (tsrun addition)', argsUsage: '<subcommand> [arguments...]',
-    args: { min: 1 }, flags: [],
+    name: 'image',
+    usage: 'pull, import, list, inspect and remove images (tsrun addition)',
+    argsUsage: '<subcommand> [arguments...]',
+    args: { min: 1 },
+    flags: [],
     subcommands: [
       { name: 'pull', usage: 'pull an image from a registry', argsUsage: '<reference>', args: ONE, flags: [CREDS, INSECURE, PLATFORM, PROGRESS] },
-      { name: 'import', aliases: ['load'], usage: 'import an OCI layout directory, an oci-archive or a docker save tar', argsUsage: '<path>', args: ONE,
-        flags: [s('name', 'name the imported image (when the archive holds one)'), PLATFORM] },
+      {
+        name: 'import',
+        aliases: ['load'],
+        usage: 'import an OCI layout directory, an oci-archive or a docker save tar',
+        argsUsage: '<path>',
+        args: ONE,
+        flags: [s('name', 'name the imported image (when the archive holds one)'), PLATFORM],
+      },
       { name: 'ls', aliases: ['list'], usage: 'list images', argsUsage: '', args: { exact: 0 }, flags: [FORMAT, b('quiet', 'only image IDs', ['q'])] },
       { name: 'inspect', usage: 'show an image record and its config as JSON', argsUsage: '<reference|id>', args: ONE, flags: [] },
-      { name: 'rm', aliases: ['rmi', 'remove'], usage: 'untag and remove images; content no other image or container uses is deleted', argsUsage: '<reference|id>...', args: { min: 1 }, flags: [] },
+      {
+        name: 'rm',
+        aliases: ['rmi', 'remove'],
+        usage: 'untag and remove images; content no other image or container uses is deleted',
+        argsUsage: '<reference|id>...',
+        args: { min: 1 },
+        flags: [],
+      },
       { name: 'prune', usage: 'remove untagged images, unused layers and blobs, and stale container layers', argsUsage: '', args: { exact: 0 }, flags: [] },
     ],
   },

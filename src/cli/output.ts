@@ -4,7 +4,7 @@ import { writeSync } from 'node:fs';
 
 export function writeOut(text: string): void {
   const buf = Buffer.from(text);
-  for (let off = 0; off < buf.length; ) {
+  for (let off = 0; off < buf.length;) {
     try {
       off += writeSync(1, buf, off);
     } catch (err) {

@@ -49,8 +49,18 @@ export class UsageError extends InvalidArgumentError {
 }
 
 const GO_BOOL: Record<string, boolean> = {
-  '1': true, t: true, T: true, TRUE: true, true: true, True: true,
-  '0': false, f: false, F: false, FALSE: false, false: false, False: false,
+  '1': true,
+  t: true,
+  T: true,
+  TRUE: true,
+  true: true,
+  True: true,
+  '0': false,
+  f: false,
+  F: false,
+  FALSE: false,
+  false: false,
+  False: false,
 };
 
 // Go time.ParseDuration syntax: "300ms", "1h5m", "1.5s", "0".
@@ -121,7 +131,10 @@ function setValue(out: Record<string, FlagValue>, f: FlagSpec, raw: string, give
  * Returns the index where parsing stopped and the positionals seen.
  */
 function parseFlags(
-  argv: string[], start: number, flags: Map<string, FlagSpec>, out: Record<string, FlagValue>,
+  argv: string[],
+  start: number,
+  flags: Map<string, FlagSpec>,
+  out: Record<string, FlagValue>,
   opts: { stopAtFirst?: boolean; stopOnNthArg?: number; command?: string },
 ): { next: number; args: string[]; rest?: string[] } {
   const args: string[] = [];

@@ -238,9 +238,10 @@ function prepareCreate(o: CreateOptions): Pending {
     const listening = o.passListenFds ? listenFds() : 0;
     const preserveFds = (o.preserveFds ?? 0) + listening;
     // The container's init is told about them as pid 1 (runc: LISTEN_FDS=n, LISTEN_PID=1).
-    const initSpec = listening && spec.process
-      ? { ...spec, process: { ...spec.process, env: [...(spec.process.env ?? []), `LISTEN_FDS=${listening}`, 'LISTEN_PID=1'] } }
-      : spec;
+    const initSpec =
+      listening && spec.process
+        ? { ...spec, process: { ...spec.process, env: [...(spec.process.env ?? []), `LISTEN_FDS=${listening}`, 'LISTEN_PID=1'] } }
+        : spec;
     // runc utils_linux.go: the notify dir exists (and is bound in) from create; `run` listens
     // before the init can send, `create` leaves the socket to `start`.
     let notify: NotifyListener | undefined;

@@ -96,10 +96,14 @@ export async function streamEvents(root: string, id: string, intervalMs: number,
       emit({ type: 'stats', id, data });
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, intervalMs);
-        signal?.addEventListener('abort', () => {
-          clearTimeout(t);
-          resolve();
-        }, { once: true });
+        signal?.addEventListener(
+          'abort',
+          () => {
+            clearTimeout(t);
+            resolve();
+          },
+          { once: true },
+        );
       });
     }
   } finally {

@@ -21,7 +21,14 @@ import { assertHostSupport } from './host-support.js';
 import type { Logger } from '../logger.js';
 
 const NS_FILE: Record<NamespaceType, string> = {
-  pid: 'pid', network: 'net', mount: 'mnt', ipc: 'ipc', uts: 'uts', user: 'user', cgroup: 'cgroup', time: 'time',
+  pid: 'pid',
+  network: 'net',
+  mount: 'mnt',
+  ipc: 'ipc',
+  uts: 'uts',
+  user: 'user',
+  cgroup: 'cgroup',
+  time: 'time',
 };
 
 export interface ExecOptions {
@@ -108,7 +115,8 @@ export async function startExec(o: ExecOptions): Promise<StartedExec> {
     if (rec.cgroup) {
       cgroupDir = o.subCgroup ? path.join(rec.cgroup.dir, o.subCgroup) : rec.cgroup.dir;
       // A prefix test alone would let "../<id>-x" (a sibling whose name starts with ours) through.
-      if (cgroupDir !== rec.cgroup.dir && !cgroupDir.startsWith(`${rec.cgroup.dir}/`)) throw new InvalidArgumentError(`--cgroup ${o.subCgroup} leaves the container's cgroup`);
+      if (cgroupDir !== rec.cgroup.dir && !cgroupDir.startsWith(`${rec.cgroup.dir}/`))
+        throw new InvalidArgumentError(`--cgroup ${o.subCgroup} leaves the container's cgroup`);
       try {
         cgroupFd = openSync(cgroupDir, constants.O_RDONLY | constants.O_DIRECTORY);
       } catch (err) {
@@ -152,7 +160,8 @@ export async function startExec(o: ExecOptions): Promise<StartedExec> {
       spec: rec.config,
       plan,
       mode: 'run',
-      onSeccompListener: (fd, c) => forwardListener(rec.config, fd, { ociVersion: rec.ociVersion, id: rec.id, status: 'running', pid: c.pid, bundle: rec.bundle }),
+      onSeccompListener: (fd, c) =>
+        forwardListener(rec.config, fd, { ociVersion: rec.ociVersion, id: rec.id, status: 'running', pid: c.pid, bundle: rec.bundle }),
       onConsole: (master) => {
         if (!o.consoleSocket) consoleFd = master;
         else {
@@ -182,4 +191,3 @@ export async function startExec(o: ExecOptions): Promise<StartedExec> {
     if (cgroupFd !== undefined) closeFd(cgroupFd);
   }
 }
-

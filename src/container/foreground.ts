@@ -5,7 +5,21 @@ import { constants } from 'node:os';
 import { addon } from '../sys/addon.js';
 import type { Box } from '../spec/types.js';
 
-const FORWARDED: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT', 'SIGTSTP', 'SIGTTIN', 'SIGTTOU', 'SIGALRM', 'SIGPIPE'];
+const FORWARDED: NodeJS.Signals[] = [
+  'SIGTERM',
+  'SIGINT',
+  'SIGHUP',
+  'SIGQUIT',
+  'SIGUSR1',
+  'SIGUSR2',
+  'SIGWINCH',
+  'SIGCONT',
+  'SIGTSTP',
+  'SIGTTIN',
+  'SIGTTOU',
+  'SIGALRM',
+  'SIGPIPE',
+];
 
 export interface ExitStatus {
   exitCode: number | null;
@@ -18,7 +32,7 @@ export function waitPidfd(pidfd: number): Promise<ExitStatus> {
   return new Promise((resolve, reject) => {
     addon().watchPidfd(pidfd, (r) => {
       if (r instanceof Error) reject(r);
-      else resolve({ exitCode: r.exitCode, signal: r.signal, status: r.signal ? 128 + r.signal : r.exitCode ?? 0 });
+      else resolve({ exitCode: r.exitCode, signal: r.signal, status: r.signal ? 128 + r.signal : (r.exitCode ?? 0) });
     });
   });
 }

@@ -87,18 +87,22 @@ export async function ensureImageLayers(imageRoot: string, rec: ImageRecord, onE
   for (let i = 0; i < chain.length; i++) {
     const t0 = Date.now();
     const layer = rec.layers[i];
-    const l = await ensureLayer(imageRoot, {
-      diffID: rec.diffIds[i],
-      chainID: chain[i],
-      ...(i > 0 ? { parent: chain[i - 1] } : {}),
-      mediaType: layer.mediaType,
-      open: () => {
-        if (!existsSync(store.content.blobPath(layer.digest))) {
-          throw new ImageError('TSRUN_IMAGE', `layer ${layer.digest} of ${rec.names[0] ?? rec.id} is neither unpacked nor stored; pull the image again`);
-        }
-        return store.content.createReadStream(layer.digest);
+    const l = await ensureLayer(
+      imageRoot,
+      {
+        diffID: rec.diffIds[i],
+        chainID: chain[i],
+        ...(i > 0 ? { parent: chain[i - 1] } : {}),
+        mediaType: layer.mediaType,
+        open: () => {
+          if (!existsSync(store.content.blobPath(layer.digest))) {
+            throw new ImageError('TSRUN_IMAGE', `layer ${layer.digest} of ${rec.names[0] ?? rec.id} is neither unpacked nor stored; pull the image again`);
+          }
+          return store.content.createReadStream(layer.digest);
+        },
       },
-    }, { signal });
+      { signal },
+    );
     onEvent?.({ type: 'unpack', chainID: chain[i], diffID: rec.diffIds[i], created: l.created, seconds: (Date.now() - t0) / 1000 });
     dirs.push(l.diffDir);
   }
@@ -139,9 +143,12 @@ export async function prepareImageContainer(o: ImageContainerOptions): Promise<P
   };
   try {
     const marker: ImageContainerMarker = {
-      id, imageRoot: path.resolve(o.imageRoot),
+      id,
+      imageRoot: path.resolve(o.imageRoot),
       image: { id: image.id, manifestDigest: image.manifestDigest, ...(image.names[0] ? { name: image.names[0] } : {}) },
-      chainIDs: chainIDs(image.diffIds), pid: process.pid, created: new Date().toISOString(),
+      chainIDs: chainIDs(image.diffIds),
+      pid: process.pid,
+      created: new Date().toISOString(),
     };
     // Written before the layers are ensured, so a concurrent prune sees them in use.
     writeFileSync(path.join(dir, IMAGE_MARKER), `${JSON.stringify(marker, null, 2)}\n`);
@@ -176,12 +183,28 @@ export async function prepareImageContainer(o: ImageContainerOptions): Promise<P
     } catch {
       /* no resolver configured on the host */
     }
-    const made = buildImageBundle(config, user, {
-      id, hostname: o.hostname, command: o.command, entrypoint: o.entrypoint, env: o.env, hostEnv: o.hostEnv ?? process.env,
-      workdir: o.workdir, tty: o.tty, readOnly: o.readOnly, network, netnsPath: netns?.path, volumes: o.volumes,
-      containerDir: dir, cgroupNamespace: isCgroup2UnifiedMode(),
-      annotations: { 'org.opencontainers.image.ref.name': image.names[0] ?? image.id, 'io.tsrun.image.id': image.id },
-    }, hostResolv);
+    const made = buildImageBundle(
+      config,
+      user,
+      {
+        id,
+        hostname: o.hostname,
+        command: o.command,
+        entrypoint: o.entrypoint,
+        env: o.env,
+        hostEnv: o.hostEnv ?? process.env,
+        workdir: o.workdir,
+        tty: o.tty,
+        readOnly: o.readOnly,
+        network,
+        netnsPath: netns?.path,
+        volumes: o.volumes,
+        containerDir: dir,
+        cgroupNamespace: isCgroup2UnifiedMode(),
+        annotations: { 'org.opencontainers.image.ref.name': image.names[0] ?? image.id, 'io.tsrun.image.id': image.id },
+      },
+      hostResolv,
+    );
     for (const [name, text] of Object.entries(made.files)) writeFileSync(path.join(dir, name), text, { mode: 0o644 });
     for (const v of made.volumeDirs) mkdirSync(path.join(dir, v), { recursive: true, mode: 0o755 });
     for (const m of made.spec.mounts ?? []) {
@@ -222,8 +245,16 @@ export async function runImage(o: ImageRunOptions): Promise<ImageRunResult> {
   const p = await prepareImageContainer(o);
   try {
     const r = await runContainer({
-      id: p.id, bundle: p.dir, root: o.root, spec: p.spec, logger: o.logger,
-      detach: o.detach, keep: !o.rm, pidFile: o.pidFile, consoleSocket: o.consoleSocket, systemdCgroup: o.systemdCgroup,
+      id: p.id,
+      bundle: p.dir,
+      root: o.root,
+      spec: p.spec,
+      logger: o.logger,
+      detach: o.detach,
+      keep: !o.rm,
+      pidFile: o.pidFile,
+      consoleSocket: o.consoleSocket,
+      systemdCgroup: o.systemdCgroup,
     });
     return { ...r, id: p.id };
   } catch (err) {

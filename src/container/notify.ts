@@ -14,9 +14,7 @@ import { TsrunError } from '../errors.js';
 import { addon } from '../sys/addon.js';
 import type { Spec } from '../spec/types.js';
 import { readProcStat } from '../state/status.js';
-import {
-  bindDgram, connectDgram, drainDgrams, pipe, pollIn, sendDgram, shutdownSocket,
-} from './notify-socket.js';
+import { bindDgram, connectDgram, drainDgrams, pipe, pollIn, sendDgram, shutdownSocket } from './notify-socket.js';
 import type { Logger } from '../logger.js';
 
 export const NOTIFY_DIR = 'notify';
@@ -69,7 +67,10 @@ export class NotifyListener {
   #polling = false;
   #closed = false;
 
-  private constructor(fd: number, readonly socketPath: string) {
+  private constructor(
+    fd: number,
+    readonly socketPath: string,
+  ) {
     this.#fd = fd;
   }
 
@@ -144,7 +145,7 @@ export class NotifyListener {
           this.#polling = false;
           // Woken by close(): the fd is ours to close now that libuv no longer polls it.
           if (this.#closed) return void closeSync(this.#fd);
-          let line: string | null = null;
+          let line: string | null;
           try {
             if (err) throw err;
             line = this.#take();

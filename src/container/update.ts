@@ -105,7 +105,7 @@ export function mergeResources(old: LinuxResources | undefined, u: LinuxResource
   }
   // Quota and period are written together (cpu.max): one given alone keeps the other.
   const ec = effective.cpu;
-  if (ec && (set(ec.quota) !== set(ec.period))) {
+  if (ec && set(ec.quota) !== set(ec.period)) {
     if (!set(ec.quota) && old?.cpu?.quota) ec.quota = old.cpu.quota;
     if (!set(ec.period) && old?.cpu?.period) ec.period = old.cpu.period;
   }

@@ -62,7 +62,8 @@ export function cleanPath(raw: Buffer): string {
   const parts: string[] = [];
   for (const c of s.split('/')) {
     if (c === '' || c === '.') continue;
-    if (c === '..') parts.pop(); // containerd: Clean("/" + name), so ".." never climbs above root
+    if (c === '..')
+      parts.pop(); // containerd: Clean("/" + name), so ".." never climbs above root
     else parts.push(c);
   }
   return parts.join('/');
@@ -107,7 +108,10 @@ class Applier {
   /** Directories holding something this layer wrote (whiteouts and opaque markers spare them). */
   private touched = new Set<string>();
 
-  constructor(destDir: string, private readonly opts: ApplyOptions) {
+  constructor(
+    destDir: string,
+    private readonly opts: ApplyOptions,
+  ) {
     this.root = fs.openSync(destDir, DIR_OPEN);
   }
 

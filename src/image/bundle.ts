@@ -71,8 +71,20 @@ export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/
 
 // Docker's default capability set (moby oci/caps/defaults.go), as `docker run` users expect.
 const DOCKER_CAPS = [
-  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW', 'CAP_SETGID', 'CAP_SETUID',
-  'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE',
+  'CAP_CHOWN',
+  'CAP_DAC_OVERRIDE',
+  'CAP_FSETID',
+  'CAP_FOWNER',
+  'CAP_MKNOD',
+  'CAP_NET_RAW',
+  'CAP_SETGID',
+  'CAP_SETUID',
+  'CAP_SETFCAP',
+  'CAP_SETPCAP',
+  'CAP_NET_BIND_SERVICE',
+  'CAP_SYS_CHROOT',
+  'CAP_KILL',
+  'CAP_AUDIT_WRITE',
 ];
 
 function absolute(p: string, what: string): string {
@@ -114,8 +126,8 @@ export function parseVolume(v: string): Mount {
 
 /** The process arguments Docker would run. */
 export function commandLine(cfg: ImageConfig, s: Pick<RunSettings, 'command' | 'entrypoint'>): string[] {
-  const entry = s.entrypoint !== undefined ? (s.entrypoint === '' ? [] : [s.entrypoint]) : cfg.Entrypoint ?? [];
-  const cmd = s.command?.length ? s.command : s.entrypoint !== undefined ? [] : cfg.Cmd ?? [];
+  const entry = s.entrypoint !== undefined ? (s.entrypoint === '' ? [] : [s.entrypoint]) : (cfg.Entrypoint ?? []);
+  const cmd = s.command?.length ? s.command : s.entrypoint !== undefined ? [] : (cfg.Cmd ?? []);
   const args = [...entry, ...cmd];
   if (args.length === 0) throw new InvalidArgumentError('no command: the image has no Entrypoint or Cmd and none was given after --');
   return args;
@@ -123,14 +135,19 @@ export function commandLine(cfg: ImageConfig, s: Pick<RunSettings, 'command' | '
 
 /** /etc/hosts as Docker writes it for a container without a bridge address. */
 export function hostsFile(hostname: string): string {
-  return `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\n`
-    + `ff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n127.0.1.1\t${hostname}\n`;
+  return (
+    `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\n` +
+    `ff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n127.0.1.1\t${hostname}\n`
+  );
 }
 
 /** The host's resolv.conf; loopback resolvers are dropped unless the container shares the host network. */
 export function resolvConf(hostText: string, network: 'none' | 'host'): string {
   if (network === 'host') return hostText;
-  return hostText.split('\n').filter((l) => !/^\s*nameserver\s+(127\.|::1\b)/.test(l)).join('\n');
+  return hostText
+    .split('\n')
+    .filter((l) => !/^\s*nameserver\s+(127\.|::1\b)/.test(l))
+    .join('\n');
 }
 
 export function buildImageBundle(image: ImageConfigFile, user: ExecUser, s: RunSettings, hostResolv = ''): ImageBundle {
@@ -140,7 +157,7 @@ export function buildImageBundle(image: ImageConfigFile, user: ExecUser, s: RunS
   const proc = spec.process!;
   proc.terminal = s.tty === true;
   proc.args = commandLine(cfg, s);
-  let env = mergeEnv(['PATH=' + DEFAULT_PATH, `HOSTNAME=${hostname}`], cfg.Env ?? []);
+  const env = mergeEnv(['PATH=' + DEFAULT_PATH, `HOSTNAME=${hostname}`], cfg.Env ?? []);
   const has = (k: string) => env.some((e) => e.startsWith(`${k}=`));
   if (s.tty && !has('TERM')) env.push('TERM=xterm');
   if (!has('HOME')) env.push(`HOME=${user.home || '/'}`);
@@ -170,13 +187,15 @@ export function buildImageBundle(image: ImageConfigFile, user: ExecUser, s: RunS
   const volumeDirs: string[] = [];
   const userVolumes = (s.volumes ?? []).map(parseVolume);
   const taken = new Set(userVolumes.map((m) => m.destination));
-  Object.keys(cfg.Volumes ?? {}).sort().forEach((v) => {
-    const dest = absolute(v, 'image volume');
-    if (taken.has(dest)) return;
-    const sub = `volumes/${volumeDirs.length}`;
-    volumeDirs.push(sub);
-    mounts.push({ destination: dest, type: 'bind', source: posix.join(dir, sub), options: ['rbind', 'rprivate'] });
-  });
+  Object.keys(cfg.Volumes ?? {})
+    .sort()
+    .forEach((v) => {
+      const dest = absolute(v, 'image volume');
+      if (taken.has(dest)) return;
+      const sub = `volumes/${volumeDirs.length}`;
+      volumeDirs.push(sub);
+      mounts.push({ destination: dest, type: 'bind', source: posix.join(dir, sub), options: ['rbind', 'rprivate'] });
+    });
   mounts.push(...userVolumes);
 
   const annotations: Record<string, string> = { ...(cfg.Labels ?? {}) };

@@ -108,11 +108,15 @@ export class ContentStore {
     const { alg } = splitDigest(digest);
     if (await this.has(digest, size)) return { existed: true, resumedFrom: 0, written: 0 };
     await mkdir(join(this.root, alg), { recursive: true });
-    return withFileLock(this.side(digest, 'lock'), async () => {
-      // Another writer may have finished while we waited for the lock.
-      if (await this.has(digest, size)) return { existed: true, resumedFrom: 0, written: 0 };
-      return this.ingestLocked(opts, alg);
-    }, { signal: opts.signal });
+    return withFileLock(
+      this.side(digest, 'lock'),
+      async () => {
+        // Another writer may have finished while we waited for the lock.
+        if (await this.has(digest, size)) return { existed: true, resumedFrom: 0, written: 0 };
+        return this.ingestLocked(opts, alg);
+      },
+      { signal: opts.signal },
+    );
   }
 
   private async ingestLocked(opts: IngestOptions, alg: 'sha256' | 'sha512'): Promise<IngestResult> {
@@ -178,7 +182,10 @@ export class ContentStore {
     } finally {
       if (!closed) {
         // Nothing worth resuming (e.g. the source failed before any byte): no empty partial.
-        const empty = await fh.stat().then((st) => st.size === 0, () => false);
+        const empty = await fh.stat().then(
+          (st) => st.size === 0,
+          () => false,
+        );
         await fh.close().catch(() => {});
         if (empty) await unlink(partial).catch(() => {});
       }
@@ -289,7 +296,10 @@ async function unlinkSize(path: string): Promise<number> {
 class WriteBatch {
   private parts: Uint8Array[] = [];
   private bytes = 0;
-  constructor(private readonly fh: FileHandle, private position: number) {}
+  constructor(
+    private readonly fh: FileHandle,
+    private position: number,
+  ) {}
   async add(chunk: Uint8Array): Promise<void> {
     this.parts.push(chunk);
     this.bytes += chunk.length;
@@ -371,7 +381,15 @@ async function staleLock(path: string): Promise<boolean> {
   }
   const m = /^(\d+) (\S+)/.exec(text);
   // A lock file still being written (empty) by a live process is not stale; give it a moment.
-  if (!m) return Date.now() - (await stat(path).then((s) => s.mtimeMs, () => 0)) > 10_000;
+  if (!m)
+    return (
+      Date.now() -
+        (await stat(path).then(
+          (s) => s.mtimeMs,
+          () => 0,
+        )) >
+      10_000
+    );
   const pid = Number(m[1]);
   if (pid === process.pid) return !heldLocks.has(`${path}\n${m[2]}`);
   return !pidAlive(pid);
@@ -382,8 +400,7 @@ async function staleLock(path: string): Promise<boolean> {
  * live one is waited for, polling, until it goes away. (Two processes breaking the same stale
  * lock at once can race; that needs a crash first and costs at worst a duplicate download.)
  */
-export async function withFileLock<T>(path: string, fn: () => Promise<T>,
-  opts: { signal?: AbortSignal } = {}): Promise<T> {
+export async function withFileLock<T>(path: string, fn: () => Promise<T>, opts: { signal?: AbortSignal } = {}): Promise<T> {
   const token = randomBytes(8).toString('hex');
   let delay = 10;
   for (;;) {
@@ -403,7 +420,10 @@ export async function withFileLock<T>(path: string, fn: () => Promise<T>,
     if (await staleLock(path)) {
       // Break it by renaming to a unique name first, so two breakers cannot both win.
       const grave = `${path}.stale-${token}`;
-      await rename(path, grave).then(() => unlink(grave), () => {});
+      await rename(path, grave).then(
+        () => unlink(grave),
+        () => {},
+      );
       continue;
     }
     await sleep(delay, opts.signal);

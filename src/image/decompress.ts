@@ -62,7 +62,9 @@ function iterate(source: BlobSource): AsyncIterator<Buffer> {
   if (Buffer.isBuffer(source)) source = [source];
   if (Symbol.asyncIterator in source) return (source as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
   const sync = source as Iterable<Buffer>;
-  return (async function* () { yield* sync; })();
+  return (async function* () {
+    yield* sync;
+  })();
 }
 
 /** The uncompressed bytes of a layer blob, as chunks. */
@@ -85,7 +87,10 @@ export async function* decompress(source: BlobSource, opts: DecompressOptions = 
     const declared = opts.compression ?? (opts.mediaType !== undefined ? compressionForMediaType(opts.mediaType) : undefined);
     const label = opts.name ? `layer ${opts.name}` : 'layer';
     if (declared !== undefined && declared !== sniffed && headLen > 0) {
-      throw new ImageError('TSRUN_IMAGE', `${label}: media type ${opts.mediaType ?? declared} says ${declared}, but the blob looks ${sniffed === 'none' ? 'uncompressed' : sniffed}`);
+      throw new ImageError(
+        'TSRUN_IMAGE',
+        `${label}: media type ${opts.mediaType ?? declared} says ${declared}, but the blob looks ${sniffed === 'none' ? 'uncompressed' : sniffed}`,
+      );
     }
     const comp = declared ?? sniffed;
     async function* rest(): AsyncGenerator<Buffer> {
@@ -118,7 +123,9 @@ export async function* decompress(source: BlobSource, opts: DecompressOptions = 
 async function* through(input: AsyncGenerator<Buffer>, t: Transform): AsyncGenerator<Buffer> {
   const src = Readable.from(input, { objectMode: false });
   const done = pipeline(src, t);
-  done.catch(() => { /* surfaced through t's iteration */ });
+  done.catch(() => {
+    /* surfaced through t's iteration */
+  });
   try {
     for await (const c of t) {
       yield c as Buffer;
@@ -139,14 +146,22 @@ async function* zstdCli(input: AsyncGenerator<Buffer>, label: string): AsyncGene
   const child = spawn('zstd', ['-dcq'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (d: string) => { if (stderr.length < 4096) stderr += d; });
+  child.stderr.on('data', (d: string) => {
+    if (stderr.length < 4096) stderr += d;
+  });
   const exited = new Promise<number | null>((resolve, reject) => {
-    child.once('error', (err: NodeJS.ErrnoException) => reject(err.code === 'ENOENT'
-      ? new ImageError('TSRUN_IMAGE', `${label}: zstd layers need Node ≥22.15 or the zstd program (Debian package zstd)`, { cause: err })
-      : err));
+    child.once('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        err.code === 'ENOENT'
+          ? new ImageError('TSRUN_IMAGE', `${label}: zstd layers need Node ≥22.15 or the zstd program (Debian package zstd)`, { cause: err })
+          : err,
+      ),
+    );
     child.once('close', (code, signal) => resolve(signal ? 128 : code));
   });
-  exited.catch(() => { /* awaited below */ });
+  exited.catch(() => {
+    /* awaited below */
+  });
   const src = Readable.from(input, { objectMode: false });
   let feedErr: unknown;
   const fed = pipeline(src, child.stdin).catch((err: NodeJS.ErrnoException) => {

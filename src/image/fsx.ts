@@ -273,7 +273,11 @@ export function fgetxattr(fd: number, name: string): Buffer | undefined {
 export function llistxattr(path: PathArg): string[] {
   const buf = Buffer.alloc(65536);
   const n = check(b().llistxattr(cpath(path), buf, buf.length), 'llistxattr', path);
-  return buf.subarray(0, n).toString('latin1').split('\0').filter((s) => s !== '');
+  return buf
+    .subarray(0, n)
+    .toString('latin1')
+    .split('\0')
+    .filter((s) => s !== '');
 }
 
 /** flock(2); with LOCK_NB returns false instead of throwing when the lock is held elsewhere. */

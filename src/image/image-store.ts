@@ -186,7 +186,7 @@ export class ImageStore {
 
   private async leasedDigests(): Promise<Set<string>> {
     const out = new Set<string>();
-    let names: string[] = [];
+    let names: string[];
     try {
       names = await readdir(this.leaseDir);
     } catch {
@@ -246,9 +246,10 @@ function uniq(xs: string[]): string[] {
 export function findByReference(all: ImageRecord[], ref: ImageReference): ImageRecord | undefined {
   if (ref.digest) {
     const repo = `${ref.registry}/${ref.repository}`;
-    return all.find((r) => r.repoDigests.includes(`${repo}@${ref.digest}`))
-      ?? all.find((r) => (r.manifestDigest === ref.digest || r.indexDigest === ref.digest)
-        && r.repoDigests.some((d) => d.startsWith(`${repo}@`)));
+    return (
+      all.find((r) => r.repoDigests.includes(`${repo}@${ref.digest}`)) ??
+      all.find((r) => (r.manifestDigest === ref.digest || r.indexDigest === ref.digest) && r.repoDigests.some((d) => d.startsWith(`${repo}@`)))
+    );
   }
   const name = formatReference(ref);
   return all.find((r) => r.names.includes(name));

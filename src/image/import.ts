@@ -12,9 +12,7 @@ import { ContentStore, sha256Digest } from './content-store.js';
 import { ImageStore, type ImageRecord, type Lease } from './image-store.js';
 import { checkConfig } from './pull.js';
 import { formatReference, parseReference } from './reference.js';
-import {
-  CONFIG_TYPES, DOCKER_CONFIG, DOCKER_MANIFEST, parseManifest, type Descriptor, type ImageManifest, type Platform,
-} from './registry/media-types.js';
+import { CONFIG_TYPES, DOCKER_CONFIG, DOCKER_MANIFEST, parseManifest, type Descriptor, type ImageManifest, type Platform } from './registry/media-types.js';
 import { hostPlatform, normalizePlatform, parsePlatform, selectManifest } from './registry/platform.js';
 import { readTar } from './tar.js';
 
@@ -96,8 +94,14 @@ async function readVerified(content: ContentStore, d: Descriptor, src: string): 
  * A legacy `docker save` entry: config `<hex>.json`, layers `<id>/layer.tar` (uncompressed, so
  * each layer's digest is its diffID). Builds and stores a Docker schema 2 manifest for it.
  */
-async function fromDockerEntry(content: ContentStore, e: DockerManifestEntry, files: Map<string, Buffer>,
-  blobs: Map<string, { digest: string; size: number }>, src: string, lease: Lease): Promise<Found> {
+async function fromDockerEntry(
+  content: ContentStore,
+  e: DockerManifestEntry,
+  files: Map<string, Buffer>,
+  blobs: Map<string, { digest: string; size: number }>,
+  src: string,
+  lease: Lease,
+): Promise<Found> {
   const cfgPath = posix.normalize(e.Config);
   let cfg = blobs.get(cfgPath);
   if (!cfg) {
@@ -118,8 +122,10 @@ async function fromDockerEntry(content: ContentStore, e: DockerManifestEntry, fi
     return { mediaType: 'application/vnd.docker.image.rootfs.diff.tar', digest: b.digest, size: b.size };
   });
   const manifest: ImageManifest = {
-    schemaVersion: 2, mediaType: DOCKER_MANIFEST,
-    config: { mediaType: DOCKER_CONFIG, digest: cfg.digest, size: cfg.size }, layers,
+    schemaVersion: 2,
+    mediaType: DOCKER_MANIFEST,
+    config: { mediaType: DOCKER_CONFIG, digest: cfg.digest, size: cfg.size },
+    layers,
   };
   const raw = Buffer.from(JSON.stringify(manifest));
   await lease.add(sha256Digest(raw));
@@ -129,8 +135,12 @@ async function fromDockerEntry(content: ContentStore, e: DockerManifestEntry, fi
 }
 
 /** Stream an archive: content-addressed blobs and legacy `*.tar` layers go to the store. */
-async function scanArchive(path: string, content: ContentStore, lease: Lease, signal?: AbortSignal)
-  : Promise<{ files: Map<string, Buffer>; blobs: Map<string, { digest: string; size: number }> }> {
+async function scanArchive(
+  path: string,
+  content: ContentStore,
+  lease: Lease,
+  signal?: AbortSignal,
+): Promise<{ files: Map<string, Buffer>; blobs: Map<string, { digest: string; size: number }> }> {
   const files = new Map<string, Buffer>();
   const blobs = new Map<string, { digest: string; size: number }>();
   const links = new Map<string, string>();
@@ -178,11 +188,10 @@ async function copyLayoutBlobs(dir: string, content: ContentStore, indexRaw: Buf
     await lease.add(d.digest);
     const [alg, hex] = d.digest.split(':');
     const file = join(dir, 'blobs', alg, hex);
-    await content.ingest({ digest: d.digest, size: d.size, signal, open: async () => ({ offset: 0, body: createReadStream(file) }) })
-      .catch((e) => {
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new ImageError('TSRUN_IMAGE', `${dir}: blob ${d.digest} is missing`);
-        throw e;
-      });
+    await content.ingest({ digest: d.digest, size: d.size, signal, open: async () => ({ offset: 0, body: createReadStream(file) }) }).catch((e) => {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new ImageError('TSRUN_IMAGE', `${dir}: blob ${d.digest} is missing`);
+      throw e;
+    });
     if (d.mediaType.endsWith('+json') && !CONFIG_TYPES.has(d.mediaType)) {
       const parsed = parseManifest(await content.read(d.digest), d.mediaType, `${dir}: ${d.digest}`);
       const children = parsed.kind === 'index' ? parsed.index.manifests : [parsed.manifest.config, ...parsed.manifest.layers];
@@ -197,8 +206,8 @@ async function copyLayoutBlobs(dir: string, content: ContentStore, indexRaw: Buf
 export async function importImage(path: string, opts: ImportOptions): Promise<ImageRecord[]> {
   const store = new ImageStore(opts.imageRoot);
   const content = store.content;
-  const want = opts.platform === undefined ? hostPlatform()
-    : typeof opts.platform === 'string' ? parsePlatform(opts.platform) : normalizePlatform(opts.platform);
+  const want =
+    opts.platform === undefined ? hostPlatform() : typeof opts.platform === 'string' ? parsePlatform(opts.platform) : normalizePlatform(opts.platform);
   const st = await stat(path).catch((cause) => {
     throw new ImageError('TSRUN_IMAGE', `import ${path}: cannot read`, { cause });
   });

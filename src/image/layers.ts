@@ -129,9 +129,8 @@ async function lock(dir: string, hex: string, signal?: AbortSignal): Promise<{ r
   for (;;) {
     signal?.throwIfAborted();
     const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT | x.O_CLOEXEC, 0o600);
-    let held = false;
     try {
-      while (!(held = x.flock(fd, x.LOCK_EX | x.LOCK_NB))) {
+      while (!x.flock(fd, x.LOCK_EX | x.LOCK_NB)) {
         signal?.throwIfAborted();
         await sleep(25);
       }

@@ -139,8 +139,16 @@ function mountLegacy(s: OverlaySpec): void {
     let data = legacyMountData(s.lowers, s.upper, s.work);
     if (!data) {
       for (const l of s.lowers) fds.push(openSync(l, constants.O_RDONLY | constants.O_DIRECTORY | 0o10000000 /* O_PATH */));
-      data = legacyMountData(fds.map((fd) => `/proc/self/fd/${fd}`), s.upper, s.work);
-      if (!data) throw new ImageError('TSRUN_IMAGE', `overlay: ${s.lowers.length} layers do not fit in the mount data of mount(2) on this kernel (Linux 6.8+ has no limit)`);
+      data = legacyMountData(
+        fds.map((fd) => `/proc/self/fd/${fd}`),
+        s.upper,
+        s.work,
+      );
+      if (!data)
+        throw new ImageError(
+          'TSRUN_IMAGE',
+          `overlay: ${s.lowers.length} layers do not fit in the mount data of mount(2) on this kernel (Linux 6.8+ has no limit)`,
+        );
     }
     const MS_RDONLY = 1;
     if (b.mount(s.source ?? 'overlay', s.target, 'overlay', s.readonly ? MS_RDONLY : 0, data) < 0) {

@@ -6,9 +6,14 @@ export type PullProgress =
   | { type: 'resolving'; ref: string }
   | { type: 'resolved'; ref: string; digest: string; indexDigest?: string; platform: string; layers: { digest: string; size: number }[] }
   | {
-    type: 'layer'; digest: string; status: 'waiting' | 'downloading' | 'exists' | 'done';
-    done: number; total: number; bytesPerSecond: number; resumedFrom?: number;
-  }
+      type: 'layer';
+      digest: string;
+      status: 'waiting' | 'downloading' | 'exists' | 'done';
+      done: number;
+      total: number;
+      bytesPerSecond: number;
+      resumedFrom?: number;
+    }
   | { type: 'done'; ref: string; digest: string; id: string; downloaded: number; seconds: number };
 
 export type ProgressMode = 'auto' | 'tty' | 'json' | 'none';
@@ -73,10 +78,13 @@ export function createProgressRenderer(out: ProgressSink, mode: ProgressMode = '
     const now = Date.now();
     if (!force && now - lastDraw < 100) {
       // Throttled: draw the latest state a little later so a stalled layer still shows it.
-      trailing ??= setTimeout(() => {
-        trailing = undefined;
-        if (!ended) draw(true);
-      }, 100 - (now - lastDraw)).unref();
+      trailing ??= setTimeout(
+        () => {
+          trailing = undefined;
+          if (!ended) draw(true);
+        },
+        100 - (now - lastDraw),
+      ).unref();
       return;
     }
     clearTimeout(trailing);

@@ -89,14 +89,18 @@ export async function pull(reference: string, opts: PullOptions): Promise<ImageR
       return have;
     }
   }
-  const want = opts.platform === undefined ? hostPlatform()
-    : typeof opts.platform === 'string' ? parsePlatform(opts.platform) : normalizePlatform(opts.platform);
+  const want =
+    opts.platform === undefined ? hostPlatform() : typeof opts.platform === 'string' ? parsePlatform(opts.platform) : normalizePlatform(opts.platform);
   const ctl = new AbortController();
   const onAbort = () => ctl.abort(opts.signal?.reason);
   opts.signal?.throwIfAborted();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   const client = new RegistryClient(ref.registry, {
-    creds: opts.creds, insecure: opts.insecure, timeoutMs: opts.timeoutMs, dockerConfigDir: opts.dockerConfigDir, signal: ctl.signal,
+    creds: opts.creds,
+    insecure: opts.insecure,
+    timeoutMs: opts.timeoutMs,
+    dockerConfigDir: opts.dockerConfigDir,
+    signal: ctl.signal,
   });
   const lease = await store.lease();
   try {
@@ -132,7 +136,11 @@ export async function pull(reference: string, opts: PullOptions): Promise<ImageR
     await lease.add(manifestFetched.digest, manifest.config.digest, ...manifest.layers.map((l) => l.digest));
     await store.content.put(manifestFetched.raw, manifestFetched.digest);
     emit({
-      type: 'resolved', ref: name, digest: manifestFetched.digest, indexDigest, platform: formatPlatform(want),
+      type: 'resolved',
+      ref: name,
+      digest: manifestFetched.digest,
+      indexDigest,
+      platform: formatPlatform(want),
       layers: manifest.layers.map((l) => ({ digest: l.digest, size: l.size })),
     });
     const fetchBlob = async (d: Descriptor, report: boolean): Promise<number> => {
@@ -152,11 +160,27 @@ export async function pull(reference: string, opts: PullOptions): Promise<ImageR
           last = now;
           lastDone = done;
           const secs = Math.max((now - t0) / 1000, 0.001);
-          emit({ type: 'layer', digest: d.digest, status: 'downloading', done, total: d.size, resumedFrom: from, bytesPerSecond: Math.round((done - from) / secs) });
+          emit({
+            type: 'layer',
+            digest: d.digest,
+            status: 'downloading',
+            done,
+            total: d.size,
+            resumedFrom: from,
+            bytesPerSecond: Math.round((done - from) / secs),
+          });
         },
       });
       if (report) {
-        emit({ type: 'layer', digest: d.digest, status: res.existed ? 'exists' : 'done', done: d.size, total: d.size, resumedFrom: res.resumedFrom, bytesPerSecond: 0 });
+        emit({
+          type: 'layer',
+          digest: d.digest,
+          status: res.existed ? 'exists' : 'done',
+          done: d.size,
+          total: d.size,
+          resumedFrom: res.resumedFrom,
+          bytesPerSecond: 0,
+        });
       }
       return res.written;
     };

@@ -97,9 +97,7 @@ export function formatReference(ref: ImageReference): string {
 export function familiarReference(ref: ImageReference): string {
   let name = `${ref.registry}/${ref.repository}`;
   if (ref.registry === DEFAULT_REGISTRY) {
-    name = ref.repository.startsWith('library/') && ref.repository.split('/').length === 2
-      ? ref.repository.slice('library/'.length)
-      : ref.repository;
+    name = ref.repository.startsWith('library/') && ref.repository.split('/').length === 2 ? ref.repository.slice('library/'.length) : ref.repository;
   }
   if (ref.tag) name += `:${ref.tag}`;
   if (ref.digest) name += `@${ref.digest}`;

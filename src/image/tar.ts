@@ -74,7 +74,9 @@ class ByteReader {
     if (Symbol.asyncIterator in source) this.it = (source as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
     else {
       const sync = source as Iterable<Buffer>;
-      this.it = (async function* () { yield* sync; })();
+      this.it = (async function* () {
+        yield* sync;
+      })();
     }
   }
 
@@ -249,8 +251,16 @@ function paxTime(v: Buffer, key: string, at: number): TarTime {
 }
 
 const TYPES: Record<string, TarEntryType> = {
-  '0': 'file', '\0': 'file', '7': 'file', '1': 'hardlink', '2': 'symlink',
-  '3': 'char', '4': 'block', '5': 'dir', '6': 'fifo', D: 'dir',
+  '0': 'file',
+  '\0': 'file',
+  '7': 'file',
+  '1': 'hardlink',
+  '2': 'symlink',
+  '3': 'char',
+  '4': 'block',
+  '5': 'dir',
+  '6': 'fifo',
+  D: 'dir',
 };
 
 /**
@@ -300,7 +310,9 @@ export async function* readTar(source: TarSource): AsyncGenerator<TarEntry, void
         else if (flag === 'g') {
           const g = new Map<string, Buffer>();
           parsePax(data, at, g);
-          for (const [k, v] of g) if (v.length === 0) global.delete(k); else global.set(k, v);
+          for (const [k, v] of g)
+            if (v.length === 0) global.delete(k);
+            else global.set(k, v);
         } else if (flag === 'L') longName = Buffer.from(field(data, 0, data.length));
         else longLink = Buffer.from(field(data, 0, data.length));
         continue;
@@ -312,7 +324,10 @@ export async function* readTar(source: TarSource): AsyncGenerator<TarEntry, void
         for (const [k, v] of pax) if (v.length === 0) pax.delete(k);
       } else {
         pax = new Map(global);
-        if (local) for (const [k, v] of local) if (v.length === 0) pax.delete(k); else pax.set(k, v);
+        if (local)
+          for (const [k, v] of local)
+            if (v.length === 0) pax.delete(k);
+            else pax.set(k, v);
       }
       const entry = buildHeader(h, at, flag, declared, pax, longName, longLink);
       local = longName = longLink = null;
@@ -348,7 +363,9 @@ export async function* readTar(source: TarSource): AsyncGenerator<TarEntry, void
           return b;
         },
         async skip(): Promise<void> {
-          for await (const _ of full.body()) { /* discard */ }
+          for await (const _ of full.body()) {
+            /* discard */
+          }
         },
       });
       yield full;
@@ -358,7 +375,15 @@ export async function* readTar(source: TarSource): AsyncGenerator<TarEntry, void
   }
 }
 
-function buildHeader(h: Buffer, at: number, flag: string, declared: number, pax: Map<string, Buffer>, longName: Buffer | null, longLink: Buffer | null): TarHeader {
+function buildHeader(
+  h: Buffer,
+  at: number,
+  flag: string,
+  declared: number,
+  pax: Map<string, Buffer>,
+  longName: Buffer | null,
+  longLink: Buffer | null,
+): TarHeader {
   const ustar = h.toString('latin1', 257, 263) === 'ustar\0'; // POSIX; GNU writes "ustar  \0"
   let rawPath: Buffer;
   const pp = pax.get('path');

@@ -60,7 +60,14 @@ export function parseGroup(text: string): GroupEntry[] {
     if (f.length < 3 || line.startsWith('#')) continue;
     const gid = num(f[2]);
     if (gid === undefined || f[0] === '') continue;
-    out.push({ name: f[0], gid, members: (f[3] ?? '').split(',').map((m) => m.trim()).filter(Boolean) });
+    out.push({
+      name: f[0],
+      gid,
+      members: (f[3] ?? '')
+        .split(',')
+        .map((m) => m.trim())
+        .filter(Boolean),
+    });
   }
   return out;
 }
@@ -76,7 +83,10 @@ export function resolveUser(spec: string, passwd: PasswdEntry[] | undefined, gro
   const uidNum = num(u);
   const entry = uidNum !== undefined ? passwd?.find((p) => p.uid === uidNum) : passwd?.find((p) => p.name === u);
   if (!entry && uidNum === undefined) {
-    throw new ImageError('TSRUN_IMAGE', `unable to find user ${u}: no matching entries in ${passwd ? 'the image\'s /etc/passwd' : 'passwd (the image has no /etc/passwd)'}`);
+    throw new ImageError(
+      'TSRUN_IMAGE',
+      `unable to find user ${u}: no matching entries in ${passwd ? "the image's /etc/passwd" : 'passwd (the image has no /etc/passwd)'}`,
+    );
   }
   const uid = uidNum ?? entry!.uid;
   let gid = entry?.gid ?? 0;
@@ -86,7 +96,11 @@ export function resolveUser(spec: string, passwd: PasswdEntry[] | undefined, gro
     if (g !== undefined) gid = g;
     else {
       const ge = group?.find((x) => x.name === groupPart);
-      if (!ge) throw new ImageError('TSRUN_IMAGE', `unable to find group ${groupPart}: no matching entries in ${group ? 'the image\'s /etc/group' : 'group (the image has no /etc/group)'}`);
+      if (!ge)
+        throw new ImageError(
+          'TSRUN_IMAGE',
+          `unable to find group ${groupPart}: no matching entries in ${group ? "the image's /etc/group" : 'group (the image has no /etc/group)'}`,
+        );
       gid = ge.gid;
     }
   } else if (entry && group) {
@@ -108,8 +122,7 @@ export function readFileInRoot(root: string, file: string, limit = 4 << 20): Buf
   const rootFd = openRoot(root);
   let fd: number;
   try {
-    fd = x.openat2(rootFd, file, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY | x.O_CLOEXEC, 0,
-      x.RESOLVE_IN_ROOT | x.RESOLVE_NO_MAGICLINKS);
+    fd = x.openat2(rootFd, file, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY | x.O_CLOEXEC, 0, x.RESOLVE_IN_ROOT | x.RESOLVE_NO_MAGICLINKS);
   } catch (err) {
     if (x.codeOf(err) === 'ENOENT' || x.codeOf(err) === 'ENOTDIR') return undefined;
     throw err;

@@ -57,18 +57,19 @@ export function createLoopbackNetns(): { fd: number; path: string } {
   try {
     if (b.unshare(CLONE_NEWNET) < 0) throw errnoError('unshare(CLONE_NEWNET)', b.errno());
     let fd = -1;
+    let failure: unknown;
     try {
       fd = openSync('/proc/thread-self/ns/net', 'r');
       loopbackUp(b);
     } catch (err) {
       if (fd >= 0) closeSync(fd);
-      throw err;
-    } finally {
-      if (b.setns(home, CLONE_NEWNET) < 0) {
-        // The main thread would stay in the wrong namespace: nothing sane can follow.
-        throw new TsrunError('TSRUN_SYSTEM', `setns back to the host network namespace: ${errnoError('setns', b.errno()).message}`);
-      }
+      failure = err;
     }
+    if (b.setns(home, CLONE_NEWNET) < 0) {
+      // The main thread would stay in the wrong namespace: nothing sane can follow.
+      throw new TsrunError('TSRUN_SYSTEM', `setns back to the host network namespace: ${errnoError('setns', b.errno()).message}`, { cause: failure });
+    }
+    if (failure) throw failure;
     return { fd, path: `/proc/${process.pid}/fd/${fd}` };
   } finally {
     closeSync(home);

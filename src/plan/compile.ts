@@ -207,7 +207,11 @@ export function emitProcess(b: PlanBuilder, proc: Process, o: ProcessOptions): v
   b.op('close inherited fds', Op.CLOSE_FDS, 3 + o.preserveFds, o.fifoFd ?? NONE);
   const args = proc.args ?? [];
   const env = proc.env ?? [];
-  const pathVar = [...env].reverse().find((e) => e.startsWith('PATH='))?.slice(5) ?? DEFAULT_PATH;
+  const pathVar =
+    [...env]
+      .reverse()
+      .find((e) => e.startsWith('PATH='))
+      ?.slice(5) ?? DEFAULT_PATH;
   const lookup = b.op(`exec: "${args[0]}"`, Op.LOOKUP_EXEC, b.str(args[0]), b.str(pathVar));
   b.meta[lookup] = { exec: args[0] };
   if (proc.noNewPrivileges) b.op('set no_new_privs', Op.NO_NEW_PRIVS);

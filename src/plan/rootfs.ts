@@ -115,7 +115,7 @@ function emitMount(b: PlanBuilder, m: Mount, ctx: RootfsContext): void {
   let type = m.type ?? '';
   const isBind = (opts.flags & MS.BIND) !== 0 || type === 'bind';
   let source = m.source ?? type;
-  let flags = opts.flags & ~(MS.BIND | MS.REC);
+  const flags = opts.flags & ~(MS.BIND | MS.REC);
   let bindRec = (opts.flags & MS.REC) !== 0;
   let bind = isBind;
 
@@ -143,7 +143,7 @@ function emitMount(b: PlanBuilder, m: Mount, ctx: RootfsContext): void {
     try {
       st = statSync(source);
     } catch (err) {
-      throw new Error(`bind source ${source}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new Error(`bind source ${source}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
     }
     const mode = st.isDirectory() ? Resolve.MKDIR : Resolve.MKFILE;
     b.op(`create mount point ${m.destination}`, Op.RESOLVE, TARGET_SLOT, ROOT_SLOT, b.str(dest), mode);

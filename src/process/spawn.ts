@@ -59,8 +59,7 @@ export function helperPath(): string {
 export function spawnModeFor(spec: Spec, wanted: SpawnMode | undefined, execBounding: readonly string[] = []): SpawnMode {
   const ns = spec.linux?.namespaces ?? [];
   const bounding = [...(spec.process?.capabilities?.bounding ?? []), ...execBounding];
-  const exposed =
-    !ns.some((n) => n.type === 'user') && (bounding.includes('CAP_SYS_PTRACE') || ns.some((n) => n.type === 'pid' && n.path));
+  const exposed = !ns.some((n) => n.type === 'user') && (bounding.includes('CAP_SYS_PTRACE') || ns.some((n) => n.type === 'pid' && n.path));
   if (exposed && existsSync(helperPath())) return 'helper';
   return wanted ?? 'direct';
 }
@@ -81,7 +80,7 @@ export function spawnPlan(o: SpawnPlanOptions): SpawnedPlan {
   const planFd = base + 1;
   const cgroup = o.cgroupFd !== undefined ? base + 2 : -1;
   // Node marks 0-2 close-on-exec: stdio and preserved fds are passed explicitly.
-  const fdMap: [number, number][] = stdio.map((fd) => [fd < 3 ? o.stdio?.[fd] ?? fd : fd, fd]);
+  const fdMap: [number, number][] = stdio.map((fd) => [fd < 3 ? (o.stdio?.[fd] ?? fd) : fd, fd]);
   if (o.cgroupFd !== undefined) fdMap.push([o.cgroupFd, cgroup]);
   let next = base + 3;
   let fifoFd: number | undefined;

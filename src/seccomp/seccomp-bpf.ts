@@ -13,10 +13,27 @@ export interface Insn {
 }
 
 // linux/bpf_common.h
-const BPF_LD = 0x00, BPF_LDX = 0x01, BPF_ST = 0x02, BPF_STX = 0x03, BPF_ALU = 0x04, BPF_JMP = 0x05, BPF_RET = 0x06, BPF_MISC = 0x07;
-const BPF_W = 0x00, BPF_ABS = 0x20, BPF_IMM = 0x00, BPF_MEM = 0x60, BPF_LEN = 0x80;
-const BPF_K = 0x00, BPF_X = 0x08, BPF_A = 0x10;
-const BPF_JA = 0x00, BPF_JEQ = 0x10, BPF_JGT = 0x20, BPF_JGE = 0x30, BPF_JSET = 0x40;
+const BPF_LD = 0x00,
+  BPF_LDX = 0x01,
+  BPF_ST = 0x02,
+  BPF_STX = 0x03,
+  BPF_ALU = 0x04,
+  BPF_JMP = 0x05,
+  BPF_RET = 0x06,
+  BPF_MISC = 0x07;
+const BPF_W = 0x00,
+  BPF_ABS = 0x20,
+  BPF_IMM = 0x00,
+  BPF_MEM = 0x60,
+  BPF_LEN = 0x80;
+const BPF_K = 0x00,
+  BPF_X = 0x08,
+  BPF_A = 0x10;
+const BPF_JA = 0x00,
+  BPF_JEQ = 0x10,
+  BPF_JGT = 0x20,
+  BPF_JGE = 0x30,
+  BPF_JSET = 0x40;
 
 export const BPF_MAXINSNS = 4096;
 /** sizeof(struct seccomp_data). */
@@ -69,7 +86,13 @@ export interface EnosysArch {
 export const AUDIT_ARCH_X86_64 = 0xc000003e;
 
 type Target = string;
-interface Sym { code: number; k: number; jt?: Target; jf?: Target; label?: string }
+interface Sym {
+  code: number;
+  k: number;
+  jt?: Target;
+  jf?: Target;
+  label?: string;
+}
 
 /**
  * The prologue that makes syscalls newer than the profile fail with ENOSYS instead of the default
@@ -118,7 +141,8 @@ function assemble(code: Sym[], end: string): Insn[] {
   };
   return code.map((c, n) => {
     if (c.code === (BPF_JMP | BPF_JA)) return { code: c.code, jt: 0, jf: 0, k: off(n, c.jt) };
-    const jt = off(n, c.jt), jf = off(n, c.jf);
+    const jt = off(n, c.jt),
+      jf = off(n, c.jf);
     if (jt > 255 || jf > 255) throw new Error('seccomp: ENOSYS prologue too long for a conditional jump');
     return { code: c.code, jt, jf, k: c.k };
   });
@@ -140,7 +164,8 @@ export function evaluate(prog: Insn[], d: SeccompData): number {
   w32(d.arch, 4);
   w64(d.ip ?? 0n, 8);
   for (let i = 0; i < 6; i++) w64(d.args?.[i] ?? 0n, 16 + 8 * i);
-  let a = 0, x = 0;
+  let a = 0,
+    x = 0;
   const mem = new Uint32Array(16);
   for (let pc = 0; pc < prog.length; pc++) {
     const { code, jt, jf, k } = prog[pc];
@@ -161,19 +186,32 @@ export function evaluate(prog: Insn[], d: SeccompData): number {
         else x = v >>> 0;
         break;
       }
-      case BPF_ST: mem[k] = a; break;
-      case BPF_STX: mem[k] = x; break;
-      case BPF_ALU: a = alu(code & 0xf0, a, src, pc); break;
+      case BPF_ST:
+        mem[k] = a;
+        break;
+      case BPF_STX:
+        mem[k] = x;
+        break;
+      case BPF_ALU:
+        a = alu(code & 0xf0, a, src, pc);
+        break;
       case BPF_JMP: {
         const op = code & 0xf0;
-        if (op === BPF_JA) { pc += k; break; }
+        if (op === BPF_JA) {
+          pc += k;
+          break;
+        }
         const c = op === BPF_JEQ ? a === src : op === BPF_JGT ? a > src : op === BPF_JGE ? a >= src : op === BPF_JSET ? (a & src) !== 0 : undefined;
         if (c === undefined) throw new Error(`seccomp: unsupported jump 0x${code.toString(16)} at ${pc}`);
         pc += c ? jt : jf;
         break;
       }
-      case BPF_RET: return ((code & 0x18) === BPF_A ? a : k) >>> 0;
-      case BPF_MISC: if (code & 0x80) a = x; else x = a; break; // TXA : TAX
+      case BPF_RET:
+        return ((code & 0x18) === BPF_A ? a : k) >>> 0;
+      case BPF_MISC:
+        if (code & 0x80) a = x;
+        else x = a;
+        break; // TXA : TAX
     }
   }
   throw new Error('seccomp: program ran off its end');
@@ -181,17 +219,30 @@ export function evaluate(prog: Insn[], d: SeccompData): number {
 
 function alu(op: number, a: number, v: number, pc: number): number {
   switch (op) {
-    case 0x00: return (a + v) >>> 0;
-    case 0x10: return (a - v) >>> 0;
-    case 0x20: return Math.imul(a, v) >>> 0;
-    case 0x30: if (v === 0) return 0; return Math.floor(a / v) >>> 0;
-    case 0x40: return (a | v) >>> 0;
-    case 0x50: return (a & v) >>> 0;
-    case 0x60: return v >= 32 ? 0 : (a << v) >>> 0;
-    case 0x70: return v >= 32 ? 0 : a >>> v;
-    case 0x80: return (-a) >>> 0;
-    case 0x90: return v === 0 ? 0 : (a % v) >>> 0;
-    case 0xa0: return (a ^ v) >>> 0;
-    default: throw new Error(`seccomp: unsupported ALU op 0x${op.toString(16)} at ${pc}`);
+    case 0x00:
+      return (a + v) >>> 0;
+    case 0x10:
+      return (a - v) >>> 0;
+    case 0x20:
+      return Math.imul(a, v) >>> 0;
+    case 0x30:
+      if (v === 0) return 0;
+      return Math.floor(a / v) >>> 0;
+    case 0x40:
+      return (a | v) >>> 0;
+    case 0x50:
+      return (a & v) >>> 0;
+    case 0x60:
+      return v >= 32 ? 0 : (a << v) >>> 0;
+    case 0x70:
+      return v >= 32 ? 0 : a >>> v;
+    case 0x80:
+      return -a >>> 0;
+    case 0x90:
+      return v === 0 ? 0 : (a % v) >>> 0;
+    case 0xa0:
+      return (a ^ v) >>> 0;
+    default:
+      throw new Error(`seccomp: unsupported ALU op 0x${op.toString(16)} at ${pc}`);
   }
 }

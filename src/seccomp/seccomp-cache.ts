@@ -17,11 +17,19 @@ import type { LinuxSeccomp } from '../spec/types.js';
 const FORMAT = 'tsrun-seccomp-1';
 const MAGIC = Buffer.from('TSRUNSCF1\0');
 
-export interface CachedFilter { bpf: Buffer; flags: number; notify: boolean }
+export interface CachedFilter {
+  bpf: Buffer;
+  flags: number;
+  notify: boolean;
+}
 
 const MULTIARCH: Partial<Record<string, string>> = {
-  x64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu', riscv64: 'riscv64-linux-gnu',
-  ppc64: 'powerpc64le-linux-gnu', s390x: 's390x-linux-gnu', loong64: 'loongarch64-linux-gnu',
+  x64: 'x86_64-linux-gnu',
+  arm64: 'aarch64-linux-gnu',
+  riscv64: 'riscv64-linux-gnu',
+  ppc64: 'powerpc64le-linux-gnu',
+  s390x: 's390x-linux-gnu',
+  loong64: 'loongarch64-linux-gnu',
 };
 
 let libIdentity: string | null | undefined;
@@ -36,7 +44,9 @@ function libseccompIdentity(): string | null {
       const real = fs.realpathSync(path.join(d, 'libseccomp.so.2'));
       const st = fs.statSync(real);
       seen.push(`${real}:${st.size}:${st.mtimeMs}:${st.ino}`);
-    } catch { /* not there */ }
+    } catch {
+      /* not there */
+    }
   }
   libIdentity = seen.length ? [...new Set(seen)].sort().join('|') : null;
   return libIdentity;
@@ -55,7 +65,11 @@ export function readCached(dir: string, key: string): CachedFilter | undefined {
   let buf: Buffer;
   try {
     const fd = fs.openSync(path.join(dir, key), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-    try { buf = fs.readFileSync(fd); } finally { fs.closeSync(fd); }
+    try {
+      buf = fs.readFileSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
   } catch {
     return undefined;
   }

@@ -43,7 +43,9 @@ function kernelHas(bit: number): boolean {
 
 /** The flag names `features` may list as supportedFlags (features-linux.md). */
 export function seccompSupportedFlags(): string[] {
-  return Object.entries(FLAG_BITS).filter(([, bit]) => kernelHas(bit)).map(([name]) => name);
+  return Object.entries(FLAG_BITS)
+    .filter(([, bit]) => kernelHas(bit))
+    .map(([name]) => name);
 }
 
 /** The seccomp() flags for a config's `flags`, without NEW_LISTENER (the caller adds it). */

@@ -64,7 +64,14 @@ export interface SeccompLib {
 
 // seccomp(2) has no glibc wrapper in Debian 12; these are the kernel's __NR_seccomp values.
 const SYS_SECCOMP: Partial<Record<string, number>> = {
-  x64: 317, arm64: 277, riscv64: 277, loong64: 277, ppc64: 358, s390x: 348, ia32: 354, arm: 383,
+  x64: 317,
+  arm64: 277,
+  riscv64: 277,
+  loong64: 277,
+  ppc64: 358,
+  s390x: 348,
+  ia32: 354,
+  arm: 383,
 };
 
 let lib: SeccompLib | undefined;
@@ -100,7 +107,9 @@ export function seccompLib(): SeccompLib {
     // The returned string is malloc'd by libseccomp: `!` makes koffi free it after copying.
     resolveNumArch: f('str! seccomp_syscall_resolve_num_arch(uint32_t arch, int num)'),
     // Never the variadic seccomp_rule_add: struct arguments through varargs are not portable.
-    ruleAddArray: ls.func('int seccomp_rule_add_array(void *ctx, uint32_t action, int syscall, unsigned int arg_cnt, const tsrun_scmp_arg_cmp *arg_array)') as never,
+    ruleAddArray: ls.func(
+      'int seccomp_rule_add_array(void *ctx, uint32_t action, int syscall, unsigned int arg_cnt, const tsrun_scmp_arg_cmp *arg_array)',
+    ) as never,
     attrSet: f('int seccomp_attr_set(void *ctx, int attr, uint32_t value)'),
     exportBpf: f('int seccomp_export_bpf(void *ctx, int fd)'),
     memfdCreate: libc.func('int memfd_create(const char *name, unsigned int flags)') as never,

@@ -48,14 +48,22 @@ function actionValue(action: string, errnoRet: number | undefined, where: string
   const e = errnoRet ?? EPERM;
   switch (action) {
     case 'SCMP_ACT_KILL':
-    case 'SCMP_ACT_KILL_THREAD': return SCMP_ACT.KILL_THREAD;
-    case 'SCMP_ACT_KILL_PROCESS': return SCMP_ACT.KILL_PROCESS;
-    case 'SCMP_ACT_TRAP': return SCMP_ACT.TRAP;
-    case 'SCMP_ACT_ERRNO': return (SCMP_ACT.ERRNO | e) >>> 0;
-    case 'SCMP_ACT_TRACE': return (SCMP_ACT.TRACE | e) >>> 0;
-    case 'SCMP_ACT_LOG': return SCMP_ACT.LOG;
-    case 'SCMP_ACT_ALLOW': return SCMP_ACT.ALLOW;
-    case 'SCMP_ACT_NOTIFY': return SCMP_ACT.NOTIFY;
+    case 'SCMP_ACT_KILL_THREAD':
+      return SCMP_ACT.KILL_THREAD;
+    case 'SCMP_ACT_KILL_PROCESS':
+      return SCMP_ACT.KILL_PROCESS;
+    case 'SCMP_ACT_TRAP':
+      return SCMP_ACT.TRAP;
+    case 'SCMP_ACT_ERRNO':
+      return (SCMP_ACT.ERRNO | e) >>> 0;
+    case 'SCMP_ACT_TRACE':
+      return (SCMP_ACT.TRACE | e) >>> 0;
+    case 'SCMP_ACT_LOG':
+      return SCMP_ACT.LOG;
+    case 'SCMP_ACT_ALLOW':
+      return SCMP_ACT.ALLOW;
+    case 'SCMP_ACT_NOTIFY':
+      return SCMP_ACT.NOTIFY;
     default:
       problems.push(`${where}: unknown seccomp action ${JSON.stringify(action)}`);
       return undefined;
@@ -74,7 +82,13 @@ function u64(v: unknown): bigint | undefined {
   return undefined;
 }
 
-interface Rule { name: string; nr: number; action: number; args: ArgCmp[][]; where: string }
+interface Rule {
+  name: string;
+  nr: number;
+  action: number;
+  args: ArgCmp[][];
+  where: string;
+}
 
 export interface CompileSeccompOptions {
   logger?: Pick<Logger, 'debug'>;
@@ -136,11 +150,17 @@ function generate(seccomp: LinuxSeccomp, log: Pick<Logger, 'debug'>): CompiledSe
     entries += names.length;
     if (action === undefined || conds === undefined) return;
     for (const name of names) {
-      if (typeof name !== 'string' || name === '') { problems.push(`${where}.names: empty syscall name`); continue; }
+      if (typeof name !== 'string' || name === '') {
+        problems.push(`${where}.names: empty syscall name`);
+        continue;
+      }
       // Same action as the default: redundant, and libseccomp refuses it (runc skips it silently).
       if (action === defAction) continue;
       const nr = lib.resolveName(name);
-      if (nr === NR_SCMP_ERROR) { log.debug(`seccomp: unknown syscall ${JSON.stringify(name)} ignored`); continue; }
+      if (nr === NR_SCMP_ERROR) {
+        log.debug(`seccomp: unknown syscall ${JSON.stringify(name)} ignored`);
+        continue;
+      }
       rules.push({ name, nr, action, args: conds, where });
     }
   });
@@ -200,11 +220,24 @@ function conditions(args: NonNullable<LinuxSeccomp['syscalls']>[number]['args'] 
   args.forEach((a, j) => {
     const at = `${where}.args[${j}]`;
     const op = Object.hasOwn(SCMP_CMP, a.op) ? SCMP_CMP[a.op] : undefined;
-    const value = u64(a.value), valueTwo = a.valueTwo === undefined ? 0n : u64(a.valueTwo);
-    if (!Number.isInteger(a.index) || a.index < 0 || a.index > 5) { problems.push(`${at}.index: ${a.index} is not a syscall argument index (0..5)`); ok = false; }
-    if (op === undefined) { problems.push(`${at}.op: unknown seccomp operator ${JSON.stringify(a.op)}`); ok = false; }
-    if (value === undefined) { problems.push(`${at}.value: ${String(a.value)} is not an unsigned 64-bit integer`); ok = false; }
-    if (valueTwo === undefined) { problems.push(`${at}.valueTwo: ${String(a.valueTwo)} is not an unsigned 64-bit integer`); ok = false; }
+    const value = u64(a.value),
+      valueTwo = a.valueTwo === undefined ? 0n : u64(a.valueTwo);
+    if (!Number.isInteger(a.index) || a.index < 0 || a.index > 5) {
+      problems.push(`${at}.index: ${a.index} is not a syscall argument index (0..5)`);
+      ok = false;
+    }
+    if (op === undefined) {
+      problems.push(`${at}.op: unknown seccomp operator ${JSON.stringify(a.op)}`);
+      ok = false;
+    }
+    if (value === undefined) {
+      problems.push(`${at}.value: ${String(a.value)} is not an unsigned 64-bit integer`);
+      ok = false;
+    }
+    if (valueTwo === undefined) {
+      problems.push(`${at}.valueTwo: ${String(a.valueTwo)} is not an unsigned 64-bit integer`);
+      ok = false;
+    }
     if (!ok) return;
     if (seen.has(a.index)) repeated = true;
     seen.add(a.index);
@@ -282,7 +315,13 @@ function enosysArches(lib: SeccompLib, s: LinuxSeccomp, arches: Map<string, { to
  * the archs this libseccomp knows, the flags this kernel accepts. Loads libseccomp.
  */
 export function seccompFeatures(): {
-  enabled: true; actions: string[]; operators: string[]; archs: string[]; knownFlags: string[]; supportedFlags: string[]; libseccompVersion: string;
+  enabled: true;
+  actions: string[];
+  operators: string[];
+  archs: string[];
+  knownFlags: string[];
+  supportedFlags: string[];
+  libseccompVersion: string;
 } {
   const lib = seccompLib();
   return {

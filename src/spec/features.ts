@@ -4,7 +4,16 @@
 // RuntimeSupportsIDMap/RROMounts from it. So what we claim comes from one object,
 // CURRENT_SUPPORT, which is edited as features land.
 
-import { CAPABILITIES, HOOK_NAMES, MEMORY_POLICY_FLAGS, MEMORY_POLICY_MODES, SECCOMP_ACTIONS, SECCOMP_ARCHS, SECCOMP_FLAGS, SECCOMP_OPERATORS } from './known-names.js';
+import {
+  CAPABILITIES,
+  HOOK_NAMES,
+  MEMORY_POLICY_FLAGS,
+  MEMORY_POLICY_MODES,
+  SECCOMP_ACTIONS,
+  SECCOMP_ARCHS,
+  SECCOMP_FLAGS,
+  SECCOMP_OPERATORS,
+} from './known-names.js';
 import { knownMountOptions } from './mount-options.js';
 import { SPEC_VERSION } from './defaults.js';
 import { NAMESPACE_TYPES, type Features, type LinuxFeatures, type NamespaceType } from './types.js';
@@ -19,7 +28,14 @@ export interface FeatureSupport {
   cgroup: { v1: boolean; v2: boolean; systemd: boolean; systemdUser: boolean; rdma: boolean };
   seccomp:
     | { enabled: false }
-    | { enabled: true; actions: readonly string[]; operators: readonly string[]; archs: readonly string[]; knownFlags: readonly string[]; supportedFlags: readonly string[] };
+    | {
+        enabled: true;
+        actions: readonly string[];
+        operators: readonly string[];
+        archs: readonly string[];
+        knownFlags: readonly string[];
+        supportedFlags: readonly string[];
+      };
   apparmor: boolean;
   selinux: boolean;
   intelRdt: { enabled: boolean; schemata: boolean; monitoring: boolean };

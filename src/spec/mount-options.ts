@@ -213,12 +213,7 @@ export function parseMountOptions(options: readonly string[] | undefined): Parse
 
 /** Every option name the parser recognises, sorted: `features.mountOptions` (runc KnownMountOptions). */
 export function knownMountOptions(): string[] {
-  return [
-    ...Object.keys(MOUNT_FLAGS),
-    ...Object.keys(PROPAGATION),
-    ...Object.keys(REC_ATTR),
-    ...Object.keys(EXTENSIONS),
-  ].sort();
+  return [...Object.keys(MOUNT_FLAGS), ...Object.keys(PROPAGATION), ...Object.keys(REC_ATTR), ...Object.keys(EXTENSIONS)].sort();
 }
 
 /** True when the options ask for a bind mount (bind or rbind). */

@@ -77,14 +77,7 @@ export interface POSIXRlimit {
   soft: number;
 }
 
-export type SchedulerPolicy =
-  | 'SCHED_OTHER'
-  | 'SCHED_FIFO'
-  | 'SCHED_RR'
-  | 'SCHED_BATCH'
-  | 'SCHED_ISO'
-  | 'SCHED_IDLE'
-  | 'SCHED_DEADLINE';
+export type SchedulerPolicy = 'SCHED_OTHER' | 'SCHED_FIFO' | 'SCHED_RR' | 'SCHED_BATCH' | 'SCHED_ISO' | 'SCHED_IDLE' | 'SCHED_DEADLINE';
 
 export type SchedulerFlag =
   | 'SCHED_FLAG_RESET_ON_FORK'
@@ -180,9 +173,7 @@ export interface Linux {
 /** config-linux.md "Namespaces"; `time` since 1.1.0. */
 export type NamespaceType = 'pid' | 'network' | 'mount' | 'ipc' | 'uts' | 'user' | 'cgroup' | 'time';
 
-export const NAMESPACE_TYPES: readonly NamespaceType[] = [
-  'pid', 'network', 'mount', 'ipc', 'uts', 'user', 'cgroup', 'time',
-];
+export const NAMESPACE_TYPES: readonly NamespaceType[] = ['pid', 'network', 'mount', 'ipc', 'uts', 'user', 'cgroup', 'time'];
 
 export interface LinuxNamespace {
   type: NamespaceType;
@@ -357,14 +348,7 @@ export type LinuxSeccompAction =
   | 'SCMP_ACT_LOG'
   | 'SCMP_ACT_NOTIFY';
 
-export type LinuxSeccompOperator =
-  | 'SCMP_CMP_NE'
-  | 'SCMP_CMP_LT'
-  | 'SCMP_CMP_LE'
-  | 'SCMP_CMP_EQ'
-  | 'SCMP_CMP_GE'
-  | 'SCMP_CMP_GT'
-  | 'SCMP_CMP_MASKED_EQ';
+export type LinuxSeccompOperator = 'SCMP_CMP_NE' | 'SCMP_CMP_LT' | 'SCMP_CMP_LE' | 'SCMP_CMP_EQ' | 'SCMP_CMP_GE' | 'SCMP_CMP_GT' | 'SCMP_CMP_MASKED_EQ';
 
 export interface LinuxSeccomp {
   defaultAction: LinuxSeccompAction | string;

@@ -2,8 +2,13 @@
 // (libcontainer/specconv/spec_linux.go, libcontainer/configs/validate/validator.go).
 
 import {
-  MEMORY_POLICY_FLAGS, MEMORY_POLICY_MODES, ROOTFS_PROPAGATIONS, SECCOMP_ACTIONS, SECCOMP_ARCHS,
-  SECCOMP_FLAGS, SECCOMP_OPERATORS,
+  MEMORY_POLICY_FLAGS,
+  MEMORY_POLICY_MODES,
+  ROOTFS_PROPAGATIONS,
+  SECCOMP_ACTIONS,
+  SECCOMP_ARCHS,
+  SECCOMP_FLAGS,
+  SECCOMP_OPERATORS,
 } from './known-names.js';
 import { NAMESPACE_TYPES, type LinuxIDMapping, type NamespaceType } from './types.js';
 import { Checker, I64, U32, U64, isAbs, isCpuList, type Obj } from './validate-check.js';
@@ -57,7 +62,8 @@ export function validateLinux(c: Checker, linux: Obj | undefined): Set<Namespace
       }
     }
     if (!ns.has('time')) p.err('linux.timeOffsets', "time namespace offsets specified, but time namespace isn't enabled in the config");
-    else if (paths.has('time')) p.err('linux.timeOffsets', 'time namespace enabled, but both namespace path and time offsets specified -- you may only provide one');
+    else if (paths.has('time'))
+      p.err('linux.timeOffsets', 'time namespace enabled, but both namespace path and time offsets specified -- you may only provide one');
   }
 
   validateSysctl(c, c.stringMap('linux.sysctl', linux.sysctl), ns);
@@ -174,8 +180,14 @@ function isValidIfName(name: string): boolean {
 }
 
 const IPC_SYSCTLS = new Set([
-  'kernel.msgmax', 'kernel.msgmnb', 'kernel.msgmni', 'kernel.sem', 'kernel.shmall', 'kernel.shmmax',
-  'kernel.shmmni', 'kernel.shm_rmid_forced',
+  'kernel.msgmax',
+  'kernel.msgmnb',
+  'kernel.msgmni',
+  'kernel.sem',
+  'kernel.shmall',
+  'kernel.shmmax',
+  'kernel.shmmni',
+  'kernel.shm_rmid_forced',
 ]);
 
 /** runc validator.go sysctl(): only keys namespaced by a namespace the container owns. */

@@ -35,7 +35,10 @@ export function lazyLibc<T extends object>(declare: (fn: (prototype: string) => 
   return () => {
     if (made) return made;
     const lib = libc();
-    made = Object.assign(declare((prototype) => lib.func(prototype) as never, lib), { errno: lastErrno });
+    made = Object.assign(
+      declare((prototype) => lib.func(prototype) as never, lib),
+      { errno: lastErrno },
+    );
     return made;
   };
 }

@@ -172,10 +172,7 @@ export function uniqueId(tag = 't'): string {
  * A bundle whose config.json is defaultSpec() with terminal:false and args ["probe","all"]; mutate
  * may change the spec and the rootfs before config.json is written.
  */
-export async function makeBundle(
-  t: ExecutionContext,
-  mutate?: (spec: Spec, ctx: BundleContext) => void | Promise<void>,
-): Promise<Bundle> {
+export async function makeBundle(t: ExecutionContext, mutate?: (spec: Spec, ctx: BundleContext) => void | Promise<void>): Promise<Bundle> {
   await takeSlot(t);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrun-bundle-'));
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrun-root-'));
@@ -227,11 +224,15 @@ export async function makeBundle(
     waitStatus: async (id, status, timeoutMs = 20_000) => {
       let last: Record<string, unknown> | undefined;
       let lastError = '';
-      await waitFor(async () => {
-        // "does not exist" is expected while a concurrent create/run has not claimed the id yet.
-        last = await b.state(id).catch((e: Error) => ((lastError = e.message), undefined));
-        return last?.status === status;
-      }, timeoutMs, () => `container ${id} to be ${status} (last state: ${JSON.stringify(last) ?? lastError})`);
+      await waitFor(
+        async () => {
+          // "does not exist" is expected while a concurrent create/run has not claimed the id yet.
+          last = await b.state(id).catch((e: Error) => ((lastError = e.message), undefined));
+          return last?.status === status;
+        },
+        timeoutMs,
+        () => `container ${id} to be ${status} (last state: ${JSON.stringify(last) ?? lastError})`,
+      );
       return last!;
     },
     cleanup,
@@ -299,7 +300,10 @@ export function mountsUnder(dirs: readonly string[]): string[] {
 
 /** The cgroup2 mount point, or undefined. */
 function unifiedRoot(): string | undefined {
-  const line = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.includes(' - cgroup2 '));
+  const line = fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .find((l) => l.includes(' - cgroup2 '));
   return line?.split(' ')[4];
 }
 
@@ -307,7 +311,12 @@ function unifiedRoot(): string | undefined {
 export function defaultCgroupDir(id: string): string | undefined {
   const root = unifiedRoot();
   if (!root) return undefined;
-  let own = fs.readFileSync('/proc/self/cgroup', 'utf8').split('\n').find((l) => l.startsWith('0::'))?.slice(3) ?? '/';
+  let own =
+    fs
+      .readFileSync('/proc/self/cgroup', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('0::'))
+      ?.slice(3) ?? '/';
   if (own.endsWith('.scope')) own = path.posix.dirname(own);
   return path.join(root, own, id);
 }
@@ -339,7 +348,10 @@ async function cleanupAll(dir: string, root: string, issued: readonly string[]):
   }
   for (const id of ids) {
     const left = readLeftover(root, id);
-    const r = await runTsrun(['--root', root, 'delete', '--force', id], { ioDir: path.join(dir, 'io'), timeoutMs: 20_000 }).catch((e: Error) => ({ code: -1, stderr: e.message }));
+    const r = await runTsrun(['--root', root, 'delete', '--force', id], { ioDir: path.join(dir, 'io'), timeoutMs: 20_000 }).catch((e: Error) => ({
+      code: -1,
+      stderr: e.message,
+    }));
     if (r.code !== 0) leaks.push(`delete --force ${id} failed: ${r.stderr.trim()}`);
     if (fs.existsSync(path.join(root, id))) {
       leaks.push(`state dir of ${id} survived delete --force`);

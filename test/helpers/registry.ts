@@ -54,24 +54,52 @@ function b64url(b: Buffer | string): string {
   return Buffer.from(b).toString('base64url');
 }
 
-async function startTokenServer(dir: string, user: string, pass: string, tokenRequests: TestRegistry['tokenRequests'])
-  : Promise<{ server: http.Server; port: number; issue: (scope: string, who?: string) => string }> {
-  sh('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'token.key'), '-out', join(dir, 'token.crt'),
-    '-days', '1', '-subj', '/CN=tsrun-test-token']);
+async function startTokenServer(
+  dir: string,
+  user: string,
+  pass: string,
+  tokenRequests: TestRegistry['tokenRequests'],
+): Promise<{ server: http.Server; port: number; issue: (scope: string, who?: string) => string }> {
+  sh('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    join(dir, 'token.key'),
+    '-out',
+    join(dir, 'token.crt'),
+    '-days',
+    '1',
+    '-subj',
+    '/CN=tsrun-test-token',
+  ]);
   const key = createPrivateKey(readFileSync(join(dir, 'token.key')));
   const der = new X509Certificate(readFileSync(join(dir, 'token.crt'))).raw;
   const issue = (scope: string, who?: string): string => {
-    const access = scope.split(' ').filter(Boolean).map((s) => {
-      const [type, ...rest] = s.split(':');
-      const actions = rest.pop()!.split(',');
-      return { type, name: rest.join(':'), actions: who ? actions : actions.filter((a) => a === 'pull') };
-    });
+    const access = scope
+      .split(' ')
+      .filter(Boolean)
+      .map((s) => {
+        const [type, ...rest] = s.split(':');
+        const actions = rest.pop()!.split(',');
+        return { type, name: rest.join(':'), actions: who ? actions : actions.filter((a) => a === 'pull') };
+      });
     const now = Math.floor(Date.now() / 1000);
     const header = b64url(JSON.stringify({ typ: 'JWT', alg: 'RS256', x5c: [der.toString('base64')] }));
-    const claims = b64url(JSON.stringify({
-      iss: 'tsrun-test-issuer', sub: who ?? '', aud: 'tsrun-test-registry', exp: now + 300, nbf: now - 10, iat: now,
-      jti: randomBytes(8).toString('hex'), access,
-    }));
+    const claims = b64url(
+      JSON.stringify({
+        iss: 'tsrun-test-issuer',
+        sub: who ?? '',
+        aud: 'tsrun-test-registry',
+        exp: now + 300,
+        nbf: now - 10,
+        iat: now,
+        jti: randomBytes(8).toString('hex'),
+        access,
+      }),
+    );
     const sig = sign('sha256', Buffer.from(`${header}.${claims}`), key);
     return `${header}.${claims}.${b64url(sig)}`;
   };
@@ -80,7 +108,9 @@ async function startTokenServer(dir: string, user: string, pass: string, tokenRe
     let who: string | undefined;
     const auth = req.headers.authorization;
     if (auth) {
-      const [u, p] = Buffer.from(auth.replace(/^Basic /, ''), 'base64').toString().split(':');
+      const [u, p] = Buffer.from(auth.replace(/^Basic /, ''), 'base64')
+        .toString()
+        .split(':');
       if (u !== user || p !== pass) {
         res.writeHead(401, { 'content-type': 'application/json' }).end('{"details":"bad credentials"}');
         return;
@@ -90,7 +120,8 @@ async function startTokenServer(dir: string, user: string, pass: string, tokenRe
     const scope = url.searchParams.get('scope') ?? '';
     tokenRequests.push({ scope, user: who });
     const token = issue(scope, who);
-    res.writeHead(200, { 'content-type': 'application/json' })
+    res
+      .writeHead(200, { 'content-type': 'application/json' })
       .end(JSON.stringify({ token, access_token: token, expires_in: 300, issued_at: new Date().toISOString() }));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -129,12 +160,14 @@ export async function startRegistry(auth: AuthMode = 'none'): Promise<TestRegist
     authYaml = `auth:\n  htpasswd:\n    realm: tsrun-test\n    path: ${join(dir, 'htpasswd')}\n`;
   } else if (auth === 'token') {
     token = await startTokenServer(dir, user, pass, tokenRequests);
-    authYaml = `auth:\n  token:\n    realm: http://127.0.0.1:${token.port}/token\n    service: tsrun-test-registry\n`
-      + `    issuer: tsrun-test-issuer\n    rootcertbundle: ${join(dir, 'token.crt')}\n`;
+    authYaml =
+      `auth:\n  token:\n    realm: http://127.0.0.1:${token.port}/token\n    service: tsrun-test-registry\n` +
+      `    issuer: tsrun-test-issuer\n    rootcertbundle: ${join(dir, 'token.crt')}\n`;
   }
-  const config = `version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${storage}\n`
-    + `  delete:\n    enabled: true\n  maintenance:\n    uploadpurging:\n      enabled: false\n`
-    + `http:\n  addr: ${host}\n  secret: ${randomBytes(16).toString('hex')}\n${authYaml}`;
+  const config =
+    `version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${storage}\n` +
+    `  delete:\n    enabled: true\n  maintenance:\n    uploadpurging:\n      enabled: false\n` +
+    `http:\n  addr: ${host}\n  secret: ${randomBytes(16).toString('hex')}\n${authYaml}`;
   writeFileSync(join(dir, 'config.yml'), config);
   const log = join(dir, 'registry.log');
   const fd = openSync(log, 'w');
@@ -159,7 +192,12 @@ export async function startRegistry(auth: AuthMode = 'none'): Promise<TestRegist
   }
   const creds = auth === 'none' ? undefined : `${user}:${pass}`;
   return {
-    host, dir, storage, creds, tokenRequests, stop,
+    host,
+    dir,
+    storage,
+    creds,
+    tokenRequests,
+    stop,
     async pushAuth(repo: string) {
       if (auth === 'htpasswd') return `Basic ${Buffer.from(creds!).toString('base64')}`;
       if (auth === 'token') return `Bearer ${token!.issue(`repository:${repo}:pull,push`, user)}`;
@@ -202,13 +240,19 @@ export type Compression = 'gzip' | 'zstd' | 'none';
 export type Format = 'oci' | 'docker';
 
 /** A layer blob and its diffID (sha256 of the uncompressed tar). */
-export async function makeLayer(files: Record<string, string | Buffer>, compression: Compression, format: Format = 'oci')
-  : Promise<{ blob: Blob; diffId: string }> {
+export async function makeLayer(
+  files: Record<string, string | Buffer>,
+  compression: Compression,
+  format: Format = 'oci',
+): Promise<{ blob: Blob; diffId: string }> {
   const raw = await makeTar(files);
   const data = compression === 'gzip' ? gzipSync(raw) : compression === 'zstd' ? sh('zstd', ['-q', '-c', '-3'], raw) : raw;
-  const mediaType = format === 'docker'
-    ? (compression === 'none' ? 'application/vnd.docker.image.rootfs.diff.tar' : 'application/vnd.docker.image.rootfs.diff.tar.gzip')
-    : `application/vnd.oci.image.layer.v1.tar${compression === 'none' ? '' : `+${compression}`}`;
+  const mediaType =
+    format === 'docker'
+      ? compression === 'none'
+        ? 'application/vnd.docker.image.rootfs.diff.tar'
+        : 'application/vnd.docker.image.rootfs.diff.tar.gzip'
+      : `application/vnd.oci.image.layer.v1.tar${compression === 'none' ? '' : `+${compression}`}`;
   return { blob: { mediaType, digest: sha256(data), size: data.length, data }, diffId: sha256(raw) };
 }
 
@@ -228,7 +272,9 @@ export async function pushBlob(reg: TestRegistry, repo: string, data: Buffer): P
 export async function pushManifest(reg: TestRegistry, repo: string, ref: string, body: Buffer, mediaType: string): Promise<string> {
   const auth = await reg.pushAuth(repo);
   const res = await fetch(`http://${reg.host}/v2/${repo}/manifests/${ref}`, {
-    method: 'PUT', headers: { 'content-type': mediaType, ...(auth ? { authorization: auth } : {}) }, body,
+    method: 'PUT',
+    headers: { 'content-type': mediaType, ...(auth ? { authorization: auth } : {}) },
+    body,
   });
   const text = await res.text();
   if (res.status !== 201) throw new Error(`manifest PUT ${repo}:${ref}: ${res.status} ${text}`);
@@ -245,22 +291,34 @@ export interface PushedImage {
 }
 
 /** Push config, layers and manifest; the tag is optional (index children are pushed by digest). */
-export async function pushImage(reg: TestRegistry, repo: string, tag: string | undefined, opts: {
-  layers: { files: Record<string, string | Buffer>; compression?: Compression }[];
-  format?: Format; architecture?: string; variant?: string;
-}): Promise<PushedImage> {
+export async function pushImage(
+  reg: TestRegistry,
+  repo: string,
+  tag: string | undefined,
+  opts: {
+    layers: { files: Record<string, string | Buffer>; compression?: Compression }[];
+    format?: Format;
+    architecture?: string;
+    variant?: string;
+  },
+): Promise<PushedImage> {
   const format = opts.format ?? 'oci';
   const made = [];
   for (const l of opts.layers) made.push(await makeLayer(l.files, l.compression ?? 'gzip', format));
   const cfg = {
-    created: '2024-01-01T00:00:00Z', architecture: opts.architecture ?? 'amd64', ...(opts.variant ? { variant: opts.variant } : {}), os: 'linux',
+    created: '2024-01-01T00:00:00Z',
+    architecture: opts.architecture ?? 'amd64',
+    ...(opts.variant ? { variant: opts.variant } : {}),
+    os: 'linux',
     config: { Cmd: ['/bin/sh'], Env: ['PATH=/usr/bin:/bin'] },
     rootfs: { type: 'layers', diff_ids: made.map((m) => m.diffId) },
   };
   const cfgData = Buffer.from(JSON.stringify(cfg));
   const config: Blob = {
     mediaType: format === 'oci' ? 'application/vnd.oci.image.config.v1+json' : 'application/vnd.docker.container.image.v1+json',
-    digest: sha256(cfgData), size: cfgData.length, data: cfgData,
+    digest: sha256(cfgData),
+    size: cfgData.length,
+    data: cfgData,
   };
   for (const b of [config, ...made.map((m) => m.blob)]) await pushBlob(reg, repo, b.data);
   const mediaType = format === 'oci' ? 'application/vnd.oci.image.manifest.v1+json' : 'application/vnd.docker.distribution.manifest.v2+json';
@@ -271,17 +329,27 @@ export async function pushImage(reg: TestRegistry, repo: string, tag: string | u
 }
 
 /** Push an OCI index over already pushed manifests with their platforms. */
-export async function pushIndex(reg: TestRegistry, repo: string, tag: string,
-  entries: { image: PushedImage; architecture: string; variant?: string }[], format: Format = 'oci'): Promise<string> {
+export async function pushIndex(
+  reg: TestRegistry,
+  repo: string,
+  tag: string,
+  entries: { image: PushedImage; architecture: string; variant?: string }[],
+  format: Format = 'oci',
+): Promise<string> {
   const mediaType = format === 'oci' ? 'application/vnd.oci.image.index.v1+json' : 'application/vnd.docker.distribution.manifest.list.v2+json';
   const childType = format === 'oci' ? 'application/vnd.oci.image.manifest.v1+json' : 'application/vnd.docker.distribution.manifest.v2+json';
-  const body = Buffer.from(JSON.stringify({
-    schemaVersion: 2, mediaType,
-    manifests: entries.map((e) => ({
-      mediaType: childType, digest: e.image.manifestDigest, size: e.image.manifest.length,
-      platform: { os: 'linux', architecture: e.architecture, ...(e.variant ? { variant: e.variant } : {}) },
-    })),
-  }));
+  const body = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType,
+      manifests: entries.map((e) => ({
+        mediaType: childType,
+        digest: e.image.manifestDigest,
+        size: e.image.manifest.length,
+        platform: { os: 'linux', architecture: e.architecture, ...(e.variant ? { variant: e.variant } : {}) },
+      })),
+    }),
+  );
   return pushManifest(reg, repo, tag, body, mediaType);
 }
 

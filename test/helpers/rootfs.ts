@@ -57,7 +57,7 @@ export async function buildProbe(outDir: string): Promise<string> {
     await run('sh', [path.join(PROBE_SOURCE_DIR, 'build.sh'), outDir]);
   } catch (err) {
     const stderr = (err as { stderr?: string }).stderr ?? '';
-    throw new Error(`building the probe from ${PROBE_SOURCE_DIR} failed (needs gcc and libc6-dev): ${stderr || String(err)}`);
+    throw new Error(`building the probe from ${PROBE_SOURCE_DIR} failed (needs gcc and libc6-dev): ${stderr || String(err)}`, { cause: err });
   }
   return path.join(outDir, 'probe');
 }
@@ -171,7 +171,10 @@ async function populate(root: string, busybox: Buffer): Promise<void> {
 
 async function busyboxApplets(): Promise<string[]> {
   const { stdout } = await run(BUSYBOX_PATH, ['--list']);
-  const applets = stdout.split('\n').map((s) => s.trim()).filter(Boolean);
+  const applets = stdout
+    .split('\n')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const bad = applets.find((a) => a.includes('/') || a.startsWith('.'));
   if (bad !== undefined || applets.length === 0) throw new Error(`${BUSYBOX_PATH} --list gave an unusable applet list`);
   return applets;
@@ -183,7 +186,7 @@ async function readStaticBusybox(): Promise<Buffer> {
   try {
     data = await fs.readFile(BUSYBOX_PATH);
   } catch (err) {
-    throw new Error(`${BUSYBOX_PATH} is missing: install the Debian package busybox-static (${(err as Error).message})`);
+    throw new Error(`${BUSYBOX_PATH} is missing: install the Debian package busybox-static (${(err as Error).message})`, { cause: err });
   }
   if (hasElfInterpreter(data)) {
     throw new Error(`${BUSYBOX_PATH} is dynamically linked: install busybox-static instead of busybox`);

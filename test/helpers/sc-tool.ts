@@ -106,7 +106,10 @@ export function buildSecurityTool(): string {
   try {
     execFileSync('gcc', ['-static', '-O1', '-o', path.join(dir, 'sc'), path.join(dir, 'sc.c')], { stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (err) {
-    throw new Error(`building the test tool needs gcc and a static libc (build-essential, libc6-dev): ${(err as { stderr?: Buffer }).stderr?.toString() ?? err}`);
+    throw new Error(
+      `building the test tool needs gcc and a static libc (build-essential, libc6-dev): ${(err as { stderr?: Buffer }).stderr?.toString() ?? err}`,
+      { cause: err },
+    );
   }
   built = path.join(dir, 'sc');
   return built;
@@ -120,11 +123,26 @@ export function installSecurityTool(rootfs: string): void {
 
 /** "<ret> <errno>" lines → pairs. */
 export function scResults(stdout: string): [number, number][] {
-  return stdout.trim().split('\n').filter((l) => /^-?\d+ \d+$/.test(l)).map((l) => l.split(' ').map(Number) as [number, number]);
+  return stdout
+    .trim()
+    .split('\n')
+    .filter((l) => /^-?\d+ \d+$/.test(l))
+    .map((l) => l.split(' ').map(Number) as [number, number]);
 }
 
 /** x86_64 syscall numbers the tests use (asm/unistd_64.h). */
 export const NR = {
-  getpid: 39, getppid: 110, getcwd: 79, mkdir: 83, umask: 95, getpriority: 140, uname: 63, personality: 135, syslog: 103,
-  clone3: 435, ioprio_get: 252, close_range: 436, rseq: 334,
+  getpid: 39,
+  getppid: 110,
+  getcwd: 79,
+  mkdir: 83,
+  umask: 95,
+  getpriority: 140,
+  uname: 63,
+  personality: 135,
+  syslog: 103,
+  clone3: 435,
+  ioprio_get: 252,
+  close_range: 436,
+  rseq: 334,
 } as const;

@@ -34,7 +34,10 @@ for (const spawn of ['direct', 'helper'] as const) {
     t.true(c.pid > 0);
     t.is(rt.get(id), c);
     t.is((await rt.state(id)).status, 'running');
-    t.deepEqual((await rt.list()).map((s) => s.id), [id]);
+    t.deepEqual(
+      (await rt.list()).map((s) => s.id),
+      [id],
+    );
     const e = await c.exec({ args: ['sh', '-c', 'echo "exec $(hostname)"; exit 2'] });
     t.deepEqual(await e.output(), { exitCode: 2, signal: null, stdout: 'exec h1\n', stderr: '', truncated: false });
     c.stdin!.end('hello\n');
@@ -68,7 +71,7 @@ live('create parks the init until start; wait() gives the signal; kill; delete o
   const c2 = await rt.create(id2, { rootfs, args: ['true'], stdio: 'ignore' });
   await c2.delete();
   t.deepEqual(await c2.wait(), { exitCode: null, signal: 9 });
-  t.is((await t.throwsAsync(rt.state(id2)) as TsrunError).code, 'TSRUN_NOT_FOUND');
+  t.is(((await t.throwsAsync(rt.state(id2))) as TsrunError).code, 'TSRUN_NOT_FOUND');
 });
 
 live('typed errors: exists, not found, running needs force, bad options', async (t) => {
@@ -149,7 +152,10 @@ live('await using removes the container; AbortSignal undoes a create', async (t)
 
   // wait() gives up on abort; the container is untouched.
   const c3 = await rt.run(uniqueId('api-wait'), { rootfs, args: ['sleep', '100'], stdio: 'ignore' });
-  const waited = await c3.wait({ signal: AbortSignal.timeout(50) }).then(() => null, (e: Error) => e);
+  const waited = await c3.wait({ signal: AbortSignal.timeout(50) }).then(
+    () => null,
+    (e: Error) => e,
+  );
   t.is(waited?.name, 'TimeoutError');
   t.is((await c3.state()).status, 'running');
   await c3[Symbol.asyncDispose]();
@@ -176,14 +182,24 @@ live('events() and diagnostics_channel see the lifecycle', async (t) => {
   await c.wait();
   await c.delete();
   await rt.kill(id).catch(() => {});
-  await waitFor(() => seen.length >= 4, 5000, () => `4 events, got ${JSON.stringify(seen)}`);
+  await waitFor(
+    () => seen.length >= 4,
+    5000,
+    () => `4 events, got ${JSON.stringify(seen)}`,
+  );
   ac.abort();
   await iterating;
-  t.deepEqual(seen.map((e) => e.type), ['create', 'start', 'exit', 'delete']);
+  t.deepEqual(
+    seen.map((e) => e.type),
+    ['create', 'start', 'exit', 'delete'],
+  );
   t.is(seen[2].exitCode, 4);
   t.true(seen.every((e) => e.id === id && !Number.isNaN(Date.parse(e.time))));
   const mine = published.filter((p) => p.msg.id === id).map((p) => p.name);
-  t.deepEqual(mine.filter((n) => n !== 'tsrun:container:error'), ['tsrun:container:create', 'tsrun:container:start', 'tsrun:container:exit', 'tsrun:container:delete']);
+  t.deepEqual(
+    mine.filter((n) => n !== 'tsrun:container:error'),
+    ['tsrun:container:create', 'tsrun:container:start', 'tsrun:container:exit', 'tsrun:container:delete'],
+  );
   t.true(mine.includes('tsrun:container:error'), 'the failed kill is published');
 });
 

@@ -42,7 +42,8 @@ function sh(cmd: string, cwd: string): void {
 function makeLayer(d: string): string {
   const src = path.join(d, 'src');
   fs.mkdirSync(src);
-  sh(`
+  sh(
+    `
     mkdir -p d/opq d/sgid d/tmp
     printf 'suid payload' > d/suid
     # chown drops security.capability and setting it drops S_ISUID: chown, setcap, chmod
@@ -54,7 +55,9 @@ function makeLayer(d: string): string {
     touch -h -d @981173106 d/abs
     touch .wh.gone d/opq/.wh..wh..opq && printf kept > d/opq/kept
     printf u > d/user && chmod 0600 d/user
-  `, src);
+  `,
+    src,
+  );
   if (userXattrs) lsetxattr(path.join(src, 'd/user'), 'user.bin', Buffer.from([0, 0x80, 0xff, 0x0a]));
   for (const p of ['d/opq', 'd/sgid', 'd/tmp', 'd']) fs.utimesSync(path.join(src, p), MTIME, MTIME);
   const archive = path.join(d, 'layer.tar');

@@ -55,7 +55,10 @@ hostTest('the init alone is placed in the unified cgroup (never tsrun), ps lists
   const { b, pid, dir } = await sleeper(t);
   t.true(dir.startsWith(unified! + '/'), `cgroup ${dir} is under ${unified}`);
   t.deepEqual(procs(dir), [pid], 'only the init is in the container cgroup');
-  const own = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.startsWith('0::'));
+  const own = fs
+    .readFileSync(`/proc/${pid}/cgroup`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('0::'));
   t.is(path.join(unified!, own!.slice(3)), dir);
   const json = await b.tsrun(['ps', '--format', 'json', b.id]);
   ok(t, json, 'ps --format json');
@@ -70,7 +73,7 @@ hostTest('the init alone is placed in the unified cgroup (never tsrun), ps lists
   t.false(fs.existsSync(dir), 'the cgroup is removed');
 });
 
-hostTest('pause freezes every process (state paused), resume thaws them; invalid transitions use runc\'s words', async (t) => {
+hostTest("pause freezes every process (state paused), resume thaws them; invalid transitions use runc's words", async (t) => {
   const { b, pid, dir } = await sleeper(t);
   const resumeRunning = await b.tsrun(['resume', b.id]);
   t.not(resumeRunning.code, 0);
@@ -92,11 +95,19 @@ hostTest('kill --all KILL empties the cgroup through cgroup.kill, even with proc
   const { b, pid, dir } = await sleeper(t, (s) => {
     s.process!.args = ['sh', '-c', 'probe sleep 300 & probe sleep 300 & exec probe sleep 300'];
   });
-  await waitFor(() => procs(dir).length === 3, 10_000, () => `3 processes in ${dir} (have ${procs(dir).join(',')})`);
+  await waitFor(
+    () => procs(dir).length === 3,
+    10_000,
+    () => `3 processes in ${dir} (have ${procs(dir).join(',')})`,
+  );
   const ps = await b.tsrun(['ps', '--format', 'json', b.id]);
   t.is((JSON.parse(ps.stdout) as number[]).length, 3);
   ok(t, await b.tsrun(['kill', '--all', b.id, 'KILL']), 'kill --all');
-  await waitFor(() => procs(dir).length === 0, 10_000, () => `an empty ${dir}`);
+  await waitFor(
+    () => procs(dir).length === 0,
+    10_000,
+    () => `an empty ${dir}`,
+  );
   await b.waitStatus(b.id, 'stopped');
   t.falsy(procStat(pid) && procStat(pid)!.state !== 'Z', 'the init is gone');
   ok(t, await b.tsrun(['delete', b.id]), 'delete');
@@ -162,30 +173,36 @@ hostTest('a created container has exactly one device program attached to its cgr
   t.is(attachedDevicePrograms(cgroupDir(b)).length, 1);
 });
 
-missingTest(`a limit whose controller the unified hierarchy lacks fails create naming controller and cgroup, leaving nothing${missing ? '' : ' (skipped: every controller is available here)'}`, async (t) => {
-  const b = await makeBundle(t, (s) => {
-    s.process!.args = ['true'];
-    s.linux!.cgroupsPath = `/tsrun-cgtest-missing-${process.pid}`;
-    const r = (s.linux!.resources ??= {});
-    if (missing === 'memory') r.memory = { limit: 32 << 20 };
-    if (missing === 'pids') r.pids = { limit: 10 };
-    if (missing === 'cpu') r.cpu = { shares: 512 };
-    if (missing === 'io') r.blockIO = { weight: 100 };
-  });
-  const r = await b.tsrun(['create', '--bundle', b.dir, b.id]);
-  t.not(r.code, 0);
-  t.regex(r.stderr, new RegExp(`controller \\\\?"${missing}\\\\?" is not available in ${unified}`));
-  t.false(fs.existsSync(path.join(unified!, `tsrun-cgtest-missing-${process.pid}`)), 'no cgroup left');
-  t.false(fs.existsSync(path.join(b.root, b.id)), 'no state left');
-});
+missingTest(
+  `a limit whose controller the unified hierarchy lacks fails create naming controller and cgroup, leaving nothing${missing ? '' : ' (skipped: every controller is available here)'}`,
+  async (t) => {
+    const b = await makeBundle(t, (s) => {
+      s.process!.args = ['true'];
+      s.linux!.cgroupsPath = `/tsrun-cgtest-missing-${process.pid}`;
+      const r = (s.linux!.resources ??= {});
+      if (missing === 'memory') r.memory = { limit: 32 << 20 };
+      if (missing === 'pids') r.pids = { limit: 10 };
+      if (missing === 'cpu') r.cpu = { shares: 512 };
+      if (missing === 'io') r.blockIO = { weight: 100 };
+    });
+    const r = await b.tsrun(['create', '--bundle', b.dir, b.id]);
+    t.not(r.code, 0);
+    t.regex(r.stderr, new RegExp(`controller \\\\?"${missing}\\\\?" is not available in ${unified}`));
+    t.false(fs.existsSync(path.join(unified!, `tsrun-cgtest-missing-${process.pid}`)), 'no cgroup left');
+    t.false(fs.existsSync(path.join(b.root, b.id)), 'no state left');
+  },
+);
 
-pidsMissingTest(`update on a host without the pids controller: --pids-limit is refused by name; the container keeps running${unified && controllersAt(unified).includes('pids') ? ' (skipped: pids is available here; the VM tests update it)' : ''}`, async (t) => {
-  const { b } = await sleeper(t);
-  const r = await b.tsrun(['update', '--pids-limit', '10', b.id]);
-  t.not(r.code, 0);
-  t.regex(r.stderr, /controller \\?"pids\\?" is not available in cgroup/);
-  t.is((await b.state()).status, 'running');
-});
+pidsMissingTest(
+  `update on a host without the pids controller: --pids-limit is refused by name; the container keeps running${unified && controllersAt(unified).includes('pids') ? ' (skipped: pids is available here; the VM tests update it)' : ''}`,
+  async (t) => {
+    const { b } = await sleeper(t);
+    const r = await b.tsrun(['update', '--pids-limit', '10', b.id]);
+    t.not(r.code, 0);
+    t.regex(r.stderr, /controller \\?"pids\\?" is not available in cgroup/);
+    t.is((await b.state()).status, 'running');
+  },
+);
 
 hostTest('the kernel verifier accepts the filters for allow-lists, deny-lists, wildcards and 32-bit majors; updates replace, never add', (t) => {
   const dir = path.join(unified!, `tsrun-cgtest-bpf-${process.pid}`);
@@ -194,8 +211,15 @@ hostTest('the kernel verifier accepts the filters for allow-lists, deny-lists, w
   const lists = [
     undefined,
     [{ allow: false, access: 'rwm' }],
-    [{ allow: true, access: 'rwm' }, { allow: false, type: 'b', major: 8, access: 'rw' }],
-    [{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 2 ** 31 + 5, minor: 2 ** 32 - 1, access: 'r' }, { allow: true, type: 'b', access: 'w' }],
+    [
+      { allow: true, access: 'rwm' },
+      { allow: false, type: 'b', major: 8, access: 'rw' },
+    ],
+    [
+      { allow: false, access: 'rwm' },
+      { allow: true, type: 'c', major: 2 ** 31 + 5, minor: 2 ** 32 - 1, access: 'r' },
+      { allow: true, type: 'b', access: 'w' },
+    ],
   ];
   for (const devices of lists) {
     t.notThrows(() => setDevices(dir, devices), JSON.stringify(devices));
@@ -220,9 +244,16 @@ hostTest('events --interval streams stats lines until the container stops, then 
   let out = '';
   ev.stdout.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((resolve) => ev.on('exit', (c) => resolve(c)));
-  await waitFor(() => out.split('\n').filter(Boolean).length >= 3, 20_000, () => `3 stats lines (have: ${out})`);
+  await waitFor(
+    () => out.split('\n').filter(Boolean).length >= 3,
+    20_000,
+    () => `3 stats lines (have: ${out})`,
+  );
   ok(t, await b.tsrun(['kill', b.id, 'KILL']), 'kill');
   t.is(await exited, 0, 'events ends with the container');
-  const lines = out.trim().split('\n').map((l) => JSON.parse(l) as { type: string; id: string });
+  const lines = out
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { type: string; id: string });
   t.true(lines.every((e) => e.type === 'stats' && e.id === b.id));
 });

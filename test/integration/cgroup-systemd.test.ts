@@ -24,7 +24,15 @@ try {
 } catch {
   dbus = undefined;
 }
-const reason = !isRoot ? 'needs root' : !unified ? 'no cgroup2 hierarchy' : !hasDaemon ? `${DAEMON} is missing (apt-get install dbus-daemon, or set TSRUN_TEST_DBUS_DAEMON)` : !dbus ? 'dbus-next is not installed' : '';
+const reason = !isRoot
+  ? 'needs root'
+  : !unified
+    ? 'no cgroup2 hierarchy'
+    : !hasDaemon
+      ? `${DAEMON} is missing (apt-get install dbus-daemon, or set TSRUN_TEST_DBUS_DAEMON)`
+      : !dbus
+        ? 'dbus-next is not installed'
+        : '';
 const sdTest = reason ? test.skip : test;
 /** Per tsrun call: generous, Node starts slowly under the VM's emulation (TCG) when loaded. */
 const SLOW = 120_000;
@@ -54,7 +62,9 @@ const slicePath = (slice: string) => {
 async function startFakeSystemd(t: ExecutionContext): Promise<FakeSystemd> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrun-dbus-'));
   const sock = path.join(dir, 'bus');
-  fs.writeFileSync(path.join(dir, 'bus.conf'), `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+  fs.writeFileSync(
+    path.join(dir, 'bus.conf'),
+    `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig>
   <type>system</type>
@@ -67,10 +77,15 @@ async function startFakeSystemd(t: ExecutionContext): Promise<FakeSystemd> {
     <allow receive_sender="*"/>
   </policy>
 </busconfig>
-`);
+`,
+  );
   const daemon: ChildProcess = spawn(DAEMON, ['--nofork', `--config-file=${path.join(dir, 'bus.conf')}`], { stdio: 'ignore' });
   const address = `unix:path=${sock}`;
-  await waitFor(() => fs.existsSync(sock), 10_000, () => `dbus-daemon's socket ${sock}`);
+  await waitFor(
+    () => fs.existsSync(sock),
+    10_000,
+    () => `dbus-daemon's socket ${sock}`,
+  );
   process.env.DBUS_SYSTEM_BUS_ADDRESS = address;
   const conn = dbus!.systemBus();
   delete process.env.DBUS_SYSTEM_BUS_ADDRESS;
@@ -123,7 +138,9 @@ async function startFakeSystemd(t: ExecutionContext): Promise<FakeSystemd> {
         } catch {
           return false;
         }
-      }, 5000).catch(() => undefined).then(() => conn.send(Message.newMethodReturn(msg, 'o', ['/org/freedesktop/systemd1/job/stop'])));
+      }, 5000)
+        .catch(() => undefined)
+        .then(() => conn.send(Message.newMethodReturn(msg, 'o', ['/org/freedesktop/systemd1/job/stop'])));
       fake.units.delete(name);
       return true;
     }
@@ -157,42 +174,49 @@ function sliceName(): string {
   return `tsruntest${randomBytes(3).toString('hex')}.slice`;
 }
 
-sdTest('--systemd-cgroup: a transient scope with Delegate in the slice, started holding tsrun, which leaves it to the init alone; delete stops it', async (t) => {
-  const fake = await startFakeSystemd(t);
-  const slice = sliceName();
-  const sliceDir = path.join(unified!, slice);
-  t.teardown(() => rmCgroupTree(sliceDir));
-  const b = await makeBundle(t, (s) => {
-    s.process!.args = ['probe', 'sleep', '300'];
-    s.linux!.cgroupsPath = `${slice}:tsrun:${'x'}`;
-  });
-  const env = { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: fake.address };
-  const create = await b.tsrun(['--systemd-cgroup', 'create', '--bundle', b.dir, b.id], { env, timeoutMs: SLOW });
-  t.is(create.code, 0, create.stderr);
-  const start = fake.calls.find((c) => c.member === 'StartTransientUnit');
-  t.truthy(start);
-  const [unit, mode, props] = start!.body as [string, string, [string, { signature: string; value: unknown }][]];
-  t.is(unit, 'tsrun-x.scope');
-  t.is(mode, 'replace');
-  const p = new Map(props.map(([n, v]) => [n, v]));
-  t.is(p.get('Delegate')?.value, true);
-  t.is(p.get('Slice')?.value, slice);
-  const st = await b.state();
-  t.deepEqual(p.get('PIDs')?.value, [create.pid], 'the scope is started with tsrun, so the init can be cloned into it');
-  const dir = path.join(sliceDir, 'tsrun-x.scope');
-  t.deepEqual(fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').trim().split('\n').map(Number), [st.pid], 'only the init stays');
-  const initCg = fs.readFileSync(`/proc/${st.pid}/cgroup`, 'utf8').split('\n').find((l) => l.startsWith('0::'))!.slice(3);
-  t.is(path.join(unified!, initCg), dir, 'the init was cloned into the scope');
-  t.is(JSON.parse(fs.readFileSync(path.join(b.root, b.id, 'state.json'), 'utf8')).cgroup.systemdUnit, 'tsrun-x.scope');
-  // Later verbs find the scope from the state file, without the flag (conmon passes it to create only).
-  t.is((await b.tsrun(['pause', b.id], { timeoutMs: SLOW })).code, 0);
-  t.is((await b.state()).status, 'paused');
-  t.is((await b.tsrun(['resume', b.id], { timeoutMs: SLOW })).code, 0);
-  const del = await b.tsrun(['delete', '--force', b.id], { env, timeoutMs: SLOW });
-  t.is(del.code, 0, del.stderr);
-  t.truthy(fake.calls.find((c) => c.member === 'StopUnit' && c.body[0] === 'tsrun-x.scope'));
-  t.false(fs.existsSync(dir), 'the scope cgroup is gone');
-});
+sdTest(
+  '--systemd-cgroup: a transient scope with Delegate in the slice, started holding tsrun, which leaves it to the init alone; delete stops it',
+  async (t) => {
+    const fake = await startFakeSystemd(t);
+    const slice = sliceName();
+    const sliceDir = path.join(unified!, slice);
+    t.teardown(() => rmCgroupTree(sliceDir));
+    const b = await makeBundle(t, (s) => {
+      s.process!.args = ['probe', 'sleep', '300'];
+      s.linux!.cgroupsPath = `${slice}:tsrun:${'x'}`;
+    });
+    const env = { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: fake.address };
+    const create = await b.tsrun(['--systemd-cgroup', 'create', '--bundle', b.dir, b.id], { env, timeoutMs: SLOW });
+    t.is(create.code, 0, create.stderr);
+    const start = fake.calls.find((c) => c.member === 'StartTransientUnit');
+    t.truthy(start);
+    const [unit, mode, props] = start!.body as [string, string, [string, { signature: string; value: unknown }][]];
+    t.is(unit, 'tsrun-x.scope');
+    t.is(mode, 'replace');
+    const p = new Map(props.map(([n, v]) => [n, v]));
+    t.is(p.get('Delegate')?.value, true);
+    t.is(p.get('Slice')?.value, slice);
+    const st = await b.state();
+    t.deepEqual(p.get('PIDs')?.value, [create.pid], 'the scope is started with tsrun, so the init can be cloned into it');
+    const dir = path.join(sliceDir, 'tsrun-x.scope');
+    t.deepEqual(fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').trim().split('\n').map(Number), [st.pid], 'only the init stays');
+    const initCg = fs
+      .readFileSync(`/proc/${st.pid}/cgroup`, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('0::'))!
+      .slice(3);
+    t.is(path.join(unified!, initCg), dir, 'the init was cloned into the scope');
+    t.is(JSON.parse(fs.readFileSync(path.join(b.root, b.id, 'state.json'), 'utf8')).cgroup.systemdUnit, 'tsrun-x.scope');
+    // Later verbs find the scope from the state file, without the flag (conmon passes it to create only).
+    t.is((await b.tsrun(['pause', b.id], { timeoutMs: SLOW })).code, 0);
+    t.is((await b.state()).status, 'paused');
+    t.is((await b.tsrun(['resume', b.id], { timeoutMs: SLOW })).code, 0);
+    const del = await b.tsrun(['delete', '--force', b.id], { env, timeoutMs: SLOW });
+    t.is(del.code, 0, del.stderr);
+    t.truthy(fake.calls.find((c) => c.member === 'StopUnit' && c.body[0] === 'tsrun-x.scope'));
+    t.false(fs.existsSync(dir), 'the scope cgroup is gone');
+  },
+);
 
 sdTest('a systemd that never answers: create fails within TSRUN_SYSTEMD_TIMEOUT naming the call, and leaves nothing', async (t) => {
   const fake = await startFakeSystemd(t);
@@ -223,30 +247,37 @@ sdTest('a unit that already exists is reported by name', async (t) => {
     s.process!.args = ['true'];
     s.linux!.cgroupsPath = `${slice}:tsrun:dup`;
   });
-  const r = await b.tsrun(['--systemd-cgroup', 'create', '--bundle', b.dir, b.id], { env: { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: fake.address }, timeoutMs: SLOW });
+  const r = await b.tsrun(['--systemd-cgroup', 'create', '--bundle', b.dir, b.id], {
+    env: { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: fake.address },
+    timeoutMs: SLOW,
+  });
   t.not(r.code, 0);
   t.regex(r.stderr, /unit tsrun-dup\.scope already exists/);
 });
 
-sdPidsTest(`--systemd-cgroup limits: TasksMax at create and update (SetUnitProperties), and pids.max in the delegated cgroup${hasPids ? '' : ' (skipped: no pids controller in the unified hierarchy)'}`, async (t) => {
-  const fake = await startFakeSystemd(t);
-  const slice = sliceName();
-  t.teardown(() => rmCgroupTree(path.join(unified!, slice)));
-  const b = await makeBundle(t, (s) => {
-    s.process!.args = ['probe', 'sleep', '300'];
-    s.linux!.cgroupsPath = `${slice}:tsrun:lim`;
-    s.linux!.resources = { ...s.linux!.resources, pids: { limit: 30 } };
-  });
-  const env = { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: fake.address };
-  const create = await b.tsrun(['--systemd-cgroup', 'create', '--bundle', b.dir, b.id], { env, timeoutMs: SLOW });
-  t.is(create.code, 0, create.stderr);
-  const dir = path.join(unified!, slice, 'tsrun-lim.scope');
-  t.is(fs.readFileSync(path.join(dir, 'pids.max'), 'utf8').trim(), '30');
-  const props = (member: string) => fake.calls.filter((c) => c.member === member).map((c) => new Map((c.body[2] as [string, { value: unknown }][]).map(([n, v]) => [n, v.value])));
-  t.is(props('SetUnitProperties')[0]?.get('TasksMax'), 30n, 'the limit reaches systemd once tsrun left the scope');
-  const up = await b.tsrun(['update', '--pids-limit', '7', b.id], { env, timeoutMs: SLOW });
-  t.is(up.code, 0, up.stderr);
-  t.is(props('SetUnitProperties')[1]?.get('TasksMax'), 7n);
-  t.is(fs.readFileSync(path.join(dir, 'pids.max'), 'utf8').trim(), '7');
-  t.is((await b.tsrun(['delete', '--force', b.id], { env, timeoutMs: SLOW })).code, 0);
-});
+sdPidsTest(
+  `--systemd-cgroup limits: TasksMax at create and update (SetUnitProperties), and pids.max in the delegated cgroup${hasPids ? '' : ' (skipped: no pids controller in the unified hierarchy)'}`,
+  async (t) => {
+    const fake = await startFakeSystemd(t);
+    const slice = sliceName();
+    t.teardown(() => rmCgroupTree(path.join(unified!, slice)));
+    const b = await makeBundle(t, (s) => {
+      s.process!.args = ['probe', 'sleep', '300'];
+      s.linux!.cgroupsPath = `${slice}:tsrun:lim`;
+      s.linux!.resources = { ...s.linux!.resources, pids: { limit: 30 } };
+    });
+    const env = { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: fake.address };
+    const create = await b.tsrun(['--systemd-cgroup', 'create', '--bundle', b.dir, b.id], { env, timeoutMs: SLOW });
+    t.is(create.code, 0, create.stderr);
+    const dir = path.join(unified!, slice, 'tsrun-lim.scope');
+    t.is(fs.readFileSync(path.join(dir, 'pids.max'), 'utf8').trim(), '30');
+    const props = (member: string) =>
+      fake.calls.filter((c) => c.member === member).map((c) => new Map((c.body[2] as [string, { value: unknown }][]).map(([n, v]) => [n, v.value])));
+    t.is(props('SetUnitProperties')[0]?.get('TasksMax'), 30n, 'the limit reaches systemd once tsrun left the scope');
+    const up = await b.tsrun(['update', '--pids-limit', '7', b.id], { env, timeoutMs: SLOW });
+    t.is(up.code, 0, up.stderr);
+    t.is(props('SetUnitProperties')[1]?.get('TasksMax'), 7n);
+    t.is(fs.readFileSync(path.join(dir, 'pids.max'), 'utf8').trim(), '7');
+    t.is((await b.tsrun(['delete', '--force', b.id], { env, timeoutMs: SLOW })).code, 0);
+  },
+);

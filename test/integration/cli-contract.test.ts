@@ -42,10 +42,14 @@ rootTest('containerd: create/start/state/kill --all/delete with the shim argv an
   t.true(Math.abs(Date.parse(state.created as string) - Date.now()) < 120_000, 'created is now-ish');
 
   ok(t, await runTsrun([...g, 'kill', '--all', b.id, '9']), 'kill --all ID 9');
-  await waitFor(() => {
-    const s = procStat(pid);
-    return !s || s.state === 'Z';
-  }, 10_000, () => `init ${pid} to die`);
+  await waitFor(
+    () => {
+      const s = procStat(pid);
+      return !s || s.state === 'Z';
+    },
+    10_000,
+    () => `init ${pid} to die`,
+  );
   const stopped = await runTsrun([...g, 'state', b.id]);
   t.is(JSON.parse(stopped.stdout).status, 'stopped');
   // containerd's Delete: plain, then --force; "does not exist" on the second counts as success.
@@ -53,7 +57,11 @@ rootTest('containerd: create/start/state/kill --all/delete with the shim argv an
   ok(t, await runTsrun([...g, 'delete', '--force', b.id]), 'delete --force of the deleted id');
   const missing = await runTsrun([...g, 'kill', b.id, '9']);
   t.not(missing.code, 0);
-  const lines = fs.readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { level: string; msg: string });
+  const lines = fs
+    .readFileSync(log, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { level: string; msg: string });
   t.is(lines.at(-1)?.level, 'error');
   t.true(lines.at(-1)!.msg.includes('does not exist'), 'checkKillError matches "does not exist"');
 });
@@ -61,16 +69,27 @@ rootTest('containerd: create/start/state/kill --all/delete with the shim argv an
 rootTest('conmon: --root= form, -bundle single dash, --no-pivot --no-new-keyring --preserve-fds 0; kill ID KILL; delete --force', async (t) => {
   const b = await signalsBundle(t);
   const pidFile = path.join(b.dir, 'conmon.pid');
-  const create = await runTsrun([`--root=${b.root}`, 'create', '-bundle', b.dir, '-pid-file', pidFile, '--no-pivot', '--no-new-keyring', '--preserve-fds', '0', b.id], { ioDir: b.ioDir });
+  const create = await runTsrun(
+    [`--root=${b.root}`, 'create', '-bundle', b.dir, '-pid-file', pidFile, '--no-pivot', '--no-new-keyring', '--preserve-fds', '0', b.id],
+    { ioDir: b.ioDir },
+  );
   ok(t, create, 'create');
   const pid = Number(fs.readFileSync(pidFile, 'utf8'));
   ok(t, await runTsrun([`--root=${b.root}`, 'start', b.id]), 'start');
-  await waitFor(() => b.output(create).includes('"ready"'), 10_000, () => 'the probe to run');
+  await waitFor(
+    () => b.output(create).includes('"ready"'),
+    10_000,
+    () => 'the probe to run',
+  );
   ok(t, await runTsrun([`--root=${b.root}`, 'kill', b.id, 'KILL']), 'kill ID KILL (CRI-O)');
-  await waitFor(() => {
-    const s = procStat(pid);
-    return !s || s.state === 'Z';
-  }, 10_000, () => `init ${pid} to die`);
+  await waitFor(
+    () => {
+      const s = procStat(pid);
+      return !s || s.state === 'Z';
+    },
+    10_000,
+    () => `init ${pid} to die`,
+  );
   ok(t, await runTsrun([`--root=${b.root}`, 'delete', '--force', b.id]), 'delete --force');
   t.false(fs.existsSync(path.join(b.root, b.id)));
 });

@@ -48,7 +48,11 @@ function assertHostUntouched(t: ExecutionContext, before: HostSnapshot, marker: 
   if (added.length || removed.length) t.log(`host mount table changed meanwhile (other tests?): +${added.join(' | ')} -${removed.join(' | ')}`);
   const ours = added.filter((l) => l.includes(marker) || SENSITIVE.includes(mountPoint(l)));
   t.deepEqual(ours, [], 'no mount landed on the host');
-  t.deepEqual(removed.filter((l) => SENSITIVE.includes(mountPoint(l))), [], 'no host mount was detached');
+  t.deepEqual(
+    removed.filter((l) => SENSITIVE.includes(mountPoint(l))),
+    [],
+    'no host mount was detached',
+  );
   t.deepEqual(after.rootEntries, before.rootEntries, 'nothing created in the host /');
   t.deepEqual(after.etcEntries, before.etcEntries, 'nothing created in the host /etc');
   t.is(after.devNull, before.devNull, 'the host /dev/null is the same node, mode and owner');
@@ -193,7 +197,13 @@ rootTest('a bind destination that is a symlink to the host /root covers the root
     s.process!.args = ['probe', 'stat', '/root'];
   });
   assertHostUntouched(t, before, marker, []);
-  t.false(fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l && mountPoint(l) === '/root'), 'no mount on the host /root');
+  t.false(
+    fs
+      .readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .some((l) => l && mountPoint(l) === '/root'),
+    'no mount on the host /root',
+  );
   t.is(r.code, 0, r.stderr);
   const root = JSON.parse(r.stdout).paths['/root'] as { entries: number; readOnly: boolean };
   t.is(root.entries, 0, 'the empty bundle dir covers the rootfs /root');
@@ -232,12 +242,19 @@ rootTest('a mount point swapped between a dir and a symlink to the host during c
   });
   // A host process flips rootfs/mnt/race between a directory and a symlink to hostTarget.
   const flip = path.join(b.rootfs, 'mnt/race');
-  const flipper = spawn(process.execPath, ['-e', `
+  const flipper = spawn(
+    process.execPath,
+    [
+      '-e',
+      `
     const fs = require('fs'); const p = ${JSON.stringify(flip)}, to = ${JSON.stringify(hostTarget)};
     for (;;) {
       try { fs.rmSync(p, { recursive: true, force: true }); fs.symlinkSync(to, p); } catch {}
       try { fs.rmSync(p, { recursive: true, force: true }); fs.mkdirSync(p); } catch {}
-    }`], { stdio: 'ignore' });
+    }`,
+    ],
+    { stdio: 'ignore' },
+  );
   t.teardown(() => {
     flipper.kill('SIGKILL');
   });

@@ -91,12 +91,24 @@ interface Case {
 function makeCase(i: number): Case {
   if (i % 25 === 7) {
     // Runs past its timeout: killed, reported as such.
-    return { body: JSON.stringify({ code: `echo started ${i}; sleep 30`, timeoutMs: 300 }), json: true, check: (a) => a.timedOut && a.signal === 9 && a.stdout === `started ${i}\n` };
+    return {
+      body: JSON.stringify({ code: `echo started ${i}; sleep 30`, timeoutMs: 300 }),
+      json: true,
+      check: (a) => a.timedOut && a.signal === 9 && a.stdout === `started ${i}\n`,
+    };
   }
   if (i % 10 === 3) {
-    return { body: JSON.stringify({ code: 'tr a-z A-Z; echo to-err >&2', stdin: `input ${i}\n` }), json: true, check: (a) => a.exitCode === 0 && a.stdout === `INPUT ${i}\n` && a.stderr === 'to-err\n' };
+    return {
+      body: JSON.stringify({ code: 'tr a-z A-Z; echo to-err >&2', stdin: `input ${i}\n` }),
+      json: true,
+      check: (a) => a.exitCode === 0 && a.stdout === `INPUT ${i}\n` && a.stderr === 'to-err\n',
+    };
   }
-  return { body: `echo $((${i} * ${i})); hostname; id -u; exit $((${i} % 7))`, json: false, check: (a) => a.exitCode === i % 7 && a.stdout === `${i * i}\nsandbox\n65534\n` && !a.timedOut };
+  return {
+    body: `echo $((${i} * ${i})); hostname; id -u; exit $((${i} % 7))`,
+    json: false,
+    check: (a) => a.exitCode === i % 7 && a.stdout === `${i * i}\nsandbox\n65534\n` && !a.timedOut,
+  };
 }
 
 test('code runner: 100 requests, 20 at a time, no leaks, no event-loop stall', async (t) => {
@@ -162,7 +174,9 @@ test('code runner: 100 requests, 20 at a time, no leaks, no event-loop stall', a
   clearInterval(sampler);
 
   const ms = (ns: number) => (ns / 1e6).toFixed(1);
-  t.log(`100 requests in ${wall.toFixed(0)} ms; event-loop delay: max ${ms(h.max)} ms, p99 ${ms(h.percentile(99))} ms, p50 ${ms(h.percentile(50))} ms, mean ${ms(h.mean)} ms`);
+  t.log(
+    `100 requests in ${wall.toFixed(0)} ms; event-loop delay: max ${ms(h.max)} ms, p99 ${ms(h.percentile(99))} ms, p50 ${ms(h.percentile(50))} ms, mean ${ms(h.mean)} ms`,
+  );
   t.log(`busiest gap between two 5 ms ticks: ${busiest.cpuMs.toFixed(1)} ms of this process's CPU in ${busiest.wallMs.toFixed(1)} ms`);
   t.deepEqual(failures, []);
   // Under qemu TCG (the test VM) every instruction is emulated, about 14 times slower, and a

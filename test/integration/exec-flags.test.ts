@@ -18,7 +18,16 @@ const nsInode = (pid: number | string, n: string) => Number(/\[(\d+)\]/.exec(fs.
 /** A running container (sleep) with every namespace; returns it with the init's pid. */
 async function running(t: ExecutionContext, mutate?: (s: Spec) => void): Promise<{ b: Bundle; pid: number }> {
   const b = await makeBundle(t, (s) => {
-    s.linux!.namespaces = [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'cgroup' }, { type: 'user' }, { type: 'time' }];
+    s.linux!.namespaces = [
+      { type: 'pid' },
+      { type: 'network' },
+      { type: 'ipc' },
+      { type: 'uts' },
+      { type: 'mount' },
+      { type: 'cgroup' },
+      { type: 'user' },
+      { type: 'time' },
+    ];
     // Identity maps: the rootfs stays usable; the user namespace is still a new one.
     s.linux!.uidMappings = [{ containerID: 0, hostID: 0, size: 65536 }];
     s.linux!.gidMappings = [{ containerID: 0, hostID: 0, size: 65536 }];
@@ -48,20 +57,28 @@ rootTest('exec joins every namespace of the init (user and time included), its c
     t.is(r.namespaces[names[n] as keyof ProbeReport['namespaces']], nsInode(pid, n), `${n} namespace is the init's`);
     t.not(nsInode(pid, n), nsInode('self', n), `(the init's ${n} namespace is not the host's)`);
   }
-  t.true((r.clocks.monotonic ?? 0) > 86400 * 10, 'the time namespace offsets apply to the exec\'d process');
+  t.true((r.clocks.monotonic ?? 0) > 86400 * 10, "the time namespace offsets apply to the exec'd process");
   t.is(r.cgroup?.find((c) => c.hierarchy === 0)?.path, '/', 'at its cgroup namespace root');
   t.deepEqual(r.rlimits.RLIMIT_NOFILE, { soft: 321, hard: 654 });
-  t.is(r.seccomp.mode, 2, 'the container\'s seccomp filter');
+  t.is(r.seccomp.mode, 2, "the container's seccomp filter");
   t.true(r.noNewPrivs ?? false);
   t.deepEqual(r.caps.effective.names.sort(), [...(b.spec.process!.capabilities!.effective ?? [])].sort());
-  t.deepEqual(r.fds.map((f) => f.fd), [0, 1, 2], 'no host fd');
+  t.deepEqual(
+    r.fds.map((f) => f.fd),
+    [0, 1, 2],
+    'no host fd',
+  );
   const mk = await b.tsrun(['exec', b.id, 'mkdir', '/tmp/x']);
-  t.regex(mk.stderr, /No message of desired type/, 'mkdir gets the profile\'s errno 42');
+  t.regex(mk.stderr, /No message of desired type/, "mkdir gets the profile's errno 42");
   // Seen from the host: the exec'd process is in the init's cgroup (CLONE_INTO_CGROUP).
   const pidFile = path.join(b.dir, 'sleeper.pid');
   t.is((await b.tsrun(['exec', '-d', '--pid-file', pidFile, b.id, 'sleep', '60'])).code, 0);
   const execPid = Number(fs.readFileSync(pidFile, 'utf8'));
-  const v2 = (p: number) => fs.readFileSync(`/proc/${p}/cgroup`, 'utf8').split('\n').find((l) => l.startsWith('0::'));
+  const v2 = (p: number) =>
+    fs
+      .readFileSync(`/proc/${p}/cgroup`, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('0::'));
   t.is(v2(execPid), v2(pid), 'the same v2 cgroup as the init');
   await b.tsrun(['delete', '--force', b.id]);
 });
@@ -75,7 +92,28 @@ rootTest('foreground exec returns the exit status; -e, --cwd, -u, -g, --cap, --n
   });
   t.is((await b.tsrun(['exec', b.id, 'sh', '-c', 'exit 7'])).code, 7);
   t.is((await b.tsrun(['exec', b.id, 'sh', '-c', 'kill -9 $$'])).code, 137, '128 + SIGKILL');
-  const r = await execJson<ProbeReport>(t, b, ['-e', 'FOO=bar', '-e', 'PATH=/bin', '--cwd', '/tmp', '-u', '1000:1000', '-g', String(EXTRA_GID), '--cap', 'CAP_SYS_ADMIN', '--no-new-privs', b.id, 'probe', 'env', 'cwd', 'ids', 'caps', 'noNewPrivs']);
+  const r = await execJson<ProbeReport>(t, b, [
+    '-e',
+    'FOO=bar',
+    '-e',
+    'PATH=/bin',
+    '--cwd',
+    '/tmp',
+    '-u',
+    '1000:1000',
+    '-g',
+    String(EXTRA_GID),
+    '--cap',
+    'CAP_SYS_ADMIN',
+    '--no-new-privs',
+    b.id,
+    'probe',
+    'env',
+    'cwd',
+    'ids',
+    'caps',
+    'noNewPrivs',
+  ]);
   t.true(r.env.includes('FOO=bar'));
   t.is(r.env.filter((e) => e.startsWith('PATH=')).pop(), 'PATH=/bin', '-e overrides');
   t.is(r.cwd, '/tmp');
@@ -84,7 +122,7 @@ rootTest('foreground exec returns the exit status; -e, --cwd, -u, -g, --cap, --n
   t.true(r.caps.bounding.names.includes('CAP_SYS_ADMIN'), '--cap adds to the bounding set');
   t.true(r.noNewPrivs ?? false, '--no-new-privs');
   const plain = await execJson<ProbeReport>(t, b, [b.id, 'probe', 'noNewPrivs', 'caps']);
-  t.false(plain.noNewPrivs ?? true, 'without the flag, the container\'s value (false)');
+  t.false(plain.noNewPrivs ?? true, "without the flag, the container's value (false)");
   t.false(plain.caps.bounding.names.includes('CAP_SYS_ADMIN'));
   await b.tsrun(['delete', '--force', b.id]);
 });
@@ -92,7 +130,16 @@ rootTest('foreground exec returns the exit status; -e, --cwd, -u, -g, --cap, --n
 rootTest('--process FILE, -d with --pid-file, --preserve-fds', async (t) => {
   const { b } = await running(t);
   const procFile = path.join(b.dir, 'process.json');
-  fs.writeFileSync(procFile, JSON.stringify({ terminal: false, user: { uid: 0, gid: 0 }, args: ['sh', '-c', 'echo from-process-file $X >&3; sleep 60'], env: ['X=42', 'PATH=/bin'], cwd: '/etc' }));
+  fs.writeFileSync(
+    procFile,
+    JSON.stringify({
+      terminal: false,
+      user: { uid: 0, gid: 0 },
+      args: ['sh', '-c', 'echo from-process-file $X >&3; sleep 60'],
+      env: ['X=42', 'PATH=/bin'],
+      cwd: '/etc',
+    }),
+  );
   const out = path.join(b.dir, 'fd3');
   const fd = fs.openSync(out, 'w');
   t.teardown(() => fs.closeSync(fd));
@@ -104,10 +151,18 @@ rootTest('--process FILE, -d with --pid-file, --preserve-fds', async (t) => {
   // While sh execs sleep, the new image's cmdline is briefly empty (the kernel sets the argument
   // area after it switches the mm): read it again until it is filled in.
   let argv0 = '';
-  await waitFor(() => (argv0 = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]!) !== '', 5000, () => `a cmdline for pid ${pid}`);
+  await waitFor(
+    () => (argv0 = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]!) !== '',
+    5000,
+    () => `a cmdline for pid ${pid}`,
+  );
   t.true(argv0 === 'sh' || argv0 === 'sleep', `the pid file names the exec'd process (sh, or the sleep it exec'd): ${argv0}`);
   t.true(fs.readlinkSync(`/proc/${pid}/cwd`).endsWith('/etc'));
-  await waitFor(() => fs.readFileSync(out, 'utf8') === 'from-process-file 42\n', 5000, () => `fd 3 output: ${fs.readFileSync(out, 'utf8')}`);
+  await waitFor(
+    () => fs.readFileSync(out, 'utf8') === 'from-process-file 42\n',
+    5000,
+    () => `fd 3 output: ${fs.readFileSync(out, 'utf8')}`,
+  );
   t.not(procStat(pid)?.state, 'Z', '-d returned with the process still running');
   await b.tsrun(['delete', '--force', b.id]);
 });
@@ -174,7 +229,7 @@ rootTest('--cgroup SUB runs the process in an existing sub-cgroup; a path leavin
   await b.tsrun(['delete', '--force', b.id]);
 });
 
-rootTest('--apparmor is accepted (AppArmor off: ignored as runc does); --process-label without SELinux gets runc\'s error', async (t) => {
+rootTest("--apparmor is accepted (AppArmor off: ignored as runc does); --process-label without SELinux gets runc's error", async (t) => {
   const { b } = await running(t);
   if (fs.existsSync('/sys/fs/selinux/enforce')) {
     t.log('SELinux is on here: the --process-label half cannot be shown');

@@ -42,17 +42,25 @@ exit \${HOOK_EXIT:-0}
 
 function readLog(log: string): Entry[] {
   if (!fs.existsSync(log)) return [];
-  return fs.readFileSync(log, 'utf8').split('\n').filter(Boolean).map((l) => {
-    const [hook, state, argv, env, mnt, net, exe, rp] = l.split('\x1f');
-    return { hook, state: JSON.parse(state), argv: argv.split(' '), env: env.trim().split(' ').filter(Boolean), mnt, net, exe, rootfsProc: rp === '1' };
-  });
+  return fs
+    .readFileSync(log, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      const [hook, state, argv, env, mnt, net, exe, rp] = l.split('\x1f');
+      return { hook, state: JSON.parse(state), argv: argv.split(' '), env: env.trim().split(' ').filter(Boolean), mnt, net, exe, rootfsProc: rp === '1' };
+    });
 }
 
 function hook(script: string, name: string, extra: Partial<Hook> = {}, env: string[] = []): Hook {
   return { path: script, args: [`argv0-${name}`, 'one', 'two'], env: [`HOOK_NAME=${name}`, ...env], ...extra };
 }
 
-async function hooked(t: ExecutionContext, hooks: (host: string, inside: string) => Spec['hooks'], args = ['sh', '-c', 'echo program-ran > /program-ran']): Promise<{ b: Bundle; log: string; insideLog: string }> {
+async function hooked(
+  t: ExecutionContext,
+  hooks: (host: string, inside: string) => Spec['hooks'],
+  args = ['sh', '-c', 'echo program-ran > /program-ran'],
+): Promise<{ b: Bundle; log: string; insideLog: string }> {
   let log = '';
   let insideLog = '';
   const b = await makeBundle(t, (s, { dir, rootfs }) => {
@@ -71,18 +79,26 @@ async function hooked(t: ExecutionContext, hooks: (host: string, inside: string)
 const ns = (pid: number | string, n: string) => fs.readlinkSync(`/proc/${pid}/ns/${n}`);
 
 rootTest('all six hooks run in order, at their moment and in their namespaces, with the state on stdin, their args and env only', async (t) => {
-  const { b, log, insideLog } = await hooked(t, (h, inside) => ({
-    prestart: [hook(h, 'prestart')],
-    createRuntime: [hook(h, 'createRuntime', {}, ['EXTRA=1'])],
-    createContainer: [hook(h, 'createContainer')],
-    startContainer: [hook(inside, 'startContainer')],
-    poststart: [hook(h, 'poststart')],
-    poststop: [hook(h, 'poststop')],
-  }), ['sh', '-c', 'echo program-ran > /program-ran; sleep 60']);
+  const { b, log, insideLog } = await hooked(
+    t,
+    (h, inside) => ({
+      prestart: [hook(h, 'prestart')],
+      createRuntime: [hook(h, 'createRuntime', {}, ['EXTRA=1'])],
+      createContainer: [hook(h, 'createContainer')],
+      startContainer: [hook(inside, 'startContainer')],
+      poststart: [hook(h, 'poststart')],
+      poststop: [hook(h, 'poststop')],
+    }),
+    ['sh', '-c', 'echo program-ran > /program-ran; sleep 60'],
+  );
   t.is((await b.tsrun(['create', '--bundle', b.dir, b.id])).code, 0);
   const { pid } = (await b.state()) as { pid: number };
   const afterCreate = readLog(log);
-  t.deepEqual(afterCreate.map((e) => e.hook), ['prestart', 'createRuntime', 'createContainer'], 'create ran these, in this order');
+  t.deepEqual(
+    afterCreate.map((e) => e.hook),
+    ['prestart', 'createRuntime', 'createContainer'],
+    'create ran these, in this order',
+  );
   t.false(fs.existsSync(insideLog), 'startContainer has not run yet');
   const [pre, cr, cc] = afterCreate;
   for (const e of [pre, cr]) {
@@ -105,21 +121,31 @@ rootTest('all six hooks run in order, at their moment and in their namespaces, w
   t.deepEqual(cr.env, ['EXTRA=1', 'HOOK_NAME=createRuntime'], 'a hook gets its own env only (no PATH from the runtime)');
 
   t.is((await b.tsrun(['start', b.id])).code, 0);
-  await waitFor(() => fs.existsSync(path.join(b.rootfs, 'program-ran')), 5000, () => 'the program to run');
+  await waitFor(
+    () => fs.existsSync(path.join(b.rootfs, 'program-ran')),
+    5000,
+    () => 'the program to run',
+  );
   const [sc] = readLog(insideLog);
   t.is(sc?.hook, 'startContainer', 'startContainer ran, from the path inside the container');
   t.is(sc.mnt, ns(pid, 'mnt'), 'in the container mount namespace');
   t.is(sc.state.status, 'created');
   const afterStart = readLog(log);
-  t.deepEqual(afterStart.map((e) => e.hook), ['prestart', 'createRuntime', 'createContainer', 'poststart']);
+  t.deepEqual(
+    afterStart.map((e) => e.hook),
+    ['prestart', 'createRuntime', 'createContainer', 'poststart'],
+  );
   const ps = afterStart[3];
   t.is(ps.state.status, 'running');
   t.is(ps.mnt, ns('self', 'mnt'), 'poststart runs in the runtime namespace');
-  t.is(ps.exe, '/bin/busybox', 'poststart: the program (sh, i.e. busybox) has been exec\'d');
+  t.is(ps.exe, '/bin/busybox', "poststart: the program (sh, i.e. busybox) has been exec'd");
 
   t.is((await b.tsrun(['delete', '--force', b.id])).code, 0);
   const all = readLog(log);
-  t.deepEqual(all.map((e) => e.hook), ['prestart', 'createRuntime', 'createContainer', 'poststart', 'poststop']);
+  t.deepEqual(
+    all.map((e) => e.hook),
+    ['prestart', 'createRuntime', 'createContainer', 'poststart', 'poststop'],
+  );
   t.is(all[4].state.status, 'stopped');
   t.false(fs.existsSync(path.join(b.root, b.id)), 'poststop ran after the state was removed');
 });
@@ -131,7 +157,11 @@ for (const kind of ['prestart', 'createRuntime', 'createContainer'] as const) {
     t.not(r.code, 0);
     t.regex(r.stderr, new RegExp(`${kind} hook #0 \\(${b.dir}/hook.sh\\): exit status 3`), r.stderr);
     t.false(fs.existsSync(path.join(b.root, b.id)), 'no state left');
-    t.deepEqual(readLog(log).map((e) => e.hook), [kind], 'the hook ran once; poststop does not run for a container that never was');
+    t.deepEqual(
+      readLog(log).map((e) => e.hook),
+      [kind],
+      'the hook ran once; poststop does not run for a container that never was',
+    );
   });
 }
 
@@ -142,7 +172,9 @@ for (const kind of ['createRuntime', 'createContainer'] as const) {
       pidFile = path.join(path.dirname(h), 'slow.pid');
       // The shell reads its own host pid from the host procfs (mounted in every hook's view), then
       // becomes the sleep: that pid must be gone once create has given up.
-      fs.writeFileSync(path.join(path.dirname(h), 'slow.sh'), `#!/bin/sh\nread -r pid rest < /proc/self/stat\necho $pid > ${pidFile}\nexec sleep 30\n`, { mode: 0o755 });
+      fs.writeFileSync(path.join(path.dirname(h), 'slow.sh'), `#!/bin/sh\nread -r pid rest < /proc/self/stat\necho $pid > ${pidFile}\nexec sleep 30\n`, {
+        mode: 0o755,
+      });
       return { [kind]: [{ path: path.join(path.dirname(h), 'slow.sh'), timeout: 1 }] };
     });
     const started = Date.now();
@@ -153,7 +185,14 @@ for (const kind of ['createRuntime', 'createContainer'] as const) {
     t.true(took < 15_000, `create gave up after the 1 s timeout, not the hook's 30 s (${took} ms)`);
     const pid = Number(fs.readFileSync(pidFile, 'utf8'));
     t.true(pid > 1);
-    await waitFor(() => { const st = procStat(pid); return !st || st.state === 'Z'; }, 5000, () => `hook ${pid} to be killed`);
+    await waitFor(
+      () => {
+        const st = procStat(pid);
+        return !st || st.state === 'Z';
+      },
+      5000,
+      () => `hook ${pid} to be killed`,
+    );
     t.pass();
   });
 }
@@ -175,9 +214,19 @@ rootTest('a failing poststart hook kills the container and fails start (runtime-
   const r = await b.tsrun(['start', b.id]);
   t.not(r.code, 0);
   t.regex(r.stderr, /poststart hook #0 .*exit status 5/, r.stderr);
-  await waitFor(() => { const s = procStat(pid); return !s || s.state === 'Z'; }, 5000, () => `init ${pid} to die`);
+  await waitFor(
+    () => {
+      const s = procStat(pid);
+      return !s || s.state === 'Z';
+    },
+    5000,
+    () => `init ${pid} to die`,
+  );
   t.is((await b.state()).status, 'stopped');
-  t.deepEqual(readLog(log).map((e) => e.hook), ['poststart']);
+  t.deepEqual(
+    readLog(log).map((e) => e.hook),
+    ['poststart'],
+  );
   t.is((await b.tsrun(['delete', b.id])).code, 0);
 });
 
@@ -190,5 +239,8 @@ rootTest('a failing poststop hook is a warning: delete succeeds', async (t) => {
   t.is(r.code, 0, r.stderr);
   t.regex(r.stderr, /warn.*poststop hook #0 .*exit status 6/i, `a warning is printed: ${r.stderr}`);
   t.false(fs.existsSync(path.join(b.root, b.id)));
-  t.deepEqual(readLog(log).map((e) => e.hook), ['poststop']);
+  t.deepEqual(
+    readLog(log).map((e) => e.hook),
+    ['poststop'],
+  );
 });

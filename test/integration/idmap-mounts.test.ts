@@ -30,7 +30,10 @@ interface Source {
 /** Host mounts on or of anything under dir (mountinfo fields 4, root, and 5, mount point). */
 function mountsUnder(dir: string): string[] {
   const under = (p: string | undefined) => p !== undefined && (p === dir || p.startsWith(dir + '/'));
-  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => under(l.split(' ')[3]) || under(l.split(' ')[4]));
+  return fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter((l) => under(l.split(' ')[3]) || under(l.split(' ')[4]));
 }
 
 /**
@@ -91,39 +94,42 @@ function useUserns(s: Spec): void {
 /** `stat -c %u:%g` of each path inside the container, and the mountinfo lines of the mounts. */
 const STAT = (paths: string[]) => `stat -c %u:%g ${paths.join(' ')}`;
 
-rootTest('no user namespace: {1000 → 0} shows the 1000-owned file as root, a root write lands as 1000; ridmap covers the submount, idmap does not; ro applies', async (t) => {
-  const src = makeSource(t);
-  const b = await bundleWith(
-    t,
-    [
-      idmapMount('/r', src.dir, ['rbind', 'ridmap'], one(OWNER, 0)),
-      idmapMount('/i', src.dir, ['rbind', 'idmap'], one(OWNER, 0)),
-      idmapMount('/ro', src.dir, ['bind', 'ro'], one(OWNER, 0)),
-    ],
-    `${STAT(['/r/f', '/r/sub/g', '/i/f', '/i/sub/g', '/ro/f'])}; touch /r/written; echo x > /r/sub/written; ` +
-      'touch /ro/nope 2>/dev/null && echo ro-writable || echo ro-refused; grep -E " /(r|i|ro)(/sub)? " /proc/self/mountinfo',
-  );
-  const f = await b.tsrun(['features']);
-  t.true(JSON.parse(f.stdout).linux.mountExtensions.idmap.enabled, 'features: idmap enabled');
-  const r = await b.tsrun(['run', '--bundle', b.dir, b.id]);
-  t.is(r.code, 0, r.stderr);
-  const lines = r.stdout.trim().split('\n');
-  t.deepEqual(lines.slice(0, 5), ['0:0', '0:0', '0:0', `${OWNER}:${OWNER}`, '0:0'], 'f and g under /r, f under /i and /ro are root; g under /i keeps 1000');
-  t.is(lines[5], 'ro-refused');
-  const info = lines.slice(6);
-  const opts = (mp: string) => info.find((l) => l.split(' ')[4] === mp)?.split(' ')[5] ?? '';
-  t.regex(opts('/r'), /idmapped/, r.stdout);
-  t.regex(opts('/r/sub'), /idmapped/, 'ridmap: the submount is idmapped too');
-  t.regex(opts('/i'), /idmapped/);
-  t.notRegex(opts('/i/sub'), /idmapped/, 'idmap: only the top mount');
-  t.regex(opts('/ro'), /^ro,.*idmapped/);
-  t.is(info.filter((l) => l.split(' ')[4] === '/ro/sub').length, 0, 'bind (not rbind) leaves the submount out');
-  for (const f of [path.join(src.dir, 'written'), path.join(src.sub, 'written')]) {
-    const st = fs.statSync(f);
-    t.deepEqual([st.uid, st.gid], [OWNER, OWNER], `${f}: written as root inside, owned by 1000 on the host`);
-  }
-  t.false(fs.existsSync(path.join(src.dir, 'nope')));
-});
+rootTest(
+  'no user namespace: {1000 → 0} shows the 1000-owned file as root, a root write lands as 1000; ridmap covers the submount, idmap does not; ro applies',
+  async (t) => {
+    const src = makeSource(t);
+    const b = await bundleWith(
+      t,
+      [
+        idmapMount('/r', src.dir, ['rbind', 'ridmap'], one(OWNER, 0)),
+        idmapMount('/i', src.dir, ['rbind', 'idmap'], one(OWNER, 0)),
+        idmapMount('/ro', src.dir, ['bind', 'ro'], one(OWNER, 0)),
+      ],
+      `${STAT(['/r/f', '/r/sub/g', '/i/f', '/i/sub/g', '/ro/f'])}; touch /r/written; echo x > /r/sub/written; ` +
+        'touch /ro/nope 2>/dev/null && echo ro-writable || echo ro-refused; grep -E " /(r|i|ro)(/sub)? " /proc/self/mountinfo',
+    );
+    const f = await b.tsrun(['features']);
+    t.true(JSON.parse(f.stdout).linux.mountExtensions.idmap.enabled, 'features: idmap enabled');
+    const r = await b.tsrun(['run', '--bundle', b.dir, b.id]);
+    t.is(r.code, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n');
+    t.deepEqual(lines.slice(0, 5), ['0:0', '0:0', '0:0', `${OWNER}:${OWNER}`, '0:0'], 'f and g under /r, f under /i and /ro are root; g under /i keeps 1000');
+    t.is(lines[5], 'ro-refused');
+    const info = lines.slice(6);
+    const opts = (mp: string) => info.find((l) => l.split(' ')[4] === mp)?.split(' ')[5] ?? '';
+    t.regex(opts('/r'), /idmapped/, r.stdout);
+    t.regex(opts('/r/sub'), /idmapped/, 'ridmap: the submount is idmapped too');
+    t.regex(opts('/i'), /idmapped/);
+    t.notRegex(opts('/i/sub'), /idmapped/, 'idmap: only the top mount');
+    t.regex(opts('/ro'), /^ro,.*idmapped/);
+    t.is(info.filter((l) => l.split(' ')[4] === '/ro/sub').length, 0, 'bind (not rbind) leaves the submount out');
+    for (const f of [path.join(src.dir, 'written'), path.join(src.sub, 'written')]) {
+      const st = fs.statSync(f);
+      t.deepEqual([st.uid, st.gid], [OWNER, OWNER], `${f}: written as root inside, owned by 1000 on the host`);
+    }
+    t.false(fs.existsSync(path.join(src.dir, 'nope')));
+  },
+);
 
 rootTest('container user namespace (root = host 100000): {1000 → 100000} shows root; "idmap" without mappings takes the container maps', async (t) => {
   const src = makeSource(t);
@@ -192,20 +198,49 @@ rootTest('the library with the static helper (tsrun-init): a file bind, idmapped
 rootTest('bad mappings and non-bind idmap mounts are refused before anything runs, naming the mount', async (t) => {
   const src = makeSource(t);
   const cases: { name: string; mount: Mount; want: RegExp; userns?: boolean }[] = [
-    { name: 'size 0', mount: idmapMount('/x', src.dir, ['bind'], [{ containerID: 0, hostID: 1000, size: 0 }]), want: /uidMappings\[0\]\.size: 0 is out of range/ },
+    {
+      name: 'size 0',
+      mount: idmapMount('/x', src.dir, ['bind'], [{ containerID: 0, hostID: 1000, size: 0 }]),
+      want: /uidMappings\[0\]\.size: 0 is out of range/,
+    },
     {
       name: 'overlap',
-      mount: idmapMount('/x', src.dir, ['bind'], [{ containerID: 0, hostID: 1000, size: 10 }, { containerID: 5, hostID: 5000, size: 10 }]),
+      mount: idmapMount(
+        '/x',
+        src.dir,
+        ['bind'],
+        [
+          { containerID: 0, hostID: 1000, size: 10 },
+          { containerID: 5, hostID: 5000, size: 10 },
+        ],
+      ),
       want: /mappings 0 and 1 overlap \(containerID ranges\)/,
     },
     {
       name: '341 lines',
-      mount: idmapMount('/x', src.dir, ['bind'], Array.from({ length: 341 }, (_, i) => ({ containerID: i, hostID: 10000 + i, size: 1 }))),
+      mount: idmapMount(
+        '/x',
+        src.dir,
+        ['bind'],
+        Array.from({ length: 341 }, (_, i) => ({ containerID: i, hostID: 10000 + i, size: 1 })),
+      ),
       want: /341 mappings; the kernel takes at most 340/,
     },
-    { name: 'tmpfs', mount: { destination: '/x', type: 'tmpfs', source: 'tmpfs', options: ['idmap'], uidMappings: one(0, 1), gidMappings: one(0, 1) }, want: /id-mapped mounts are only supported for bind-mounts/ },
-    { name: 'uid only', mount: { ...idmapMount('/x', src.dir, ['bind'], one(0, 1)), gidMappings: undefined }, want: /id-mapped mounts must have both uid and gid mappings specified/ },
-    { name: 'idmap, no maps, no userns', mount: idmapMount('/x', src.dir, ['bind', 'idmap']), want: /id-mapped mounts must have both uid and gid mappings specified/ },
+    {
+      name: 'tmpfs',
+      mount: { destination: '/x', type: 'tmpfs', source: 'tmpfs', options: ['idmap'], uidMappings: one(0, 1), gidMappings: one(0, 1) },
+      want: /id-mapped mounts are only supported for bind-mounts/,
+    },
+    {
+      name: 'uid only',
+      mount: { ...idmapMount('/x', src.dir, ['bind'], one(0, 1)), gidMappings: undefined },
+      want: /id-mapped mounts must have both uid and gid mappings specified/,
+    },
+    {
+      name: 'idmap, no maps, no userns',
+      mount: idmapMount('/x', src.dir, ['bind', 'idmap']),
+      want: /id-mapped mounts must have both uid and gid mappings specified/,
+    },
   ];
   for (const c of cases) {
     const b = await bundleWith(t, [c.mount], 'touch /x/ran');

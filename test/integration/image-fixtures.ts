@@ -32,7 +32,9 @@ export async function imageEnv(t: ExecutionContext): Promise<ImageEnv> {
   fs.mkdirSync(io);
   let layout: string | undefined;
   const env: ImageEnv = {
-    dir, imageRoot, root,
+    dir,
+    imageRoot,
+    root,
     tsrun: (args, o = {}) => runTsrun(['--root', root, '--image-root', imageRoot, ...args], { ioDir: io, timeoutMs: 60_000, ...o }),
     layout: () => (layout ??= buildBusyboxImage(path.join(dir, 'busybox-layout'))),
     id: (tag = 'img') => uniqueId(tag),
@@ -95,28 +97,42 @@ export function writeLayout(dir: string, o: { name: string; layers: LayerBlob[];
     return { digest: sha256(b), size: b.length };
   };
   const arch = process.arch === 'x64' ? 'amd64' : process.arch;
-  const config = Buffer.from(JSON.stringify({
-    created: '2024-01-01T00:00:00Z', architecture: arch, os: 'linux',
-    config: { Cmd: ['sh'], Env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'], ...(o.config ?? {}) },
-    rootfs: { type: 'layers', diff_ids: o.layers.map((l) => l.diffId) },
-  }));
-  const manifest = Buffer.from(JSON.stringify({
-    schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...put(config) },
-    layers: o.layers.map((l) => ({ mediaType: l.mediaType, ...put(l.data) })),
-  }));
+  const config = Buffer.from(
+    JSON.stringify({
+      created: '2024-01-01T00:00:00Z',
+      architecture: arch,
+      os: 'linux',
+      config: { Cmd: ['sh'], Env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'], ...(o.config ?? {}) },
+      rootfs: { type: 'layers', diff_ids: o.layers.map((l) => l.diffId) },
+    }),
+  );
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...put(config) },
+      layers: o.layers.map((l) => ({ mediaType: l.mediaType, ...put(l.data) })),
+    }),
+  );
   const m = put(manifest);
   fs.writeFileSync(path.join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
-  fs.writeFileSync(path.join(dir, 'index.json'), JSON.stringify({
-    schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json',
-    manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...m, annotations: { 'org.opencontainers.image.ref.name': o.name } }],
-  }));
+  fs.writeFileSync(
+    path.join(dir, 'index.json'),
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...m, annotations: { 'org.opencontainers.image.ref.name': o.name } }],
+    }),
+  );
   return dir;
 }
 
 /** Progress/unpack JSON lines a `--progress json` call wrote to stderr. */
 export function events(r: TsrunResult): Record<string, unknown>[] {
-  return r.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  return r.stderr
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 export function overlayMountsUnder(dir: string): string[] {

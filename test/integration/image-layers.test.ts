@@ -15,7 +15,10 @@ if (!isRoot) console.log('image-layers: skipped, needs root (overlay mounts)');
 
 function layerDirs(env: ImageEnv): string[] {
   try {
-    return fs.readdirSync(path.join(env.imageRoot, 'layers')).filter((n) => /^[0-9a-f]{64}$/.test(n)).sort();
+    return fs
+      .readdirSync(path.join(env.imageRoot, 'layers'))
+      .filter((n) => /^[0-9a-f]{64}$/.test(n))
+      .sort();
   } catch {
     return [];
   }
@@ -37,7 +40,16 @@ rootTest('an image of 100 layers runs: the top layer wins, a whiteout hides a lo
   }
   const layout = writeLayout(path.join(env.dir, 'deep'), { name: 'localhost/deep:100', layers });
   t.is((await env.tsrun(['image', 'import', layout])).code, 0);
-  const r = await env.tsrun(['run', '--image', 'localhost/deep:100', '--rm', '--', 'sh', '-c', 'cat /top; ls /layers | wc -l; cat /layers/10 2>/dev/null || echo whited-out; cat /layers/11']);
+  const r = await env.tsrun([
+    'run',
+    '--image',
+    'localhost/deep:100',
+    '--rm',
+    '--',
+    'sh',
+    '-c',
+    'cat /top; ls /layers | wc -l; cat /layers/10 2>/dev/null || echo whited-out; cat /layers/11',
+  ]);
   t.is(r.code, 0, r.stderr);
   t.is(r.stdout, '99\n98\nwhited-out\n11\n');
   t.is(layerDirs(env).length, 100, 'each layer unpacked once into its own dir');
@@ -57,7 +69,10 @@ rootTest('the mount(2) fallback stacks 100 lower dirs (paths past one page go th
   t.is(legacyMountData(lowers), undefined, 'the plain option string does not fit in a page');
   // `lowerdir+` exists since Linux 6.8: older kernels (Debian 12's 6.1, the test VM) refuse it,
   // and there 'auto' must take the mount(2) fallback by itself, which is what a user gets.
-  const [maj, min] = os.release().split('.').map((n) => parseInt(n, 10));
+  const [maj, min] = os
+    .release()
+    .split('.')
+    .map((n) => parseInt(n, 10));
   const hasLowerdirPlus = maj > 6 || (maj === 6 && min >= 8);
   if (!hasLowerdirPlus) {
     t.log(`kernel ${os.release()} has no overlayfs lowerdir+ (6.8+): the forced fsconfig path must fail cleanly; auto must fall back`);
@@ -87,7 +102,10 @@ rootTest('the mount(2) fallback stacks 100 lower dirs (paths past one page go th
 rootTest("a hostile image's /etc/passwd symlink resolves inside the image; a FIFO is refused without hanging", async (t) => {
   const env = await imageEnv(t);
   const base = busyboxLayer(env.layout());
-  const escape = layerOf([{ name: 'etc/', type: '5', mode: 0o755 }, { name: 'etc/passwd', type: '2', linkname: '../../../../../../../../../etc/shadow' }]);
+  const escape = layerOf([
+    { name: 'etc/', type: '5', mode: 0o755 },
+    { name: 'etc/passwd', type: '2', linkname: '../../../../../../../../../etc/shadow' },
+  ]);
   t.is((await env.tsrun(['image', 'import', writeLayout(path.join(env.dir, 'esc'), { name: 'localhost/escape:1', layers: [base, escape] })])).code, 0);
   const r = await env.tsrun(['run', '--image', 'localhost/escape:1', '--rm', '-u', 'root', '--', 'id']);
   t.is(r.code, 1, 'the host /etc/shadow was not read as the image passwd');
@@ -95,7 +113,10 @@ rootTest("a hostile image's /etc/passwd symlink resolves inside the image; a FIF
   const numeric = await env.tsrun(['run', '--image', 'localhost/escape:1', '--rm', '-u', '0', '--', 'echo', 'numeric ok']);
   t.is(numeric.stdout, 'numeric ok\n', numeric.stderr);
 
-  const fifo = layerOf([{ name: 'etc/', type: '5', mode: 0o755 }, { name: 'etc/group', type: '6', mode: 0o644 }]);
+  const fifo = layerOf([
+    { name: 'etc/', type: '5', mode: 0o755 },
+    { name: 'etc/group', type: '6', mode: 0o644 },
+  ]);
   t.is((await env.tsrun(['image', 'import', writeLayout(path.join(env.dir, 'fifo'), { name: 'localhost/fifo:1', layers: [base, fifo] })])).code, 0);
   const f = await env.tsrun(['run', '--image', 'localhost/fifo:1', '--rm', '-u', 'tsrun', '--', 'id'], { timeoutMs: 20_000 });
   t.is(f.code, 1);
@@ -107,7 +128,10 @@ rootTest('image ls / inspect / rm / prune keep what other images and live contai
   const env = await imageEnv(t);
   t.is((await env.tsrun(['image', 'import', env.layout()])).code, 0);
   const base = busyboxLayer(env.layout());
-  const extra = layerOf([{ name: 'app/', type: '5', mode: 0o755 }, { name: 'app/hello', body: 'hi\n' }]);
+  const extra = layerOf([
+    { name: 'app/', type: '5', mode: 0o755 },
+    { name: 'app/hello', body: 'hi\n' },
+  ]);
   t.is((await env.tsrun(['image', 'import', writeLayout(path.join(env.dir, 'b'), { name: 'localhost/app:1', layers: [base, extra] })])).code, 0);
   const [baseChain, appChain] = chainIDs([base.diffId, extra.diffId]).map(hex);
 
@@ -143,5 +167,9 @@ rootTest('image ls / inspect / rm / prune keep what other images and live contai
   t.deepEqual(layerDirs(env), []);
   t.is((await env.tsrun(['image', 'ls', '-q'])).stdout, '');
   const blobs = path.join(env.imageRoot, 'blobs', 'sha256');
-  t.deepEqual(fs.readdirSync(blobs).filter((n) => !n.startsWith('.')), [], 'no blob left');
+  t.deepEqual(
+    fs.readdirSync(blobs).filter((n) => !n.startsWith('.')),
+    [],
+    'no blob left',
+  );
 });

@@ -14,23 +14,42 @@ if (!canRun) console.log(`image-registry: skipped, needs root and ${REGISTRY_BIN
 async function pushBusybox(env: ImageEnv, reg: TestRegistry, repo: string): Promise<void> {
   const layer = busyboxLayer(env.layout());
   const arch = process.arch === 'x64' ? 'amd64' : process.arch;
-  const config = Buffer.from(JSON.stringify({
-    created: '2024-01-01T00:00:00Z', architecture: arch, os: 'linux', config: { Cmd: ['sh'] },
-    rootfs: { type: 'layers', diff_ids: [layer.diffId] },
-  }));
+  const config = Buffer.from(
+    JSON.stringify({
+      created: '2024-01-01T00:00:00Z',
+      architecture: arch,
+      os: 'linux',
+      config: { Cmd: ['sh'] },
+      rootfs: { type: 'layers', diff_ids: [layer.diffId] },
+    }),
+  );
   await pushBlob(reg, repo, layer.data);
   await pushBlob(reg, repo, config);
   const mt = 'application/vnd.oci.image.manifest.v1+json';
-  await pushManifest(reg, repo, 'latest', Buffer.from(JSON.stringify({
-    schemaVersion: 2, mediaType: mt,
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256(config), size: config.length },
-    layers: [{ mediaType: layer.mediaType, digest: sha256(layer.data), size: layer.data.length }],
-  })), mt);
+  await pushManifest(
+    reg,
+    repo,
+    'latest',
+    Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: mt,
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256(config), size: config.length },
+        layers: [{ mediaType: layer.mediaType, digest: sha256(layer.data), size: layer.data.length }],
+      }),
+    ),
+    mt,
+  );
 }
 
 function layerInodes(env: ImageEnv): Map<string, number> {
   const dir = path.join(env.imageRoot, 'layers');
-  return new Map(fs.readdirSync(dir).filter((n) => /^[0-9a-f]{64}$/.test(n)).map((n) => [n, fs.statSync(path.join(dir, n, 'diff')).ino]));
+  return new Map(
+    fs
+      .readdirSync(dir)
+      .filter((n) => /^[0-9a-f]{64}$/.test(n))
+      .map((n) => [n, fs.statSync(path.join(dir, n, 'diff')).ino]),
+  );
 }
 
 rootTest('run --image <loopback>/busybox pulls, runs and cleans up; a second run downloads and unpacks nothing', async (t) => {
@@ -48,17 +67,34 @@ rootTest('run --image <loopback>/busybox pulls, runs and cleans up; a second run
   const ev1 = events(first);
   const downloaded = ev1.find((e) => e.type === 'done')?.downloaded as number;
   t.true(downloaded > 100_000, `the first run downloaded the layer (${downloaded} bytes)`);
-  t.deepEqual(ev1.filter((e) => e.type === 'unpack').map((e) => e.created), [true]);
+  t.deepEqual(
+    ev1.filter((e) => e.type === 'unpack').map((e) => e.created),
+    [true],
+  );
   t.deepEqual(fs.readdirSync(path.join(env.imageRoot, 'containers')), [], 'no container dir after --rm');
-  t.deepEqual(fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(env.dir)), []);
+  t.deepEqual(
+    fs
+      .readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .filter((l) => l.includes(env.dir)),
+    [],
+  );
   const inodes = layerInodes(env);
 
   const second = await env.tsrun(['run', '--image', ref, '--rm', '--progress', 'json', ...cmd]);
   t.is(second.code, 0, second.stderr);
   t.is(second.stdout, first.stdout);
   const ev2 = events(second);
-  t.deepEqual(ev2.filter((e) => e.type === 'layer' || e.type === 'resolving'), [], 'no registry traffic and no layer download');
-  t.deepEqual(ev2.filter((e) => e.type === 'unpack').map((e) => e.created), [false], 'the layer is not unpacked again');
+  t.deepEqual(
+    ev2.filter((e) => e.type === 'layer' || e.type === 'resolving'),
+    [],
+    'no registry traffic and no layer download',
+  );
+  t.deepEqual(
+    ev2.filter((e) => e.type === 'unpack').map((e) => e.created),
+    [false],
+    'the layer is not unpacked again',
+  );
   t.deepEqual(layerInodes(env), inodes, 'the same unpacked layer dirs');
 
   // An explicit pull of a present image asks the registry (HEAD) and fetches nothing.

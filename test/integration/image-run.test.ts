@@ -28,7 +28,19 @@ function containerDirs(env: ImageEnv): string[] {
 rootTest('the shipped image runs offline; --rm leaves no container, mount or writable layer', async (t) => {
   const env = await imported(t);
   const id = env.id('ship');
-  const r = await env.tsrun(['run', '--image', SHIPPED, '--rm', '--progress', 'json', id, '--', 'sh', '-c', 'echo hello from $(hostname); cat /etc/os-release; exit 3']);
+  const r = await env.tsrun([
+    'run',
+    '--image',
+    SHIPPED,
+    '--rm',
+    '--progress',
+    'json',
+    id,
+    '--',
+    'sh',
+    '-c',
+    'echo hello from $(hostname); cat /etc/os-release; exit 3',
+  ]);
   t.is(r.code, 3, `the container's exit status: ${r.stderr}`);
   t.true(r.stdout.startsWith(`hello from ${id.slice(0, 12)}\n`), r.stdout);
   t.regex(r.stdout, /NAME="tsrun busybox"/);
@@ -37,11 +49,24 @@ rootTest('the shipped image runs offline; --rm leaves no container, mount or wri
   t.true(unpack[0].created, 'the first run unpacks the layer');
   t.deepEqual(containerDirs(env), [], 'no container dir (upper/work) after --rm');
   t.deepEqual(fs.existsSync(env.root) ? fs.readdirSync(env.root).filter((n) => !n.startsWith('.')) : [], [], 'no state left');
-  t.deepEqual(fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(env.dir)), [], 'no host mount left');
+  t.deepEqual(
+    fs
+      .readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .filter((l) => l.includes(env.dir)),
+    [],
+    'no host mount left',
+  );
 
   const again = await env.tsrun(['run', '--image', SHIPPED, '--rm', '--progress', 'json', '--', 'true']);
   t.is(again.code, 0, again.stderr);
-  t.deepEqual(events(again).filter((e) => e.type === 'unpack').map((e) => e.created), [false], 'the second run reuses the layer');
+  t.deepEqual(
+    events(again)
+      .filter((e) => e.type === 'unpack')
+      .map((e) => e.created),
+    [false],
+    'the second run reuses the layer',
+  );
 });
 
 rootTest('user names resolve from the image: name, name:group, uid, supplementary groups; unknown names fail cleanly', async (t) => {
@@ -72,11 +97,33 @@ rootTest('-e, -w, -v (rw and ro), --read-only and --hostname', async (t) => {
   fs.mkdirSync(host);
   fs.writeFileSync(path.join(host, 'in.txt'), 'from the host\n');
   process.env.TSRUN_TEST_PASSED = 'passed through';
-  const r = await env.tsrun(['run', '--image', SHIPPED, '--rm', '-e', 'FOO=bar=baz', '-e', 'TSRUN_TEST_PASSED', '-e', 'TSRUN_TEST_UNSET_XYZ',
-    '-w', '/work/deep', '-v', `${host}:/data`, '-v', `${host}:/ro:ro`, '--read-only', '--hostname', 'boxname', '--',
-    'sh', '-c', 'echo "$FOO|$TSRUN_TEST_PASSED|${TSRUN_TEST_UNSET_XYZ-unset}"; pwd; cat /data/in.txt; echo out > /data/out.txt; '
-      + 'touch /ro/x 2>/dev/null && echo ro-writable || echo ro-refused; touch /rootfile 2>/dev/null && echo root-writable || echo root-refused; '
-      + 'hostname; cat /etc/hostname; grep boxname /etc/hosts']);
+  const r = await env.tsrun([
+    'run',
+    '--image',
+    SHIPPED,
+    '--rm',
+    '-e',
+    'FOO=bar=baz',
+    '-e',
+    'TSRUN_TEST_PASSED',
+    '-e',
+    'TSRUN_TEST_UNSET_XYZ',
+    '-w',
+    '/work/deep',
+    '-v',
+    `${host}:/data`,
+    '-v',
+    `${host}:/ro:ro`,
+    '--read-only',
+    '--hostname',
+    'boxname',
+    '--',
+    'sh',
+    '-c',
+    'echo "$FOO|$TSRUN_TEST_PASSED|${TSRUN_TEST_UNSET_XYZ-unset}"; pwd; cat /data/in.txt; echo out > /data/out.txt; ' +
+      'touch /ro/x 2>/dev/null && echo ro-writable || echo ro-refused; touch /rootfile 2>/dev/null && echo root-writable || echo root-refused; ' +
+      'hostname; cat /etc/hostname; grep boxname /etc/hosts',
+  ]);
   t.is(r.code, 0, r.stderr);
   t.is(r.stdout, 'bar=baz|passed through|unset\n/work/deep\nfrom the host\nro-refused\nroot-refused\nboxname\nboxname\n127.0.1.1\tboxname\n');
   t.is(fs.readFileSync(path.join(host, 'out.txt'), 'utf8'), 'out\n', 'the rw volume wrote through to the host');
@@ -91,7 +138,18 @@ rootTest('-e, -w, -v (rw and ro), --read-only and --hostname', async (t) => {
 
 rootTest('--network none has only lo, up; --network host shares the host interfaces', async (t) => {
   const env = await imported(t);
-  const none = await env.tsrun(['run', '--image', SHIPPED, '--rm', '--network', 'none', '--', 'sh', '-c', 'ls /sys/class/net; cat /sys/class/net/lo/operstate; ping -c1 -W1 127.0.0.1 >/dev/null && echo ping-ok']);
+  const none = await env.tsrun([
+    'run',
+    '--image',
+    SHIPPED,
+    '--rm',
+    '--network',
+    'none',
+    '--',
+    'sh',
+    '-c',
+    'ls /sys/class/net; cat /sys/class/net/lo/operstate; ping -c1 -W1 127.0.0.1 >/dev/null && echo ping-ok',
+  ]);
   t.is(none.code, 0, none.stderr);
   const [ifs, ...rest] = none.stdout.split('\n');
   t.is(ifs, 'lo');
@@ -118,7 +176,13 @@ rootTest('without --rm the stopped container and its layer stay until delete; -d
   t.regex(dup.stderr, /container with id exists/);
   t.is((await env.tsrun(['delete', id])).code, 0);
   t.deepEqual(containerDirs(env), []);
-  t.deepEqual(fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(env.dir)), []);
+  t.deepEqual(
+    fs
+      .readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .filter((l) => l.includes(env.dir)),
+    [],
+  );
 
   const d = env.id('det');
   const det = await env.tsrun(['run', '--image', SHIPPED, '-d', d, '--', 'sleep', '30']);
@@ -138,8 +202,15 @@ rootTest('the image config: Entrypoint + Cmd, -- replaces Cmd, --entrypoint, Wor
   const layout = writeLayout(path.join(env.dir, 'cfg-layout'), {
     name: 'localhost/cfgtest:1',
     layers: [busyboxLayer(env.layout())],
-    config: { Entrypoint: ['echo', 'entry'], Cmd: ['default', 'cmd'], WorkingDir: '/srv/app', Env: ['PATH=/bin:/usr/bin', 'APP=1'],
-      Labels: { 'com.example.label': 'yes' }, StopSignal: 'SIGQUIT', User: 'tsrun' },
+    config: {
+      Entrypoint: ['echo', 'entry'],
+      Cmd: ['default', 'cmd'],
+      WorkingDir: '/srv/app',
+      Env: ['PATH=/bin:/usr/bin', 'APP=1'],
+      Labels: { 'com.example.label': 'yes' },
+      StopSignal: 'SIGQUIT',
+      User: 'tsrun',
+    },
   });
   t.is((await env.tsrun(['image', 'import', layout])).code, 0);
   const def = await env.tsrun(['run', '--image', 'localhost/cfgtest:1', '--rm']);

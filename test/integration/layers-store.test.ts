@@ -66,7 +66,10 @@ rootTest('unpacks once, lists, reuses, removes', async (t) => {
   const b = await ensureLayer(f.root, spec);
   t.false(b.created);
   t.is(opened, 1, 'second call does not open the blob');
-  t.deepEqual(listLayers(f.root).map((l) => l.chainID), [chainID]);
+  t.deepEqual(
+    listLayers(f.root).map((l) => l.chainID),
+    [chainID],
+  );
   t.deepEqual(getLayer(f.root, chainID)?.diffID, f.diffID);
   t.true(await removeLayer(f.root, chainID));
   t.false(await removeLayer(f.root, chainID));
@@ -90,7 +93,9 @@ rootTest('a diffID mismatch publishes nothing', async (t) => {
 /** A child process that unpacks the layer; with `hang`, it stops half-way and waits to be killed. */
 function child(f: Fixture, chainID: string, hang: boolean) {
   const script = path.join(f.dir, `child-${hang ? 'hang' : 'run'}.mts`);
-  fs.writeFileSync(script, `
+  fs.writeFileSync(
+    script,
+    `
     import fs from 'node:fs';
     import { ensureLayer } from ${JSON.stringify(LAYERS_TS)};
     const tar = fs.readFileSync(${JSON.stringify(path.join(f.dir, 'layer.tar'))});
@@ -105,17 +110,19 @@ function child(f: Fixture, chainID: string, hang: boolean) {
       open: () => ${hang ? 'hanging()' : '[tar]'},
     });
     process.stdout.write(JSON.stringify({ created: r.created }) + '\\n');
-  `);
+  `,
+  );
   const p = spawn(process.execPath, ['--import', 'tsx', script], { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   p.stdout.setEncoding('utf8');
-  const waitFor = (s: string) => new Promise<string>((resolve, reject) => {
-    p.stdout.on('data', (d: string) => {
-      out += d;
-      if (out.includes(s)) resolve(out);
+  const waitFor = (s: string) =>
+    new Promise<string>((resolve, reject) => {
+      p.stdout.on('data', (d: string) => {
+        out += d;
+        if (out.includes(s)) resolve(out);
+      });
+      p.once('exit', (code) => (out.includes(s) ? resolve(out) : reject(new Error(`child exited ${code}: ${out}`))));
     });
-    p.once('exit', (code) => (out.includes(s) ? resolve(out) : reject(new Error(`child exited ${code}: ${out}`))));
-  });
   return { p, waitFor };
 }
 
@@ -123,10 +130,15 @@ rootTest('SIGKILL mid-unpack leaves no visible layer; the next ensureLayer compl
   const f = fixture(t);
   const [chainID] = chainIDs([f.diffID]);
   const c = child(f, chainID, true);
-  t.teardown(() => { if (c.p.exitCode === null) c.p.kill('SIGKILL'); });
+  t.teardown(() => {
+    if (c.p.exitCode === null) c.p.kill('SIGKILL');
+  });
   await c.waitFor('half');
   const layers = path.join(f.root, 'layers');
-  t.true(fs.readdirSync(layers).some((n) => n.startsWith('.tmp-')), 'scratch dir exists mid-unpack');
+  t.true(
+    fs.readdirSync(layers).some((n) => n.startsWith('.tmp-')),
+    'scratch dir exists mid-unpack',
+  );
   c.p.kill('SIGKILL');
   await new Promise((r) => c.p.once('exit', r));
   t.is(getLayer(f.root, chainID), undefined);
@@ -141,7 +153,11 @@ rootTest('concurrent unpackers (two processes, two in-process calls) end with on
   const f = fixture(t);
   const [chainID] = chainIDs([f.diffID]);
   const kids = [child(f, chainID, false), child(f, chainID, false)];
-  t.teardown(() => kids.forEach((k) => { if (k.p.exitCode === null) k.p.kill('SIGKILL'); }));
+  t.teardown(() =>
+    kids.forEach((k) => {
+      if (k.p.exitCode === null) k.p.kill('SIGKILL');
+    }),
+  );
   let opened = 0;
   const local = [0, 1].map(() => ensureLayer(f.root, { diffID: f.diffID, chainID, open: () => (opened++, [f.tar]) }));
   const results = [

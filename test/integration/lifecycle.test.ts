@@ -37,7 +37,11 @@ function signalLines(b: Bundle, r: TsrunResult): (ProbeSignalsReady | ProbeSigna
 }
 
 async function waitReady(b: Bundle, r: TsrunResult): Promise<void> {
-  await waitFor(() => signalLines(b, r).some((l) => 'ready' in l), 10_000, () => `the probe's ready line (output: ${b.output(r)})`);
+  await waitFor(
+    () => signalLines(b, r).some((l) => 'ready' in l),
+    10_000,
+    () => `the probe's ready line (output: ${b.output(r)})`,
+  );
 }
 
 /** Waits for a foreground `run` to reach running; fails with its output if it ends first. */
@@ -45,17 +49,21 @@ async function waitRunStarted(b: Bundle, running: Promise<TsrunResult>): Promise
   let ended: TsrunResult | undefined;
   void running.then((r) => (ended = r));
   let pid = 0;
-  await waitFor(async () => {
-    if (ended) throw new Error(`run ended before running (exit ${ended.code}): ${ended.stderr} ${ended.stdout}`);
-    const st = await b.state().catch(() => undefined);
-    if (st?.status !== 'running') return false;
-    pid = st.pid as number;
-    try {
-      return fs.readFileSync(`/proc/${pid}/fd/1`, 'utf8').includes('"ready"');
-    } catch {
-      return false;
-    }
-  }, 30_000, () => `${b.id} to run the probe`);
+  await waitFor(
+    async () => {
+      if (ended) throw new Error(`run ended before running (exit ${ended.code}): ${ended.stderr} ${ended.stdout}`);
+      const st = await b.state().catch(() => undefined);
+      if (st?.status !== 'running') return false;
+      pid = st.pid as number;
+      try {
+        return fs.readFileSync(`/proc/${pid}/fd/1`, 'utf8').includes('"ready"');
+      } catch {
+        return false;
+      }
+    },
+    30_000,
+    () => `${b.id} to run the probe`,
+  );
   return pid;
 }
 
@@ -107,7 +115,11 @@ rootTest('create → created → start → running → kill → stopped → dele
   const stopped = await b.waitStatus(b.id, 'stopped');
   t.is(stopped.pid, 0, 'a stopped container reports pid 0');
   const events = signalLines(b, create).filter((l): l is ProbeSignalEvent => 'signal' in l);
-  t.deepEqual(events.map((e) => e.signal), ['SIGTERM'], 'the init got exactly one SIGTERM');
+  t.deepEqual(
+    events.map((e) => e.signal),
+    ['SIGTERM'],
+    'the init got exactly one SIGTERM',
+  );
   t.is(events[0]?.senderPid, 0, 'the sender is outside the container pid namespace');
 
   failed(t, await b.tsrun(['kill', b.id, 'KILL']), 'container not running', 'kill a stopped container');
@@ -121,7 +133,13 @@ rootTest('create → created → start → running → kill → stopped → dele
 rootTest('state, kill, start and delete of a missing container say "container does not exist"; delete --force succeeds', async (t) => {
   const b = await makeBundle(t);
   const id = uniqueId('missing');
-  for (const args of [['state', id], ['kill', id], ['kill', id, '9'], ['start', id], ['delete', id]]) {
+  for (const args of [
+    ['state', id],
+    ['kill', id],
+    ['kill', id, '9'],
+    ['start', id],
+    ['delete', id],
+  ]) {
     failed(t, await b.tsrun(args), 'container does not exist', args.join(' '));
   }
   ok(t, await b.tsrun(['delete', '--force', id]), 'delete --force of a missing id');
@@ -153,7 +171,10 @@ rootTest('delete --force kills a running container and frees its cgroup', async 
   const { pid } = (await b.state()) as { pid: number };
   const start = procStat(pid)!.startTime;
   t.true(fs.existsSync(cgroupOf(b.id)), `the container has a cgroup while running (${cgroupOf(b.id)})`);
-  const initCg = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.startsWith('0::'));
+  const initCg = fs
+    .readFileSync(`/proc/${pid}/cgroup`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('0::'));
   t.is(path.join(unifiedMount()!, initCg?.slice(3) ?? '?'), cgroupOf(b.id), 'the init is in that cgroup');
   ok(t, await b.tsrun(['delete', '--force', b.id]), 'delete --force running');
   const after = procStat(pid);
@@ -212,7 +233,11 @@ for (const [point, reached] of Object.entries(KILL_POINTS)) {
     t.true(fs.existsSync(stateDir), 'the killed create left its state dir behind');
     ok(t, await b.tsrun(['delete', '--force', b.id]), 'delete --force after a killed create');
     t.false(fs.existsSync(stateDir), 'the state dir is removed');
-    await waitFor(() => !fs.existsSync(cgroup), 5000, () => `${cgroup} to be removed`);
+    await waitFor(
+      () => !fs.existsSync(cgroup),
+      5000,
+      () => `${cgroup} to be removed`,
+    );
     failed(t, await b.tsrun(['state', b.id]), 'container does not exist', 'state after cleanup');
   });
 }
@@ -296,13 +321,18 @@ rootTest('run forwards SIGTERM to the container', async (t) => {
     process.kill(runPid, 'SIGTERM');
   } catch (err) {
     const early = await running;
-    t.fail(`tsrun run (pid ${runPid}) was gone before the SIGTERM (${(err as Error).message}): exit ${early.code} signal ${early.signal}, stderr ${early.stderr}, stdout ${early.stdout}`);
+    t.fail(
+      `tsrun run (pid ${runPid}) was gone before the SIGTERM (${(err as Error).message}): exit ${early.code} signal ${early.signal}, stderr ${early.stderr}, stdout ${early.stdout}`,
+    );
     return;
   }
   const r = await running;
   t.is(r.code, 0, `probe signals exits 0 after SIGTERM; stderr: ${r.stderr}`);
   const events = parseProbeLines<ProbeSignalEvent>(r.stdout).filter((l) => 'signal' in l);
-  t.deepEqual(events.map((e) => e.signal), ['SIGTERM']);
+  t.deepEqual(
+    events.map((e) => e.signal),
+    ['SIGTERM'],
+  );
 });
 
 rootTest('run -d returns with the container running and orphaned to the caller', async (t) => {
@@ -363,12 +393,23 @@ rootTest('concurrent creates in one root all end up created (the init outlives i
   const results = await Promise.all(ids.map((id) => b.tsrun(['create', '--bundle', b.dir, id])));
   results.forEach((r, i) => ok(t, r, `create ${ids[i]}`));
   const states = await Promise.all(ids.map((id) => b.state(id)));
-  t.deepEqual(states.map((s) => s.status), ids.map(() => 'created'));
+  t.deepEqual(
+    states.map((s) => s.status),
+    ids.map(() => 'created'),
+  );
   const starts = await Promise.all(ids.map((id) => b.tsrun(['start', id])));
   starts.forEach((r, i) => ok(t, r, `start ${ids[i]}`));
-  for (const [i, r] of results.entries()) await waitFor(() => b.output(r).includes('"ready"'), 10_000, () => `${ids[i]} to run`);
+  for (const [i, r] of results.entries())
+    await waitFor(
+      () => b.output(r).includes('"ready"'),
+      10_000,
+      () => `${ids[i]} to run`,
+    );
   const listed = JSON.parse((await b.tsrun(['list', '--format', 'json'])).stdout) as { id: string; status: string }[];
-  t.deepEqual(listed.map((c) => c.status), ids.map(() => 'running'));
+  t.deepEqual(
+    listed.map((c) => c.status),
+    ids.map(() => 'running'),
+  );
 });
 
 rootTest('kill: signal names and numbers reach the init; --all reaches every process of the container', async (t) => {
@@ -380,20 +421,38 @@ rootTest('kill: signal names and numbers reach the init; --all reaches every pro
   const file = (n: string) => path.join(b.rootfs, 'tmp', n);
   const lines = (n: string) => (fs.existsSync(file(n)) ? parseProbeLines<ProbeSignalsReady | ProbeSignalEvent>(fs.readFileSync(file(n), 'utf8')) : []);
   ok(t, await b.tsrun(['run', '-d', '--bundle', b.dir, b.id]), 'run -d');
-  await waitFor(() => lines('a').length > 0 && lines('b').length > 0, 10_000, () => 'both probes to be ready');
+  await waitFor(
+    () => lines('a').length > 0 && lines('b').length > 0,
+    10_000,
+    () => 'both probes to be ready',
+  );
 
   ok(t, await b.tsrun(['kill', b.id, 'USR1']), 'kill USR1');
-  await waitFor(() => fs.existsSync(file('sh')), 5000, () => 'the shell to see USR1');
+  await waitFor(
+    () => fs.existsSync(file('sh')),
+    5000,
+    () => 'the shell to see USR1',
+  );
   ok(t, await b.tsrun(['kill', b.id, '15']), 'kill 15 (the init ignores it)');
   ok(t, await b.tsrun(['kill', b.id, 'SIGTERM']), 'kill SIGTERM');
   await new Promise((r) => setTimeout(r, 300));
   t.is((await b.state()).status, 'running', 'signals to the init alone leave the probes alone');
-  t.deepEqual(lines('a').filter((l) => 'signal' in l), [], 'probe a got nothing');
+  t.deepEqual(
+    lines('a').filter((l) => 'signal' in l),
+    [],
+    'probe a got nothing',
+  );
 
   ok(t, await b.tsrun(['kill', '--all', b.id, 'TERM']), 'kill --all TERM');
   await b.waitStatus(b.id, 'stopped');
   for (const n of ['a', 'b']) {
-    t.deepEqual(lines(n).filter((l): l is ProbeSignalEvent => 'signal' in l).map((l) => l.signal), ['SIGTERM'], `probe ${n} got SIGTERM`);
+    t.deepEqual(
+      lines(n)
+        .filter((l): l is ProbeSignalEvent => 'signal' in l)
+        .map((l) => l.signal),
+      ['SIGTERM'],
+      `probe ${n} got SIGTERM`,
+    );
   }
 });
 

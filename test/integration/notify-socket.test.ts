@@ -49,14 +49,21 @@ function seen(output: string): Seen {
 
 /** What the host got, as runc sends it: the READY line, MAINPID, then BARRIER=1 with an fd. */
 function assertForwarded(t: ExecutionContext, l: NotifyListenerHandle, mainPid: number, returnedAt: number): void {
-  t.deepEqual(l.received.map((d) => d.data), ['READY=1\n', `MAINPID=${mainPid}\n`, 'BARRIER=1'], 'READY, MAINPID, BARRIER in order, other messages dropped');
+  t.deepEqual(
+    l.received.map((d) => d.data),
+    ['READY=1\n', `MAINPID=${mainPid}\n`, 'BARRIER=1'],
+    'READY, MAINPID, BARRIER in order, other messages dropped',
+  );
   t.true(l.received[2].hadFd, 'BARRIER=1 carries the pipe for sd_notify_barrier');
-  t.true(l.received.every((d) => d.at <= returnedAt), 'everything reached the host before tsrun returned');
+  t.true(
+    l.received.every((d) => d.at <= returnedAt),
+    'everything reached the host before tsrun returned',
+  );
 }
 
 function assertContainerSide(t: ExecutionContext, s: Seen): void {
   t.true(s.env.includes('NOTIFY_SOCKET=/run/notify/notify.sock'), `NOTIFY_SOCKET in the container: ${JSON.stringify(s.env)}`);
-  t.is(s.env.filter((e) => e.startsWith('NOTIFY_SOCKET=')).length, 1, 'exactly one NOTIFY_SOCKET (the config\'s own is replaced)');
+  t.is(s.env.filter((e) => e.startsWith('NOTIFY_SOCKET=')).length, 1, "exactly one NOTIFY_SOCKET (the config's own is replaced)");
   t.is(s.stat?.paths['/run/notify/notify.sock']?.stat?.type, 'socket', 'the socket is bound in at /run/notify');
   t.true(s.sends.length > 0 && s.sends.every((x) => x.ok), `the container's sd_notify went through: ${JSON.stringify(s.sends)}`);
 }

@@ -70,7 +70,7 @@ rootTest('memoryPolicy: MPOL_BIND to node 0 (get_mempolicy)', async (t) => {
   t.is(plain.stdout.trim().split(' ')[0], '0', 'without it, MPOL_DEFAULT');
 });
 
-rootTest('exec applies the container\'s personality and memoryPolicy too (runc setns init)', async (t) => {
+rootTest("exec applies the container's personality and memoryPolicy too (runc setns init)", async (t) => {
   const b = await makeBundle(t, (s, { rootfs }) => {
     installSecurityTool(rootfs);
     s.linux!.personality = { domain: 'LINUX32' };
@@ -81,10 +81,10 @@ rootTest('exec applies the container\'s personality and memoryPolicy too (runc s
   t.is(r.code, 0, r.stderr);
   const uname = await b.tsrun(['exec', b.id, 'uname', '-m']);
   t.is(uname.code, 0, uname.stderr);
-  t.is(uname.stdout.trim(), 'i686', 'the exec\'d process runs with PER_LINUX32');
+  t.is(uname.stdout.trim(), 'i686', "the exec'd process runs with PER_LINUX32");
   const mpol = await b.tsrun(['exec', b.id, '/sc', 'mempolicy']);
   t.is(mpol.code, 0, mpol.stderr);
-  t.is(mpol.stdout.trim(), '2 1', 'the exec\'d process is bound to node 0');
+  t.is(mpol.stdout.trim(), '2 1', "the exec'd process is bound to node 0");
 });
 
 rootTest('netDevices: a host veth end is moved into the container and renamed', async (t) => {

@@ -14,8 +14,14 @@ import { haveTool, pushImage, REGISTRY_BIN, startRegistry, tempDir, type TestReg
 
 const test = anyTest as TestFn<{ reg: TestRegistry }>;
 const isRoot = process.getuid?.() === 0;
-const missing = [['root', isRoot], ['docker-registry', existsSync(REGISTRY_BIN)], ['zstd', haveTool('zstd')], ['skopeo', haveTool('skopeo')]]
-  .filter(([, ok]) => !ok).map(([n]) => n);
+const missing = [
+  ['root', isRoot],
+  ['docker-registry', existsSync(REGISTRY_BIN)],
+  ['zstd', haveTool('zstd')],
+  ['skopeo', haveTool('skopeo')],
+]
+  .filter(([, ok]) => !ok)
+  .map(([n]) => n);
 const live = missing.length ? test.skip : test; // skipped when a tool is missing (scripts/apt-packages.txt)
 if (missing.length) console.log(`registry tests skipped: needs ${missing.join(', ')}`);
 
@@ -74,8 +80,11 @@ live('a docker-archive written by skopeo imports and unpacks', async (t) => {
   const work = tempDir('tsrun-unpack-');
   try {
     const archive = join(work, 'mixed.tar');
-    const r = spawnSync('skopeo', ['--insecure-policy', 'copy', '-q', '--src-tls-verify=false',
-      `docker://${t.context.reg.host}/unpack/gz:1`, `docker-archive:${archive}:mixed:saved`], { encoding: 'utf8' });
+    const r = spawnSync(
+      'skopeo',
+      ['--insecure-policy', 'copy', '-q', '--src-tls-verify=false', `docker://${t.context.reg.host}/unpack/gz:1`, `docker-archive:${archive}:mixed:saved`],
+      { encoding: 'utf8' },
+    );
     t.is(r.status, 0, r.stderr);
     const [rec] = await importImage(archive, { imageRoot: root });
     t.deepEqual(rec.names, ['docker.io/library/mixed:saved']);

@@ -33,22 +33,42 @@ rootTest('ERRNO with errnoRet, argument conditions (AND within a rule, a repeate
     syscalls: [
       { names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 42 },
       // runc: two conditions on different args are ANDed
-      { names: ['getpriority'], action: 'SCMP_ACT_ERRNO', errnoRet: 35, args: [{ index: 0, value: 0, op: 'SCMP_CMP_EQ' }, { index: 1, value: 4242, op: 'SCMP_CMP_EQ' }] },
+      {
+        names: ['getpriority'],
+        action: 'SCMP_ACT_ERRNO',
+        errnoRet: 35,
+        args: [
+          { index: 0, value: 0, op: 'SCMP_CMP_EQ' },
+          { index: 1, value: 4242, op: 'SCMP_CMP_EQ' },
+        ],
+      },
       // runc: the same index twice makes one rule per condition, i.e. OR
-      { names: ['umask'], action: 'SCMP_ACT_ERRNO', errnoRet: 34, args: [{ index: 0, value: 0o111, op: 'SCMP_CMP_EQ' }, { index: 0, value: 0o222, op: 'SCMP_CMP_EQ' }] },
+      {
+        names: ['umask'],
+        action: 'SCMP_ACT_ERRNO',
+        errnoRet: 34,
+        args: [
+          { index: 0, value: 0o111, op: 'SCMP_CMP_EQ' },
+          { index: 0, value: 0o222, op: 'SCMP_CMP_EQ' },
+        ],
+      },
     ],
   };
-  const { code, stdout } = await runSc(t, seccomp, [
-    `/sc ${NR.mkdir} /tmp/x 0755`,
-    'mkdir /tmp/y 2>&1; echo "mkdir rc=$?"',
-    `/sc ${NR.getpriority} 0 4242`,
-    `/sc ${NR.getpriority} 0 0`,
-    `/sc ${NR.getpriority} 1 4242`,
-    `/sc ${NR.umask} 0111`,
-    `/sc ${NR.umask} 0222`,
-    `/sc ${NR.umask} 0333`,
-    `/sc ${NR.getpid}`,
-  ].join('; '));
+  const { code, stdout } = await runSc(
+    t,
+    seccomp,
+    [
+      `/sc ${NR.mkdir} /tmp/x 0755`,
+      'mkdir /tmp/y 2>&1; echo "mkdir rc=$?"',
+      `/sc ${NR.getpriority} 0 4242`,
+      `/sc ${NR.getpriority} 0 0`,
+      `/sc ${NR.getpriority} 1 4242`,
+      `/sc ${NR.umask} 0111`,
+      `/sc ${NR.umask} 0222`,
+      `/sc ${NR.umask} 0333`,
+      `/sc ${NR.getpid}`,
+    ].join('; '),
+  );
   t.is(code, 0);
   const r = scResults(stdout);
   t.deepEqual(r[0], [-1, 42], 'mkdir: errnoRet 42');
@@ -63,13 +83,17 @@ rootTest('ERRNO with errnoRet, argument conditions (AND within a rule, a repeate
 });
 
 rootTest('KILL and KILL_PROCESS end the process with SIGSYS; other processes go on', async (t) => {
-  const { code, stdout } = await runSc(t, {
-    defaultAction: 'SCMP_ACT_ALLOW',
-    syscalls: [
-      { names: ['personality'], action: 'SCMP_ACT_KILL' },
-      { names: ['syslog'], action: 'SCMP_ACT_KILL_PROCESS' },
-    ],
-  }, `/sc ${NR.personality} 0xffffffff; echo "kill rc=$?"; /sc ${NR.syslog} 10 0 0; echo "kill_process rc=$?"; /sc ${NR.getpid}`);
+  const { code, stdout } = await runSc(
+    t,
+    {
+      defaultAction: 'SCMP_ACT_ALLOW',
+      syscalls: [
+        { names: ['personality'], action: 'SCMP_ACT_KILL' },
+        { names: ['syslog'], action: 'SCMP_ACT_KILL_PROCESS' },
+      ],
+    },
+    `/sc ${NR.personality} 0xffffffff; echo "kill rc=$?"; /sc ${NR.syslog} 10 0 0; echo "kill_process rc=$?"; /sc ${NR.getpid}`,
+  );
   t.is(code, 0);
   t.regex(stdout, /^kill rc=159$/m, '128 + SIGSYS (31)');
   t.regex(stdout, /^kill_process rc=159$/m);
@@ -91,11 +115,15 @@ function allowBelow(below: number, except: number[]): string[] {
 rootTest('defaultAction ERRNO with defaultErrnoRet; a syscall newer than the profile gets ENOSYS (so libc falls back from clone3)', async (t) => {
   // The profile names every syscall up to rseq (334) except mkdir and getcwd; clone3 (435) and
   // close_range (436) are newer than anything it names.
-  const { code, stdout, stderr } = await runSc(t, {
-    defaultAction: 'SCMP_ACT_ERRNO',
-    defaultErrnoRet: 61,
-    syscalls: [{ names: allowBelow(NR.rseq + 1, [NR.mkdir, NR.getcwd]), action: 'SCMP_ACT_ALLOW' }],
-  }, `/sc ${NR.mkdir} /tmp/x 0755; /sc ${NR.getcwd} 0 0; /sc ${NR.clone3} 0 0; /sc ${NR.getpid}; echo forked-ok`);
+  const { code, stdout, stderr } = await runSc(
+    t,
+    {
+      defaultAction: 'SCMP_ACT_ERRNO',
+      defaultErrnoRet: 61,
+      syscalls: [{ names: allowBelow(NR.rseq + 1, [NR.mkdir, NR.getcwd]), action: 'SCMP_ACT_ALLOW' }],
+    },
+    `/sc ${NR.mkdir} /tmp/x 0755; /sc ${NR.getcwd} 0 0; /sc ${NR.clone3} 0 0; /sc ${NR.getpid}; echo forked-ok`,
+  );
   t.is(code, 0, stderr);
   const r = scResults(stdout);
   t.deepEqual(r[0], [-1, 61], 'mkdir: the default errno (ENODATA)');
@@ -105,7 +133,7 @@ rootTest('defaultAction ERRNO with defaultErrnoRet; a syscall newer than the pro
   t.regex(stdout, /forked-ok/, 'the shell could fork its children throughout');
 });
 
-rootTest('exec: the exec\'d process gets the container\'s filter too', async (t) => {
+rootTest("exec: the exec'd process gets the container's filter too", async (t) => {
   const b = await makeBundle(t, (s, { rootfs }) => {
     installSecurityTool(rootfs);
     s.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 43 }] };
@@ -139,7 +167,11 @@ rootTest('NOTIFY with listenerPath: the agent gets the container process state w
   agent.stdout.on('data', (d: Buffer) => (out += d.toString()));
   agent.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const agentDone = new Promise<number | null>((resolve) => agent.on('exit', (c) => resolve(c)));
-  await waitFor(() => out.includes('ready'), 5000, () => 'the agent to listen');
+  await waitFor(
+    () => out.includes('ready'),
+    5000,
+    () => 'the agent to listen',
+  );
   const r = await b.tsrun(['run', '--bundle', b.dir, b.id]);
   t.is(r.code, 0, r.stderr);
   t.deepEqual(scResults(r.stdout)[0], [4242, 0], 'getppid returned what the agent answered');
@@ -155,25 +187,35 @@ rootTest('NOTIFY with listenerPath: the agent gets the container process state w
   t.regex(out, new RegExp(`notified ${NR.getppid}`));
 });
 
-rootTest('noNewPrivileges false: a profile without close_range and clone3 (loaded before the capabilities drop) still starts, runs a startContainer hook and leaks no fd', async (t) => {
-  // Before the fix, the set-up after the filter failed: "close inherited fds: function not
-  // implemented" (close_range is ENOSYS to this profile), and the hook's clone3 likewise.
-  const b = await makeBundle(t, (s, { rootfs }) => {
-    installSecurityTool(rootfs);
-    s.process!.noNewPrivileges = false;
-    s.linux!.seccomp = { defaultAction: 'SCMP_ACT_ERRNO', syscalls: [{ names: allowBelow(NR.rseq + 1, []), action: 'SCMP_ACT_ALLOW' }] };
-    s.hooks = { startContainer: [{ path: '/bin/sh', args: ['sh', '-c', 'echo hook-ran > /dev/shm/hook'] }] };
-    s.process!.args = ['sh', '-c', `/sc ${NR.close_range} 100 200 0; cat /dev/shm/hook; ls /proc/self/fd`];
-  });
-  const extra = fs.openSync(path.join(b.dir, 'extra'), 'w');
-  t.teardown(() => fs.closeSync(extra));
-  const r = await b.tsrun(['run', '--bundle', b.dir, b.id], { extraFds: [extra] });
-  t.is(r.code, 0, r.stderr);
-  t.deepEqual(scResults(r.stdout)[0], [-1, 38], 'close_range is ENOSYS inside');
-  t.regex(r.stdout, /^hook-ran$/m, 'the startContainer hook ran under the filter');
-  const fds = r.stdout.split('\n').filter((l) => /^\d+$/.test(l)).map(Number);
-  t.deepEqual(fds.filter((n) => n !== 3), [0, 1, 2], `only stdio (and ls's own directory fd 3): ${fds.join(' ')}`);
-});
+rootTest(
+  'noNewPrivileges false: a profile without close_range and clone3 (loaded before the capabilities drop) still starts, runs a startContainer hook and leaks no fd',
+  async (t) => {
+    // Before the fix, the set-up after the filter failed: "close inherited fds: function not
+    // implemented" (close_range is ENOSYS to this profile), and the hook's clone3 likewise.
+    const b = await makeBundle(t, (s, { rootfs }) => {
+      installSecurityTool(rootfs);
+      s.process!.noNewPrivileges = false;
+      s.linux!.seccomp = { defaultAction: 'SCMP_ACT_ERRNO', syscalls: [{ names: allowBelow(NR.rseq + 1, []), action: 'SCMP_ACT_ALLOW' }] };
+      s.hooks = { startContainer: [{ path: '/bin/sh', args: ['sh', '-c', 'echo hook-ran > /dev/shm/hook'] }] };
+      s.process!.args = ['sh', '-c', `/sc ${NR.close_range} 100 200 0; cat /dev/shm/hook; ls /proc/self/fd`];
+    });
+    const extra = fs.openSync(path.join(b.dir, 'extra'), 'w');
+    t.teardown(() => fs.closeSync(extra));
+    const r = await b.tsrun(['run', '--bundle', b.dir, b.id], { extraFds: [extra] });
+    t.is(r.code, 0, r.stderr);
+    t.deepEqual(scResults(r.stdout)[0], [-1, 38], 'close_range is ENOSYS inside');
+    t.regex(r.stdout, /^hook-ran$/m, 'the startContainer hook ran under the filter');
+    const fds = r.stdout
+      .split('\n')
+      .filter((l) => /^\d+$/.test(l))
+      .map(Number);
+    t.deepEqual(
+      fds.filter((n) => n !== 3),
+      [0, 1, 2],
+      `only stdio (and ls's own directory fd 3): ${fds.join(' ')}`,
+    );
+  },
+);
 
 test('features reports seccomp truthfully: enabled, every action tsrun maps, the flags this kernel has', async (t) => {
   const { runTsrun } = await import('../helpers/bundle.js');
@@ -181,7 +223,17 @@ test('features reports seccomp truthfully: enabled, every action tsrun maps, the
   t.is(r.code, 0, r.stderr);
   const f = JSON.parse(r.stdout);
   t.true(f.linux.seccomp.enabled);
-  for (const a of ['SCMP_ACT_ALLOW', 'SCMP_ACT_ERRNO', 'SCMP_ACT_KILL', 'SCMP_ACT_KILL_PROCESS', 'SCMP_ACT_KILL_THREAD', 'SCMP_ACT_TRAP', 'SCMP_ACT_TRACE', 'SCMP_ACT_LOG', 'SCMP_ACT_NOTIFY']) {
+  for (const a of [
+    'SCMP_ACT_ALLOW',
+    'SCMP_ACT_ERRNO',
+    'SCMP_ACT_KILL',
+    'SCMP_ACT_KILL_PROCESS',
+    'SCMP_ACT_KILL_THREAD',
+    'SCMP_ACT_TRAP',
+    'SCMP_ACT_TRACE',
+    'SCMP_ACT_LOG',
+    'SCMP_ACT_NOTIFY',
+  ]) {
     t.true(f.linux.seccomp.actions.includes(a), a);
   }
   t.true(f.linux.seccomp.operators.includes('SCMP_CMP_MASKED_EQ'));

@@ -164,9 +164,18 @@ const nr = (name: string) => {
   if (n < 0) throw new Error(`no syscall ${name} here`);
   return n;
 };
-const EPERM = 1, EBADF = 9, EACCES = 13, EFAULT = 14, ENOSYS = 38;
+const EPERM = 1,
+  EBADF = 9,
+  EACCES = 13,
+  EFAULT = 14,
+  ENOSYS = 38;
 
-interface Result { calls: Map<number, { ret: number; err: number }[]>; lines: string[]; status: number | null; signal: NodeJS.Signals | null }
+interface Result {
+  calls: Map<number, { ret: number; err: number }[]>;
+  lines: string[];
+  status: number | null;
+  signal: NodeJS.Signals | null;
+}
 
 function writeBlob(s: LinuxSeccomp): { file: string; flags: number } {
   const c = compileSeccomp(s)!;
@@ -197,16 +206,37 @@ it('ERRNO with errnoRet, the default errno, ALLOW, and arguments (AND, OR, MASKE
     syscalls: [
       { names: ['mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 42 },
       { names: ['getcwd'], action: 'SCMP_ACT_ERRNO' },
-      { names: ['dup3'], action: 'SCMP_ACT_ERRNO', errnoRet: 33, args: [{ index: 0, value: 1000, op: 'SCMP_CMP_EQ' }, { index: 1, value: 1001, op: 'SCMP_CMP_EQ' }] },
-      { names: ['fchdir'], action: 'SCMP_ACT_ERRNO', errnoRet: 34, args: [{ index: 0, value: 2000, op: 'SCMP_CMP_EQ' }, { index: 0, value: 2001, op: 'SCMP_CMP_EQ' }] },
+      {
+        names: ['dup3'],
+        action: 'SCMP_ACT_ERRNO',
+        errnoRet: 33,
+        args: [
+          { index: 0, value: 1000, op: 'SCMP_CMP_EQ' },
+          { index: 1, value: 1001, op: 'SCMP_CMP_EQ' },
+        ],
+      },
+      {
+        names: ['fchdir'],
+        action: 'SCMP_ACT_ERRNO',
+        errnoRet: 34,
+        args: [
+          { index: 0, value: 2000, op: 'SCMP_CMP_EQ' },
+          { index: 0, value: 2001, op: 'SCMP_CMP_EQ' },
+        ],
+      },
       { names: ['fcntl'], action: 'SCMP_ACT_ERRNO', errnoRet: 35, args: [{ index: 1, value: 0xff00, valueTwo: 0x0400, op: 'SCMP_CMP_MASKED_EQ' }] },
     ],
   };
   const r = runWith(s, [
-    call('mkdirat', -100, 0, 0o755), call('getcwd', 0, 0),
-    call('dup3', 1000, 1001, 0), call('dup3', 1000, 1002, 0),
-    call('fchdir', 2000), call('fchdir', 2001), call('fchdir', 2002),
-    call('fcntl', 3000, 0x0406), call('fcntl', 3000, 0x0506),
+    call('mkdirat', -100, 0, 0o755),
+    call('getcwd', 0, 0),
+    call('dup3', 1000, 1001, 0),
+    call('dup3', 1000, 1002, 0),
+    call('fchdir', 2000),
+    call('fchdir', 2001),
+    call('fchdir', 2002),
+    call('fcntl', 3000, 0x0406),
+    call('fcntl', 3000, 0x0506),
     call('getppid'),
   ]);
   t.is(r.status, 0, r.lines.join('\n'));
@@ -239,7 +269,8 @@ it('KILL_PROCESS and KILL end the process with SIGSYS; KILL_THREAD in a thread s
     t.is(r.signal, 'SIGSYS', `${action}: ${r.lines.join('|')}`);
     t.is(r.calls.get(nr('getppid'))?.length, 1, action);
   }
-  const thread = (action: string) => runWith({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['getpgid'], action }] }, [`t:${nr('getpgid')}:0`, call('getppid')]);
+  const thread = (action: string) =>
+    runWith({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['getpgid'], action }] }, [`t:${nr('getpgid')}:0`, call('getppid')]);
   const kt = thread('SCMP_ACT_KILL_THREAD');
   t.is(kt.status, 0, kt.lines.join('|'));
   t.true(kt.lines.includes(`thread ${nr('getpgid')} done`));
@@ -257,11 +288,17 @@ it('TRAP raises SIGSYS with si_code SYS_SECCOMP, and the process goes on', (t) =
 });
 
 it('LOG allows (with the LOG flag), TRACE without a tracer returns ENOSYS', (t) => {
-  const r = runWith({
-    defaultAction: 'SCMP_ACT_ALLOW',
-    flags: ['SECCOMP_FILTER_FLAG_LOG', 'SECCOMP_FILTER_FLAG_SPEC_ALLOW'],
-    syscalls: [{ names: ['getppid'], action: 'SCMP_ACT_LOG' }, { names: ['getpgid'], action: 'SCMP_ACT_TRACE', errnoRet: 5 }],
-  }, [call('getppid'), call('getpgid', 0)]);
+  const r = runWith(
+    {
+      defaultAction: 'SCMP_ACT_ALLOW',
+      flags: ['SECCOMP_FILTER_FLAG_LOG', 'SECCOMP_FILTER_FLAG_SPEC_ALLOW'],
+      syscalls: [
+        { names: ['getppid'], action: 'SCMP_ACT_LOG' },
+        { names: ['getpgid'], action: 'SCMP_ACT_TRACE', errnoRet: 5 },
+      ],
+    },
+    [call('getppid'), call('getpgid', 0)],
+  );
   t.is(r.status, 0, r.lines.join('|'));
   t.is(r.calls.get(nr('getppid'))![0].ret, process.pid);
   // seccomp_filter.rst: "If there is no tracer present, ... returns a failure status with errno set to ENOSYS".
@@ -282,7 +319,15 @@ it('a Docker-like profile loads and behaves, with SPEC_ALLOW by default', (t) =>
   ];
   const s: LinuxSeccomp = { defaultAction: 'SCMP_ACT_ERRNO', architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'], syscalls };
   t.log(`${names.length + 4} names, ${compileSeccomp(s)!.bpf.length / 8} instructions, flags ${compileSeccomp(s)!.flags}`);
-  const r = runWith(s, [call('getppid'), call('mount', 0, 0, 0, 0, 0), call('unshare', 0), call('personality', 0xffffffff), call('personality', 1), call('clone3', 0, 0), `s:${nr('faccessat2') + 30}`]);
+  const r = runWith(s, [
+    call('getppid'),
+    call('mount', 0, 0, 0, 0, 0),
+    call('unshare', 0),
+    call('personality', 0xffffffff),
+    call('personality', 1),
+    call('clone3', 0, 0),
+    `s:${nr('faccessat2') + 30}`,
+  ]);
   t.is(r.status, 0, r.lines.join('|'));
   t.true(r.lines[0].startsWith('loaded 0'));
   t.is(r.calls.get(nr('getppid'))![0].ret, process.pid);
@@ -290,7 +335,10 @@ it('a Docker-like profile loads and behaves, with SPEC_ALLOW by default', (t) =>
   t.deepEqual(errs(r, 'unshare'), [EPERM]);
   t.deepEqual(errs(r, 'personality'), [0, EPERM]);
   t.deepEqual(errs(r, 'clone3'), [ENOSYS]);
-  t.deepEqual(r.calls.get(nr('faccessat2') + 30)!.map((c) => c.err), [ENOSYS]);
+  t.deepEqual(
+    r.calls.get(nr('faccessat2') + 30)!.map((c) => c.err),
+    [ENOSYS],
+  );
 });
 
 itAddon(`NOTIFY: the listener fd reaches the agent at listenerPath with the state JSON, and answers${why}`, async (t) => {
@@ -304,7 +352,9 @@ itAddon(`NOTIFY: the listener fd reaches the agent at listenerPath with the stat
   t.truthy(flags & (1 << 3), 'NEW_LISTENER');
   const agent = spawn(harness, ['agent', s.listenerPath!], { stdio: ['ignore', 'pipe', 'inherit'] });
   const target = spawn(harness, [file, String(flags), 'w', call('getpgid', 0)], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const kill = () => { for (const p of [agent, target]) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL'); };
+  const kill = () => {
+    for (const p of [agent, target]) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  };
   t.teardown(kill);
   const agentOut = lineReader(agent.stdout!);
   const targetOut = lineReader(target.stdout!);
@@ -332,7 +382,9 @@ itAddon(`NOTIFY: the listener fd reaches the agent at listenerPath with the stat
   t.is(await agentOut.next(), `notif ${nr('getpgid')} ${target.pid}`);
   t.is(await agentOut.next(), 'responded');
   t.is(await targetOut.next(), `call ${nr('getpgid')} -1 77`);
-  t.throws(() => sendSeccompListener(path.join(dir, 'nobody-listens.sock'), 0, state), { message: /failed to connect with seccomp agent.*nobody-listens\.sock/ });
+  t.throws(() => sendSeccompListener(path.join(dir, 'nobody-listens.sock'), 0, state), {
+    message: /failed to connect with seccomp agent.*nobody-listens\.sock/,
+  });
 });
 
 function pidfdGetfd(pidfd: number, fd: number): number {
@@ -357,9 +409,21 @@ function lineReader(stream: NodeJS.ReadableStream): { next(): Promise<string> } 
   stream.on('data', (d: string) => {
     buf += d;
     let i;
-    while ((i = buf.indexOf('\n')) >= 0) { queue.push(buf.slice(0, i)); buf = buf.slice(i + 1); }
+    while ((i = buf.indexOf('\n')) >= 0) {
+      queue.push(buf.slice(0, i));
+      buf = buf.slice(i + 1);
+    }
     flush();
   });
-  stream.on('end', () => { ended = true; flush(); });
-  return { next: () => new Promise((resolve) => { waiters.push(resolve); flush(); }) };
+  stream.on('end', () => {
+    ended = true;
+    flush();
+  });
+  return {
+    next: () =>
+      new Promise((resolve) => {
+        waiters.push(resolve);
+        flush();
+      }),
+  };
 }

@@ -14,7 +14,7 @@ if (!isRoot) console.log('security-cve: skipped, needs root');
 
 const EACCES = 13;
 
-rootTest('CVE-2019-5736: a container process cannot reach the runtime binary through /proc/<init>/exe or the init\'s fds', async (t) => {
+rootTest("CVE-2019-5736: a container process cannot reach the runtime binary through /proc/<init>/exe or the init's fds", async (t) => {
   // While created, the init is parked in a copy of the runtime: its exe is the host's node. Before
   // the fix (the child was dumpable), an exec'd process could open /proc/1/exe read-only (it got
   // an fd to the host /usr/bin/node; O_WRONLY was ETXTBSY only while some node ran) and reopen
@@ -38,7 +38,13 @@ rootTest('CVE-2019-5736: a container process cannot reach the runtime binary thr
     t.false(o.ok, `open(/proc/1/exe, ${flags}) fails`);
     t.is(o.errno, 'EACCES', 'because the link is not followable, not merely ETXTBSY');
   }
-  const ls = await b.tsrun(['exec', b.id, 'sh', '-c', 'for f in /proc/1/fd/*; do readlink $f || echo "denied $f"; done; cat /proc/1/maps >/dev/null 2>&1 || echo maps-denied']);
+  const ls = await b.tsrun([
+    'exec',
+    b.id,
+    'sh',
+    '-c',
+    'for f in /proc/1/fd/*; do readlink $f || echo "denied $f"; done; cat /proc/1/maps >/dev/null 2>&1 || echo maps-denied',
+  ]);
   t.false(/exec\.fifo|socket:|\/dev\/null|\.out|\.err/.test(ls.stdout), `no fd of the init is readable: ${ls.stdout}`);
   t.regex(ls.stdout, /maps-denied/, '/proc/1/maps (paths of the runtime and its addon) is not readable either');
 
@@ -46,7 +52,7 @@ rootTest('CVE-2019-5736: a container process cannot reach the runtime binary thr
   await b.waitStatus(b.id, 'running');
   for (let i = 0; i < 500 && fs.readlinkSync(`/proc/${pid}/exe`) === runtimeExe; i++) await new Promise((r) => setTimeout(r, 20));
   const after = await b.tsrun(['exec', b.id, 'sh', '-c', 'readlink /proc/1/exe; readlink /proc/self/exe']);
-  t.deepEqual(after.stdout.trim().split('\n'), ['/bin/busybox', '/bin/busybox'], 'after execve, /proc/self/exe is the container\'s binary');
+  t.deepEqual(after.stdout.trim().split('\n'), ['/bin/busybox', '/bin/busybox'], "after execve, /proc/self/exe is the container's binary");
   t.is((await b.tsrun(['delete', '--force', b.id])).code, 0);
 });
 
@@ -91,7 +97,7 @@ rootTest('CVE-2019-5736 with CAP_SYS_PTRACE and no user namespace: the init runs
   t.is(seen.code, 0, seen.stderr);
   const [devIno, verdict] = seen.stdout.trim().split('\n');
   t.regex(devIno ?? '', /^\d+ \d+$/, `CAP_SYS_PTRACE lets the container follow the link: ${seen.stdout} ${seen.stderr}`);
-  t.false(host.includes(devIno!), 'what it reaches is neither the host\'s node nor tsrun-init');
+  t.false(host.includes(devIno!), "what it reaches is neither the host's node nor tsrun-init");
   t.is(verdict, 'refused', 'and it cannot be written (executing, and sealed)');
   t.is((await b.tsrun(['start', b.id])).code, 0);
   t.is((await b.tsrun(['delete', '--force', b.id])).code, 0);
@@ -109,13 +115,29 @@ rootTest('CVE-2024-21626: only 0, 1, 2 (and preserved fds) reach the init and ex
   t.teardown(() => extra.forEach((fd) => fs.closeSync(fd)));
   const r = await b.tsrun(['run', '-d', '--preserve-fds', '1', '--bundle', b.dir, b.id], { extraFds: extra });
   t.is(r.code, 0, r.stderr);
-  await waitFor(() => /^2$/m.test(b.output(r)), 10_000, () => `the init's fd list: ${b.output(r)}`);
-  const initFds = b.output(r).split('\n').filter((l) => /^\d+$/.test(l)).map(Number);
-  t.deepEqual(initFds.filter((n) => n !== 4), [0, 1, 2, 3], `init: stdio, the preserved fd 3 (and ls's own fd): ${initFds.join(' ')}`);
+  await waitFor(
+    () => /^2$/m.test(b.output(r)),
+    10_000,
+    () => `the init's fd list: ${b.output(r)}`,
+  );
+  const initFds = b
+    .output(r)
+    .split('\n')
+    .filter((l) => /^\d+$/.test(l))
+    .map(Number);
+  t.deepEqual(
+    initFds.filter((n) => n !== 4),
+    [0, 1, 2, 3],
+    `init: stdio, the preserved fd 3 (and ls's own fd): ${initFds.join(' ')}`,
+  );
 
   const e = await b.tsrun(['exec', b.id, 'probe', 'fds'], { extraFds: extra });
   t.is(e.code, 0, e.stderr);
-  t.deepEqual(parseProbeJson<{ fds: { fd: number }[] }>(e.stdout).fds.map((f) => f.fd), [0, 1, 2], 'exec: stdio only');
+  t.deepEqual(
+    parseProbeJson<{ fds: { fd: number }[] }>(e.stdout).fds.map((f) => f.fd),
+    [0, 1, 2],
+    'exec: stdio only',
+  );
 
   for (let n = 3; n <= 12; n++) {
     const x = await b.tsrun(['exec', '--cwd', `/proc/self/fd/${n}`, b.id, 'probe', 'cwd']);
@@ -225,7 +247,11 @@ rootTest('CVE-2025-52881: sysctl and oom_score_adj writes refuse a /proc that is
     });
     const r = await b.tsrun(['run', '--bundle', b.dir, b.id]);
     t.not(r.code, 0, `${what}: create fails`);
-    t.regex(r.stderr, what === 'sysctl' ? /sysctl net\.ipv4\.ip_forward: the target is not on procfs/ : /oom_score_adj .*: the target is not on procfs/, r.stderr);
+    t.regex(
+      r.stderr,
+      what === 'sysctl' ? /sysctl net\.ipv4\.ip_forward: the target is not on procfs/ : /oom_score_adj .*: the target is not on procfs/,
+      r.stderr,
+    );
     t.is(fs.readFileSync(path.join(b.rootfs, 'proc/sys/net/ipv4/ip_forward'), 'utf8'), 'fake\n', 'the fake file was not written');
     t.is(fs.readFileSync(path.join(b.rootfs, 'proc/self/oom_score_adj'), 'utf8'), 'fake\n');
   }
@@ -256,7 +282,9 @@ rootTest('CVE-2019-16884 / CVE-2023-27561: a fake /proc cannot defeat masking', 
     t.log(`refused: ${r2.stderr}`);
     t.pass('create failed rather than leave anything unmasked');
   } else {
-    const paths = parseProbeJson<{ paths: Record<string, { stat: { type: string; major: number | null; minor: number | null }; readOnly: boolean }> }>(r2.stdout).paths;
+    const paths = parseProbeJson<{ paths: Record<string, { stat: { type: string; major: number | null; minor: number | null }; readOnly: boolean }> }>(
+      r2.stdout,
+    ).paths;
     t.is(paths['/proc/kcore'].stat.type, 'char', '/proc/kcore is still masked with /dev/null');
     t.deepEqual([paths['/proc/kcore'].stat.major, paths['/proc/kcore'].stat.minor], [1, 3]);
     t.true(paths['/proc/sys'].readOnly, '/proc/sys is still read-only');

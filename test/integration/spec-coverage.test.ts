@@ -51,7 +51,13 @@ rootTest('pid 1 in new pid, uts, ipc, net and mount namespaces; hostname and dom
   t.is(report.uts?.hostname, 'box-one');
   t.is(report.uts?.domainname, 'example.test');
   t.not(os.hostname(), 'box-one', 'the host name is untouched');
-  for (const [inside, host] of [['pid', 'pid'], ['uts', 'uts'], ['ipc', 'ipc'], ['net', 'net'], ['mnt', 'mnt']] as const) {
+  for (const [inside, host] of [
+    ['pid', 'pid'],
+    ['uts', 'uts'],
+    ['ipc', 'ipc'],
+    ['net', 'net'],
+    ['mnt', 'mnt'],
+  ] as const) {
     t.not(report.namespaces[inside], hostNs(host), `${inside} namespace is new`);
   }
   for (const shared of ['user', 'cgroup', 'time'] as const) {
@@ -132,9 +138,14 @@ rootTest('rlimits from the config, including values above 32 bits', async (t) =>
 
 rootTest("RLIMIT_NOFILE defaults to the caller's limit when the config sets none (not Node's raised one)", async (t) => {
   const hard = Number(fs.readFileSync('/proc/self/limits', 'utf8').match(/Max open files\s+\d+\s+(\d+)/)![1]);
-  const { report } = await probeAll(t, (s) => {
-    delete s.process!.rlimits;
-  }, [], { prefix: ['prlimit', `--nofile=777:${hard}`, '--'] });
+  const { report } = await probeAll(
+    t,
+    (s) => {
+      delete s.process!.rlimits;
+    },
+    [],
+    { prefix: ['prlimit', `--nofile=777:${hard}`, '--'] },
+  );
   t.deepEqual(report.rlimits.RLIMIT_NOFILE, { soft: 777, hard });
 });
 
@@ -154,7 +165,11 @@ rootTest('mounts: tmpfs with flags and data, bind of a dir and a file read-only,
     fs.writeFileSync(path.join(dir, 'file.txt'), 'a bound file');
     fs.mkdirSync(path.join(rootfs, 'mnt/a'), { recursive: true });
     s.root!.readonly = false;
-    s.process!.args = ['sh', '-c', 'probe all; probe write-file /mnt/bdir/new x; probe write-file /mnt/t/new x; probe write-file /mnt/b/sub/new x; probe write-file /mnt/a/sub/new x; exit 0'];
+    s.process!.args = [
+      'sh',
+      '-c',
+      'probe all; probe write-file /mnt/bdir/new x; probe write-file /mnt/t/new x; probe write-file /mnt/b/sub/new x; probe write-file /mnt/a/sub/new x; exit 0',
+    ];
     s.mounts!.push(
       { destination: '/mnt/t', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'noexec', 'ro', 'size=1m', 'mode=750'] },
       { destination: '/mnt/bdir', type: 'bind', source: shared, options: ['bind', 'ro', 'nosuid'] },
@@ -183,8 +198,15 @@ rootTest('mounts: tmpfs with flags and data, bind of a dir and a file read-only,
   t.true(bf.root.endsWith('/file.txt'), `file bind root ${bf.root}`);
 
   const shr = mountAt(report, '/mnt/shr');
-  t.true(shr.propagation.some((p) => p.startsWith('shared:')), `/mnt/shr propagation: ${shr.propagation}`);
-  t.deepEqual(mountAt(report, '/mnt/t').propagation.filter((p) => p.startsWith('shared:')), [], 'others stay private/slave');
+  t.true(
+    shr.propagation.some((p) => p.startsWith('shared:')),
+    `/mnt/shr propagation: ${shr.propagation}`,
+  );
+  t.deepEqual(
+    mountAt(report, '/mnt/t').propagation.filter((p) => p.startsWith('shared:')),
+    [],
+    'others stay private/slave',
+  );
 
   for (const mp of ['/mnt/b', '/mnt/b/sub']) {
     const m = mountAt(report, mp);
@@ -268,12 +290,25 @@ rootTest('devices: default nodes, linux.devices with mode/uid/gid, /dev symlinks
     ];
   });
   const dev = new Map(report.dev.map((d) => [d.path, d]));
-  for (const [p, major, minor] of [['/dev/null', 1, 3], ['/dev/zero', 1, 5], ['/dev/full', 1, 7], ['/dev/random', 1, 8], ['/dev/urandom', 1, 9], ['/dev/tty', 5, 0]] as const) {
+  for (const [p, major, minor] of [
+    ['/dev/null', 1, 3],
+    ['/dev/zero', 1, 5],
+    ['/dev/full', 1, 7],
+    ['/dev/random', 1, 8],
+    ['/dev/urandom', 1, 9],
+    ['/dev/tty', 5, 0],
+  ] as const) {
     t.like(dev.get(p), { type: 'char', major, minor, mode: 0o666, uid: 0, gid: 0 }, p);
   }
   t.like(dev.get('/dev/tsrun-null'), { type: 'char', major: 1, minor: 3, mode: 0o640, uid: 1000, gid: 2000 });
   t.like(dev.get('/dev/sub/zero2'), { type: 'char', major: 1, minor: 5, mode: 0o600 });
-  for (const [p, target] of [['/dev/fd', '/proc/self/fd'], ['/dev/stdin', '/proc/self/fd/0'], ['/dev/stdout', '/proc/self/fd/1'], ['/dev/stderr', '/proc/self/fd/2'], ['/dev/ptmx', 'pts/ptmx']] as const) {
+  for (const [p, target] of [
+    ['/dev/fd', '/proc/self/fd'],
+    ['/dev/stdin', '/proc/self/fd/0'],
+    ['/dev/stdout', '/proc/self/fd/1'],
+    ['/dev/stderr', '/proc/self/fd/2'],
+    ['/dev/ptmx', 'pts/ptmx'],
+  ] as const) {
     t.like(dev.get(p), { type: 'symlink', target }, p);
   }
   t.like(dev.get('/dev/pts/ptmx'), { type: 'char', major: 5, minor: 2 });
@@ -302,7 +337,11 @@ rootTest('no leaked fds: only 0, 1, 2 even when tsrun has more open', async (t) 
   const extra = fs.openSync(path.join(b.dir, 'extra'), 'w');
   t.teardown(() => fs.closeSync(extra));
   const report = parseProbeOutput(await runOk(t, b, [], { extraFds: [extra] }));
-  t.deepEqual(report.fds.map((f) => f.fd), [0, 1, 2], JSON.stringify(report.fds));
+  t.deepEqual(
+    report.fds.map((f) => f.fd),
+    [0, 1, 2],
+    JSON.stringify(report.fds),
+  );
 });
 
 rootTest('--preserve-fds N passes fds 3..3+N-1 and no others', async (t) => {
@@ -311,7 +350,11 @@ rootTest('--preserve-fds N passes fds 3..3+N-1 and no others', async (t) => {
   const fds = files.map((f) => fs.openSync(f, 'w'));
   t.teardown(() => fds.forEach((fd) => fs.closeSync(fd)));
   const report = parseProbeOutput(await runOk(t, b, ['--preserve-fds', '2'], { extraFds: fds }));
-  t.deepEqual(report.fds.map((f) => f.fd), [0, 1, 2, 3, 4], JSON.stringify(report.fds));
+  t.deepEqual(
+    report.fds.map((f) => f.fd),
+    [0, 1, 2, 3, 4],
+    JSON.stringify(report.fds),
+  );
   const byFd = new Map(report.fds.map((f) => [f.fd, f]));
   // The container sees the host path of a file outside its root as it was opened.
   t.true(byFd.get(3)?.target?.endsWith('/p3'), `fd 3 → ${byFd.get(3)?.target}`);
@@ -377,7 +420,13 @@ rootTest('user namespace with uid/gid mappings: uid 0 inside, maps as configured
   const report = parseProbeJson<ProbeReport>(json);
   t.like(report.ids, { uid: 0, euid: 0, gid: 0, egid: 0 });
   t.not(report.namespaces.user, hostNs('user'));
-  t.deepEqual(maps.map((l) => l.trim().split(/\s+/).map(Number)), [[0, 100000, 65536], [0, 200000, 65536]]);
+  t.deepEqual(
+    maps.map((l) => l.trim().split(/\s+/).map(Number)),
+    [
+      [0, 100000, 65536],
+      [0, 200000, 65536],
+    ],
+  );
 });
 
 rootTest('cwd is created when missing', async (t) => {
@@ -447,12 +496,17 @@ rootTest('LISTEN_FDS meant for tsrun (LISTEN_PID = its pid) passes the fds and t
   const b = await makeBundle(t);
   const fd = fs.openSync(path.join(b.dir, 'listen'), 'w');
   t.teardown(() => fs.closeSync(fd));
-  const report = parseProbeOutput(await runOk(t, b, [], {
-    extraFds: [fd],
-    // sh sets LISTEN_PID to its own pid, which bin/tsrun (and the node it execs) keeps.
-    prefix: ['sh', '-c', 'LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" "$@"'],
-  }));
-  t.deepEqual(report.fds.map((f) => f.fd), [0, 1, 2, 3]);
+  const report = parseProbeOutput(
+    await runOk(t, b, [], {
+      extraFds: [fd],
+      // sh sets LISTEN_PID to its own pid, which bin/tsrun (and the node it execs) keeps.
+      prefix: ['sh', '-c', 'LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" "$@"'],
+    }),
+  );
+  t.deepEqual(
+    report.fds.map((f) => f.fd),
+    [0, 1, 2, 3],
+  );
   t.true(report.fds[3].target?.endsWith('/listen'));
   t.true(report.env.includes('LISTEN_FDS=1'), report.env.join(' '));
   t.true(report.env.includes('LISTEN_PID=1'), report.env.join(' '));
@@ -462,17 +516,27 @@ rootTest('LISTEN_FDS meant for another process (LISTEN_PID differs) is ignored: 
   const b = await makeBundle(t);
   const fd = fs.openSync(path.join(b.dir, 'not-for-us'), 'w');
   t.teardown(() => fs.closeSync(fd));
-  const report = parseProbeOutput(await runOk(t, b, [], {
-    extraFds: [fd],
-    env: { ...process.env, LISTEN_FDS: '1', LISTEN_PID: '1' },
-  }));
-  t.deepEqual(report.fds.map((f) => f.fd), [0, 1, 2], JSON.stringify(report.fds));
+  const report = parseProbeOutput(
+    await runOk(t, b, [], {
+      extraFds: [fd],
+      env: { ...process.env, LISTEN_FDS: '1', LISTEN_PID: '1' },
+    }),
+  );
+  t.deepEqual(
+    report.fds.map((f) => f.fd),
+    [0, 1, 2],
+    JSON.stringify(report.fds),
+  );
   t.false(report.env.some((e) => e.startsWith('LISTEN_')));
 });
 
 /** Where tsrun puts a container without cgroupsPath: <our cgroup (or its parent if a scope)>/<id>. */
 function expectedCgroup(id: string): string {
-  let own = fs.readFileSync('/proc/self/cgroup', 'utf8').split('\n').find((l) => l.startsWith('0::'))!.slice(3);
+  let own = fs
+    .readFileSync('/proc/self/cgroup', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('0::'))!
+    .slice(3);
   if (own.endsWith('.scope')) own = path.posix.dirname(own);
   return path.posix.join(own, id);
 }

@@ -81,14 +81,20 @@ rootTest('foreground run with a terminal proxies the pty to its stdio', async (t
   t.is(r.code, 7, `the exit status passes through: ${r.stderr}`);
   const lines = r.stdout.split(/\r?\n/);
   t.true(lines.includes('12 34'), JSON.stringify(r.stdout));
-  t.true(lines.some((l) => /^\/dev\/pts\/\d+$/.test(l)), 'tty names a pty');
+  t.true(
+    lines.some((l) => /^\/dev\/pts\/\d+$/.test(l)),
+    'tty names a pty',
+  );
 });
 
 rootTest('a detached terminal without --console-socket fails with runc’s error, leaving nothing behind', async (t) => {
   const b = await makeBundle(t, (s) => {
     s.process!.terminal = true;
   });
-  for (const argv of [['create', '--bundle', b.dir, b.id], ['run', '-d', '--bundle', b.dir, b.id]]) {
+  for (const argv of [
+    ['create', '--bundle', b.dir, b.id],
+    ['run', '-d', '--bundle', b.dir, b.id],
+  ]) {
     const r = await b.tsrun(argv);
     t.not(r.code, 0, argv[0]);
     t.regex(r.stderr, /cannot allocate tty if tsrun will detach without setting console socket/, r.stderr);
@@ -115,8 +121,16 @@ rootTest('--preserve-fds 2: the container writes through fds 3 and 4 into files 
   t.is(fs.readFileSync(files[1], 'utf8'), 'four\n');
   t.is(fs.readFileSync(files[2], 'utf8'), '', 'fd 5 was not preserved');
   // ls opens the directory itself as fd 3+2=5... the listing shows what was open, ls's own fd included.
-  const listed = r.stdout.split(/\s+/).filter(Boolean).map(Number).sort((x, y) => x - y);
-  t.deepEqual(listed.filter((n) => n !== 5), [0, 1, 2, 3, 4], `fds inside: ${listed.join(' ')}`);
+  const listed = r.stdout
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(Number)
+    .sort((x, y) => x - y);
+  t.deepEqual(
+    listed.filter((n) => n !== 5),
+    [0, 1, 2, 3, 4],
+    `fds inside: ${listed.join(' ')}`,
+  );
 });
 
 rootTest('LISTEN_FDS=1 with --preserve-fds 1: fd 3 is the socket-activation fd, fd 4 the preserved one; LISTEN_FDS=1 LISTEN_PID=1 inside', async (t) => {
@@ -150,9 +164,17 @@ rootTest('--pidfd-socket (create and exec): the received pidfd signals the proce
   const { pid } = (await b.state()) as { pid: number };
   t.regex(fs.readFileSync(`/proc/self/fdinfo/${initFd}`, 'utf8'), new RegExp(`^Pid:\\s+${pid}$`, 'm'), 'the pidfd is of the init');
   t.is((await b.tsrun(['start', b.id])).code, 0);
-  await waitFor(() => b.output(c).includes('"ready"'), 5000, () => 'the probe ready line');
+  await waitFor(
+    () => b.output(c).includes('"ready"'),
+    5000,
+    () => 'the probe ready line',
+  );
   addon().pidfdSendSignal(initFd, 10 /* SIGUSR1 */);
-  await waitFor(() => b.output(c).includes('"SIGUSR1"'), 5000, () => `SIGUSR1 in ${b.output(c)}`);
+  await waitFor(
+    () => b.output(c).includes('"SIGUSR1"'),
+    5000,
+    () => `SIGUSR1 in ${b.output(c)}`,
+  );
 
   // exec: a second process, its own pidfd.
   const e = await b.tsrun(['exec', '-d', '--pidfd-socket', rx.path, b.id, 'sleep', '60']);
@@ -162,7 +184,11 @@ rootTest('--pidfd-socket (create and exec): the received pidfd signals the proce
   t.true(execPid > 0 && execPid !== pid, `exec pidfd names pid ${execPid}`);
   t.regex(fs.readFileSync(`/proc/${execPid}/cmdline`, 'utf8'), /^sleep\0/);
   addon().pidfdSendSignal(execFd, 9);
-  await waitFor(() => !fs.existsSync(`/proc/${execPid}`) || /^State:\s+Z/m.test(fs.readFileSync(`/proc/${execPid}/status`, 'utf8')), 5000, () => 'the exec process to die');
+  await waitFor(
+    () => !fs.existsSync(`/proc/${execPid}`) || /^State:\s+Z/m.test(fs.readFileSync(`/proc/${execPid}/status`, 'utf8')),
+    5000,
+    () => 'the exec process to die',
+  );
   addon().pidfdSendSignal(initFd, 15);
   await b.waitStatus(b.id, 'stopped');
   t.is((await b.tsrun(['delete', b.id])).code, 0);

@@ -9,83 +9,143 @@ export interface ProbeBitSet {
 }
 
 export interface ProbeIds {
-  uid: number; euid: number; suid: number; fsuid: number;
-  gid: number; egid: number; sgid: number; fsgid: number;
+  uid: number;
+  euid: number;
+  suid: number;
+  fsuid: number;
+  gid: number;
+  egid: number;
+  sgid: number;
+  fsgid: number;
   groups: number[];
 }
 
-export interface ProbeUts { hostname: string; domainname: string; sysname: string; release: string; machine: string }
+export interface ProbeUts {
+  hostname: string;
+  domainname: string;
+  sysname: string;
+  release: string;
+  machine: string;
+}
 
 export interface ProbeTty {
-  stdin: boolean; stdout: boolean; stderr: boolean;
-  sid: number; pgid: number;
+  stdin: boolean;
+  stdout: boolean;
+  stderr: boolean;
+  sid: number;
+  pgid: number;
   /** tcgetpgrp of the first of fds 0-2 that is a tty; null if none is or it is not ours. */
   foregroundPgid: number | null;
-  rows: number | null; cols: number | null;
+  rows: number | null;
+  cols: number | null;
 }
 
 export interface ProbeCaps {
-  effective: ProbeBitSet; permitted: ProbeBitSet; inheritable: ProbeBitSet;
-  bounding: ProbeBitSet; ambient: ProbeBitSet;
+  effective: ProbeBitSet;
+  permitted: ProbeBitSet;
+  inheritable: ProbeBitSet;
+  bounding: ProbeBitSet;
+  ambient: ProbeBitSet;
 }
 
 export type ProbeRlimitName =
-  | 'RLIMIT_CPU' | 'RLIMIT_FSIZE' | 'RLIMIT_DATA' | 'RLIMIT_STACK' | 'RLIMIT_CORE' | 'RLIMIT_RSS'
-  | 'RLIMIT_NPROC' | 'RLIMIT_NOFILE' | 'RLIMIT_MEMLOCK' | 'RLIMIT_AS' | 'RLIMIT_LOCKS'
-  | 'RLIMIT_SIGPENDING' | 'RLIMIT_MSGQUEUE' | 'RLIMIT_NICE' | 'RLIMIT_RTPRIO' | 'RLIMIT_RTTIME';
+  | 'RLIMIT_CPU'
+  | 'RLIMIT_FSIZE'
+  | 'RLIMIT_DATA'
+  | 'RLIMIT_STACK'
+  | 'RLIMIT_CORE'
+  | 'RLIMIT_RSS'
+  | 'RLIMIT_NPROC'
+  | 'RLIMIT_NOFILE'
+  | 'RLIMIT_MEMLOCK'
+  | 'RLIMIT_AS'
+  | 'RLIMIT_LOCKS'
+  | 'RLIMIT_SIGPENDING'
+  | 'RLIMIT_MSGQUEUE'
+  | 'RLIMIT_NICE'
+  | 'RLIMIT_RTPRIO'
+  | 'RLIMIT_RTTIME';
 
 /** -1 means unlimited (RLIM_INFINITY). */
-export interface ProbeRlimit { soft: number; hard: number }
+export interface ProbeRlimit {
+  soft: number;
+  hard: number;
+}
 
-export interface ProbeFd { fd: number; target: string | null; cloexec: boolean; access: 'r' | 'w' | 'rw' | null }
+export interface ProbeFd {
+  fd: number;
+  target: string | null;
+  cloexec: boolean;
+  access: 'r' | 'w' | 'rw' | null;
+}
 
 export interface ProbeMount {
-  id: number; parent: number;
+  id: number;
+  parent: number;
   /** "major:minor" of the filesystem. */
   dev: string;
-  root: string; mountPoint: string;
+  root: string;
+  mountPoint: string;
   /** Per-mount options: "rw", "nosuid", "relatime"… */
   options: string[];
   /** Optional fields: "shared:1", "master:2", "propagate_from:3", "unbindable". */
   propagation: string[];
-  fstype: string; source: string;
+  fstype: string;
+  source: string;
   superOptions: string[];
 }
 
-export type ProbeNamespaceName =
-  | 'cgroup' | 'ipc' | 'mnt' | 'net' | 'pid' | 'pid_for_children'
-  | 'time' | 'time_for_children' | 'user' | 'uts';
+export type ProbeNamespaceName = 'cgroup' | 'ipc' | 'mnt' | 'net' | 'pid' | 'pid_for_children' | 'time' | 'time_for_children' | 'user' | 'uts';
 
-export interface ProbeCgroupEntry { hierarchy: number; controllers: string[]; path: string }
+export interface ProbeCgroupEntry {
+  hierarchy: number;
+  controllers: string[];
+  path: string;
+}
 
 export interface ProbeSignalState {
   source: 'status' | 'syscalls';
-  pending: ProbeBitSet; blocked: ProbeBitSet; ignored: ProbeBitSet; caught: ProbeBitSet;
+  pending: ProbeBitSet;
+  blocked: ProbeBitSet;
+  ignored: ProbeBitSet;
+  caught: ProbeBitSet;
 }
 
 export type ProbeFileType = 'file' | 'dir' | 'symlink' | 'char' | 'block' | 'fifo' | 'socket' | 'unknown';
 
 export interface ProbeDevEntry {
-  path: string; type: ProbeFileType;
+  path: string;
+  type: ProbeFileType;
   /** Permission bits (st_mode & 0o7777). */
-  mode: number; uid: number; gid: number;
-  major: number | null; minor: number | null;
+  mode: number;
+  uid: number;
+  gid: number;
+  major: number | null;
+  minor: number | null;
   target: string | null;
 }
 
 export interface ProbePathStat {
-  type: ProbeFileType; mode: number; uid: number; gid: number;
-  major: number | null; minor: number | null;
-  size: number; dev: number; ino: number;
+  type: ProbeFileType;
+  mode: number;
+  uid: number;
+  gid: number;
+  major: number | null;
+  minor: number | null;
+  size: number;
+  dev: number;
+  ino: number;
 }
 
 /** What stat/statfs/open/read said about one path (masked paths: /dev/null or an empty tmpfs). */
 export interface ProbePath {
-  statErrno: string | null; stat: ProbePathStat | null;
+  statErrno: string | null;
+  stat: ProbePathStat | null;
   /** statfs f_type, e.g. 0x01021994 for tmpfs. */
   fsMagic: number | null;
   readOnly: boolean | null;
-  openErrno: string | null; readErrno: string | null;
+  openErrno: string | null;
+  readErrno: string | null;
   /** First ≤64 bytes read (invalid UTF-8 bytes become U+FFFD); null for dirs and failures. */
   head: string | null;
   /** Number of entries for a directory, else null. */
@@ -120,24 +180,72 @@ export interface ProbeReport {
 }
 
 /** `probe stat PATH...` */
-export interface ProbeStatOutput { paths: Record<string, ProbePath>; errors: Record<string, string> }
+export interface ProbeStatOutput {
+  paths: Record<string, ProbePath>;
+  errors: Record<string, string>;
+}
 /** `probe sysctl NAME...` (null: unreadable, the errno is in errors["sysctl:NAME"]) */
-export interface ProbeSysctlOutput { sysctl: Record<string, string | null>; errors: Record<string, string> }
+export interface ProbeSysctlOutput {
+  sysctl: Record<string, string | null>;
+  errors: Record<string, string>;
+}
 /** `probe open PATH FLAGS` */
-export interface ProbeOpenOutput { path: string; flags: number; ok: boolean; errno: string | null }
+export interface ProbeOpenOutput {
+  path: string;
+  flags: number;
+  ok: boolean;
+  errno: string | null;
+}
 /** `probe write-file PATH DATA` */
-export interface ProbeWriteOutput { path: string; ok: boolean; errno: string | null; bytes: number | null }
+export interface ProbeWriteOutput {
+  path: string;
+  ok: boolean;
+  errno: string | null;
+  bytes: number | null;
+}
 /** `probe fork N` */
-export interface ProbeForkOutput { requested: number; succeeded: number; failed: number; errno: string | null }
+export interface ProbeForkOutput {
+  requested: number;
+  succeeded: number;
+  failed: number;
+  errno: string | null;
+}
 /** `probe signals`: the first line, then one line per signal. */
-export interface ProbeSignalsReady { ready: true; pid: number }
-export interface ProbeSignalEvent { signal: string; number: number; senderPid: number; senderUid: number }
+export interface ProbeSignalsReady {
+  ready: true;
+  pid: number;
+}
+export interface ProbeSignalEvent {
+  signal: string;
+  number: number;
+  senderPid: number;
+  senderUid: number;
+}
 
 /** Section keys of a full report (`probe all`), in output order. */
 export const PROBE_SECTIONS = [
-  'pid', 'ppid', 'ids', 'umask', 'cwd', 'uts', 'tty', 'caps', 'noNewPrivs', 'seccomp', 'rlimits',
-  'fds', 'mounts', 'namespaces', 'cgroup', 'clocks', 'env', 'argv', 'signalState', 'oomScoreAdj',
-  'dev', 'paths',
+  'pid',
+  'ppid',
+  'ids',
+  'umask',
+  'cwd',
+  'uts',
+  'tty',
+  'caps',
+  'noNewPrivs',
+  'seccomp',
+  'rlimits',
+  'fds',
+  'mounts',
+  'namespaces',
+  'cgroup',
+  'clocks',
+  'env',
+  'argv',
+  'signalState',
+  'oomScoreAdj',
+  'dev',
+  'paths',
 ] as const satisfies readonly (keyof ProbeReport)[];
 
 export type ProbeSection = (typeof PROBE_SECTIONS)[number];
@@ -149,7 +257,7 @@ export function parseProbeJson<T = Partial<ProbeReport>>(stdout: string): T {
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new Error(`probe output is not JSON (${(err as Error).message}): ${excerpt(text)}`);
+    throw new Error(`probe output is not JSON (${(err as Error).message}): ${excerpt(text)}`, { cause: err });
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new Error(`probe output is not a JSON object: ${excerpt(text)}`);
@@ -168,7 +276,10 @@ export function parseProbeOutput(stdout: string): ProbeReport {
 
 /** Parses line-per-object output (`probe signals`). */
 export function parseProbeLines<T = unknown>(stdout: string): T[] {
-  return stdout.split('\n').filter((l) => l.trim() !== '').map((l) => parseProbeJson<T>(l));
+  return stdout
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => parseProbeJson<T>(l));
 }
 
 function excerpt(text: string): string {
@@ -176,4 +287,9 @@ function excerpt(text: string): string {
 }
 
 /** `probe sd-notify MESSAGE`: one datagram sent to $NOTIFY_SOCKET, as sd_notify(3). */
-export interface ProbeSdNotifyOutput { socket: string | null; ok: boolean; errno: string | null; bytes: number | null }
+export interface ProbeSdNotifyOutput {
+  socket: string | null;
+  ok: boolean;
+  errno: string | null;
+  bytes: number | null;
+}

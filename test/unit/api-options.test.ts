@@ -31,7 +31,10 @@ test('specFromOptions: process, root, mounts, network, limits, rlimits, configur
   t.is(p.cwd, '/tmp');
   t.deepEqual(p.user, { uid: 65534, gid: 65534 });
   t.false(p.terminal);
-  t.deepEqual(p.rlimits, [{ type: 'RLIMIT_NOFILE', soft: 32, hard: 64 }, { type: 'RLIMIT_CPU', soft: 3, hard: 3 }]);
+  t.deepEqual(p.rlimits, [
+    { type: 'RLIMIT_NOFILE', soft: 32, hard: 64 },
+    { type: 'RLIMIT_CPU', soft: 3, hard: 3 },
+  ]);
   t.deepEqual(p.capabilities, { bounding: ['CAP_NET_BIND_SERVICE'], effective: ['CAP_NET_BIND_SERVICE'], permitted: ['CAP_NET_BIND_SERVICE'] });
   t.deepEqual(spec.root, { path: '/srv/rootfs', readonly: true });
   t.is(spec.hostname, 'box');
@@ -44,7 +47,7 @@ test('specFromOptions: process, root, mounts, network, limits, rlimits, configur
   t.deepEqual(spec.annotations, { a: 'b' });
 });
 
-test('specFromOptions: defaults keep runc\'s example (new netns, read-only root)', (t) => {
+test("specFromOptions: defaults keep runc's example (new netns, read-only root)", (t) => {
   const spec = specFromOptions({ rootfs: '/r', args: ['true'] });
   t.true(spec.linux!.namespaces!.some((n) => n.type === 'network'));
   t.true(spec.root!.readonly);
@@ -124,7 +127,10 @@ test('exported surface: Runtime, error classes with codes, channel names', (t) =
     t.true(e instanceof api.TsrunError);
     t.is(e.code, code);
   }
-  t.deepEqual(Object.values(api.CHANNELS).filter((n) => !n.startsWith('tsrun:')), []);
+  t.deepEqual(
+    Object.values(api.CHANNELS).filter((n) => !n.startsWith('tsrun:')),
+    [],
+  );
   t.true(Object.values(api.CHANNELS).every((n) => diagnosticsChannel.channel(n).name === n));
 });
 

@@ -43,10 +43,21 @@ test('a consumer type-checks against dist/types and runs against dist/index.js',
   symlinkSync(path.join(REPO_ROOT, 'node_modules/@types/node'), path.join(dir, 'node_modules/@types/node'));
   writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
   writeFileSync(path.join(dir, 'consumer.ts'), CONSUMER);
-  writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({
-    compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, lib: ['ES2023', 'ESNext.Disposable'], types: ['node'], outDir: 'out' },
-    files: ['consumer.ts'],
-  }));
+  writeFileSync(
+    path.join(dir, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: {
+        target: 'ES2022',
+        module: 'NodeNext',
+        moduleResolution: 'NodeNext',
+        strict: true,
+        lib: ['ES2023', 'ESNext.Disposable'],
+        types: ['node'],
+        outDir: 'out',
+      },
+      files: ['consumer.ts'],
+    }),
+  );
   try {
     await run(process.execPath, [path.join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', dir], { cwd: dir });
   } catch (err) {

@@ -12,9 +12,28 @@ import type { LinuxResources } from '../../src/spec/types.js';
 
 const ALL = ['cpuset', 'cpu', 'io', 'memory', 'hugetlb', 'pids', 'rdma'];
 const FILES = [
-  'cgroup.procs', 'cgroup.freeze', 'cgroup.events', 'memory.max', 'memory.low', 'memory.high', 'memory.swap.max', 'memory.current',
-  'cpu.weight', 'cpu.max', 'cpu.max.burst', 'cpu.idle', 'cpuset.cpus', 'cpuset.mems', 'pids.max', 'io.weight', 'io.max',
-  'hugetlb.2MB.max', 'hugetlb.2MB.rsvd.max', 'hugetlb.1GB.max', 'hugetlb.1GB.rsvd.max', 'rdma.max',
+  'cgroup.procs',
+  'cgroup.freeze',
+  'cgroup.events',
+  'memory.max',
+  'memory.low',
+  'memory.high',
+  'memory.swap.max',
+  'memory.current',
+  'cpu.weight',
+  'cpu.max',
+  'cpu.max.burst',
+  'cpu.idle',
+  'cpuset.cpus',
+  'cpuset.mems',
+  'pids.max',
+  'io.weight',
+  'io.max',
+  'hugetlb.2MB.max',
+  'hugetlb.2MB.rsvd.max',
+  'hugetlb.1GB.max',
+  'hugetlb.1GB.rsvd.max',
+  'rdma.max',
 ];
 
 /** A fake cgroup directory; `files` replaces or adds content, null removes a file. */
@@ -32,7 +51,7 @@ function fakeCgroup(t: ExecutionContext, controllers = ALL, files: Record<string
 
 const read = (dir: string, f: string) => readFileSync(path.join(dir, f), 'utf8');
 
-test('cpu shares convert to cpu.weight with runc\'s quadratic (PR#4785): 2→1, 1024→100, 262144→10000', (t) => {
+test("cpu shares convert to cpu.weight with runc's quadratic (PR#4785): 2→1, 1024→100, 262144→10000", (t) => {
   t.is(sharesToWeight(0), 0);
   t.is(sharesToWeight(2), 1);
   t.is(sharesToWeight(1024), 100);
@@ -47,7 +66,7 @@ test('blkio weight converts to io.weight linearly (10→1, 500→4950, 1000→10
   t.is(blkioToIoWeight(1000), 10000);
 });
 
-test('swap: v2 memory.swap.max is memory+swap minus the limit, with runc\'s special cases', (t) => {
+test("swap: v2 memory.swap.max is memory+swap minus the limit, with runc's special cases", (t) => {
   t.is(swapToV2(200, 100), 100);
   t.is(swapToV2(100, 100), 0);
   t.is(swapToV2(-1, 100), -1);
@@ -85,7 +104,9 @@ test('memory: no swap accounting (no memory.swap.max) is fine for "0" and "max",
 
 test('memory checkBeforeUpdate refuses a limit at or below memory.current', (t) => {
   const dir = fakeCgroup(t, ALL, { 'memory.current': '4096\n' });
-  t.throws(() => applyResources(dir, { memory: { limit: 4096, checkBeforeUpdate: true } }), { message: /rejecting memory limit 4096 below current usage 4096/ });
+  t.throws(() => applyResources(dir, { memory: { limit: 4096, checkBeforeUpdate: true } }), {
+    message: /rejecting memory limit 4096 below current usage 4096/,
+  });
   t.is(read(dir, 'memory.max'), '', 'nothing written');
   applyResources(dir, { memory: { limit: 8192, checkBeforeUpdate: true } });
   t.is(read(dir, 'memory.max'), '8192\n');
@@ -106,7 +127,7 @@ test('cpu: shares → weight, quota/period → cpu.max, burst, idle; quota ≤ 0
   t.is(read(c, 'cpu.max'), 'max 50000\n');
 });
 
-test('cpu: realtime fields have no v2 file and are ignored, as runc\'s fs2 does', (t) => {
+test("cpu: realtime fields have no v2 file and are ignored, as runc's fs2 does", (t) => {
   const dir = fakeCgroup(t, ['memory']);
   t.deepEqual(neededControllers({ cpu: { realtimeRuntime: 950000, realtimePeriod: 1000000 } }), []);
   t.notThrows(() => applyResources(dir, { cpu: { realtimeRuntime: 950000, realtimePeriod: 1000000 } }));
@@ -120,7 +141,11 @@ test('cpuset: cpus and mems go to cpuset.cpus and cpuset.mems', (t) => {
 });
 
 test('pids: a limit, 0 (no new processes, runtime-spec 1.3) and negative (max)', (t) => {
-  for (const [limit, want] of [[20, '20'], [0, '0'], [-1, 'max']] as const) {
+  for (const [limit, want] of [
+    [20, '20'],
+    [0, '0'],
+    [-1, 'max'],
+  ] as const) {
     const dir = fakeCgroup(t);
     applyResources(dir, { pids: { limit } });
     t.is(read(dir, 'pids.max'), `${want}\n`, `limit ${limit}`);
@@ -155,7 +180,12 @@ test('io: with BFQ the weight is written unconverted to io.bfq.weight, and devic
 
 test('hugetlb: <size>.max and <size>.rsvd.max; a kernel without rsvd files is fine', (t) => {
   const dir = fakeCgroup(t);
-  applyResources(dir, { hugepageLimits: [{ pageSize: '2MB', limit: 4194304 }, { pageSize: '1GB', limit: 0 }] });
+  applyResources(dir, {
+    hugepageLimits: [
+      { pageSize: '2MB', limit: 4194304 },
+      { pageSize: '1GB', limit: 0 },
+    ],
+  });
   t.is(read(dir, 'hugetlb.2MB.max'), '4194304\n');
   t.is(read(dir, 'hugetlb.2MB.rsvd.max'), '4194304\n');
   t.is(read(dir, 'hugetlb.1GB.rsvd.max'), '0\n');

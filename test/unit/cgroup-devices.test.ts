@@ -3,14 +3,37 @@
 // over many accesses and compared with the rule set's reference decision.
 import test from 'ava';
 import { decodeProgram, deviceFilterProgram, encodeProgram, runDeviceProgram } from '../../src/cgroups/device-bpf.js';
-import { decide, DEFAULT_ALLOWED_DEVICES, DeviceEmulator, deviceRuleSet, WILDCARD, type DeviceRuleSet, type DeviceType } from '../../src/cgroups/device-rules.js';
+import {
+  decide,
+  DEFAULT_ALLOWED_DEVICES,
+  DeviceEmulator,
+  deviceRuleSet,
+  WILDCARD,
+  type DeviceRuleSet,
+  type DeviceType,
+} from '../../src/cgroups/device-rules.js';
 import { deviceProgramFor } from '../../src/cgroups/devices.js';
 import type { LinuxDeviceCgroup } from '../../src/spec/types.js';
 
 const ACCESSES = ['r', 'w', 'm', 'rw', 'rm', 'wm', 'rwm'];
 const DEVICES: [DeviceType, number, number][] = [
-  ['c', 1, 3], ['c', 1, 5], ['c', 1, 9], ['c', 1, 11], ['c', 5, 0], ['c', 5, 1], ['c', 5, 2], ['c', 136, 0], ['c', 136, 77],
-  ['c', 10, 200], ['c', 10, 229], ['b', 8, 0], ['b', 8, 1], ['b', 7, 0], ['c', 4, 1], ['c', 0xfff, 0xfffff], ['c', 2 ** 31 + 5, 7],
+  ['c', 1, 3],
+  ['c', 1, 5],
+  ['c', 1, 9],
+  ['c', 1, 11],
+  ['c', 5, 0],
+  ['c', 5, 1],
+  ['c', 5, 2],
+  ['c', 136, 0],
+  ['c', 136, 77],
+  ['c', 10, 200],
+  ['c', 10, 229],
+  ['b', 8, 0],
+  ['b', 8, 1],
+  ['b', 7, 0],
+  ['c', 4, 1],
+  ['c', 0xfff, 0xfffff],
+  ['c', 2 ** 31 + 5, 7],
 ];
 
 function agree(t: import('ava').ExecutionContext, set: DeviceRuleSet): void {
@@ -25,7 +48,7 @@ function agree(t: import('ava').ExecutionContext, set: DeviceRuleSet): void {
   t.pass();
 }
 
-test('runc\'s default spec (deny all) plus the default allow list: the standard devices only', (t) => {
+test("runc's default spec (deny all) plus the default allow list: the standard devices only", (t) => {
   const set = deviceRuleSet([{ allow: false, access: 'rwm' }]);
   t.false(set.defaultAllow);
   const prog = deviceFilterProgram(set);
@@ -56,9 +79,19 @@ test('rules accumulate and narrow as cgroup v1 did (emulator)', (t) => {
 });
 
 test('a type "a" rule resets the list; allow-all then deny rules makes a blacklist', (t) => {
-  const set = deviceRuleSet([{ allow: true, access: 'rwm' }, { allow: false, type: 'b', major: 8, access: 'rw' }, { allow: false, type: 'c', major: 1, minor: 11, access: 'w' }], false);
+  const set = deviceRuleSet(
+    [
+      { allow: true, access: 'rwm' },
+      { allow: false, type: 'b', major: 8, access: 'rw' },
+      { allow: false, type: 'c', major: 1, minor: 11, access: 'w' },
+    ],
+    false,
+  );
   t.true(set.defaultAllow);
-  t.deepEqual(set.rules, [{ type: 'b', major: 8, minor: WILDCARD, access: 'rw' }, { type: 'c', major: 1, minor: 11, access: 'w' }]);
+  t.deepEqual(set.rules, [
+    { type: 'b', major: 8, minor: WILDCARD, access: 'rw' },
+    { type: 'c', major: 1, minor: 11, access: 'w' },
+  ]);
   const prog = deviceFilterProgram(set);
   t.is(runDeviceProgram(prog, 'b', 8, 3, 'r'), 0);
   t.is(runDeviceProgram(prog, 'b', 8, 3, 'm'), 1, 'mknod was not denied');
@@ -66,19 +99,42 @@ test('a type "a" rule resets the list; allow-all then deny rules makes a blackli
   t.is(runDeviceProgram(prog, 'c', 1, 11, 'w'), 0);
   t.is(runDeviceProgram(prog, 'c', 4, 1, 'rwm'), 1);
   agree(t, set);
-  agree(t, deviceRuleSet([{ allow: true, access: 'rwm' }, { allow: false, type: 'b', major: 8, access: 'rw' }]));
+  agree(
+    t,
+    deviceRuleSet([
+      { allow: true, access: 'rwm' },
+      { allow: false, type: 'b', major: 8, access: 'rw' },
+    ]),
+  );
 });
 
 test('a deny that would punch a hole in a wildcard allow is refused, naming both rules', (t) => {
-  t.throws(() => deviceRuleSet([{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 136, access: 'rwm' }, { allow: false, type: 'c', major: 136, minor: 3, access: 'r' }], false), {
-    message: /linux\.resources\.devices\[2\]: rule c 136:3 r cannot punch a hole in the wildcard rule c 136:\* rwm/,
-  });
+  t.throws(
+    () =>
+      deviceRuleSet(
+        [
+          { allow: false, access: 'rwm' },
+          { allow: true, type: 'c', major: 136, access: 'rwm' },
+          { allow: false, type: 'c', major: 136, minor: 3, access: 'r' },
+        ],
+        false,
+      ),
+    {
+      message: /linux\.resources\.devices\[2\]: rule c 136:3 r cannot punch a hole in the wildcard rule c 136:\* rwm/,
+    },
+  );
   t.throws(() => deviceRuleSet([{ allow: false, type: 'x', access: 'r' }]), { message: /unsupported device type "x"/ });
 });
 
 test('majors and minors of 2^31 and more compare as unsigned 32-bit values (JMP32, no sign extension)', (t) => {
   const big = 2 ** 31 + 5;
-  const set = deviceRuleSet([{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: big, minor: 7, access: 'rwm' }], false);
+  const set = deviceRuleSet(
+    [
+      { allow: false, access: 'rwm' },
+      { allow: true, type: 'c', major: big, minor: 7, access: 'rwm' },
+    ],
+    false,
+  );
   const prog = deviceFilterProgram(set);
   t.is(runDeviceProgram(prog, 'c', big, 7, 'rw'), 1);
   t.is(runDeviceProgram(prog, 'c', 5, 7, 'rw'), 0);
@@ -110,7 +166,7 @@ test('random rule lists: the program and the rules always agree', (t) => {
   }
 });
 
-test('the encoded program is 8 bytes per instruction and round-trips; defaults are in runc\'s list', (t) => {
+test("the encoded program is 8 bytes per instruction and round-trips; defaults are in runc's list", (t) => {
   const buf = deviceProgramFor([{ allow: false, access: 'rwm' }]);
   t.is(buf.length % 8, 0);
   t.deepEqual(encodeProgram(decodeProgram(buf)), buf);

@@ -23,10 +23,18 @@ test('slices nest by dashes (systemd.slice(5))', (t) => {
 
 test('memory: MemoryMax, MemoryLow, MemorySwapMax = swap - limit; -1 is infinity', (t) => {
   t.deepEqual(resourceProperties({ memory: { limit: 1000, reservation: 500, swap: 3000 } }), [
-    ['MemoryMax', 't', 1000n], ['MemoryLow', 't', 500n], ['MemorySwapMax', 't', 2000n],
+    ['MemoryMax', 't', 1000n],
+    ['MemoryLow', 't', 500n],
+    ['MemorySwapMax', 't', 2000n],
   ]);
-  t.deepEqual(resourceProperties({ memory: { limit: -1 } }), [['MemoryMax', 't', U64_MAX], ['MemorySwapMax', 't', U64_MAX]]);
-  t.deepEqual(resourceProperties({ memory: { limit: 1000, swap: 1000 } }), [['MemoryMax', 't', 1000n], ['MemorySwapMax', 't', 0n]]);
+  t.deepEqual(resourceProperties({ memory: { limit: -1 } }), [
+    ['MemoryMax', 't', U64_MAX],
+    ['MemorySwapMax', 't', U64_MAX],
+  ]);
+  t.deepEqual(resourceProperties({ memory: { limit: 1000, swap: 1000 } }), [
+    ['MemoryMax', 't', 1000n],
+    ['MemorySwapMax', 't', 0n],
+  ]);
 });
 
 test('cpu: CPUWeight from shares, quota per second rounded up to 10 ms, period, AllowedCPUs mask', (t) => {
@@ -38,8 +46,15 @@ test('cpu: CPUWeight from shares, quota per second rounded up to 10 ms, period, 
     ['AllowedMemoryNodes', 'ay', [1]],
   ]);
   const odd = resourceProperties({ cpu: { quota: 12345, period: 100000 } });
-  t.deepEqual(odd.find((p) => p[0] === 'CPUQuotaPerSecUSec'), ['CPUQuotaPerSecUSec', 't', 130000n], '123450 µs/s rounds up to 130000');
-  t.deepEqual(resourceProperties({ cpu: { period: 50000 } }).find((p) => p[0] === 'CPUQuotaPerSecUSec'), ['CPUQuotaPerSecUSec', 't', U64_MAX]);
+  t.deepEqual(
+    odd.find((p) => p[0] === 'CPUQuotaPerSecUSec'),
+    ['CPUQuotaPerSecUSec', 't', 130000n],
+    '123450 µs/s rounds up to 130000',
+  );
+  t.deepEqual(
+    resourceProperties({ cpu: { period: 50000 } }).find((p) => p[0] === 'CPUQuotaPerSecUSec'),
+    ['CPUQuotaPerSecUSec', 't', U64_MAX],
+  );
   t.deepEqual(cpuMask('0'), [1]);
   t.throws(() => cpuMask('3-1'), { message: /invalid cpu list/ });
 });

@@ -34,8 +34,18 @@ test('flags → resources: only what is given; -1 memory is unlimited; bad numbe
 });
 
 test('merge: set fields win, zero fields keep the old value, devices never change', (t) => {
-  const old = { memory: { limit: 100, swap: 200 }, cpu: { quota: 10000, period: 100000, shares: 512 }, devices: [{ allow: false, access: 'rwm' }], pids: { limit: 9 } };
-  const { merged, effective } = mergeResources(old, { memory: { limit: 300, swap: 0 }, cpu: { shares: 0 }, devices: [{ allow: true, access: 'rwm' }], pids: { limit: 0 } });
+  const old = {
+    memory: { limit: 100, swap: 200 },
+    cpu: { quota: 10000, period: 100000, shares: 512 },
+    devices: [{ allow: false, access: 'rwm' }],
+    pids: { limit: 9 },
+  };
+  const { merged, effective } = mergeResources(old, {
+    memory: { limit: 300, swap: 0 },
+    cpu: { shares: 0 },
+    devices: [{ allow: true, access: 'rwm' }],
+    pids: { limit: 0 },
+  });
   t.deepEqual(merged.memory, { limit: 300, swap: 200 });
   t.is(merged.cpu!.shares, 512);
   t.is(merged.pids!.limit, 0, 'pids 0 is a limit');
@@ -69,7 +79,7 @@ test('stats JSON writes uint64 max exactly, as Go does', (t) => {
   t.is(statsJson({ limit: U64_MAX, n: 3 }), '{"limit":18446744073709551615,"n":3}');
 });
 
-test('stats from cgroup v2 files in runc\'s shape (cpu ns, memory+swap, pids, io.stat → blkio)', (t) => {
+test("stats from cgroup v2 files in runc's shape (cpu ns, memory+swap, pids, io.stat → blkio)", (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'tsrun-fakecg-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const files: Record<string, string> = {
@@ -86,14 +96,23 @@ test('stats from cgroup v2 files in runc\'s shape (cpu ns, memory+swap, pids, io
   };
   for (const [f, v] of Object.entries(files)) writeFileSync(path.join(dir, f), v);
   const s = readStats(dir);
-  t.deepEqual(s.cpu, { usage: { total: 3_000_000, kernel: 1_000_000, user: 2_000_000 }, throttling: { periods: 10, throttledPeriods: 4, throttledTime: 500_000 } });
+  t.deepEqual(s.cpu, {
+    usage: { total: 3_000_000, kernel: 1_000_000, user: 2_000_000 },
+    throttling: { periods: 10, throttledPeriods: 4, throttledTime: 500_000 },
+  });
   t.deepEqual(s.memory.usage, { limit: U64_MAX, usage: 4096, failcnt: 2 });
   t.deepEqual(s.memory.swap, { limit: U64_MAX, usage: 5120, failcnt: 0 });
   t.is(s.memory.cache, 1024);
   t.deepEqual(s.memory.raw, { anon: 2048, file: 1024 });
   t.deepEqual(s.pids, { current: 3, limit: 20 });
-  t.deepEqual(s.blkio.ioServiceBytesRecursive, [{ major: 254, op: 'Read', value: 4096 }, { major: 254, op: 'Write' }]);
-  t.deepEqual(s.blkio.ioServicedRecursive, [{ major: 254, op: 'Read', value: 1 }, { major: 254, op: 'Write' }]);
+  t.deepEqual(s.blkio.ioServiceBytesRecursive, [
+    { major: 254, op: 'Read', value: 4096 },
+    { major: 254, op: 'Write' },
+  ]);
+  t.deepEqual(s.blkio.ioServicedRecursive, [
+    { major: 254, op: 'Read', value: 1 },
+    { major: 254, op: 'Write' },
+  ]);
   t.is(s.network_interfaces, null);
   t.regex(statsJson(s), /"usage":\{"limit":18446744073709551615,"usage":4096,"failcnt":2\}/);
 });

@@ -44,8 +44,14 @@ test('--log file: appended, mode 0644, debug only with --debug; containerd finds
   log.error('container with id exists: x');
   log.close();
   log.close(); // idempotent
-  const lines = readFileSync(file, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
-  t.deepEqual(lines.map((l) => l.level), ['info', 'info', 'warning', 'error', 'error']);
+  const lines = readFileSync(file, 'utf8')
+    .trimEnd()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  t.deepEqual(
+    lines.map((l) => l.level),
+    ['info', 'info', 'warning', 'error', 'error'],
+  );
   t.is(lines[0].msg, 'earlier run', 'appended, not truncated');
   // containerd getLastRuntimeError: the last "error" msg.
   t.is(lines.filter((l) => l.level === 'error').pop().msg, 'container with id exists: x');

@@ -7,7 +7,9 @@ const parse = (line: string | string[]) => parseCommandLine(typeof line === 'str
 
 // The argv real engines pass (reference/runtime-contract.md §1.2), verbatim.
 test('containerd create', (t) => {
-  const r = parse('--root /run/containerd/runc/default --log /b/log.json --log-format json create --bundle /b --pid-file /b/init.pid --console-socket /tmp/s id1');
+  const r = parse(
+    '--root /run/containerd/runc/default --log /b/log.json --log-format json create --bundle /b --pid-file /b/init.pid --console-socket /tmp/s id1',
+  );
   t.like(r.global, { root: '/run/containerd/runc/default', log: '/b/log.json', logFormat: 'json', debug: false, systemdCgroup: false, rootless: 'auto' });
   t.is(r.command, 'create');
   t.deepEqual(r.flags, { bundle: '/b', 'pid-file': '/b/init.pid', 'console-socket': '/tmp/s', 'preserve-fds': 0 });
@@ -16,7 +18,9 @@ test('containerd create', (t) => {
 });
 
 test('containerd create with --systemd-cgroup, --no-pivot, --no-new-keyring', (t) => {
-  const r = parse('--root /run/containerd/runc/k8s.io --log /b/log.json --log-format json --systemd-cgroup create --bundle /b --pid-file /b/init.pid --no-pivot --no-new-keyring id1');
+  const r = parse(
+    '--root /run/containerd/runc/k8s.io --log /b/log.json --log-format json --systemd-cgroup create --bundle /b --pid-file /b/init.pid --no-pivot --no-new-keyring id1',
+  );
   t.true(r.global.systemdCgroup);
   t.like(r.flags, { 'no-pivot': true, 'no-new-keyring': true });
 });
@@ -29,9 +33,20 @@ test('conmon create (with --preserve-fds) and CRI-O --root=', (t) => {
 });
 
 test('containerd restore with the single-dash -no-subreaper', (t) => {
-  const r = parse('--root /r --log /b/log.json --log-format json restore --image-path /img --work-path /work --parent-path /parent --detach --pid-file /b/init.pid --no-pivot -no-subreaper --bundle /b id1');
+  const r = parse(
+    '--root /r --log /b/log.json --log-format json restore --image-path /img --work-path /work --parent-path /parent --detach --pid-file /b/init.pid --no-pivot -no-subreaper --bundle /b id1',
+  );
   t.is(r.command, 'restore');
-  t.like(r.flags, { 'image-path': '/img', 'work-path': '/work', 'parent-path': '/parent', detach: true, 'pid-file': '/b/init.pid', 'no-pivot': true, 'no-subreaper': true, bundle: '/b' });
+  t.like(r.flags, {
+    'image-path': '/img',
+    'work-path': '/work',
+    'parent-path': '/parent',
+    detach: true,
+    'pid-file': '/b/init.pid',
+    'no-pivot': true,
+    'no-subreaper': true,
+    bundle: '/b',
+  });
   t.deepEqual(r.args, ['id1']);
 });
 
@@ -75,13 +90,18 @@ test('ps: --format json, and ps options after the id are not flags', (t) => {
 
 test('exec: containerd, conmon and CRI-O forms; command args are not parsed', (t) => {
   t.like(parse('exec --process /tmp/p.json --detach --pid-file /b/e.pid id'), {
-    command: 'exec', flags: { process: '/tmp/p.json', detach: true, 'pid-file': '/b/e.pid' }, args: ['id'],
+    command: 'exec',
+    flags: { process: '/tmp/p.json', detach: true, 'pid-file': '/b/e.pid' },
+    args: ['id'],
   });
   t.like(parse('exec --pid-file /p --process /f --detach --preserve-fds 3 --console-socket /s id'), {
     flags: { 'pid-file': '/p', process: '/f', detach: true, 'preserve-fds': 3, 'console-socket': '/s' },
   });
   t.like(parse('exec --process /f id'), { flags: { process: '/f' }, args: ['id'] });
-  const r = parseCommandLine(['exec', '-t', '-e', 'A=1,2', '--env', 'B=2', '-u', '1000:1000', '-g', '10', '-g', '11', '--cap', 'CAP_KILL', 'id', 'sh', '-c', 'echo hi --tty'], ENV);
+  const r = parseCommandLine(
+    ['exec', '-t', '-e', 'A=1,2', '--env', 'B=2', '-u', '1000:1000', '-g', '10', '-g', '11', '--cap', 'CAP_KILL', 'id', 'sh', '-c', 'echo hi --tty'],
+    ENV,
+  );
   t.deepEqual(r.flags, { tty: true, env: ['A=1,2', 'B=2'], user: '1000:1000', 'additional-gids': ['10', '11'], cap: ['CAP_KILL'], 'preserve-fds': 0 });
   t.deepEqual(r.args, ['id', 'sh', '-c', 'echo hi --tty']);
 });
@@ -185,7 +205,8 @@ test('the tables have no duplicate names or aliases within a command', (t) => {
 // The bound is loose on purpose: CI machines are shared and a timing test must not flake; it still
 // catches a parser that became pathological (measured here: 3–6 µs).
 test('parsing is cheap: under 200 µs for the containerd create argv', (t) => {
-  const argv = '--root /run/containerd/runc/default --log /b/log.json --log-format json create --bundle /b --pid-file /b/init.pid --console-socket /tmp/s id1'.split(' ');
+  const argv =
+    '--root /run/containerd/runc/default --log /b/log.json --log-format json create --bundle /b --pid-file /b/init.pid --console-socket /tmp/s id1'.split(' ');
   for (let i = 0; i < 1000; i++) parseCommandLine(argv, ENV);
   const n = 20000;
   const t0 = process.hrtime.bigint();

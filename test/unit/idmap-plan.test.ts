@@ -60,7 +60,13 @@ function str(plan: CompiledPlan, off: number): string {
 }
 
 test('mapText writes user_namespaces(7) lines', (t) => {
-  t.is(mapText([{ containerID: 0, hostID: 100000, size: 65536 }, { containerID: 70000, hostID: 5, size: 1 }]), '0 100000 65536\n70000 5 1\n');
+  t.is(
+    mapText([
+      { containerID: 0, hostID: 100000, size: 65536 },
+      { containerID: 70000, hostID: 5, size: 1 },
+    ]),
+    '0 100000 65536\n70000 5 1\n',
+  );
 });
 
 test('planIdmapMounts: explicit maps, the container maps for a bare "idmap", the joined namespace fd, flags', (t) => {
@@ -69,11 +75,21 @@ test('planIdmapMounts: explicit maps, the container maps for a bare "idmap", the
   const plain: Mount = { destination: '/c', type: 'bind', source: SRC, options: ['rbind'] };
   const made = planIdmapMounts(spec([explicit, bare, plain], userns), { bundle: DIR, euid: 0 });
   t.is(made.size, 2, 'a plain bind is not idmapped');
-  t.like(made.get(explicit), { source: SRC, destination: '/a', slot: 16, flags: Idmap.TREE_RECURSIVE | Idmap.RECURSIVE, uidMap: '1000 0 1\n', gidMap: '1000 0 1\n' });
+  t.like(made.get(explicit), {
+    source: SRC,
+    destination: '/a',
+    slot: 16,
+    flags: Idmap.TREE_RECURSIVE | Idmap.RECURSIVE,
+    uidMap: '1000 0 1\n',
+    gidMap: '1000 0 1\n',
+  });
   t.like(made.get(bare), { slot: 17, flags: 0, uidMap: '0 100000 65536\n', gidMap: '0 200000 65536\n' });
   t.is(made.get(bare)!.usernsFd, undefined);
 
-  const joined = planIdmapMounts(spec([bare], (s) => s.linux!.namespaces!.push({ type: 'user', path: '/proc/1/ns/user' })), { bundle: DIR, joinedUsernsFd: 7, euid: 0 });
+  const joined = planIdmapMounts(
+    spec([bare], (s) => s.linux!.namespaces!.push({ type: 'user', path: '/proc/1/ns/user' })),
+    { bundle: DIR, joinedUsernsFd: 7, euid: 0 },
+  );
   t.like(joined.get(bare), { usernsFd: 7, uidMap: undefined, gidMap: undefined });
   // "rbind" + "idmap": the submounts come along, only the top is idmapped.
   const top = { ...explicit, options: ['rbind', 'idmap'] };
@@ -96,16 +112,29 @@ test('planIdmapMounts refuses with runc words: not a bind, no maps without a use
     'mounts[7] (/t): id-mapped mounts are only supported for bind-mounts',
     'mounts[8] (/n): id-mapped mounts must have both uid and gid mappings specified',
   ]);
-  const rootless = t.throws(() => planIdmapMounts(spec([{ destination: '/a', type: 'bind', source: SRC, options: ['bind'], uidMappings: MAP, gidMappings: MAP }]), { bundle: DIR, euid: 1000 }), {
-    instanceOf: InvalidSpecError,
-  }) as InvalidSpecError;
+  const rootless = t.throws(
+    () =>
+      planIdmapMounts(spec([{ destination: '/a', type: 'bind', source: SRC, options: ['bind'], uidMappings: MAP, gidMappings: MAP }]), {
+        bundle: DIR,
+        euid: 1000,
+      }),
+    {
+      instanceOf: InvalidSpecError,
+    },
+  ) as InvalidSpecError;
   t.deepEqual(rootless.problems, ['mounts[7] (/a): id-mapped mounts are not supported for rootless containers']);
 });
 
 (process.geteuid?.() === 0 ? test : test.skip)('compilePlan: prepare ops come first, namespaces by unshare, attach onto the resolved mount point', (t) => {
   const m: Mount = { destination: '/data', type: 'bind', source: SRC, options: ['rbind', 'ridmap'], uidMappings: MAP, gidMappings: MAP };
   const { plan, cloneFlags } = compilePlan({
-    spec: spec([m], userns), bundle: DIR, rootfs: ROOTFS, mode: 'run', preserveFds: 0, noPivot: false, nsFds: new Map(),
+    spec: spec([m], userns),
+    bundle: DIR,
+    rootfs: ROOTFS,
+    mode: 'run',
+    preserveFds: 0,
+    noPivot: false,
+    nsFds: new Map(),
   });
   t.is(cloneFlags, 0, 'namespaces are unshared after the prepare');
   const list = ops(plan);
@@ -124,15 +153,23 @@ test('planIdmapMounts refuses with runc words: not a bind, no maps without a use
   t.is(attach.args[1], NONE, 'no source: attach only');
   t.is(list[idm[1] - 1].code, Op.RESOLVE, 'the mount point is resolved in the rootfs first');
   t.is(attach.args[6], list[idm[1] - 1].args[0], 'onto the resolved slot');
-  t.false(list.some((o) => o.code === Op.MOUNT && o.description.startsWith(`bind ${SRC}`)), 'no plain bind of the source');
+  t.false(
+    list.some((o) => o.code === Op.MOUNT && o.description.startsWith(`bind ${SRC}`)),
+    'no plain bind of the source',
+  );
 });
 
 test('validation: a bare "idmap" is fine with a user namespace; bad mappings are named', (t) => {
   const bare: Mount = { destination: '/b', type: 'bind', source: SRC, options: ['bind', 'idmap'] };
   t.deepEqual(problems(spec([bare], userns)), []);
   t.deepEqual(problems(spec([bare])), ['mounts[7]: id-mapped mounts must have both uid and gid mappings specified']);
-  t.deepEqual(problems(spec([{ ...bare, uidMappings: MAP, gidMappings: [] }], userns)), ['mounts[7]: id-mapped mounts must have both uid and gid mappings specified']);
-  const overlap = [{ containerID: 0, hostID: 1000, size: 10 }, { containerID: 100, hostID: 1005, size: 10 }];
+  t.deepEqual(problems(spec([{ ...bare, uidMappings: MAP, gidMappings: [] }], userns)), [
+    'mounts[7]: id-mapped mounts must have both uid and gid mappings specified',
+  ]);
+  const overlap = [
+    { containerID: 0, hostID: 1000, size: 10 },
+    { containerID: 100, hostID: 1005, size: 10 },
+  ];
   t.deepEqual(problems(spec([{ ...bare, uidMappings: overlap, gidMappings: MAP }])), [
     'mounts[7].uidMappings: mappings 0 and 1 overlap (hostID ranges); the kernel refuses overlapping ranges (user_namespaces(7))',
   ]);
@@ -141,10 +178,19 @@ test('validation: a bare "idmap" is fine with a user namespace; bad mappings are
     'mounts[7].gidMappings[0]: range of 10 ids from 4294967290 (container) / 0 (host) goes past 4294967295',
   ]);
   const many = Array.from({ length: 341 }, (_, i) => ({ containerID: i, hostID: i, size: 1 }));
-  t.deepEqual(problems(spec([{ ...bare, uidMappings: many, gidMappings: MAP }])), ['mounts[7].uidMappings: 341 mappings; the kernel takes at most 340 (user_namespaces(7))']);
-  t.deepEqual(problems(spec([], (s) => { userns(s); s.linux!.uidMappings!.push({ containerID: 10, hostID: 0, size: 1 }); })), [
-    'linux.uidMappings: mappings 0 and 1 overlap (containerID ranges); the kernel refuses overlapping ranges (user_namespaces(7))',
-  ], 'the container maps are checked the same way');
+  t.deepEqual(problems(spec([{ ...bare, uidMappings: many, gidMappings: MAP }])), [
+    'mounts[7].uidMappings: 341 mappings; the kernel takes at most 340 (user_namespaces(7))',
+  ]);
+  t.deepEqual(
+    problems(
+      spec([], (s) => {
+        userns(s);
+        s.linux!.uidMappings!.push({ containerID: 10, hostID: 0, size: 1 });
+      }),
+    ),
+    ['linux.uidMappings: mappings 0 and 1 overlap (containerID ranges); the kernel refuses overlapping ranges (user_namespaces(7))'],
+    'the container maps are checked the same way',
+  );
 });
 
 test('kernel and filesystem support: mount_setattr since 5.12, tmpfs since 6.3', (t) => {
@@ -153,7 +199,11 @@ test('kernel and filesystem support: mount_setattr since 5.12, tmpfs since 6.3',
   t.regex(idmapRefusal(DIR, '5.10.0')!, /no mount_setattr\(2\) \(idmapped mounts need 5\.12 or later\)/);
   t.is(idmapRefusal('/no/such/path', '6.18.0'), undefined, 'unknown: the kernel decides');
   t.false(idmapSupported('5.11.0'), 'features: no idmap before 5.12');
-  const tmpfs = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.includes(' - tmpfs '))?.split(' ')[4];
+  const tmpfs = fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .find((l) => l.includes(' - tmpfs '))
+    ?.split(' ')[4];
   if (tmpfs) t.regex(idmapRefusal(tmpfs, '6.1.0')!, /tmpfs supports idmapped mounts only since Linux 6\.3/);
   else t.log('no tmpfs mounted here: the tmpfs case is not exercised');
 });

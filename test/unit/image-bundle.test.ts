@@ -12,7 +12,10 @@ const ROOT = { uid: 0, gid: 0, additionalGids: [] };
 const base = { id: '0123456789abcdef', network: 'none' as const, containerDir: '/var/lib/tsrun/containers/0123456789abcdef' };
 
 test('passwd and group parsing skips comments and malformed lines', (t) => {
-  t.deepEqual(PASSWD.map((p) => p.name), ['root', 'app']);
+  t.deepEqual(
+    PASSWD.map((p) => p.name),
+    ['root', 'app'],
+  );
   t.deepEqual(GROUP.find((g) => g.name === 'staff')?.members, ['app', 'other']);
 });
 
@@ -42,7 +45,7 @@ test('command line: Entrypoint + Cmd; -- replaces Cmd; --entrypoint drops Cmd; n
 test('environment: PATH default, image Env, then -e (K=V and K from the host)', (t) => {
   t.deepEqual(mergeEnv(['A=1', 'B=2'], ['B=3', 'C', 'D'], { C: 'host' }), ['A=1', 'B=3', 'C=host']);
   t.throws(() => mergeEnv([], ['=x']), { message: /has no name/ });
-  const b = buildImageBundle({ config: { Env: ['FOO=img'] } , }, ROOT, { ...base, command: ['x'], env: ['FOO=cli', 'BAR=1'] });
+  const b = buildImageBundle({ config: { Env: ['FOO=img'] } }, ROOT, { ...base, command: ['x'], env: ['FOO=cli', 'BAR=1'] });
   t.deepEqual(b.spec.process!.env, [`PATH=${DEFAULT_PATH}`, 'HOSTNAME=0123456789ab', 'FOO=cli', 'HOME=/', 'BAR=1']);
   const own = buildImageBundle({ config: { Env: ['PATH=/bin', 'HOME=/h'] } }, ROOT, { ...base, command: ['x'], tty: true });
   t.deepEqual(own.spec.process!.env, ['PATH=/bin', 'HOSTNAME=0123456789ab', 'HOME=/h', 'TERM=xterm']);
@@ -58,17 +61,34 @@ test('volumes: -v HOST:CTR[:ro|rw] binds; bad forms name the problem', (t) => {
 });
 
 test('the spec: user, cwd, root, hostname, namespaces, files, image volumes and annotations', (t) => {
-  const b = buildImageBundle({
-    os: 'linux', architecture: 'amd64', created: '2024-01-01T00:00:00Z',
-    config: { Cmd: ['run'], WorkingDir: '/srv', Labels: { l: 'v' }, StopSignal: 'SIGQUIT', Volumes: { '/data': {}, '/cache': {} }, ExposedPorts: { '80/tcp': {} } },
-  }, { uid: 5, gid: 6, additionalGids: [7] }, { ...base, readOnly: true, netnsPath: '/proc/1/fd/9', volumes: ['/h:/cache'], hostname: 'h1' }, 'nameserver 127.0.0.53\nnameserver 10.0.0.1\n');
+  const b = buildImageBundle(
+    {
+      os: 'linux',
+      architecture: 'amd64',
+      created: '2024-01-01T00:00:00Z',
+      config: {
+        Cmd: ['run'],
+        WorkingDir: '/srv',
+        Labels: { l: 'v' },
+        StopSignal: 'SIGQUIT',
+        Volumes: { '/data': {}, '/cache': {} },
+        ExposedPorts: { '80/tcp': {} },
+      },
+    },
+    { uid: 5, gid: 6, additionalGids: [7] },
+    { ...base, readOnly: true, netnsPath: '/proc/1/fd/9', volumes: ['/h:/cache'], hostname: 'h1' },
+    'nameserver 127.0.0.53\nnameserver 10.0.0.1\n',
+  );
   const s = b.spec;
   t.deepEqual(s.process!.user, { uid: 5, gid: 6, additionalGids: [7] });
   t.is(s.process!.cwd, '/srv');
   t.false(s.process!.terminal);
   t.deepEqual(s.root, { path: 'rootfs', readonly: true });
   t.is(s.hostname, 'h1');
-  t.deepEqual(s.linux!.namespaces!.filter((n) => n.type === 'network'), [{ type: 'network', path: '/proc/1/fd/9' }]);
+  t.deepEqual(
+    s.linux!.namespaces!.filter((n) => n.type === 'network'),
+    [{ type: 'network', path: '/proc/1/fd/9' }],
+  );
   t.is(b.files.hostname, 'h1\n');
   t.regex(b.files.hosts, /127\.0\.1\.1\th1\n/);
   t.is(b.files['resolv.conf'], 'nameserver 10.0.0.1\n', 'a loopback resolver is useless in another netns');
@@ -77,8 +97,11 @@ test('the spec: user, cwd, root, hostname, namespaces, files, image volumes and 
   for (const d of ['/etc/hosts', '/etc/hostname', '/etc/resolv.conf', '/data', '/cache', '/proc', '/dev']) t.true(dests.includes(d), d);
   t.is(s.mounts!.find((m) => m.destination === '/data')!.source, `${base.containerDir}/volumes/0`);
   t.like(s.annotations, {
-    l: 'v', 'org.opencontainers.image.stopSignal': 'SIGQUIT', 'org.opencontainers.image.exposedPorts': '80/tcp',
-    'org.opencontainers.image.os': 'linux', 'org.opencontainers.image.architecture': 'amd64',
+    l: 'v',
+    'org.opencontainers.image.stopSignal': 'SIGQUIT',
+    'org.opencontainers.image.exposedPorts': '80/tcp',
+    'org.opencontainers.image.os': 'linux',
+    'org.opencontainers.image.architecture': 'amd64',
   });
   const host = buildImageBundle({ config: { Cmd: ['x'] } }, ROOT, { ...base, network: 'host' }, 'nameserver 127.0.0.53\n');
   t.false(host.spec.linux!.namespaces!.some((n) => n.type === 'network'));

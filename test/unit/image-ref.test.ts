@@ -1,9 +1,7 @@
 // Reference parsing and normalisation, checked against what `docker pull` accepts and prints.
 
 import test from 'ava';
-import {
-  familiarReference, formatReference, isLoopbackRegistry, parseReference, registryEndpoint,
-} from '../../src/image/reference.js';
+import { familiarReference, formatReference, isLoopbackRegistry, parseReference, registryEndpoint } from '../../src/image/reference.js';
 
 const D = `sha256:${'a'.repeat(64)}`;
 

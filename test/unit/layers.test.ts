@@ -68,13 +68,33 @@ test('findCycle finds a cycle and accepts a DAG', (t) => {
     for (const [a, b] of pairs) m.set(a, new Set([...(m.get(a) ?? []), b]));
     return m;
   };
-  t.is(findCycle(g([['a', 'b'], ['b', 'c'], ['a', 'c']])), null);
-  t.deepEqual(findCycle(g([['a', 'b'], ['b', 'c'], ['c', 'a']])), ['a', 'b', 'c', 'a']);
+  t.is(
+    findCycle(
+      g([
+        ['a', 'b'],
+        ['b', 'c'],
+        ['a', 'c'],
+      ]),
+    ),
+    null,
+  );
+  t.deepEqual(
+    findCycle(
+      g([
+        ['a', 'b'],
+        ['b', 'c'],
+        ['c', 'a'],
+      ]),
+    ),
+    ['a', 'b', 'c', 'a'],
+  );
 });
 
 test('src/ keeps the layering rules (.dependency-cruiser.cjs)', async (t) => {
   const r = await cruiseSrc();
-  const violations = r.summary.violations.map((v) => `${v.rule.name}: ${v.from} → ${v.to}${v.cycle ? ` (cycle ${v.cycle.map((c) => c.name).join(' → ')})` : ''}`);
+  const violations = r.summary.violations.map(
+    (v) => `${v.rule.name}: ${v.from} → ${v.to}${v.cycle ? ` (cycle ${v.cycle.map((c) => c.name).join(' → ')})` : ''}`,
+  );
   t.deepEqual(violations, []);
   t.true(r.summary.totalCruised > 100, `only ${r.summary.totalCruised} modules were read`);
 });

@@ -8,9 +8,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {
-  CONTAINER_NOTIFY_SOCKET, makeNotifyDir, notifyHost, NotifyListener, notifySocketPath, notifySpec, readyLine,
-} from '../../src/container/notify.js';
+import { CONTAINER_NOTIFY_SOCKET, makeNotifyDir, notifyHost, NotifyListener, notifySocketPath, notifySpec, readyLine } from '../../src/container/notify.js';
 import type { Logger } from '../../src/logger.js';
 import { bindDgram, connectDgram, drainDgrams, sendDgram, sockaddrUn } from '../../src/container/notify-socket.js';
 import { readProcStat } from '../../src/state/status.js';
@@ -145,7 +143,10 @@ test('notifyHost sends READY, MAINPID and BARRIER=1 with a pipe, and gives up on
   notifyHost(client, 'READY=1', 4242, log, 150);
   t.true(Date.now() - began >= 140, 'it waited for the barrier');
   t.deepEqual(log.warnings, ['timeout after waiting 0.15s for barrier; ignored']);
-  t.deepEqual(drainDgrams(host).map((d) => d.toString()), ['READY=1\n', 'MAINPID=4242\n', 'BARRIER=1']);
+  t.deepEqual(
+    drainDgrams(host).map((d) => d.toString()),
+    ['READY=1\n', 'MAINPID=4242\n', 'BARRIER=1'],
+  );
 });
 
 test('sockets past sun_path are reached through their directory, and abstract names work', (t) => {

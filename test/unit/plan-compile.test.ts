@@ -62,7 +62,17 @@ function spec(mutate?: (s: Spec) => void): Spec {
 }
 
 function compile(s: Spec, o: Partial<CompileOptions> = {}) {
-  const r = compilePlan({ spec: s, bundle: path.dirname(ROOTFS), rootfs: ROOTFS, mode: 'create', fifoFd: 9, preserveFds: 0, noPivot: false, nsFds: new Map(), ...o });
+  const r = compilePlan({
+    spec: s,
+    bundle: path.dirname(ROOTFS),
+    rootfs: ROOTFS,
+    mode: 'create',
+    fifoFd: 9,
+    preserveFds: 0,
+    noPivot: false,
+    nsFds: new Map(),
+    ...o,
+  });
   return { ...r, ops: decode(r.plan) };
 }
 
@@ -83,10 +93,35 @@ test('the default config: every namespace made by clone3, no setns/unshare/fork'
 
 test('op order follows runc init: rootfs, pivot, masks, hostname, rlimits, caps/user, fds, lookup, nnp, ready, fifo, execve', (t) => {
   const { ops } = compile(spec());
-  const order = ['MOUNT', 'PIVOT_ROOT', 'MASK_PATH', 'READONLY_PATH', 'REMOUNT_ROOT_RO', 'SETHOSTNAME', 'RLIMIT', 'CAPBSET_DROP', 'SETGROUPS', 'SETRESGID', 'SETRESUID', 'CAPSET', 'AMBIENT', 'UMASK', 'CHDIR', 'CLOSE_FDS', 'LOOKUP_EXEC', 'NO_NEW_PRIVS', 'WAIT_FIFO', 'EXECVE'];
+  const order = [
+    'MOUNT',
+    'PIVOT_ROOT',
+    'MASK_PATH',
+    'READONLY_PATH',
+    'REMOUNT_ROOT_RO',
+    'SETHOSTNAME',
+    'RLIMIT',
+    'CAPBSET_DROP',
+    'SETGROUPS',
+    'SETRESGID',
+    'SETRESUID',
+    'CAPSET',
+    'AMBIENT',
+    'UMASK',
+    'CHDIR',
+    'CLOSE_FDS',
+    'LOOKUP_EXEC',
+    'NO_NEW_PRIVS',
+    'WAIT_FIFO',
+    'EXECVE',
+  ];
   const at = order.map((n) => first(ops, n));
   t.false(at.includes(-1), `all present: ${order.filter((_, i) => at[i] < 0)}`);
-  t.deepEqual([...at].sort((a, b) => a - b), at, `in order: ${order.map((n, i) => `${n}@${at[i]}`).join(' ')}`);
+  t.deepEqual(
+    [...at].sort((a, b) => a - b),
+    at,
+    `in order: ${order.map((n, i) => `${n}@${at[i]}`).join(' ')}`,
+  );
   t.is(ops.at(-1)?.name, 'EXECVE', 'execve is last');
   // The parent-death signal is cleared before READY: create's parent exits right after
   // answering READY, and a clear after it would race with that exit (a pending SIGKILL).
@@ -128,7 +163,10 @@ test('mounts: descriptions name the op and the destination; targets go through t
 });
 
 test('rootfsPropagation and --no-pivot', (t) => {
-  const { ops } = compile(spec((s) => (s.linux!.rootfsPropagation = 'private')), { noPivot: true });
+  const { ops } = compile(
+    spec((s) => (s.linux!.rootfsPropagation = 'private')),
+    { noPivot: true },
+  );
   t.is(ops[1].description, 'make / private');
   t.is(ops[1].args[3], MS.PRIVATE | MS.REC);
   t.false(names(ops).includes('PIVOT_ROOT'));
@@ -139,10 +177,12 @@ test('bind mounts: a file source makes a file mount point, flags are applied by 
   const file = path.join(ROOTFS, '..', 'tsrun-plan-file');
   fs.writeFileSync(file, '');
   t.teardown(() => fs.rmSync(file, { force: true }));
-  const { ops } = compile(spec((s) => {
-    s.mounts!.push({ destination: '/etc/x', type: 'bind', source: file, options: ['bind', 'ro', 'nosuid'] });
-    s.mounts!.push({ destination: '/mnt/d', type: 'none', source: os.tmpdir(), options: ['rbind'] });
-  }));
+  const { ops } = compile(
+    spec((s) => {
+      s.mounts!.push({ destination: '/etc/x', type: 'bind', source: file, options: ['bind', 'ro', 'nosuid'] });
+      s.mounts!.push({ destination: '/mnt/d', type: 'none', source: os.tmpdir(), options: ['rbind'] });
+    }),
+  );
   const mp = findDesc(ops, 'create mount point /etc/x');
   t.is(mp.args[3], Resolve.MKFILE);
   const bind = findDesc(ops, `bind ${file} on /etc/x`);
@@ -151,20 +191,31 @@ test('bind mounts: a file source makes a file mount point, flags are applied by 
   t.is(remount.args[3], MS.BIND | MS.REMOUNT | MS.RDONLY | MS.NOSUID);
   t.is(findDesc(ops, 'create mount point /mnt/d').args[3], Resolve.MKDIR);
   t.is(findDesc(ops, `bind ${os.tmpdir()} on /mnt/d`).args[3], MS.BIND | MS.REC);
-  t.false(ops.some((o) => o.description === 'remount /mnt/d with rbind'), 'no remount without extra flags');
+  t.false(
+    ops.some((o) => o.description === 'remount /mnt/d with rbind'),
+    'no remount without extra flags',
+  );
 });
 
 test('a missing bind source is reported per mount before anything runs', (t) => {
-  const err = t.throws(() => compile(spec((s) => {
-    s.mounts!.push({ destination: '/a', type: 'bind', source: '/nonexistent/tsrun-a', options: ['bind'] });
-  })), { instanceOf: InvalidSpecError });
+  const err = t.throws(
+    () =>
+      compile(
+        spec((s) => {
+          s.mounts!.push({ destination: '/a', type: 'bind', source: '/nonexistent/tsrun-a', options: ['bind'] });
+        }),
+      ),
+    { instanceOf: InvalidSpecError },
+  );
   t.regex(err!.message, /mounts\[7\] \(\/a\): bind source \/nonexistent\/tsrun-a: ENOENT/);
 });
 
 test('recursive attributes become one mount_setattr with AT_RECURSIVE', (t) => {
-  const { ops } = compile(spec((s) => {
-    s.mounts!.push({ destination: '/mnt/r', type: 'bind', source: os.tmpdir(), options: ['rbind', 'rro', 'rnosuid'] });
-  }));
+  const { ops } = compile(
+    spec((s) => {
+      s.mounts!.push({ destination: '/mnt/r', type: 'bind', source: os.tmpdir(), options: ['rbind', 'rro', 'rnosuid'] });
+    }),
+  );
   const op = findDesc(ops, 'set recursive attributes of /mnt/r');
   t.is(op.name, 'MOUNT_SETATTR');
   // slot, attr_set (MOUNT_ATTR_RDONLY|NOSUID), attr_clr, propagation, recursive
@@ -172,43 +223,66 @@ test('recursive attributes become one mount_setattr with AT_RECURSIVE', (t) => {
 });
 
 test('joining namespaces: setns by fd in user-first order, unshare the rest, fork for the pid namespace', (t) => {
-  const nsFds = new Map<NamespaceType, number>([['network', 11], ['user', 12], ['pid', 13]]);
-  const { cloneFlags, ops } = compile(spec((s) => {
-    s.linux!.namespaces = [
-      { type: 'pid', path: '/proc/42/ns/pid' },
-      { type: 'network', path: '/proc/42/ns/net' },
-      { type: 'ipc' },
-      { type: 'uts' },
-      { type: 'mount' },
-      { type: 'user', path: '/proc/42/ns/user' },
-    ];
-  }), { nsFds });
+  const nsFds = new Map<NamespaceType, number>([
+    ['network', 11],
+    ['user', 12],
+    ['pid', 13],
+  ]);
+  const { cloneFlags, ops } = compile(
+    spec((s) => {
+      s.linux!.namespaces = [
+        { type: 'pid', path: '/proc/42/ns/pid' },
+        { type: 'network', path: '/proc/42/ns/net' },
+        { type: 'ipc' },
+        { type: 'uts' },
+        { type: 'mount' },
+        { type: 'user', path: '/proc/42/ns/user' },
+      ];
+    }),
+    { nsFds },
+  );
   t.is(cloneFlags, 0, 'clone3 makes no namespace when any is joined');
   const head = ops.slice(1, 8);
-  t.deepEqual(head.map((o) => [o.name, ...o.args]), [
-    ['SETNS', 12, CLONE.NEWUSER],
-    ['SETRESGID', 0],
-    ['SETRESUID', 0],
-    ['SETNS', 11, CLONE.NEWNET],
-    ['SETNS', 13, CLONE.NEWPID],
-    ['UNSHARE', CLONE.NEWIPC | CLONE.NEWUTS | CLONE.NEWNS],
-    ['FORK'],
-  ]);
+  t.deepEqual(
+    head.map((o) => [o.name, ...o.args]),
+    [
+      ['SETNS', 12, CLONE.NEWUSER],
+      ['SETRESGID', 0],
+      ['SETRESUID', 0],
+      ['SETNS', 11, CLONE.NEWNET],
+      ['SETNS', 13, CLONE.NEWPID],
+      ['UNSHARE', CLONE.NEWIPC | CLONE.NEWUTS | CLONE.NEWNS],
+      ['FORK'],
+    ],
+  );
   t.is(head[0].description, 'join user namespace /proc/42/ns/user');
   t.is(head[3].description, 'join network namespace /proc/42/ns/net');
   t.deepEqual([ops[8].name, ...ops[8].args], ['PDEATHSIG', 9], 'the forked child sets its own parent-death signal');
-  t.throws(() => compile(spec((s) => (s.linux!.namespaces = [{ type: 'mount' }, { type: 'network', path: '/x' }]))), { instanceOf: TypeError }, 'a joined namespace needs its fd');
+  t.throws(
+    () => compile(spec((s) => (s.linux!.namespaces = [{ type: 'mount' }, { type: 'network', path: '/x' }]))),
+    { instanceOf: TypeError },
+    'a joined namespace needs its fd',
+  );
 });
 
 test('a new user namespace by clone waits for the id maps, then becomes root; setgroups is skipped without gids', (t) => {
   const { cloneFlags, ops } = compile(spec((s) => s.linux!.namespaces!.push({ type: 'user' })));
   t.true((cloneFlags & CLONE.NEWUSER) !== 0);
-  t.deepEqual(ops.slice(1, 4).map((o) => [o.name, ...o.args]), [['SYNC', Sync.USERMAP], ['SETRESGID', 0], ['SETRESUID', 0]]);
+  t.deepEqual(
+    ops.slice(1, 4).map((o) => [o.name, ...o.args]),
+    [
+      ['SYNC', Sync.USERMAP],
+      ['SETRESGID', 0],
+      ['SETRESUID', 0],
+    ],
+  );
   t.false(names(ops).includes('SETGROUPS'), 'setgroups is denied in a user namespace');
-  const withGids = compile(spec((s) => {
-    s.linux!.namespaces!.push({ type: 'user' });
-    s.process!.user.additionalGids = [5, 6];
-  }));
+  const withGids = compile(
+    spec((s) => {
+      s.linux!.namespaces!.push({ type: 'user' });
+      s.process!.user.additionalGids = [5, 6];
+    }),
+  );
   const sg = withGids.ops.find((o) => o.name === 'SETGROUPS')!;
   t.deepEqual(list(withGids.plan, sg.args[0]), ['5', '6']);
   t.is(sg.description, 'setgroups [5,6]');
@@ -219,7 +293,10 @@ test('a new time namespace is unshared, its offsets written, then the child fork
   t.is(cloneFlags, 0);
   const u = ops.find((o) => o.name === 'UNSHARE')!;
   t.is(u.args[0], CLONE.NEWPID | CLONE.NEWNET | CLONE.NEWIPC | CLONE.NEWUTS | CLONE.NEWNS | CLONE.NEWTIME);
-  t.deepEqual(ops.slice(u.index + 1, u.index + 3).map((o) => [o.name, ...o.args]), [['SYNC', Sync.TIMENS], ['FORK']]);
+  t.deepEqual(
+    ops.slice(u.index + 1, u.index + 3).map((o) => [o.name, ...o.args]),
+    [['SYNC', Sync.TIMENS], ['FORK']],
+  );
 });
 
 test('tsrun refuses a config without a new mount namespace', (t) => {
@@ -228,9 +305,11 @@ test('tsrun refuses a config without a new mount namespace', (t) => {
 });
 
 test('rlimits are split into 32-bit words; the caller RLIMIT_NOFILE is restored when none is set', (t) => {
-  const { ops } = compile(spec((s) => {
-    s.process!.rlimits = [{ type: 'RLIMIT_FSIZE', soft: 2 ** 33 + 7, hard: 2 ** 40 }];
-  }));
+  const { ops } = compile(
+    spec((s) => {
+      s.process!.rlimits = [{ type: 'RLIMIT_FSIZE', soft: 2 ** 33 + 7, hard: 2 ** 40 }];
+    }),
+  );
   const fsize = findDesc(ops, 'setrlimit RLIMIT_FSIZE');
   t.deepEqual(fsize.args, [1, 7, 2, 0, 2 ** 8]);
 
@@ -247,15 +326,17 @@ test('rlimits are split into 32-bit words; the caller RLIMIT_NOFILE is restored 
 });
 
 test('capability sets become 64-bit masks split in two words', (t) => {
-  const { ops } = compile(spec((s) => {
-    s.process!.capabilities = {
-      bounding: ['CAP_CHOWN', 'CAP_KILL', 'CAP_SYSLOG', 'CAP_BPF'],
-      effective: ['CAP_CHOWN', 'CAP_KILL'],
-      permitted: ['CAP_CHOWN', 'CAP_KILL', 'CAP_BPF'],
-      inheritable: ['CAP_SYSLOG'],
-      ambient: ['CAP_CHECKPOINT_RESTORE'],
-    };
-  }));
+  const { ops } = compile(
+    spec((s) => {
+      s.process!.capabilities = {
+        bounding: ['CAP_CHOWN', 'CAP_KILL', 'CAP_SYSLOG', 'CAP_BPF'],
+        effective: ['CAP_CHOWN', 'CAP_KILL'],
+        permitted: ['CAP_CHOWN', 'CAP_KILL', 'CAP_BPF'],
+        inheritable: ['CAP_SYSLOG'],
+        ambient: ['CAP_CHECKPOINT_RESTORE'],
+      };
+    }),
+  );
   const lastCap = Number(fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8'));
   // CAP_CHOWN 0, CAP_KILL 5, CAP_SYSLOG 34, CAP_BPF 39, CAP_CHECKPOINT_RESTORE 40
   t.deepEqual(findDesc(ops, 'drop capabilities from the bounding set').args, [0b100001, (1 << 2) | (1 << 7), lastCap]);
@@ -264,15 +345,18 @@ test('capability sets become 64-bit masks split in two words', (t) => {
 });
 
 test('user, umask, cwd, sysctl, hostname and the exec', (t) => {
-  const { plan, ops } = compile(spec((s) => {
-    s.process!.user = { uid: 1000, gid: 100, umask: 0o077 };
-    s.process!.cwd = '/srv/app';
-    s.process!.args = ['probe', 'all'];
-    s.process!.env = ['PATH=/opt/bin', 'A=b'];
-    s.linux!.sysctl = { 'net.ipv4.ip_forward': '1' };
-    s.hostname = 'h1';
-    s.domainname = 'd1';
-  }), { preserveFds: 2 });
+  const { plan, ops } = compile(
+    spec((s) => {
+      s.process!.user = { uid: 1000, gid: 100, umask: 0o077 };
+      s.process!.cwd = '/srv/app';
+      s.process!.args = ['probe', 'all'];
+      s.process!.env = ['PATH=/opt/bin', 'A=b'];
+      s.linux!.sysctl = { 'net.ipv4.ip_forward': '1' };
+      s.hostname = 'h1';
+      s.domainname = 'd1';
+    }),
+    { preserveFds: 2 },
+  );
   t.deepEqual(findDesc(ops, 'setresuid 1000').args, [1000]);
   t.deepEqual(findDesc(ops, 'setresgid 100').args, [100]);
   t.deepEqual(findDesc(ops, 'set umask').args, [0o077]);
@@ -293,10 +377,12 @@ test('user, umask, cwd, sysctl, hostname and the exec', (t) => {
 });
 
 test('no hostname op without a uts namespace; no read-only remount unless root.readonly', (t) => {
-  const { ops } = compile(spec((s) => {
-    s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'uts');
-    s.root!.readonly = false;
-  }));
+  const { ops } = compile(
+    spec((s) => {
+      s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'uts');
+      s.root!.readonly = false;
+    }),
+  );
   t.false(names(ops).includes('SETHOSTNAME'));
   t.false(names(ops).includes('REMOUNT_ROOT_RO'));
 });
@@ -307,13 +393,18 @@ test('device nodes: mknod with type, mode, owner; bind from the host in a user n
   const mk = findDesc(ops, 'mknod /dev/fuse');
   t.is(str(plan, mk.args[1]), 'dev/fuse');
   t.deepEqual(mk.args.slice(2), [0o020000 | 0o640, 10, 229, 5, 6]);
-  t.true(ops.some((o) => o.description === 'mknod /dev/null'), 'default devices in a fresh /dev');
+  t.true(
+    ops.some((o) => o.description === 'mknod /dev/null'),
+    'default devices in a fresh /dev',
+  );
   t.true(ops.some((o) => o.description === 'symlink /dev/ptmx -> pts/ptmx'));
 
-  const userns = compile(spec((s) => {
-    s.linux!.namespaces!.push({ type: 'user' });
-    s.linux!.devices = [dev];
-  }));
+  const userns = compile(
+    spec((s) => {
+      s.linux!.namespaces!.push({ type: 'user' });
+      s.linux!.devices = [dev];
+    }),
+  );
   t.false(names(userns.ops).includes('MKNOD'), 'mknod is impossible in a user namespace');
   t.is(findDesc(userns.ops, 'bind /dev/fuse from the host').name, 'MOUNT');
 });

@@ -8,12 +8,28 @@ import { openSync, closeSync, readdirSync, readFileSync, readlinkSync } from 'no
 import os from 'node:os';
 import path from 'node:path';
 import {
-  ensureTestRootfs, parseProbeOutput, parseProbeJson, parseProbeLines, PROBE_PATH_IN_ROOTFS,
-  PROBE_SECTIONS, type ProbeForkOutput, type ProbeOpenOutput, type ProbeStatOutput,
-  type ProbeSysctlOutput, type ProbeWriteOutput, type ProbeSignalEvent, type ProbeReport,
+  ensureTestRootfs,
+  parseProbeOutput,
+  parseProbeJson,
+  parseProbeLines,
+  PROBE_PATH_IN_ROOTFS,
+  PROBE_SECTIONS,
+  type ProbeForkOutput,
+  type ProbeOpenOutput,
+  type ProbeStatOutput,
+  type ProbeSysctlOutput,
+  type ProbeWriteOutput,
+  type ProbeSignalEvent,
+  type ProbeReport,
 } from '../helpers/rootfs.js';
 
-interface Run { code: number | null; signal: string | null; stdout: string; stderr: string; pid: number }
+interface Run {
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  pid: number;
+}
 
 async function probePath(): Promise<string> {
   return path.join(await ensureTestRootfs(), PROBE_PATH_IN_ROOTFS);
@@ -21,18 +37,26 @@ async function probePath(): Promise<string> {
 
 async function runProbe(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; stdio?: StdioOptions; file?: string } = {}): Promise<Run> {
   const child = spawn(opts.file ?? (await probePath()), args, {
-    cwd: opts.cwd, env: opts.env ?? {}, stdio: opts.stdio ?? ['ignore', 'pipe', 'pipe'],
+    cwd: opts.cwd,
+    env: opts.env ?? {},
+    stdio: opts.stdio ?? ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
   let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    stdout += d;
+  });
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+  });
   const [code, signal] = (await once(child, 'close')) as [number | null, string | null];
   return { code, signal, stdout, stderr, pid: child.pid! };
 }
 
 function statusField(name: string): string {
-  const line = readFileSync('/proc/self/status', 'utf8').split('\n').find((l) => l.startsWith(`${name}:`));
+  const line = readFileSync('/proc/self/status', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`${name}:`));
   if (!line) throw new Error(`no ${name} in /proc/self/status`);
   return line.slice(name.length + 1).trim();
 }
@@ -72,14 +96,20 @@ test('probe all on the host reports what Node sees', async (t) => {
   const given = report.fds.find((f) => f.fd === 3);
   t.deepEqual(given, { fd: 3, target: fdFile, cloexec: false, access: 'w' });
   // Besides fds 0-3, a child inherits whatever Node itself holds without O_CLOEXEC (fdinfo(5)).
-  const inherited = readdirSync('/proc/self/fd').map(Number).filter((n) => n > 3).filter((n) => {
-    try {
-      return (parseInt(/^flags:\s+(\d+)/m.exec(readFileSync(`/proc/self/fdinfo/${n}`, 'utf8'))![1], 8) & 0o2000000) === 0;
-    } catch {
-      return false; // the fd that listed the directory is already gone
-    }
-  });
-  t.deepEqual(report.fds.map((f) => f.fd), [0, 1, 2, 3, ...inherited.sort((a, b) => a - b)]);
+  const inherited = readdirSync('/proc/self/fd')
+    .map(Number)
+    .filter((n) => n > 3)
+    .filter((n) => {
+      try {
+        return (parseInt(/^flags:\s+(\d+)/m.exec(readFileSync(`/proc/self/fdinfo/${n}`, 'utf8'))![1], 8) & 0o2000000) === 0;
+      } catch {
+        return false; // the fd that listed the directory is already gone
+      }
+    });
+  t.deepEqual(
+    report.fds.map((f) => f.fd),
+    [0, 1, 2, 3, ...inherited.sort((a, b) => a - b)],
+  );
 
   // Bounding set is inherited unchanged across fork and execve (capabilities(7)).
   t.is(report.caps.bounding.hex, statusField('CapBnd').padStart(16, '0'));
@@ -97,11 +127,15 @@ test('probe all on the host reports what Node sees', async (t) => {
   t.deepEqual(report.rlimits.RLIMIT_NOFILE, { soft: limit(nofile[1]), hard: limit(nofile[2]) });
   t.is(Object.keys(report.rlimits).length, 16);
 
-  t.true(report.clocks.monotonic! >= before - 0.001 && report.clocks.monotonic! <= after + 0.001,
-    `monotonic ${report.clocks.monotonic} within [${before}, ${after}]`);
+  t.true(
+    report.clocks.monotonic! >= before - 0.001 && report.clocks.monotonic! <= after + 0.001,
+    `monotonic ${report.clocks.monotonic} within [${before}, ${after}]`,
+  );
   t.true(report.clocks.boottime! >= report.clocks.monotonic!);
 
-  const rootLine = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.split(' ')[4] === '/')!;
+  const rootLine = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .find((l) => l.split(' ')[4] === '/')!;
   const rootMount = report.mounts!.find((m) => m.id === Number(rootLine.split(' ')[0]));
   t.is(rootMount?.mountPoint, '/');
   t.is(rootMount?.fstype, rootLine.split(' - ')[1].split(' ')[0]);
@@ -176,7 +210,9 @@ test('action subcommands', async (t) => {
 
 test('signals reports each signal and exits 0 on SIGTERM', async (t) => {
   const child = spawn(await probePath(), ['signals'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
   let out = '';
   child.stdout.setEncoding('utf8');
   const closed = once(child, 'close');
@@ -188,12 +224,22 @@ test('signals reports each signal and exits 0 on SIGTERM', async (t) => {
   });
   t.deepEqual(parseProbeLines(out), [{ ready: true, pid: child.pid }]);
   child.kill('SIGUSR1');
-  await new Promise<void>((resolve) => child.stdout.on('data', () => { if (out.split('\n').length > 2) resolve(); }));
+  await new Promise<void>((resolve) =>
+    child.stdout.on('data', () => {
+      if (out.split('\n').length > 2) resolve();
+    }),
+  );
   child.kill('SIGTERM');
   const [code] = (await closed) as [number | null];
   t.is(code, 0);
   const events = parseProbeLines<ProbeSignalEvent>(out).slice(1);
-  t.deepEqual(events.map((e) => [e.signal, e.number, e.senderPid]), [['SIGUSR1', 10, process.pid], ['SIGTERM', 15, process.pid]]);
+  t.deepEqual(
+    events.map((e) => [e.signal, e.number, e.senderPid]),
+    [
+      ['SIGUSR1', 10, process.pid],
+      ['SIGTERM', 15, process.pid],
+    ],
+  );
 });
 
 test('signalState decodes inherited ignored signals', async (t) => {

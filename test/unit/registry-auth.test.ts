@@ -14,8 +14,13 @@ interface Ctx {
   tokenImg: PushedImage;
 }
 const test = anyTest as TestFn<Ctx>;
-const missing = [['docker-registry', existsSync(REGISTRY_BIN)], ['htpasswd', haveTool('htpasswd')], ['openssl', haveTool('openssl')]]
-  .filter(([, ok]) => !ok).map(([n]) => n);
+const missing = [
+  ['docker-registry', existsSync(REGISTRY_BIN)],
+  ['htpasswd', haveTool('htpasswd')],
+  ['openssl', haveTool('openssl')],
+]
+  .filter(([, ok]) => !ok)
+  .map(([n]) => n);
 const live = missing.length ? test.skip : test; // skipped when a tool is missing (scripts/apt-packages.txt)
 // The token tests count token-server requests: they must not overlap.
 const liveSerial = missing.length ? test.skip : test.serial;

@@ -25,10 +25,14 @@ interface Ctx {
 const test = anyTest as TestFn<Ctx>;
 
 const sha = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
-const manifest = Buffer.from(JSON.stringify({
-  schemaVersion: 2, mediaType: OCI_MANIFEST,
-  config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha('{}'), size: 2 }, layers: [],
-}));
+const manifest = Buffer.from(
+  JSON.stringify({
+    schemaVersion: 2,
+    mediaType: OCI_MANIFEST,
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha('{}'), size: 2 },
+    layers: [],
+  }),
+);
 
 function listen(s: http.Server): Promise<string> {
   return new Promise((r) => s.listen(0, '127.0.0.1', () => r(`127.0.0.1:${(s.address() as AddressInfo).port}`)));
@@ -89,7 +93,9 @@ test('Docker-Content-Digest must match the body; a digest reference must match t
 });
 
 test('schema 1 manifests are refused by name', async (t) => {
-  route(t, '/v2/s1/x/manifests/1', (_q, res) => res.writeHead(200, { 'content-type': 'application/vnd.docker.distribution.manifest.v1+prettyjws' }).end('{"schemaVersion":1}'));
+  route(t, '/v2/s1/x/manifests/1', (_q, res) =>
+    res.writeHead(200, { 'content-type': 'application/vnd.docker.distribution.manifest.v1+prettyjws' }).end('{"schemaVersion":1}'),
+  );
   await t.throwsAsync(new RegistryClient(t.context.hostA, { creds: 'u:p' }).getManifest('s1/x', '1'), { message: /schema 1/ });
 });
 
@@ -125,12 +131,16 @@ test('a blob redirect to another origin drops Authorization; the same origin kee
     res.writeHead(200).end('hello');
   });
   const src2 = await c.openBlob('redir/y', blobDigest);
-  for await (const _ of src2.body) { /* drain */ }
+  for await (const _ of src2.body) {
+    /* drain */
+  }
   t.is(finalAuth, 'Basic dTpw');
 });
 
 test('a stalled response times out; an abort signal stops a request', async (t) => {
-  route(t, '/v2/slow/x/manifests/hang', () => { /* never answers */ });
+  route(t, '/v2/slow/x/manifests/hang', () => {
+    /* never answers */
+  });
   route(t, '/v2/slow/x/manifests/stall', (_q, res) => {
     res.writeHead(200, { 'content-type': OCI_MANIFEST, 'content-length': String(manifest.length) });
     res.write(manifest.subarray(0, 10)); // then nothing more

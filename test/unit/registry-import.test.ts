@@ -18,7 +18,12 @@ interface Ctx {
   work: string;
 }
 const test = anyTest as TestFn<Ctx>;
-const missing = [['docker-registry', existsSync(REGISTRY_BIN)], ['skopeo', haveTool('skopeo')]].filter(([, ok]) => !ok).map(([n]) => n);
+const missing = [
+  ['docker-registry', existsSync(REGISTRY_BIN)],
+  ['skopeo', haveTool('skopeo')],
+]
+  .filter(([, ok]) => !ok)
+  .map(([n]) => n);
 const live = missing.length ? test.skip : test; // skipped when a tool is missing (scripts/apt-packages.txt)
 if (missing.length) console.log(`registry tests skipped: needs ${missing.join(', ')}`);
 
@@ -105,7 +110,10 @@ live('imports a docker-archive (docker save format) with its RepoTags, verified 
     t.is(rec.configDigest, img.config.digest);
     t.deepEqual(rec.diffIds, img.diffIds);
     // docker save keeps layers uncompressed: their digests are the diffIDs.
-    t.deepEqual(rec.layers.map((l) => l.digest), img.diffIds);
+    t.deepEqual(
+      rec.layers.map((l) => l.digest),
+      img.diffIds,
+    );
     t.is(rec.manifestMediaType, 'application/vnd.docker.distribution.manifest.v2+json');
   } finally {
     rmSync(root, { recursive: true, force: true });

@@ -12,7 +12,8 @@ import { tempDir } from '../helpers/registry.js';
 
 const d = (c: string) => `sha256:${c.repeat(64)}`;
 const index: ImageIndex = {
-  schemaVersion: 2, mediaType: OCI_INDEX,
+  schemaVersion: 2,
+  mediaType: OCI_INDEX,
   manifests: [
     { mediaType: 'x', digest: d('1'), size: 1, platform: { os: 'linux', architecture: 'amd64' } },
     { mediaType: 'x', digest: d('2'), size: 1, platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } },
@@ -30,7 +31,9 @@ test('platform selection: os, architecture and variant, with arm64 = arm64/v8', 
   // An arm/v7 host runs v6 images.
   t.is(selectManifest(index, parsePlatform('linux/arm/v7'), 'i').digest, d('3'));
   t.throws(() => selectManifest(index, parsePlatform('linux/arm/v5'), 'i'), { message: /no manifest for platform linux\/arm\/v5/ });
-  t.throws(() => selectManifest(index, parsePlatform('linux/riscv64'), 'idx'), { message: /idx: no manifest for platform linux\/riscv64 \(index has: linux\/amd64, linux\/arm64\/v8, linux\/arm\/v6, unknown\/unknown, linux\/amd64\/v3\)/ });
+  t.throws(() => selectManifest(index, parsePlatform('linux/riscv64'), 'idx'), {
+    message: /idx: no manifest for platform linux\/riscv64 \(index has: linux\/amd64, linux\/arm64\/v8, linux\/arm\/v6, unknown\/unknown, linux\/amd64\/v3\)/,
+  });
   // arm64 entries without a variant match an arm64/v8 request.
   const bare: ImageIndex = { ...index, manifests: [{ mediaType: 'x', digest: d('6'), size: 1, platform: { os: 'linux', architecture: 'arm64' } }] };
   t.is(selectManifest(bare, parsePlatform('linux/arm64/v8'), 'i').digest, d('6'));
@@ -58,13 +61,16 @@ test('credentials: user:pass, docker config.json auths (auth, username/password,
   const dir = tempDir('tsrun-dockercfg-');
   try {
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'config.json'), JSON.stringify({
-      auths: {
-        'https://index.docker.io/v1/': { auth: Buffer.from('hub:pw').toString('base64') },
-        'r.example:5000': { username: 'u', password: 'p' },
-        'tok.example': { registrytoken: 'TOKEN' },
-      },
-    }));
+    writeFileSync(
+      join(dir, 'config.json'),
+      JSON.stringify({
+        auths: {
+          'https://index.docker.io/v1/': { auth: Buffer.from('hub:pw').toString('base64') },
+          'r.example:5000': { username: 'u', password: 'p' },
+          'tok.example': { registrytoken: 'TOKEN' },
+        },
+      }),
+    );
     t.deepEqual(dockerConfigCredentials('docker.io', dir), { kind: 'basic', username: 'hub', password: 'pw' });
     t.deepEqual(dockerConfigCredentials('r.example:5000', dir), { kind: 'basic', username: 'u', password: 'p' });
     t.deepEqual(dockerConfigCredentials('tok.example', dir), { kind: 'bearer', token: 'TOKEN' });
@@ -100,7 +106,14 @@ const events: PullProgress[] = [
 ];
 
 test('progress: bars on a TTY, JSON lines on request, silence on a pipe', async (t) => {
-  const tty = { out: '', isTTY: true, columns: 100, write(s: string) { this.out += s; } };
+  const tty = {
+    out: '',
+    isTTY: true,
+    columns: 100,
+    write(s: string) {
+      this.out += s;
+    },
+  };
   const r = createProgressRenderer(tty);
   for (const e of events.slice(0, 3)) r.onProgress(e);
   // Bar updates are throttled to 10 per second; the latest one is drawn shortly after.
@@ -108,21 +121,39 @@ test('progress: bars on a TTY, JSON lines on request, silence on a pipe', async 
   t.regex(tty.out, /bbbbbbbbbbbb: Downloading \[=+> +\] 1\.00MB\/2\.00MB 500\.0kB\/s/);
   for (const e of events.slice(3)) r.onProgress(e);
   r.end();
+  // eslint-disable-next-line no-control-regex -- the ANSI cursor-up sequence is what is tested
   t.regex(tty.out, /\x1b\[\d+A/, 'redraws in place');
   t.regex(tty.out, /bbbbbbbbbbbb: Pull complete/);
   t.regex(tty.out, /Downloaded 2\.00MB in 1\.5s/);
 
-  const pipe = { out: '', isTTY: false, write(s: string) { this.out += s; } };
+  const pipe = {
+    out: '',
+    isTTY: false,
+    write(s: string) {
+      this.out += s;
+    },
+  };
   const quiet = createProgressRenderer(pipe);
   for (const e of events) quiet.onProgress(e);
   quiet.end();
   t.is(pipe.out, '');
 
-  const json = { out: '', write(s: string) { this.out += s; } };
+  const json = {
+    out: '',
+    write(s: string) {
+      this.out += s;
+    },
+  };
   const j = createProgressRenderer(json, 'json');
   for (const e of events) j.onProgress(e);
-  const lines = json.out.trim().split('\n').map((l) => JSON.parse(l));
-  t.deepEqual(lines.map((l) => l.type), ['resolving', 'resolved', 'layer', 'layer', 'done']);
+  const lines = json.out
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  t.deepEqual(
+    lines.map((l) => l.type),
+    ['resolving', 'resolved', 'layer', 'layer', 'done'],
+  );
   t.is(lines[2].done, 1_000_000);
   t.false(json.out.includes('\x1b'));
 });

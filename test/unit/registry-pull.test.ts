@@ -8,8 +8,15 @@ import { ImageStore } from '../../src/image/image-store.js';
 import { pull } from '../../src/image/pull.js';
 import type { PullProgress } from '../../src/image/progress.js';
 import {
-  haveTool, pushImage, pushIndex, registryBlobPath, REGISTRY_BIN, startRegistry, tempDir,
-  type PushedImage, type TestRegistry,
+  haveTool,
+  pushImage,
+  pushIndex,
+  registryBlobPath,
+  REGISTRY_BIN,
+  startRegistry,
+  tempDir,
+  type PushedImage,
+  type TestRegistry,
 } from '../helpers/registry.js';
 
 interface Ctx {
@@ -34,7 +41,12 @@ test.before(async (t) => {
     layers: [{ files: { 'etc/hello': 'hello\n' } }, { files: { 'bin/tool': 'tool', 'usr/share/doc': 'doc' } }],
   });
   t.context.docker = await pushImage(reg, 'test/docker', 'v2', { format: 'docker', layers: [{ files: { 'etc/docker': 'v2s2' } }] });
-  t.context.zstd = await pushImage(reg, 'test/zstd', 'latest', { layers: [{ files: { 'etc/z': 'zstd layer' }, compression: 'zstd' }, { files: { 'etc/plain': 'raw' }, compression: 'none' }] });
+  t.context.zstd = await pushImage(reg, 'test/zstd', 'latest', {
+    layers: [
+      { files: { 'etc/z': 'zstd layer' }, compression: 'zstd' },
+      { files: { 'etc/plain': 'raw' }, compression: 'none' },
+    ],
+  });
   t.context.amd = await pushImage(reg, 'test/multi', undefined, { architecture: 'amd64', layers: [{ files: { arch: 'amd64' } }] });
   t.context.arm = await pushImage(reg, 'test/multi', undefined, { architecture: 'arm64', variant: 'v8', layers: [{ files: { arch: 'arm64' } }] });
   t.context.indexDigest = await pushIndex(reg, 'test/multi', 'multi', [
@@ -71,7 +83,10 @@ live('pulls an OCI image: blobs verified and stored, record written, re-pull dow
     t.is(rec.manifestDigest, t.context.oci.manifestDigest);
     t.is(rec.configDigest, t.context.oci.config.digest);
     t.deepEqual(rec.diffIds, t.context.oci.diffIds);
-    t.deepEqual(rec.layers.map((l) => l.digest), t.context.oci.layers.map((l) => l.digest));
+    t.deepEqual(
+      rec.layers.map((l) => l.digest),
+      t.context.oci.layers.map((l) => l.digest),
+    );
     t.deepEqual(rec.names, [`${t.context.reg.host}/test/oci:1`]);
     t.deepEqual(rec.platform, { os: 'linux', architecture: 'amd64' });
     await checkStored(t, root, t.context.oci);
@@ -79,7 +94,10 @@ live('pulls an OCI image: blobs verified and stored, record written, re-pull dow
     const done = events.find((e) => e.type === 'done') as Extract<PullProgress, { type: 'done' }>;
     t.true(done.downloaded >= t.context.oci.layers.reduce((a, l) => a + l.size, 0));
     // No temp, partial or lock files left next to the blobs.
-    t.deepEqual(blobFiles(root).filter((n) => n.startsWith('.')), []);
+    t.deepEqual(
+      blobFiles(root).filter((n) => n.startsWith('.')),
+      [],
+    );
 
     const again: PullProgress[] = [];
     const rec2 = await pull(`${t.context.reg.host}/test/oci:1`, { imageRoot: root, onProgress: (e) => again.push(e) });
@@ -93,7 +111,10 @@ live('pulls an OCI image: blobs verified and stored, record written, re-pull dow
     const quiet: PullProgress[] = [];
     const rec3 = await pull(`${t.context.reg.host}/test/oci:1`, { imageRoot: root, ifMissing: true, onProgress: (e) => quiet.push(e) });
     t.is(rec3.manifestDigest, rec.manifestDigest);
-    t.deepEqual(quiet.map((e) => e.type), ['done']);
+    t.deepEqual(
+      quiet.map((e) => e.type),
+      ['done'],
+    );
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
@@ -111,8 +132,16 @@ live('a re-pushed tag is noticed (HEAD digest differs); layers already stored ar
     const events: PullProgress[] = [];
     const r2 = await pull(`${reg.host}/test/moving:v`, { imageRoot: root, onProgress: (e) => events.push(e) });
     t.is(r2.manifestDigest, second.manifestDigest);
-    const finals = events.filter((e): e is Extract<PullProgress, { type: 'layer' }> => e.type === 'layer' && e.status !== 'waiting' && e.status !== 'downloading');
-    t.deepEqual(finals.map((e) => [e.digest, e.status]).sort(), [[second.layers[0].digest, 'exists'], [second.layers[1].digest, 'done']].sort());
+    const finals = events.filter(
+      (e): e is Extract<PullProgress, { type: 'layer' }> => e.type === 'layer' && e.status !== 'waiting' && e.status !== 'downloading',
+    );
+    t.deepEqual(
+      finals.map((e) => [e.digest, e.status]).sort(),
+      [
+        [second.layers[0].digest, 'exists'],
+        [second.layers[1].digest, 'done'],
+      ].sort(),
+    );
     const done = events.find((e) => e.type === 'done') as Extract<PullProgress, { type: 'done' }>;
     t.is(done.downloaded, second.config.size + second.layers[1].size);
   } finally {
@@ -136,7 +165,10 @@ live('pulls zstd and uncompressed layers as blobs', async (t) => {
   const root = tempDir();
   try {
     const rec = await pull(`${t.context.reg.host}/test/zstd`, { imageRoot: root });
-    t.deepEqual(rec.layers.map((l) => l.mediaType), ['application/vnd.oci.image.layer.v1.tar+zstd', 'application/vnd.oci.image.layer.v1.tar']);
+    t.deepEqual(
+      rec.layers.map((l) => l.mediaType),
+      ['application/vnd.oci.image.layer.v1.tar+zstd', 'application/vnd.oci.image.layer.v1.tar'],
+    );
     t.deepEqual(rec.names, [`${t.context.reg.host}/test/zstd:latest`]);
     await checkStored(t, root, t.context.zstd);
   } finally {
@@ -160,7 +192,9 @@ live('selects the platform from an index (amd64, arm64/v8) and records the index
     // By digest: resolved from the store with no registry round trip needed.
     const byDigest = await pull(`${t.context.reg.host}/test/multi@${t.context.indexDigest}`, { imageRoot: root });
     t.is(byDigest.indexDigest, t.context.indexDigest);
-    await t.throwsAsync(pull(`${t.context.reg.host}/test/multi:multi`, { imageRoot: root, platform: 'linux/s390x' }), { message: /no manifest for platform linux\/s390x/ });
+    await t.throwsAsync(pull(`${t.context.reg.host}/test/multi:multi`, { imageRoot: root, platform: 'linux/s390x' }), {
+      message: /no manifest for platform linux\/s390x/,
+    });
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
@@ -181,7 +215,11 @@ live('a tampered blob fails with TSRUN_IMAGE_DIGEST and leaves nothing in the st
     t.is((err as { code?: string }).code, 'TSRUN_IMAGE_DIGEST');
     t.regex(err!.message, new RegExp(img.layers[0].digest));
     t.false(blobFiles(root).includes(img.layers[0].digest.slice(7)), 'the bad blob is not published');
-    t.deepEqual(blobFiles(root).filter((n) => n.includes(img.layers[0].digest.slice(7))), [], 'no partial of it either');
+    t.deepEqual(
+      blobFiles(root).filter((n) => n.includes(img.layers[0].digest.slice(7))),
+      [],
+      'no partial of it either',
+    );
     t.deepEqual(await new ImageStore(root).list(), []);
   } finally {
     writeFileSync(file, orig);

@@ -56,12 +56,16 @@ live('an aborted pull keeps the partial blob and the next pull resumes it with R
   try {
     const ctl = new AbortController();
     const bigDigest = big.layers[0].digest;
-    const err = await t.throwsAsync(pull(`${reg.host}/test/big:1`, {
-      imageRoot: root, signal: ctl.signal, concurrency: 1,
-      onProgress: (e) => {
-        if (e.type === 'layer' && e.digest === bigDigest && e.status === 'downloading' && e.done > 0) ctl.abort(new Error('stop here'));
-      },
-    }));
+    const err = await t.throwsAsync(
+      pull(`${reg.host}/test/big:1`, {
+        imageRoot: root,
+        signal: ctl.signal,
+        concurrency: 1,
+        onProgress: (e) => {
+          if (e.type === 'layer' && e.digest === bigDigest && e.status === 'downloading' && e.done > 0) ctl.abort(new Error('stop here'));
+        },
+      }),
+    );
     t.is(err!.message, 'stop here');
     const partial = join(root, 'blobs', 'sha256', `.${bigDigest.slice(7)}.partial`);
     const have = statSync(partial).size;

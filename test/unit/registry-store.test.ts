@@ -17,9 +17,20 @@ function record(store: ContentStore, tag: string | undefined, seed: string): Pro
     const config = await store.put(Buffer.from(`{"config":"${seed}"}`));
     const manifest = await store.put(Buffer.from(`{"manifest":"${seed}"}`));
     return {
-      id: config, names: tag ? [tag] : [], repoDigests: [], manifestDigest: manifest, manifestMediaType: 'application/vnd.oci.image.manifest.v1+json',
-      configDigest: config, layers: [{ digest: shared, size: 12, mediaType: 'x' }, { digest: layer, size: 6 + seed.length, mediaType: 'x' }],
-      diffIds: [shared, layer], platform: { os: 'linux', architecture: 'amd64' }, size: 1, storedAt: new Date().toISOString(),
+      id: config,
+      names: tag ? [tag] : [],
+      repoDigests: [],
+      manifestDigest: manifest,
+      manifestMediaType: 'application/vnd.oci.image.manifest.v1+json',
+      configDigest: config,
+      layers: [
+        { digest: shared, size: 12, mediaType: 'x' },
+        { digest: layer, size: 6 + seed.length, mediaType: 'x' },
+      ],
+      diffIds: [shared, layer],
+      platform: { os: 'linux', architecture: 'amd64' },
+      size: 1,
+      storedAt: new Date().toISOString(),
     };
   })();
 }
@@ -37,7 +48,10 @@ test('content store: put verifies, read re-checks, nothing but blobs is listed',
     // Corruption on disk is caught when read.
     writeFileSync(cs.blobPath(d), 'abd');
     await t.throwsAsync(cs.read(d), { message: /is corrupt/ });
-    t.deepEqual(readdirSync(join(root, 'blobs', 'sha256')).filter((n) => n.startsWith('.')), []);
+    t.deepEqual(
+      readdirSync(join(root, 'blobs', 'sha256')).filter((n) => n.startsWith('.')),
+      [],
+    );
     t.throws(() => cs.blobPath('sha256:../../etc'), { message: /invalid digest/ });
   } finally {
     rmSync(root, { recursive: true, force: true });
@@ -62,8 +76,15 @@ test('image store: names move between records, rm untags then deletes, IDs by pr
     t.deepEqual(r1, { untagged: ['docker.io/library/app:1'] });
     const r2 = await store.remove('docker.io/library/app:2');
     t.deepEqual(r2, { untagged: ['docker.io/library/app:2'], deleted: b.id });
-    t.deepEqual((await store.list()).map((r) => r.id), [a.id]);
-    t.deepEqual(readdirSync(join(root, 'images')).filter((n) => !n.endsWith('.json')), [], 'no temp or lock files left');
+    t.deepEqual(
+      (await store.list()).map((r) => r.id),
+      [a.id],
+    );
+    t.deepEqual(
+      readdirSync(join(root, 'images')).filter((n) => !n.endsWith('.json')),
+      [],
+      'no temp or lock files left',
+    );
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
@@ -114,14 +135,17 @@ test('a lock file left by a dead process is broken; a live holder is waited for'
     const holder = withFileLock(lock, () => new Promise((r) => setTimeout(r, 300)));
     await new Promise((r) => setTimeout(r, 10));
     setTimeout(() => ctl.abort(new Error('gave up')), 50);
-    await t.throwsAsync(withFileLock(lock, async () => 'never', { signal: ctl.signal }), { message: 'gave up' });
+    await t.throwsAsync(
+      withFileLock(lock, async () => 'never', { signal: ctl.signal }),
+      { message: 'gave up' },
+    );
     await holder;
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
 });
 
-test('prune removes idle partials and dead processes\' temp files, not a partial being written', async (t) => {
+test("prune removes idle partials and dead processes' temp files, not a partial being written", async (t) => {
   const root = tempDir();
   try {
     const store = new ImageStore(root);

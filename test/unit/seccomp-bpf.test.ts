@@ -5,10 +5,17 @@ import { decodeProgram, encodeProgram, enosysPrologue, evaluate, X32_SYSCALL_BIT
 
 const ENOSYS_RET = 0x00050026; // SECCOMP_RET_ERRNO | ENOSYS
 const AFTER = 0x7fff0000; // what the stand-in "libseccomp program" after the prologue returns
-const X86_64 = 0xc000003e, I386 = 0x40000003, S390X = 0x80000016, AARCH64 = 0xc00000b7;
+const X86_64 = 0xc000003e,
+  I386 = 0x40000003,
+  S390X = 0x80000016,
+  AARCH64 = 0xc00000b7;
 
 // linux/filter.h opcodes, written out for hand-made programs.
-const LD_ABS = 0x20, JEQ = 0x15, JGT = 0x25, RET_K = 0x06, ALU_AND = 0x54;
+const LD_ABS = 0x20,
+  JEQ = 0x15,
+  JGT = 0x25,
+  RET_K = 0x06,
+  ALU_AND = 0x54;
 const ins = (code: number, k: number, jt = 0, jf = 0): Insn => ({ code, jt, jf, k });
 
 /** Prologue followed by a one-instruction program that returns AFTER. */
@@ -26,11 +33,7 @@ test('encode/decode round-trip in host byte order', (t) => {
 
 test('evaluator: loads, ALU, jumps, returns', (t) => {
   // if (arch == X86_64 && (args[0].lo & 0xff) == 7) return 1; else return 2
-  const prog = [
-    ins(LD_ABS, 4), ins(JEQ, X86_64, 0, 4),
-    ins(LD_ABS, 16), ins(ALU_AND, 0xff), ins(JEQ, 7, 0, 1),
-    ins(RET_K, 1), ins(RET_K, 2),
-  ];
+  const prog = [ins(LD_ABS, 4), ins(JEQ, X86_64, 0, 4), ins(LD_ABS, 16), ins(ALU_AND, 0xff), ins(JEQ, 7, 0, 1), ins(RET_K, 1), ins(RET_K, 2)];
   t.is(evaluate(prog, { arch: X86_64, nr: 0, args: [0x107n] }), 1);
   t.is(evaluate(prog, { arch: X86_64, nr: 0, args: [0x108n] }), 2);
   t.is(evaluate(prog, { arch: I386, nr: 0, args: [7n] }), 2);
@@ -49,7 +52,15 @@ test('prologue: plain arch, nr above the maximum → ENOSYS, else on to the filt
 });
 
 test('prologue: x86_64 with and without x32', (t) => {
-  const both = withTail(enosysPrologue([{ auditArch: X86_64, max: 257, maxX32: X32_SYSCALL_BIT | 547 }, { auditArch: I386, max: 295 }], ENOSYS_RET));
+  const both = withTail(
+    enosysPrologue(
+      [
+        { auditArch: X86_64, max: 257, maxX32: X32_SYSCALL_BIT | 547 },
+        { auditArch: I386, max: 295 },
+      ],
+      ENOSYS_RET,
+    ),
+  );
   t.is(evaluate(both, { arch: X86_64, nr: 257 }), AFTER);
   t.is(evaluate(both, { arch: X86_64, nr: 435 }), ENOSYS_RET);
   t.is(evaluate(both, { arch: X86_64, nr: X32_SYSCALL_BIT | 300 }), AFTER); // x32 has its own, higher maximum

@@ -14,10 +14,17 @@ import type { LinuxSeccomp, LinuxSyscall } from '../../src/spec/types.js';
 
 // linux/seccomp.h SECCOMP_RET_*
 const RET = {
-  KILL_PROCESS: 0x80000000, KILL_THREAD: 0, TRAP: 0x00030000, ERRNO: (e: number) => (0x00050000 | e) >>> 0,
-  USER_NOTIF: 0x7fc00000, TRACE: (e: number) => (0x7ff00000 | e) >>> 0, LOG: 0x7ffc0000, ALLOW: 0x7fff0000,
+  KILL_PROCESS: 0x80000000,
+  KILL_THREAD: 0,
+  TRAP: 0x00030000,
+  ERRNO: (e: number) => (0x00050000 | e) >>> 0,
+  USER_NOTIF: 0x7fc00000,
+  TRACE: (e: number) => (0x7ff00000 | e) >>> 0,
+  LOG: 0x7ffc0000,
+  ALLOW: 0x7fff0000,
 };
-const EPERM = 1, ENOSYS = 38;
+const EPERM = 1,
+  ENOSYS = 38;
 
 const lib = seccompLib();
 const NATIVE = lib.archNative() >>> 0;
@@ -32,13 +39,59 @@ const run = (s: LinuxSeccomp, d: Partial<SeccompData> & { name?: string }) => {
 
 // Docker's default profile in shape: default ERRNO(EPERM), a few hundred plain ALLOW names, argument
 // rules for personality/clone/socket, clone3 → ENOSYS, names of other arches and an unknown one.
-const DENY = new Set(['acct', 'add_key', 'bpf', 'clock_adjtime', 'clock_settime', 'create_module', 'delete_module',
-  'finit_module', 'get_kernel_syms', 'get_mempolicy', 'init_module', 'ioperm', 'iopl', 'kcmp', 'kexec_file_load',
-  'kexec_load', 'keyctl', 'lookup_dcookie', 'mbind', 'mount', 'move_pages', 'name_to_handle_at', 'nfsservctl',
-  'open_by_handle_at', 'perf_event_open', 'pivot_root', 'process_vm_readv', 'process_vm_writev', 'ptrace',
-  'query_module', 'quotactl', 'reboot', 'request_key', 'set_mempolicy', 'setns', 'settimeofday', 'swapon',
-  'swapoff', 'sysfs', '_sysctl', 'umount2', 'unshare', 'uselib', 'userfaultfd', 'ustat', 'vm86', 'vm86old',
-  'personality', 'clone', 'clone3', 'socket']);
+const DENY = new Set([
+  'acct',
+  'add_key',
+  'bpf',
+  'clock_adjtime',
+  'clock_settime',
+  'create_module',
+  'delete_module',
+  'finit_module',
+  'get_kernel_syms',
+  'get_mempolicy',
+  'init_module',
+  'ioperm',
+  'iopl',
+  'kcmp',
+  'kexec_file_load',
+  'kexec_load',
+  'keyctl',
+  'lookup_dcookie',
+  'mbind',
+  'mount',
+  'move_pages',
+  'name_to_handle_at',
+  'nfsservctl',
+  'open_by_handle_at',
+  'perf_event_open',
+  'pivot_root',
+  'process_vm_readv',
+  'process_vm_writev',
+  'ptrace',
+  'query_module',
+  'quotactl',
+  'reboot',
+  'request_key',
+  'set_mempolicy',
+  'setns',
+  'settimeofday',
+  'swapon',
+  'swapoff',
+  'sysfs',
+  '_sysctl',
+  'umount2',
+  'unshare',
+  'uselib',
+  'userfaultfd',
+  'ustat',
+  'vm86',
+  'vm86old',
+  'personality',
+  'clone',
+  'clone3',
+  'socket',
+]);
 const LAST = 'faccessat2';
 
 function dockerLike(): { profile: LinuxSeccomp; allowed: string[] } {
@@ -76,12 +129,16 @@ test('a Docker-like profile: every native syscall number gets the action the pro
   for (let n = 0; n < max + 64; n++) {
     const name = lib.resolveNumArch(NATIVE, n) ?? `#${n}`;
     let want: number;
-    if (n > max) want = RET.ERRNO(ENOSYS); // newer than the profile
+    if (n > max)
+      want = RET.ERRNO(ENOSYS); // newer than the profile
     else if (name === 'clone3') want = RET.ERRNO(ENOSYS);
     else if (allow.has(n)) want = RET.ALLOW;
-    else if (name === 'socket') want = RET.ALLOW; // arg 0 = 0 ≠ AF_VSOCK
-    else if (name === 'personality') want = RET.ALLOW; // arg 0 = 0 is listed
-    else if (name === 'clone') want = RET.ALLOW; // no namespace flag in arg 0 = 0
+    else if (name === 'socket')
+      want = RET.ALLOW; // arg 0 = 0 ≠ AF_VSOCK
+    else if (name === 'personality')
+      want = RET.ALLOW; // arg 0 = 0 is listed
+    else if (name === 'clone')
+      want = RET.ALLOW; // no namespace flag in arg 0 = 0
     else want = RET.ERRNO(EPERM);
     t.is(evaluate(prog, { arch: NATIVE, nr: n }), want, `syscall ${name} (${n})`);
   }
@@ -185,21 +242,35 @@ test('a rule with the default action is skipped; an unknown name is ignored with
 test('argument conditions: distinct indexes AND, a repeated index OR (runc matchCall)', (t) => {
   const and: LinuxSeccomp = {
     defaultAction: 'SCMP_ACT_ALLOW',
-    syscalls: [{ names: ['dup3'], action: 'SCMP_ACT_ERRNO', errnoRet: 33, args: [
-      { index: 0, value: 1000, op: 'SCMP_CMP_EQ' },
-      { index: 1, value: 1001, op: 'SCMP_CMP_EQ' },
-    ] }],
+    syscalls: [
+      {
+        names: ['dup3'],
+        action: 'SCMP_ACT_ERRNO',
+        errnoRet: 33,
+        args: [
+          { index: 0, value: 1000, op: 'SCMP_CMP_EQ' },
+          { index: 1, value: 1001, op: 'SCMP_CMP_EQ' },
+        ],
+      },
+    ],
   };
   t.is(run(and, { name: 'dup3', args: [1000n, 1001n] }), RET.ERRNO(33));
   t.is(run(and, { name: 'dup3', args: [1000n, 1002n] }), RET.ALLOW);
   t.is(run(and, { name: 'dup3', args: [999n, 1001n] }), RET.ALLOW);
   const or: LinuxSeccomp = {
     defaultAction: 'SCMP_ACT_ALLOW',
-    syscalls: [{ names: ['dup3'], action: 'SCMP_ACT_ERRNO', errnoRet: 33, args: [
-      { index: 0, value: 1000, op: 'SCMP_CMP_EQ' },
-      { index: 0, value: 1003, op: 'SCMP_CMP_EQ' },
-      { index: 1, value: 7, op: 'SCMP_CMP_EQ' },
-    ] }],
+    syscalls: [
+      {
+        names: ['dup3'],
+        action: 'SCMP_ACT_ERRNO',
+        errnoRet: 33,
+        args: [
+          { index: 0, value: 1000, op: 'SCMP_CMP_EQ' },
+          { index: 0, value: 1003, op: 'SCMP_CMP_EQ' },
+          { index: 1, value: 7, op: 'SCMP_CMP_EQ' },
+        ],
+      },
+    ],
   };
   t.is(run(or, { name: 'dup3', args: [1000n, 1n] }), RET.ERRNO(33));
   t.is(run(or, { name: 'dup3', args: [1003n, 1n] }), RET.ERRNO(33));
@@ -210,16 +281,24 @@ test('argument conditions: distinct indexes AND, a repeated index OR (runc match
 test('comparison operators, MASKED_EQ (value = mask, valueTwo = datum) and 64-bit values', (t) => {
   const rule = (op: string, value: number | bigint, valueTwo?: number): LinuxSeccomp => ({
     defaultAction: 'SCMP_ACT_ALLOW',
-    syscalls: [{ names: ['lseek'], action: 'SCMP_ACT_ERRNO', args: [{ index: 1, value: value as number, op, ...(valueTwo === undefined ? {} : { valueTwo }) }] }],
+    syscalls: [
+      { names: ['lseek'], action: 'SCMP_ACT_ERRNO', args: [{ index: 1, value: value as number, op, ...(valueTwo === undefined ? {} : { valueTwo }) }] },
+    ],
   });
   const hit = (s: LinuxSeccomp, v: bigint) => run(s, { name: 'lseek', args: [0n, v] }) === RET.ERRNO(EPERM);
   const cases: [string, number, bigint, boolean][] = [
-    ['SCMP_CMP_EQ', 10, 10n, true], ['SCMP_CMP_EQ', 10, 11n, false],
-    ['SCMP_CMP_NE', 10, 11n, true], ['SCMP_CMP_NE', 10, 10n, false],
-    ['SCMP_CMP_LT', 10, 9n, true], ['SCMP_CMP_LT', 10, 10n, false],
-    ['SCMP_CMP_LE', 10, 10n, true], ['SCMP_CMP_LE', 10, 11n, false],
-    ['SCMP_CMP_GT', 10, 11n, true], ['SCMP_CMP_GT', 10, 10n, false],
-    ['SCMP_CMP_GE', 10, 10n, true], ['SCMP_CMP_GE', 10, 9n, false],
+    ['SCMP_CMP_EQ', 10, 10n, true],
+    ['SCMP_CMP_EQ', 10, 11n, false],
+    ['SCMP_CMP_NE', 10, 11n, true],
+    ['SCMP_CMP_NE', 10, 10n, false],
+    ['SCMP_CMP_LT', 10, 9n, true],
+    ['SCMP_CMP_LT', 10, 10n, false],
+    ['SCMP_CMP_LE', 10, 10n, true],
+    ['SCMP_CMP_LE', 10, 11n, false],
+    ['SCMP_CMP_GT', 10, 11n, true],
+    ['SCMP_CMP_GT', 10, 10n, false],
+    ['SCMP_CMP_GE', 10, 10n, true],
+    ['SCMP_CMP_GE', 10, 9n, false],
     // 64-bit: the high word is compared too.
     ['SCMP_CMP_EQ', 10, (1n << 32n) | 10n, false],
     ['SCMP_CMP_GT', 10, 1n << 40n, true],
@@ -242,7 +321,14 @@ test('validation names every bad rule at once', (t) => {
       { names: ['getpid'], action: 'SCMP_ACT_FROB' },
       { names: ['getppid'], action: 'SCMP_ACT_ALLOW', errnoRet: 5 },
       { names: ['write'], action: 'SCMP_ACT_NOTIFY' },
-      { names: ['dup'], action: 'SCMP_ACT_ERRNO', args: [{ index: 6, value: 1, op: 'SCMP_CMP_EQ' }, { index: 0, value: -1, op: 'SCMP_CMP_XX' }] },
+      {
+        names: ['dup'],
+        action: 'SCMP_ACT_ERRNO',
+        args: [
+          { index: 6, value: 1, op: 'SCMP_CMP_EQ' },
+          { index: 0, value: -1, op: 'SCMP_CMP_XX' },
+        ],
+      },
       { names: [], action: 'SCMP_ACT_ALLOW' },
     ],
   } as LinuxSeccomp;
@@ -260,7 +346,11 @@ test('validation names every bad rule at once', (t) => {
     'linux.seccomp.syscalls[5].names: must not be empty',
     'linux.seccomp.listenerPath: required when a rule uses SCMP_ACT_NOTIFY',
   ];
-  for (const e of expect) t.true(p.some((m) => m.startsWith(e)), `missing: ${e}\nin: ${p.join('\n')}`);
+  for (const e of expect)
+    t.true(
+      p.some((m) => m.startsWith(e)),
+      `missing: ${e}\nin: ${p.join('\n')}`,
+    );
   t.is(p.length, expect.length, p.join('\n'));
   t.is(err.code, 'TSRUN_INVALID_SPEC');
   t.throws(() => compileSeccomp({ defaultAction: 'SCMP_ACT_KILL', defaultErrnoRet: 1 }), { message: /defaultAction: errnoRet is only valid/ });
@@ -276,10 +366,17 @@ test('flags: runc defaults and kernel support', (t) => {
   t.is(compileSeccomp({ ...base, flags: [] })!.flags, 0);
   t.is(compileSeccomp({ ...base, flags: ['SECCOMP_FILTER_FLAG_TSYNC'] })!.flags, 0);
   if (supported.includes('SECCOMP_FILTER_FLAG_LOG')) t.is(compileSeccomp({ ...base, flags: ['SECCOMP_FILTER_FLAG_LOG'] })!.flags, 1 << 1);
-  t.throws(() => compileSeccomp({ ...base, flags: ['SECCOMP_FILTER_FLAG_BOGUS'] }), { message: /flags\[0\]: seccomp flag "SECCOMP_FILTER_FLAG_BOGUS" is not known/ });
+  t.throws(() => compileSeccomp({ ...base, flags: ['SECCOMP_FILTER_FLAG_BOGUS'] }), {
+    message: /flags\[0\]: seccomp flag "SECCOMP_FILTER_FLAG_BOGUS" is not known/,
+  });
   if (supported.includes('SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV')) {
     t.throws(() => compileSeccomp({ ...base, flags: ['SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV'] }), { message: /needs an SCMP_ACT_NOTIFY rule/ });
-    const n = compileSeccomp({ ...base, listenerPath: '/run/agent.sock', flags: ['SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV'], syscalls: [{ names: ['getppid'], action: 'SCMP_ACT_NOTIFY' }] })!;
+    const n = compileSeccomp({
+      ...base,
+      listenerPath: '/run/agent.sock',
+      flags: ['SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV'],
+      syscalls: [{ names: ['getppid'], action: 'SCMP_ACT_NOTIFY' }],
+    })!;
     t.is(n.flags, (1 << 5) | SECCOMP_FILTER_FLAG_NEW_LISTENER);
   }
 });
@@ -333,10 +430,19 @@ test('features: what this libseccomp and kernel support', (t) => {
     }
   }
   t.log(`not combinable with the native arch: ${mixed.join(' ')}`);
-  t.true(f.archs.some((a) => (lib.archResolveName(a.slice(10).toLowerCase()) >>> 0) === NATIVE));
+  t.true(f.archs.some((a) => lib.archResolveName(a.slice(10).toLowerCase()) >>> 0 === NATIVE));
   // Every supported flag compiles (WAIT_KILLABLE_RECV needs a NOTIFY rule).
   for (const flag of f.supportedFlags) {
-    t.notThrows(() => compileSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/run/agent.sock', flags: [flag], syscalls: [{ names: ['getppid'], action: 'SCMP_ACT_NOTIFY' }] }), flag);
+    t.notThrows(
+      () =>
+        compileSeccomp({
+          defaultAction: 'SCMP_ACT_ALLOW',
+          listenerPath: '/run/agent.sock',
+          flags: [flag],
+          syscalls: [{ names: ['getppid'], action: 'SCMP_ACT_NOTIFY' }],
+        }),
+      flag,
+    );
   }
   t.true(f.knownFlags.every((k) => k.startsWith('SECCOMP_FILTER_FLAG_')));
 });

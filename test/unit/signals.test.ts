@@ -12,7 +12,20 @@ test('numbers', (t) => {
 });
 
 test('names with and without SIG, any case', (t) => {
-  for (const [raw, n] of [['KILL', 9], ['SIGKILL', 9], ['kill', 9], ['sigterm', 15], ['TERM', 15], ['HUP', 1], ['SIGUSR1', 10], ['USR2', 12], ['WINCH', 28], ['CHLD', 17], ['SIGSTOP', 19], ['CONT', 18]] as const) {
+  for (const [raw, n] of [
+    ['KILL', 9],
+    ['SIGKILL', 9],
+    ['kill', 9],
+    ['sigterm', 15],
+    ['TERM', 15],
+    ['HUP', 1],
+    ['SIGUSR1', 10],
+    ['USR2', 12],
+    ['WINCH', 28],
+    ['CHLD', 17],
+    ['SIGSTOP', 19],
+    ['CONT', 18],
+  ] as const) {
     t.is(parseSignal(raw), n, raw);
   }
 });

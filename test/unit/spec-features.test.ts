@@ -36,7 +36,14 @@ test('features follow the support object when features land', (t) => {
     namespaces: NAMESPACE_TYPES.filter((n) => n !== 'time'),
     hooks: KNOWN.hooks,
     cgroup: { ...CURRENT_SUPPORT.cgroup, systemd: true },
-    seccomp: { enabled: true, actions: KNOWN.seccompActions, operators: KNOWN.seccompOperators, archs: ['SCMP_ARCH_X86_64'], knownFlags: KNOWN.seccompFlags, supportedFlags: ['SECCOMP_FILTER_FLAG_LOG'] },
+    seccomp: {
+      enabled: true,
+      actions: KNOWN.seccompActions,
+      operators: KNOWN.seccompOperators,
+      archs: ['SCMP_ARCH_X86_64'],
+      knownFlags: KNOWN.seccompFlags,
+      supportedFlags: ['SECCOMP_FILTER_FLAG_LOG'],
+    },
     idmap: true,
     memoryPolicy: true,
     unsafeAnnotations: ['org.systemd.property.'],
@@ -59,5 +66,16 @@ test('JSON key order follows specs-go features.Features, printed with 4-space in
   t.true(text.startsWith('{\n    "ociVersionMin": "1.0.0",\n    "ociVersionMax": "1.3.0",\n    "hooks": ['));
   const top = Object.keys(JSON.parse(text));
   t.deepEqual(top, ['ociVersionMin', 'ociVersionMax', 'hooks', 'mountOptions', 'linux', 'annotations']);
-  t.deepEqual(Object.keys(JSON.parse(text).linux), ['namespaces', 'capabilities', 'cgroup', 'seccomp', 'apparmor', 'selinux', 'intelRdt', 'memoryPolicy', 'mountExtensions', 'netDevices']);
+  t.deepEqual(Object.keys(JSON.parse(text).linux), [
+    'namespaces',
+    'capabilities',
+    'cgroup',
+    'seccomp',
+    'apparmor',
+    'selinux',
+    'intelRdt',
+    'memoryPolicy',
+    'mountExtensions',
+    'netDevices',
+  ]);
 });

@@ -40,7 +40,10 @@ test('one config with many problems reports every one of them, with paths', (t) 
     s.linux.uidMappings = [{ containerID: 0, hostID: 1000, size: 1 }];
     s.linux.sysctl = { 'kernel.shmmax': '1', 'vm.swappiness': '1' };
     s.linux.timeOffsets = { monotonic: { secs: 1 } };
-    s.linux.devices = [{ path: '/dev/x', type: 'z' }, { path: '/dev/y', type: 'c' }];
+    s.linux.devices = [
+      { path: '/dev/x', type: 'z' },
+      { path: '/dev/y', type: 'c' },
+    ];
     s.linux.resources.devices.push({ allow: true, access: 'rwx' });
     s.mounts.push({ destination: '/data', type: 'none', source: '/srv', options: ['rbind', 'size=1m'] });
     s.hooks = { poststart: [{ path: 'hook.sh', timeout: 0 }] };
@@ -76,15 +79,17 @@ test('one config with many problems reports every one of them, with paths', (t) 
 });
 
 test('wrong JSON types are named with the type found', (t) => {
-  const problems = problemsOf(spec((s) => {
-    s.process.terminal = 'yes';
-    s.process.env = ['A=1', 3];
-    s.hostname = 7;
-    s.mounts = {};
-    s.linux.namespaces = [{ type: 'pid' }, 'mount'];
-    s.linux.resources.memory = { limit: 1.5, swappiness: 101 };
-    s.annotations = { a: 1 };
-  }));
+  const problems = problemsOf(
+    spec((s) => {
+      s.process.terminal = 'yes';
+      s.process.env = ['A=1', 3];
+      s.hostname = 7;
+      s.mounts = {};
+      s.linux.namespaces = [{ type: 'pid' }, 'mount'];
+      s.linux.resources.memory = { limit: 1.5, swappiness: 101 };
+      s.annotations = { a: 1 };
+    }),
+  );
   t.deepEqual(problems.sort(), [
     'annotations.a: must be a string, got number',
     'hostname: must be a string, got number',
@@ -118,15 +123,35 @@ test('valid configs pass: default, rootless, and a config using most fields', (t
     s.process.execCPUAffinity = { initial: '0', final: '0-1,3' };
     s.hooks = { createRuntime: [{ path: '/bin/true', args: ['true'], env: ['A=1'], timeout: 5 }], poststop: [{ path: '/bin/false' }] };
     s.mounts.push({ destination: '/data', type: 'bind', source: '/srv', options: ['rbind', 'rro', 'rprivate'] });
-    s.mounts.push({ destination: '/idm', type: 'none', source: '/srv', options: ['bind', 'idmap'], uidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }], gidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }] });
+    s.mounts.push({
+      destination: '/idm',
+      type: 'none',
+      source: '/srv',
+      options: ['bind', 'idmap'],
+      uidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }],
+      gidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }],
+    });
     s.linux.namespaces.push({ type: 'user' }, { type: 'cgroup' }, { type: 'time' });
     s.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
     s.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
     s.linux.timeOffsets = { monotonic: { secs: 10, nanosecs: 5 }, boottime: { secs: -3 } };
-    s.linux.sysctl = { 'net.ipv4.ip_forward': '1', 'kernel.shmmax': '1', 'fs.mqueue.msg_max': '10', 'kernel.domainname': 'x', 'user.max_user_namespaces': '0', 'net/ipv4/conf/eno2.100/rp_filter': '0' };
-    s.linux.devices = [{ path: '/dev/fuse', type: 'c', major: 10, minor: 229, fileMode: 0o666, uid: 0, gid: 0 }, { path: '/dev/fifo', type: 'p' }];
+    s.linux.sysctl = {
+      'net.ipv4.ip_forward': '1',
+      'kernel.shmmax': '1',
+      'fs.mqueue.msg_max': '10',
+      'kernel.domainname': 'x',
+      'user.max_user_namespaces': '0',
+      'net/ipv4/conf/eno2.100/rp_filter': '0',
+    };
+    s.linux.devices = [
+      { path: '/dev/fuse', type: 'c', major: 10, minor: 229, fileMode: 0o666, uid: 0, gid: 0 },
+      { path: '/dev/fifo', type: 'p' },
+    ];
     s.linux.resources = {
-      devices: [{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 10, minor: 229, access: 'rw' }],
+      devices: [
+        { allow: false, access: 'rwm' },
+        { allow: true, type: 'c', major: 10, minor: 229, access: 'rw' },
+      ],
       memory: { limit: 1 << 30, reservation: -1, swap: -1, swappiness: 10, disableOOMKiller: false },
       cpu: { shares: 1024, quota: 100000, period: 100000, burst: 0, cpus: '0-1', mems: '0', idle: 0 },
       pids: { limit: 0 },
@@ -139,9 +164,15 @@ test('valid configs pass: default, rootless, and a config using most fields', (t
     s.linux.cgroupsPath = 'system.slice:tsrun:abc';
     s.linux.netDevices = { eth1: { name: 'ctr0' } };
     s.linux.seccomp = {
-      defaultAction: 'SCMP_ACT_ERRNO', defaultErrnoRet: 1, architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86'], flags: ['SECCOMP_FILTER_FLAG_LOG'],
+      defaultAction: 'SCMP_ACT_ERRNO',
+      defaultErrnoRet: 1,
+      architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86'],
+      flags: ['SECCOMP_FILTER_FLAG_LOG'],
       listenerPath: '/run/seccomp.sock',
-      syscalls: [{ names: ['getcwd', 'chmod'], action: 'SCMP_ACT_ALLOW', args: [{ index: 1, value: 0, valueTwo: 0, op: 'SCMP_CMP_MASKED_EQ' }] }, { names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }],
+      syscalls: [
+        { names: ['getcwd', 'chmod'], action: 'SCMP_ACT_ALLOW', args: [{ index: 1, value: 0, valueTwo: 0, op: 'SCMP_CMP_MASKED_EQ' }] },
+        { names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' },
+      ],
     };
     s.linux.rootfsPropagation = 'rslave';
     s.linux.intelRdt = { closID: 'guaranteed', l3CacheSchema: 'L3:0=7f0', schemata: ['L2:0=ff'], enableMonitoring: true };
@@ -163,11 +194,16 @@ test('runc rules: user namespace needs mappings or a path; mappings need the use
   t.deepEqual(problemsOf(spec((s) => (s.linux.gidMappings = [{ containerID: 0, hostID: 0, size: 1 }]))), [
     "linux.gidMappings: user namespace mappings specified, but user namespace isn't enabled in the config",
   ]);
-  t.deepEqual(problemsOf(spec((s) => {
-    s.linux.namespaces.push({ type: 'user' });
-    s.linux.uidMappings = [{ containerID: 0, hostID: 0, size: 0 }];
-    s.linux.gidMappings = [{ containerID: 0, hostID: 0, size: 1 }];
-  })), ['linux.uidMappings[0].size: 0 is out of range [1, 4294967295]']);
+  t.deepEqual(
+    problemsOf(
+      spec((s) => {
+        s.linux.namespaces.push({ type: 'user' });
+        s.linux.uidMappings = [{ containerID: 0, hostID: 0, size: 0 }];
+        s.linux.gidMappings = [{ containerID: 0, hostID: 0, size: 1 }];
+      }),
+    ),
+    ['linux.uidMappings[0].size: 0 is out of range [1, 4294967295]'],
+  );
 });
 
 test('runc rules: sysctls need the namespace that owns them', (t) => {
@@ -194,13 +230,18 @@ test('runc rules: hostname needs uts, masked paths need mount ns, time offsets v
   t.deepEqual(problemsOf(spec((s) => (s.linux.namespaces = [{ type: 'uts' }]))), [
     'linux.maskedPaths: unable to restrict sys entries without a private MNT namespace',
   ]);
-  t.deepEqual(problemsOf(spec((s) => {
-    s.linux.namespaces.push({ type: 'time', path: '/proc/1/ns/time' });
-    s.linux.timeOffsets = { realtime: { secs: 1 } };
-  })), [
-    'linux.timeOffsets.realtime: unknown clock "realtime" (want monotonic or boottime)',
-    'linux.timeOffsets: time namespace enabled, but both namespace path and time offsets specified -- you may only provide one',
-  ]);
+  t.deepEqual(
+    problemsOf(
+      spec((s) => {
+        s.linux.namespaces.push({ type: 'time', path: '/proc/1/ns/time' });
+        s.linux.timeOffsets = { realtime: { secs: 1 } };
+      }),
+    ),
+    [
+      'linux.timeOffsets.realtime: unknown clock "realtime" (want monotonic or boottime)',
+      'linux.timeOffsets: time namespace enabled, but both namespace path and time offsets specified -- you may only provide one',
+    ],
+  );
 });
 
 test('runc rules: scheduler, ioPriority, memory policy, seccomp, idmapped mounts', (t) => {
@@ -213,23 +254,34 @@ test('runc rules: scheduler, ioPriority, memory policy, seccomp, idmapped mounts
     'process.ioPriority.class: unknown ioPriority class "IOPRIO_CLASS_X"',
     'process.ioPriority.priority: 8 is out of range [0, 7]',
   ]);
-  t.deepEqual(problemsOf(spec((s) => (s.linux.memoryPolicy = { mode: 'MPOL_BIND' }))), [
-    'linux.memoryPolicy.nodes: MPOL_BIND requires at least one node',
-  ]);
-  t.deepEqual(problemsOf(spec((s) => (s.linux.seccomp = {
-    defaultAction: 'SCMP_ACT_NOTIFY', architectures: ['SCMP_ARCH_VAX'],
-    syscalls: [{ names: ['write'], action: 'SCMP_ACT_NOTIFY', args: [{ index: 6, value: 0, op: 'SCMP_CMP_XX' }] }],
-  }))).sort(), [
-    'linux.seccomp.architectures[0]: unknown seccomp architecture "SCMP_ARCH_VAX"',
-    'linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be used as default action',
-    'linux.seccomp.syscalls[0].action: SCMP_ACT_NOTIFY cannot be used for the write syscall',
-    'linux.seccomp.syscalls[0].args[0].index: 6 is out of range [0, 5]',
-    'linux.seccomp.syscalls[0].args[0].op: unknown seccomp operator "SCMP_CMP_XX"',
-  ]);
-  t.deepEqual(problemsOf(spec((s) => s.mounts.push({ destination: '/x', type: 'tmpfs', source: 'tmpfs', options: ['idmap'], uidMappings: [{ containerID: 0, hostID: 1, size: 1 }] }))), [
-    'mounts[7]: id-mapped mounts are only supported for bind-mounts',
-    'mounts[7]: id-mapped mounts must have both uid and gid mappings specified',
-  ]);
+  t.deepEqual(problemsOf(spec((s) => (s.linux.memoryPolicy = { mode: 'MPOL_BIND' }))), ['linux.memoryPolicy.nodes: MPOL_BIND requires at least one node']);
+  t.deepEqual(
+    problemsOf(
+      spec(
+        (s) =>
+          (s.linux.seccomp = {
+            defaultAction: 'SCMP_ACT_NOTIFY',
+            architectures: ['SCMP_ARCH_VAX'],
+            syscalls: [{ names: ['write'], action: 'SCMP_ACT_NOTIFY', args: [{ index: 6, value: 0, op: 'SCMP_CMP_XX' }] }],
+          }),
+      ),
+    ).sort(),
+    [
+      'linux.seccomp.architectures[0]: unknown seccomp architecture "SCMP_ARCH_VAX"',
+      'linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be used as default action',
+      'linux.seccomp.syscalls[0].action: SCMP_ACT_NOTIFY cannot be used for the write syscall',
+      'linux.seccomp.syscalls[0].args[0].index: 6 is out of range [0, 5]',
+      'linux.seccomp.syscalls[0].args[0].op: unknown seccomp operator "SCMP_CMP_XX"',
+    ],
+  );
+  t.deepEqual(
+    problemsOf(
+      spec((s) =>
+        s.mounts.push({ destination: '/x', type: 'tmpfs', source: 'tmpfs', options: ['idmap'], uidMappings: [{ containerID: 0, hostID: 1, size: 1 }] }),
+      ),
+    ),
+    ['mounts[7]: id-mapped mounts are only supported for bind-mounts', 'mounts[7]: id-mapped mounts must have both uid and gid mappings specified'],
+  );
 });
 
 test('runc warnings, not errors: relative mount destination, unknown capability, old ociVersion', (t) => {

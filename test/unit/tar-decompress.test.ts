@@ -52,8 +52,9 @@ test('gzip with the media type, and sniffed without one, split in odd chunks', a
 });
 
 test('a media type that disagrees with the bytes is an error', async (t) => {
-  await t.throwsAsync(collect(decompress(chunked(PLAIN, 1000), { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', name: 'sha256:abc' })),
-    { message: /layer sha256:abc: media type .*\+gzip says gzip, but the blob looks uncompressed/ });
+  await t.throwsAsync(collect(decompress(chunked(PLAIN, 1000), { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', name: 'sha256:abc' })), {
+    message: /layer sha256:abc: media type .*\+gzip says gzip, but the blob looks uncompressed/,
+  });
   await t.throwsAsync(collect(decompress(chunked(GZ, 1000), { mediaType: 'application/vnd.oci.image.layer.v1.tar' })), { message: /looks gzip/ });
 });
 

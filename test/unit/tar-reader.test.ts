@@ -115,7 +115,10 @@ test('hand-crafted: PAX binary xattrs byte-exact, global records, per-entry over
   const buf = tarball(entries);
   for (const size of [1, 7, 512, 100_000]) {
     const { entries: got, bodies } = await readAll(chunked(buf, size));
-    t.deepEqual(got.map((e) => e.path), ['cap', 'plain', 'old-dir/', 'neg']);
+    t.deepEqual(
+      got.map((e) => e.path),
+      ['cap', 'plain', 'old-dir/', 'neg'],
+    );
     t.deepEqual(got[0].xattrs.get('security.capability'), CAP);
     t.deepEqual(got[0].xattrs.get('user.b'), BINARY);
     t.deepEqual(got[0].mtime, { sec: 1700000000, nsec: 500000000 });
@@ -148,23 +151,37 @@ test('hand-crafted: char/block devices, fifo, contiguous, unread bodies skipped'
 });
 
 test('a body cannot be read after the reader moved on', async (t) => {
-  const buf = tarball([{ name: 'a', body: 'aaa' }, { name: 'b', body: 'bbb' }]);
+  const buf = tarball([
+    { name: 'a', body: 'aaa' },
+    { name: 'b', body: 'bbb' },
+  ]);
   let first: TarEntry | undefined;
   for await (const e of readTar(chunked(buf, 100))) {
     if (!first) first = e;
   }
-  await t.throwsAsync(async () => {
-    for await (const _ of first!.body()) { /* nothing */ }
-  }, { message: /moved on/ });
+  await t.throwsAsync(
+    async () => {
+      for await (const _ of first!.body()) {
+        /* nothing */
+      }
+    },
+    { message: /moved on/ },
+  );
 });
 
 test('bad checksum is an error naming the header offset', async (t) => {
-  const buf = tarball([{ name: 'ok', body: 'x' }, { name: 'bad', badChecksum: true }]);
+  const buf = tarball([
+    { name: 'ok', body: 'x' },
+    { name: 'bad', badChecksum: true },
+  ]);
   await t.throwsAsync(readAll(chunked(buf, 4096)), { message: /bad tar header checksum at offset 1024/ });
 });
 
 test('truncation: inside a body, inside a header, and a missing end marker', async (t) => {
-  const full = tarball([{ name: 'one', body: 'a'.repeat(2000) }, { name: 'two', body: 'b' }]);
+  const full = tarball([
+    { name: 'one', body: 'a'.repeat(2000) },
+    { name: 'two', body: 'b' },
+  ]);
   await t.throwsAsync(readAll(chunked(full.subarray(0, 1200), 64)), { message: /truncated.*'one'.*offset 0/ });
   await t.throwsAsync(readAll(chunked(full.subarray(0, 2560 + 100), 64)), { message: /partial header at offset 2560/ });
   await t.throwsAsync(readAll(chunked(tarball([{ name: 'one', body: 'a' }], { end: false }), 64)), { message: /no end-of-archive marker/ });

@@ -38,8 +38,7 @@ vmTest(vmTitle('run -b BUNDLE: exit status, output, and cgroup v2 limits visible
     if (!namespaces.some((n) => n.type === 'cgroup')) namespaces.push({ type: 'cgroup' });
     spec.linux.namespaces = namespaces;
     spec.mounts = (spec.mounts ?? []).filter((m) => m.destination !== '/sys/fs/cgroup');
-    spec.mounts.push({ destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup',
-      options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'] });
+    spec.mounts.push({ destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'] });
     spec.linux.resources = { ...spec.linux.resources, memory: { limit: 33554432 }, pids: { limit: 20 } };
     spec.linux.cgroupsPath = cgroupsPath;
     writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec, null, 2));

@@ -23,7 +23,16 @@ function cgroupOf(b: Bundle, id = b.id): string {
 }
 
 const readCg = (dir: string, f: string) => fs.readFileSync(path.join(dir, f), 'utf8').trim();
-const kv = (text: string) => Object.fromEntries(text.split('\n').filter(Boolean).map((l) => { const [k, v] = l.split(' '); return [k, Number(v)]; }));
+const kv = (text: string) =>
+  Object.fromEntries(
+    text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => {
+        const [k, v] = l.split(' ');
+        return [k, Number(v)];
+      }),
+  );
 
 async function started(t: ExecutionContext, mutate: Parameters<typeof makeBundle>[1]): Promise<{ b: Bundle; dir: string; run: TsrunResult }> {
   const b = await makeBundle(t, mutate);
@@ -49,24 +58,43 @@ vmTest(vmTitle('memory: OOM kill gives exit 137, memory.events counts it, and ev
   // the stream's read of memory.events; engines likewise read events before they delete).
   const running = b.tsrun(['run', '--keep', b.id], { timeoutMs: 300_000 });
   const stateFile = path.join(b.root, b.id, 'state.json');
-  await waitFor(() => fs.existsSync(stateFile) && !!JSON.parse(fs.readFileSync(stateFile, 'utf8')).cgroup, 120_000, () => 'the container to exist');
+  await waitFor(
+    () => fs.existsSync(stateFile) && !!JSON.parse(fs.readFileSync(stateFile, 'utf8')).cgroup,
+    120_000,
+    () => 'the container to exist',
+  );
   const dir = cgroupOf(b);
   // state.json names the cgroup before it is made and limited: wait for the limit itself.
   const limitOf = () => (fs.existsSync(path.join(dir, 'memory.max')) ? readCg(dir, 'memory.max') : '');
-  await waitFor(() => limitOf() === String(16 * MiB), 60_000, () => `${dir}/memory.max to be ${16 * MiB} (is ${limitOf()})`);
+  await waitFor(
+    () => limitOf() === String(16 * MiB),
+    60_000,
+    () => `${dir}/memory.max to be ${16 * MiB} (is ${limitOf()})`,
+  );
   t.is(readCg(dir, 'memory.swap.max'), '0', 'swap = limit: no swap');
   const events = spawn(TSRUN_BIN, ['--root', b.root, 'events', '--interval', '250ms', b.id], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   events.stdout.on('data', (d: Buffer) => (out += d.toString()));
   const ended = new Promise<void>((resolve) => events.on('exit', () => resolve()));
   t.teardown(() => events.kill('SIGKILL'));
-  await waitFor(() => out.includes('"type":"stats"'), 120_000, () => 'events to report once');
+  await waitFor(
+    () => out.includes('"type":"stats"'),
+    120_000,
+    () => 'events to report once',
+  );
   fs.writeFileSync(path.join(goDir, 'now'), '');
   const r = await running;
   t.is(r.code, 137, `run exits 128+SIGKILL when the OOM killer hits the init: ${r.stderr}`);
   await Promise.race([ended, sleep(60_000)]);
-  const lines = out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string; id: string; data?: { memory: { usage: { limit: number } } } });
-  t.true(lines.some((e) => e.type === 'oom' && e.id === b.id), `an oom event in:\n${out}`);
+  const lines = out
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { type: string; id: string; data?: { memory: { usage: { limit: number } } } });
+  t.true(
+    lines.some((e) => e.type === 'oom' && e.id === b.id),
+    `an oom event in:\n${out}`,
+  );
   const stats = lines.find((e) => e.type === 'stats');
   t.is(stats?.data?.memory.usage.limit, 16 * MiB, 'stats report the limit');
 });
@@ -99,14 +127,16 @@ vmTest(vmTitle('cpu: a 20% cpu.max quota throttles a busy loop (usage ≤ ~25% o
     s.linux!.resources = { ...s.linux!.resources, cpu: { quota: 20000, period: 100000, shares: 512 } };
   });
   t.is(readCg(dir, 'cpu.max'), '20000 100000');
-  t.is(readCg(dir, 'cpu.weight'), '59', 'shares 512 → weight 59 (runc\'s conversion)');
+  t.is(readCg(dir, 'cpu.weight'), '59', "shares 512 → weight 59 (runc's conversion)");
   const before = kv(readCg(dir, 'cpu.stat'));
   const t0 = process.hrtime.bigint();
   await sleep(4000);
   const after = kv(readCg(dir, 'cpu.stat'));
   const wallUs = Number(process.hrtime.bigint() - t0) / 1000;
   const share = (after.usage_usec! - before.usage_usec!) / wallUs;
-  t.log(`busy loop used ${(share * 100).toFixed(1)}% of one CPU over ${(wallUs / 1e6).toFixed(1)} s; throttled ${after.nr_throttled! - before.nr_throttled!} of ${after.nr_periods! - before.nr_periods!} periods`);
+  t.log(
+    `busy loop used ${(share * 100).toFixed(1)}% of one CPU over ${(wallUs / 1e6).toFixed(1)} s; throttled ${after.nr_throttled! - before.nr_throttled!} of ${after.nr_periods! - before.nr_periods!} periods`,
+  );
   t.true(share <= 0.25, `usage share ${share}`);
   t.true(share >= 0.05, `the loop did run: ${share}`);
   t.true(after.nr_throttled! - before.nr_throttled! > 10, 'throttled periods');
@@ -149,11 +179,15 @@ vmTest(vmTitle('io: io.max rbps throttles direct reads of the disk; the unthrott
   t.true(throttled > 3 * free, `throttled ${throttled} ms vs free ${free} ms`);
 });
 
-vmTest(vmTitle('devices: outside runc\'s default list a device cannot be opened; an allow rule opens it'), async (t) => {
+vmTest(vmTitle("devices: outside runc's default list a device cannot be opened; an allow rule opens it"), async (t) => {
   const run = async (allow: boolean) => {
     const b = await makeBundle(t, (s) => {
       s.linux!.devices = [...(s.linux!.devices ?? []), { path: '/dev/kmsg', type: 'c', major: 1, minor: 11, fileMode: 0o644, uid: 0, gid: 0 }];
-      if (allow) s.linux!.resources = { ...s.linux!.resources, devices: [...(s.linux!.resources?.devices ?? []), { allow: true, type: 'c', major: 1, minor: 11, access: 'w' }] };
+      if (allow)
+        s.linux!.resources = {
+          ...s.linux!.resources,
+          devices: [...(s.linux!.resources?.devices ?? []), { allow: true, type: 'c', major: 1, minor: 11, access: 'w' }],
+        };
       s.process!.args = ['probe', 'open', '/dev/kmsg', 'w'];
     });
     const r = await b.tsrun(['run', b.id], { timeoutMs: 120_000 });
@@ -170,13 +204,27 @@ vmTest(vmTitle('update: --pids-limit, --memory and --resources (file and stdin) 
     s.process!.args = ['sh', '-c', 'while :; do probe fork 8; sleep 0.5; done'];
     s.linux!.resources = { ...s.linux!.resources, pids: { limit: 100 }, memory: { limit: 256 * MiB } };
   });
-  const lines = () => b.output(run).trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { failed: number });
-  await waitFor(() => lines().length >= 1, 60_000, () => 'a fork report');
+  const lines = () =>
+    b
+      .output(run)
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { failed: number });
+  await waitFor(
+    () => lines().length >= 1,
+    60_000,
+    () => 'a fork report',
+  );
   t.is(lines().at(-1)!.failed, 0, 'all forks succeed under pids.max 100');
   ok(t, await b.tsrun(['update', '--pids-limit', '5', b.id], { timeoutMs: 60_000 }), 'update --pids-limit');
   t.is(readCg(dir, 'pids.max'), '5');
   const n = lines().length;
-  await waitFor(() => lines().length > n + 1, 60_000, () => 'fork reports after the update');
+  await waitFor(
+    () => lines().length > n + 1,
+    60_000,
+    () => 'fork reports after the update',
+  );
   t.true(lines().at(-1)!.failed > 0, 'forks fail once pids.max is 5');
 
   ok(t, await b.tsrun(['update', '--memory', '128m', '--memory-swap', '128m', b.id], { timeoutMs: 60_000 }), 'update --memory');
@@ -207,7 +255,11 @@ vmTest(vmTitle('pause stops a running counter; resume restarts it; state says pa
     s.process!.args = ['sh', '-c', 'i=0; while :; do i=$((i+1)); echo $i; sleep 0.1; done'];
   });
   const counter = () => Number(b.output(run).trim().split('\n').pop() || 0);
-  await waitFor(() => counter() > 3, 60_000, () => 'the counter to run');
+  await waitFor(
+    () => counter() > 3,
+    60_000,
+    () => 'the counter to run',
+  );
   ok(t, await b.tsrun(['pause', b.id], { timeoutMs: 60_000 }), 'pause');
   t.is((await b.state()).status, 'paused');
   t.regex(readCg(dir, 'cgroup.events'), /^frozen 1$/m);
@@ -216,7 +268,11 @@ vmTest(vmTitle('pause stops a running counter; resume restarts it; state says pa
   t.is(counter(), c1, 'the counter does not move while paused');
   ok(t, await b.tsrun(['resume', b.id], { timeoutMs: 60_000 }), 'resume');
   t.is((await b.state()).status, 'running');
-  await waitFor(() => counter() > c1 + 3, 30_000, () => `the counter to move past ${c1}`);
+  await waitFor(
+    () => counter() > c1 + 3,
+    30_000,
+    () => `the counter to move past ${c1}`,
+  );
   t.pass();
 });
 

@@ -19,16 +19,23 @@ function words(file: string): string[] {
 }
 
 vmTest(vmTitle('cgroup2 is mounted at /sys/fs/cgroup with nsdelegate, and no v1 hierarchy exists'), (t) => {
-  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(Boolean).map((line) => {
-    // proc(5): fields before " - " are mount data, after it: fstype, source, super options
-    const [pre, post] = line.split(' - ');
-    const [fstype, , superOpts] = post!.split(' ');
-    return { point: pre!.split(' ')[4], fstype, superOpts: superOpts!.split(',') };
-  });
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      // proc(5): fields before " - " are mount data, after it: fstype, source, super options
+      const [pre, post] = line.split(' - ');
+      const [fstype, , superOpts] = post!.split(' ');
+      return { point: pre!.split(' ')[4], fstype, superOpts: superOpts!.split(',') };
+    });
   const cg = mounts.find((m) => m.point === CG);
   t.is(cg?.fstype, 'cgroup2');
   t.true(cg?.superOpts.includes('nsdelegate'), `super options: ${cg?.superOpts.join(',')}`);
-  t.deepEqual(mounts.filter((m) => m.fstype === 'cgroup').map((m) => m.point), [], 'no cgroup v1 mounts');
+  t.deepEqual(
+    mounts.filter((m) => m.fstype === 'cgroup').map((m) => m.point),
+    [],
+    'no cgroup v1 mounts',
+  );
 });
 
 vmTest(vmTitle('every controller is available and enabled in the root cgroup.subtree_control'), (t) => {
@@ -73,8 +80,7 @@ vmTest(vmTitle('overlayfs mounts (lower + upper on tmpfs)'), async (t) => {
   try {
     for (const d of ['lower', 'upper', 'work', 'merged']) mkdirSync(path.join(base, d));
     writeFileSync(path.join(base, 'lower/from-lower'), 'lower\n');
-    await mustSh('mount', ['-t', 'overlay', 'overlay', '-o',
-      `lowerdir=${base}/lower,upperdir=${base}/upper,workdir=${base}/work`, merged]);
+    await mustSh('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${base}/lower,upperdir=${base}/upper,workdir=${base}/work`, merged]);
     mounted = true;
     writeFileSync(path.join(merged, 'from-merged'), 'merged\n');
     t.is(readFileSync(path.join(merged, 'from-lower'), 'utf8'), 'lower\n');

@@ -11,8 +11,21 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import {
-  IMAGE_REF, IMAGES, IN_VM, WRAPPER, argvLogOffset, mustSh, optionOf, runtimeCallsSince, runtimeTarget, sh, sleep,
-  verbOf, vmTitle, type Result, type RuntimeCall,
+  IMAGE_REF,
+  IMAGES,
+  IN_VM,
+  WRAPPER,
+  argvLogOffset,
+  mustSh,
+  optionOf,
+  runtimeCallsSince,
+  runtimeTarget,
+  sh,
+  sleep,
+  verbOf,
+  vmTitle,
+  type Result,
+  type RuntimeCall,
 } from './helpers/guest.js';
 
 const vmTest = IN_VM ? test.serial : test.skip;
@@ -50,11 +63,17 @@ async function checkRuntimeCalls(t: ExecutionContext, calls: RuntimeCall[]): Pro
     t.fail(`the engine never called "${WRAPPER} create"; calls logged:\n${summary}`);
     return;
   }
-  t.is(create.target, runtimeTarget(), 'the wrapper exec\'d the configured runtime');
+  t.is(create.target, runtimeTarget(), "the wrapper exec'd the configured runtime");
   t.truthy(optionOf(create.args, '--bundle') ?? optionOf(create.args, '-b'), `create has a bundle: ${create.args.join(' ')}`);
   const id = create.args.at(-1)!;
-  t.true(calls.some((c) => verbOf(c.args) === 'start' && c.args.at(-1) === id), `start ${id} was called:\n${summary}`);
-  t.true(calls.some((c) => verbOf(c.args) === 'delete' && c.args.includes(id)), `delete ${id} was called:\n${summary}`);
+  t.true(
+    calls.some((c) => verbOf(c.args) === 'start' && c.args.at(-1) === id),
+    `start ${id} was called:\n${summary}`,
+  );
+  t.true(
+    calls.some((c) => verbOf(c.args) === 'delete' && c.args.includes(id)),
+    `delete ${id} was called:\n${summary}`,
+  );
 
   // --rm: nothing left in the runtime's root. The engine's last delete may trail its exit a little.
   const root = optionOf(create.args, '--root');
@@ -75,8 +94,7 @@ vmTest(vmTitle('podman run --rm --runtime tsrun: output, exit status 3, runtime 
   const name = uniqueName('podman');
   const offset = argvLogOffset();
   // "tsrun" is the runtime named in /etc/containers/containers.conf ([engine.runtimes])
-  const r = await sh('podman', ['run', '--rm', '--runtime', 'tsrun', '--network', 'none', '--name', name, IMAGE_REF,
-    'sh', '-c', SCRIPT]);
+  const r = await sh('podman', ['run', '--rm', '--runtime', 'tsrun', '--network', 'none', '--name', name, IMAGE_REF, 'sh', '-c', SCRIPT]);
   t.log(`podman: ${show(r)}`);
   t.is(r.stdout, 'hi\n', show(r));
   t.is(r.code, 3, show(r));
@@ -85,13 +103,12 @@ vmTest(vmTitle('podman run --rm --runtime tsrun: output, exit status 3, runtime 
   t.is(left.trim(), '', 'podman keeps no container after --rm');
 });
 
-vmTest(vmTitle('ctr run --rm with the runc shim\'s BinaryName: output, exit status 3, runtime called, nothing left'), async (t) => {
+vmTest(vmTitle("ctr run --rm with the runc shim's BinaryName: output, exit status 3, runtime called, nothing left"), async (t) => {
   await mustSh('ctr', ['image', 'import', `${IMAGES}/docker.tar`]);
   const id = uniqueName('ctr');
   const offset = argvLogOffset();
   // --runc-binary sets BinaryName in the io.containerd.runc.v2 shim's options
-  const r = await sh('ctr', ['run', '--rm', '--runtime', 'io.containerd.runc.v2', '--runc-binary', WRAPPER,
-    IMAGE_REF, id, 'sh', '-c', SCRIPT]);
+  const r = await sh('ctr', ['run', '--rm', '--runtime', 'io.containerd.runc.v2', '--runc-binary', WRAPPER, IMAGE_REF, id, 'sh', '-c', SCRIPT]);
   t.log(`ctr: ${show(r)}`);
   t.is(r.stdout, 'hi\n', show(r));
   t.is(r.code, 3, show(r));
@@ -105,8 +122,7 @@ vmTest(vmTitle('docker run --rm --runtime tsrun: output, exit status 3, runtime 
   const name = uniqueName('docker');
   const offset = argvLogOffset();
   // "tsrun" is the runtime named in /etc/docker/daemon.json ("runtimes")
-  const r = await sh('docker', ['run', '--rm', '--runtime', 'tsrun', '--network', 'none', '--name', name, IMAGE_REF,
-    'sh', '-c', SCRIPT]);
+  const r = await sh('docker', ['run', '--rm', '--runtime', 'tsrun', '--network', 'none', '--name', name, IMAGE_REF, 'sh', '-c', SCRIPT]);
   t.log(`docker: ${show(r)}`);
   t.is(r.stdout, 'hi\n', show(r));
   t.is(r.code, 3, show(r));

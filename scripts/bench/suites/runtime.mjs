@@ -81,7 +81,10 @@ export default {
       const root = path.join(roots, name);
       const bundle = path.join(ctx.tmp, 'bundles', name);
       const stateBundle = path.join(ctx.tmp, 'bundles', `${name}-state`);
-      for (const [dir, leaf] of [[bundle, name], [stateBundle, `${name}-state`]]) {
+      for (const [dir, leaf] of [
+        [bundle, name],
+        [stateBundle, `${name}-state`],
+      ]) {
         mkdirSync(dir, { recursive: true });
         writeFileSync(path.join(dir, 'config.json'), JSON.stringify(adjust(spec, rootfs, `${ctx.cgroupParent}/${leaf}`), null, 2));
       }
@@ -89,7 +92,13 @@ export default {
       rt[name] = { exe: ctx.runtimes[name].path, root, bundle, stateBundle };
       ctx.onCleanup(() => {
         const r = spawnSync(rt[name].exe, ['--root', root, 'list', '-q'], { encoding: 'utf8', timeout: 20000 });
-        const ids = new Set(['bench-state', ...(r.stdout ?? '').split('\n').map((s) => s.trim()).filter(Boolean)]);
+        const ids = new Set([
+          'bench-state',
+          ...(r.stdout ?? '')
+            .split('\n')
+            .map((s) => s.trim())
+            .filter(Boolean),
+        ]);
         for (const id of ids) h.quiet(rt[name].exe, ['--root', root, 'delete', '-f', id]);
       });
     }

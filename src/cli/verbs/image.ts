@@ -29,7 +29,14 @@ function ago(iso: string | undefined, now = Date.now()): string {
   if (!iso) return 'N/A';
   const s = Math.max(0, (now - Date.parse(iso)) / 1000);
   if (!Number.isFinite(s)) return 'N/A';
-  const units: [number, string][] = [[365 * 86400, 'year'], [30 * 86400, 'month'], [7 * 86400, 'week'], [86400, 'day'], [3600, 'hour'], [60, 'minute']];
+  const units: [number, string][] = [
+    [365 * 86400, 'year'],
+    [30 * 86400, 'month'],
+    [7 * 86400, 'week'],
+    [86400, 'day'],
+    [3600, 'hour'],
+    [60, 'minute'],
+  ];
   for (const [n, u] of units) if (s >= n) return `${Math.floor(s / n)} ${u}${Math.floor(s / n) > 1 ? 's' : ''} ago`;
   return 'Less than a minute ago';
 }
@@ -51,7 +58,16 @@ export function imageTable(records: ImageRecord[]): string {
     }
   }
   const w = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
-  return rows.map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(w[i] + 3))).join('').trimEnd()).join('\n') + '\n';
+  return (
+    rows
+      .map((row) =>
+        row
+          .map((c, i) => (i === row.length - 1 ? c : c.padEnd(w[i] + 3)))
+          .join('')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 export default async function image({ cl }: VerbContext): Promise<number> {
@@ -67,8 +83,12 @@ export default async function image({ cl }: VerbContext): Promise<number> {
       process.once('SIGTERM', stop);
       try {
         const rec = await pull(cl.args[0], {
-          imageRoot, onProgress: renderer.onProgress, signal: ctl.signal,
-          creds: str(cl, 'creds'), insecure: cl.flags.insecure === true, platform: str(cl, 'platform'),
+          imageRoot,
+          onProgress: renderer.onProgress,
+          signal: ctl.signal,
+          creds: str(cl, 'creds'),
+          insecure: cl.flags.insecure === true,
+          platform: str(cl, 'platform'),
         });
         renderer.end();
         out(`${rec.names[0] ?? rec.repoDigests[0] ?? rec.id}\n`);

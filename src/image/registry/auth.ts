@@ -15,9 +15,7 @@ export interface Challenge {
   params: Record<string, string>;
 }
 
-export type Credentials =
-  | { kind: 'basic'; username: string; password: string }
-  | { kind: 'bearer'; token: string };
+export type Credentials = { kind: 'basic'; username: string; password: string } | { kind: 'bearer'; token: string };
 
 /** Parse a WWW-Authenticate header (RFC 7235 §4.1) into challenges. */
 export function parseChallenges(header: string): Challenge[] {
@@ -26,7 +24,9 @@ export function parseChallenges(header: string): Challenge[] {
   const scheme = /([A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]*)/y;
   let i = 0;
   let cur: Challenge | undefined;
-  const skip = () => { while (i < header.length && /[\s,]/.test(header[i])) i++; };
+  const skip = () => {
+    while (i < header.length && /[\s,]/.test(header[i])) i++;
+  };
   skip();
   while (i < header.length) {
     param.lastIndex = i;
@@ -150,8 +150,7 @@ export class TokenCache {
 /** Parse a token-server response body (token.md "Token Response Fields"). */
 export function parseTokenResponse(body: unknown, realm: string): { token: string; expiresIn: number; issuedAt?: string } {
   const o = body as { token?: unknown; access_token?: unknown; expires_in?: unknown; issued_at?: unknown } | null;
-  const token = typeof o?.token === 'string' && o.token ? o.token
-    : typeof o?.access_token === 'string' && o.access_token ? o.access_token : undefined;
+  const token = typeof o?.token === 'string' && o.token ? o.token : typeof o?.access_token === 'string' && o.access_token ? o.access_token : undefined;
   if (!token) throw new ImageError('TSRUN_REGISTRY', `token server ${realm} returned no token`);
   const expiresIn = typeof o?.expires_in === 'number' && o.expires_in > 0 ? o.expires_in : 60;
   return { token, expiresIn, issuedAt: typeof o?.issued_at === 'string' ? o.issued_at : undefined };

@@ -6,10 +6,7 @@
 import { createHash } from 'node:crypto';
 import { ImageError, TsrunError } from '../../errors.js';
 import { isLoopbackRegistry, registryEndpoint } from '../reference.js';
-import {
-  basicHeader, dockerConfigCredentials, parseChallenges, parseCreds, parseTokenResponse, TokenCache,
-  type Challenge, type Credentials,
-} from './auth.js';
+import { basicHeader, dockerConfigCredentials, parseChallenges, parseCreds, parseTokenResponse, TokenCache, type Challenge, type Credentials } from './auth.js';
 import { describeFailure, httpRequest, type HttpResponse } from './http.js';
 import { MANIFEST_ACCEPT, parseManifest, type ImageIndex, type ImageManifest } from './media-types.js';
 
@@ -55,8 +52,7 @@ export class RegistryClient {
   constructor(registry: string, opts: RegistryClientOptions = {}) {
     this.registry = registry;
     this.host = registryEndpoint(registry);
-    this.creds = typeof opts.creds === 'string' ? parseCreds(opts.creds)
-      : opts.creds ?? dockerConfigCredentials(registry, opts.dockerConfigDir);
+    this.creds = typeof opts.creds === 'string' ? parseCreds(opts.creds) : (opts.creds ?? dockerConfigCredentials(registry, opts.dockerConfigDir));
     this.insecure = opts.insecure ?? false;
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     this.signal = opts.signal;
@@ -112,8 +108,7 @@ export class RegistryClient {
     const service = ch.params.service ?? '';
     // Tokens are cached per identity: a hash of the credentials, so wrong ones never hit a
     // token fetched with right ones.
-    const who = this.creds?.kind === 'basic'
-      ? createHash('sha256').update(`${this.creds.username}\0${this.creds.password}`).digest('hex') : '';
+    const who = this.creds?.kind === 'basic' ? createHash('sha256').update(`${this.creds.username}\0${this.creds.password}`).digest('hex') : '';
     const key = `${TokenCache.key(realm, service, scope)}\n${who}`;
     const cached = this.tokens.get(key);
     if (cached) return `Bearer ${cached}`;
@@ -142,7 +137,13 @@ export class RegistryClient {
   }
 
   /** GET with auth: on a 401 learn the challenge, authenticate and retry once. */
-  private async get(repository: string, path: string, headers: Record<string, string>, signal?: AbortSignal, method: 'GET' | 'HEAD' = 'GET'): Promise<HttpResponse> {
+  private async get(
+    repository: string,
+    path: string,
+    headers: Record<string, string>,
+    signal?: AbortSignal,
+    method: 'GET' | 'HEAD' = 'GET',
+  ): Promise<HttpResponse> {
     const scope = `repository:${repository}:pull`;
     const url = `${await this.base(signal)}/v2/${repository}/${path}`;
     for (let attempt = 0; ; attempt++) {
@@ -193,7 +194,10 @@ export class RegistryClient {
     const byRef = reference.includes(':') ? reference : undefined;
     const header = res.headers.get('docker-content-digest') ?? undefined;
     const digestOf = (d: string) => `${d.split(':')[0]}:${createHash(d.split(':')[0]).update(raw).digest('hex')}`;
-    for (const [want, source] of [[byRef, 'the requested digest'], [header, 'Docker-Content-Digest']] as const) {
+    for (const [want, source] of [
+      [byRef, 'the requested digest'],
+      [header, 'Docker-Content-Digest'],
+    ] as const) {
       if (!want) continue;
       if (!/^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/.test(want)) {
         throw new ImageError('TSRUN_IMAGE_DIGEST', `manifest ${what}: malformed ${source} "${want}"`);
@@ -212,7 +216,12 @@ export class RegistryClient {
    * Open a blob, asking for bytes from `offset` on with Range (distribution-spec allows it on
    * blob GETs). Returns the offset the server really starts at: `offset` on 206, 0 on 200.
    */
-  async openBlob(repository: string, digest: string, offset = 0, signal?: AbortSignal): Promise<{ offset: number; body: AsyncIterable<Uint8Array>; total?: number }> {
+  async openBlob(
+    repository: string,
+    digest: string,
+    offset = 0,
+    signal?: AbortSignal,
+  ): Promise<{ offset: number; body: AsyncIterable<Uint8Array>; total?: number }> {
     const headers: Record<string, string> = {};
     if (offset > 0) headers.range = `bytes=${offset}-`;
     let res = await this.get(repository, `blobs/${digest}`, headers, signal);

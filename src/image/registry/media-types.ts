@@ -95,8 +95,11 @@ function checkDescriptor(d: unknown, where: string): Descriptor {
  * Parse a manifest or index body. `contentType` is the HTTP Content-Type (or the descriptor's
  * mediaType); distribution-spec requires it to agree with the body's own `mediaType` when set.
  */
-export function parseManifest(body: Uint8Array, contentType: string | undefined, what: string):
-  { kind: 'index'; index: ImageIndex } | { kind: 'manifest'; manifest: ImageManifest } {
+export function parseManifest(
+  body: Uint8Array,
+  contentType: string | undefined,
+  what: string,
+): { kind: 'index'; index: ImageIndex } | { kind: 'manifest'; manifest: ImageManifest } {
   let doc: Record<string, unknown>;
   try {
     doc = JSON.parse(Buffer.from(body).toString('utf8'));
@@ -113,8 +116,7 @@ export function parseManifest(body: Uint8Array, contentType: string | undefined,
     throw new ImageError('TSRUN_IMAGE', `${what}: Content-Type "${ct}" disagrees with manifest mediaType "${bodyType}"`);
   }
   // OCI lets mediaType be absent; then tell index from manifest by shape.
-  const type = bodyType ?? (ct && (INDEX_TYPES.has(ct) || MANIFEST_TYPES.has(ct)) ? ct
-    : Array.isArray(doc.manifests) ? OCI_INDEX : OCI_MANIFEST);
+  const type = bodyType ?? (ct && (INDEX_TYPES.has(ct) || MANIFEST_TYPES.has(ct)) ? ct : Array.isArray(doc.manifests) ? OCI_INDEX : OCI_MANIFEST);
   if (doc.schemaVersion !== 2) throw new ImageError('TSRUN_IMAGE', `${what}: schemaVersion must be 2`);
   if (INDEX_TYPES.has(type)) {
     if (!Array.isArray(doc.manifests)) throw new ImageError('TSRUN_IMAGE', `${what}: index has no manifests array`);

@@ -6,8 +6,16 @@ import { ImageError, InvalidArgumentError } from '../../errors.js';
 import type { Descriptor, ImageIndex, Platform } from './media-types.js';
 
 const ARCH_ALIASES: Record<string, string> = {
-  x64: 'amd64', x86_64: 'amd64', 'x86-64': 'amd64', ia32: '386', i386: '386',
-  aarch64: 'arm64', armhf: 'arm', armel: 'arm', ppc64: 'ppc64', ppc64le: 'ppc64le',
+  x64: 'amd64',
+  x86_64: 'amd64',
+  'x86-64': 'amd64',
+  ia32: '386',
+  i386: '386',
+  aarch64: 'arm64',
+  armhf: 'arm',
+  armel: 'arm',
+  ppc64: 'ppc64',
+  ppc64le: 'ppc64le',
 };
 
 /** Normalise architecture and variant (arm64 → v8 by default; amd64/v1 → no variant). */

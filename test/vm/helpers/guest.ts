@@ -89,10 +89,13 @@ export function runtimeCallsSince(offset: number): RuntimeCall[] {
   } catch {
     return [];
   }
-  return text.split('\n').filter(Boolean).map((line) => {
-    const [target, ...args] = line.split('\t');
-    return { target: target!, args };
-  });
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [target, ...args] = line.split('\t');
+      return { target: target!, args };
+    });
 }
 
 // runc's global options that take a value (runc --help); everything else before the verb is a flag.

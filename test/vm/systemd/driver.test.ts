@@ -29,11 +29,21 @@ function ok(t: ExecutionContext, r: TsrunResult, what: string): void {
 /** systemctl show UNIT -p A -p B: {A: value, B: value} (systemctl(1), "show"). */
 async function show(unit: string, ...props: string[]): Promise<Record<string, string>> {
   const out = await mustSh('systemctl', ['show', unit, ...props.flatMap((p) => ['-p', p])]);
-  return Object.fromEntries(out.split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  return Object.fromEntries(
+    out
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
 }
 
 const read = (dir: string, f: string) => fs.readFileSync(path.join(dir, f), 'utf8').trim();
-const cgroupOfPid = (pid: number) => fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.startsWith('0::'))!.slice(3);
+const cgroupOfPid = (pid: number) =>
+  fs
+    .readFileSync(`/proc/${pid}/cgroup`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('0::'))!
+    .slice(3);
 
 /** A container created (not started) with the systemd driver; its unit and cgroup dir. */
 async function created(t: ExecutionContext, cgroupsPath: (id: string) => string, unit: (id: string) => string, mutate?: Parameters<typeof makeBundle>[1]) {
@@ -51,12 +61,20 @@ async function created(t: ExecutionContext, cgroupsPath: (id: string) => string,
 /** After delete (or the scope's end): systemd has forgotten the unit and removed its cgroup. */
 async function assertGone(t: ExecutionContext, unit: string, dir: string): Promise<void> {
   // systemd stops an emptied scope on its own; a stop job can still be finishing.
-  await waitFor(async () => (await show(unit, 'LoadState', 'ActiveState')).ActiveState === 'inactive', 60_000, () => `${unit} to be inactive`);
+  await waitFor(
+    async () => (await show(unit, 'LoadState', 'ActiveState')).ActiveState === 'inactive',
+    60_000,
+    () => `${unit} to be inactive`,
+  );
   t.false(fs.existsSync(dir), `${dir} is removed`);
 }
 
 sdTest(title('system.slice:tsrun:<id>: a transient scope with Delegate=yes holds the init alone; delete stops it'), async (t) => {
-  const { b, unit, pid } = await created(t, (id) => `system.slice:tsrun:${id}`, (id) => `tsrun-${id}.scope`);
+  const { b, unit, pid } = await created(
+    t,
+    (id) => `system.slice:tsrun:${id}`,
+    (id) => `tsrun-${id}.scope`,
+  );
   const dir = path.join(CG, 'system.slice', unit);
   const p = await show(unit, 'LoadState', 'ActiveState', 'Delegate', 'Slice', 'ControlGroup', 'Description');
   t.like(p, { LoadState: 'loaded', ActiveState: 'active', Delegate: 'yes', Slice: 'system.slice', ControlGroup: `/system.slice/${unit}` });
@@ -75,7 +93,11 @@ sdTest(title('system.slice:tsrun:<id>: a transient scope with Delegate=yes holds
 
 sdTest(title('a custom slice (tsrun-test.slice:x:<id>): systemd makes the slice, the scope is x-<id>.scope under /tsrun.slice/tsrun-test.slice'), async (t) => {
   t.teardown(() => sh('systemctl', ['stop', 'tsrun-test.slice']).then(() => undefined));
-  const { b, unit, pid } = await created(t, (id) => `tsrun-test.slice:x:${id}`, (id) => `x-${id}.scope`);
+  const { b, unit, pid } = await created(
+    t,
+    (id) => `tsrun-test.slice:x:${id}`,
+    (id) => `x-${id}.scope`,
+  );
   const dir = path.join(CG, 'tsrun.slice/tsrun-test.slice', unit);
   t.like(await show(unit, 'ActiveState', 'Slice', 'Delegate'), { ActiveState: 'active', Slice: 'tsrun-test.slice', Delegate: 'yes' });
   t.is((await show('tsrun-test.slice', 'ActiveState')).ActiveState, 'active');
@@ -84,39 +106,59 @@ sdTest(title('a custom slice (tsrun-test.slice:x:<id>): systemd makes the slice,
   await assertGone(t, unit, dir);
 });
 
-sdTest(title('limits land as unit properties and in the cgroup: MemoryMax/memory.max, TasksMax/pids.max, CPUQuotaPerSecUSec/cpu.max; update changes both live'), async (t) => {
-  const { b, unit } = await created(t, (id) => `system.slice:tsrun:${id}`, (id) => `tsrun-${id}.scope`, (s) => {
-    s.linux!.resources = { ...s.linux!.resources, memory: { limit: 64 * MiB }, pids: { limit: 40 }, cpu: { quota: 50000, period: 100000 } };
-  });
-  const dir = path.join(CG, 'system.slice', unit);
-  // systemd.resource-control(5): CPUQuota= is kept per second, 50 ms per 100 ms = 500 ms/s.
-  t.like(await show(unit, 'MemoryMax', 'TasksMax', 'CPUQuotaPerSecUSec', 'CPUQuotaPeriodUSec'),
-    { MemoryMax: String(64 * MiB), TasksMax: '40', CPUQuotaPerSecUSec: '500ms', CPUQuotaPeriodUSec: '100ms' });
-  t.is(read(dir, 'memory.max'), String(64 * MiB));
-  t.is(read(dir, 'pids.max'), '40');
-  t.is(read(dir, 'cpu.max'), '50000 100000');
+sdTest(
+  title('limits land as unit properties and in the cgroup: MemoryMax/memory.max, TasksMax/pids.max, CPUQuotaPerSecUSec/cpu.max; update changes both live'),
+  async (t) => {
+    const { b, unit } = await created(
+      t,
+      (id) => `system.slice:tsrun:${id}`,
+      (id) => `tsrun-${id}.scope`,
+      (s) => {
+        s.linux!.resources = { ...s.linux!.resources, memory: { limit: 64 * MiB }, pids: { limit: 40 }, cpu: { quota: 50000, period: 100000 } };
+      },
+    );
+    const dir = path.join(CG, 'system.slice', unit);
+    // systemd.resource-control(5): CPUQuota= is kept per second, 50 ms per 100 ms = 500 ms/s.
+    t.like(await show(unit, 'MemoryMax', 'TasksMax', 'CPUQuotaPerSecUSec', 'CPUQuotaPeriodUSec'), {
+      MemoryMax: String(64 * MiB),
+      TasksMax: '40',
+      CPUQuotaPerSecUSec: '500ms',
+      CPUQuotaPeriodUSec: '100ms',
+    });
+    t.is(read(dir, 'memory.max'), String(64 * MiB));
+    t.is(read(dir, 'pids.max'), '40');
+    t.is(read(dir, 'cpu.max'), '50000 100000');
 
-  ok(t, await b.tsrun(['start', b.id], { timeoutMs: SLOW }), 'start');
-  ok(t, await b.tsrun(['update', '--memory', String(96 * MiB), '--pids-limit', '20', '--cpu-quota', '25000', b.id], { timeoutMs: SLOW }), 'update');
-  t.like(await show(unit, 'MemoryMax', 'TasksMax', 'CPUQuotaPerSecUSec'), { MemoryMax: String(96 * MiB), TasksMax: '20', CPUQuotaPerSecUSec: '250ms' });
-  t.is(read(dir, 'memory.max'), String(96 * MiB));
-  t.is(read(dir, 'pids.max'), '20');
-  t.is(read(dir, 'cpu.max'), '25000 100000');
-  // A daemon-reload makes systemd re-apply its unit properties to the cgroup: what tsrun set
-  // through systemd must survive it (runc#3280: a limit written only to the cgroup is lost).
-  await mustSh('systemctl', ['daemon-reload']);
-  t.is(read(dir, 'memory.max'), String(96 * MiB), 'memory.max after daemon-reload');
-  t.is(read(dir, 'pids.max'), '20', 'pids.max after daemon-reload');
-  t.is(read(dir, 'cpu.max'), '25000 100000', 'cpu.max after daemon-reload');
-  ok(t, await b.tsrun(['delete', '--force', b.id], { timeoutMs: SLOW }), 'delete --force');
-  await assertGone(t, unit, dir);
-});
+    ok(t, await b.tsrun(['start', b.id], { timeoutMs: SLOW }), 'start');
+    ok(t, await b.tsrun(['update', '--memory', String(96 * MiB), '--pids-limit', '20', '--cpu-quota', '25000', b.id], { timeoutMs: SLOW }), 'update');
+    t.like(await show(unit, 'MemoryMax', 'TasksMax', 'CPUQuotaPerSecUSec'), { MemoryMax: String(96 * MiB), TasksMax: '20', CPUQuotaPerSecUSec: '250ms' });
+    t.is(read(dir, 'memory.max'), String(96 * MiB));
+    t.is(read(dir, 'pids.max'), '20');
+    t.is(read(dir, 'cpu.max'), '25000 100000');
+    // A daemon-reload makes systemd re-apply its unit properties to the cgroup: what tsrun set
+    // through systemd must survive it (runc#3280: a limit written only to the cgroup is lost).
+    await mustSh('systemctl', ['daemon-reload']);
+    t.is(read(dir, 'memory.max'), String(96 * MiB), 'memory.max after daemon-reload');
+    t.is(read(dir, 'pids.max'), '20', 'pids.max after daemon-reload');
+    t.is(read(dir, 'cpu.max'), '25000 100000', 'cpu.max after daemon-reload');
+    ok(t, await b.tsrun(['delete', '--force', b.id], { timeoutMs: SLOW }), 'delete --force');
+    await assertGone(t, unit, dir);
+  },
+);
 
 sdTest(title('pause/resume freeze and thaw the scope; kill --all ends every process and systemd stops the emptied scope'), async (t) => {
-  const { b, unit, pid } = await created(t, (id) => `system.slice:tsrun:${id}`, (id) => `tsrun-${id}.scope`);
+  const { b, unit, pid } = await created(
+    t,
+    (id) => `system.slice:tsrun:${id}`,
+    (id) => `tsrun-${id}.scope`,
+  );
   const dir = path.join(CG, 'system.slice', unit);
   ok(t, await b.tsrun(['start', b.id], { timeoutMs: SLOW }), 'start');
-  await waitFor(() => read(dir, 'cgroup.procs').split('\n').length >= 3, 60_000, () => 'the init and its two sleeps');
+  await waitFor(
+    () => read(dir, 'cgroup.procs').split('\n').length >= 3,
+    60_000,
+    () => 'the init and its two sleeps',
+  );
   const procs = read(dir, 'cgroup.procs').split('\n').map(Number);
   // ps lists the scope's processes (runc: `ps --format json` is the pids of the cgroup).
   const ps = await b.tsrun(['ps', '--format', 'json', b.id], { timeoutMs: SLOW });
@@ -132,7 +174,11 @@ sdTest(title('pause/resume freeze and thaw the scope; kill --all ends every proc
   t.regex(read(dir, 'cgroup.events'), /^frozen 0$/m);
 
   ok(t, await b.tsrun(['kill', '--all', b.id, 'KILL'], { timeoutMs: SLOW }), 'kill --all');
-  await waitFor(() => procs.every((p) => !fs.existsSync(`/proc/${p}`) || fs.readFileSync(`/proc/${p}/stat`, 'utf8').includes(') Z')), 60_000, () => `${procs.join(' ')} to be gone`);
+  await waitFor(
+    () => procs.every((p) => !fs.existsSync(`/proc/${p}`) || fs.readFileSync(`/proc/${p}/stat`, 'utf8').includes(') Z')),
+    60_000,
+    () => `${procs.join(' ')} to be gone`,
+  );
   t.true(procs.includes(pid));
   await b.waitStatus(b.id, 'stopped', 60_000);
   // systemd.scope(5): a scope whose processes are all gone is stopped by systemd itself.
@@ -157,54 +203,86 @@ sdTest(title('run --systemd-cgroup: the init runs in its scope, exits 0, and run
   t.false(fs.existsSync(path.join(b.root, b.id)), 'run deleted the container');
 });
 
-sdTest(title('podman --cgroup-manager=systemd with tsrun: --systemd-cgroup, the container in machine.slice/libpod-<id>.scope with its limits, no scope left after --rm'), async (t) => {
-  // Podman (containers.conf(5) cgroup_manager) passes --systemd-cgroup and "machine.slice:libpod:<id>".
-  await mustSh('podman', ['load', '-q', '-i', `${IMAGES}/docker.tar`], 600_000);
-  const offset = argvLogOffset();
-  const name = `tsrun-sd-${process.pid}-${Date.now()}`;
-  t.teardown(() => sh('podman', ['rm', '-f', name]).then(() => undefined));
-  const r = await sh('podman', ['--cgroup-manager=systemd', 'run', '--rm', '--runtime', 'tsrun', '--network', 'none', '--cgroupns=host',
-    '--memory', '32m', '--pids-limit', '20', '--name', name, IMAGE_REF,
-    // --cgroupns=host shows the real path; the "cgroup" mount is then the container's own cgroup
-    'sh', '-c', 'grep ^0:: /proc/self/cgroup; cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max'], 600_000);
-  t.is(r.code, 0, `podman run: ${r.stderr}${r.stdout}`);
-  const [cgLine, mem, pids] = r.stdout.trim().split('\n');
-  const m = /^0::\/machine\.slice\/(libpod-[0-9a-f]{64}\.scope)$/.exec(cgLine ?? '');
-  t.truthy(m, `the container's cgroup is a libpod scope in machine.slice: ${cgLine}`);
-  t.is(mem, String(32 * MiB));
-  t.is(pids, '20');
-  const creates = runtimeCallsSince(offset).filter((c) => verbOf(c.args) === 'create');
-  t.is(creates.length, 1, 'one create through the wrapper');
-  t.true(creates[0]!.args.includes('--systemd-cgroup'), `podman passed --systemd-cgroup: ${creates[0]?.args.join(' ')}`);
-  if (m) await assertGone(t, m[1]!, path.join(CG, 'machine.slice', m[1]!));
-});
+sdTest(
+  title(
+    'podman --cgroup-manager=systemd with tsrun: --systemd-cgroup, the container in machine.slice/libpod-<id>.scope with its limits, no scope left after --rm',
+  ),
+  async (t) => {
+    // Podman (containers.conf(5) cgroup_manager) passes --systemd-cgroup and "machine.slice:libpod:<id>".
+    await mustSh('podman', ['load', '-q', '-i', `${IMAGES}/docker.tar`], 600_000);
+    const offset = argvLogOffset();
+    const name = `tsrun-sd-${process.pid}-${Date.now()}`;
+    t.teardown(() => sh('podman', ['rm', '-f', name]).then(() => undefined));
+    const r = await sh(
+      'podman',
+      [
+        '--cgroup-manager=systemd',
+        'run',
+        '--rm',
+        '--runtime',
+        'tsrun',
+        '--network',
+        'none',
+        '--cgroupns=host',
+        '--memory',
+        '32m',
+        '--pids-limit',
+        '20',
+        '--name',
+        name,
+        IMAGE_REF,
+        // --cgroupns=host shows the real path; the "cgroup" mount is then the container's own cgroup
+        'sh',
+        '-c',
+        'grep ^0:: /proc/self/cgroup; cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max',
+      ],
+      600_000,
+    );
+    t.is(r.code, 0, `podman run: ${r.stderr}${r.stdout}`);
+    const [cgLine, mem, pids] = r.stdout.trim().split('\n');
+    const m = /^0::\/machine\.slice\/(libpod-[0-9a-f]{64}\.scope)$/.exec(cgLine ?? '');
+    t.truthy(m, `the container's cgroup is a libpod scope in machine.slice: ${cgLine}`);
+    t.is(mem, String(32 * MiB));
+    t.is(pids, '20');
+    const creates = runtimeCallsSince(offset).filter((c) => verbOf(c.args) === 'create');
+    t.is(creates.length, 1, 'one create through the wrapper');
+    t.true(creates[0]!.args.includes('--systemd-cgroup'), `podman passed --systemd-cgroup: ${creates[0]?.args.join(' ')}`);
+    if (m) await assertGone(t, m[1]!, path.join(CG, 'machine.slice', m[1]!));
+  },
+);
 
 // dbus-sync.ts gives the connection (worker start, connect, Hello) max(60 s, TSRUN_SYSTEMD_TIMEOUT):
 // a stopped dbus-daemon costs that long, then a clear error, never a hang.
-sdTest(title('a stalled system bus (dbus-daemon stopped): create fails after the connect allowance, naming the bus, and leaves no unit and no state'), async (t) => {
-  const main = Number((await show('dbus.service', 'MainPID')).MainPID);
-  t.true(main > 1, 'dbus-daemon runs');
-  const b = await makeBundle(t, (s) => {
-    s.process!.args = ['true'];
-  });
-  b.spec.linux!.cgroupsPath = `system.slice:tsrun:${b.id}`;
-  b.writeSpec();
-  process.kill(main, 'SIGSTOP');
-  t.teardown(() => process.kill(main, 'SIGCONT'));
-  const t0 = Date.now();
-  const r = await b.tsrun(['--systemd-cgroup', 'create', '--bundle', b.dir, b.id], { timeoutMs: 300_000, env: { ...process.env, TSRUN_SYSTEMD_TIMEOUT: '2000' } });
-  const took = Date.now() - t0;
-  process.kill(main, 'SIGCONT');
-  t.not(r.code, 0, 'create fails');
-  t.regex(r.stderr, /systemd: connect to the system bus at \S+: no answer within \d+ ms/);
-  t.true(took < 240_000, `bounded: took ${took} ms`);
-  t.false(fs.existsSync(path.join(b.root, b.id)), 'no state dir left');
-  // The bus answers again: systemd never heard of the unit.
-  const unit = `tsrun-${b.id}.scope`;
-  t.is((await show(unit, 'ActiveState')).ActiveState, 'inactive');
-  t.false(fs.existsSync(path.join(CG, 'system.slice', unit)));
-  t.log(`create failed after ${took} ms: ${r.stderr.trim()}`);
-});
+sdTest(
+  title('a stalled system bus (dbus-daemon stopped): create fails after the connect allowance, naming the bus, and leaves no unit and no state'),
+  async (t) => {
+    const main = Number((await show('dbus.service', 'MainPID')).MainPID);
+    t.true(main > 1, 'dbus-daemon runs');
+    const b = await makeBundle(t, (s) => {
+      s.process!.args = ['true'];
+    });
+    b.spec.linux!.cgroupsPath = `system.slice:tsrun:${b.id}`;
+    b.writeSpec();
+    process.kill(main, 'SIGSTOP');
+    t.teardown(() => process.kill(main, 'SIGCONT'));
+    const t0 = Date.now();
+    const r = await b.tsrun(['--systemd-cgroup', 'create', '--bundle', b.dir, b.id], {
+      timeoutMs: 300_000,
+      env: { ...process.env, TSRUN_SYSTEMD_TIMEOUT: '2000' },
+    });
+    const took = Date.now() - t0;
+    process.kill(main, 'SIGCONT');
+    t.not(r.code, 0, 'create fails');
+    t.regex(r.stderr, /systemd: connect to the system bus at \S+: no answer within \d+ ms/);
+    t.true(took < 240_000, `bounded: took ${took} ms`);
+    t.false(fs.existsSync(path.join(b.root, b.id)), 'no state dir left');
+    // The bus answers again: systemd never heard of the unit.
+    const unit = `tsrun-${b.id}.scope`;
+    t.is((await show(unit, 'ActiveState')).ActiveState, 'inactive');
+    t.false(fs.existsSync(path.join(CG, 'system.slice', unit)));
+    t.log(`create failed after ${took} ms: ${r.stderr.trim()}`);
+  },
+);
 
 sdTest(title('a busy systemd (PID 1 frozen in init.scope, the bus up): StartTransientUnit fails after TSRUN_SYSTEMD_TIMEOUT, naming the call'), async (t) => {
   // The bus answers (dbus-daemon runs, Hello succeeds) but systemd does not: the per-call timeout,
@@ -220,7 +298,10 @@ sdTest(title('a busy systemd (PID 1 frozen in init.scope, the bus up): StartTran
   fs.writeFileSync(freeze, '1');
   t.teardown(() => fs.writeFileSync(freeze, '0'));
   const t0 = Date.now();
-  const r = await b.tsrun(['--systemd-cgroup', 'create', '--bundle', b.dir, b.id], { timeoutMs: 300_000, env: { ...process.env, TSRUN_SYSTEMD_TIMEOUT: '3000' } });
+  const r = await b.tsrun(['--systemd-cgroup', 'create', '--bundle', b.dir, b.id], {
+    timeoutMs: 300_000,
+    env: { ...process.env, TSRUN_SYSTEMD_TIMEOUT: '3000' },
+  });
   const took = Date.now() - t0;
   fs.writeFileSync(freeze, '0');
   t.not(r.code, 0, 'create fails');
@@ -230,7 +311,11 @@ sdTest(title('a busy systemd (PID 1 frozen in init.scope, the bus up): StartTran
   // Thawed, systemd runs the queued request; its only pid (tsrun) is gone, so no scope runs
   // (systemd refuses it, or starts and fails it at once: reset-failed forgets it).
   t.teardown(() => sh('systemctl', ['reset-failed', unit]).then(() => undefined));
-  await waitFor(async () => ['inactive', 'failed'].includes((await show(unit, 'ActiveState')).ActiveState!), 60_000, () => `${unit} not to run`);
+  await waitFor(
+    async () => ['inactive', 'failed'].includes((await show(unit, 'ActiveState')).ActiveState!),
+    60_000,
+    () => `${unit} not to run`,
+  );
   t.false(fs.existsSync(path.join(CG, 'system.slice', unit)), 'no scope cgroup');
   t.log(`create failed after ${took} ms: ${r.stderr.trim()}`);
 });
