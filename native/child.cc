@@ -13,7 +13,6 @@
 #include <linux/openat2.h>
 #include <linux/sched.h>
 #include <poll.h>
-#include <time.h>
 #include <sched.h>
 #include <signal.h>
 #include <stddef.h>
@@ -26,8 +25,9 @@
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -249,8 +249,7 @@ void lookupExec(uint32_t op, const char* file, const char* path) {
       for (; i < dlen; i++) g_exe[i] = p[i];
       g_exe[i++] = '/';
       for (size_t j = 0; j <= flen; j++) g_exe[i + j] = file[j];
-      if (sys(SYS_newfstatat, AT_FDCWD, (long)g_exe, (long)&st, 0) == 0 && S_ISREG(st.st_mode) &&
-          (st.st_mode & 0111))
+      if (sys(SYS_newfstatat, AT_FDCWD, (long)g_exe, (long)&st, 0) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111))
         return;
     }
     if (!*end) break;
@@ -314,7 +313,9 @@ void setupConsole(uint32_t op, uint32_t rows, uint32_t cols, uint32_t token, boo
     struct winsize ws = {(unsigned short)rows, (unsigned short)cols, 0, 0};
     if (sys(SYS_ioctl, master, TIOCSWINSZ, (long)&ws) < 0) fail(op, errno);
   }
-  long cons = mountConsole ? sys(SYS_openat, AT_FDCWD, (long)"/dev/console", O_CREAT | O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0666) : -1;
+  long cons = mountConsole
+                  ? sys(SYS_openat, AT_FDCWD, (long)"/dev/console", O_CREAT | O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0666)
+                  : -1;
   if (!mountConsole) {
     // exec: the container's /dev/console stays as the init made it
   } else if (cons >= 0) {
@@ -415,7 +416,9 @@ void runHook(uint32_t op, const char* path, char** argv, char** envp, uint32_t t
   die(1);
 }
 
-uint64_t u64(uint32_t lo, uint32_t hi) { return (uint64_t)lo | ((uint64_t)hi << 32); }
+uint64_t u64(uint32_t lo, uint32_t hi) {
+  return (uint64_t)lo | ((uint64_t)hi << 32);
+}
 
 // FD_CLOEXEC on every open fd >= from, listed with getdents64 on /proc/self/fd (no libc).
 void cloexecFrom(uint32_t op, uint32_t from) {
@@ -615,8 +618,7 @@ void runOp(uint32_t i, const uint32_t* a) {
     case OP_MOUNT_SETATTR: {
       MountAttr attr = {a[2], a[3], a[4], 0};
       long flags = AT_EMPTY_PATH | (a[5] ? AT_RECURSIVE : 0);
-      if (sys(SYS_mount_setattr, slotFd(i, a[1]), (long)"", flags, (long)&attr, sizeof attr) < 0)
-        fail(i, errno);
+      if (sys(SYS_mount_setattr, slotFd(i, a[1]), (long)"", flags, (long)&attr, sizeof attr) < 0) fail(i, errno);
       return;
     }
     case OP_MKNOD: {
@@ -732,8 +734,7 @@ void runOp(uint32_t i, const uint32_t* a) {
       return;
     }
     case OP_AMBIENT: {
-      if (sys(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
-        fail(i, errno);
+      if (sys(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) fail(i, errno);
       uint64_t want = u64(a[1], a[2]);
       // As runc: a capability that cannot be raised (not in permitted and inheritable) is skipped.
       for (uint32_t c = 0; c < 64; c++)
@@ -803,8 +804,7 @@ void runOp(uint32_t i, const uint32_t* a) {
       struct stat st;
       if (sys(SYS_fstat, fd, (long)&st) < 0) fail(i, errno);
       if (S_ISDIR(st.st_mode)) {
-        if (sys(SYS_mount, (long)"tmpfs", (long)fdPath(pbuf, (int)fd), (long)"tmpfs", MS_RDONLY, 0) < 0)
-          fail(i, errno);
+        if (sys(SYS_mount, (long)"tmpfs", (long)fdPath(pbuf, (int)fd), (long)"tmpfs", MS_RDONLY, 0) < 0) fail(i, errno);
       } else {
         // CVE-2025-31133: bind only the real null device, held by fd, never a path that may
         // have been replaced.

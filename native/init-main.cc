@@ -61,9 +61,11 @@ static bool parseFd(const char* s, int* fd) {
 int main(int argc, char** argv) {
   int planFd, syncFd, cgroupFd;
   // Without a valid SYNC_FD there is no one to tell but stderr.
-  if (argc != 4 || !parseFd(argv[2], &syncFd) || syncFd < 0) die(HELPER_READ_PLAN, 0, "usage: tsrun-init PLAN_FD SYNC_FD CGROUP_FD");
+  if (argc != 4 || !parseFd(argv[2], &syncFd) || syncFd < 0)
+    die(HELPER_READ_PLAN, 0, "usage: tsrun-init PLAN_FD SYNC_FD CGROUP_FD");
   g_syncFd = syncFd;
-  if (!parseFd(argv[1], &planFd) || planFd < 0 || !parseFd(argv[3], &cgroupFd)) die(HELPER_READ_PLAN, EBADF, "usage: tsrun-init PLAN_FD SYNC_FD CGROUP_FD");
+  if (!parseFd(argv[1], &planFd) || planFd < 0 || !parseFd(argv[3], &cgroupFd))
+    die(HELPER_READ_PLAN, EBADF, "usage: tsrun-init PLAN_FD SYNC_FD CGROUP_FD");
   struct stat st;
   if (fstat(planFd, &st) < 0) die(HELPER_READ_PLAN, errno, "read plan");
   if (st.st_size < 20) die(HELPER_PARSE_PLAN, EINVAL, "parse plan: shorter than its header");

@@ -38,7 +38,7 @@ enum Op : uint32_t {
   OP_SETRESUID = 21,      // uid
   OP_CAPSET = 22,         // effLo, effHi, permLo, permHi, inhLo, inhHi
   OP_AMBIENT = 23,        // lo, hi: clear, then raise these
-  OP_NO_NEW_PRIVS = 24,
+  OP_NO_NEW_PRIVS = 24,   // (no arguments)
   OP_UMASK = 25,          // mask
   OP_CHDIR = 26,          // path
   OP_CLOSE_FDS = 27,      // keepUpTo: fds < keepUpTo survive exec, the rest are closed on exec
@@ -51,7 +51,7 @@ enum Op : uint32_t {
   OP_PDEATHSIG = 34,      // signal (0 clears)
   OP_CLOSE_SLOT = 35,     // slot
   OP_OPEN_FILE = 36,      // slot, path, flags: a plain open (e.g. a namespace file to join later)
-  OP_SETSID = 37,
+  OP_SETSID = 37,         // (no arguments)
   OP_DUP2 = 38,           // from, to
   OP_SECCOMP = 39,        // blobOffset, blobLen, flags, listenerToken (SYNC with the notify fd)
   OP_SETNS_SLOT = 40,     // slot, nstype
@@ -76,9 +76,9 @@ constexpr uint32_t IDMAP_RECURSIVE = 2;       // "ridmap": idmap every mount of 
 
 // RESOLVE modes
 enum ResolveMode : uint32_t {
-  RESOLVE_EXISTING = 0,   // must exist
-  RESOLVE_MKDIR = 1,      // create missing directories (mkdir -p) inside the root
-  RESOLVE_MKFILE = 2,     // create missing parents, then an empty file
+  RESOLVE_EXISTING = 0,  // must exist
+  RESOLVE_MKDIR = 1,     // create missing directories (mkdir -p) inside the root
+  RESOLVE_MKFILE = 2,    // create missing parents, then an empty file
 };
 // Or'ed into a RESOLVE mode: no symlink at all on the way (proc and sysfs destinations,
 // CVE-2019-16884: a rootfs must not redirect where procfs lands).

@@ -2,12 +2,12 @@
 // compiled plan in the child. Returns {pid, pidfd, syncFd, intoCgroup} at once; TypeScript drives
 // the handshake on syncFd. Everything that allocates happens here, before the clone.
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/sched.h>
 #include <napi.h>
 #include <signal.h>
-#include <string.h>
-#include <fcntl.h>
 #include <spawn.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -27,8 +27,7 @@ namespace tsrun {
 namespace {
 
 struct CloneArgs {
-  uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
-      set_tid_size, cgroup;
+  uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
 };
 
 }  // namespace
@@ -46,8 +45,7 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   uint64_t cloneFlags = (uint64_t)o.Get("cloneFlags").As<Napi::Number>().Int64Value();
   int cgroupFd = o.Has("cgroupFd") ? o.Get("cgroupFd").As<Napi::Number>().Int32Value() : -1;
   if (ops.ElementLength() % OP_WORDS != 0) {
-    Napi::TypeError::New(env, "spawn(plan): ops length is not a multiple of the op size")
-        .ThrowAsJavaScriptException();
+    Napi::TypeError::New(env, "spawn(plan): ops length is not a multiple of the op size").ThrowAsJavaScriptException();
     return env.Undefined();
   }
 
@@ -92,8 +90,16 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   std::sort(keep.begin(), keep.end());
   keep.erase(std::unique(keep.begin(), keep.end()), keep.end());
 
-  Plan plan{opv.data(), (uint32_t)(opv.size() / OP_WORDS), strv.data(), (uint32_t)strv.size(),
-            listPtrs.data(), (uint32_t)listPtrs.size(), sv[1], keep.data(), (uint32_t)keep.size()};
+  Plan plan{};
+  plan.ops = opv.data();
+  plan.nops = (uint32_t)(opv.size() / OP_WORDS);
+  plan.strings = strv.data();
+  plan.stringsLen = (uint32_t)strv.size();
+  plan.lists = listPtrs.data();
+  plan.nlists = (uint32_t)listPtrs.size();
+  plan.syncFd = sv[1];
+  plan.keepFds = keep.data();
+  plan.nkeep = (uint32_t)keep.size();
 
   int pidfd = -1;
   CloneArgs args = {};

@@ -7,11 +7,11 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
-#include <sys/un.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <uv.h>
@@ -40,10 +40,10 @@ int intArg(const Napi::CallbackInfo& info, size_t i) {
   return info[i].As<Napi::Number>().Int32Value();
 }
 
-#define THROW_ERRNO(call, path)                                              \
-  do {                                                                       \
+#define THROW_ERRNO(call, path)                                             \
+  do {                                                                      \
     errnoError(info.Env(), errno, call, path).ThrowAsJavaScriptException(); \
-    return info.Env().Undefined();                                           \
+    return info.Env().Undefined();                                          \
   } while (0)
 
 Napi::Value Flock(const Napi::CallbackInfo& info) {
@@ -199,7 +199,8 @@ struct FdMessage {
 // listener). Node's net module cannot carry arbitrary fds.
 Napi::Value SendFd(const Napi::CallbackInfo& info) {
   int sock = intArg(info, 0), fd = intArg(info, 1);
-  std::string data = info.Length() > 2 && info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : std::string("\0", 1);
+  std::string data =
+      info.Length() > 2 && info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : std::string("\0", 1);
   struct iovec iov = {(void*)data.data(), data.size()};
   FdMessage m(iov);
   struct msghdr& msg = m.msg;
