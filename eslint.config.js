@@ -21,6 +21,17 @@ export default tseslint.config(
     },
   },
   {
+    // The core is async: a promise nobody awaits is a step that may not have happened (or an
+    // unhandled rejection). These need type information, so they run on src/ only.
+    files: ['src/**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: { arguments: false } }],
+      '@typescript-eslint/await-thenable': 'error',
+    },
+  },
+  {
     // Tests build deliberately malformed configs and read untyped JSON output.
     files: ['test/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },

@@ -6,7 +6,7 @@
 // stable codes, and lifecycle events go to events() and to node:diagnostics_channel.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { createContainerAsync } from '../container/create.js';
+import { createContainer } from '../container/create.js';
 import { deleteContainer } from '../container/delete.js';
 import { statsEvent, type ContainerEvent } from '../container/events.js';
 import { startExec } from '../container/exec.js';
@@ -136,7 +136,7 @@ export class Runtime {
   }
 
   async start(id: string): Promise<void> {
-    const rec = this.#do(id, 'start', () => startContainer(this.root, id));
+    const rec = await this.#do(id, 'start', () => startContainer(this.root, id));
     this.#emit({ type: 'start', id, pid: rec.pid });
   }
 
@@ -212,12 +212,12 @@ export class Runtime {
   }
 
   async pause(id: string): Promise<void> {
-    this.#do(id, 'pause', () => pauseContainer(this.root, id));
+    await this.#do(id, 'pause', () => pauseContainer(this.root, id));
     this.#emit({ type: 'pause', id });
   }
 
   async resume(id: string): Promise<void> {
-    this.#do(id, 'resume', () => resumeContainer(this.root, id));
+    await this.#do(id, 'resume', () => resumeContainer(this.root, id));
     this.#emit({ type: 'resume', id });
   }
 
@@ -225,7 +225,7 @@ export class Runtime {
   async update(id: string, r: Limits | LinuxResources): Promise<LinuxResources> {
     const isLimits = Object.keys(r).every((k) => k === 'memory' || k === 'cpus' || k === 'pids') && !Object.values(r).some((v) => typeof v === 'object');
     const resources = isLimits ? limitsToResources(r as Limits) : (r as LinuxResources);
-    const merged = this.#do(id, 'update', () => updateContainer(this.root, id, resources));
+    const merged = await this.#do(id, 'update', () => updateContainer(this.root, id, resources));
     this.#emit({ type: 'update', id });
     return merged;
   }
@@ -269,7 +269,7 @@ export class Runtime {
     if (rec?.cgroup) await waitCgroupEmpty(rec.cgroup.dir);
     await this.#nextTurn();
     try {
-      deleteContainer(this.root, id, false, this.#logger);
+      await deleteContainer(this.root, id, false, this.#logger);
     } catch (err) {
       // Another delete of the same id finished while this one waited.
       if (!(o.missingOk && (err as TsrunError).code === 'TSRUN_NOT_FOUND')) throw this.#failed(id, 'delete', err);
@@ -338,7 +338,7 @@ export class Runtime {
       stdio = terminal ? null : prepareStdio(normalizeStdio(o.stdio), this.#pipeDir);
       let created;
       try {
-        created = await createContainerAsync({
+        created = await createContainer({
           id,
           bundle,
           root: this.root,
@@ -366,7 +366,7 @@ export class Runtime {
       this.#emit({ type: 'create', id, pid: child.pid }, { bundle, durationMs: performance.now() - t0 });
       if (mode === 'run') {
         try {
-          runPoststart(record);
+          await runPoststart(record);
         } catch (err) {
           await c[Symbol.asyncDispose]().catch(() => {});
           throw err;

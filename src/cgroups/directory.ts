@@ -13,12 +13,12 @@ export abstract class CgroupDirectory {
     addProcess(this.dir, pid);
   }
 
-  freeze(): void {
-    setFrozen(this.dir, true);
+  freeze(): Promise<void> {
+    return setFrozen(this.dir, true);
   }
 
-  thaw(): void {
-    setFrozen(this.dir, false);
+  thaw(): Promise<void> {
+    return setFrozen(this.dir, false);
   }
 
   freezerState(): FreezerState {

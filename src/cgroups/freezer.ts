@@ -2,15 +2,11 @@
 // Writing 1 starts the freeze; the cgroup is frozen only when cgroup.events says so, which can
 // take a while for tasks in uninterruptible sleep. `pause` returns only once it is frozen, and
 // undoes the freeze if that never happens, so a container is never left half-frozen (runc fs2).
+import { setTimeout as sleep } from 'node:timers/promises';
 import { CgroupError } from '../errors.js';
 import { parseKeyValues, readCgroupFile, readOptional, writeCgroupFile } from './files.js';
 
 export type FreezerState = 'frozen' | 'thawed' | 'freezing';
-
-const nap = new Int32Array(new SharedArrayBuffer(4));
-export function sleepMs(ms: number): void {
-  Atomics.wait(nap, 0, 0, ms);
-}
 
 export function freezerState(dir: string): FreezerState {
   const want = readOptional(dir, 'cgroup.freeze')?.trim();
@@ -21,7 +17,7 @@ export function freezerState(dir: string): FreezerState {
 }
 
 /** Writes cgroup.freeze and waits until cgroup.events agrees (or times out). */
-export function setFrozen(dir: string, frozen: boolean, timeoutMs = 10_000): void {
+export async function setFrozen(dir: string, frozen: boolean, timeoutMs = 10_000): Promise<void> {
   writeCgroupFile(dir, 'cgroup.freeze', frozen ? '1' : '0');
   const until = Date.now() + timeoutMs;
   for (let i = 0; ; i++) {
@@ -29,7 +25,7 @@ export function setFrozen(dir: string, frozen: boolean, timeoutMs = 10_000): voi
     if ((events.frozen === 1) === frozen) return;
     // An empty cgroup is frozen at once; a populated one needs every task to reach the signal path.
     if (Date.now() > until) break;
-    sleepMs(i < 10 ? 1 : 10);
+    await sleep(i < 10 ? 1 : 10);
   }
   if (frozen) {
     try {

@@ -2,8 +2,10 @@
 // hybrid host the unified mount (/sys/fs/cgroup/unified) is used for placement, freeze and kill,
 // and limits need controllers that are bound to v1 there: such a limit fails naming the
 // controller. The v1 hierarchies are never touched.
+import path from 'node:path';
 import type { LinuxResources } from '../spec/types.js';
 import { applyResources } from './controllers.js';
+import { checkResources } from './resources.js';
 import { CgroupDirectory } from './directory.js';
 import type { CgroupRecord, Manager, SetOptions } from './manager.js';
 import { createCgroup, removeCgroup, type CgroupPlacement } from './v2.js';
@@ -21,22 +23,26 @@ export class Fs2Manager extends CgroupDirectory implements Manager {
     this.created = created;
   }
 
-  create(): CgroupPlacement {
-    const placed = createCgroup(this.dir, this.root);
+  async create(): Promise<CgroupPlacement> {
+    const placed = await createCgroup(this.dir, this.root);
     this.created = placed.created;
     return placed;
   }
 
-  placed(pid: number, intoCgroup: boolean): void {
+  check(resources: LinuxResources | undefined): string[] {
+    return checkResources(resources, path.dirname(this.dir));
+  }
+
+  async placed(pid: number, intoCgroup: boolean): Promise<void> {
     if (!intoCgroup) this.apply(pid);
   }
 
-  set(resources: LinuxResources | undefined, o: SetOptions = {}): void {
+  async set(resources: LinuxResources | undefined, o: SetOptions = {}): Promise<void> {
     applyResources(this.dir, resources, o);
   }
 
-  destroy(): void {
-    removeCgroup(this.created);
+  destroy(): Promise<void> {
+    return removeCgroup(this.created);
   }
 
   record(): CgroupRecord {

@@ -21,34 +21,42 @@ export interface SetOptions {
   devices?: boolean;
 }
 
+/**
+ * A container's cgroup. Never null: where no cgroup v2 hierarchy is mounted the container gets the
+ * `none` driver (crun's "disabled"), which places nothing and refuses what needs a cgroup. Every
+ * step that may wait (D-Bus, a freeze settling, a busy rmdir) is async.
+ */
 export interface Manager {
-  readonly driver: 'fs' | 'systemd';
+  readonly driver: 'fs' | 'systemd' | 'none';
+  /** The cgroup directory ('' for the none driver). */
   readonly dir: string;
   /**
    * Makes the cgroup before the init exists, and an fd for CLONE_INTO_CGROUP (the caller closes
-   * it). fs: the directories, controllers enabled. systemd: the transient scope.
+   * it; -1 for none). fs: the directories, controllers enabled. systemd: the transient scope.
    */
-  create(): CgroupPlacement;
+  create(): Promise<CgroupPlacement>;
+  /** Problems with these limits on this host (a missing controller), named; empty when fine. */
+  check(resources: LinuxResources | undefined): string[];
   /** Puts a process in the cgroup. */
   apply(pid: number): void;
   /**
    * After the init was cloned: moves it in when CLONE_INTO_CGROUP was not used, and finishes
    * what create started (systemd: tsrun leaves the scope, then the limits are set).
    */
-  placed(pid: number, intoCgroup: boolean): void;
+  placed(pid: number, intoCgroup: boolean): Promise<void>;
   /** Applies limits; fails naming the controller and the cgroup when one is missing. */
-  set(resources: LinuxResources | undefined, o?: SetOptions): void;
+  set(resources: LinuxResources | undefined, o?: SetOptions): Promise<void>;
   /** Freezes and waits until cgroup.events says frozen (or undoes the freeze and throws). */
-  freeze(): void;
-  thaw(): void;
+  freeze(): Promise<void>;
+  thaw(): Promise<void>;
   freezerState(): FreezerState;
-  /** SIGKILLs every process at once (cgroup.kill); false when the kernel lacks it. */
+  /** SIGKILLs every process at once (cgroup.kill); false when the kernel lacks it (or no cgroup). */
   killAll(): boolean;
   /** Every pid in the cgroup and below. */
   pids(): number[];
   stats(): Stats;
   /** Removes what create made (the unit, the directories); the cgroup must be empty. */
-  destroy(): void;
-  /** What to keep in the state file to rebuild this manager later. */
-  record(): CgroupRecord;
+  destroy(): Promise<void>;
+  /** What to keep in the state file to rebuild this manager later (undefined for none). */
+  record(): CgroupRecord | undefined;
 }

@@ -4,6 +4,7 @@
 // not the engine passes the flag again (conmon passes it to create only).
 import { Fs2Manager } from './fs2.js';
 import type { CgroupRecord, Manager } from './manager.js';
+import { NoCgroupManager } from './none.js';
 import { SystemdManager, systemdPlacement } from './systemd.js';
 import { cgroupDirFor, unifiedMount } from './v2.js';
 
@@ -15,10 +16,10 @@ export interface ManagerOptions {
   root?: string;
 }
 
-/** A manager for a new container, or null when no cgroup v2 hierarchy is mounted. */
-export function newManager(o: ManagerOptions): Manager | null {
+/** A manager for a new container: the none driver when no cgroup v2 hierarchy is mounted. */
+export function newManager(o: ManagerOptions): Manager {
   const root = o.root ?? unifiedMount();
-  if (!root) return null;
+  if (!root) return new NoCgroupManager(o.id);
   if (o.systemd) {
     const p = systemdPlacement(root, o.cgroupsPath, o.id);
     const m = new SystemdManager(p.dir, p.unit, p.slice, []);
@@ -28,8 +29,9 @@ export function newManager(o: ManagerOptions): Manager | null {
   return new Fs2Manager(cgroupDirFor(root, o.cgroupsPath, o.id), [], root);
 }
 
-/** The manager of an existing container, from its state record. */
-export function managerFromRecord(rec: CgroupRecord): Manager {
+/** The manager of an existing container, from its state record (none when it has no cgroup). */
+export function managerFromRecord(rec: CgroupRecord | undefined, id = ''): Manager {
+  if (!rec) return new NoCgroupManager(id);
   if (rec.systemdUnit) return new SystemdManager(rec.dir, rec.systemdUnit, undefined, rec.created);
   return new Fs2Manager(rec.dir, rec.created);
 }

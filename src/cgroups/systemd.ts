@@ -10,7 +10,8 @@ import { applyResources } from './controllers.js';
 import { dbusCallSync, DbusError } from './dbus-sync.js';
 import { readOptional } from './files.js';
 import { CgroupDirectory } from './directory.js';
-import { sleepMs } from './freezer.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { checkResources } from './resources.js';
 import type { CgroupRecord, Manager, SetOptions } from './manager.js';
 import { parseSystemdPath, resourceProperties, scopeProperties, unitCgroupDir, type SystemdPath } from './systemd-props.js';
 import { addProcess, ownCgroup, removeCgroup, unifiedMount, type CgroupPlacement } from './v2.js';
@@ -43,7 +44,7 @@ export class SystemdManager extends CgroupDirectory implements Manager {
    * is cloned into it, and placed() moves tsrun back out before any limit is set: the runtime is
    * never subject to the container's limits, and charges only what it allocates in between.
    */
-  create(timeoutMs?: number): CgroupPlacement {
+  async create(timeoutMs?: number): Promise<CgroupPlacement> {
     const root = unifiedMount();
     if (!root) throw new CgroupError('systemd cgroup driver: no cgroup2 hierarchy is mounted');
     this.home = path.join(root, ownCgroup());
@@ -64,18 +65,18 @@ export class SystemdManager extends CgroupDirectory implements Manager {
       }
       throw err;
     }
-    this.waitFor(process.pid, timeoutMs);
+    await this.waitFor(process.pid, timeoutMs);
     return { dir: this.dir, created: [], fd: openSync(this.dir, constants.O_RDONLY | constants.O_DIRECTORY) };
   }
 
-  private waitFor(pid: number, timeoutMs = 30_000): void {
+  private async waitFor(pid: number, timeoutMs = 30_000): Promise<void> {
     // StartTransientUnit queues a job: the scope exists once its cgroup holds the pid.
     const until = Date.now() + timeoutMs;
     for (;;) {
       const procs = readOptional(this.dir, 'cgroup.procs');
       if (procs !== undefined && procs.split('\n').includes(String(pid))) return;
       if (Date.now() > until) throw new CgroupError(`systemd: scope ${this.unit} did not get pid ${pid} in ${this.dir} in time`);
-      sleepMs(5);
+      await sleep(5);
     }
   }
 
@@ -86,8 +87,16 @@ export class SystemdManager extends CgroupDirectory implements Manager {
     addProcess(home, process.pid);
   }
 
+  /**
+   * systemd enables a Delegate=yes scope's controllers up its slices when it starts the unit, so
+   * what counts is what the root offers, not what the slice has enabled so far.
+   */
+  check(resources: LinuxResources | undefined): string[] {
+    return checkResources(resources, unifiedMount() ?? null);
+  }
+
   /** Limits given before placed() wait until tsrun has left the scope. */
-  set(resources: LinuxResources | undefined, o: SetOptions = {}): void {
+  async set(resources: LinuxResources | undefined, o: SetOptions = {}): Promise<void> {
     if (this.home) {
       this.pending = resources;
       this.pendingDevices = !!o.devices;
@@ -100,16 +109,16 @@ export class SystemdManager extends CgroupDirectory implements Manager {
     applyResources(this.dir, resources, o);
   }
 
-  placed(pid: number, intoCgroup: boolean): void {
+  async placed(pid: number, intoCgroup: boolean): Promise<void> {
     if (!intoCgroup) this.apply(pid);
     this.leave();
     const r = this.pending;
     this.pending = undefined;
-    this.set(r, { devices: this.pendingDevices });
+    await this.set(r, { devices: this.pendingDevices });
   }
 
   /** StopUnit; systemd removes the cgroup. A unit already gone is not an error. */
-  destroy(timeoutMs?: number): void {
+  async destroy(timeoutMs?: number): Promise<void> {
     this.leave(); // a failed create: never let systemd kill tsrun with the scope
     try {
       dbusCallSync({ member: 'StopUnit', signature: 'ss', body: [this.unit, 'replace'] }, timeoutMs);
@@ -121,7 +130,7 @@ export class SystemdManager extends CgroupDirectory implements Manager {
     } catch {
       /* not failed, or gone */
     }
-    removeCgroup(this.created);
+    await removeCgroup(this.created);
   }
 
   record(): CgroupRecord {

@@ -2,6 +2,7 @@
 // runc's fs2 driver does it, creation, CLONE_INTO_CGROUP fd, freeze and kill, removal.
 // This host may be hybrid (v1 controllers elsewhere): tsrun never touches a v1 hierarchy.
 // Resource limits are applied by controllers.ts through a Manager (manager.ts).
+import { setTimeout as sleep } from 'node:timers/promises';
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, writeFileSync, constants } from 'node:fs';
 import path from 'node:path';
 import { CgroupError } from '../errors.js';
@@ -96,7 +97,7 @@ export function enableControllers(dir: string): void {
 }
 
 /** Creates dir and its missing parents; `root` is the hierarchy's mount point (never made). */
-export function createCgroup(dir: string, root: string = unifiedMount() ?? path.dirname(dir)): CgroupPlacement {
+export async function createCgroup(dir: string, root: string = unifiedMount() ?? path.dirname(dir)): Promise<CgroupPlacement> {
   const created: string[] = [];
   const parts: string[] = [];
   for (let d = dir; ; d = path.dirname(d)) {
@@ -109,7 +110,7 @@ export function createCgroup(dir: string, root: string = unifiedMount() ?? path.
       created.push(d);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-        removeCgroup(created);
+        await removeCgroup(created);
         throw new CgroupError(`create cgroup ${d}: ${(err as Error).message}`, { cause: err });
       }
     }
@@ -156,7 +157,7 @@ export function killAll(dir: string): boolean {
 }
 
 /** Removes the created directories, innermost first; waits briefly for exiting processes. */
-export function removeCgroup(created: readonly string[]): void {
+export async function removeCgroup(created: readonly string[]): Promise<void> {
   for (const d of [...created].reverse()) {
     for (let attempt = 0; ; attempt++) {
       try {
@@ -166,7 +167,7 @@ export function removeCgroup(created: readonly string[]): void {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'ENOENT') break;
         if (code === 'EBUSY' && attempt < 50) {
-          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+          await sleep(10);
           continue;
         }
         if (code === 'ENOTEMPTY' || code === 'EBUSY') return; // shared with others: leave it

@@ -6,8 +6,6 @@ import { closeSync, constants, existsSync, openSync, rmSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import { CgroupError, InvalidSpecError, TsrunError } from '../errors.js';
-import { checkResources } from '../cgroups/resources.js';
-import type { Manager } from '../cgroups/manager.js';
 import { newManager } from '../cgroups/select.js';
 import { closeFd, unifiedMount } from '../cgroups/v2.js';
 import { addon } from '../sys/addon.js';
@@ -15,8 +13,9 @@ import { hookState, runHooks } from './hooks.js';
 import { assertHostSupport } from './host-support.js';
 import { compilePlan } from '../plan/compile.js';
 import { spawnModeFor, spawnPlan, type SpawnMode } from '../process/spawn.js';
-import { runHandshake, runHandshakeAsync, type ChildHandle, type HandshakeOptions } from '../process/protocol.js';
+import { killAndReap, runHandshake, type ChildHandle, type HandshakeOptions } from '../process/protocol.js';
 import { loadSpec, resolveRootfs } from '../spec/load.js';
+import { validateSpec } from '../spec/validate.js';
 import type { NamespaceType, Spec } from '../spec/types.js';
 import { readProcStat } from '../state/status.js';
 import { FIFO_FILE, StateStore, writeAtomic, type ContainerRecord } from '../state/store.js';
@@ -91,53 +90,21 @@ export function sendToSocket(socketPath: string, fd: number, name = '/dev/ptmx')
   }
 }
 
-/** A create half-way: the child is spawned, the handshake is next. */
-interface Pending {
-  child: ChildHandle;
-  handshake: HandshakeOptions;
-  finish: () => Created;
-  fail: (err: unknown) => never;
-}
-
-/** Synchronous create, for the CLI: the handshake blocks (nothing else runs in the process). */
-export function createContainer(o: CreateOptions): Created {
-  const p = prepareCreate(o);
-  try {
-    runHandshake(p.child, p.handshake);
-  } catch (err) {
-    p.fail(err);
-  }
-  return p.finish();
-}
-
-/** Asynchronous create, for services: the handshake waits on the event loop, never blocking it. */
-export async function createContainerAsync(o: CreateOptions & { signal?: AbortSignal }): Promise<Created> {
+/**
+ * Creates the container. The CLI and the library both call this; every wait (the handshake with
+ * the init, D-Bus, hooks) happens on the event loop. Aborting kills the half-made init: the
+ * handshake then fails and the create is undone as for any other error.
+ */
+export async function createContainer(o: CreateOptions & { signal?: AbortSignal }): Promise<Created> {
   o.signal?.throwIfAborted();
-  const p = prepareCreate(o);
-  // Aborting kills the child: the handshake then fails and the create is undone as for any error.
-  const abort = () => {
-    try {
-      addon().pidfdSendSignal(p.child.pidfd, 9);
-    } catch {
-      /* gone already */
-    }
-  };
-  o.signal?.addEventListener('abort', abort, { once: true });
-  try {
-    await runHandshakeAsync(p.child, p.handshake);
-  } catch (err) {
-    p.fail(o.signal?.aborted ? o.signal.reason : err);
-  } finally {
-    o.signal?.removeEventListener('abort', abort);
-  }
-  return p.finish();
-}
-
-function prepareCreate(o: CreateOptions): Pending {
   const store = new StateStore(o.root);
   store.dir(o.id); // validates the id before anything else
   const bundle = path.resolve(o.bundle);
-  const spec = o.spec ?? loadSpec(bundle);
+  // Every spec, read from config.json or handed in as an object, is validated before the first
+  // side effect; where runc only warns, the warning goes to the logger.
+  const warnings: string[] = [];
+  const spec = o.spec ? validateSpec(o.spec, { warnings }) : loadSpec(bundle, { warnings });
+  for (const w of warnings) o.logger.warn(w);
   const rootfs = resolveRootfs(bundle, spec);
   // runc utils_linux.go: a terminal needs someone to hold the master.
   if (spec.process?.terminal && !o.consoleSocket && !o.holdConsole && (o.mode === 'create' || o.detach)) {
@@ -149,11 +116,11 @@ function prepareCreate(o: CreateOptions): Pending {
 
   assertHostSupport(spec);
   const seccomp = loadSeccomp(spec, o.logger, o.root);
-  const undo: (() => void)[] = [];
-  const rollback = () => {
+  const undo: (() => void | Promise<void>)[] = [];
+  const rollback = async () => {
     for (const step of undo.reverse()) {
       try {
-        step();
+        await step();
       } catch (err) {
         o.logger.warn(`cleanup after failed create: ${(err as Error).message}`);
       }
@@ -179,38 +146,30 @@ function prepareCreate(o: CreateOptions): Pending {
       creating: true,
     };
 
-    // cgroup: placement in the unified hierarchy when one is mounted, limits applied before the
-    // init exists (the runtime itself is never in the container's cgroup: CLONE_INTO_CGROUP).
-    const unified = unifiedMount();
-    let cgroupFd: number | undefined;
-    let cgm: Manager | null = null;
-    if (unified) {
-      const manager = newManager({ id: o.id, cgroupsPath: spec.linux?.cgroupsPath, systemd: o.systemdCgroup });
-      cgm = manager;
-      // systemd enables a Delegate=yes scope's controllers up its slices when it starts the unit,
-      // so what counts there is what the root offers, not what the slice has enabled so far.
-      const problems = checkResources(spec.linux?.resources, manager!.driver === 'systemd' ? unified : path.dirname(manager!.dir));
-      if (problems.length) throw new CgroupError(`cgroup ${manager!.dir}: ${problems.join('; ')}`);
-      if (manager!.driver === 'fs') {
-        // Named in state.json before the directories exist: a create killed between the mkdir and
-        // the first write of the state would leave a cgroup `delete --force` cannot know about.
-        const planned: string[] = [];
-        for (let d = manager!.dir; d.startsWith(unified + '/') && !existsSync(d); d = path.dirname(d)) planned.unshift(d);
-        record.cgroup = { dir: manager!.dir, created: planned };
-        store.save(record);
-      }
-      const placed = manager!.create();
-      record.cgroup = manager!.record();
-      undo.push(() => manager!.destroy());
-      if (placed.fd >= 0) {
-        cgroupFd = placed.fd;
-        undo.push(() => closeFd(placed.fd));
-      }
-      manager!.set(spec.linux?.resources, { devices: true });
-    } else {
-      const problems = checkResources(spec.linux?.resources, null);
-      if (problems.length) throw new InvalidSpecError(problems);
+    // cgroup: placement in the unified hierarchy when one is mounted (the none driver otherwise),
+    // limits applied before the init exists (the runtime itself is never in the container's
+    // cgroup: CLONE_INTO_CGROUP).
+    const cgm = newManager({ id: o.id, cgroupsPath: spec.linux?.cgroupsPath, systemd: o.systemdCgroup });
+    const problems = cgm.check(spec.linux?.resources);
+    if (problems.length) {
+      if (cgm.driver === 'none') throw new InvalidSpecError(problems);
+      throw new CgroupError(`cgroup ${cgm.dir}: ${problems.join('; ')}`);
     }
+    const unified = unifiedMount();
+    if (cgm.driver === 'fs' && unified) {
+      // Named in state.json before the directories exist: a create killed between the mkdir and
+      // the first write of the state would leave a cgroup `delete --force` cannot know about.
+      const planned: string[] = [];
+      for (let d = cgm.dir; d.startsWith(unified + '/') && !existsSync(d); d = path.dirname(d)) planned.unshift(d);
+      record.cgroup = { dir: cgm.dir, created: planned };
+      store.save(record);
+    }
+    const placed = await cgm.create();
+    record.cgroup = cgm.record();
+    undo.push(() => cgm.destroy());
+    const cgroupFd = placed.fd >= 0 ? placed.fd : undefined;
+    if (cgroupFd !== undefined) undo.push(() => closeFd(cgroupFd));
+    await cgm.set(spec.linux?.resources, { devices: true });
     store.save(record);
 
     let fifoFd: number | undefined;
@@ -278,18 +237,21 @@ function prepareCreate(o: CreateOptions): Pending {
     });
     const { plan, child } = spawned;
     // Moves the init in if CLONE_INTO_CGROUP was refused; systemd: tsrun leaves the scope, limits.
-    cgm?.placed(child.pid, cgroupFd !== undefined && spawned.intoCgroup);
+    undo.push(() => killAndReap(child));
+    await cgm.placed(child.pid, cgroupFd !== undefined && spawned.intoCgroup);
 
     let consoleFd: number | undefined;
-    undo.push(() => consoleFd !== undefined && closeFd(consoleFd));
+    undo.push(() => {
+      if (consoleFd !== undefined) closeFd(consoleFd);
+    });
     const handshake: HandshakeOptions = {
       spec,
       plan,
       mode: o.mode,
-      onCreateRuntime: (c) => {
+      onCreateRuntime: async (c) => {
         const state = hookState(spec, o.id, bundle, 'creating', c.pid);
-        runHooks('prestart', spec.hooks?.prestart, state);
-        runHooks('createRuntime', spec.hooks?.createRuntime, state);
+        await runHooks('prestart', spec.hooks?.prestart, state);
+        await runHooks('createRuntime', spec.hooks?.createRuntime, state);
       },
       stateFor: (status, c) => JSON.stringify(hookState(spec, o.id, bundle, status, c.pid)),
       onSeccompListener: (fd, c) => forwardListener(spec, fd, hookState(spec, o.id, bundle, 'creating', c.pid)),
@@ -316,23 +278,29 @@ function prepareCreate(o: CreateOptions): Pending {
         }
       },
     };
-    return {
-      child,
-      handshake,
-      finish: () => {
-        for (const fd of nsFds.values()) closeFd(fd);
-        if (fifoFd !== undefined) closeSync(fifoFd);
-        if (cgroupFd !== undefined) closeFd(cgroupFd);
-        release();
-        return { record, child, consoleFd, notify };
-      },
-      fail: (err) => {
-        rollback();
-        throw err;
-      },
+    // Aborting kills the child: the handshake then fails and the create is undone.
+    const abort = () => {
+      try {
+        addon().pidfdSendSignal(child.pidfd, 9);
+      } catch {
+        /* gone already */
+      }
     };
+    o.signal?.addEventListener('abort', abort, { once: true });
+    try {
+      await runHandshake(child, handshake);
+    } catch (err) {
+      throw o.signal?.aborted ? o.signal.reason : err;
+    } finally {
+      o.signal?.removeEventListener('abort', abort);
+    }
+    for (const fd of nsFds.values()) closeFd(fd);
+    if (fifoFd !== undefined) closeSync(fifoFd);
+    if (cgroupFd !== undefined) closeFd(cgroupFd);
+    release();
+    return { record, child, consoleFd, notify };
   } catch (err) {
-    rollback();
+    await rollback();
     throw err;
   }
 }

@@ -1,5 +1,6 @@
 // delete: remove a stopped (or never started) container; --force kills a running one first.
 // runc's rules: a created container is killed without --force; running or paused needs --force.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { closeSync, writeFileSync } from 'node:fs';
 import { InvalidStateError } from '../errors.js';
 import { hookState, runHooks } from './hooks.js';
@@ -11,10 +12,9 @@ import { containerStatus, isAlive } from '../state/status.js';
 import { StateStore, type ContainerRecord } from '../state/store.js';
 import { releaseImageRootfs } from '../image/image-rootfs.js';
 
-function waitGone(rec: ContainerRecord, timeoutMs = 10_000): void {
+async function waitGone(rec: ContainerRecord, timeoutMs = 10_000): Promise<void> {
   const until = Date.now() + timeoutMs;
-  const nap = new Int32Array(new SharedArrayBuffer(4));
-  while (isAlive(rec) && Date.now() < until) Atomics.wait(nap, 0, 0, 2);
+  while (isAlive(rec) && Date.now() < until) await sleep(2);
 }
 
 function killInit(rec: ContainerRecord): void {
@@ -31,7 +31,7 @@ function killInit(rec: ContainerRecord): void {
   }
 }
 
-export function deleteContainer(root: string, id: string, force = false, logger: Logger = silentLogger): void {
+export async function deleteContainer(root: string, id: string, force = false, logger: Logger = silentLogger): Promise<void> {
   const store = new StateStore(root);
   const release = store.lock(id);
   try {
@@ -43,9 +43,9 @@ export function deleteContainer(root: string, id: string, force = false, logger:
     if (status !== 'stopped') {
       if (status === 'paused' && rec.cgroup) thaw(rec.cgroup.dir);
       killInit(rec);
-      waitGone(rec);
+      await waitGone(rec);
     }
-    destroy(store, rec, logger);
+    await destroy(store, rec, logger);
   } finally {
     release();
   }
@@ -63,16 +63,16 @@ function thaw(dir: string): void {
  * Frees what the container held: an image-made rootfs (image-rootfs.ts), its cgroup, then its state directory; then the poststop hooks,
  * whose failure is only logged (runtime-spec: "the runtime MUST log a warning").
  */
-export function destroy(store: StateStore, rec: ContainerRecord, logger: Logger = silentLogger): void {
+export async function destroy(store: StateStore, rec: ContainerRecord, logger: Logger = silentLogger): Promise<void> {
   // First, so that a mount that will not go keeps the state and `delete` can be retried.
   releaseImageRootfs(rec);
   // fs: the directories create made; systemd: StopUnit on the container's scope.
-  if (rec.cgroup) managerFromRecord(rec.cgroup).destroy();
+  if (rec.cgroup) await managerFromRecord(rec.cgroup).destroy();
   store.remove(rec.id);
   const hooks = rec.config.hooks?.poststop;
   if (hooks?.length) {
     try {
-      runHooks('poststop', hooks, hookState(rec.config, rec.id, rec.bundle, 'stopped'));
+      await runHooks('poststop', hooks, hookState(rec.config, rec.id, rec.bundle, 'stopped'));
     } catch (err) {
       logger.warn((err as Error).message);
     }

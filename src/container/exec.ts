@@ -8,7 +8,7 @@ import { InvalidArgumentError, InvalidStateError, TsrunError } from '../errors.j
 import { addProcess, closeFd } from '../cgroups/v2.js';
 import { addon } from '../sys/addon.js';
 import { compileExecPlan } from '../plan/compile.js';
-import { runHandshakeAsync } from '../process/protocol.js';
+import { runHandshake } from '../process/protocol.js';
 import { spawnModeFor, spawnPlan, type SpawnMode } from '../process/spawn.js';
 import { validateSpec } from '../spec/validate.js';
 import type { NamespaceType, Process } from '../spec/types.js';
@@ -156,7 +156,7 @@ export async function startExec(o: ExecOptions): Promise<StartedExec> {
       }
     };
     o.signal?.addEventListener('abort', abort, { once: true });
-    const handshake = runHandshakeAsync(child, {
+    const handshake = runHandshake(child, {
       spec: rec.config,
       plan,
       mode: 'run',

@@ -3,7 +3,7 @@
 // gets the container state on stdin, its own `env` only, and is killed after `timeout` seconds.
 // createContainer and startContainer run inside the container's namespaces: the plan interpreter
 // runs those (OP_RUN_HOOK).
-import { spawnSync } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { HookError } from '../errors.js';
 import type { Hook, HookName, Spec } from '../spec/types.js';
 
@@ -36,28 +36,57 @@ export function envObject(env: readonly string[] | undefined): Record<string, st
   return out;
 }
 
-/** Runs the hooks of one kind in order; the first failure throws, naming the hook. */
-export function runHooks(kind: HookName, hooks: readonly Hook[] | undefined, state: HookState): void {
-  for (const [i, h] of (hooks ?? []).entries()) {
-    const args = h.args?.length ? h.args : [h.path];
-    const r = spawnSync(h.path, args.slice(1), {
-      argv0: args[0],
-      input: JSON.stringify(state),
-      env: envObject(h.env),
-      timeout: h.timeout ? h.timeout * 1000 : undefined,
-      killSignal: 'SIGKILL',
-      stdio: ['pipe', 'pipe', 'pipe'],
-      maxBuffer: 1 << 20,
-    });
-    const what = `${kind} hook #${i} (${h.path})`;
-    const out = `${r.stdout?.toString() ?? ''}${r.stderr?.toString() ?? ''}`.trim();
-    const tail = out ? `, output: ${out.slice(-500)}` : '';
-    if (r.error) {
-      const code = (r.error as NodeJS.ErrnoException).code;
-      if (code === 'ETIMEDOUT') throw new HookError(`${what}: timed out after ${h.timeout}s${tail}`);
-      throw new HookError(`${what}: ${r.error.message}`, { cause: r.error });
+/** Runs the hooks of one kind in order; the first failure rejects, naming the hook. */
+export async function runHooks(kind: HookName, hooks: readonly Hook[] | undefined, state: HookState): Promise<void> {
+  for (const [i, h] of (hooks ?? []).entries()) await runHook(`${kind} hook #${i} (${h.path})`, h, JSON.stringify(state));
+}
+
+/** Output kept for the error message; the rest is read and dropped. */
+const OUTPUT_LIMIT = 1 << 20;
+
+/**
+ * One hook: the state on stdin, its own env only, SIGKILL after `timeout` seconds. A hook that
+ * exits without reading its stdin is valid (EPIPE on the state write is not an error).
+ */
+function runHook(what: string, h: Hook, input: string): Promise<void> {
+  const args = h.args?.length ? h.args : [h.path];
+  return new Promise<void>((resolve, reject) => {
+    let child: ChildProcess;
+    try {
+      child = spawn(h.path, args.slice(1), { argv0: args[0], env: envObject(h.env), stdio: ['pipe', 'pipe', 'pipe'] });
+    } catch (err) {
+      reject(new HookError(`${what}: ${(err as Error).message}`, { cause: err }));
+      return;
     }
-    if (r.signal) throw new HookError(`${what}: killed by ${r.signal}${tail}`);
-    if (r.status !== 0) throw new HookError(`${what}: exit status ${r.status}${tail}`);
-  }
+    const chunks: Buffer[] = [];
+    let kept = 0;
+    const keep = (b: Buffer) => {
+      if (kept >= OUTPUT_LIMIT) return;
+      chunks.push(b);
+      kept += b.length;
+    };
+    child.stdout!.on('data', keep);
+    child.stderr!.on('data', keep);
+    child.stdin!.on('error', () => {}); // EPIPE: the hook did not read its stdin
+    child.stdin!.end(input);
+    let timedOut = false;
+    const timer = h.timeout
+      ? setTimeout(() => {
+          timedOut = true;
+          child.kill('SIGKILL');
+        }, h.timeout * 1000)
+      : undefined;
+    let spawnError: Error | undefined;
+    child.on('error', (err) => (spawnError = err));
+    child.on('close', (status, signal) => {
+      if (timer) clearTimeout(timer);
+      const out = Buffer.concat(chunks).toString().trim();
+      const tail = out ? `, output: ${out.slice(-500)}` : '';
+      if (spawnError) reject(new HookError(`${what}: ${spawnError.message}`, { cause: spawnError }));
+      else if (timedOut) reject(new HookError(`${what}: timed out after ${h.timeout}s${tail}`));
+      else if (signal) reject(new HookError(`${what}: killed by ${signal}${tail}`));
+      else if (status !== 0) reject(new HookError(`${what}: exit status ${status}${tail}`));
+      else resolve();
+    });
+  });
 }

@@ -14,27 +14,27 @@ export function cgroupManagerOf(rec: ContainerRecord): Manager {
   return managerFromRecord(rec.cgroup);
 }
 
-export function pauseContainer(root: string, id: string): void {
+export async function pauseContainer(root: string, id: string): Promise<void> {
   const store = new StateStore(root);
   const release = store.lock(id);
   try {
     const rec = store.load(id);
     const status = containerStatus(rec, store.dir(id));
     if (status !== 'running' && status !== 'created') throw new InvalidStateError('container not running');
-    cgroupManagerOf(rec).freeze();
+    await cgroupManagerOf(rec).freeze();
   } finally {
     release();
   }
 }
 
-export function resumeContainer(root: string, id: string): void {
+export async function resumeContainer(root: string, id: string): Promise<void> {
   const store = new StateStore(root);
   const release = store.lock(id);
   try {
     const rec = store.load(id);
     const status = containerStatus(rec, store.dir(id));
     if (status !== 'paused') throw new InvalidStateError('container not paused');
-    cgroupManagerOf(rec).thaw();
+    await cgroupManagerOf(rec).thaw();
   } finally {
     release();
   }

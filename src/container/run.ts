@@ -22,14 +22,14 @@ export interface RunResult extends ExitStatus {
 
 export async function runContainer(o: RunOptions): Promise<RunResult> {
   if (!o.detach) addon().setChildSubreaper();
-  const { record, child, consoleFd, notify } = createContainer({ ...o, mode: 'run' });
+  const { record, child, consoleFd, notify } = await createContainer({ ...o, mode: 'run' });
   try {
-    runPoststart(record);
+    await runPoststart(record);
   } catch (err) {
     notify?.close();
     closeSync(child.pidfd);
     if (!o.detach) addon().waitPid(child.pid);
-    destroy(new StateStore(o.root), record, o.logger);
+    await destroy(new StateStore(o.root), record, o.logger);
     throw err;
   }
   // runc utils_linux.go forward: run waits for READY= too, and ignores the proxy's errors.
@@ -52,6 +52,6 @@ export async function runContainer(o: RunOptions): Promise<RunResult> {
     return { pid: child.pid, ...r };
   } finally {
     closeSync(child.pidfd);
-    if (!o.keep) destroy(new StateStore(o.root), record, o.logger);
+    if (!o.keep) await destroy(new StateStore(o.root), record, o.logger);
   }
 }

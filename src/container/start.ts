@@ -1,5 +1,6 @@
 // start: release the init parked on exec.fifo (runtime.md "start"). Opening the fifo for writing
 // never blocks: the init holds the read end; ENXIO means no reader, i.e. the init is gone.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { closeSync, constants, openSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { InvalidStateError, TsrunError } from '../errors.js';
@@ -16,7 +17,7 @@ export interface StartOptions {
   logger?: Logger;
 }
 
-export function startContainer(root: string, id: string, o: StartOptions = {}): ContainerRecord {
+export async function startContainer(root: string, id: string, o: StartOptions = {}): Promise<ContainerRecord> {
   const store = new StateStore(root);
   const release = store.lock(id);
   let notify: NotifyListener | undefined;
@@ -46,7 +47,7 @@ export function startContainer(root: string, id: string, o: StartOptions = {}): 
       closeSync(fd);
     }
     unlinkSync(fifo);
-    runPoststart(rec);
+    await runPoststart(rec);
   } catch (err) {
     notify?.discard();
     throw err;
@@ -62,12 +63,12 @@ export function startContainer(root: string, id: string, o: StartOptions = {}): 
  * poststart hooks run after the process is released. runtime-spec v1.3 config.md: a failing
  * poststart hook stops the container (crun only logs; tsrun follows the spec and says so).
  */
-export function runPoststart(rec: ContainerRecord): void {
+export async function runPoststart(rec: ContainerRecord): Promise<void> {
   const hooks = rec.config.hooks?.poststart;
   if (!hooks?.length) return;
-  awaitExecve(rec.pid);
+  await awaitExecve(rec.pid);
   try {
-    runHooks('poststart', hooks, hookState(rec.config, rec.id, rec.bundle, 'running', rec.pid));
+    await runHooks('poststart', hooks, hookState(rec.config, rec.id, rec.bundle, 'running', rec.pid));
   } catch (err) {
     try {
       process.kill(rec.pid, 'SIGKILL');
@@ -84,7 +85,7 @@ export function runPoststart(rec: ContainerRecord): void {
  * (node, or tsrun-init), so wait until its /proc/<pid>/exe is another file (or it is gone).
  * Bounded: a startContainer hook that never ends must not hang `start` forever.
  */
-function awaitExecve(pid: number, timeoutMs = 60_000): void {
+async function awaitExecve(pid: number, timeoutMs = 60_000): Promise<void> {
   const runtime = [process.execPath, helperPath()].flatMap((p) => {
     try {
       const st = statSync(p);
@@ -93,7 +94,6 @@ function awaitExecve(pid: number, timeoutMs = 60_000): void {
       return [];
     }
   });
-  const pause = new Int32Array(new SharedArrayBuffer(4));
   const until = Date.now() + timeoutMs;
   for (let delay = 1; Date.now() < until; delay = Math.min(delay * 2, 50)) {
     let exe: string;
@@ -104,6 +104,6 @@ function awaitExecve(pid: number, timeoutMs = 60_000): void {
       return; // gone (or a zombie): nothing to wait for
     }
     if (!runtime.includes(exe)) return;
-    Atomics.wait(pause, 0, 0, delay);
+    await sleep(delay);
   }
 }

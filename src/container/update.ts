@@ -116,7 +116,7 @@ export function mergeResources(old: LinuxResources | undefined, u: LinuxResource
   return { merged, effective };
 }
 
-export function updateContainer(root: string, id: string, update: LinuxResources): LinuxResources {
+export async function updateContainer(root: string, id: string, update: LinuxResources): Promise<LinuxResources> {
   const store = new StateStore(root);
   const release = store.lock(id);
   try {
@@ -124,7 +124,7 @@ export function updateContainer(root: string, id: string, update: LinuxResources
     const status = containerStatus(rec, store.dir(id));
     if (status === 'stopped') throw new InvalidStateError('container not running');
     const { merged, effective } = mergeResources(rec.config.linux?.resources, update);
-    cgroupManagerOf(rec).set(effective);
+    await cgroupManagerOf(rec).set(effective);
     rec.config.linux = { ...(rec.config.linux ?? {}), resources: merged };
     store.save(rec);
     return merged;

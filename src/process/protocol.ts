@@ -40,8 +40,8 @@ export interface HandshakeOptions {
   onReady?: (child: ChildHandle) => void;
   /** Receives the pty master (process.terminal); the callee owns the fd. */
   onConsole?: (masterFd: number) => void;
-  /** prestart and createRuntime hooks, in the runtime namespace; throwing aborts the create. */
-  onCreateRuntime?: (child: ChildHandle) => void;
+  /** prestart and createRuntime hooks, in the runtime namespace; a rejection aborts the create. */
+  onCreateRuntime?: (child: ChildHandle) => Promise<void>;
   /** Receives the seccomp notify fd (SCMP_ACT_NOTIFY); the callee owns the fd. */
   onSeccompListener?: (fd: number, child: ChildHandle) => void;
   /** The state JSON hooks run by the child get on stdin. */
@@ -122,7 +122,7 @@ class Conversation {
     private readonly o: HandshakeOptions,
   ) {}
 
-  handle(m: Message | null): boolean {
+  async handle(m: Message | null): Promise<boolean> {
     const { child, o } = this;
     const a = addon();
     if (!m) {
@@ -141,13 +141,13 @@ class Conversation {
         child.pidfd = a.pidfdOpen(m.value);
         return false;
       case Msg.SYNC:
-        return this.sync(m);
+        return await this.sync(m);
       default:
         throw new TsrunError('TSRUN_CHILD_SETUP', `unexpected message ${m.type} from the container init`);
     }
   }
 
-  private sync(m: Message): boolean {
+  private async sync(m: Message): Promise<boolean> {
     const { child, o } = this;
     switch (m.value) {
       case Sync.USERMAP:
@@ -164,7 +164,7 @@ class Conversation {
         break;
       }
       case Sync.CREATE_RUNTIME:
-        o.onCreateRuntime?.(child);
+        await o.onCreateRuntime?.(child);
         break;
       case Sync.NETDEV:
         moveNetDevices(o.spec.linux?.netDevices, child.pid);
@@ -194,29 +194,16 @@ class Conversation {
 }
 
 /**
- * Drives the conversation until READY (create) or the execve (run), blocking: the CLI's path.
- * On any failure the child is killed and reaped before the error is thrown.
+ * Drives the conversation until READY (create) or the execve (run), each read awaited on the
+ * event loop. On any failure the child is killed and reaped before the error is thrown.
  */
-export function runHandshake(child: ChildHandle, o: HandshakeOptions): void {
-  const c = new Conversation(child, o);
-  try {
-    while (!c.handle(readMsg(child.syncFd)));
-  } catch (err) {
-    killAndReap(child);
-    throw err;
-  } finally {
-    closeSync(child.syncFd);
-  }
-}
-
-/** The same conversation, each read awaited on the event loop (a uv_poll on the socket). */
-export async function runHandshakeAsync(child: ChildHandle, o: HandshakeOptions): Promise<void> {
+export async function runHandshake(child: ChildHandle, o: HandshakeOptions): Promise<void> {
   const c = new Conversation(child, o);
   const a = addon();
   try {
     for (;;) {
       await new Promise<void>((resolve, reject) => a.pollReadable(child.syncFd, (err) => (err ? reject(err) : resolve())));
-      if (c.handle(readMsg(child.syncFd))) return;
+      if (await c.handle(readMsg(child.syncFd))) return;
     }
   } catch (err) {
     killAndReap(child);

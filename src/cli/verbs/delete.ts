@@ -3,10 +3,10 @@ import { NotFoundError } from '../../errors.js';
 import { StateStore } from '../../state/store.js';
 import type { VerbContext } from '../main.js';
 
-export default function del({ cl, log, id }: VerbContext): number {
+export default async function del({ cl, log, id }: VerbContext): Promise<number> {
   const force = cl.flags.force === true;
   try {
-    deleteContainer(cl.global.root, id, force, log);
+    await deleteContainer(cl.global.root, id, force, log);
   } catch (err) {
     // runc delete.go: a directory without state is an aborted create; --force makes a missing
     // container a success, which is what engines expect of an idempotent delete.

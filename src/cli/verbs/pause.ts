@@ -1,7 +1,7 @@
 import { pauseContainer } from '../../container/pause.js';
 import type { VerbContext } from '../main.js';
 
-export default function pause({ cl, id }: VerbContext): number {
-  pauseContainer(cl.global.root, id);
+export default async function pause({ cl, id }: VerbContext): Promise<number> {
+  await pauseContainer(cl.global.root, id);
   return 0;
 }

@@ -1,7 +1,7 @@
 import { resumeContainer } from '../../container/resume.js';
 import type { VerbContext } from '../main.js';
 
-export default function resume({ cl, id }: VerbContext): number {
-  resumeContainer(cl.global.root, id);
+export default async function resume({ cl, id }: VerbContext): Promise<number> {
+  await resumeContainer(cl.global.root, id);
   return 0;
 }

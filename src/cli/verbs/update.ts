@@ -5,7 +5,7 @@ import { readResources, resourcesFromFlags, updateContainer } from '../../contai
 import type { VerbContext } from '../main.js';
 import { str } from './flags.js';
 
-export default function update({ cl, id }: VerbContext): number {
+export default async function update({ cl, id }: VerbContext): Promise<number> {
   if (str(cl, 'l3-cache-schema') || str(cl, 'mem-bw-schema')) {
     throw new InvalidArgumentError('update: Intel RDT (--l3-cache-schema, --mem-bw-schema) is not supported by tsrun');
   }
@@ -32,6 +32,6 @@ export default function update({ cl, id }: VerbContext): number {
         cpuIdle: str(cl, 'cpu-idle'),
         pidsLimit: typeof pidsLimit === 'number' ? pidsLimit : undefined,
       });
-  updateContainer(cl.global.root, id, r);
+  await updateContainer(cl.global.root, id, r);
   return 0;
 }
