@@ -2,9 +2,12 @@
 // wrapping (`new TsrunError(code, 'create container x', { cause })`), never by logging twice.
 // Where engines match strings, the words are runc's (libcontainer/error.go):
 // "container does not exist", "container not running", "container with id exists".
+import os from 'node:os';
+import { getSystemErrorMap } from 'node:util';
 
 export type ErrorCode =
   | 'TSRUN_NOT_FOUND'
+  | 'TSRUN_IMAGE_NOT_FOUND'
   | 'TSRUN_EXISTS'
   | 'TSRUN_INVALID_STATE'
   | 'TSRUN_INVALID_SPEC'
@@ -16,6 +19,7 @@ export type ErrorCode =
   | 'TSRUN_IMAGE'
   | 'TSRUN_REGISTRY'
   | 'TSRUN_STATE'
+  | 'TSRUN_SYSCALL'
   | 'TSRUN_SYSTEM'
   | 'TSRUN_UNSUPPORTED';
 
@@ -28,6 +32,7 @@ export class TsrunError extends Error {
   }
 }
 
+/** No such container (TSRUN_NOT_FOUND); an image has its own code, see ImageNotFoundError. */
 export class NotFoundError extends TsrunError {
   constructor(message = 'container does not exist', options?: { cause?: unknown }) {
     super('TSRUN_NOT_FOUND', message, options);
@@ -52,13 +57,100 @@ export class InvalidArgumentError extends TsrunError {
   }
 }
 
-/** Every problem found in a config.json, reported at once. */
+/** No such image in the store, or no such manifest or blob in a registry. */
+export class ImageNotFoundError extends TsrunError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('TSRUN_IMAGE_NOT_FOUND', message, options);
+  }
+}
+
+/**
+ * A config.json that cannot be used. Given a list, every problem found in it, reported at once
+ * ("invalid config.json: a; b"); given one message (the file is missing, unreadable or not JSON),
+ * that message as it is, and `problems` holds it alone.
+ */
 export class InvalidSpecError extends TsrunError {
   readonly problems: string[];
-  constructor(problems: string[], options?: { cause?: unknown }) {
-    super('TSRUN_INVALID_SPEC', `invalid config.json: ${problems.join('; ')}`, options);
-    this.problems = problems;
+  constructor(problems: string[] | string, options?: { cause?: unknown }) {
+    super('TSRUN_INVALID_SPEC', typeof problems === 'string' ? problems : `invalid config.json: ${problems.join('; ')}`, options);
+    this.problems = typeof problems === 'string' ? [problems] : problems;
   }
+}
+
+const systemErrors = getSystemErrorMap();
+const errnoNames = new Map<number, string>(Object.entries(os.constants.errno).map(([name, num]) => [num, name]));
+
+/** "ENOENT" for 2 (either sign); "E<n>" when neither libuv nor os.constants names it. */
+export function errnoName(errno: number): string {
+  const n = Math.abs(errno);
+  return systemErrors.get(-n)?.[0] ?? errnoNames.get(n) ?? `E${n}`;
+}
+
+/** libuv's lower-case strerror text for an errno (either sign), or undefined when it has none. */
+export function errnoText(errno: number): string | undefined {
+  return systemErrors.get(-Math.abs(errno))?.[1];
+}
+
+export interface SyscallErrorOptions {
+  path?: string;
+  /** What was being done, put before the syscall: "setns back to the host network namespace". */
+  context?: string;
+  /** The strerror text, when libuv has none for this errno. */
+  text?: string;
+  cause?: unknown;
+}
+
+/**
+ * A system call failed: `syscall` with a positive `errno` and its name (`errnoCode`, "ENOENT"),
+ * and the path it acted on if any. The message is Go's os.PathError shape, as runc prints it:
+ * "mkdirat /a/b: no such file or directory" ("<context>: " before it when one is given).
+ */
+export class SyscallError extends TsrunError {
+  readonly syscall: string;
+  readonly errno: number;
+  readonly errnoCode: string;
+  declare readonly path?: string;
+
+  constructor(syscall: string, errno: number, options: SyscallErrorOptions = {}) {
+    const n = Math.abs(errno);
+    const code = errnoName(n);
+    const text = errnoText(n) ?? options.text ?? (code === `E${n}` ? `unknown error ${n}` : code);
+    const what = options.path !== undefined ? `${syscall} ${options.path}` : syscall;
+    super('TSRUN_SYSCALL', `${options.context ? `${options.context}: ` : ''}${what}: ${text}`, { cause: options.cause });
+    this.syscall = syscall;
+    this.errno = n;
+    this.errnoCode = code;
+    if (options.path !== undefined) this.path = options.path;
+  }
+
+  /** From a raw errno (either sign: libseccomp and raw syscalls return -errno). */
+  static fromErrno(syscall: string, errno: number, options?: SyscallErrorOptions): SyscallError {
+    return new SyscallError(syscall, errno, options);
+  }
+
+  /**
+   * From a Node errno exception (fs, net, child_process, the addon): its code, errno, syscall and
+   * path, the original as the cause. `syscall` names the call when the exception does not.
+   */
+  static fromErrnoException(err: NodeJS.ErrnoException, options: Omit<SyscallErrorOptions, 'cause'> & { syscall?: string } = {}): SyscallError {
+    const byName = err.code !== undefined ? (os.constants.errno as Record<string, number | undefined>)[err.code] : undefined;
+    const errno = err.errno !== undefined && err.errno !== 0 ? Math.abs(err.errno) : (byName ?? 0);
+    const { syscall, ...rest } = options;
+    return new SyscallError(err.syscall ?? syscall ?? 'unknown', errno, {
+      path: err.path,
+      // Node's own words when libuv has none for this errno: "ENOENT: no such file …, open '/x'".
+      text: /^E[A-Z0-9]+: ([^,]+)/.exec(err.message)?.[1],
+      ...rest,
+      cause: err,
+    });
+  }
+}
+
+/** The errno name of an error: a SyscallError's errnoCode, or a Node errno exception's code. */
+export function errnoCodeOf(err: unknown): string | undefined {
+  if (err instanceof SyscallError) return err.errnoCode;
+  const code = (err as NodeJS.ErrnoException | null | undefined)?.code;
+  return typeof code === 'string' && /^E[A-Z0-9]+$/.test(code) ? code : undefined;
 }
 
 /** A step of the container's set-up failed in the child, before execve. */

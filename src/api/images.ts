@@ -36,12 +36,17 @@ export class Images {
     return new ImageStore(this.imageRoot).find(ref);
   }
 
+  /** As find, for `image inspect`; an absent image throws ImageNotFoundError (TSRUN_IMAGE_NOT_FOUND). */
+  inspect(ref: string): Promise<ImageRecord> {
+    return new ImageStore(this.imageRoot).get(ref);
+  }
+
   /** An OCI layout or `docker save` archive (tar, tar.gz) or directory. */
   import(source: string, o: Omit<ImportOptions, 'imageRoot'> = {}): Promise<ImageRecord[]> {
     return importImage(source, { ...o, imageRoot: this.imageRoot });
   }
 
-  /** Untags/removes the named images and collects what nothing uses any more. */
+  /** Untags/removes the named images and collects what nothing uses any more; an absent one throws ImageNotFoundError. */
   remove(...refs: string[]): Promise<GcResult> {
     return removeImages(this.imageRoot, refs);
   }

@@ -1,11 +1,11 @@
 // Thin koffi bindings for the *at(2) family, xattrs and flock: what layer unpacking needs and Node's
 // `fs` lacks (no mknod, no xattrs, no dirfd-relative calls, no openat2). Loaded lazily, only when a
 // layer is applied (reference/node-and-native.md §2: koffi is fine for parent-side path work).
-// Every call is synchronous and throws an Error shaped like Node's own
-// ({code:'ENOENT', errno, syscall, path}). Paths are Buffers (raw bytes from the archive) or
-// strings (UTF-8).
+// Every call is synchronous and throws a SyscallError (errnoCode 'ENOENT', errno, syscall, path;
+// codeOf() gives the errno name). Paths are Buffers (raw bytes from the archive) or strings (UTF-8).
 import os from 'node:os';
-import { errnoError as libcError, lazyLibc } from '../sys/libc.js';
+import { errnoCodeOf, type SyscallError } from '../errors.js';
+import { lazyLibc, syscallError } from '../sys/libc.js';
 
 export type PathArg = string | Buffer;
 
@@ -108,9 +108,9 @@ function show(p: PathArg | undefined): string | undefined {
   return typeof p === 'string' ? p : p.toString('utf8');
 }
 
-/** An Error like Node's uvException: `ENOENT: no such file or directory, mkdirat 'a/b'`. */
-export function errnoError(syscall: string, errno: number, path?: PathArg): NodeJS.ErrnoException {
-  return libcError(syscall, errno, show(path));
+/** The SyscallError for a failed call: `mkdirat a/b: no such file or directory`. */
+export function errnoError(syscall: string, errno: number, path?: PathArg): SyscallError {
+  return syscallError(syscall, errno, show(path));
 }
 
 function check(r: number, syscall: string, path?: PathArg): number {
@@ -118,9 +118,9 @@ function check(r: number, syscall: string, path?: PathArg): number {
   return r;
 }
 
-/** The errno name of a thrown error, or undefined. */
+/** The errno name of a thrown error (a SyscallError's errnoCode, a Node error's code), or undefined. */
 export function codeOf(err: unknown): string | undefined {
-  return (err as NodeJS.ErrnoException | null)?.code;
+  return errnoCodeOf(err);
 }
 
 export function openat2(dirfd: number, path: PathArg, flags: number, mode: number, resolve: number): number {

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InvalidArgumentError, TsrunError } from '../errors.js';
+import { ImageNotFoundError, InvalidArgumentError, TsrunError } from '../errors.js';
 import { ContentStore, fsyncDir, pidAlive, splitDigest, withFileLock } from './content-store.js';
 import { formatReference, parseReference, type ImageReference } from './reference.js';
 import type { Descriptor, Platform } from './registry/media-types.js';
@@ -109,7 +109,7 @@ export class ImageStore {
 
   async get(ref: string): Promise<ImageRecord> {
     const r = await this.find(ref);
-    if (!r) throw new TsrunError('TSRUN_NOT_FOUND', `image "${ref}" not found`);
+    if (!r) throw new ImageNotFoundError(`image "${ref}" not found`);
     return r;
   }
 

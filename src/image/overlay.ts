@@ -12,8 +12,8 @@
 // Mounts are per mount namespace, not per thread: the Node process is in the host's, so a mount
 // made here is what the container's new mount namespace copies.
 import { closeSync, constants, openSync, readSync } from 'node:fs';
-import { ImageError } from '../errors.js';
-import { errnoError, lazyLibc } from '../sys/libc.js';
+import { errnoCodeOf, ImageError } from '../errors.js';
+import { lazyLibc, syscallError } from '../sys/libc.js';
 
 // asm-generic syscall numbers, shared by x86_64 and aarch64 since Linux 5.2.
 const NR_MOVE_MOUNT = 429;
@@ -81,14 +81,14 @@ function contextLog(fd: number): string {
 function mountNewApi(s: OverlaySpec): void {
   const b = mountBindings();
   const fs = b.fsopen(NR_FSOPEN, 'overlay', FSOPEN_CLOEXEC);
-  if (fs < 0) throw errnoError('fsopen', b.errno(), 'overlay');
+  if (fs < 0) throw syscallError('fsopen', b.errno(), 'overlay');
   try {
     const set = (key: string, value: string) => {
       if (Buffer.byteLength(value) > 255) {
         throw new ImageError('TSRUN_IMAGE', `overlay ${key} path ${value} is longer than fsconfig's 255 bytes`);
       }
       if (b.fsconfig(NR_FSCONFIG, fs, FSCONFIG_SET_STRING, key, value, 0) < 0) {
-        const e = errnoError('fsconfig', b.errno(), `${key}=${value}`);
+        const e = syscallError('fsconfig', b.errno(), `${key}=${value}`);
         const log = contextLog(fs);
         if (log) e.message += ` (${log})`;
         throw e;
@@ -99,17 +99,17 @@ function mountNewApi(s: OverlaySpec): void {
     if (s.upper) set('upperdir', s.upper);
     if (s.work) set('workdir', s.work);
     if (b.fsconfig(NR_FSCONFIG, fs, FSCONFIG_CMD_CREATE, null, null, 0) < 0) {
-      const e = errnoError('fsconfig', b.errno(), 'create overlay');
+      const e = syscallError('fsconfig', b.errno(), 'create overlay');
       const log = contextLog(fs);
       if (log) e.message += ` (${log})`;
       throw e;
     }
     const MOUNT_ATTR_RDONLY = 1;
     const mnt = b.fsmount(NR_FSMOUNT, fs, FSMOUNT_CLOEXEC, s.readonly ? MOUNT_ATTR_RDONLY : 0);
-    if (mnt < 0) throw errnoError('fsmount', b.errno(), s.target);
+    if (mnt < 0) throw syscallError('fsmount', b.errno(), s.target);
     try {
       if (b.moveMount(NR_MOVE_MOUNT, mnt, '', AT_FDCWD, s.target, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
-        throw errnoError('move_mount', b.errno(), s.target);
+        throw syscallError('move_mount', b.errno(), s.target);
       }
     } finally {
       closeSync(mnt);
@@ -152,7 +152,7 @@ function mountLegacy(s: OverlaySpec): void {
     }
     const MS_RDONLY = 1;
     if (b.mount(s.source ?? 'overlay', s.target, 'overlay', s.readonly ? MS_RDONLY : 0, data) < 0) {
-      throw errnoError('mount', b.errno(), s.target);
+      throw syscallError('mount', b.errno(), s.target);
     }
   } finally {
     for (const fd of fds) closeSync(fd);
@@ -167,7 +167,7 @@ export function mountOverlay(s: OverlaySpec): void {
   try {
     mountNewApi(s);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
+    const code = errnoCodeOf(err);
     // ENOSYS: no fsopen (before 5.2). Overlayfs before 6.8 has no `lowerdir+`: some kernels refuse
     // the key, others (6.1, still on the legacy parser) take it and fail at CREATE with EINVAL.
     // A genuine error at CREATE fails again in the legacy mount, with its own words.
@@ -188,7 +188,7 @@ export function unmountAll(target: string): boolean {
     const e = b.errno();
     // EINVAL: not a mount point (any more); ENOENT: gone.
     if (e === 22 || e === 2) return any;
-    throw errnoError('umount2', e, target);
+    throw syscallError('umount2', e, target);
   }
   return any;
 }

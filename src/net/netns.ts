@@ -6,8 +6,7 @@
 // Node main thread steps into a fresh namespace, keeps an fd to it, raises `lo` with
 // SIOCSIFFLAGS (netdevice(7)), and steps back, all synchronously, before any other JS runs.
 import { closeSync, openSync } from 'node:fs';
-import { TsrunError } from '../errors.js';
-import { errnoError, lazyLibc } from '../sys/libc.js';
+import { lazyLibc, syscallError } from '../sys/libc.js';
 
 const CLONE_NEWNET = 0x40000000;
 const AF_INET = 2;
@@ -36,12 +35,12 @@ const bindings = lazyLibc<NetBindings>((f) => ({
 /** Bring up `lo` in the calling thread's network namespace. */
 function loopbackUp(b: ReturnType<typeof bindings>): void {
   const s = b.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (s < 0) throw errnoError('socket', b.errno());
+  if (s < 0) throw syscallError('socket', b.errno());
   try {
     const ifr = Buffer.alloc(40); // struct ifreq: char ifr_name[16]; short ifr_flags; …
     ifr.write('lo', 0, 'latin1');
     ifr.writeInt16LE(IFF_UP | IFF_RUNNING, 16);
-    if (b.ioctl(s, SIOCSIFFLAGS, ifr) < 0) throw errnoError('ioctl(SIOCSIFFLAGS)', b.errno(), 'lo');
+    if (b.ioctl(s, SIOCSIFFLAGS, ifr) < 0) throw syscallError('ioctl(SIOCSIFFLAGS)', b.errno(), 'lo');
   } finally {
     b.close(s);
   }
@@ -55,7 +54,7 @@ export function createLoopbackNetns(): { fd: number; path: string } {
   const b = bindings();
   const home = openSync('/proc/thread-self/ns/net', 'r');
   try {
-    if (b.unshare(CLONE_NEWNET) < 0) throw errnoError('unshare(CLONE_NEWNET)', b.errno());
+    if (b.unshare(CLONE_NEWNET) < 0) throw syscallError('unshare(CLONE_NEWNET)', b.errno());
     let fd = -1;
     let failure: unknown;
     try {
@@ -67,7 +66,7 @@ export function createLoopbackNetns(): { fd: number; path: string } {
     }
     if (b.setns(home, CLONE_NEWNET) < 0) {
       // The main thread would stay in the wrong namespace: nothing sane can follow.
-      throw new TsrunError('TSRUN_SYSTEM', `setns back to the host network namespace: ${errnoError('setns', b.errno()).message}`, { cause: failure });
+      throw syscallError('setns', b.errno(), undefined, { context: 'return to the host network namespace', cause: failure });
     }
     if (failure) throw failure;
     return { fd, path: `/proc/${process.pid}/fd/${fd}` };

@@ -3,7 +3,7 @@
 // SCM_RIGHTS named by `fds`). The state is runtime.md's "container process state"
 // (specs-go ContainerProcessState): { ociVersion, fds: ["seccompFd"], pid, metadata?, state }.
 import fs from 'node:fs';
-import { TsrunError } from '../errors.js';
+import { SyscallError, TsrunError } from '../errors.js';
 import { addon } from '../sys/addon.js';
 import type { State } from '../spec/types.js';
 
@@ -41,12 +41,17 @@ export function sendSeccompListener(listenerPath: string, fd: number, state: Sta
   try {
     sock = native.connectUnix(listenerPath);
   } catch (err) {
-    throw new TsrunError('TSRUN_SYSTEM', `failed to connect with seccomp agent specified in the seccomp profile: ${listenerPath}`, { cause: err });
+    // runc's words; the addon's error names connect (or socket) and the path.
+    throw SyscallError.fromErrnoException(err as NodeJS.ErrnoException, {
+      syscall: 'connect',
+      path: listenerPath,
+      context: 'failed to connect with seccomp agent specified in the seccomp profile',
+    });
   }
   try {
     native.sendFd(sock, fd, body);
   } catch (err) {
-    throw new TsrunError('TSRUN_SYSTEM', `cannot send seccomp fd to ${listenerPath}`, { cause: err });
+    throw SyscallError.fromErrnoException(err as NodeJS.ErrnoException, { syscall: 'sendmsg', context: `cannot send seccomp fd to ${listenerPath}` });
   } finally {
     fs.closeSync(sock);
   }

@@ -4,12 +4,12 @@
 // native/child.cc). Mapping rules are runc's (libcontainer/seccomp/seccomp_linux.go and
 // specconv.SetupSeccomp) so profiles written for Docker/containerd/Podman behave the same.
 import fs from 'node:fs';
-import { InvalidSpecError, TsrunError } from '../errors.js';
+import { InvalidSpecError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { LinuxSeccomp } from '../spec/types.js';
 import { AUDIT_ARCH_X86_64, BPF_MAXINSNS, decodeProgram, encodeProgram, enosysPrologue, type EnosysArch } from './seccomp-bpf.js';
 import { NR_SCMP_ERROR, SCMP_ACT, SCMP_CMP, SCMP_FLTATR_CTL_NNP, SCMP_FLTATR_CTL_OPTIMIZE, seccompLib, type ArgCmp, type SeccompLib } from './seccomp-lib.js';
-import { errnoCode } from '../sys/libc.js';
+import { errnoCode, syscallError } from '../sys/libc.js';
 import { resolveFlags, SECCOMP_FILTER_FLAG_NEW_LISTENER } from './seccomp-flags.js';
 import { cacheKey, readCached, writeCached } from './seccomp-cache.js';
 import { seccompSupportedFlags } from './seccomp-flags.js';
@@ -29,6 +29,7 @@ export interface CompiledSeccomp {
 
 const EPERM = 1;
 const ENOSYS = 38;
+const ENOMEM = 12;
 const MFD_CLOEXEC = 1;
 
 const quiet: Pick<Logger, 'debug'> = { debug() {} };
@@ -171,7 +172,9 @@ function generate(seccomp: LinuxSeccomp, log: Pick<Logger, 'debug'>): CompiledSe
   const flags = resolveFlags(seccomp.flags, notify, `${P}.flags`) | (notify ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0);
 
   const ctx = lib.init(defAction!);
-  if (!ctx) throw new TsrunError('TSRUN_SYSTEM', 'seccomp: seccomp_init failed');
+  // seccomp_init returns NULL for an invalid default action (checked above) or when its allocation
+  // fails, and reports no errno of its own: what is left is ENOMEM.
+  if (!ctx) throw syscallError('seccomp_init', ENOMEM, undefined, { context: 'seccomp' });
   let bpf: Buffer;
   try {
     for (const [name, { tok, i }] of arches) {
@@ -251,10 +254,10 @@ function conditions(args: NonNullable<LinuxSeccomp['syscalls']>[number]['args'] 
 /** seccomp_export_bpf into a memfd: it never blocks like a pipe would, and needs no temp file. */
 function exportBpf(lib: SeccompLib, ctx: unknown): Buffer {
   const fd = lib.memfdCreate('tsrun-seccomp', MFD_CLOEXEC);
-  if (fd < 0) throw new TsrunError('TSRUN_SYSTEM', `seccomp: memfd_create: ${errnoCode(lib.errno())}`);
+  if (fd < 0) throw syscallError('memfd_create', lib.errno(), undefined, { context: 'seccomp' });
   try {
     const r = lib.exportBpf(ctx, fd);
-    if (r < 0) throw new TsrunError('TSRUN_SYSTEM', `seccomp: seccomp_export_bpf: ${errnoCode(r)}`);
+    if (r < 0) throw syscallError('seccomp_export_bpf', r, undefined, { context: 'seccomp' });
     const size = fs.fstatSync(fd).size;
     const buf = Buffer.alloc(size);
     let got = 0;

@@ -4,7 +4,7 @@
 
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import { TsrunError } from '../errors.js';
+import { InvalidSpecError, SyscallError } from '../errors.js';
 import type { Spec } from './types.js';
 import { validateSpec, type ValidateOptions } from './validate.js';
 
@@ -19,8 +19,10 @@ export function loadSpec(bundleDir: string, opts: ValidateOptions = {}): Spec {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     // runc utils_linux.go loadSpec: "JSON specification file config.json not found".
-    if (code === 'ENOENT') throw new TsrunError('TSRUN_INVALID_SPEC', `JSON specification file ${file} not found`, { cause: err });
-    throw new TsrunError('TSRUN_INVALID_SPEC', `read ${file}: ${(err as Error).message}`, { cause: err });
+    if (code === 'ENOENT') throw new InvalidSpecError(`JSON specification file ${file} not found`, { cause: err });
+    // "open /b/config.json: permission denied", "read /b/config.json: illegal operation on a directory".
+    const sys = SyscallError.fromErrnoException(err as NodeJS.ErrnoException, { syscall: 'read', path: file });
+    throw new InvalidSpecError(sys.message, { cause: sys });
   }
   return validateSpec(parseJson(file, text), opts);
 }
@@ -46,13 +48,13 @@ export function parseJson(file: string, text: string): unknown {
       where = ' at end of file';
     }
     const reason = msg.replace(/\s*(?:in JSON )?at position \d+.*$/s, '').replace(/^JSON\.parse: /, '');
-    throw new TsrunError('TSRUN_INVALID_SPEC', `parse ${file}: invalid JSON${where}: ${reason}`, { cause: err });
+    throw new InvalidSpecError(`parse ${file}: invalid JSON${where}: ${reason}`, { cause: err });
   }
 }
 
 /** The container's root filesystem: root.path, relative to the bundle unless absolute (config.md "Root"). */
 export function resolveRootfs(bundleDir: string, spec: Spec): string {
   const p = spec.root?.path;
-  if (!p) throw new TsrunError('TSRUN_INVALID_SPEC', 'root.path is required');
+  if (!p) throw new InvalidSpecError('root.path is required');
   return isAbsolute(p) ? resolve(p) : resolve(bundleDir, p);
 }

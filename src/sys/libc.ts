@@ -2,7 +2,7 @@
 // loaded on first use and once per process, so that verbs which never make such a call never pay
 // koffi's load (about 8 ms); each user declares its own prototypes with lazyLibc().
 import { createRequire } from 'node:module';
-import os from 'node:os';
+import { SyscallError, errnoName, errnoText, type SyscallErrorOptions } from '../errors.js';
 
 export type Koffi = typeof import('koffi');
 export type Library = ReturnType<Koffi['load']>;
@@ -43,12 +43,9 @@ export function lazyLibc<T extends object>(declare: (fn: (prototype: string) => 
   };
 }
 
-const errnoNames = new Map<number, string>(Object.entries(os.constants.errno).map(([name, num]) => [num, name]));
-
 /** "ENOENT" for 2 (either sign: libseccomp returns negative errno values); "E<n>" when unnamed. */
 export function errnoCode(errno: number): string {
-  const n = Math.abs(errno);
-  return errnoNames.get(n) ?? `E${n}`;
+  return errnoName(errno);
 }
 
 let strerror: ((n: number) => string) | undefined;
@@ -60,13 +57,12 @@ function describe(errno: number): string | undefined {
   return strerror(errno).toLowerCase();
 }
 
-/** An Error like Node's uvException: `ENOENT: no such file or directory, mkdirat 'a/b'`. */
-export function errnoError(syscall: string, errno: number, path?: string): NodeJS.ErrnoException {
-  const code = errnoCode(errno);
-  const err = new Error(`${code}: ${describe(errno) ?? code}, ${syscall}${path !== undefined ? ` '${path}'` : ''}`) as NodeJS.ErrnoException;
-  err.code = code;
-  err.errno = -Math.abs(errno);
-  err.syscall = syscall;
-  if (path !== undefined) err.path = path;
-  return err;
+/**
+ * The SyscallError for a failed C call: `syscallError('mkdirat', lastErrno(), 'a/b')` says
+ * "mkdirat a/b: no such file or directory" (libuv's words, or strerror(3)'s when libuv has none).
+ * errno may be negative, as libseccomp and raw syscalls return it.
+ */
+export function syscallError(syscall: string, errno: number, path?: string, options: Omit<SyscallErrorOptions, 'path'> = {}): SyscallError {
+  const n = Math.abs(errno);
+  return new SyscallError(syscall, n, { path, ...options, text: options.text ?? (errnoText(n) === undefined ? describe(n) : undefined) });
 }

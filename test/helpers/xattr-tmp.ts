@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ExecutionContext } from 'ava';
+import { errnoCodeOf } from '../../src/errors.js';
 import { lsetxattr } from '../../src/image/fsx.js';
 
 const cache = new Map<string, boolean>();
@@ -23,7 +24,7 @@ export function takesUserXattrs(dir: string): boolean {
     lsetxattr(f, 'user.tsrun.probe', Buffer.from('1'));
     ok = true;
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
+    const code = errnoCodeOf(err);
     if (code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw err;
   } finally {
     fs.rmSync(probe, { recursive: true, force: true });

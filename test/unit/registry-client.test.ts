@@ -199,6 +199,6 @@ test('a blob longer than its descriptor is cut off with a digest error and not p
 test('registry errors carry the distribution error code and message', async (t) => {
   const c = new RegistryClient(t.context.hostA, { creds: 'u:p' });
   const e = await t.throwsAsync(c.getManifest('missing/x', 'v1'));
-  t.is((e as { code?: string }).code, 'TSRUN_NOT_FOUND');
+  t.is((e as { code?: string }).code, 'TSRUN_IMAGE_NOT_FOUND');
   t.regex(e!.message, /missing\/x:v1 not found: HTTP 404 \(NOT_FOUND: nope\)/);
 });

@@ -163,7 +163,7 @@ live('prune removes only blobs no image references (shared layers stay)', async 
     t.deepEqual([...r.blobs].sort(), [img.manifestDigest, img.config.digest, img.layers[1].digest].sort());
     t.true(await store.content.has(img.layers[0].digest), 'the layer shared with the other image stays');
     for (const b of [other.config, ...other.layers]) t.true(await store.content.has(b.digest));
-    await t.throwsAsync(store.get(`${reg.host}/test/imp:1`), { code: 'TSRUN_NOT_FOUND' } as never);
+    await t.throwsAsync(store.get(`${reg.host}/test/imp:1`), { code: 'TSRUN_IMAGE_NOT_FOUND' } as never);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

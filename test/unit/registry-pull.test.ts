@@ -231,10 +231,10 @@ live('an unknown tag and an unknown repository are clear errors', async (t) => {
   const root = tempDir();
   try {
     const e = await t.throwsAsync(pull(`${t.context.reg.host}/test/oci:nope`, { imageRoot: root }));
-    t.is((e as { code?: string }).code, 'TSRUN_NOT_FOUND');
+    t.is((e as { code?: string }).code, 'TSRUN_IMAGE_NOT_FOUND');
     t.regex(e!.message, /test\/oci:nope/);
     const e2 = await t.throwsAsync(pull(`${t.context.reg.host}/test/absent:1`, { imageRoot: root }));
-    t.is((e2 as { code?: string }).code, 'TSRUN_NOT_FOUND');
+    t.is((e2 as { code?: string }).code, 'TSRUN_IMAGE_NOT_FOUND');
     t.regex(e2!.message, /test\/absent:1/);
   } finally {
     rmSync(root, { recursive: true, force: true });

@@ -4,7 +4,7 @@
 // and Docker-Content-Digest; blobs are returned as streams for the content store to verify.
 
 import { createHash } from 'node:crypto';
-import { ImageError, TsrunError } from '../../errors.js';
+import { ImageError, ImageNotFoundError } from '../../errors.js';
 import { isLoopbackRegistry, registryEndpoint } from '../reference.js';
 import { basicHeader, dockerConfigCredentials, parseChallenges, parseCreds, parseTokenResponse, TokenCache, type Challenge, type Credentials } from './auth.js';
 import { describeFailure, httpRequest, type HttpResponse } from './http.js';
@@ -187,7 +187,7 @@ export class RegistryClient {
     const what = `${this.registry}/${repository}@${reference}`.replace(/@(?!sha)/, ':');
     const res = await this.get(repository, `manifests/${reference}`, { accept: MANIFEST_ACCEPT }, signal);
     if (res.status === 404) {
-      throw new TsrunError('TSRUN_NOT_FOUND', await describeFailure(res, `manifest ${what} not found`));
+      throw new ImageNotFoundError(await describeFailure(res, `manifest ${what} not found`));
     }
     if (res.status !== 200) throw new ImageError('TSRUN_REGISTRY', await describeFailure(res, `GET manifest ${what}`));
     const raw = await res.bytes(MANIFEST_LIMIT);
@@ -241,7 +241,7 @@ export class RegistryClient {
       const len = Number(res.headers.get('content-length') ?? NaN);
       return { offset: 0, body: res.body, total: Number.isFinite(len) ? len : undefined };
     }
-    if (res.status === 404) throw new TsrunError('TSRUN_NOT_FOUND', await describeFailure(res, `blob ${digest} not found in ${this.registry}/${repository}`));
+    if (res.status === 404) throw new ImageNotFoundError(await describeFailure(res, `blob ${digest} not found in ${this.registry}/${repository}`));
     throw new ImageError('TSRUN_REGISTRY', await describeFailure(res, `GET blob ${digest} from ${this.registry}/${repository}`));
   }
 }
