@@ -22,7 +22,10 @@ function parseEnum(name: string): Record<string, number> {
   const m = new RegExp(`enum\\s+${name}\\s*:\\s*\\w+\\s*\\{([^}]*)\\}`).exec(header);
   if (!m) throw new Error(`plan.h has no enum ${name}`);
   const out: Record<string, number> = {};
-  for (const item of m[1].split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const item of m[1]
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const e = /^(\w+)\s*=\s*(\w+)$/.exec(item);
     if (!e) throw new Error(`plan.h enum ${name}: every entry needs an explicit value: ${item}`);
     out[e[1]] = num(e[2]);
@@ -36,10 +39,12 @@ for (const m of header.matchAll(/constexpr\s+[\w:]+\s+(\w+)\s*=\s*([^;]+);/g)) c
 
 /** Entries of a C enum or constant group with their prefix dropped, as the TS object names them. */
 function strip(entries: Record<string, number>, prefix: string): Record<string, number> {
-  return Object.fromEntries(Object.entries(entries).map(([k, v]) => {
-    if (!k.startsWith(prefix)) throw new Error(`plan.h: ${k} does not start with ${prefix}`);
-    return [k.slice(prefix.length), v];
-  }));
+  return Object.fromEntries(
+    Object.entries(entries).map(([k, v]) => {
+      if (!k.startsWith(prefix)) throw new Error(`plan.h: ${k} does not start with ${prefix}`);
+      return [k.slice(prefix.length), v];
+    }),
+  );
 }
 
 function pick(prefix: string, except: string[] = []): Record<string, number> {
@@ -79,8 +84,17 @@ test('plan ABI: the op size and the absent-argument marker', (t) => {
 test('plan ABI: Msg is 16 bytes of four 32-bit fields (the parent reads them at 0, 4, 8, 12)', (t) => {
   const m = /struct\s+Msg\s*\{([^}]*)\}/.exec(header);
   t.truthy(m, 'plan.h has struct Msg');
-  const fields = m![1].split(';').map((s) => s.trim()).filter(Boolean).map((f) => f.split(/\s+/));
-  t.deepEqual(fields, [['uint32_t', 'type'], ['uint32_t', 'op'], ['int32_t', 'value'], ['uint32_t', 'extra']]);
+  const fields = m![1]
+    .split(';')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((f) => f.split(/\s+/));
+  t.deepEqual(fields, [
+    ['uint32_t', 'type'],
+    ['uint32_t', 'op'],
+    ['int32_t', 'value'],
+    ['uint32_t', 'extra'],
+  ]);
   t.regex(header, /static_assert\(sizeof\(Msg\) == 16/);
 });
 
@@ -93,6 +107,6 @@ if (!haveSched) console.log(`plan-abi: the CLONE flags check is skipped: ${SCHED
   for (const [k, v] of Object.entries(opcodes.CLONE)) {
     const m = new RegExp(`#define\\s+CLONE_${k}\\s+(0x[0-9a-fA-F]+|\\d+)`).exec(sched);
     t.truthy(m, `linux/sched.h defines CLONE_${k}`);
-    if (m) t.is(v, Number(m[1]), `CLONE.${k}`);
+    if (m) t.is<number>(v, Number(m[1]), `CLONE.${k}`);
   }
 });
