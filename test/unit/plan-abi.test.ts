@@ -107,6 +107,6 @@ if (!haveSched) console.log(`plan-abi: the CLONE flags check is skipped: ${SCHED
   for (const [k, v] of Object.entries(opcodes.CLONE)) {
     const m = new RegExp(`#define\\s+CLONE_${k}\\s+(0x[0-9a-fA-F]+|\\d+)`).exec(sched);
     t.truthy(m, `linux/sched.h defines CLONE_${k}`);
-    if (m) t.is<number>(v, Number(m[1]), `CLONE.${k}`);
+    if (m) t.is(v as number, Number(m[1]), `CLONE.${k}`);
   }
 });
