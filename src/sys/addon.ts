@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SyscallError } from '../errors.js';
 
 export interface SpawnRequest {
   ops: Uint32Array;
@@ -63,7 +64,27 @@ export function packageRoot(): string {
 export function addon(): Addon {
   if (!cached) {
     const require = createRequire(import.meta.url);
-    cached = require(path.join(packageRoot(), 'build', 'Release', 'tsrun.node')) as Addon;
+    const raw = require(path.join(packageRoot(), 'build', 'Release', 'tsrun.node')) as Addon;
+    // Spawning fails for reasons of the host (fd table full, RLIMIT_NPROC, a missing helper): the
+    // addon throws a Node-style errno Error, turned here into a SyscallError naming the call. The
+    // other functions keep Node's errno shape, which their callers test (ESRCH, EAGAIN …).
+    cached = {
+      ...raw,
+      spawn: (req) => asSyscallError(() => raw.spawn(req)),
+      spawnHelper: (...args) => asSyscallError(() => raw.spawnHelper(...args)),
+    };
   }
   return cached;
+}
+
+function asSyscallError<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (typeof e?.syscall === 'string' && (e.errno !== undefined || e.code !== undefined)) {
+      throw SyscallError.fromErrnoException(e, { path: e.path });
+    }
+    throw err;
+  }
 }

@@ -17,7 +17,7 @@ import { closeSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isRoot, makeBundle } from '../helpers/bundle.js';
-import { ChildSetupError, TsrunError } from '../../src/errors.js';
+import { ChildSetupError, SyscallError, TsrunError } from '../../src/errors.js';
 import { Detail, HelperStep, Msg } from '../../src/plan/opcodes.js';
 import type { CompiledPlan } from '../../src/plan/plan-builder.js';
 import { describeChildError } from '../../src/process/protocol.js';
@@ -180,8 +180,51 @@ rootTest('tsrun run reports a failing helper spawn as an error and leaves nothin
   const r = await b.tsrun(['run', '--bundle', b.dir, id], { prefix: ['prlimit', '--nofile=512:512', '--'] });
   t.notRegex(r.stderr, /symbol lookup error/);
   t.is(r.code, 1, r.stderr);
-  t.regex(r.stderr, /EINVAL.*fcntl\(F_DUPFD_CLOEXEC\)/);
+  t.regex(r.stderr, /fcntl\(F_DUPFD_CLOEXEC\): invalid argument/i);
   const list = await b.tsrun(['list', '--format', 'json']);
   t.is(list.code, 0, list.stderr);
   t.false(list.stdout.includes(id), `no container record is left: ${list.stdout}`);
+});
+
+// Through the TypeScript layer (src/sys/addon.ts, which every spawn goes through) the same failures
+// are TsrunErrors: a SyscallError with code TSRUN_SYSCALL naming the call, the errno and the path.
+test('through src/sys/addon.ts a missing helper is a SyscallError naming open and the path', (t) => {
+  const err = t.throws(() => addon().spawnHelper('/nonexistent/tsrun-init', Buffer.alloc(0), [], 3, 4, -1));
+  t.true(err instanceof SyscallError, `${err?.constructor.name}: ${err?.message}`);
+  t.true(err instanceof TsrunError);
+  t.like(err as SyscallError, { code: 'TSRUN_SYSCALL', syscall: 'open', errnoCode: 'ENOENT', errno: 2, path: '/nonexistent/tsrun-init' });
+});
+
+/** Like inChild, with the addon loaded through src/sys/addon.ts (tsx) rather than required raw. */
+function inChildTs(
+  body: string,
+  prefix: string[] = [],
+): { status: number | null; signal: string | null; stderr: string; thrown?: Thrown & { errnoCode?: string } } {
+  const script = `
+    const require = (await import('node:module')).createRequire(import.meta.url);
+    const { addon: load } = await import(${JSON.stringify(path.join(REPO_ROOT, 'src/sys/addon.ts'))});
+    const addon = load();
+    const out = (v) => process.stdout.write(JSON.stringify(v));
+    try {
+      ${body};
+      out({ ok: true });
+    } catch (e) {
+      out({ name: e.constructor.name, message: e.message, code: e.code, errno: e.errno, errnoCode: e.errnoCode, syscall: e.syscall });
+    }`;
+  const [cmd, ...pre] = [...prefix, process.execPath];
+  const r = spawnSync(cmd, [...pre, '--import', 'tsx', '--input-type=module', '-e', script], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 });
+  if (r.error) throw r.error;
+  let thrown;
+  try {
+    thrown = JSON.parse(r.stdout);
+  } catch {
+    thrown = undefined;
+  }
+  return { status: r.status, signal: r.signal, stderr: r.stderr, thrown };
+}
+
+rootTest('through src/sys/addon.ts clone3 refused by RLIMIT_NPROC is a SyscallError (EAGAIN, clone3)', (t) => {
+  const r = inChildTs(`${NPROC_0} const c = addon.spawn(${EMPTY_PLAN}); ${REAP}`, NOBODY);
+  t.is(r.status, 0, `the child node ended with status ${r.status} signal ${r.signal}: ${r.stderr.trim()}`);
+  t.like(r.thrown ?? {}, { name: 'SyscallError', code: 'TSRUN_SYSCALL', errnoCode: 'EAGAIN', errno: 11, syscall: 'clone3' });
 });
