@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { ImageError } from '../errors.js';
+import { cut } from '../spec/cut.js';
 import { decompress, type BlobSource, type Compression } from './decompress.js';
 import * as x from './fsx.js';
 import { readTar, type TarEntry, type TarTime } from './tar.js';
@@ -29,6 +30,8 @@ export interface ApplyOptions {
   opaqueXattr?: string;
   zstd?: 'auto' | 'zlib' | 'cli';
   signal?: AbortSignal;
+  /** The layer's declared uncompressed (tar) size, when known: a longer stream is refused. */
+  uncompressedSize?: number;
 }
 
 export interface ApplyResult {
@@ -196,7 +199,7 @@ class Applier {
         // ENOTSUP: the filesystem has no such namespace; EPERM: user.* on a symlink or device
         // (xattr(7): user xattrs are allowed only on regular files and directories).
         if (code === 'ENOTSUP' || code === 'EOPNOTSUPP' || (code === 'EPERM' && k.startsWith('user.') && e.type !== 'file' && e.type !== 'dir')) {
-          this.skippedXattrs.push(`${e.path}: ${k}`);
+          this.skippedXattrs.push(`${cut(e.path)}: ${cut(k)}`);
         } else throw err;
       }
     }
@@ -288,10 +291,10 @@ class Applier {
         break;
       case 'hardlink': {
         const target = cleanPath(e.rawLinkpath);
-        if (target === '' || target === rel) throw new Error(`bad hardlink target '${e.linkpath}'`);
+        if (target === '' || target === rel) throw new Error(`bad hardlink target '${cut(e.linkpath)}'`);
         const t = split(target);
         const tfd = this.dirFd(t.dir, false);
-        if (tfd === undefined || !this.lstat(tfd, bin(t.base))) throw new Error(`hardlink target '${e.linkpath}' does not exist`);
+        if (tfd === undefined || !this.lstat(tfd, bin(t.base))) throw new Error(`hardlink target '${cut(e.linkpath)}' does not exist`);
         // linkat without AT_SYMLINK_FOLLOW links a symlink itself, never what it points to.
         this.create(pfd, name, () => x.linkat(tfd, bin(t.base), pfd, name, 0));
         break;
@@ -328,7 +331,7 @@ class Applier {
     }
     if (base.startsWith('.wh..wh.')) return; // AUFS bookkeeping (.wh..wh.plnk, .wh..wh.aufs), not content
     const target = base.slice(4);
-    if (target === '' || target === '.' || target === '..') throw new Error(`bad whiteout name '${base}'`);
+    if (target === '' || target === '.' || target === '..') throw new Error(`bad whiteout name '${cut(base)}'`);
     const rel = dir === '' ? target : `${dir}/${target}`;
     // layer.md: a whiteout hides only what lower layers hold, never entries of its own layer.
     if (this.written.has(rel) || this.touched.has(rel)) return;
@@ -401,7 +404,12 @@ export async function applyLayer(stream: BlobSource, destDir: string, opts: Appl
   if (opts.mode !== 'overlay' && opts.mode !== 'flatten') throw new ImageError('TSRUN_IMAGE', `apply layer: unknown mode ${JSON.stringify(opts.mode)}`);
   const hash = createHash('sha256');
   let tarBytes = 0;
-  const plain = decompress(stream, { mediaType: opts.mediaType, compression: opts.compression, zstd: opts.zstd });
+  const plain = decompress(stream, {
+    mediaType: opts.mediaType,
+    compression: opts.compression,
+    zstd: opts.zstd,
+    ...(opts.uncompressedSize !== undefined ? { maxBytes: opts.uncompressedSize } : {}),
+  });
   async function* tap(): AsyncGenerator<Buffer> {
     for await (const c of plain) {
       hash.update(c);
@@ -417,7 +425,9 @@ export async function applyLayer(stream: BlobSource, destDir: string, opts: Appl
         await a.entry(e);
       } catch (err) {
         if (err instanceof ImageError) throw err;
-        throw new ImageError('TSRUN_IMAGE', `apply layer: entry '${e.path}' (header at offset ${e.offset}): ${(err as Error).message}`, { cause: err });
+        throw new ImageError('TSRUN_IMAGE', `apply layer: entry '${cut(e.path)}' (header at offset ${e.offset}): ${cut((err as Error).message, 1024)}`, {
+          cause: err,
+        });
       }
     }
     a.finish();

@@ -6,9 +6,10 @@
 
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { constants, createReadStream, type ReadStream } from 'node:fs';
-import { mkdir, open, readFile, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { open, readFile, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ImageError, InvalidArgumentError } from '../errors.js';
+import { FILE_MODE, mkdirPrivate, openPrivateStore } from './private-store.js';
 
 const DIGEST_RE = /^(sha256):([a-f0-9]{64})$|^(sha512):([a-f0-9]{128})$/;
 
@@ -46,8 +47,11 @@ export interface IngestResult {
 
 export class ContentStore {
   readonly root: string;
+  private readonly imageRoot: string;
   constructor(imageRoot: string) {
+    this.imageRoot = imageRoot;
     this.root = join(imageRoot, 'blobs');
+    openPrivateStore(imageRoot); // tightens a store made by an older tsrun; creates nothing
   }
 
   blobPath(digest: string): string {
@@ -107,7 +111,7 @@ export class ContentStore {
     const { digest, size } = opts;
     const { alg } = splitDigest(digest);
     if (await this.has(digest, size)) return { existed: true, resumedFrom: 0, written: 0 };
-    await mkdir(join(this.root, alg), { recursive: true });
+    await mkdirPrivate(this.imageRoot, join(this.root, alg));
     return withFileLock(
       this.side(digest, 'lock'),
       async () => {
@@ -123,7 +127,7 @@ export class ContentStore {
     const { digest, size } = opts;
     const partial = this.side(digest, 'partial');
     // O_RDWR without O_APPEND: writes are positional, so a Range refusal can rewrite from 0.
-    const fh = await open(partial, constants.O_RDWR | constants.O_CREAT, 0o644);
+    const fh = await open(partial, constants.O_RDWR | constants.O_CREAT, FILE_MODE);
     let closed = false;
     try {
       let have = (await fh.stat()).size;
@@ -214,7 +218,7 @@ export class ContentStore {
         } else if (partial) {
           // Take the blob's lock without waiting, so an ingest cannot start on it meanwhile.
           const lock = join(dir, `.${partial[1]}.lock`);
-          const fh = await open(lock, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644).catch(() => undefined);
+          const fh = await open(lock, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, FILE_MODE).catch(() => undefined);
           if (!fh) continue;
           await fh.close();
           freed += await unlinkSize(join(dir, n));
@@ -228,9 +232,9 @@ export class ContentStore {
   /** Ingest a stream whose digest is not known beforehand (imports); returns digest and size. */
   async ingestUnknown(body: AsyncIterable<Uint8Array>): Promise<{ digest: string; size: number }> {
     const dir = join(this.root, 'sha256');
-    await mkdir(dir, { recursive: true });
+    await mkdirPrivate(this.imageRoot, dir);
     const tmp = join(dir, `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
-    const fh = await open(tmp, 'wx');
+    const fh = await open(tmp, 'wx', FILE_MODE);
     const hash = createHash('sha256');
     let size = 0;
     try {
@@ -406,7 +410,7 @@ export async function withFileLock<T>(path: string, fn: () => Promise<T>, opts: 
   for (;;) {
     opts.signal?.throwIfAborted();
     try {
-      const fh = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
+      const fh = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, FILE_MODE);
       heldLocks.add(`${path}\n${token}`);
       try {
         await fh.writeFile(`${process.pid} ${token}\n`);

@@ -48,6 +48,11 @@ export interface DecompressOptions {
   zstd?: 'auto' | 'zlib' | 'cli';
   /** Label for error messages (e.g. the blob digest). */
   name?: string;
+  /**
+   * The layer's declared uncompressed size, when one is known: more output than this is refused
+   * as soon as it appears (a decompression bomb must not fill the disk before the diffID check).
+   */
+  maxBytes?: number;
 }
 
 /** Whether this Node has zlib zstd (added in 23.8.0, backported to 22.15.0; absent in 20). */
@@ -67,8 +72,28 @@ function iterate(source: BlobSource): AsyncIterator<Buffer> {
   })();
 }
 
-/** The uncompressed bytes of a layer blob, as chunks. */
+/** The uncompressed bytes of a layer blob, as chunks; at most `maxBytes` of them when it is set. */
 export async function* decompress(source: BlobSource, opts: DecompressOptions = {}): AsyncGenerator<Buffer, void, undefined> {
+  const max = opts.maxBytes;
+  if (max === undefined) {
+    yield* decompressAll(source, opts);
+    return;
+  }
+  if (!Number.isSafeInteger(max) || max < 0) throw new ImageError('TSRUN_IMAGE', `bad uncompressed size ${String(max)}`);
+  let n = 0;
+  for await (const c of decompressAll(source, opts)) {
+    n += c.length;
+    if (n > max) {
+      throw new ImageError(
+        'TSRUN_IMAGE',
+        `${opts.name ? `layer ${opts.name}` : 'layer'}: decompresses to more than its declared uncompressed size of ${max} bytes`,
+      );
+    }
+    yield c;
+  }
+}
+
+async function* decompressAll(source: BlobSource, opts: DecompressOptions): AsyncGenerator<Buffer, void, undefined> {
   const it = iterate(source);
   const head: Buffer[] = [];
   let headLen = 0;

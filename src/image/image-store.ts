@@ -5,10 +5,11 @@
 // they are fetching, so a concurrent prune does not delete them before the record exists.
 
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { open, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ImageNotFoundError, InvalidArgumentError, TsrunError } from '../errors.js';
 import { ContentStore, fsyncDir, pidAlive, splitDigest, withFileLock } from './content-store.js';
+import { FILE_MODE, mkdirPrivate, openPrivateStore } from './private-store.js';
 import { formatReference, parseReference, type ImageReference } from './reference.js';
 import type { Descriptor, Platform } from './registry/media-types.js';
 
@@ -57,10 +58,11 @@ export class ImageStore {
     this.content = new ContentStore(imageRoot);
     this.dir = join(imageRoot, 'images');
     this.leaseDir = join(imageRoot, 'leases');
+    openPrivateStore(imageRoot); // tightens a store made by an older tsrun; creates nothing
   }
 
   private async locked<T>(fn: () => Promise<T>): Promise<T> {
-    await mkdir(this.dir, { recursive: true });
+    await mkdirPrivate(this.imageRoot, this.dir);
     return withFileLock(join(this.dir, '.lock'), fn);
   }
 
@@ -134,7 +136,7 @@ export class ImageStore {
   private async write(record: ImageRecord): Promise<void> {
     const file = recordFile(this.dir, record.manifestDigest);
     const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-    const fh = await open(tmp, 'wx', 0o644);
+    const fh = await open(tmp, 'wx', FILE_MODE);
     try {
       await fh.writeFile(`${JSON.stringify(record, null, 2)}\n`);
       await fh.sync();
@@ -168,10 +170,10 @@ export class ImageStore {
 
   /** Take a lease on blobs a pull or import is about to write. */
   async lease(): Promise<Lease> {
-    await mkdir(this.leaseDir, { recursive: true });
+    await mkdirPrivate(this.imageRoot, this.leaseDir);
     const file = join(this.leaseDir, `${process.pid}-${randomBytes(6).toString('hex')}.json`);
     const digests = new Set<string>();
-    const save = () => writeFile(file, JSON.stringify({ pid: process.pid, digests: [...digests] }));
+    const save = () => writeFile(file, JSON.stringify({ pid: process.pid, digests: [...digests] }), { mode: FILE_MODE });
     await save();
     return {
       async add(...ds: string[]) {

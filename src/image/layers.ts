@@ -14,6 +14,7 @@ import { ImageError } from '../errors.js';
 import { applyLayer } from './apply.js';
 import type { BlobSource } from './decompress.js';
 import * as x from './fsx.js';
+import { openPrivateStore } from './private-store.js';
 
 export interface LayerMeta {
   schemaVersion: 1;
@@ -42,6 +43,8 @@ export interface EnsureLayerSpec {
   open: () => BlobSource | Promise<BlobSource>;
   mediaType?: string;
   parent?: string;
+  /** Declared uncompressed (tar) size, when known: unpacking stops with an error past it. */
+  uncompressedSize?: number;
 }
 
 export interface EnsureLayerOptions {
@@ -119,6 +122,7 @@ function ensureLayersDir(imageRoot: string): string {
   const dir = layersDir(imageRoot);
   // 0700 as containerd's snapshot dirs: unpacked layers hold setuid-root binaries and devices
   // that unprivileged host users must not reach.
+  openPrivateStore(imageRoot, { create: true });
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   return dir;
 }
@@ -184,6 +188,7 @@ export async function ensureLayer(imageRoot: string, spec: EnsureLayerSpec, opts
       mediaType: spec.mediaType,
       opaqueXattr: opts.opaqueXattr,
       signal: opts.signal,
+      ...(spec.uncompressedSize !== undefined ? { uncompressedSize: spec.uncompressedSize } : {}),
     });
     if (r.diffID !== spec.diffID) {
       throw new ImageError('TSRUN_IMAGE_DIGEST', `layer ${spec.chainID}: uncompressed content has digest ${r.diffID}, expected diffID ${spec.diffID}`);

@@ -4,6 +4,7 @@
 // Blobs already in the store are not downloaded again.
 
 import { ImageError } from '../errors.js';
+import { quote } from '../spec/cut.js';
 import { ImageStore, findByReference, type ImageRecord } from './image-store.js';
 import type { PullProgress } from './progress.js';
 import { formatReference, parseReference, repositoryName } from './reference.js';
@@ -25,6 +26,8 @@ export interface PullOptions {
   concurrency?: number;
   /** Per-request headers timeout and idle timeout (default 30 s). */
   timeoutMs?: number;
+  /** Overall deadline of each request, every blob download included (default 1 hour). */
+  deadlineMs?: number;
   dockerConfigDir?: string;
   /** Return the stored image without asking the registry when the name is already present. */
   ifMissing?: boolean;
@@ -45,6 +48,10 @@ export function checkConfig(raw: Buffer, manifest: ImageManifest, what: string):
     doc = JSON.parse(raw.toString('utf8'));
   } catch (cause) {
     throw new ImageError('TSRUN_IMAGE', `${what}: config is not valid JSON`, { cause });
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new ImageError('TSRUN_IMAGE', `${what}: config is not a JSON object`);
+  for (const k of ['os', 'architecture', 'variant', 'created'] as const) {
+    if (doc[k] !== undefined && typeof doc[k] !== 'string') throw new ImageError('TSRUN_IMAGE', `${what}: config ${k} must be a string, got ${quote(doc[k])}`);
   }
   const diffIds = doc.rootfs?.diff_ids;
   if (!Array.isArray(diffIds) || diffIds.some((d) => typeof d !== 'string' || !/^sha256:[a-f0-9]{64}$/.test(d))) {
@@ -99,6 +106,7 @@ export async function pull(reference: string, opts: PullOptions): Promise<ImageR
     creds: opts.creds,
     insecure: opts.insecure,
     timeoutMs: opts.timeoutMs,
+    ...(opts.deadlineMs !== undefined ? { deadlineMs: opts.deadlineMs } : {}),
     dockerConfigDir: opts.dockerConfigDir,
     signal: ctl.signal,
   });

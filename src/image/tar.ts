@@ -4,6 +4,7 @@
 // PAX values stay raw Buffers; paths are exposed both raw and decoded.
 import type { Readable } from 'node:stream';
 import { ImageError } from '../errors.js';
+import { cut, quote } from '../spec/cut.js';
 
 export type TarEntryType = 'file' | 'hardlink' | 'symlink' | 'char' | 'block' | 'dir' | 'fifo';
 
@@ -55,7 +56,25 @@ export interface TarEntry extends TarHeader {
 export type TarSource = AsyncIterable<Buffer> | Iterable<Buffer> | Readable | Buffer;
 
 const BLOCK = 512;
-const MAX_META = 16 * 1024 * 1024; // PAX/GNU long-name records: refuse absurd sizes early
+
+/** Limits on extended headers (PAX `x`/`g`, GNU `L`/`K`): hostile layers make them huge. */
+export interface TarLimits {
+  /** One extended header's size (Go archive/tar's maxSpecialFileSize: 1 MiB). */
+  maxHeaderBytes?: number;
+  /** All PAX global (`g`) headers of one archive together, and the keywords they set. */
+  maxGlobalBytes?: number;
+  maxGlobalKeys?: number;
+  /** Every extended header of one archive together (x, g, L, K). */
+  maxExtendedBytes?: number;
+}
+
+export const TAR_LIMITS: Required<TarLimits> = {
+  maxHeaderBytes: 1 << 20,
+  maxGlobalBytes: 1 << 20,
+  maxGlobalKeys: 1024,
+  // A layer of a million files each with a 256-byte PAX header stays under this.
+  maxExtendedBytes: 256 << 20,
+};
 
 function tarError(message: string): ImageError {
   return new ImageError('TSRUN_IMAGE', message);
@@ -180,7 +199,7 @@ export function parseNumeric(f: Buffer, what: string, at: number): number {
   }
   for (; i < f.length; i++) {
     if (f[i] !== 0 && f[i] !== 0x20) {
-      throw tarError(`tar header at offset ${at}: bad ${what} field ${JSON.stringify(f.toString('latin1').replace(/\0+$/, ''))}`);
+      throw tarError(`tar header at offset ${at}: bad ${what} field ${quote(f.toString('latin1').replace(/\0+$/, ''))}`);
     }
   }
   if (digits > 17 && !Number.isSafeInteger(v)) throw tarError(`tar header at offset ${at}: ${what} is too large`);
@@ -228,17 +247,18 @@ export function parsePax(data: Buffer, at: number, into: Map<string, Buffer>): v
   }
 }
 
-function paxInt(v: Buffer, key: string, at: number): number {
+function paxInt(v: Buffer, key: string, where: string): number {
   const s = v.toString('latin1');
-  if (!/^[0-9]+$/.test(s) || !Number.isSafeInteger(Number(s))) throw tarError(`tar entry at offset ${at}: bad PAX ${key} ${JSON.stringify(s)}`);
+  if (!/^[0-9]+$/.test(s) || !Number.isSafeInteger(Number(s))) throw tarError(`${where}: bad PAX ${key} ${quote(s)}`);
   return Number(s);
 }
 
-/** PAX times: decimal seconds with an optional fraction, possibly negative. */
-function paxTime(v: Buffer, key: string, at: number): TarTime {
+/** PAX times: decimal seconds with an optional fraction, possibly negative; seconds must be a safe integer. */
+function paxTime(v: Buffer, key: string, where: string): TarTime {
   const m = /^(-?)([0-9]+)(?:\.([0-9]*))?$/.exec(v.toString('latin1'));
-  if (!m) throw tarError(`tar entry at offset ${at}: bad PAX ${key} ${JSON.stringify(v.toString('latin1'))}`);
+  if (!m) throw tarError(`${where}: bad PAX ${key} ${quote(v.toString('latin1'))}`);
   let sec = Number(m[2]);
+  if (!Number.isSafeInteger(sec)) throw tarError(`${where}: PAX ${key} ${quote(v.toString('latin1'))} is out of range`);
   let nsec = Number(((m[3] ?? '') + '000000000').slice(0, 9));
   if (m[1] === '-') {
     sec = -sec;
@@ -267,9 +287,14 @@ const TYPES: Record<string, TarEntryType> = {
  * Reads a tar stream entry by entry. The whole source is consumed, including what follows the
  * end-of-archive blocks, so a digest computed over the source covers every byte.
  */
-export async function* readTar(source: TarSource): AsyncGenerator<TarEntry, void, undefined> {
+export async function* readTar(source: TarSource, limits: TarLimits = {}): AsyncGenerator<TarEntry, void, undefined> {
+  const lim = { ...TAR_LIMITS, ...limits };
   const r = new ByteReader(source);
-  const global = new Map<string, Buffer>();
+  // Entries share this map until a later `g` header replaces it (copy on write), so many
+  // entries cost no copy of it each.
+  let global = new Map<string, Buffer>();
+  let globalBytes = 0; // bytes of every `g` header read so far
+  let extendedBytes = 0; // bytes of every extended header read so far
   let local: Map<string, Buffer> | null = null;
   let longName: Buffer | null = null;
   let longLink: Buffer | null = null;
@@ -300,7 +325,20 @@ export async function* readTar(source: TarSource): AsyncGenerator<TarEntry, void
       const flag = String.fromCharCode(h[156]);
       const declared = parseNumeric(h.subarray(124, 136), 'size', at);
       if (flag === 'x' || flag === 'g' || flag === 'L' || flag === 'K') {
-        if (declared > MAX_META) throw tarError(`tar header at offset ${at}: extended header of ${declared} bytes is too large`);
+        const kind = flag === 'g' ? 'PAX global header' : flag === 'x' ? 'PAX header' : 'GNU long name';
+        if (declared > lim.maxHeaderBytes) {
+          throw tarError(`tar header at offset ${at}: ${kind} of ${declared} bytes is too large (limit ${lim.maxHeaderBytes})`);
+        }
+        extendedBytes += declared;
+        if (extendedBytes > lim.maxExtendedBytes) {
+          throw tarError(`tar header at offset ${at}: extended headers of this archive exceed ${lim.maxExtendedBytes} bytes`);
+        }
+        if (flag === 'g') {
+          globalBytes += declared;
+          if (globalBytes > lim.maxGlobalBytes) {
+            throw tarError(`tar header at offset ${at}: PAX global headers of this archive exceed ${lim.maxGlobalBytes} bytes`);
+          }
+        }
         const data = await r.read(declared);
         const pad = (BLOCK - (declared % BLOCK)) % BLOCK;
         if (data.length < declared || (await r.read(pad)).length < pad) {
@@ -310,9 +348,13 @@ export async function* readTar(source: TarSource): AsyncGenerator<TarEntry, void
         else if (flag === 'g') {
           const g = new Map<string, Buffer>();
           parsePax(data, at, g);
+          global = new Map(global);
           for (const [k, v] of g)
             if (v.length === 0) global.delete(k);
             else global.set(k, v);
+          if (global.size > lim.maxGlobalKeys) {
+            throw tarError(`tar header at offset ${at}: PAX global headers set more than ${lim.maxGlobalKeys} keywords`);
+          }
         } else if (flag === 'L') longName = Buffer.from(field(data, 0, data.length));
         else longLink = Buffer.from(field(data, 0, data.length));
         continue;
@@ -322,6 +364,8 @@ export async function* readTar(source: TarSource): AsyncGenerator<TarEntry, void
       if (local && global.size === 0) {
         pax = local;
         for (const [k, v] of pax) if (v.length === 0) pax.delete(k);
+      } else if (!local) {
+        pax = global;
       } else {
         pax = new Map(global);
         if (local)
@@ -340,7 +384,7 @@ export async function* readTar(source: TarSource): AsyncGenerator<TarEntry, void
       pending = dataLen + ((BLOCK - (dataLen % BLOCK)) % BLOCK);
       const full: TarEntry = Object.assign(entry, {
         async *body(): AsyncGenerator<Buffer, void, undefined> {
-          if (seq !== current && left > 0) throw new Error(`tar entry '${entry.path}': body read after the reader moved on`);
+          if (seq !== current && left > 0) throw tarError(`tar entry '${cut(entry.path)}': body read after the reader moved on`);
           while (left > 0) {
             const want = left;
             let got = 0;
@@ -350,7 +394,7 @@ export async function* readTar(source: TarSource): AsyncGenerator<TarEntry, void
               pending -= c.length;
               yield c;
             }
-            if (got < want) throw tarError(`truncated tar archive: entry '${entry.path}' (header at offset ${at}) is missing ${left} bytes`);
+            if (got < want) throw tarError(`truncated tar archive: entry '${cut(entry.path)}' (header at offset ${at}) is missing ${left} bytes`);
           }
         },
         bufferedBody(): Buffer | undefined {
@@ -395,7 +439,7 @@ function buildHeader(
     rawPath = Buffer.from(prefix.length ? Buffer.concat([prefix, Buffer.from('/'), name]) : name);
   }
   const path = rawPath.toString('utf8');
-  const where = `tar entry '${path}' (header at offset ${at})`;
+  const where = `tar entry '${cut(path)}' (header at offset ${at})`;
   if (flag === 'S' || (pax.size > 0 && [...pax.keys()].some((k) => k.startsWith('GNU.sparse.')))) {
     // image-spec layer.md: "Sparse files SHOULD NOT be used because they lack consistent support".
     throw tarError(`${where}: GNU sparse files are not supported in layers`);
@@ -412,14 +456,14 @@ function buildHeader(
       try {
         name = decodeURIComponent(k.slice('LIBARCHIVE.xattr.'.length));
       } catch {
-        throw tarError(`${where}: bad PAX key ${JSON.stringify(k)}`);
+        throw tarError(`${where}: bad PAX key ${quote(k)}`);
       }
       xattrs.set(name, Buffer.from(v.toString('latin1'), 'base64'));
     }
   }
   const num = (off: number, len: number, what: string) => parseNumeric(h.subarray(off, off + len), what, at);
   const p = (k: string) => pax.get(k);
-  const size = p('size') ? paxInt(p('size')!, 'size', at) : declared;
+  const size = p('size') ? paxInt(p('size')!, 'size', where) : declared;
   if (size < 0) throw tarError(`${where}: negative size`);
   return {
     offset: at,
@@ -427,11 +471,11 @@ function buildHeader(
     path,
     type,
     mode: num(100, 8, 'mode') & 0o7777,
-    uid: p('uid') ? paxInt(p('uid')!, 'uid', at) : num(108, 8, 'uid'),
-    gid: p('gid') ? paxInt(p('gid')!, 'gid', at) : num(116, 8, 'gid'),
+    uid: p('uid') ? paxInt(p('uid')!, 'uid', where) : num(108, 8, 'uid'),
+    gid: p('gid') ? paxInt(p('gid')!, 'gid', where) : num(116, 8, 'gid'),
     size: type === 'file' ? size : 0,
-    mtime: p('mtime') ? paxTime(p('mtime')!, 'mtime', at) : { sec: num(136, 12, 'mtime'), nsec: 0 },
-    atime: p('atime') ? paxTime(p('atime')!, 'atime', at) : undefined,
+    mtime: p('mtime') ? paxTime(p('mtime')!, 'mtime', where) : { sec: num(136, 12, 'mtime'), nsec: 0 },
+    atime: p('atime') ? paxTime(p('atime')!, 'atime', where) : undefined,
     rawLinkpath,
     linkpath: rawLinkpath.toString('utf8'),
     uname: (p('uname') ?? field(h, 265, 32)).toString('utf8'),

@@ -3,7 +3,7 @@
 // passwd is still valid (gid 0); supplementary groups come from /etc/group membership unless a
 // group was given. The files are read from the rootfs through openat2(RESOLVE_IN_ROOT): the image
 // is hostile input, and a symlink /etc/passwd -> /../../etc/shadow must resolve inside it.
-import { closeSync, fstatSync, openSync, readSync, constants } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, constants, type Stats } from 'node:fs';
 import { posix } from 'node:path';
 import { ImageError } from '../errors.js';
 import * as x from './fsx.js';
@@ -113,25 +113,46 @@ function openRoot(root: string): number {
   return openSync(root, constants.O_RDONLY | constants.O_DIRECTORY);
 }
 
+function kindOf(st: Stats): string {
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isSocket()) return 'a socket';
+  if (st.isDirectory()) return 'a directory';
+  if (st.isSymbolicLink()) return 'a symlink';
+  return 'not a regular file';
+}
+
 /**
  * A regular file inside `root`, every symlink resolved as if root were `/`; undefined when it
- * does not exist. FIFOs and devices are refused (O_NONBLOCK so a FIFO cannot hang the open) and
- * the size is capped: a 1 GiB /etc/passwd is an attack, not a user list.
+ * does not exist. The file is first opened with O_PATH, which runs no device or FIFO open, and its
+ * type checked with fstat; only a regular file is then reopened for reading (through
+ * /proc/self/fd, so it is the very inode checked, with O_NONBLOCK|O_NOCTTY all the same). The size
+ * is capped: a 1 GiB /etc/passwd is an attack, not a user list.
  */
 export function readFileInRoot(root: string, file: string, limit = 4 << 20): Buffer | undefined {
   const rootFd = openRoot(root);
-  let fd: number;
+  let pathFd: number;
   try {
-    fd = x.openat2(rootFd, file, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY | x.O_CLOEXEC, 0, x.RESOLVE_IN_ROOT | x.RESOLVE_NO_MAGICLINKS);
+    pathFd = x.openat2(rootFd, file, x.O_PATH | x.O_CLOEXEC, 0, x.RESOLVE_IN_ROOT | x.RESOLVE_NO_MAGICLINKS);
   } catch (err) {
     if (x.codeOf(err) === 'ENOENT' || x.codeOf(err) === 'ENOTDIR') return undefined;
-    throw err;
+    throw new ImageError('TSRUN_IMAGE', `open ${file} in the image: ${(err as Error).message}`, { cause: err });
   } finally {
     closeSync(rootFd);
   }
+  let fd: number;
+  try {
+    const st = fstatSync(pathFd);
+    if (!st.isFile()) throw new ImageError('TSRUN_IMAGE', `${file} in the image is ${kindOf(st)}, not a regular file`);
+    if (st.size > limit) throw new ImageError('TSRUN_IMAGE', `${file} in the image is ${st.size} bytes (limit ${limit})`);
+    fd = openSync(`/proc/self/fd/${pathFd}`, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY | x.O_CLOEXEC);
+  } finally {
+    closeSync(pathFd);
+  }
   try {
     const st = fstatSync(fd);
-    if (!st.isFile()) throw new ImageError('TSRUN_IMAGE', `${file} in the image is not a regular file`);
+    if (!st.isFile()) throw new ImageError('TSRUN_IMAGE', `${file} in the image is ${kindOf(st)}, not a regular file`);
     if (st.size > limit) throw new ImageError('TSRUN_IMAGE', `${file} in the image is ${st.size} bytes (limit ${limit})`);
     const buf = Buffer.alloc(st.size);
     let off = 0;

@@ -2,16 +2,20 @@
 // path-like name (`linux.namespaces[2].type`) instead of throwing, so that one pass reports every
 // problem at once. `null` counts as absent, as it does for Go's encoding/json (runc, specs-go).
 
+import { cut, quote } from './cut.js';
+
 export type Obj = Record<string, unknown>;
 
 export class Problems {
   readonly errors: string[] = [];
   readonly warnings: string[] = [];
+  // Paths hold the config's own keys and messages its values: both are cut (a hostile config
+  // must not turn into a megabyte log line).
   err(path: string, msg: string): void {
-    this.errors.push(`${path}: ${msg}`);
+    this.errors.push(`${cut(path)}: ${cut(msg, 1024)}`);
   }
   warn(path: string, msg: string): void {
-    this.warnings.push(`${path}: ${msg}`);
+    this.warnings.push(`${cut(path)}: ${cut(msg, 1024)}`);
   }
 }
 
@@ -116,7 +120,7 @@ export class Checker {
     const s = this.string(path, v, required);
     if (s === undefined) return undefined;
     if (!allowed.includes(s)) {
-      this.p.err(path, `unknown ${what} ${JSON.stringify(s)}`);
+      this.p.err(path, `unknown ${what} ${quote(s)}`);
       return undefined;
     }
     return s;
@@ -137,9 +141,45 @@ export class Checker {
     const s = this.string(path, v, required);
     if (s === undefined) return undefined;
     if (!isAbs(s)) {
-      this.p.err(path, `must be an absolute path, got ${JSON.stringify(s)}`);
+      this.p.err(path, `must be an absolute path, got ${quote(s)}`);
       return undefined;
     }
     return s;
   }
+}
+
+/** Deepest nesting of objects and arrays a config may have (Go's encoding/json stops at 10000). */
+export const MAX_DEPTH = 1000;
+
+/**
+ * Why `v` cannot be handled as a JSON document, or undefined when it can: nesting deeper than
+ * `maxDepth` (it would overflow the stack of every recursive walk after us: JSON.stringify,
+ * structuredClone) or an object that contains itself. Iterative, so it cannot overflow itself;
+ * each object is walked once, so shared sub-objects cost nothing extra.
+ */
+export function shapeProblem(v: unknown, maxDepth = MAX_DEPTH): { path: string; msg: string } | undefined {
+  type Frame = { node: object; depth: number; top: string; exit: boolean };
+  if (typeof v !== 'object' || v === null) return undefined;
+  const stack: Frame[] = [{ node: v, depth: 1, top: 'config', exit: false }];
+  const onPath = new Set<object>();
+  const done = new Set<object>();
+  while (stack.length > 0) {
+    const f = stack.pop()!;
+    if (f.exit) {
+      onPath.delete(f.node);
+      done.add(f.node);
+      continue;
+    }
+    if (onPath.has(f.node)) return { path: f.top, msg: 'refers to itself (a cycle is not JSON)' };
+    if (done.has(f.node)) continue;
+    if (f.depth > maxDepth) return { path: f.top, msg: `nests more than ${maxDepth} levels deep` };
+    onPath.add(f.node);
+    stack.push({ ...f, exit: true });
+    const children: unknown[] = Array.isArray(f.node) ? f.node : Object.values(f.node);
+    const keys = f.depth === 1 && !Array.isArray(f.node) ? Object.keys(f.node) : undefined;
+    children.forEach((c, i) => {
+      if (typeof c === 'object' && c !== null) stack.push({ node: c, depth: f.depth + 1, top: keys ? keys[i] : f.top, exit: false });
+    });
+  }
+  return undefined;
 }

@@ -13,6 +13,7 @@ import {
 import { NAMESPACE_TYPES, type LinuxIDMapping, type NamespaceType } from './types.js';
 import { Checker, I64, U32, U64, isAbs, isCpuList, type Obj } from './validate-check.js';
 import { validateResources } from './validate-resources.js';
+import { quote } from './cut.js';
 
 /** Validate `linux`; returns the set of namespace types the container gets (for cross-checks). */
 export function validateLinux(c: Checker, linux: Obj | undefined): Set<NamespaceType> {
@@ -26,7 +27,7 @@ export function validateLinux(c: Checker, linux: Obj | undefined): Set<Namespace
     const nsPath = c.absPath(`${path}.path`, n.path);
     if (type === undefined) return;
     // runc specconv: "malformed spec file: duplicated ns".
-    if (ns.has(type)) p.err(`${path}.type`, `duplicate namespace type ${JSON.stringify(type)}`);
+    if (ns.has(type)) p.err(`${path}.type`, `duplicate namespace type ${quote(type)}`);
     ns.add(type);
     if (nsPath) paths.set(type, nsPath);
   });
@@ -54,7 +55,7 @@ export function validateLinux(c: Checker, linux: Obj | undefined): Set<Namespace
     for (const [clock, v] of Object.entries(offsets)) {
       const path = `linux.timeOffsets.${clock}`;
       // time_namespaces(7): only CLOCK_MONOTONIC and CLOCK_BOOTTIME can be offset.
-      if (clock !== 'monotonic' && clock !== 'boottime') p.err(path, `unknown clock ${JSON.stringify(clock)} (want monotonic or boottime)`);
+      if (clock !== 'monotonic' && clock !== 'boottime') p.err(path, `unknown clock ${quote(clock)} (want monotonic or boottime)`);
       const o = c.object(path, v, true);
       if (o) {
         c.int(`${path}.secs`, o.secs, I64);
@@ -88,10 +89,10 @@ export function validateLinux(c: Checker, linux: Obj | undefined): Set<Namespace
   if (netDevices) {
     for (const [name, v] of Object.entries(netDevices)) {
       const path = `linux.netDevices.${name}`;
-      if (!isValidIfName(name)) p.err(path, `invalid network device name ${JSON.stringify(name)}`);
+      if (!isValidIfName(name)) p.err(path, `invalid network device name ${quote(name)}`);
       const o = c.object(path, v, true);
       const newName = o ? c.string(`${path}.name`, o.name) : undefined;
-      if (newName && !isValidIfName(newName)) p.err(`${path}.name`, `invalid network device name ${JSON.stringify(newName)}`);
+      if (newName && !isValidIfName(newName)) p.err(`${path}.name`, `invalid network device name ${quote(newName)}`);
     }
     // runc validator.go netdevices().
     if (Object.keys(netDevices).length > 0 && !ns.has('network')) p.err('linux.netDevices', 'unable to move network devices without a NET namespace');
@@ -111,7 +112,7 @@ export function validateLinux(c: Checker, linux: Obj | undefined): Set<Namespace
   if (rdt) {
     const clos = c.string('linux.intelRdt.closID', rdt.closID);
     // runc validator.go intelrdtCheck: the CLOS is a resctrl directory name.
-    if (clos !== undefined && (clos === '.' || clos === '..' || clos.includes('/'))) p.err('linux.intelRdt.closID', `invalid closID ${JSON.stringify(clos)}`);
+    if (clos !== undefined && (clos === '.' || clos === '..' || clos.includes('/'))) p.err('linux.intelRdt.closID', `invalid closID ${quote(clos)}`);
     c.string('linux.intelRdt.l3CacheSchema', rdt.l3CacheSchema);
     c.string('linux.intelRdt.memBwSchema', rdt.memBwSchema);
     c.strings('linux.intelRdt.schemata', rdt.schemata);
@@ -122,9 +123,9 @@ export function validateLinux(c: Checker, linux: Obj | undefined): Set<Namespace
   if (mp) {
     const mode = c.oneOf('linux.memoryPolicy.mode', mp.mode, MEMORY_POLICY_MODES, 'memory policy mode', true);
     const nodes = c.string('linux.memoryPolicy.nodes', mp.nodes);
-    if (nodes && !isCpuList(nodes)) p.err('linux.memoryPolicy.nodes', `invalid node list ${JSON.stringify(nodes)}`);
+    if (nodes && !isCpuList(nodes)) p.err('linux.memoryPolicy.nodes', `invalid node list ${quote(nodes)}`);
     c.strings('linux.memoryPolicy.flags', mp.flags)?.forEach((f, i) => {
-      if (!MEMORY_POLICY_FLAGS.includes(f)) p.err(`linux.memoryPolicy.flags[${i}]`, `invalid memory policy flag ${JSON.stringify(f)}`);
+      if (!MEMORY_POLICY_FLAGS.includes(f)) p.err(`linux.memoryPolicy.flags[${i}]`, `invalid memory policy flag ${quote(f)}`);
     });
     // runc validator.go memoryPolicy(), after set_mempolicy(2).
     if ((mode === 'MPOL_DEFAULT' || mode === 'MPOL_LOCAL') && nodes) p.err('linux.memoryPolicy.nodes', `${mode} requires 0 nodes`);
@@ -199,18 +200,18 @@ function validateSysctl(c: Checker, sysctl: Record<string, string> | undefined, 
     const first = raw.search(/[./]/);
     const s = first >= 0 && raw[first] === '/' ? raw.replace(/[./]/g, (ch) => (ch === '.' ? '/' : '.')) : raw;
     if (IPC_SYSCTLS.has(s) || s.startsWith('fs.mqueue.')) {
-      if (!ns.has('ipc')) fail(c, path, `sysctl ${JSON.stringify(s)} is not allowed in the hosts ipc namespace`);
+      if (!ns.has('ipc')) fail(c, path, `sysctl ${quote(s)} is not allowed in the hosts ipc namespace`);
     } else if (s.startsWith('net.')) {
       // A joined netns might be the host's; the runtime checks that when it opens the path.
-      if (!ns.has('network')) fail(c, path, `sysctl ${JSON.stringify(s)} not allowed in host network namespace`);
+      if (!ns.has('network')) fail(c, path, `sysctl ${quote(s)} not allowed in host network namespace`);
     } else if (ns.has('uts') && s === 'kernel.domainname') {
       // namespaced, and there is no conflicting OCI field
     } else if (ns.has('uts') && s === 'kernel.hostname') {
-      fail(c, path, `sysctl ${JSON.stringify(s)} is not allowed as it conflicts with the OCI "hostname" field`);
+      fail(c, path, `sysctl ${quote(s)} is not allowed as it conflicts with the OCI "hostname" field`);
     } else if (s.startsWith('user.')) {
       if (!ns.has('user')) fail(c, path, `setting ucounts without a user namespace not allowed: ${s}`);
     } else {
-      fail(c, path, `sysctl ${JSON.stringify(s)} is not in a separate kernel namespace`);
+      fail(c, path, `sysctl ${quote(s)} is not in a separate kernel namespace`);
     }
   }
 }
@@ -223,18 +224,18 @@ function validateSeccomp(c: Checker, sc: Obj | undefined): void {
   if (!sc) return;
   const path = 'linux.seccomp';
   const da = c.string(`${path}.defaultAction`, sc.defaultAction, true);
-  if (da && !SECCOMP_ACTIONS.includes(da)) c.p.err(`${path}.defaultAction`, `unknown seccomp action ${JSON.stringify(da)}`);
+  if (da && !SECCOMP_ACTIONS.includes(da)) c.p.err(`${path}.defaultAction`, `unknown seccomp action ${quote(da)}`);
   // runc libcontainer/seccomp: the notify fd cannot serve every syscall of the container.
   if (da === 'SCMP_ACT_NOTIFY') c.p.err(`${path}.defaultAction`, 'SCMP_ACT_NOTIFY cannot be used as default action');
   c.int(`${path}.defaultErrnoRet`, sc.defaultErrnoRet, U32);
   c.strings(`${path}.architectures`, sc.architectures)?.forEach((a, i) => {
-    if (!SECCOMP_ARCHS.includes(a)) c.p.err(`${path}.architectures[${i}]`, `unknown seccomp architecture ${JSON.stringify(a)}`);
+    if (!SECCOMP_ARCHS.includes(a)) c.p.err(`${path}.architectures[${i}]`, `unknown seccomp architecture ${quote(a)}`);
   });
   c.strings(`${path}.flags`, sc.flags)?.forEach((f, i) => {
-    if (!SECCOMP_FLAGS.includes(f)) c.p.err(`${path}.flags[${i}]`, `unknown seccomp flag ${JSON.stringify(f)}`);
+    if (!SECCOMP_FLAGS.includes(f)) c.p.err(`${path}.flags[${i}]`, `unknown seccomp flag ${quote(f)}`);
   });
   const lp = c.string(`${path}.listenerPath`, sc.listenerPath);
-  if (lp && !isAbs(lp)) c.p.err(`${path}.listenerPath`, `must be an absolute path, got ${JSON.stringify(lp)}`);
+  if (lp && !isAbs(lp)) c.p.err(`${path}.listenerPath`, `must be an absolute path, got ${quote(lp)}`);
   c.string(`${path}.listenerMetadata`, sc.listenerMetadata);
   let syscalls = 0;
   c.eachObject(`${path}.syscalls`, sc.syscalls, (s, sp) => {

@@ -3,6 +3,7 @@
 // createCgroupConfig, cgroups fs swappiness range).
 
 import { Checker, I64, U16, U32, U64, isCpuList, type Obj } from './validate-check.js';
+import { quote } from './cut.js';
 
 export function validateResources(c: Checker, r: Obj | undefined): void {
   if (!r) return;
@@ -18,7 +19,7 @@ export function validateResources(c: Checker, r: Obj | undefined): void {
     if (d.access == null || access === '') {
       c.p.err(`${path}.access`, 'cannot be empty');
     } else if (access !== undefined && !/^[rwm]+$/.test(access)) {
-      c.p.err(`${path}.access`, `invalid access ${JSON.stringify(access)} (want a combination of r, w, m)`);
+      c.p.err(`${path}.access`, `invalid access ${quote(access)} (want a combination of r, w, m)`);
     }
   });
 
@@ -36,7 +37,7 @@ export function validateResources(c: Checker, r: Obj | undefined): void {
     for (const k of ['quota', 'realtimeRuntime', 'idle']) c.int(`${base}.cpu.${k}`, cpu[k], I64);
     for (const k of ['cpus', 'mems']) {
       const v = c.string(`${base}.cpu.${k}`, cpu[k]);
-      if (v && !isCpuList(v)) c.p.err(`${base}.cpu.${k}`, `invalid list ${JSON.stringify(v)}`);
+      if (v && !isCpuList(v)) c.p.err(`${base}.cpu.${k}`, `invalid list ${quote(v)}`);
     }
   }
 
@@ -65,7 +66,7 @@ export function validateResources(c: Checker, r: Obj | undefined): void {
   c.eachObject(`${base}.hugepageLimits`, r.hugepageLimits, (h, path) => {
     const size = c.string(`${path}.pageSize`, h.pageSize, true);
     // hugetlb controller file names: hugetlb.<size>.limit_in_bytes, e.g. "2MB", "1GB".
-    if (size !== undefined && !/^\d+[KMG]B$/.test(size)) c.p.err(`${path}.pageSize`, `invalid page size ${JSON.stringify(size)} (e.g. "2MB")`);
+    if (size !== undefined && !/^\d+[KMG]B$/.test(size)) c.p.err(`${path}.pageSize`, `invalid page size ${quote(size)} (e.g. "2MB")`);
     c.int(`${path}.limit`, h.limit, U64, true);
   });
 
@@ -93,7 +94,7 @@ export function validateResources(c: Checker, r: Obj | undefined): void {
   if (unified) {
     for (const k of Object.keys(unified)) {
       // cgroup v2 interface files are "<controller>.<name>" in the cgroup directory itself.
-      if (k.includes('/') || !k.includes('.')) c.p.err(`${base}.unified.${k}`, `invalid cgroup v2 file name ${JSON.stringify(k)}`);
+      if (k.includes('/') || !k.includes('.')) c.p.err(`${base}.unified.${k}`, `invalid cgroup v2 file name ${quote(k)}`);
     }
   }
 }

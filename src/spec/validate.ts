@@ -9,7 +9,8 @@ import { CAPABILITIES, HOOK_NAMES, IOPRIO_CLASSES, RLIMITS, SCHED_FLAGS, SCHED_P
 import { SPEC_VERSION } from './defaults.js';
 import { MS, parseMountOptions } from './mount-options.js';
 import type { Spec } from './types.js';
-import { Checker, I32, I64, U32, U64, isAbs, isCpuList, type Obj, Problems } from './validate-check.js';
+import { Checker, I32, I64, U32, U64, isAbs, isCpuList, type Obj, Problems, shapeProblem } from './validate-check.js';
+import { cut, quote } from './cut.js';
 import { validateIdMappings, validateLinux } from './validate-linux.js';
 
 export interface ValidateOptions {
@@ -19,6 +20,9 @@ export interface ValidateOptions {
 
 /** Validate a parsed config.json. Returns it typed, or throws InvalidSpecError listing every problem. */
 export function validateSpec(spec: unknown, opts: ValidateOptions = {}): Spec {
+  // First, before any recursive walk (ours or JSON.stringify's when the state is saved) meets it.
+  const shape = shapeProblem(spec);
+  if (shape) throw new InvalidSpecError([`${cut(shape.path)}: ${shape.msg}`]);
   const p = new Problems();
   const c = new Checker(p);
   const s = c.object('config', spec, true);
@@ -28,7 +32,7 @@ export function validateSpec(spec: unknown, opts: ValidateOptions = {}): Spec {
     // the version at all, so other majors only warn (the spec's own example says 0.5.0-dev).
     if (version !== undefined) {
       const m = /^(\d+)\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/.exec(version);
-      if (!m) p.err('ociVersion', `${JSON.stringify(version)} is not a SemVer version`);
+      if (!m) p.err('ociVersion', `${quote(version)} is not a SemVer version`);
       else if (m[1] !== '1') p.warn('ociVersion', `version ${version} is not 1.x; interpreting it as ${SPEC_VERSION}`);
     }
     const root = c.object('root', s.root, true);
@@ -58,7 +62,7 @@ function validateMount(c: Checker, m: Obj, path: string, userns: boolean): void 
   if (dest === '') c.p.err(`${path}.destination`, 'must not be empty');
   // runc validator.go mountsWarn: relative destinations are deprecated, taken relative to "/".
   else if (dest !== undefined && !isAbs(dest)) {
-    c.p.warn(`${path}.destination`, `relative destination ${JSON.stringify(dest)} is deprecated, using it as relative to /`);
+    c.p.warn(`${path}.destination`, `relative destination ${quote(dest)} is deprecated, using it as relative to /`);
   }
   c.string(`${path}.type`, m.type);
   c.string(`${path}.source`, m.source);
@@ -69,7 +73,7 @@ function validateMount(c: Checker, m: Obj, path: string, userns: boolean): void 
   const bind = (parsed.flags & MS.BIND) !== 0;
   // runc validator.go checkBindOptions: the kernel ignores filesystem data on bind mounts.
   if (bind && parsed.data !== '') {
-    c.p.err(`${path}.options`, `bind mounts cannot have any filesystem-specific options applied (${JSON.stringify(parsed.data)})`);
+    c.p.err(`${path}.options`, `bind mounts cannot have any filesystem-specific options applied (${quote(parsed.data)})`);
   }
   // runc validator.go checkIDMapMounts (runtime-spec 1.1.0 idmapped mounts). runc specconv:
   // "idmap"/"ridmap" without any mappings take the container's user namespace, if it has one.
@@ -114,7 +118,7 @@ function validateProcess(c: Checker, proc: Obj | undefined): void {
       names?.forEach((n, i) => {
         // runc capabilities.New: unknown or unavailable capabilities are ignored with a warning,
         // so configs written for newer kernels still run.
-        if (!CAPABILITIES.includes(n)) p.warn(`process.capabilities.${set}[${i}]`, `ignoring unknown capability ${JSON.stringify(n)}`);
+        if (!CAPABILITIES.includes(n)) p.warn(`process.capabilities.${set}[${i}]`, `ignoring unknown capability ${quote(n)}`);
       });
     }
   }
@@ -147,7 +151,7 @@ function validateProcess(c: Checker, proc: Obj | undefined): void {
   if (aff) {
     for (const k of ['initial', 'final']) {
       const v = c.string(`process.execCPUAffinity.${k}`, aff[k]);
-      if (v !== undefined && !isCpuList(v)) p.err(`process.execCPUAffinity.${k}`, `invalid cpu list ${JSON.stringify(v)}`);
+      if (v !== undefined && !isCpuList(v)) p.err(`process.execCPUAffinity.${k}`, `invalid cpu list ${quote(v)}`);
     }
   }
 }
@@ -159,7 +163,7 @@ function validateScheduler(c: Checker, s: Obj | undefined): void {
   const nice = c.int(`${path}.nice`, s.nice, I32);
   const prio = c.int(`${path}.priority`, s.priority, I32);
   c.strings(`${path}.flags`, s.flags)?.forEach((f, i) => {
-    if (!SCHED_FLAGS.includes(f)) c.p.err(`${path}.flags[${i}]`, `unknown scheduler flag ${JSON.stringify(f)}`);
+    if (!SCHED_FLAGS.includes(f)) c.p.err(`${path}.flags[${i}]`, `unknown scheduler flag ${quote(f)}`);
   });
   const runtime = c.int(`${path}.runtime`, s.runtime, U64);
   const deadline = c.int(`${path}.deadline`, s.deadline, U64);

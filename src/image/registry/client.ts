@@ -19,6 +19,8 @@ export interface RegistryClientOptions {
   dockerConfigDir?: string;
   /** Headers timeout and idle timeout between body chunks (default 30 s). */
   timeoutMs?: number;
+  /** Overall deadline of each request, blob downloads included (default 1 hour). */
+  deadlineMs?: number;
   signal?: AbortSignal;
   userAgent?: string;
   tokenCache?: TokenCache;
@@ -44,6 +46,7 @@ export class RegistryClient {
   private readonly creds?: Credentials;
   private readonly insecure: boolean;
   private readonly timeoutMs: number;
+  private readonly deadlineMs?: number;
   private readonly signal?: AbortSignal;
   private readonly userAgent: string;
   private readonly tokens: TokenCache;
@@ -55,6 +58,7 @@ export class RegistryClient {
     this.creds = typeof opts.creds === 'string' ? parseCreds(opts.creds) : (opts.creds ?? dockerConfigCredentials(registry, opts.dockerConfigDir));
     this.insecure = opts.insecure ?? false;
     this.timeoutMs = opts.timeoutMs ?? 30_000;
+    if (opts.deadlineMs !== undefined) this.deadlineMs = opts.deadlineMs;
     this.signal = opts.signal;
     this.userAgent = opts.userAgent ?? 'tsrun';
     this.tokens = opts.tokenCache ?? sharedTokens;
@@ -70,7 +74,10 @@ export class RegistryClient {
       headers: { 'user-agent': this.userAgent, ...headers },
       signal: signal ?? this.signal,
       timeoutMs: this.timeoutMs,
-      insecure: this.plainAllowed,
+      ...(this.deadlineMs !== undefined ? { deadlineMs: this.deadlineMs } : {}),
+      // Not plainAllowed: a loopback registry may not send us to plain http elsewhere; every
+      // redirect hop is judged by its own host.
+      insecure: this.insecure,
     });
   }
 

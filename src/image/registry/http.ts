@@ -1,10 +1,12 @@
-// One HTTP exchange with a registry on global fetch: a timeout for the response headers and an
-// idle timeout between body chunks (a big blob has no sensible total deadline), the caller's
-// AbortSignal, and redirects followed by hand so Authorization never crosses to another origin
-// (distribution-spec spec.md "Pulling blobs": a 307 may point at other storage) and https is never
-// downgraded to http except to a loopback host or with `insecure`.
+// One HTTP exchange with a registry on global fetch: a timeout for the response headers, an idle
+// timeout between body chunks, an overall deadline for the whole exchange (a registry that trickles
+// one byte per idle period must not hold a pull for ever), the caller's AbortSignal, and redirects
+// followed by hand so Authorization never crosses to another origin (distribution-spec spec.md
+// "Pulling blobs": a 307 may point at other storage). Plain http is the registry's own rule applied
+// to every hop: a hop to an http URL needs a loopback host or `insecure`.
 
 import { ImageError } from '../../errors.js';
+import { cut } from '../../spec/cut.js';
 import { isLoopbackRegistry } from '../reference.js';
 
 export interface HttpOptions {
@@ -12,9 +14,15 @@ export interface HttpOptions {
   headers: Record<string, string>;
   signal?: AbortSignal;
   timeoutMs: number;
+  /** The whole exchange (headers, redirects and body) must end within this; default 1 hour. */
+  deadlineMs?: number;
+  /** Allow plain http to non-loopback hosts (the first URL and every redirect hop). */
   insecure: boolean;
   maxRedirects?: number;
 }
+
+/** Default overall deadline of one exchange: a large layer at a slow but live pace still fits. */
+export const DEFAULT_DEADLINE_MS = 60 * 60 * 1000;
 
 export interface HttpResponse {
   status: number;
@@ -41,6 +49,12 @@ export async function httpRequest(url: string, opts: HttpOptions): Promise<HttpR
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   let timer: NodeJS.Timeout | undefined;
   let timedOut = false;
+  const deadlineMs = opts.deadlineMs ?? DEFAULT_DEADLINE_MS;
+  const deadline = setTimeout(() => {
+    timedOut = true;
+    ctl.abort(new ImageError('TSRUN_REGISTRY', `${url}: not finished within ${deadlineMs} ms (overall deadline)`));
+  }, deadlineMs);
+  deadline.unref(); // a response nobody reads must not keep the process alive
   const arm = () => {
     clearTimeout(timer);
     timer = setTimeout(() => {
@@ -50,6 +64,7 @@ export async function httpRequest(url: string, opts: HttpOptions): Promise<HttpR
   };
   const done = () => {
     clearTimeout(timer);
+    clearTimeout(deadline);
     opts.signal?.removeEventListener('abort', onAbort);
   };
   arm();
@@ -63,14 +78,22 @@ export async function httpRequest(url: string, opts: HttpOptions): Promise<HttpR
       const loc = res.headers.get('location');
       await res.body?.cancel().catch(() => {});
       if (!loc) throw new ImageError('TSRUN_REGISTRY', `${current}: redirect ${res.status} without Location`);
+      let next: URL;
+      try {
+        next = new URL(loc, current);
+      } catch (cause) {
+        throw new ImageError('TSRUN_REGISTRY', `${current}: redirect to a bad Location ${JSON.stringify(cut(loc))}`, { cause });
+      }
       if (hop >= (opts.maxRedirects ?? 10)) throw new ImageError('TSRUN_REGISTRY', `${url}: too many redirects`);
-      const next = new URL(loc, current);
       const prev = new URL(current);
       if (next.protocol !== 'https:' && next.protocol !== 'http:') {
         throw new ImageError('TSRUN_REGISTRY', `${current}: redirect to unsupported scheme ${next.protocol}`);
       }
-      if (prev.protocol === 'https:' && next.protocol === 'http:' && !opts.insecure && !isLoopbackRegistry(next.host)) {
-        throw new ImageError('TSRUN_REGISTRY', `${current}: refusing redirect from https to ${next.href}`);
+      if (next.protocol === 'http:' && !opts.insecure && !isLoopbackRegistry(next.host)) {
+        throw new ImageError(
+          'TSRUN_REGISTRY',
+          `${current}: refusing redirect to plain http ${cut(next.href)} (allowed only to loopback hosts, or with insecure)`,
+        );
       }
       // Credentials are for the registry only: never forward them to another origin.
       if (next.origin !== prev.origin) {

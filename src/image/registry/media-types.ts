@@ -2,6 +2,7 @@
 // v2 schema 2, docker/distribution docs/spec/manifest-v2-2.md) and the shapes we accept.
 
 import { ImageError } from '../../errors.js';
+import { quote } from '../../spec/cut.js';
 
 export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -39,8 +40,8 @@ const LAYER_COMPRESSION: Record<string, Compression> = {
 
 /** The compression of a layer media type, or an error naming the unknown type. */
 export function layerCompression(mediaType: string): Compression {
-  const c = LAYER_COMPRESSION[mediaType];
-  if (!c) throw new ImageError('TSRUN_IMAGE', `unsupported layer media type "${mediaType}"`);
+  const c = Object.hasOwn(LAYER_COMPRESSION, mediaType) ? LAYER_COMPRESSION[mediaType] : undefined;
+  if (!c) throw new ImageError('TSRUN_IMAGE', `unsupported layer media type ${quote(mediaType)}`);
   return c;
 }
 
@@ -78,15 +79,44 @@ export interface ImageIndex {
 
 const DIGEST_RE = /^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/;
 
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * A descriptor's `platform` (image-spec image-index.md): os and architecture strings, optional
+ * variant and os.version strings, os.features an array of strings. Anything else is refused
+ * naming the field, so nothing later meets a number where it expects a string.
+ */
+export function checkPlatform(p: unknown, where: string): Platform {
+  if (!isObject(p)) throw new ImageError('TSRUN_IMAGE', `${where}: platform is not an object`);
+  for (const k of ['os', 'architecture'] as const) {
+    if (typeof p[k] !== 'string' || p[k] === '') throw new ImageError('TSRUN_IMAGE', `${where}: platform.${k} must be a non-empty string, got ${quote(p[k])}`);
+  }
+  for (const k of ['variant', 'os.version'] as const) {
+    if (p[k] !== undefined && typeof p[k] !== 'string') throw new ImageError('TSRUN_IMAGE', `${where}: platform.${k} must be a string, got ${quote(p[k])}`);
+  }
+  const f = p['os.features'];
+  if (f !== undefined && (!Array.isArray(f) || f.some((x) => typeof x !== 'string'))) {
+    throw new ImageError('TSRUN_IMAGE', `${where}: platform.os.features must be an array of strings`);
+  }
+  return p as unknown as Platform;
+}
+
 function checkDescriptor(d: unknown, where: string): Descriptor {
-  const o = d as Partial<Descriptor> | null;
-  if (!o || typeof o !== 'object') throw new ImageError('TSRUN_IMAGE', `${where}: not an object`);
+  if (!isObject(d)) throw new ImageError('TSRUN_IMAGE', `${where}: not an object`);
+  const o = d as Partial<Record<keyof Descriptor, unknown>>;
   if (typeof o.mediaType !== 'string') throw new ImageError('TSRUN_IMAGE', `${where}: mediaType missing`);
   if (typeof o.digest !== 'string' || !DIGEST_RE.test(o.digest)) {
-    throw new ImageError('TSRUN_IMAGE', `${where}: invalid digest ${JSON.stringify(o.digest)}`);
+    throw new ImageError('TSRUN_IMAGE', `${where}: invalid digest ${quote(o.digest)}`);
   }
   if (!Number.isSafeInteger(o.size) || (o.size as number) < 0) {
-    throw new ImageError('TSRUN_IMAGE', `${where}: invalid size ${JSON.stringify(o.size)}`);
+    throw new ImageError('TSRUN_IMAGE', `${where}: invalid size ${quote(o.size)}`);
+  }
+  if (o.platform !== undefined) checkPlatform(o.platform, where);
+  if (o.urls !== undefined && (!Array.isArray(o.urls) || o.urls.some((u) => typeof u !== 'string'))) {
+    throw new ImageError('TSRUN_IMAGE', `${where}: urls must be an array of strings`);
+  }
+  if (o.annotations !== undefined && (!isObject(o.annotations) || Object.values(o.annotations).some((v) => typeof v !== 'string'))) {
+    throw new ImageError('TSRUN_IMAGE', `${where}: annotations must be an object of strings`);
   }
   return o as Descriptor;
 }
@@ -106,14 +136,14 @@ export function parseManifest(
   } catch (cause) {
     throw new ImageError('TSRUN_IMAGE', `${what}: manifest is not valid JSON`, { cause });
   }
-  if (!doc || typeof doc !== 'object') throw new ImageError('TSRUN_IMAGE', `${what}: manifest is not an object`);
+  if (!isObject(doc)) throw new ImageError('TSRUN_IMAGE', `${what}: manifest is not an object`);
   const ct = contentType?.split(';')[0].trim().toLowerCase() || undefined;
   const bodyType = typeof doc.mediaType === 'string' ? doc.mediaType : undefined;
   if (ct === DOCKER_SCHEMA1 || doc.schemaVersion === 1) {
     throw new ImageError('TSRUN_IMAGE', `${what}: Docker schema 1 manifests are not supported`);
   }
   if (bodyType && ct && ct !== bodyType && ct !== 'application/json' && ct !== 'application/octet-stream') {
-    throw new ImageError('TSRUN_IMAGE', `${what}: Content-Type "${ct}" disagrees with manifest mediaType "${bodyType}"`);
+    throw new ImageError('TSRUN_IMAGE', `${what}: Content-Type ${quote(ct)} disagrees with manifest mediaType ${quote(bodyType)}`);
   }
   // OCI lets mediaType be absent; then tell index from manifest by shape.
   const type = bodyType ?? (ct && (INDEX_TYPES.has(ct) || MANIFEST_TYPES.has(ct)) ? ct : Array.isArray(doc.manifests) ? OCI_INDEX : OCI_MANIFEST);
@@ -130,5 +160,5 @@ export function parseManifest(
     for (const l of layers) layerCompression(l.mediaType);
     return { kind: 'manifest', manifest: { ...(doc as object), mediaType: type, config, layers } as ImageManifest };
   }
-  throw new ImageError('TSRUN_IMAGE', `${what}: unsupported manifest media type "${type}"`);
+  throw new ImageError('TSRUN_IMAGE', `${what}: unsupported manifest media type ${quote(type)}`);
 }

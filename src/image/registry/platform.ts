@@ -3,6 +3,7 @@
 // arm64 without a variant is arm64/v8, x86_64 is amd64, aarch64 is arm64.
 
 import { ImageError, InvalidArgumentError } from '../../errors.js';
+import { quote } from '../../spec/cut.js';
 import type { Descriptor, ImageIndex, Platform } from './media-types.js';
 
 const ARCH_ALIASES: Record<string, string> = {
@@ -20,7 +21,12 @@ const ARCH_ALIASES: Record<string, string> = {
 
 /** Normalise architecture and variant (arm64 → v8 by default; amd64/v1 → no variant). */
 export function normalizePlatform(p: Platform): Platform {
-  const architecture = ARCH_ALIASES[p.architecture] ?? p.architecture;
+  for (const k of ['os', 'architecture'] as const) {
+    if (typeof p?.[k] !== 'string') throw new InvalidArgumentError(`invalid platform: ${k} must be a string, got ${quote(p?.[k])}`);
+  }
+  if (p.variant !== undefined && typeof p.variant !== 'string')
+    throw new InvalidArgumentError(`invalid platform: variant must be a string, got ${quote(p.variant)}`);
+  const architecture = Object.hasOwn(ARCH_ALIASES, p.architecture) ? ARCH_ALIASES[p.architecture] : p.architecture;
   let variant = p.variant || undefined;
   if (architecture === 'arm64' && !variant) variant = 'v8';
   if (architecture === 'amd64' && variant === 'v1') variant = undefined;
@@ -43,7 +49,7 @@ export function hostPlatform(): Platform {
 export function parsePlatform(s: string): Platform {
   const parts = s.split('/');
   if (parts.length < 2 || parts.length > 3 || parts.some((x) => !/^[A-Za-z0-9_.-]+$/.test(x))) {
-    throw new InvalidArgumentError(`invalid platform "${s}": want os/arch[/variant]`);
+    throw new InvalidArgumentError(`invalid platform ${quote(s)}: want os/arch[/variant]`);
   }
   const p: Platform = { os: parts[0], architecture: parts[1] };
   if (parts[2]) p.variant = parts[2];
