@@ -52,6 +52,8 @@ export function resourceProblems(r: LinuxResources | undefined, available: reado
 export interface ApplyOptions {
   /** Install the eBPF device filter (always on create; on update only when devices changed). */
   devices?: boolean;
+  /** Receives the id of each device program attached, for the caller's rollback. */
+  attached?: number[];
 }
 
 export function applyResources(dir: string, r: LinuxResources | undefined, o: ApplyOptions = {}): void {
@@ -63,7 +65,10 @@ export function applyResources(dir: string, r: LinuxResources | undefined, o: Ap
     setIo(dir, r.blockIO);
     setCpu(dir, r.cpu);
   }
-  if (o.devices) setDevices(dir, r?.devices);
+  if (o.devices) {
+    const id = setDevices(dir, r?.devices);
+    if (id !== undefined) o.attached?.push(id);
+  }
   if (!r) return;
   setCpuset(dir, r.cpu);
   setHugetlb(dir, r.hugepageLimits);

@@ -54,7 +54,14 @@ function loadRetrying(insns: Parameters<ReturnType<typeof bpf>['bpfProgLoad']>[0
   }
 }
 
-export function setDevices(dir: string, devices: readonly LinuxDeviceCgroup[] | undefined): void {
+/**
+ * Installs the filter for `devices` on the cgroup and detaches the ones it replaces. Returns the
+ * id of the program it attached (undefined when the kernel cannot say), so that whoever made the
+ * cgroup can detach it again if the create fails (detachDevicePrograms): a cgroup tsrun did not
+ * make outlives the failed create, and a default-deny program left on it would take every
+ * device from the processes there.
+ */
+export function setDevices(dir: string, devices: readonly LinuxDeviceCgroup[] | undefined): number | undefined {
   const insns = deviceProgramFor(devices);
   const cg = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
   try {
@@ -74,29 +81,82 @@ export function setDevices(dir: string, devices: readonly LinuxDeviceCgroup[] | 
         cause: err,
       });
     }
+    let attached: number | undefined;
     try {
       bpf().bpfProgAttach(prog, cg, BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI);
+      try {
+        attached = bpf()
+          .bpfProgQuery(cg, BPF_CGROUP_DEVICE)
+          .find((id) => !old.includes(id));
+      } catch {
+        /* no query: the id stays unknown */
+      }
     } catch (err) {
       throw new CgroupError(`cgroup ${dir}: attach the device filter (eBPF): ${code(err)}`, { cause: err });
     } finally {
       closeSync(prog);
     }
-    for (const id of old) {
-      let fd: number;
-      try {
-        fd = bpf().bpfProgGetFdById(id);
-      } catch {
-        continue; // gone meanwhile
+    try {
+      detachAll(dir, cg, old, 'the old device filter');
+    } catch (err) {
+      // Neither half-way state is safe to leave: the new filter goes again and the error stands.
+      if (attached !== undefined) {
+        try {
+          detachAll(dir, cg, [attached], 'the new device filter');
+        } catch {
+          /* reported with the first error */
+        }
       }
+      throw err;
+    }
+    return attached;
+  } finally {
+    closeSync(cg);
+  }
+}
+
+function detachAll(dir: string, cg: number, ids: readonly number[], what: string): void {
+  for (const id of ids) {
+    let fd: number;
+    try {
+      fd = bpf().bpfProgGetFdById(id);
+    } catch {
+      continue; // gone meanwhile
+    }
+    try {
+      bpf().bpfProgDetach(fd, cg, BPF_CGROUP_DEVICE);
+    } catch (err) {
+      if (code(err) !== 'ENOENT') throw new CgroupError(`cgroup ${dir}: detach ${what} ${id}: ${code(err)}`, { cause: err });
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
+
+/**
+ * Detaches the programs `ids` (which setDevices attached) from the cgroup `dir`; one detached
+ * already, or a cgroup already gone, is fine. Tries every id, then throws the first failure.
+ */
+export function detachDevicePrograms(dir: string, ids: readonly number[]): void {
+  if (!ids.length) return;
+  let cg: number;
+  try {
+    cg = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  } catch (err) {
+    if (code(err) === 'ENOENT') return; // removed, and its programs with it
+    throw new CgroupError(`cgroup ${dir}: open to detach the device filter: ${code(err)}`, { cause: err });
+  }
+  let first: unknown;
+  try {
+    for (const id of ids) {
       try {
-        bpf().bpfProgDetach(fd, cg, BPF_CGROUP_DEVICE);
+        detachAll(dir, cg, [id], 'the device filter');
       } catch (err) {
-        if (code(err) !== 'ENOENT') throw new CgroupError(`cgroup ${dir}: detach the old device filter ${id}: ${code(err)}`, { cause: err });
-      } finally {
-        closeSync(fd);
+        first ??= err;
       }
     }
   } finally {
     closeSync(cg);
   }
+  if (first) throw first;
 }

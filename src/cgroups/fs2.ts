@@ -8,11 +8,14 @@ import { applyResources } from './controllers.js';
 import { checkResources } from './resources.js';
 import { CgroupDirectory } from './directory.js';
 import type { CgroupRecord, Manager, SetOptions } from './manager.js';
+import { detachDevicePrograms } from './devices.js';
 import { createCgroup, removeCgroup, type CgroupPlacement } from './v2.js';
 
 export class Fs2Manager extends CgroupDirectory implements Manager {
   readonly driver = 'fs' as const;
   private created: string[];
+  /** Device programs this manager attached: detached on destroy, if the cgroup outlives it. */
+  private readonly attached: number[] = [];
 
   constructor(
     dir: string,
@@ -38,14 +41,34 @@ export class Fs2Manager extends CgroupDirectory implements Manager {
   }
 
   async set(resources: LinuxResources | undefined, o: SetOptions = {}): Promise<void> {
-    applyResources(this.dir, resources, o);
+    applyResources(this.dir, resources, { ...o, attached: this.attached });
   }
 
-  destroy(): Promise<void> {
-    return removeCgroup(this.created);
+  /**
+   * Removes the directories create made. A cgroup that existed before (an absolute cgroupsPath
+   * naming a shared one) stays, so the device programs this manager attached are detached first:
+   * on a failed create, nothing of tsrun's may stay on a cgroup others use (issue 13).
+   */
+  async destroy(): Promise<void> {
+    await withDetached(this.dir, this.attached, () => removeCgroup(this.created));
   }
 
   record(): CgroupRecord {
     return { dir: this.dir, created: this.created };
   }
+}
+
+/**
+ * Detaches `attached` from dir (emptying the list), then runs `remove`, even when the detach
+ * failed; the detach's error is thrown after the removal.
+ */
+export async function withDetached(dir: string, attached: number[], remove: () => Promise<void>): Promise<void> {
+  let detachError: unknown;
+  try {
+    detachDevicePrograms(dir, attached.splice(0));
+  } catch (err) {
+    detachError = err;
+  }
+  await remove();
+  if (detachError) throw detachError;
 }

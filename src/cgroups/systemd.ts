@@ -1,13 +1,14 @@
 // The systemd driver (--systemd-cgroup): the container's cgroup is a transient scope started over
 // D-Bus (org.freedesktop.systemd1.Manager.StartTransientUnit, systemd.scope(5)), Delegate=yes, and the limits systemd has properties for; every limit is then also written
 // to the delegated cgroup directly (the same files as the fs driver, which also covers io,
-// hugetlb, rdma, devices and unified). Each D-Bus call is bounded by a timeout (dbus-sync.ts).
+// hugetlb, rdma, devices and unified). Each D-Bus call is bounded by a timeout (dbus.ts).
 import { constants, openSync } from 'node:fs';
 import path from 'node:path';
 import { CgroupError } from '../errors.js';
 import type { LinuxResources } from '../spec/types.js';
 import { applyResources } from './controllers.js';
-import { dbusCallSync, DbusError } from './dbus-sync.js';
+import { withDetached } from './fs2.js';
+import { dbusCall, DbusError } from './dbus.js';
 import { readOptional } from './files.js';
 import { CgroupDirectory } from './directory.js';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -25,6 +26,8 @@ export class SystemdManager extends CgroupDirectory implements Manager {
   readonly driver = 'systemd' as const;
   private pending?: LinuxResources;
   private pendingDevices = false;
+  /** Device programs this manager attached (see Fs2Manager.destroy). */
+  private readonly attached: number[] = [];
   /** Where tsrun itself was before it held the new scope open (create → placed). */
   private home?: string;
   id = '';
@@ -50,7 +53,7 @@ export class SystemdManager extends CgroupDirectory implements Manager {
     this.home = path.join(root, ownCgroup());
     const p: SystemdPath = { slice: this.slice ?? 'system.slice', unit: this.unit };
     try {
-      dbusCallSync(
+      await dbusCall(
         {
           member: 'StartTransientUnit',
           signature: 'ssa(sv)a(sa(sv))',
@@ -104,9 +107,9 @@ export class SystemdManager extends CgroupDirectory implements Manager {
     }
     const props = resourceProperties(resources);
     if (props.length) {
-      dbusCallSync({ member: 'SetUnitProperties', signature: 'sba(sv)', body: [this.unit, true, props], propertyArgs: [2] });
+      await dbusCall({ member: 'SetUnitProperties', signature: 'sba(sv)', body: [this.unit, true, props], propertyArgs: [2] });
     }
-    applyResources(this.dir, resources, o);
+    applyResources(this.dir, resources, { ...o, attached: this.attached });
   }
 
   async placed(pid: number, intoCgroup: boolean): Promise<void> {
@@ -121,16 +124,16 @@ export class SystemdManager extends CgroupDirectory implements Manager {
   async destroy(timeoutMs?: number): Promise<void> {
     this.leave(); // a failed create: never let systemd kill tsrun with the scope
     try {
-      dbusCallSync({ member: 'StopUnit', signature: 'ss', body: [this.unit, 'replace'] }, timeoutMs);
+      await dbusCall({ member: 'StopUnit', signature: 'ss', body: [this.unit, 'replace'] }, timeoutMs);
     } catch (err) {
       if (!(err instanceof DbusError && err.dbusName === 'org.freedesktop.systemd1.NoSuchUnit')) throw err;
     }
     try {
-      dbusCallSync({ member: 'ResetFailedUnit', signature: 's', body: [this.unit] }, timeoutMs);
+      await dbusCall({ member: 'ResetFailedUnit', signature: 's', body: [this.unit] }, timeoutMs);
     } catch {
       /* not failed, or gone */
     }
-    await removeCgroup(this.created);
+    await withDetached(this.dir, this.attached, () => removeCgroup(this.created));
   }
 
   record(): CgroupRecord {

@@ -38,22 +38,40 @@ export function ownCgroup(): string {
 }
 
 /**
+ * runc utils.CleanPath: a relative path is cleaned as if it hung from "/", so no "..", however
+ * many, can climb above the directory it is later joined to; an absolute one is only cleaned
+ * ("/../x" is "/x"). Returns "" for a relative path that names nothing below ("", ".", "a/..").
+ */
+export function cleanCgroupPath(p: string): string {
+  if (!p) return '';
+  if (path.posix.isAbsolute(p)) return path.posix.normalize(p).replace(/(.)\/+$/, '$1');
+  return path.posix.relative('/', path.posix.normalize(`/${p}`));
+}
+
+/**
  * runc fs2 defaultDirPath: an absolute cgroupsPath is taken from the hierarchy's root; a relative
  * one (or the container id when cgroupsPath is empty) nests under the caller's own cgroup, or
- * under its parent when that is a systemd scope, which already holds processes.
+ * under its parent when that is a systemd scope, which already holds processes. Both are cleaned
+ * first (cleanCgroupPath), so ".." cannot leave the hierarchy, nor a relative path the caller's
+ * cgroup; a path that names the hierarchy's root or the caller's cgroup itself is refused: the
+ * container's device filter and limits would land on processes that are not the container's
+ * (issue 13: "../../.." reached the root).
  */
-export function cgroupDirFor(root: string, cgroupsPath: string | undefined, id: string): string {
+export function cgroupDirFor(root: string, cgroupsPath: string | undefined, id: string, own: () => string = ownCgroup): string {
   const inner = cgroupsPath || id;
   if (inner.includes('\0')) throw new CgroupError(`invalid cgroupsPath ${JSON.stringify(inner)}`);
-  let rel: string;
-  if (path.isAbsolute(inner)) rel = path.posix.normalize(inner);
-  else {
-    let own = ownCgroup();
-    if (own.endsWith('.scope')) own = path.posix.dirname(own);
-    rel = path.posix.join(own, inner);
+  const clean = cleanCgroupPath(inner);
+  let dir: string;
+  if (path.posix.isAbsolute(clean)) {
+    if (clean === '/') throw new CgroupError(`cgroupsPath ${JSON.stringify(inner)} names the root of the cgroup hierarchy`);
+    dir = path.posix.join(root, clean);
+  } else {
+    if (!clean) throw new CgroupError(`cgroupsPath ${JSON.stringify(inner)} names no cgroup below the caller's (${own()})`);
+    let base = own();
+    if (base.endsWith('.scope')) base = path.posix.dirname(base);
+    dir = path.posix.join(root, cleanCgroupPath(base.startsWith('/') ? base : `/${base}`), clean);
   }
-  const dir = path.join(root, rel);
-  if (dir !== root && !dir.startsWith(root + '/')) throw new CgroupError(`cgroupsPath ${inner} leaves the cgroup hierarchy`);
+  if (dir === root || !dir.startsWith(root.endsWith('/') ? root : `${root}/`)) throw new CgroupError(`cgroupsPath ${inner} leaves the cgroup hierarchy`);
   return dir;
 }
 

@@ -2,37 +2,18 @@
 // a system-bus config of its own) on which this test owns org.freedesktop.systemd1 and answers
 // StartTransientUnit/StopUnit as systemd does for a scope (makes the cgroup under the slice and
 // moves the pid in; stops by killing and removing it). tsrun is pointed at it with
-// DBUS_SYSTEM_BUS_ADDRESS. Also: a systemd that never answers gives a clear error within
+// DBUS_SYSTEM_BUS_ADDRESS (test/helpers/fake-systemd.ts). Also: a systemd that never answers gives a clear error within
 // TSRUN_SYSTEMD_TIMEOUT (runc#3904, #3464, #4853) and create leaves nothing behind.
-import test, { type ExecutionContext } from 'ava';
-import { spawn, type ChildProcess } from 'node:child_process';
+import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { unifiedMount } from '../../src/cgroups/v2.js';
-import { isRoot, makeBundle, waitFor } from '../helpers/bundle.js';
+import { isRoot, makeBundle } from '../helpers/bundle.js';
+import { fakeSystemdUnavailable, startFakeSystemd as startFake } from '../helpers/fake-systemd.js';
 
 const unified = unifiedMount();
-// TSRUN_TEST_DBUS_DAEMON: another dbus-daemon (a wrapper script, e.g. the host's binary shared
-// into the VM with its libraries) where the system has none.
-const DAEMON = process.env.TSRUN_TEST_DBUS_DAEMON || '/usr/bin/dbus-daemon';
-const hasDaemon = fs.existsSync(DAEMON);
-let dbus: typeof import('dbus-next') | undefined;
-try {
-  dbus = (await import('dbus-next')).default as unknown as typeof import('dbus-next');
-} catch {
-  dbus = undefined;
-}
-const reason = !isRoot
-  ? 'needs root'
-  : !unified
-    ? 'no cgroup2 hierarchy'
-    : !hasDaemon
-      ? `${DAEMON} is missing (apt-get install dbus-daemon, or set TSRUN_TEST_DBUS_DAEMON)`
-      : !dbus
-        ? 'dbus-next is not installed'
-        : '';
+const reason = !isRoot ? 'needs root' : !unified ? 'no cgroup2 hierarchy' : fakeSystemdUnavailable;
 const sdTest = reason ? test.skip : test;
 /** Per tsrun call: generous, Node starts slowly under the VM's emulation (TCG) when loaded. */
 const SLOW = 120_000;
@@ -40,128 +21,7 @@ const hasPids = !!unified && fs.readFileSync(path.join(unified, 'cgroup.controll
 const sdPidsTest = reason || !hasPids ? test.skip : test;
 if (reason) console.log(`cgroup-systemd: skipped, ${reason}`);
 
-interface FakeSystemd {
-  address: string;
-  calls: { member: string; body: unknown[] }[];
-  /** Stop answering StartTransientUnit (a systemd stuck in a reload). */
-  hang: boolean;
-  units: Map<string, string>;
-}
-
-const slicePath = (slice: string) => {
-  const base = slice.slice(0, -'.slice'.length);
-  let out = '';
-  let prefix = '';
-  for (const c of base.split('-')) {
-    prefix = prefix ? `${prefix}-${c}` : c;
-    out += `/${prefix}.slice`;
-  }
-  return out;
-};
-
-async function startFakeSystemd(t: ExecutionContext): Promise<FakeSystemd> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrun-dbus-'));
-  const sock = path.join(dir, 'bus');
-  fs.writeFileSync(
-    path.join(dir, 'bus.conf'),
-    `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path=${sock}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow own="*"/>
-    <allow send_destination="*"/>
-    <allow receive_sender="*"/>
-  </policy>
-</busconfig>
-`,
-  );
-  const daemon: ChildProcess = spawn(DAEMON, ['--nofork', `--config-file=${path.join(dir, 'bus.conf')}`], { stdio: 'ignore' });
-  const address = `unix:path=${sock}`;
-  await waitFor(
-    () => fs.existsSync(sock),
-    10_000,
-    () => `dbus-daemon's socket ${sock}`,
-  );
-  process.env.DBUS_SYSTEM_BUS_ADDRESS = address;
-  const conn = dbus!.systemBus();
-  delete process.env.DBUS_SYSTEM_BUS_ADDRESS;
-  const fake: FakeSystemd = { address, calls: [], hang: false, units: new Map() };
-  const { Message } = dbus!;
-  conn.addMethodHandler((msg) => {
-    if (msg.interface !== 'org.freedesktop.systemd1.Manager') return false;
-    fake.calls.push({ member: msg.member!, body: msg.body });
-    if (msg.member === 'StartTransientUnit') {
-      if (fake.hang) return true; // never reply
-      const [name, , props] = msg.body as [string, string, [string, { value: unknown }][]];
-      const prop = (n: string) => props.find((p) => p[0] === n)?.[1].value;
-      if (fake.units.has(name)) {
-        conn.send(Message.newError(msg, 'org.freedesktop.systemd1.UnitExists', `Unit ${name} was already loaded or has a fragment file.`));
-        return true;
-      }
-      const sliceDir = path.join(unified!, slicePath(prop('Slice') as string));
-      const dir = path.join(sliceDir, name);
-      fs.mkdirSync(dir, { recursive: true });
-      // Delegate=yes: systemd enables the slice's controllers for the scope.
-      const ctrls = fs.readFileSync(path.join(sliceDir, 'cgroup.controllers'), 'utf8').trim().split(/\s+/).filter(Boolean);
-      for (const c of ctrls) {
-        try {
-          fs.writeFileSync(path.join(sliceDir, 'cgroup.subtree_control'), `+${c}`);
-        } catch {
-          /* as systemd: best effort */
-        }
-      }
-      for (const pid of prop('PIDs') as number[]) fs.writeFileSync(path.join(dir, 'cgroup.procs'), String(pid));
-      fake.units.set(name, dir);
-      conn.send(Message.newMethodReturn(msg, 'o', [`/org/freedesktop/systemd1/job/${fake.calls.length}`]));
-      return true;
-    }
-    if (msg.member === 'StopUnit') {
-      const [name] = msg.body as [string];
-      const dir = fake.units.get(name);
-      if (!dir) {
-        conn.send(Message.newError(msg, 'org.freedesktop.systemd1.NoSuchUnit', `Unit ${name} not loaded.`));
-        return true;
-      }
-      try {
-        fs.writeFileSync(path.join(dir, 'cgroup.kill'), '1');
-      } catch {
-        /* empty */
-      }
-      void waitFor(() => {
-        try {
-          fs.rmdirSync(dir);
-          return true;
-        } catch {
-          return false;
-        }
-      }, 5000)
-        .catch(() => undefined)
-        .then(() => conn.send(Message.newMethodReturn(msg, 'o', ['/org/freedesktop/systemd1/job/stop'])));
-      fake.units.delete(name);
-      return true;
-    }
-    if (msg.member === 'SetUnitProperties') {
-      conn.send(Message.newMethodReturn(msg, '', []));
-      return true;
-    }
-    if (msg.member === 'ResetFailedUnit') {
-      conn.send(Message.newMethodReturn(msg, '', []));
-      return true;
-    }
-    return false;
-  });
-  await conn.requestName('org.freedesktop.systemd1', 0);
-  t.teardown(() => {
-    conn.disconnect();
-    daemon.kill('SIGTERM');
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  return fake;
-}
+const startFakeSystemd = (t: Parameters<typeof startFake>[0]) => startFake(t, { cgroupRoot: unified! });
 
 /** Removes a cgroup directory tree, deepest first (cgroupfs files cannot be unlinked, only dirs). */
 function rmCgroupTree(dir: string): void {

@@ -251,8 +251,8 @@ sdTest(
   },
 );
 
-// dbus-sync.ts gives the connection (worker start, connect, Hello) max(60 s, TSRUN_SYSTEMD_TIMEOUT):
-// a stopped dbus-daemon costs that long, then a clear error, never a hang.
+// dbus.ts bounds the connection (socket, SASL, Hello) by TSRUN_SYSTEMD_TIMEOUT, as each call: a
+// stopped dbus-daemon costs that long, then a clear error naming the bus, never a hang.
 sdTest(
   title('a stalled system bus (dbus-daemon stopped): create fails after the connect allowance, naming the bus, and leaves no unit and no state'),
   async (t) => {
