@@ -17,16 +17,15 @@ import type { ExecutionContext } from 'ava';
 import { defaultSpec } from '../../src/spec/defaults.js';
 import type { Spec } from '../../src/spec/types.js';
 import { copyTestRootfs, REPO_ROOT } from './rootfs.js';
-import { emulatedCpu } from './emulated-cpu.js';
+import { TIME_SCALE, waitFor } from './wait.js';
 
 // Time limits here are liveness limits (a hung tsrun is killed, a wait gives up), not performance
-// bounds: under qemu TCG (the test VM, helpers/emulated-cpu.ts) a CLI call of a second on the host
-// takes tens of seconds with the suite running in parallel, so every limit is stretched there.
-export const TIME_SCALE = emulatedCpu() ? 5 : 1;
+// bounds; TIME_SCALE stretches them under qemu TCG (helpers/wait.ts).
+export { TIME_SCALE, waitFor } from './wait.js';
+export { isRoot } from './skip.js';
 
 /** The CLI under test: bin/tsrun of this checkout, or $TSRUN_TEST_BIN (an installed or snapshot copy). */
 export const TSRUN_BIN = process.env.TSRUN_TEST_BIN || path.join(REPO_ROOT, 'bin/tsrun');
-export const isRoot = process.getuid?.() === 0;
 
 export interface TsrunResult {
   /** Exit status, or null when killed by a signal. */
@@ -240,16 +239,6 @@ export async function makeBundle(t: ExecutionContext, mutate?: (spec: Spec, ctx:
   b.id = b.newId();
   writeSpec(spec);
   return b;
-}
-
-/** Polls cond every 20 ms until it holds; throws naming what() after timeoutMs. */
-export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs = 10_000, what: () => string = () => 'condition'): Promise<void> {
-  const until = Date.now() + timeoutMs * TIME_SCALE;
-  for (;;) {
-    if (await cond()) return;
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what()}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 interface Leftover {

@@ -6,8 +6,8 @@
 //   agent PATH        seccomp agent: accepts one connection on PATH, prints the state JSON it got,
 //                     then answers one notification with the value 4242 and prints "notified NR"
 //   mempolicy         get_mempolicy(2) of the process: prints "<mode> <nodemask hex>"
-//   openfd PATH FLAGS opens PATH (r|w|rw) and prints "<fd> <errno>", then keeps it while it
-//                     sleeps 1 s and reopens /proc/self/fd/<fd> with FLAGS again: "<fd2> <errno>"
+//   openfd PATH FLAGS opens PATH (r|w|rw) and prints "<fd> <errno>", then reopens
+//                     /proc/self/fd/<fd> with FLAGS again: "<fd2> <errno>"
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -79,7 +79,6 @@ int main(int argc, char **argv) {
     int fd = open(argv[2], flagsOf(argv[3]));
     printf("%d %d\n", fd, fd < 0 ? errno : 0); fflush(stdout);
     if (fd < 0) return 0;
-    sleep(1);
     char p[64]; snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
     int fd2 = open(p, flagsOf(argv[3]));
     printf("%d %d\n", fd2, fd2 < 0 ? errno : 0);

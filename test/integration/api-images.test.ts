@@ -1,25 +1,17 @@
 // The library's image side: Runtime.pull from a local registry (docker-registry from Debian),
 // images.list/find/remove, and a container made from the image ({ image }): an overlay rootfs
 // over the unpacked layer, removed again by delete.
-import test from 'ava';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import * as tar from 'tar';
 import { Runtime, type ImageRunEvent } from '../../src/index.js';
-import { isRoot, uniqueId } from '../helpers/bundle.js';
+import { uniqueId } from '../helpers/bundle.js';
 import { pushBlob, pushManifest, REGISTRY_BIN, sha256, startRegistry } from '../helpers/registry.js';
+import { needs, ROOT, tool } from '../helpers/skip.js';
 
-const missing = [
-  ['root', isRoot],
-  ['docker-registry', existsSync(REGISTRY_BIN)],
-  ['busybox', existsSync('/bin/busybox')],
-]
-  .filter(([, ok]) => !ok)
-  .map(([n]) => n);
-const live = missing.length ? test.skip : test;
-if (missing.length) console.log(`api-images tests skipped: needs ${missing.join(', ')}`);
+const live = needs(ROOT, tool(REGISTRY_BIN, 'docker-registry'), tool('/bin/busybox', 'busybox-static'));
 
 /** A one-layer image: busybox at /bin/busybox with sh and echo linked to it. */
 async function busyboxLayer(): Promise<Buffer> {

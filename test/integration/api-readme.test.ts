@@ -5,8 +5,8 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { isRoot } from '../helpers/bundle.js';
 import { REPO_ROOT } from '../helpers/rootfs.js';
+import { file, needs, root } from '../helpers/skip.js';
 
 const run = promisify(execFile);
 const README = path.join(REPO_ROOT, 'examples/README.md');
@@ -28,11 +28,14 @@ test('the quickstart block is examples/quickstart.mjs', (t) => {
   t.is(block(readFileSync(README, 'utf8')), readFileSync(QUICKSTART, 'utf8'));
 });
 
-(isRoot && existsSync('/bin/busybox') ? test : test.skip)('examples/quickstart.mjs prints what the README shows', async (t) => {
-  if (!existsSync(path.join(REPO_ROOT, 'dist/index.js'))) {
-    t.fail('dist/index.js is missing: npm run build:ts');
-    return;
-  }
-  const { stdout } = await run(process.execPath, [QUICKSTART], { cwd: REPO_ROOT, timeout: 60_000 });
-  t.is(stdout, shownOutput(readFileSync(README, 'utf8')));
-});
+needs(root('containers'), file('/bin/busybox', 'needs /bin/busybox (Debian package busybox-static)'))(
+  'examples/quickstart.mjs prints what the README shows',
+  async (t) => {
+    if (!existsSync(path.join(REPO_ROOT, 'dist/index.js'))) {
+      t.fail('dist/index.js is missing: npm run build:ts');
+      return;
+    }
+    const { stdout } = await run(process.execPath, [QUICKSTART], { cwd: REPO_ROOT, timeout: 60_000 });
+    t.is(stdout, shownOutput(readFileSync(README, 'utf8')));
+  },
+);

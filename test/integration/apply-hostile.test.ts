@@ -1,17 +1,16 @@
 // Hostile layers must not write outside the destination: `../` and absolute names, symlinks planted
 // earlier in the same layer or in a lower layer (flatten mode applies both into one tree), hardlinks
 // to outside files, whiteouts through symlinks, smuggled overlay xattrs.
-import test, { type ExecutionContext } from 'ava';
+import type { ExecutionContext } from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
 import { applyLayer } from '../../src/image/apply.js';
 import { lgetxattr } from '../../src/image/fsx.js';
 import { chunked, tarball, type RawEntry } from '../helpers/tar-writer.js';
 import { takesUserXattrs, xattrTmpDir } from '../helpers/xattr-tmp.js';
+import { needs, root } from '../helpers/skip.js';
 
-const isRoot = process.getuid?.() === 0;
-const rootTest = isRoot ? test : test.skip; // skipped: needs root (chown, trusted.* xattrs)
-if (!isRoot) console.log('apply-hostile: skipped, needs root');
+const rootTest = needs(root('chown, trusted.* xattrs'));
 
 interface World {
   base: string;

@@ -1,7 +1,7 @@
 // applyLayer against a layer written by GNU tar --format=pax --xattrs: every property checked on
 // disk (lstat, getxattr), in overlay mode (then mounted with overlayfs to prove the whiteouts work)
 // and in flatten mode; plus the same layer gzip- and zstd-compressed.
-import test, { type ExecutionContext } from 'ava';
+import type { ExecutionContext } from 'ava';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -9,8 +9,8 @@ import path from 'node:path';
 import { applyLayer } from '../../src/image/apply.js';
 import { lgetxattr, lsetxattr } from '../../src/image/fsx.js';
 import { xattrTmpDir } from '../helpers/xattr-tmp.js';
+import { need, needs, root } from '../helpers/skip.js';
 
-const isRoot = process.getuid?.() === 0;
 const haveSetcap = (() => {
   try {
     execFileSync('setcap', ['-v', 'cap_net_raw+ep', '/nonexistent'], { stdio: 'ignore' });
@@ -19,8 +19,7 @@ const haveSetcap = (() => {
   }
   return true;
 })();
-const rootTest = isRoot && haveSetcap ? test : test.skip; // skipped: needs root and setcap (libcap2-bin)
-if (!isRoot) console.log('apply-properties: skipped, needs root (mknod, chown, security.capability)');
+const rootTest = needs(root('mknod, chown, security.capability'), need(haveSetcap, 'needs setcap (Debian package libcap2-bin)'));
 
 const MTIME = new Date('2001-02-03T04:05:06.789Z');
 

@@ -4,10 +4,10 @@
 import test, { type ExecutionContext } from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import { isRoot, makeBundle, procStat, runTsrun, waitFor, type TsrunResult } from '../helpers/bundle.js';
+import { makeBundle, procStat, runTsrun, waitFor, type TsrunResult } from '../helpers/bundle.js';
+import { needs, root } from '../helpers/skip.js';
 
-const rootTest = isRoot ? test : test.skip;
-if (!isRoot) console.log('cli-contract: skipped, needs root (containers)');
+const rootTest = needs(root('containers'));
 
 const STATE_KEYS = ['ociVersion', 'id', 'pid', 'status', 'bundle', 'rootfs', 'created', 'owner'];
 

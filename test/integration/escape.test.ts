@@ -3,17 +3,17 @@
 // anything on the host. Each case runs the container, then checks the host: no new mount on a
 // sensitive path or carrying the test's marker, /, /etc and /dev/null unchanged, nothing created
 // next to the bundle. Whether the create fails or succeeds, the host must be untouched.
-import test, { type ExecutionContext } from 'ava';
+import type { ExecutionContext } from 'ava';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Spec } from '../../src/spec/types.js';
-import { isRoot, makeBundle, type Bundle, type BundleContext, type TsrunResult } from '../helpers/bundle.js';
+import { makeBundle, type Bundle, type BundleContext, type TsrunResult } from '../helpers/bundle.js';
+import { needs, root } from '../helpers/skip.js';
 
-const rootTest = isRoot ? test : test.skip;
-if (!isRoot) console.log('escape: skipped, needs root (mounts)');
+const rootTest = needs(root('mounts'));
 
 const SENSITIVE = ['/', '/proc', '/dev', '/dev/pts', '/dev/shm', '/dev/null', '/sys', '/etc', '/etc/hostname', '/etc/passwd', '/tmp'];
 

@@ -1,16 +1,16 @@
 // `tsrun exec` with every runc flag (runc exec.go), against a running container that has every
 // namespace, user and time included: the exec'd process must be in the init's namespaces and
 // cgroup, get the container's seccomp, capabilities and rlimits, and only its own fds.
-import test, { type ExecutionContext } from 'ava';
+import type { ExecutionContext } from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Spec } from '../../src/spec/types.js';
-import { isRoot, makeBundle, procStat, waitFor, type Bundle } from '../helpers/bundle.js';
+import { makeBundle, procStat, waitFor, type Bundle } from '../helpers/bundle.js';
 import { EXTRA_GID, parseProbeJson, type ProbeReport } from '../helpers/rootfs.js';
 import { listenForFds, readPty } from '../helpers/unix-socket.js';
+import { need, needs, root } from '../helpers/skip.js';
 
-const rootTest = isRoot ? test : test.skip;
-if (!isRoot) console.log('exec-flags: skipped, needs root');
+const rootTest = needs(root());
 
 const NS = ['cgroup', 'ipc', 'mnt', 'net', 'pid', 'time', 'user', 'uts'] as const;
 const nsInode = (pid: number | string, n: string) => Number(/\[(\d+)\]/.exec(fs.readlinkSync(`/proc/${pid}/ns/${n}`))![1]);
@@ -182,74 +182,107 @@ rootTest('-t with --console-socket: the exec gets its own pty', async (t) => {
   await b.tsrun(['delete', '--force', b.id]);
 });
 
-rootTest('--ignore-paused: refused without it in a paused container, accepted with it (the process runs once resumed)', async (t) => {
-  const { b } = await running(t);
-  t.is((await b.tsrun(['pause', b.id])).code, 0);
-  const refused = await b.tsrun(['exec', b.id, 'true']);
-  t.not(refused.code, 0);
-  t.regex(refused.stderr, /cannot exec in a paused container/);
-  let settled = false;
-  const accepted = b.tsrun(['exec', '--ignore-paused', b.id, 'echo', 'ran-after-resume']).finally(() => (settled = true));
-  await new Promise((r) => setTimeout(r, 700));
-  t.false(settled, 'the exec waits in the frozen cgroup instead of failing');
-  t.is((await b.tsrun(['resume', b.id])).code, 0);
-  const r = await accepted;
-  t.is(r.code, 0, r.stderr);
-  t.is(r.stdout.trim(), 'ran-after-resume');
-  await b.tsrun(['delete', '--force', b.id]);
-});
+const unifiedMounted = fs.readFileSync('/proc/self/mountinfo', 'utf8').includes(' - cgroup2 ');
 
-rootTest('--cgroup SUB runs the process in an existing sub-cgroup; a path leaving the container cgroup is refused', async (t) => {
-  const { b } = await running(t);
-  const rec = JSON.parse(fs.readFileSync(path.join(b.root, b.id, 'state.json'), 'utf8')) as { cgroup?: { dir: string } };
-  if (!rec.cgroup) {
-    t.log('no cgroup v2 hierarchy: --cgroup cannot be shown here');
-    t.pass();
-    return;
-  }
-  const sub = path.join(rec.cgroup.dir, 'sub');
-  fs.mkdirSync(sub);
-  t.teardown(() => {
-    try {
-      fs.rmdirSync(sub);
-    } catch {
-      /* removed by the test already */
-    }
-  });
-  const r = await b.tsrun(['exec', '--cgroup', 'sub', b.id, 'cat', '/proc/self/cgroup']);
-  t.is(r.code, 0, r.stderr);
-  t.regex(r.stdout, /^0::\/sub$/m, 'in <container cgroup>/sub (seen from its cgroup namespace)');
-  const named = await b.tsrun(['exec', '--cgroup', 'memory:sub', b.id, 'cat', '/proc/self/cgroup']);
-  t.regex(named.stdout, /^0::\/sub$/m, 'controller:path form');
-  const sibling = path.basename(rec.cgroup.dir);
-  const out = await b.tsrun(['exec', '--cgroup', `../${sibling}-x`, b.id, 'true']);
-  t.not(out.code, 0);
-  t.regex(out.stderr, /leaves the container's cgroup/, out.stderr);
-  fs.rmdirSync(sub);
-  await b.tsrun(['delete', '--force', b.id]);
-});
+/** The cgroup v2 directory of a process, as the host sees it. */
+function hostCgroupDir(pid: number): string {
+  const rel = fs
+    .readFileSync(`/proc/${pid}/cgroup`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('0::'))
+    ?.slice(3);
+  const mount = fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .find((l) => l.includes(' - cgroup2 '))
+    ?.split(' ')[4];
+  if (rel === undefined || mount === undefined) throw new Error(`no cgroup v2 path for ${pid}`);
+  return path.join(mount, rel);
+}
 
-rootTest("--apparmor is accepted (AppArmor off: ignored as runc does); --process-label without SELinux gets runc's error", async (t) => {
-  const { b } = await running(t);
-  if (fs.existsSync('/sys/fs/selinux/enforce')) {
-    t.log('SELinux is on here: the --process-label half cannot be shown');
-  } else {
+rootTest.and(need(unifiedMounted, 'pause needs a cgroup v2 hierarchy (cgroup.freeze)'))(
+  '--ignore-paused: refused without it in a paused container, accepted with it (the process runs once resumed)',
+  async (t) => {
+    const { b, pid } = await running(t);
+    const cg = hostCgroupDir(pid);
+    t.is((await b.tsrun(['pause', b.id])).code, 0);
+    const refused = await b.tsrun(['exec', b.id, 'true']);
+    t.not(refused.code, 0);
+    t.regex(refused.stderr, /cannot exec in a paused container/);
+    let settled = false;
+    const accepted = b.tsrun(['exec', '--ignore-paused', b.id, 'echo', 'ran-after-resume']).finally(() => (settled = true));
+    // The exec'd process joins the container's cgroup, and the cgroup is frozen again with it inside:
+    // from then on it cannot run until resume.
+    const procs = () => fs.readFileSync(path.join(cg, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
+    const frozen = () => /^frozen 1$/m.test(fs.readFileSync(path.join(cg, 'cgroup.events'), 'utf8'));
+    await waitFor(() => settled || (procs().some((p) => p !== pid) && frozen()), {
+      timeoutMs: 20_000,
+      what: () => `the exec'd process to be frozen in ${cg} (procs ${procs().join(' ')}, frozen ${frozen()})`,
+    });
+    t.false(settled, 'the exec waits in the frozen cgroup instead of failing');
+    t.is((await b.tsrun(['resume', b.id])).code, 0);
+    const r = await accepted;
+    t.is(r.code, 0, r.stderr);
+    t.is(r.stdout.trim(), 'ran-after-resume');
+    await b.tsrun(['delete', '--force', b.id]);
+  },
+);
+
+rootTest.and(need(unifiedMounted, 'no cgroup v2 hierarchy is mounted, so --cgroup cannot be shown'))(
+  '--cgroup SUB runs the process in an existing sub-cgroup; a path leaving the container cgroup is refused',
+  async (t) => {
+    const { b } = await running(t);
+    const rec = JSON.parse(fs.readFileSync(path.join(b.root, b.id, 'state.json'), 'utf8')) as { cgroup?: { dir: string } };
+    if (!rec.cgroup) return t.fail(`a cgroup2 hierarchy is mounted, but the container has no cgroup: ${JSON.stringify(rec)}`);
+    const sub = path.join(rec.cgroup.dir, 'sub');
+    fs.mkdirSync(sub);
+    t.teardown(() => {
+      try {
+        fs.rmdirSync(sub);
+      } catch {
+        /* removed by the test already */
+      }
+    });
+    const r = await b.tsrun(['exec', '--cgroup', 'sub', b.id, 'cat', '/proc/self/cgroup']);
+    t.is(r.code, 0, r.stderr);
+    t.regex(r.stdout, /^0::\/sub$/m, 'in <container cgroup>/sub (seen from its cgroup namespace)');
+    const named = await b.tsrun(['exec', '--cgroup', 'memory:sub', b.id, 'cat', '/proc/self/cgroup']);
+    t.regex(named.stdout, /^0::\/sub$/m, 'controller:path form');
+    const sibling = path.basename(rec.cgroup.dir);
+    const out = await b.tsrun(['exec', '--cgroup', `../${sibling}-x`, b.id, 'true']);
+    t.not(out.code, 0);
+    t.regex(out.stderr, /leaves the container's cgroup/, out.stderr);
+    fs.rmdirSync(sub);
+    await b.tsrun(['delete', '--force', b.id]);
+  },
+);
+
+const selinux = fs.existsSync('/sys/fs/selinux/enforce');
+let apparmorOn = false;
+try {
+  apparmorOn = fs.readFileSync('/sys/module/apparmor/parameters/enabled', 'utf8').trim() === 'Y';
+} catch {
+  /* not built in */
+}
+
+rootTest.and(need(!selinux, 'SELinux is on here, so the --process-label error cannot be shown'))(
+  "--process-label without SELinux gets runc's error",
+  async (t) => {
+    const { b } = await running(t);
     const l = await b.tsrun(['exec', '--process-label', 'system_u:system_r:container_t:s0', b.id, 'true']);
     t.not(l.code, 0);
     t.regex(l.stderr, /selinux label is specified in config, but selinux is disabled or not supported/);
-  }
-  let apparmorOn = false;
-  try {
-    apparmorOn = fs.readFileSync('/sys/module/apparmor/parameters/enabled', 'utf8').trim() === 'Y';
-  } catch {
-    /* not built in */
-  }
-  if (apparmorOn) {
-    t.log('AppArmor is on here: applying a profile is not implemented, so --apparmor is refused');
-  } else {
+    await b.tsrun(['delete', '--force', b.id]);
+  },
+);
+
+rootTest.and(need(!apparmorOn, 'AppArmor is on here: applying a profile is not implemented, so --apparmor is refused'))(
+  '--apparmor is accepted with AppArmor off (ignored, as runc does)',
+  async (t) => {
+    const { b } = await running(t);
     const a = await b.tsrun(['exec', '--apparmor', 'docker-default', b.id, 'echo', 'apparmor-ignored']);
     t.is(a.code, 0, a.stderr);
     t.is(a.stdout.trim(), 'apparmor-ignored');
-  }
-  await b.tsrun(['delete', '--force', b.id]);
-});
+    await b.tsrun(['delete', '--force', b.id]);
+  },
+);

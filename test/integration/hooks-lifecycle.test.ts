@@ -7,14 +7,14 @@
 // read, its argv and env, and the namespaces it ran in. Host-side hooks (prestart, createRuntime,
 // createContainer, poststart, poststop) write to the bundle directory; startContainer, whose path
 // resolves inside the container after pivot_root, writes into the (writable) rootfs.
-import test, { type ExecutionContext } from 'ava';
+import type { ExecutionContext } from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Hook, Spec } from '../../src/spec/types.js';
-import { isRoot, makeBundle, procStat, waitFor, type Bundle } from '../helpers/bundle.js';
+import { makeBundle, procStat, waitFor, type Bundle } from '../helpers/bundle.js';
+import { needs, root } from '../helpers/skip.js';
 
-const rootTest = isRoot ? test : test.skip;
-if (!isRoot) console.log('hooks-lifecycle: skipped, needs root');
+const rootTest = needs(root());
 
 interface Entry {
   hook: string;

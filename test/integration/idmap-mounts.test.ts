@@ -3,7 +3,7 @@
 // stored on the source as C as H at the mount (runc tests/integration/idmap.bats): a host file
 // owned by 1000 appears as root with {1000 → 0} in a container without a user namespace, and with
 // {1000 → 100000} in one whose root is host uid 100000.
-import test, { type ExecutionContext } from 'ava';
+import type { ExecutionContext } from 'ava';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -11,12 +11,11 @@ import path from 'node:path';
 import type { LinuxIDMapping, Mount, Spec } from '../../src/spec/types.js';
 import { idmapRefusal, idmapSupported } from '../../src/sys/idmap-support.js';
 import { Runtime } from '../../src/index.js';
-import { isRoot, makeBundle, type Bundle } from '../helpers/bundle.js';
+import { makeBundle, type Bundle } from '../helpers/bundle.js';
+import { need, needs, ROOT } from '../helpers/skip.js';
 
 const supported = idmapSupported();
-const rootTest = isRoot && supported ? test : test.skip;
-if (!isRoot) console.log('idmap-mounts: skipped, needs root');
-else if (!supported) console.log(`idmap-mounts: skipped, kernel ${os.release()} or the host / cannot make idmapped mounts`);
+const rootTest = needs(ROOT, need(supported, `kernel ${os.release()} or the host / cannot make idmapped mounts`));
 
 const OWNER = 1000;
 const one = (containerID: number, hostID: number): LinuxIDMapping[] => [{ containerID, hostID, size: 1 }];

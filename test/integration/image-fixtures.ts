@@ -11,7 +11,6 @@ import { buildBusyboxImage } from '../../images/build-busybox.mjs';
 import { mountsUnder, runCommand, runTsrun, uniqueId, type RunOptions, type TsrunResult } from '../helpers/bundle.js';
 import { tarball, type RawEntry } from '../helpers/tar-writer.js';
 
-export const isRoot = process.getuid?.() === 0;
 export const SHIPPED = 'localhost/tsrun-busybox:latest';
 
 export interface ImageEnv {

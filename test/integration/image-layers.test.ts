@@ -2,16 +2,15 @@
 // mount(2) fallback handles 100 lower dirs past the one-page option limit; a hostile image's
 // /etc/passwd symlink and FIFO stay inside it; image ls/inspect/rm/prune keep layers other
 // images or live containers use and remove the rest.
-import test from 'ava';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chainIDs } from '../../src/image/layers.js';
 import { isMountPoint, legacyMountData, mountOverlay, unmountAll } from '../../src/image/overlay.js';
-import { busyboxLayer, imageEnv, isRoot, layerOf, SHIPPED, writeLayout, type ImageEnv, type LayerBlob } from './image-fixtures.js';
+import { busyboxLayer, imageEnv, layerOf, SHIPPED, writeLayout, type ImageEnv, type LayerBlob } from './image-fixtures.js';
+import { needs, root } from '../helpers/skip.js';
 
-const rootTest = isRoot ? test : test.skip;
-if (!isRoot) console.log('image-layers: skipped, needs root (overlay mounts)');
+const rootTest = needs(root('overlay mounts'));
 
 function layerDirs(env: ImageEnv): string[] {
   try {

@@ -1,15 +1,13 @@
 // `run --image <loopback registry>/busybox` (issue 6 acceptance): Debian's docker-registry on
 // 127.0.0.1 serves the shipped busybox layer; the first run pulls, unpacks, runs and cleans up;
 // the second downloads nothing and unpacks nothing. Also `image pull` with --creds (htpasswd).
-import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import { haveTool, pushBlob, pushManifest, REGISTRY_BIN, startRegistry, type TestRegistry } from '../helpers/registry.js';
-import { busyboxLayer, events, imageEnv, isRoot, sha256, type ImageEnv } from './image-fixtures.js';
+import { pushBlob, pushManifest, REGISTRY_BIN, startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { busyboxLayer, events, imageEnv, sha256, type ImageEnv } from './image-fixtures.js';
+import { needs, ROOT, tool } from '../helpers/skip.js';
 
-const canRun = isRoot && fs.existsSync(REGISTRY_BIN) && haveTool('htpasswd');
-const rootTest = canRun ? test : test.skip;
-if (!canRun) console.log(`image-registry: skipped, needs root and ${REGISTRY_BIN} + htpasswd (apt: docker-registry apache2-utils)`);
+const rootTest = needs(ROOT, tool(REGISTRY_BIN, 'docker-registry'), tool('htpasswd', 'apache2-utils'));
 
 async function pushBusybox(env: ImageEnv, reg: TestRegistry, repo: string): Promise<void> {
   const layer = busyboxLayer(env.layout());

@@ -1,13 +1,12 @@
 // `run --image` with the shipped busybox image (images/build-busybox.mjs), through bin/tsrun:
 // import, run, output and exit status, cleanup after --rm, user names from the image's files,
 // -e, -w, -v, --read-only, --hostname, --network none|host, -d + delete, bad input.
-import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import { events, imageEnv, isRoot, SHIPPED, type ImageEnv } from './image-fixtures.js';
+import { events, imageEnv, SHIPPED, type ImageEnv } from './image-fixtures.js';
+import { needs, root } from '../helpers/skip.js';
 
-const rootTest = isRoot ? test : test.skip;
-if (!isRoot) console.log('image-run: skipped, needs root (overlay mounts, namespaces)');
+const rootTest = needs(root('overlay mounts, namespaces'));
 
 async function imported(t: import('ava').ExecutionContext): Promise<ImageEnv> {
   const env = await imageEnv(t);

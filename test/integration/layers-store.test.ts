@@ -9,10 +9,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chainIDs, ensureLayer, getLayer, listLayers, removeLayer } from '../../src/image/layers.js';
+import { needs, root } from '../helpers/skip.js';
 
-const isRoot = process.getuid?.() === 0;
-const rootTest = isRoot ? test : test.skip; // skipped: layer unpacking restores owners and devices
-if (!isRoot) console.log('layers-store: skipped, needs root');
+const rootTest = needs(root('layer unpacking restores owners and devices'));
 
 const LAYERS_TS = fileURLToPath(new URL('../../src/image/layers.ts', import.meta.url));
 const REPO = fileURLToPath(new URL('../..', import.meta.url));

@@ -2,23 +2,50 @@
 // use runc (runc notify_socket.go): the container gets /run/notify/notify.sock, `start` and `run`
 // wait for its READY=, and the host socket gets READY=…, MAINPID=<pid> and BARRIER=1 (with a pipe
 // fd) before the runtime returns. A stand-in for systemd's socket listens in this test.
-import test, { type ExecutionContext } from 'ava';
+import type { ExecutionContext } from 'ava';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { isRoot, makeBundle, type Bundle, type TsrunResult } from '../helpers/bundle.js';
+import type { Spec } from '../../src/spec/types.js';
+import { makeBundle, waitFor, type Bundle, type TsrunResult } from '../helpers/bundle.js';
 import { listenNotify, type NotifyListenerHandle } from '../helpers/notify-listener.js';
 import { parseProbeLines, type ProbeSdNotifyOutput, type ProbeStatOutput } from '../helpers/rootfs.js';
+import { needs, root } from '../helpers/skip.js';
 
-const rootTest = isRoot ? test : test.skip;
-if (!isRoot) console.log('notify-socket: skipped, needs root (namespaces, mounts)');
+const rootTest = needs(root('namespaces, mounts'));
 
-const READY_DELAY_S = 0.6;
+const GATE = '/gate';
 
-/** A shell script for the init: report what it sees, wait, then notify (or not). */
-function initScript(messages: string[], after = 'exec probe sleep 60'): string[] {
-  const sends = messages.map((m) => `probe sd-notify '${m}'`).join('; ');
-  return ['sh', '-c', `probe env; probe stat /run/notify/notify.sock; probe sleep ${READY_DELAY_S}; ${sends}${sends ? '; ' : ''}${after}`];
+/**
+ * A shell script for the init: report what it sees, then (gated) say so in /gate/waiting and wait
+ * for the host's /gate/go, then notify (or not) and go on with `after`.
+ */
+function initScript(messages: string[], o: { after?: string; gated?: boolean } = {}): string[] {
+  const sends = messages.map((m) => `probe sd-notify '${m}'; `).join('');
+  const wait = o.gated ? `touch ${GATE}/waiting; until [ -e ${GATE}/go ]; do usleep 10000; done; ` : '';
+  return ['sh', '-c', `probe env; probe stat /run/notify/notify.sock; ${wait}${sends}${o.after ?? 'exec probe sleep 60'}`];
+}
+
+/** A host directory bound at /gate in the container (initScript's gated wait). */
+function addGate(s: Spec, dir: string): string {
+  const gate = path.join(dir, 'gate');
+  fs.mkdirSync(gate);
+  s.mounts!.push({ destination: GATE, type: 'bind', source: gate, options: ['rbind', 'rw'] });
+  return gate;
+}
+
+/**
+ * While the init waits at its gate (it has not sent anything yet), tsrun must still be running:
+ * it returns only after READY=1. Then the gate is opened.
+ */
+async function openGateWhileWaiting(t: ExecutionContext, gate: string, call: Promise<TsrunResult>, l: NotifyListenerHandle): Promise<TsrunResult> {
+  let settled = false;
+  void call.finally(() => (settled = true)).catch(() => {});
+  await waitFor(() => settled || fs.existsSync(path.join(gate, 'waiting')), { timeoutMs: 20_000, what: () => `the init to reach its gate (${gate}/waiting)` });
+  t.false(settled, 'tsrun did not return while the init had not sent READY=1');
+  t.deepEqual(l.received, [], 'nothing reached the host before the init notified');
+  fs.writeFileSync(path.join(gate, 'go'), '');
+  return call;
 }
 
 function listener(t: ExecutionContext, b: Bundle, o: { abstract?: boolean; holdBarrier?: boolean } = {}): NotifyListenerHandle {
@@ -69,8 +96,10 @@ function assertContainerSide(t: ExecutionContext, s: Seen): void {
 }
 
 rootTest('create + start: start returns only after READY=1, the host gets READY, MAINPID and BARRIER', async (t) => {
-  const b = await makeBundle(t, (s) => {
-    s.process!.args = initScript(['STATUS=starting', 'READY=1\nSTATUS=up']);
+  let gate = '';
+  const b = await makeBundle(t, (s, { dir }) => {
+    gate = addGate(s, dir);
+    s.process!.args = initScript(['STATUS=starting', 'READY=1\nSTATUS=up'], { gated: true });
     s.process!.env = [...(s.process!.env ?? []), 'NOTIFY_SOCKET=/config/value/is/replaced'];
   });
   const l = listener(t, b);
@@ -81,11 +110,9 @@ rootTest('create + start: start returns only after READY=1, the host gets READY,
   t.true(fs.statSync(dir).isDirectory(), 'create made the notify dir');
   t.false(fs.existsSync(path.join(dir, 'notify.sock')), 'create leaves the socket to start');
 
-  const began = Date.now();
-  const start = await b.tsrun(['start', b.id], { env });
+  const start = await openGateWhileWaiting(t, gate, b.tsrun(['start', b.id], { env }), l);
   const returnedAt = Date.now();
   ok(t, start, 'start');
-  t.true(returnedAt - began >= READY_DELAY_S * 1000, `start returned after ${returnedAt - began} ms, before the container was ready`);
   const st = await b.state();
   t.is(st.status, 'running');
   assertForwarded(t, l, st.pid as number, returnedAt);
@@ -102,15 +129,15 @@ rootTest('create + start: start returns only after READY=1, the host gets READY,
 });
 
 rootTest('run -d waits for READY=1 and names the init as MAINPID; an abstract host socket works', async (t) => {
-  const b = await makeBundle(t, (s) => {
-    s.process!.args = initScript(['READY=1']);
+  let gate = '';
+  const b = await makeBundle(t, (s, { dir }) => {
+    gate = addGate(s, dir);
+    s.process!.args = initScript(['READY=1'], { gated: true });
   });
   const l = listener(t, b, { abstract: true });
-  const began = Date.now();
-  const run = await b.tsrun(['run', '-d', '--bundle', b.dir, b.id], { env: { ...process.env, NOTIFY_SOCKET: l.address } });
+  const run = await openGateWhileWaiting(t, gate, b.tsrun(['run', '-d', '--bundle', b.dir, b.id], { env: { ...process.env, NOTIFY_SOCKET: l.address } }), l);
   const returnedAt = Date.now();
   ok(t, run, 'run -d');
-  t.true(returnedAt - began >= READY_DELAY_S * 1000, `run -d returned after ${returnedAt - began} ms`);
   const st = await b.state();
   t.is(st.status, 'running');
   assertForwarded(t, l, st.pid as number, returnedAt);
@@ -121,7 +148,7 @@ rootTest('run -d waits for READY=1 and names the init as MAINPID; an abstract ho
 
 rootTest('run in the foreground: READY is forwarded with tsrun as MAINPID, and the exit status is kept', async (t) => {
   const b = await makeBundle(t, (s) => {
-    s.process!.args = initScript(['READY=1'], 'exit 7');
+    s.process!.args = initScript(['READY=1'], { after: 'exit 7' });
   });
   const l = listener(t, b);
   const run = await b.tsrun(['run', '--bundle', b.dir, b.id], { env: { ...process.env, NOTIFY_SOCKET: l.address } });
@@ -133,7 +160,7 @@ rootTest('run in the foreground: READY is forwarded with tsrun as MAINPID, and t
 
 rootTest('an init that exits without READY= ends start, run -d and run without hanging, and nothing is sent', async (t) => {
   const b = await makeBundle(t, (s) => {
-    s.process!.args = initScript([], 'exit 3');
+    s.process!.args = initScript([], { after: 'exit 3' });
   });
   const l = listener(t, b);
   const env = { ...process.env, NOTIFY_SOCKET: l.address };

@@ -4,29 +4,21 @@
 
 import anyTest, { type TestFn } from 'ava';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ImageStore, type ImageRecord } from '../../src/image/image-store.js';
 import { importImage } from '../../src/image/import.js';
 import { chainIDs, ensureLayer } from '../../src/image/layers.js';
 import { pull } from '../../src/image/pull.js';
-import { haveTool, pushImage, REGISTRY_BIN, startRegistry, tempDir, type TestRegistry } from '../helpers/registry.js';
+import { pushImage, REGISTRY_BIN, startRegistry, tempDir, type TestRegistry } from '../helpers/registry.js';
+import { gate, ROOT, tool } from '../helpers/skip.js';
 
 const test = anyTest as TestFn<{ reg: TestRegistry }>;
-const isRoot = process.getuid?.() === 0;
-const missing = [
-  ['root', isRoot],
-  ['docker-registry', existsSync(REGISTRY_BIN)],
-  ['zstd', haveTool('zstd')],
-  ['skopeo', haveTool('skopeo')],
-]
-  .filter(([, ok]) => !ok)
-  .map(([n]) => n);
-const live = missing.length ? test.skip : test; // skipped when a tool is missing (scripts/apt-packages.txt)
-if (missing.length) console.log(`registry tests skipped: needs ${missing.join(', ')}`);
+// The tools are in scripts/apt-packages.txt.
+const live = gate(test, ROOT, tool(REGISTRY_BIN, 'docker-registry'), tool('zstd'), tool('skopeo'));
 
 test.before(async (t) => {
-  if (missing.length) return;
+  if (live.skipped) return;
   t.context.reg = await startRegistry();
   await pushImage(t.context.reg, 'unpack/mixed', '1', {
     layers: [

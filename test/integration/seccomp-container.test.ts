@@ -9,12 +9,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { seccompLib } from '../../src/seccomp/seccomp-lib.js';
 import type { LinuxSeccomp } from '../../src/spec/types.js';
-import { isRoot, makeBundle, waitFor, type Bundle } from '../helpers/bundle.js';
+import { makeBundle, waitFor, type Bundle } from '../helpers/bundle.js';
 import { buildSecurityTool, installSecurityTool, NR, scResults } from '../helpers/sc-tool.js';
+import { arch, needs, ROOT } from '../helpers/skip.js';
 
-const rootTest = isRoot && process.arch === 'x64' ? test : test.skip;
-if (!isRoot) console.log('seccomp-container: skipped, needs root');
-else if (process.arch !== 'x64') console.log('seccomp-container: skipped, the syscall numbers are x86_64 ones');
+// The syscall numbers (helpers/sc-tool.ts NR) are x86_64 ones.
+const rootTest = needs(ROOT, arch('x64'));
 
 async function runSc(t: ExecutionContext, seccomp: LinuxSeccomp, script: string): Promise<{ b: Bundle; code: number | null; stdout: string; stderr: string }> {
   const b = await makeBundle(t, (s, { rootfs }) => {

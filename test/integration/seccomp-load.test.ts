@@ -3,7 +3,7 @@
 // OP_SECCOMP does in native/child.cc, then makes the syscalls it is told to and prints the result.
 // Needs gcc and a static libc (build-essential, libc6-dev), not root. The NOTIFY test also hands the
 // listener fd to an agent through sendSeccompListener (needs the built addon).
-import test, { type ExecutionContext } from 'ava';
+import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -13,6 +13,7 @@ import { compileSeccomp, sendSeccompListener } from '../../src/seccomp/seccomp.j
 import { seccompLib } from '../../src/seccomp/seccomp-lib.js';
 import { addon, packageRoot } from '../../src/sys/addon.js';
 import type { LinuxSeccomp, LinuxSyscall } from '../../src/spec/types.js';
+import { file, gate, tool } from '../helpers/skip.js';
 
 const HARNESS_C = String.raw`
 #define _GNU_SOURCE
@@ -132,13 +133,10 @@ int main(int argc, char **argv) {
 }
 `;
 
-const haveGcc = spawnSync('gcc', ['--version']).status === 0;
-// Skips are decided at declaration, and say why in the title.
-const it = (title: string, fn: (t: ExecutionContext) => void): void =>
-  haveGcc ? test.serial(title, fn) : test.serial.skip(`${title} [skipped: gcc missing]`, fn);
-const addonBuilt = fs.existsSync(path.join(packageRoot(), 'build', 'Release', 'tsrun.node'));
-const itAddon = haveGcc && addonBuilt ? test.serial : test.serial.skip;
-const why = !haveGcc ? ' [skipped: gcc missing]' : !addonBuilt ? ' [skipped: build/Release/tsrun.node not built]' : '';
+const gcc = tool('gcc', 'build-essential');
+const haveGcc = gcc.ok;
+const it = gate(test, gcc).serial;
+const itAddon = gate(test, gcc, file(path.join(packageRoot(), 'build', 'Release', 'tsrun.node'), 'build/Release/tsrun.node is not built')).serial;
 
 let dir = '';
 let harness = '';
@@ -341,7 +339,7 @@ it('a Docker-like profile loads and behaves, with SPEC_ALLOW by default', (t) =>
   );
 });
 
-itAddon(`NOTIFY: the listener fd reaches the agent at listenerPath with the state JSON, and answers${why}`, async (t) => {
+itAddon('NOTIFY: the listener fd reaches the agent at listenerPath with the state JSON, and answers', async (t) => {
   const s: LinuxSeccomp = {
     defaultAction: 'SCMP_ACT_ALLOW',
     listenerPath: path.join(dir, `agent-${process.pid}.sock`),

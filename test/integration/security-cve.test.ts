@@ -1,16 +1,15 @@
 // Regression tests for runc's CVE record (issue 7 "Security record"): each case builds the hostile
 // bundle of the advisory and checks tsrun does not repeat the bug. Each test says how it would
 // have failed. Mount-destination symlink escapes in depth are in escape.test.ts.
-import test from 'ava';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { isRoot, makeBundle, mountsUnder, uniqueId, waitFor } from '../helpers/bundle.js';
+import { makeBundle, mountsUnder, uniqueId, waitFor } from '../helpers/bundle.js';
 import { parseProbeJson, type ProbeOpenOutput, type ProbeReport } from '../helpers/rootfs.js';
 import { installSecurityTool, scResults } from '../helpers/sc-tool.js';
+import { needs, root } from '../helpers/skip.js';
 
-const rootTest = isRoot ? test : test.skip;
-if (!isRoot) console.log('security-cve: skipped, needs root');
+const rootTest = needs(root());
 
 const EACCES = 13;
 
@@ -50,7 +49,7 @@ rootTest("CVE-2019-5736: a container process cannot reach the runtime binary thr
 
   t.is((await b.tsrun(['start', b.id])).code, 0);
   await b.waitStatus(b.id, 'running');
-  for (let i = 0; i < 500 && fs.readlinkSync(`/proc/${pid}/exe`) === runtimeExe; i++) await new Promise((r) => setTimeout(r, 20));
+  await waitFor(() => fs.readlinkSync(`/proc/${pid}/exe`) !== runtimeExe, { timeoutMs: 10_000, what: () => `the init ${pid} to execve its program` });
   const after = await b.tsrun(['exec', b.id, 'sh', '-c', 'readlink /proc/1/exe; readlink /proc/self/exe']);
   t.deepEqual(after.stdout.trim().split('\n'), ['/bin/busybox', '/bin/busybox'], "after execve, /proc/self/exe is the container's binary");
   t.is((await b.tsrun(['delete', '--force', b.id])).code, 0);

@@ -1,16 +1,16 @@
 // What a process inside the container sees, for each part of config.json tsrun applies
 // (runtime-spec config.md, config-linux.md), asserted from the probe's report (test/probe).
 // Every container is started through the built CLI, as an engine would.
-import test, { type ExecutionContext } from 'ava';
+import type { ExecutionContext } from 'ava';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Spec } from '../../src/spec/types.js';
-import { isRoot, makeBundle, type Bundle, type BundleContext, type RunOptions } from '../helpers/bundle.js';
+import { makeBundle, type Bundle, type BundleContext, type RunOptions } from '../helpers/bundle.js';
 import { parseProbeJson, parseProbeOutput, type ProbeMount, type ProbeReport } from '../helpers/rootfs.js';
+import { need, needs, root } from '../helpers/skip.js';
 
-const rootTest = isRoot ? test : test.skip;
-if (!isRoot) console.log('spec-coverage: skipped, needs root (namespaces, mounts, devices)');
+const rootTest = needs(root('namespaces, mounts, devices'));
 
 const TMPFS_MAGIC = 0x01021994;
 type Mutate = (spec: Spec, ctx: BundleContext) => void | Promise<void>;
@@ -542,11 +542,12 @@ function expectedCgroup(id: string): string {
 }
 
 const unifiedMounted = fs.readFileSync('/proc/self/mountinfo', 'utf8').includes(' - cgroup2 ');
-const cgroupTest = isRoot && unifiedMounted ? test : test.skip;
-if (isRoot && !unifiedMounted) console.log('spec-coverage: cgroup tests skipped, no cgroup2 hierarchy mounted');
+const cgroupTest = rootTest.and(need(unifiedMounted, 'no cgroup2 hierarchy is mounted'));
 
 cgroupTest('cgroup: the init is placed in <own cgroup>/<id>; without a cgroup namespace /sys/fs/cgroup is its own directory', async (t) => {
-  const b = await makeBundle(t, (s) => (s.process!.args = ['probe', 'cgroup', 'mounts', 'namespaces']));
+  const b = await makeBundle(t, (s) => {
+    s.process!.args = ['probe', 'cgroup', 'mounts', 'namespaces'];
+  });
   const r = await b.tsrun(['run', '--bundle', b.dir, b.id]);
   t.is(r.code, 0, r.stderr);
   const report = parseProbeJson<ProbeReport>(r.stdout);

@@ -2,16 +2,15 @@
 // "Console"; runc docs/terminals.md), the extra-fd flags (--preserve-fds, LISTEN_FDS) and
 // --pidfd-socket, through the CLI as engines call it. The pty master arrives on a unix socket with
 // SCM_RIGHTS (test/helpers/unix-socket.ts); what the container writes is read through it.
-import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
 import { addon } from '../../src/sys/addon.js';
-import { isRoot, makeBundle, waitFor } from '../helpers/bundle.js';
+import { makeBundle, waitFor } from '../helpers/bundle.js';
 import { parseProbeJson, type ProbeReport } from '../helpers/rootfs.js';
 import { listenForFds, readPty } from '../helpers/unix-socket.js';
+import { needs, root } from '../helpers/skip.js';
 
-const rootTest = isRoot ? test : test.skip;
-if (!isRoot) console.log('terminal-console: skipped, needs root (namespaces, devpts)');
+const rootTest = needs(root('namespaces, devpts'));
 
 /** The JSON line of the probe in text read from a pty (which turns \n into \r\n). */
 function jsonLine<T>(text: string, key: string): T {

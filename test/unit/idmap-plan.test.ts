@@ -14,6 +14,7 @@ import type { CompiledPlan } from '../../src/plan/plan-builder.js';
 import { defaultSpec } from '../../src/spec/defaults.js';
 import type { Mount, Spec } from '../../src/spec/types.js';
 import { validateSpec } from '../../src/spec/validate.js';
+import { needs, root } from '../helpers/skip.js';
 
 const DIR = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrun-idmap-unit-'));
 const SRC = path.join(DIR, 'src');
@@ -125,39 +126,42 @@ test('planIdmapMounts refuses with runc words: not a bind, no maps without a use
   t.deepEqual(rootless.problems, ['mounts[7] (/a): id-mapped mounts are not supported for rootless containers']);
 });
 
-(process.geteuid?.() === 0 ? test : test.skip)('compilePlan: prepare ops come first, namespaces by unshare, attach onto the resolved mount point', (t) => {
-  const m: Mount = { destination: '/data', type: 'bind', source: SRC, options: ['rbind', 'ridmap'], uidMappings: MAP, gidMappings: MAP };
-  const { plan, cloneFlags } = compilePlan({
-    spec: spec([m], userns),
-    bundle: DIR,
-    rootfs: ROOTFS,
-    mode: 'run',
-    preserveFds: 0,
-    noPivot: false,
-    nsFds: new Map(),
-  });
-  t.is(cloneFlags, 0, 'namespaces are unshared after the prepare');
-  const list = ops(plan);
-  const idm = list.flatMap((o, i) => (o.code === Op.IDMAP_MOUNT ? [i] : []));
-  t.is(idm.length, 2);
-  const [prep, attach] = idm.map((i) => list[i]);
-  t.is(idm[0], 1, 'right after PDEATHSIG');
-  t.true(list.findIndex((o) => o.code === Op.UNSHARE) > idm[0]);
-  t.is(prep.description, `idmap mount of ${SRC} on /data`);
-  t.is(str(plan, prep.args[1]), SRC);
-  t.is(str(plan, prep.args[2]), '1000 0 1\n');
-  t.is(prep.args[4], Idmap.TREE_RECURSIVE | Idmap.RECURSIVE);
-  t.is(prep.args[6], NONE, 'no target yet');
-  t.is(attach.description, `idmap mount of ${SRC} on /data (move_mount)`);
-  t.is(attach.args[0], prep.args[0], 'the same slot');
-  t.is(attach.args[1], NONE, 'no source: attach only');
-  t.is(list[idm[1] - 1].code, Op.RESOLVE, 'the mount point is resolved in the rootfs first');
-  t.is(attach.args[6], list[idm[1] - 1].args[0], 'onto the resolved slot');
-  t.false(
-    list.some((o) => o.code === Op.MOUNT && o.description.startsWith(`bind ${SRC}`)),
-    'no plain bind of the source',
-  );
-});
+needs(root('as another user compilePlan plans a rootless container, which refuses id-mapped mounts'))(
+  'compilePlan: prepare ops come first, namespaces by unshare, attach onto the resolved mount point',
+  (t) => {
+    const m: Mount = { destination: '/data', type: 'bind', source: SRC, options: ['rbind', 'ridmap'], uidMappings: MAP, gidMappings: MAP };
+    const { plan, cloneFlags } = compilePlan({
+      spec: spec([m], userns),
+      bundle: DIR,
+      rootfs: ROOTFS,
+      mode: 'run',
+      preserveFds: 0,
+      noPivot: false,
+      nsFds: new Map(),
+    });
+    t.is(cloneFlags, 0, 'namespaces are unshared after the prepare');
+    const list = ops(plan);
+    const idm = list.flatMap((o, i) => (o.code === Op.IDMAP_MOUNT ? [i] : []));
+    t.is(idm.length, 2);
+    const [prep, attach] = idm.map((i) => list[i]);
+    t.is(idm[0], 1, 'right after PDEATHSIG');
+    t.true(list.findIndex((o) => o.code === Op.UNSHARE) > idm[0]);
+    t.is(prep.description, `idmap mount of ${SRC} on /data`);
+    t.is(str(plan, prep.args[1]), SRC);
+    t.is(str(plan, prep.args[2]), '1000 0 1\n');
+    t.is(prep.args[4], Idmap.TREE_RECURSIVE | Idmap.RECURSIVE);
+    t.is(prep.args[6], NONE, 'no target yet');
+    t.is(attach.description, `idmap mount of ${SRC} on /data (move_mount)`);
+    t.is(attach.args[0], prep.args[0], 'the same slot');
+    t.is(attach.args[1], NONE, 'no source: attach only');
+    t.is(list[idm[1] - 1].code, Op.RESOLVE, 'the mount point is resolved in the rootfs first');
+    t.is(attach.args[6], list[idm[1] - 1].args[0], 'onto the resolved slot');
+    t.false(
+      list.some((o) => o.code === Op.MOUNT && o.description.startsWith(`bind ${SRC}`)),
+      'no plain bind of the source',
+    );
+  },
+);
 
 test('validation: a bare "idmap" is fine with a user namespace; bad mappings are named', (t) => {
   const bare: Mount = { destination: '/b', type: 'bind', source: SRC, options: ['bind', 'idmap'] };

@@ -2,10 +2,11 @@
 // with our small token server), credentials explicit or from a docker config.json.
 
 import anyTest, { type TestFn } from 'ava';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pull } from '../../src/image/pull.js';
-import { haveTool, pushImage, REGISTRY_BIN, startRegistry, tempDir, type PushedImage, type TestRegistry } from '../helpers/registry.js';
+import { pushImage, REGISTRY_BIN, startRegistry, tempDir, type PushedImage, type TestRegistry } from '../helpers/registry.js';
+import { gate, tool } from '../helpers/skip.js';
 
 interface Ctx {
   basic: TestRegistry;
@@ -14,20 +15,13 @@ interface Ctx {
   tokenImg: PushedImage;
 }
 const test = anyTest as TestFn<Ctx>;
-const missing = [
-  ['docker-registry', existsSync(REGISTRY_BIN)],
-  ['htpasswd', haveTool('htpasswd')],
-  ['openssl', haveTool('openssl')],
-]
-  .filter(([, ok]) => !ok)
-  .map(([n]) => n);
-const live = missing.length ? test.skip : test; // skipped when a tool is missing (scripts/apt-packages.txt)
+// The tools are in scripts/apt-packages.txt.
+const live = gate(test, tool(REGISTRY_BIN, 'docker-registry'), tool('htpasswd', 'apache2-utils'), tool('openssl'));
 // The token tests count token-server requests: they must not overlap.
-const liveSerial = missing.length ? test.skip : test.serial;
-if (missing.length) console.log(`registry tests skipped: needs ${missing.join(', ')}`);
+const liveSerial = live.serial;
 
 test.before(async (t) => {
-  if (missing.length) return;
+  if (live.skipped) return;
   [t.context.basic, t.context.token] = await Promise.all([startRegistry('htpasswd'), startRegistry('token')]);
   t.context.basicImg = await pushImage(t.context.basic, 'auth/basic', '1', { layers: [{ files: { 'etc/x': 'basic' } }] });
   t.context.tokenImg = await pushImage(t.context.token, 'auth/token', '1', { layers: [{ files: { 'etc/x': 'token' } }] });

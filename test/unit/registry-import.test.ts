@@ -4,12 +4,13 @@
 
 import anyTest, { type TestFn } from 'ava';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ImageStore } from '../../src/image/image-store.js';
 import { importImage } from '../../src/image/import.js';
 import { pull } from '../../src/image/pull.js';
-import { haveTool, makeTar, pushImage, REGISTRY_BIN, sha256, startRegistry, tempDir, type PushedImage, type TestRegistry } from '../helpers/registry.js';
+import { makeTar, pushImage, REGISTRY_BIN, sha256, startRegistry, tempDir, type PushedImage, type TestRegistry } from '../helpers/registry.js';
+import { gate, tool } from '../helpers/skip.js';
 
 interface Ctx {
   reg: TestRegistry;
@@ -18,14 +19,8 @@ interface Ctx {
   work: string;
 }
 const test = anyTest as TestFn<Ctx>;
-const missing = [
-  ['docker-registry', existsSync(REGISTRY_BIN)],
-  ['skopeo', haveTool('skopeo')],
-]
-  .filter(([, ok]) => !ok)
-  .map(([n]) => n);
-const live = missing.length ? test.skip : test; // skipped when a tool is missing (scripts/apt-packages.txt)
-if (missing.length) console.log(`registry tests skipped: needs ${missing.join(', ')}`);
+// The tools are in scripts/apt-packages.txt.
+const live = gate(test, tool(REGISTRY_BIN, 'docker-registry'), tool('skopeo'));
 
 function skopeo(...args: string[]): void {
   const r = spawnSync('skopeo', ['--insecure-policy', 'copy', '-q', '--src-tls-verify=false', ...args], { encoding: 'utf8' });
@@ -33,7 +28,7 @@ function skopeo(...args: string[]): void {
 }
 
 test.before(async (t) => {
-  if (missing.length) return;
+  if (live.skipped) return;
   t.context.reg = await startRegistry();
   t.context.work = tempDir('tsrun-import-');
   // Two images sharing their first layer, so prune has a shared blob to keep.

@@ -9,6 +9,7 @@ import { dockerConfigCredentials, parseChallenges, parseCreds, parseTokenRespons
 import { OCI_INDEX, type ImageIndex } from '../../src/image/registry/media-types.js';
 import { hostPlatform, parsePlatform, selectManifest } from '../../src/image/registry/platform.js';
 import { tempDir } from '../helpers/registry.js';
+import { waitFor } from '../helpers/wait.js';
 
 const d = (c: string) => `sha256:${c.repeat(64)}`;
 const index: ImageIndex = {
@@ -117,8 +118,8 @@ test('progress: bars on a TTY, JSON lines on request, silence on a pipe', async 
   const r = createProgressRenderer(tty);
   for (const e of events.slice(0, 3)) r.onProgress(e);
   // Bar updates are throttled to 10 per second; the latest one is drawn shortly after.
-  await new Promise((res) => setTimeout(res, 150));
-  t.regex(tty.out, /bbbbbbbbbbbb: Downloading \[=+> +\] 1\.00MB\/2\.00MB 500\.0kB\/s/);
+  const bar = /bbbbbbbbbbbb: Downloading \[=+> +\] 1\.00MB\/2\.00MB 500\.0kB\/s/;
+  await waitFor(() => bar.test(tty.out), { timeoutMs: 2000, what: () => `the throttled bar update (output so far: ${JSON.stringify(tty.out)})` });
   for (const e of events.slice(3)) r.onProgress(e);
   r.end();
   // eslint-disable-next-line no-control-regex -- the ANSI cursor-up sequence is what is tested

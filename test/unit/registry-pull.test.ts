@@ -2,22 +2,13 @@
 // idempotent re-pull, and a tampered blob.
 
 import anyTest, { type TestFn } from 'ava';
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ImageStore } from '../../src/image/image-store.js';
 import { pull } from '../../src/image/pull.js';
 import type { PullProgress } from '../../src/image/progress.js';
-import {
-  haveTool,
-  pushImage,
-  pushIndex,
-  registryBlobPath,
-  REGISTRY_BIN,
-  startRegistry,
-  tempDir,
-  type PushedImage,
-  type TestRegistry,
-} from '../helpers/registry.js';
+import { pushImage, pushIndex, registryBlobPath, REGISTRY_BIN, startRegistry, tempDir, type PushedImage, type TestRegistry } from '../helpers/registry.js';
+import { gate, tool } from '../helpers/skip.js';
 
 interface Ctx {
   reg: TestRegistry;
@@ -29,12 +20,11 @@ interface Ctx {
   indexDigest: string;
 }
 const test = anyTest as TestFn<Ctx>;
-const missing = ['docker-registry', 'zstd'].filter((t) => !haveTool(t) && !(t === 'docker-registry' && existsSync(REGISTRY_BIN)));
-const live = missing.length ? test.skip : test; // skipped when a tool is missing (scripts/apt-packages.txt)
-if (missing.length) console.log(`registry tests skipped: needs ${missing.join(', ')}`);
+// The tools are in scripts/apt-packages.txt.
+const live = gate(test, tool(REGISTRY_BIN, 'docker-registry'), tool('zstd'));
 
 test.before(async (t) => {
-  if (missing.length) return;
+  if (live.skipped) return;
   const reg = await startRegistry();
   t.context.reg = reg;
   t.context.oci = await pushImage(reg, 'test/oci', '1', {

@@ -13,20 +13,20 @@ import { ImageStore } from '../../src/image/image-store.js';
 import type { PullProgress } from '../../src/image/progress.js';
 import { pull } from '../../src/image/pull.js';
 import { pushImage, REGISTRY_BIN, startRegistry, tempDir, type PushedImage, type TestRegistry } from '../helpers/registry.js';
+import { gate, tool } from '../helpers/skip.js';
 
 interface Ctx {
   reg: TestRegistry;
   big: PushedImage;
 }
 const test = anyTest as TestFn<Ctx>;
-const haveRegistry = existsSync(REGISTRY_BIN);
-const live = haveRegistry ? test.serial : test.skip; // skipped: no docker-registry (Debian package docker-registry)
-if (!haveRegistry) console.log('registry tests skipped: docker-registry is not installed');
+const registry = gate(test, tool(REGISTRY_BIN, 'docker-registry'));
+const live = registry.serial;
 const PULL_TS = fileURLToPath(new URL('../../src/image/pull.ts', import.meta.url));
 const TSX = createRequire(import.meta.url).resolve('tsx');
 
 test.before(async (t) => {
-  if (!haveRegistry) return;
+  if (registry.skipped) return;
   t.context.reg = await startRegistry();
   // Random bytes do not compress: the layer blob is ~24 MB, big enough to stop half-way.
   t.context.big = await pushImage(t.context.reg, 'test/big', '1', {

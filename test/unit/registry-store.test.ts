@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { ContentStore, sha256Digest, withFileLock } from '../../src/image/content-store.js';
 import { ImageStore, type ImageRecord } from '../../src/image/image-store.js';
 import { tempDir } from '../helpers/registry.js';
+import { deferred, waitFor } from '../helpers/wait.js';
 
 function record(store: ContentStore, tag: string | undefined, seed: string): Promise<ImageRecord> {
   return (async () => {
@@ -111,6 +112,27 @@ test('prune keeps shared and leased blobs, drops dangling records and unreferenc
   }
 });
 
+/**
+ * An AbortSignal that counts how often it was checked: withFileLock checks its signal before every
+ * attempt, so two checks mean the lock was found held once and is being waited for.
+ */
+function countingSignal(): { signal: AbortSignal; ctl: AbortController; checks: () => number } {
+  const ctl = new AbortController();
+  let checks = 0;
+  const signal = new Proxy(ctl.signal, {
+    get(target, prop) {
+      if (prop === 'throwIfAborted')
+        return () => {
+          checks++;
+          target.throwIfAborted();
+        };
+      const v: unknown = Reflect.get(target, prop, target);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  return { signal, ctl, checks: () => checks };
+}
+
 test('a lock file left by a dead process is broken; a live holder is waited for', async (t) => {
   const root = tempDir();
   try {
@@ -120,25 +142,42 @@ test('a lock file left by a dead process is broken; a live holder is waited for'
     writeFileSync(lock, `${dead.stdout} deadbeef\n`);
     t.is(await withFileLock(lock, async () => 'got it'), 'got it');
     const order: string[] = [];
+    const firstIn = deferred();
+    const release = deferred();
     const first = withFileLock(lock, async () => {
       order.push('first start');
-      await new Promise((r) => setTimeout(r, 100));
+      firstIn.resolve();
+      await release.promise;
       order.push('first end');
     });
-    await new Promise((r) => setTimeout(r, 10));
-    const second = withFileLock(lock, async () => {
-      order.push('second');
-    });
+    await firstIn.promise;
+    const spy = countingSignal();
+    const second = withFileLock(
+      lock,
+      async () => {
+        order.push('second');
+      },
+      { signal: spy.signal },
+    );
+    await waitFor(() => spy.checks() >= 2, { what: 'the second locker to find the lock held and try again' });
+    t.deepEqual(order, ['first start'], 'the second waits while the first holds the lock');
+    release.resolve();
     await Promise.all([first, second]);
     t.deepEqual(order, ['first start', 'first end', 'second']);
-    const ctl = new AbortController();
-    const holder = withFileLock(lock, () => new Promise((r) => setTimeout(r, 300)));
-    await new Promise((r) => setTimeout(r, 10));
-    setTimeout(() => ctl.abort(new Error('gave up')), 50);
-    await t.throwsAsync(
-      withFileLock(lock, async () => 'never', { signal: ctl.signal }),
-      { message: 'gave up' },
-    );
+
+    const holderIn = deferred();
+    const holderRelease = deferred();
+    const holder = withFileLock(lock, async () => {
+      holderIn.resolve();
+      await holderRelease.promise;
+    });
+    await holderIn.promise;
+    const waiter = countingSignal();
+    const waiting = withFileLock(lock, async () => 'never', { signal: waiter.signal });
+    await waitFor(() => waiter.checks() >= 2, { what: 'the waiter to find the lock held and try again' });
+    waiter.ctl.abort(new Error('gave up'));
+    await t.throwsAsync(waiting, { message: 'gave up' });
+    holderRelease.resolve();
     await holder;
   } finally {
     rmSync(root, { recursive: true, force: true });

@@ -3,25 +3,29 @@ import { EXT_COPYUP, MOUNT_ATTR, MS, isBindMount, knownMountOptions, parseMountO
 
 // The numeric values are the kernel ABI (include/uapi/linux/mount.h); a typo here would mount wrongly.
 test('MS_* and MOUNT_ATTR_* constants are the kernel values', (t) => {
-  t.is(MS.RDONLY, 1);
-  t.is(MS.NOSUID, 2);
-  t.is(MS.NODEV, 4);
-  t.is(MS.NOEXEC, 8);
-  t.is(MS.REMOUNT, 32);
-  t.is(MS.NOSYMFOLLOW, 256);
-  t.is(MS.BIND, 4096);
-  t.is(MS.REC, 16384);
-  t.is(MS.PRIVATE, 1 << 18);
-  t.is(MS.SLAVE, 1 << 19);
-  t.is(MS.SHARED, 1 << 20);
-  t.is(MS.UNBINDABLE, 1 << 17);
-  t.is(MS.RELATIME, 1 << 21);
-  t.is(MS.STRICTATIME, 1 << 24);
-  t.is(MS.LAZYTIME, 1 << 25);
-  t.is(MOUNT_ATTR.NOATIME, 0x10);
-  t.is(MOUNT_ATTR.STRICTATIME, 0x20);
-  t.is(MOUNT_ATTR._ATIME, 0x70);
-  t.is(MOUNT_ATTR.NOSYMFOLLOW, 0x200000);
+  // The constants have literal types; compare them as the plain numbers the kernel takes.
+  const is = (actual: number, expected: number): void => {
+    t.is(actual, expected);
+  };
+  is(MS.RDONLY, 1);
+  is(MS.NOSUID, 2);
+  is(MS.NODEV, 4);
+  is(MS.NOEXEC, 8);
+  is(MS.REMOUNT, 32);
+  is(MS.NOSYMFOLLOW, 256);
+  is(MS.BIND, 4096);
+  is(MS.REC, 16384);
+  is(MS.PRIVATE, 1 << 18);
+  is(MS.SLAVE, 1 << 19);
+  is(MS.SHARED, 1 << 20);
+  is(MS.UNBINDABLE, 1 << 17);
+  is(MS.RELATIME, 1 << 21);
+  is(MS.STRICTATIME, 1 << 24);
+  is(MS.LAZYTIME, 1 << 25);
+  is(MOUNT_ATTR.NOATIME, 0x10);
+  is(MOUNT_ATTR.STRICTATIME, 0x20);
+  is(MOUNT_ATTR._ATIME, 0x70);
+  is(MOUNT_ATTR.NOSYMFOLLOW, 0x200000);
 });
 
 // [options, flags, clearFlags, propagation, recAttrSet, recAttrClr, data]

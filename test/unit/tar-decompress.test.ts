@@ -6,6 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import zlib from 'node:zlib';
 import { compressionForMediaType, decompress, hasZlibZstd, sniffCompression } from '../../src/image/decompress.js';
 import { chunked } from '../helpers/tar-writer.js';
+import { need, needs } from '../helpers/skip.js';
 
 const PLAIN = Buffer.concat([randomBytes(200_000), Buffer.alloc(300_000, 1)]);
 const GZ = zlib.gzipSync(PLAIN);
@@ -69,8 +70,9 @@ test('corrupt gzip and source errors surface from the iteration', async (t) => {
   await t.throwsAsync(collect(decompress(failing())), { message: 'source broke' });
 });
 
-const withCli = hasZstdCli() ? test : test.skip; // skipped: no zstd program (Debian package zstd)
-const withZlib = hasZlibZstd() && hasZstdCli() ? test : test.skip; // skipped: Node < 22.15 has no zlib zstd
+const zstdCli = need(hasZstdCli(), 'needs the zstd program (Debian package zstd)');
+const withCli = needs(zstdCli);
+const withZlib = needs(need(hasZlibZstd(), `Node ${process.version} has no zlib zstd (22.15 or later has)`), zstdCli);
 
 withCli('zstd through the zstd program', async (t) => {
   const zst = execFileSync('zstd', ['-q', '-c'], { input: PLAIN, maxBuffer: 64 << 20 });

@@ -3,14 +3,14 @@
 // pids limits, a cgroup namespace and a cgroup mount, so the container reads its own limits.
 // The bundle comes from the offline busybox image (umoci unpack), as an engine would make it.
 
-import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { IMAGES, IN_VM, mustSh, runtimeTarget, sh, vmTitle } from './helpers/guest.js';
+import { IMAGES, mustSh, runtimeTarget, sh, VM } from './helpers/guest.js';
+import { needs } from '../helpers/skip.js';
 
-const vmTest = IN_VM ? test : test.skip;
+const vmTest = needs(VM);
 
 interface Spec {
   process: { terminal?: boolean; args: string[] };
@@ -22,7 +22,7 @@ interface Spec {
   };
 }
 
-vmTest(vmTitle('run -b BUNDLE: exit status, output, and cgroup v2 limits visible inside'), async (t) => {
+vmTest('run -b BUNDLE: exit status, output, and cgroup v2 limits visible inside', async (t) => {
   const base = mkdtempSync(path.join(tmpdir(), 'tsrun-vm-bundle-'));
   const id = `tsrun-vm-bundle-${process.pid}-${randomBytes(3).toString('hex')}`;
   const root = path.join(base, 'state');

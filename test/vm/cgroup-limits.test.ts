@@ -3,15 +3,16 @@
 // cpu.max throttling measured, cpuset affinity seen inside, io.max read throttling, a denied
 // device, `update` changing live limits, pause stopping a counter and resume restarting it, and
 // a 2 MiB memory.max container running /bin/true (the runtime is never charged to it).
-import test, { type ExecutionContext } from 'ava';
+import type { ExecutionContext } from 'ava';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { makeBundle, TSRUN_BIN, waitFor, type Bundle, type TsrunResult } from '../helpers/bundle.js';
-import { IN_VM, sleep, vmTitle } from './helpers/guest.js';
+import { sleep, VM } from './helpers/guest.js';
+import { needs } from '../helpers/skip.js';
 
 // serial: timings under TCG are only meaningful one container at a time.
-const vmTest = IN_VM ? test.serial : test.skip;
+const vmTest = needs(VM).serial;
 const MiB = 1 << 20;
 
 function ok(t: ExecutionContext, r: TsrunResult, what: string): void {
@@ -42,7 +43,7 @@ async function started(t: ExecutionContext, mutate: Parameters<typeof makeBundle
   return { b, dir: cgroupOf(b), run };
 }
 
-vmTest(vmTitle('memory: OOM kill gives exit 137, memory.events counts it, and events streams an "oom" event'), async (t) => {
+vmTest('memory: OOM kill gives exit 137, memory.events counts it, and events streams an "oom" event', async (t) => {
   let goDir = '';
   const b = await makeBundle(t, (s, ctx) => {
     // The init waits for /go/now (a bind mount of a test directory), so `events` is surely
@@ -99,7 +100,7 @@ vmTest(vmTitle('memory: OOM kill gives exit 137, memory.events counts it, and ev
   t.is(stats?.data?.memory.usage.limit, 16 * MiB, 'stats report the limit');
 });
 
-vmTest(vmTitle('memory: a 2 MiB memory.max container runs /bin/true (tsrun itself is never in the cgroup)'), async (t) => {
+vmTest('memory: a 2 MiB memory.max container runs /bin/true (tsrun itself is never in the cgroup)', async (t) => {
   const b = await makeBundle(t, (s) => {
     s.process!.args = ['true'];
     s.linux!.resources = { ...s.linux!.resources, memory: { limit: 2 * MiB, swap: 2 * MiB } };
@@ -108,7 +109,7 @@ vmTest(vmTitle('memory: a 2 MiB memory.max container runs /bin/true (tsrun itsel
   t.is(r.code, 0, `run true under 2 MiB: ${r.stderr}`);
 });
 
-vmTest(vmTitle('pids: pids.max stops fork inside the container (EAGAIN)'), async (t) => {
+vmTest('pids: pids.max stops fork inside the container (EAGAIN)', async (t) => {
   const b = await makeBundle(t, (s) => {
     s.process!.args = ['probe', 'fork', '30'];
     s.linux!.resources = { ...s.linux!.resources, pids: { limit: 10 } };
@@ -121,7 +122,7 @@ vmTest(vmTitle('pids: pids.max stops fork inside the container (EAGAIN)'), async
   t.is(res.errno, 'EAGAIN');
 });
 
-vmTest(vmTitle('cpu: a 20% cpu.max quota throttles a busy loop (usage ≤ ~25% of wall time, throttled periods counted)'), async (t) => {
+vmTest('cpu: a 20% cpu.max quota throttles a busy loop (usage ≤ ~25% of wall time, throttled periods counted)', async (t) => {
   const { b, dir } = await started(t, (s) => {
     s.process!.args = ['sh', '-c', 'while :; do :; done'];
     s.linux!.resources = { ...s.linux!.resources, cpu: { quota: 20000, period: 100000, shares: 512 } };
@@ -145,7 +146,7 @@ vmTest(vmTitle('cpu: a 20% cpu.max quota throttles a busy loop (usage ≤ ~25% o
   t.true(JSON.parse(ev.stdout).data.cpu.throttling.throttledPeriods > 0);
 });
 
-vmTest(vmTitle('cpuset: cpus "1" is the affinity seen inside the container'), async (t) => {
+vmTest('cpuset: cpus "1" is the affinity seen inside the container', async (t) => {
   const b = await makeBundle(t, (s) => {
     s.process!.args = ['grep', 'Cpus_allowed_list', '/proc/self/status'];
     s.linux!.resources = { ...s.linux!.resources, cpu: { cpus: '1', mems: '0' } };
@@ -155,7 +156,7 @@ vmTest(vmTitle('cpuset: cpus "1" is the affinity seen inside the container'), as
   t.regex(r.stdout, /^Cpus_allowed_list:\s+1$/m);
 });
 
-vmTest(vmTitle('io: io.max rbps throttles direct reads of the disk; the unthrottled read is much faster'), async (t) => {
+vmTest('io: io.max rbps throttles direct reads of the disk; the unthrottled read is much faster', async (t) => {
   const [major, minor] = fs.readFileSync('/sys/block/vda/dev', 'utf8').trim().split(':').map(Number) as [number, number];
   const read = async (rbps?: number) => {
     const b = await makeBundle(t, (s) => {
@@ -179,7 +180,7 @@ vmTest(vmTitle('io: io.max rbps throttles direct reads of the disk; the unthrott
   t.true(throttled > 3 * free, `throttled ${throttled} ms vs free ${free} ms`);
 });
 
-vmTest(vmTitle("devices: outside runc's default list a device cannot be opened; an allow rule opens it"), async (t) => {
+vmTest("devices: outside runc's default list a device cannot be opened; an allow rule opens it", async (t) => {
   const run = async (allow: boolean) => {
     const b = await makeBundle(t, (s) => {
       s.linux!.devices = [...(s.linux!.devices ?? []), { path: '/dev/kmsg', type: 'c', major: 1, minor: 11, fileMode: 0o644, uid: 0, gid: 0 }];
@@ -198,7 +199,7 @@ vmTest(vmTitle("devices: outside runc's default list a device cannot be opened; 
   t.like(await run(true), { ok: true });
 });
 
-vmTest(vmTitle('update: --pids-limit, --memory and --resources (file and stdin) change live limits with effect'), async (t) => {
+vmTest('update: --pids-limit, --memory and --resources (file and stdin) change live limits with effect', async (t) => {
   const { b, dir, run } = await started(t, (s) => {
     // Every half second: try 8 forks and print the result.
     s.process!.args = ['sh', '-c', 'while :; do probe fork 8; sleep 0.5; done'];
@@ -249,7 +250,7 @@ vmTest(vmTitle('update: --pids-limit, --memory and --resources (file and stdin) 
   t.like(state.config.linux.resources, { pids: { limit: 50 }, memory: { limit: 128 * MiB }, cpu: { quota: 50000, shares: 2048 } });
 });
 
-vmTest(vmTitle('pause stops a running counter; resume restarts it; state says paused'), async (t) => {
+vmTest('pause stops a running counter; resume restarts it; state says paused', async (t) => {
   const { b, dir, run } = await started(t, (s) => {
     // The counter prints to the container's stdout (a file of the test's): its last line is the count.
     s.process!.args = ['sh', '-c', 'i=0; while :; do i=$((i+1)); echo $i; sleep 0.1; done'];
@@ -276,7 +277,7 @@ vmTest(vmTitle('pause stops a running counter; resume restarts it; state says pa
   t.pass();
 });
 
-vmTest(vmTitle('hugetlb: hugetlb.2MB.max and its rsvd.max are set'), async (t) => {
+vmTest('hugetlb: hugetlb.2MB.max and its rsvd.max are set', async (t) => {
   const { dir } = await started(t, (s) => {
     s.process!.args = ['sleep', '300'];
     s.linux!.resources = { ...s.linux!.resources, hugepageLimits: [{ pageSize: '2MB', limit: 4 * MiB }] };

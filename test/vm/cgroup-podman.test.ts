@@ -4,9 +4,10 @@
 // OOM-killed (exit 137) and forking past 20 processes fails.
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
-import { IMAGE_REF, IMAGES, IN_VM, mustSh, sh, vmTitle, type Result } from './helpers/guest.js';
+import { IMAGE_REF, IMAGES, IN_VM, mustSh, sh, type Result, VM } from './helpers/guest.js';
+import { needs } from '../helpers/skip.js';
 
-const vmTest = IN_VM ? test.serial : test.skip;
+const vmTest = needs(VM).serial;
 const LIMITS = ['--memory', '32m', '--pids-limit', '20'];
 
 function show(r: Result): string {
@@ -22,18 +23,18 @@ test.before(async () => {
   if (IN_VM) await mustSh('podman', ['load', '-q', '-i', `${IMAGES}/docker.tar`], 600_000);
 });
 
-vmTest(vmTitle('podman --memory 32m --pids-limit 20: memory.max and pids.max are visible inside'), async (t) => {
+vmTest('podman --memory 32m --pids-limit 20: memory.max and pids.max are visible inside', async (t) => {
   const r = await podmanRun(['sh', '-c', 'cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max']);
   t.is(r.code, 0, show(r));
   t.deepEqual(r.stdout.trim().split('\n'), [String(32 << 20), '20'], show(r));
 });
 
-vmTest(vmTitle('podman --memory 32m: a 64 MiB allocation is OOM-killed (exit 137)'), async (t) => {
+vmTest('podman --memory 32m: a 64 MiB allocation is OOM-killed (exit 137)', async (t) => {
   const r = await podmanRun(['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=64M', 'count=1']);
   t.is(r.code, 137, show(r));
 });
 
-vmTest(vmTitle('podman --pids-limit 20: forking past the limit fails'), async (t) => {
+vmTest('podman --pids-limit 20: forking past the limit fails', async (t) => {
   const r = await podmanRun(['sh', '-c', 'i=0; while [ $i -lt 40 ]; do sleep 30 & i=$((i+1)); done; echo done']);
   t.regex(r.stdout + r.stderr, /can't fork|Resource temporarily unavailable/i, show(r));
 });

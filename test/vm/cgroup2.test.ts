@@ -2,14 +2,14 @@
 // /sys/fs/cgroup with nsdelegate, every controller the kernel has enabled for the root's
 // children, limits writable in a child cgroup; overlayfs usable (engines' storage, image rootfs).
 
-import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { IN_VM, mustSh, sh, vmTitle } from './helpers/guest.js';
+import { mustSh, sh, VM } from './helpers/guest.js';
+import { needs } from '../helpers/skip.js';
 
-const vmTest = IN_VM ? test : test.skip;
+const vmTest = needs(VM);
 const CG = '/sys/fs/cgroup';
 /** Every controller of the guest kernel (Debian 6.1): all must reach a tsrun container. */
 const CONTROLLERS = ['cpuset', 'cpu', 'io', 'memory', 'hugetlb', 'pids', 'rdma', 'misc'];
@@ -18,7 +18,7 @@ function words(file: string): string[] {
   return readFileSync(file, 'utf8').trim().split(/\s+/).filter(Boolean);
 }
 
-vmTest(vmTitle('cgroup2 is mounted at /sys/fs/cgroup with nsdelegate, and no v1 hierarchy exists'), (t) => {
+vmTest('cgroup2 is mounted at /sys/fs/cgroup with nsdelegate, and no v1 hierarchy exists', (t) => {
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
     .filter(Boolean)
@@ -38,7 +38,7 @@ vmTest(vmTitle('cgroup2 is mounted at /sys/fs/cgroup with nsdelegate, and no v1 
   );
 });
 
-vmTest(vmTitle('every controller is available and enabled in the root cgroup.subtree_control'), (t) => {
+vmTest('every controller is available and enabled in the root cgroup.subtree_control', (t) => {
   const available = words(`${CG}/cgroup.controllers`);
   const enabled = words(`${CG}/cgroup.subtree_control`);
   for (const c of CONTROLLERS) {
@@ -47,7 +47,7 @@ vmTest(vmTitle('every controller is available and enabled in the root cgroup.sub
   }
 });
 
-vmTest(vmTitle('a child cgroup gets every controller and takes memory, pids, cpu, cpuset, io and hugetlb limits'), (t) => {
+vmTest('a child cgroup gets every controller and takes memory, pids, cpu, cpuset, io and hugetlb limits', (t) => {
   const dir = path.join(CG, `tsrun-vm-test-${process.pid}-${randomBytes(3).toString('hex')}`);
   mkdirSync(dir);
   try {
@@ -72,7 +72,7 @@ vmTest(vmTitle('a child cgroup gets every controller and takes memory, pids, cpu
   }
 });
 
-vmTest(vmTitle('overlayfs mounts (lower + upper on tmpfs)'), async (t) => {
+vmTest('overlayfs mounts (lower + upper on tmpfs)', async (t) => {
   t.true(readFileSync('/proc/filesystems', 'utf8').includes('\toverlay\n'), 'overlay in /proc/filesystems');
   const base = mkdtempSync(path.join(tmpdir(), 'tsrun-vm-ovl-'));
   const merged = path.join(base, 'merged');

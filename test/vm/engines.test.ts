@@ -23,12 +23,13 @@ import {
   sh,
   sleep,
   verbOf,
-  vmTitle,
   type Result,
   type RuntimeCall,
+  VM,
 } from './helpers/guest.js';
+import { needs } from '../helpers/skip.js';
 
-const vmTest = IN_VM ? test.serial : test.skip;
+const vmTest = needs(VM).serial;
 const SCRIPT = 'echo hi; exit 3';
 let startedEngines = false;
 
@@ -89,7 +90,7 @@ async function checkRuntimeCalls(t: ExecutionContext, calls: RuntimeCall[]): Pro
   if (root) t.false(existsSync(path.join(root, id)), `${root}/${id} is gone`);
 }
 
-vmTest(vmTitle('podman run --rm --runtime tsrun: output, exit status 3, runtime called, nothing left'), async (t) => {
+vmTest('podman run --rm --runtime tsrun: output, exit status 3, runtime called, nothing left', async (t) => {
   await mustSh('podman', ['load', '-q', '-i', `${IMAGES}/docker.tar`]);
   const name = uniqueName('podman');
   const offset = argvLogOffset();
@@ -103,7 +104,7 @@ vmTest(vmTitle('podman run --rm --runtime tsrun: output, exit status 3, runtime 
   t.is(left.trim(), '', 'podman keeps no container after --rm');
 });
 
-vmTest(vmTitle("ctr run --rm with the runc shim's BinaryName: output, exit status 3, runtime called, nothing left"), async (t) => {
+vmTest("ctr run --rm with the runc shim's BinaryName: output, exit status 3, runtime called, nothing left", async (t) => {
   await mustSh('ctr', ['image', 'import', `${IMAGES}/docker.tar`]);
   const id = uniqueName('ctr');
   const offset = argvLogOffset();
@@ -117,7 +118,7 @@ vmTest(vmTitle("ctr run --rm with the runc shim's BinaryName: output, exit statu
   t.false(left.split('\n').includes(id), 'containerd keeps no container after --rm');
 });
 
-vmTest(vmTitle('docker run --rm --runtime tsrun: output, exit status 3, runtime called, nothing left'), async (t) => {
+vmTest('docker run --rm --runtime tsrun: output, exit status 3, runtime called, nothing left', async (t) => {
   await mustSh('docker', ['load', '-q', '-i', `${IMAGES}/docker.tar`]);
   const name = uniqueName('docker');
   const offset = argvLogOffset();

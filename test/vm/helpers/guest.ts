@@ -4,16 +4,13 @@
 
 import { execFile } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
+import { need, type Need } from '../../helpers/skip.js';
 
 /** True inside tsrun's test VM (a pure cgroup v2 system with the engines installed). */
 export const IN_VM = process.env.TSRUN_IN_VM === '1';
 
-/** Appended to the title of every VM test that is skipped elsewhere: ava prints it. */
-export const SKIP_REASON = 'skipped: runs only in the tsrun VM (TSRUN_IN_VM=1), use npm run test:vm';
-
-export function vmTitle(title: string): string {
-  return IN_VM ? title : `${title} (${SKIP_REASON})`;
-}
+/** What every VM test needs (helpers/skip.ts): outside the VM it is skipped, saying so in its title. */
+export const VM: Need = need(IN_VM, 'runs only in the tsrun VM (TSRUN_IN_VM=1), use npm run test:vm');
 
 /** The wrapper every engine is configured with, and where it logs. */
 export const WRAPPER = '/usr/local/bin/tsrun-logged';

@@ -6,18 +6,17 @@
 // CPUQuotaPerSecUSec at create and after `update`, pause/resume, kill --all, and the scope gone
 // after delete; a stalled bus and a busy systemd end in a clear error. Serial: one file, one
 // container at a time, and the last two tests stall the bus and systemd.
-import test, { type ExecutionContext } from 'ava';
+import type { ExecutionContext } from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
 import { makeBundle, waitFor, type TsrunResult } from '../../helpers/bundle.js';
-import { argvLogOffset, IMAGE_REF, IMAGES, IN_VM, mustSh, runtimeCallsSince, sh, SKIP_REASON, verbOf } from '../helpers/guest.js';
+import { argvLogOffset, IMAGE_REF, IMAGES, IN_VM, mustSh, runtimeCallsSince, sh, verbOf, VM } from '../helpers/guest.js';
+import { need, needs } from '../../helpers/skip.js';
 
 const CG = '/sys/fs/cgroup';
 // systemd(1): /run/systemd/system exists iff systemd is the running init (sd_booted(3)).
 const SYSTEMD_PID1 = IN_VM && fs.existsSync('/run/systemd/system') && fs.readlinkSync('/proc/1/exe').endsWith('/systemd');
-const reason = !IN_VM ? SKIP_REASON : !SYSTEMD_PID1 ? 'skipped: PID 1 is not systemd (boot the VM with TSRUN_VM_INIT=systemd)' : '';
-const sdTest = reason ? test.skip : test.serial;
-const title = (s: string) => (reason ? `${s} (${reason})` : s);
+const sdTest = needs(VM, need(SYSTEMD_PID1, 'PID 1 is not systemd (boot the VM with TSRUN_VM_INIT=systemd)')).serial;
 /** Per tsrun call: Node starts in seconds under TCG. */
 const SLOW = 180_000;
 const MiB = 1 << 20;
@@ -69,7 +68,7 @@ async function assertGone(t: ExecutionContext, unit: string, dir: string): Promi
   t.false(fs.existsSync(dir), `${dir} is removed`);
 }
 
-sdTest(title('system.slice:tsrun:<id>: a transient scope with Delegate=yes holds the init alone; delete stops it'), async (t) => {
+sdTest('system.slice:tsrun:<id>: a transient scope with Delegate=yes holds the init alone; delete stops it', async (t) => {
   const { b, unit, pid } = await created(
     t,
     (id) => `system.slice:tsrun:${id}`,
@@ -91,7 +90,7 @@ sdTest(title('system.slice:tsrun:<id>: a transient scope with Delegate=yes holds
   await assertGone(t, unit, dir);
 });
 
-sdTest(title('a custom slice (tsrun-test.slice:x:<id>): systemd makes the slice, the scope is x-<id>.scope under /tsrun.slice/tsrun-test.slice'), async (t) => {
+sdTest('a custom slice (tsrun-test.slice:x:<id>): systemd makes the slice, the scope is x-<id>.scope under /tsrun.slice/tsrun-test.slice', async (t) => {
   t.teardown(() => sh('systemctl', ['stop', 'tsrun-test.slice']).then(() => undefined));
   const { b, unit, pid } = await created(
     t,
@@ -107,7 +106,7 @@ sdTest(title('a custom slice (tsrun-test.slice:x:<id>): systemd makes the slice,
 });
 
 sdTest(
-  title('limits land as unit properties and in the cgroup: MemoryMax/memory.max, TasksMax/pids.max, CPUQuotaPerSecUSec/cpu.max; update changes both live'),
+  'limits land as unit properties and in the cgroup: MemoryMax/memory.max, TasksMax/pids.max, CPUQuotaPerSecUSec/cpu.max; update changes both live',
   async (t) => {
     const { b, unit } = await created(
       t,
@@ -146,7 +145,7 @@ sdTest(
   },
 );
 
-sdTest(title('pause/resume freeze and thaw the scope; kill --all ends every process and systemd stops the emptied scope'), async (t) => {
+sdTest('pause/resume freeze and thaw the scope; kill --all ends every process and systemd stops the emptied scope', async (t) => {
   const { b, unit, pid } = await created(
     t,
     (id) => `system.slice:tsrun:${id}`,
@@ -187,7 +186,7 @@ sdTest(title('pause/resume freeze and thaw the scope; kill --all ends every proc
   t.false(fs.existsSync(path.join(b.root, b.id)), 'state dir removed');
 });
 
-sdTest(title('run --systemd-cgroup: the init runs in its scope, exits 0, and run leaves no unit behind'), async (t) => {
+sdTest('run --systemd-cgroup: the init runs in its scope, exits 0, and run leaves no unit behind', async (t) => {
   const b = await makeBundle(t, (s) => {
     s.process!.args = ['cat', '/proc/self/cgroup'];
   });
@@ -204,9 +203,7 @@ sdTest(title('run --systemd-cgroup: the init runs in its scope, exits 0, and run
 });
 
 sdTest(
-  title(
-    'podman --cgroup-manager=systemd with tsrun: --systemd-cgroup, the container in machine.slice/libpod-<id>.scope with its limits, no scope left after --rm',
-  ),
+  'podman --cgroup-manager=systemd with tsrun: --systemd-cgroup, the container in machine.slice/libpod-<id>.scope with its limits, no scope left after --rm',
   async (t) => {
     // Podman (containers.conf(5) cgroup_manager) passes --systemd-cgroup and "machine.slice:libpod:<id>".
     await mustSh('podman', ['load', '-q', '-i', `${IMAGES}/docker.tar`], 600_000);
@@ -253,38 +250,35 @@ sdTest(
 
 // dbus.ts bounds the connection (socket, SASL, Hello) by TSRUN_SYSTEMD_TIMEOUT, as each call: a
 // stopped dbus-daemon costs that long, then a clear error naming the bus, never a hang.
-sdTest(
-  title('a stalled system bus (dbus-daemon stopped): create fails after the connect allowance, naming the bus, and leaves no unit and no state'),
-  async (t) => {
-    const main = Number((await show('dbus.service', 'MainPID')).MainPID);
-    t.true(main > 1, 'dbus-daemon runs');
-    const b = await makeBundle(t, (s) => {
-      s.process!.args = ['true'];
-    });
-    b.spec.linux!.cgroupsPath = `system.slice:tsrun:${b.id}`;
-    b.writeSpec();
-    process.kill(main, 'SIGSTOP');
-    t.teardown(() => process.kill(main, 'SIGCONT'));
-    const t0 = Date.now();
-    const r = await b.tsrun(['--systemd-cgroup', 'create', '--bundle', b.dir, b.id], {
-      timeoutMs: 300_000,
-      env: { ...process.env, TSRUN_SYSTEMD_TIMEOUT: '2000' },
-    });
-    const took = Date.now() - t0;
-    process.kill(main, 'SIGCONT');
-    t.not(r.code, 0, 'create fails');
-    t.regex(r.stderr, /systemd: connect to the system bus at \S+: no answer within \d+ ms/);
-    t.true(took < 240_000, `bounded: took ${took} ms`);
-    t.false(fs.existsSync(path.join(b.root, b.id)), 'no state dir left');
-    // The bus answers again: systemd never heard of the unit.
-    const unit = `tsrun-${b.id}.scope`;
-    t.is((await show(unit, 'ActiveState')).ActiveState, 'inactive');
-    t.false(fs.existsSync(path.join(CG, 'system.slice', unit)));
-    t.log(`create failed after ${took} ms: ${r.stderr.trim()}`);
-  },
-);
+sdTest('a stalled system bus (dbus-daemon stopped): create fails after the connect allowance, naming the bus, and leaves no unit and no state', async (t) => {
+  const main = Number((await show('dbus.service', 'MainPID')).MainPID);
+  t.true(main > 1, 'dbus-daemon runs');
+  const b = await makeBundle(t, (s) => {
+    s.process!.args = ['true'];
+  });
+  b.spec.linux!.cgroupsPath = `system.slice:tsrun:${b.id}`;
+  b.writeSpec();
+  process.kill(main, 'SIGSTOP');
+  t.teardown(() => process.kill(main, 'SIGCONT'));
+  const t0 = Date.now();
+  const r = await b.tsrun(['--systemd-cgroup', 'create', '--bundle', b.dir, b.id], {
+    timeoutMs: 300_000,
+    env: { ...process.env, TSRUN_SYSTEMD_TIMEOUT: '2000' },
+  });
+  const took = Date.now() - t0;
+  process.kill(main, 'SIGCONT');
+  t.not(r.code, 0, 'create fails');
+  t.regex(r.stderr, /systemd: connect to the system bus at \S+: no answer within \d+ ms/);
+  t.true(took < 240_000, `bounded: took ${took} ms`);
+  t.false(fs.existsSync(path.join(b.root, b.id)), 'no state dir left');
+  // The bus answers again: systemd never heard of the unit.
+  const unit = `tsrun-${b.id}.scope`;
+  t.is((await show(unit, 'ActiveState')).ActiveState, 'inactive');
+  t.false(fs.existsSync(path.join(CG, 'system.slice', unit)));
+  t.log(`create failed after ${took} ms: ${r.stderr.trim()}`);
+});
 
-sdTest(title('a busy systemd (PID 1 frozen in init.scope, the bus up): StartTransientUnit fails after TSRUN_SYSTEMD_TIMEOUT, naming the call'), async (t) => {
+sdTest('a busy systemd (PID 1 frozen in init.scope, the bus up): StartTransientUnit fails after TSRUN_SYSTEMD_TIMEOUT, naming the call', async (t) => {
   // The bus answers (dbus-daemon runs, Hello succeeds) but systemd does not: the per-call timeout,
   // not the connect allowance, ends the wait (runc#3904: runc hangs here). cgroup.freeze on
   // init.scope stops PID 1 alone (cgroup-v2 freezer); nothing in this test may call systemctl then.
