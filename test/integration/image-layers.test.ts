@@ -119,7 +119,7 @@ rootTest("a hostile image's /etc/passwd symlink resolves inside the image; a FIF
   t.is((await env.tsrun(['image', 'import', writeLayout(path.join(env.dir, 'fifo'), { name: 'localhost/fifo:1', layers: [base, fifo] })])).code, 0);
   const f = await env.tsrun(['run', '--image', 'localhost/fifo:1', '--rm', '-u', 'tsrun', '--', 'id'], { timeoutMs: 20_000 });
   t.is(f.code, 1);
-  t.regex(f.stderr, /\/etc\/group in the image is not a regular file/);
+  t.regex(f.stderr, /\/etc\/group in the image is a FIFO, not a regular file/);
   t.deepEqual(fs.readdirSync(path.join(env.imageRoot, 'containers')), []);
 });
 
