@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "tsrun",
-      "sources": ["native/addon.cc", "native/spawn.cc", "native/child.cc", "native/sys.cc", "native/bpf.cc"],
+      "sources": ["native/addon.cc", "native/spawn.cc", "native/child.cc", "native/sys.cc", "native/watch.cc", "native/bpf.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_DISABLE_CPP_EXCEPTIONS", "NAPI_VERSION=8", "_GNU_SOURCE"],
       "cflags!": ["-fno-exceptions"],

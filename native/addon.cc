@@ -5,6 +5,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("spawn", Napi::Function::New(env, tsrun::Spawn));
   exports.Set("spawnHelper", Napi::Function::New(env, tsrun::SpawnHelper));
   tsrun::initSys(env, exports);
+  tsrun::initWatch(env, exports);
   tsrun::initBpf(env, exports);
   return exports;
 }

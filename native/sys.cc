@@ -14,7 +14,6 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <uv.h>
 
 #include <string>
 
@@ -76,6 +75,8 @@ Napi::Value PidfdSendSignal(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+}  // namespace
+
 Napi::Object exitInfo(Napi::Env env, const siginfo_t& si) {
   Napi::Object r = Napi::Object::New(env);
   r.Set("pid", Napi::Number::New(env, si.si_pid));
@@ -84,6 +85,8 @@ Napi::Object exitInfo(Napi::Env env, const siginfo_t& si) {
   r.Set("signal", signaled ? Napi::Number::New(env, si.si_status) : env.Null());
   return r;
 }
+
+namespace {
 
 // waitPid(pid, nohang) -> {pid, exitCode, signal} | null (nohang and still running)
 Napi::Value WaitPid(const Napi::CallbackInfo& info) {
@@ -95,85 +98,6 @@ Napi::Value WaitPid(const Napi::CallbackInfo& info) {
   if (r < 0) THROW_ERRNO("waitid", nullptr);
   if (si.si_pid == 0) return info.Env().Null();
   return exitInfo(info.Env(), si);
-}
-
-// watchPidfd(pidfd, callback): calls back once with {pid, exitCode, signal} when the process
-// exits, through a uv_poll on the pidfd: no thread is parked, no polling, and no race with
-// libuv's SIGCHLD handling (libuv waits only for its own children).
-struct PidWatch {
-  uv_poll_t poll;
-  napi_env env;
-  Napi::FunctionReference cb;
-  int pidfd;
-};
-
-void onPidfd(uv_poll_t* h, int status, int events) {
-  PidWatch* w = static_cast<PidWatch*>(h->data);
-  siginfo_t si = {};
-  int r;
-  do r = waitid((idtype_t)P_PIDFD, (id_t)w->pidfd, &si, WEXITED | WNOHANG);
-  while (r < 0 && errno == EINTR);
-  if (r == 0 && si.si_pid == 0) return;  // spurious wake-up
-  uv_poll_stop(h);
-  Napi::Env env(w->env);
-  Napi::HandleScope scope(env);
-  Napi::Value arg = r < 0 ? (Napi::Value)errnoError(env, errno, "waitid").Value() : (Napi::Value)exitInfo(env, si);
-  Napi::FunctionReference cb = std::move(w->cb);
-  uv_close(reinterpret_cast<uv_handle_t*>(h), [](uv_handle_t* hh) { delete static_cast<PidWatch*>(hh->data); });
-  cb.MakeCallback(env.Global(), {arg});
-}
-
-Napi::Value WatchPidfd(const Napi::CallbackInfo& info) {
-  uv_loop_t* loop = nullptr;
-  napi_get_uv_event_loop(info.Env(), &loop);
-  PidWatch* w = new PidWatch();
-  w->env = info.Env();
-  w->pidfd = intArg(info, 0);
-  w->cb = Napi::Persistent(info[1].As<Napi::Function>());
-  w->poll.data = w;
-  if (uv_poll_init(loop, &w->poll, w->pidfd) != 0 || uv_poll_start(&w->poll, UV_READABLE, onPidfd) != 0) {
-    delete w;
-    Napi::Error::New(info.Env(), "watchPidfd: cannot poll the pidfd").ThrowAsJavaScriptException();
-    return info.Env().Undefined();
-  }
-  return info.Env().Undefined();
-}
-
-// pollReadable(fd, callback): calls back once, on the event loop, when fd is readable (or hung
-// up). The async handshake waits on the sync socket this way instead of blocking the loop.
-struct FdWatch {
-  uv_poll_t poll;
-  napi_env env;
-  Napi::FunctionReference cb;
-};
-
-void onReadable(uv_poll_t* h, int status, int events) {
-  FdWatch* w = static_cast<FdWatch*>(h->data);
-  uv_poll_stop(h);
-  Napi::Env env(w->env);
-  Napi::HandleScope scope(env);
-  Napi::FunctionReference cb = std::move(w->cb);
-  uv_close(reinterpret_cast<uv_handle_t*>(h), [](uv_handle_t* hh) { delete static_cast<FdWatch*>(hh->data); });
-  if (status < 0) {
-    cb.MakeCallback(env.Global(), {Napi::Error::New(env, std::string("poll: ") + uv_strerror(status)).Value()});
-  } else {
-    cb.MakeCallback(env.Global(), {env.Null()});
-  }
-}
-
-Napi::Value PollReadable(const Napi::CallbackInfo& info) {
-  uv_loop_t* loop = nullptr;
-  napi_get_uv_event_loop(info.Env(), &loop);
-  FdWatch* w = new FdWatch();
-  w->env = info.Env();
-  w->cb = Napi::Persistent(info[1].As<Napi::Function>());
-  w->poll.data = w;
-  if (uv_poll_init(loop, &w->poll, intArg(info, 0)) != 0 ||
-      uv_poll_start(&w->poll, UV_READABLE | UV_DISCONNECT, onReadable) != 0) {
-    delete w;
-    Napi::Error::New(info.Env(), "pollReadable: cannot poll the fd").ThrowAsJavaScriptException();
-  }
-  return info.Env().Undefined();
 }
 
 Napi::Value SetChildSubreaper(const Napi::CallbackInfo& info) {
@@ -275,8 +199,6 @@ void initSys(Napi::Env env, Napi::Object exports) {
   exports.Set("pidfdOpen", Napi::Function::New(env, PidfdOpen));
   exports.Set("pidfdSendSignal", Napi::Function::New(env, PidfdSendSignal));
   exports.Set("waitPid", Napi::Function::New(env, WaitPid));
-  exports.Set("watchPidfd", Napi::Function::New(env, WatchPidfd));
-  exports.Set("pollReadable", Napi::Function::New(env, PollReadable));
   exports.Set("setChildSubreaper", Napi::Function::New(env, SetChildSubreaper));
   exports.Set("sendFd", Napi::Function::New(env, SendFd));
   exports.Set("recvFd", Napi::Function::New(env, RecvFd));

@@ -38,9 +38,17 @@ export interface Addon {
   pidfdOpen(pid: number): number;
   pidfdSendSignal(pidfd: number, signal: number): void;
   waitPid(pid: number, nohang?: boolean): ExitInfo | null;
-  watchPidfd(pidfd: number, cb: (r: ExitInfo | Error) => void): void;
+  /**
+   * Calls back once when the process exits (reaped by its pidfd). Returns a watch id for
+   * cancelWatch. Watches are served by the addon's epoll thread (native/watch.cc): a pending
+   * watch keeps the event loop alive, an idle watcher does not.
+   */
+  watchPidfd(pidfd: number, cb: (r: ExitInfo | Error) => void): number;
   setChildSubreaper(): void;
-  pollReadable(fd: number, cb: (err: Error | null) => void): void;
+  /** Calls back once with null when fd is readable, hung up or in error. Returns a watch id. */
+  pollReadable(fd: number, cb: (err: Error | null) => void): number;
+  /** Ends a watch without calling back (call it before closing a watched fd); false if it had ended. */
+  cancelWatch(id: number): boolean;
   sendFd(socketFd: number, fd: number, data?: string): void;
   recvFd(socketFd: number): { fd: number; data: Buffer };
   connectUnix(path: string): number;
