@@ -3,7 +3,7 @@
 // with the distribution (/usr/include/node), point node-gyp at them: there may be no network to
 // download headers from.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
@@ -18,4 +18,17 @@ for (const dir of [process.env.npm_config_nodedir, prefix, '/usr']) {
   }
 }
 const r = spawnSync(process.execPath, args, { stdio: 'inherit' });
+if (r.status === 0) recordNode('build/node-path');
 process.exit(r.status ?? 1);
+
+/**
+ * The Node that installs the package, for bin/tsrun: engines call the runtime with a minimal PATH
+ * where a Node from nvm, volta or a tarball is not. Written to a temporary file and renamed, so a
+ * launcher never reads half a path.
+ */
+function recordNode(file) {
+  mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}`;
+  writeFileSync(tmp, `${process.execPath}\n`);
+  renameSync(tmp, file);
+}

@@ -4,7 +4,7 @@
 // many small files costs tens of milliseconds per CLI call.
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, readdirSync } from 'node:fs';
+import { chmodSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 
 const common = {
   bundle: true,
@@ -66,6 +66,9 @@ await build({
 });
 
 chmodSync('bin/tsrun', 0o755);
+// The Node that built the bundles, for bin/tsrun when the install recorded none (build/node-path).
+writeFileSync('dist/node-path.tmp', `${process.execPath}\n`);
+renameSync('dist/node-path.tmp', 'dist/node-path');
 if (!process.argv.includes('--no-types')) {
   const r = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', '.'], { stdio: 'inherit' });
   if (r.status !== 0) process.exit(r.status ?? 1);

@@ -7,7 +7,7 @@ import { verbFunction } from './verb-module.js';
 import { openLog, type Logger } from './log.js';
 import { commandHelp, globalHelp, parseCommandLine, UsageError, type ParsedCommandLine } from './parse.js';
 
-import { VERSION } from './version.js';
+import { engineName, VERSION } from './version.js';
 
 export { VERSION };
 
@@ -40,7 +40,7 @@ const VERBS: Record<string, () => Promise<{ default: Verb }>> = {
 };
 
 function versionText(): string {
-  return `tsrun version ${VERSION}\ncommit: none\nspec: 1.3.0\nnode: ${process.version}\n`;
+  return `tsrun version ${VERSION}\ncommit: none\nspec: 1.3.0\nengine: ${engineName()}\n`;
 }
 
 export async function main(argv: string[]): Promise<number> {

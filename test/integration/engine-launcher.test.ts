@@ -1,0 +1,135 @@
+// bin/tsrun finds its JS engine by absolute path (DESIGN.md, "Engines"; issue 15): Bun installed
+// with the package where it is, else the Node recorded at install (build/node-path), never the
+// caller's PATH, since engines and systemd units call the runtime with
+// PATH=/usr/sbin:/usr/bin:/sbin:/bin and often no HOME. TSRUN_ENGINE=bun|node forces either, and a
+// forced engine that is missing is a clear error. --version names the engine.
+import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { REPO_ROOT } from '../helpers/rootfs.js';
+
+const LAUNCHER = path.join(REPO_ROOT, 'bin/tsrun');
+const MINIMAL_PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
+const BUN_PKGS = ['bun-linux-x64', 'bun-linux-x64-baseline'].filter((b) => existsSync(path.join(REPO_ROOT, 'node_modules/@oven', b, 'bin/bun')));
+const hasAvx2 = /^flags\s*:.*\bavx2\b/m.test(readFileSync('/proc/cpuinfo', 'utf8'));
+const runnableBun = BUN_PKGS.find((b) => b.endsWith('baseline') || hasAvx2);
+const bunVersion = runnableBun
+  ? spawnSync(path.join(REPO_ROOT, 'node_modules/@oven', runnableBun, 'bin/bun'), ['--version'], { encoding: 'utf8' }).stdout.trim()
+  : undefined;
+const built = existsSync(path.join(REPO_ROOT, 'dist/tsrun.cjs'));
+
+/** `env -i PATH=<minimal> [extra] <exe> --version`, from cwd. */
+function version(exe: string, extra: Record<string, string> = {}, cwd = os.tmpdir()) {
+  const env = Object.entries({ PATH: MINIMAL_PATH, ...extra }).map(([k, v]) => `${k}=${v}`);
+  return spawnSync('/usr/bin/env', ['-i', ...env, exe, '--version'], { encoding: 'utf8', cwd, timeout: 30_000 });
+}
+
+function engineLine(stdout: string): string | undefined {
+  return /^engine: (.*)$/m.exec(stdout)?.[1];
+}
+
+/** A package laid out as npm installs it: <tmp>/node_modules/tsrun/{bin,dist,build} and node_modules/.bin/tsrun. */
+function installedLayout(t: import('ava').ExecutionContext, o: { bun: boolean; nodePath?: string }) {
+  const top = mkdtempSync(path.join(os.tmpdir(), 'tsrun-launcher-'));
+  t.teardown(() => rmSync(top, { recursive: true, force: true }));
+  const nm = path.join(top, 'node_modules');
+  const pkg = path.join(nm, 'tsrun');
+  mkdirSync(path.join(pkg, 'bin'), { recursive: true });
+  mkdirSync(path.join(pkg, 'build'));
+  mkdirSync(path.join(nm, '.bin'));
+  copyFileSync(LAUNCHER, path.join(pkg, 'bin/tsrun'));
+  chmodSync(path.join(pkg, 'bin/tsrun'), 0o755);
+  mkdirSync(path.join(pkg, 'dist'));
+  copyFileSync(path.join(REPO_ROOT, 'dist/tsrun.cjs'), path.join(pkg, 'dist/tsrun.cjs'));
+  symlinkSync('../tsrun/bin/tsrun', path.join(nm, '.bin/tsrun'));
+  if (o.bun) {
+    mkdirSync(path.join(nm, '@oven'));
+    // Hoisted beside the package, as npm installs optional dependencies.
+    for (const b of BUN_PKGS) symlinkSync(path.join(REPO_ROOT, 'node_modules/@oven', b), path.join(nm, '@oven', b));
+  }
+  if (o.nodePath) writeFileSync(path.join(pkg, 'build/node-path'), `${o.nodePath}\n`);
+  return { top, bin: path.join(nm, '.bin/tsrun') };
+}
+
+const needsBuild = built ? test : test.skip;
+const needsBun = built && bunVersion ? test : test.skip;
+const noBun = bunVersion ? '' : ' (skipped: no runnable Bun in node_modules/@oven)';
+const noBuild = built ? '' : ' (skipped: dist/tsrun.cjs is not built: npm run build)';
+
+needsBuild(`env -i PATH=${MINIMAL_PATH} <abs>/bin/tsrun --version works and names the default engine${noBuild}`, (t) => {
+  const r = version(LAUNCHER);
+  t.is(r.status, 0, r.stderr);
+  t.regex(r.stdout, /^tsrun version \d+\.\d+\.\d+\ncommit: .*\nspec: \d+\.\d+\.\d+\n/, "runc's first lines");
+  t.is(engineLine(r.stdout), bunVersion ? `bun ${bunVersion}` : `node ${process.version}`, 'Bun where it is installed, else Node');
+});
+
+needsBuild(`TSRUN_ENGINE=node forces Node${noBuild}`, (t) => {
+  const r = version(LAUNCHER, { TSRUN_ENGINE: 'node' });
+  t.is(r.status, 0, r.stderr);
+  t.regex(engineLine(r.stdout) ?? '', /^node v\d+\.\d+\.\d+$/);
+});
+
+needsBun(`TSRUN_ENGINE=bun forces Bun${noBun}`, (t) => {
+  const r = version(LAUNCHER, { TSRUN_ENGINE: 'bun' });
+  t.is(r.status, 0, r.stderr);
+  t.is(engineLine(r.stdout), `bun ${bunVersion}`);
+});
+
+needsBuild(`an unknown TSRUN_ENGINE is refused by name${noBuild}`, (t) => {
+  const r = version(LAUNCHER, { TSRUN_ENGINE: 'deno' });
+  t.is(r.status, 127);
+  t.regex(r.stderr, /^tsrun: TSRUN_ENGINE=deno: unknown engine \(bun or node\)$/m);
+  t.is(r.stdout, '');
+});
+
+needsBuild(`TSRUN_ENGINE=bun where the package has no Bun: a clear error, not Node${noBuild}`, (t) => {
+  const { bin } = installedLayout(t, { bun: false });
+  const r = version(bin, { TSRUN_ENGINE: 'bun' });
+  t.is(r.status, 127);
+  t.regex(
+    r.stderr,
+    /^tsrun: TSRUN_ENGINE=bun: Bun is not installed with this package \(no executable node_modules\/@oven\/bun-linux-x64\[-baseline\]\/bin\/bun in .*; this CPU (has|lacks) AVX2/m,
+  );
+  t.is(r.stdout, '');
+});
+
+needsBuild(`Node installed outside the caller's PATH (nvm, volta, a tarball) is found through build/node-path${noBuild}`, (t) => {
+  // A Node "installed" under a private prefix: a wrapper that says it ran, then is the real Node.
+  const prefix = mkdtempSync(path.join(os.tmpdir(), 'tsrun-node-prefix-'));
+  t.teardown(() => rmSync(prefix, { recursive: true, force: true }));
+  const node = path.join(prefix, 'versions/node/v99/bin/node');
+  mkdirSync(path.dirname(node), { recursive: true });
+  writeFileSync(node, `#!/bin/sh\necho recorded-node-ran >&2\nexec ${process.execPath} "$@"\n`, { mode: 0o755 });
+  const { bin } = installedLayout(t, { bun: false, nodePath: node });
+  for (const extra of [{}, { TSRUN_ENGINE: 'node' }] as Record<string, string>[]) {
+    const r = version(bin, extra);
+    t.is(r.status, 0, r.stderr);
+    t.regex(r.stderr, /recorded-node-ran/, 'the recorded Node, not one from PATH');
+    t.is(engineLine(r.stdout), `node ${process.version}`);
+  }
+});
+
+needsBun(`an npm layout (node_modules/.bin link, Bun hoisted beside the package) runs on Bun${noBun}`, (t) => {
+  const { bin } = installedLayout(t, { bun: true, nodePath: process.execPath });
+  const r = version(bin);
+  t.is(r.status, 0, r.stderr);
+  t.is(engineLine(r.stdout), `bun ${bunVersion}`);
+  const n = version(bin, { TSRUN_ENGINE: 'node' });
+  t.is(engineLine(n.stdout), `node ${process.version}`, n.stderr);
+});
+
+needsBun(`Bun reads no bunfig.toml, .env or tsconfig.json from the caller's working directory (a bundle is hostile input)${noBun}`, (t) => {
+  const cwd = mkdtempSync(path.join(os.tmpdir(), 'tsrun-hostile-cwd-'));
+  t.teardown(() => rmSync(cwd, { recursive: true, force: true }));
+  const marker = path.join(cwd, 'preloaded');
+  writeFileSync(path.join(cwd, 'evil.js'), `require('fs').writeFileSync(${JSON.stringify(marker)}, 'x');`);
+  writeFileSync(path.join(cwd, 'bunfig.toml'), 'preload = ["./evil.js"]\n');
+  writeFileSync(path.join(cwd, '.env'), 'TSRUN_ENGINE=node\n');
+  writeFileSync(path.join(cwd, 'tsconfig.json'), '{ "compilerOptions": { "paths": { "node:fs": ["./evil.js"] } } }\n');
+  const r = version(LAUNCHER, { TSRUN_ENGINE: 'bun' }, cwd);
+  t.is(r.status, 0, r.stderr);
+  t.is(engineLine(r.stdout), `bun ${bunVersion}`);
+  t.false(existsSync(marker), 'the preload in the bundle directory ran');
+});
