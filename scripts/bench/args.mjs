@@ -4,7 +4,8 @@ import { SUITES } from './suites/index.mjs';
 export const USAGE = `usage: npm run bench -- [options]
   --iterations N     measured iterations per op and implementation (default 50)
   --warmup N         unmeasured iterations first (default 3)
-  --runtimes LIST    comma list of tsrun,runc,crun (default all; missing ones are skipped)
+  --runtimes LIST    comma list of tsrun,tsrun-bun,tsrun-node,runc,crun (default all; tsrun is
+                     tsrun on every engine its launcher finds; missing ones are skipped)
   --suites LIST      comma list of ${SUITES.map((s) => s.name).join(',')} (default all)
   --spec-from NAME   whose \`spec\` makes the one shared config: runc|crun|tsrun (default: runc,
                      else the first available), or "own" for each runtime's own \`spec\`
@@ -16,6 +17,10 @@ export const USAGE = `usage: npm run bench -- [options]
   --json             machine-readable results on stdout (progress goes to stderr)
   --quiet            no progress on stderr
   -h, --help`;
+
+/** tsrun-<engine>: bin/tsrun with TSRUN_ENGINE=<engine>; tsrun: each engine found. */
+export const TSRUN_ENGINES = ['bun', 'node'];
+const RUNTIMES = ['tsrun', ...TSRUN_ENGINES.map((e) => `tsrun-${e}`), 'runc', 'crun'];
 
 const NUMERIC = { iterations: 'iterations', warmup: 'warmup', 'op-timeout': 'opTimeout', deadline: 'deadline' };
 const STRINGS = { runtimes: 'runtimes', suites: 'suites', 'spec-from': 'specFrom', tsrun: 'tsrun', 'state-dir': 'stateDir' };
@@ -66,11 +71,12 @@ export function parseArgs(argv) {
     }
   }
   for (const r of o.runtimes) {
-    if (!['tsrun', 'runc', 'crun'].includes(r)) throw new Error(`bench: unknown runtime ${JSON.stringify(r)} (tsrun, runc, crun)`);
+    if (!RUNTIMES.includes(r)) throw new Error(`bench: unknown runtime ${JSON.stringify(r)} (${RUNTIMES.join(', ')})`);
   }
   for (const s of o.suites) {
     if (!SUITES.some((x) => x.name === s)) throw new Error(`bench: unknown suite ${JSON.stringify(s)} (${SUITES.map((x) => x.name).join(', ')})`);
   }
+  o.runtimes = [...new Set(o.runtimes.flatMap((r) => (r === 'tsrun' ? TSRUN_ENGINES.map((e) => `tsrun-${e}`) : [r])))];
   if (!['runc', 'crun', 'tsrun', 'own'].includes(o.specFrom))
     throw new Error(`bench: --spec-from must be runc, crun, tsrun or own, got ${JSON.stringify(o.specFrom)}`);
   if (!['tmpfs', 'disk'].includes(o.stateDir)) throw new Error(`bench: --state-dir must be tmpfs or disk, got ${JSON.stringify(o.stateDir)}`);

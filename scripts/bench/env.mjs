@@ -51,9 +51,10 @@ export function which(name) {
 }
 
 /**
- * Finds each requested runtime. tsrun is this checkout's bin/tsrun (or --tsrun) and needs the
- * built bundle and addon; runc and crun come from PATH. A missing one is skipped with the reason.
- * @returns {{found: Record<string,{path:string, version:string, cjs?:string}>, skipped: Record<string,string>}}
+ * Finds each requested runtime. tsrun-<engine> is this checkout's bin/tsrun (or --tsrun) run with
+ * TSRUN_ENGINE=<engine>, and needs the built bundle and addon and that engine (its launcher says
+ * when it is missing); runc and crun come from PATH. A missing one is skipped with the reason.
+ * @returns {{found: Record<string,{path:string, version:string, env?:Record<string,string>, engine?:string, cjs?:string}>, skipped: Record<string,string>}}
  */
 export function findRuntimes(names, repo, tsrunOverride) {
   const found = {};
@@ -61,7 +62,8 @@ export function findRuntimes(names, repo, tsrunOverride) {
   for (const name of names) {
     let exe;
     let cjs;
-    if (name === 'tsrun') {
+    let env;
+    if (name.startsWith('tsrun')) {
       // bin/tsrun runs ../dist/tsrun.cjs, which loads ../build/Release/tsrun.node.
       exe = tsrunOverride ? path.resolve(tsrunOverride) : path.join(repo, 'bin/tsrun');
       const top = existsSync(exe) ? path.dirname(path.dirname(realpathSync(exe))) : repo;
@@ -73,17 +75,26 @@ export function findRuntimes(names, repo, tsrunOverride) {
         }
         cjs = path.join(top, 'dist/tsrun.cjs');
       }
+      env = { TSRUN_ENGINE: name.slice('tsrun-'.length) };
     } else exe = which(name);
     if (!exe || !existsSync(exe)) {
       skipped[name] = `not installed (apt-get install ${name})`;
       continue;
     }
-    const r = spawnSync(exe, ['--version'], { encoding: 'utf8', timeout: 20000 });
+    const r = spawnSync(exe, ['--version'], { encoding: 'utf8', timeout: 20000, env: { ...process.env, ...env } });
     if (r.status !== 0) {
-      skipped[name] = `\`${exe} --version\` failed: ${(r.stderr || r.error?.message || '').trim().slice(0, 300)}`;
+      skipped[name] =
+        `\`${env ? `TSRUN_ENGINE=${env.TSRUN_ENGINE} ` : ''}${exe} --version\` failed: ${(r.stderr || r.error?.message || '').trim().slice(0, 300)}`;
       continue;
     }
-    found[name] = { path: exe, version: r.stdout.split('\n')[0].trim(), ...(cjs && { cjs }) };
+    const engine = /^engine: (.*)$/m.exec(r.stdout)?.[1];
+    found[name] = {
+      path: exe,
+      version: r.stdout.split('\n')[0].trim() + (engine ? ` on ${engine}` : ''),
+      ...(env && { env }),
+      ...(engine && { engine }),
+      ...(cjs && { cjs }),
+    };
   }
   return { found, skipped };
 }
@@ -116,13 +127,13 @@ export function findBusybox() {
 }
 
 /**
- * A minimal rootfs shared read-only by every container: busybox with `true` and `sh`, and the
+ * A minimal rootfs shared read-only by every container: busybox with `true`, `sh` and `sleep`, and the
  * mount points of the default spec made in advance so that no runtime pays for creating them.
  */
 export function makeRootfs(dir, busybox) {
   for (const d of ['bin', 'proc', 'sys', 'dev', 'dev/pts', 'dev/shm', 'dev/mqueue', 'tmp', 'etc']) mkdirSync(path.join(dir, d), { recursive: true });
   copyFileSync(busybox, path.join(dir, 'bin/busybox'));
-  for (const applet of ['true', 'sh']) symlinkSync('busybox', path.join(dir, 'bin', applet));
+  for (const applet of ['true', 'sh', 'sleep']) symlinkSync('busybox', path.join(dir, 'bin', applet));
   writeFileSync(path.join(dir, 'etc/passwd'), 'root:x:0:0:root:/:/bin/sh\n');
   writeFileSync(path.join(dir, 'etc/group'), 'root:x:0:\n');
 }

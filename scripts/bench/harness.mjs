@@ -9,14 +9,18 @@ export class StepError extends Error {}
 export class Harness {
   /**
    * @param {{opTimeout:number, deadlineAt:number, logPath:string, progress:(msg:string)=>void,
-   *   childCpu?: (() => number) | null}} o
+   *   childCpu?: (() => number) | null, meter?: string | null}} o
    * deadlineAt is a Date.now() value; opTimeout is in seconds; childCpu reads the cumulative CPU
-   * ms of waited-for children (cpu.mjs).
+   * ms of waited-for children (cpu.mjs); meter is the compiled meter.c (meter.mjs): when given,
+   * every timed call runs under it, which reports the call's own wall, CPU and peak RSS.
    */
   constructor(o) {
     this.childCpu = o.childCpu ?? null;
+    this.meter = o.meter ?? null;
     /** CPU ms of the timed calls of the task in progress. */
     this.taskCpu = 0;
+    /** The largest peak RSS (KiB) of the timed calls of the task in progress (meter only). */
+    this.taskRss = 0;
     this.opTimeoutMs = o.opTimeout * 1000;
     this.deadlineAt = o.deadlineAt;
     this.progress = o.progress;
@@ -50,11 +54,19 @@ export class Harness {
    */
   timed(cmd, args, { env = process.env, cwd } = {}) {
     ftruncateSync(this.logFd, 0);
-    const c0 = this.childCpu?.();
+    const c0 = this.meter ? 0 : this.childCpu?.();
     const t0 = process.hrtime.bigint();
-    const r = this.#spawn(cmd, args, env, cwd);
-    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-    if (this.childCpu) this.taskCpu += this.childCpu() - c0;
+    const r = this.meter ? this.#spawn(this.meter, [cmd, ...args], env, cwd, true) : this.#spawn(cmd, args, env, cwd);
+    let ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    const report = this.meter && r.output?.[3]?.toString().trim().split(/\s+/).map(Number);
+    if (report?.length === 4) {
+      // The meter's own numbers: fork to reaping of the runtime call, without this process's
+      // spawnSync overhead; CPU and peak RSS of that call alone.
+      const [ns, userUs, sysUs, rssKiB] = report;
+      ms = ns / 1e6;
+      this.taskCpu += (userUs + sysUs) / 1000;
+      this.taskRss = Math.max(this.taskRss, rssKiB);
+    } else if (this.childCpu && !this.meter) this.taskCpu += this.childCpu() - c0;
     if (r.error || r.status !== 0) {
       let why;
       if (r.error?.code === 'ETIMEDOUT') why = `timed out after ${this.opTimeoutMs / 1000} s (--op-timeout)`;
@@ -77,8 +89,9 @@ export class Harness {
    * Each call leads its own process group (detached: setsid), so that on a timeout the whole
    * group goes, not only the direct child (spawnSync kills just that one).
    */
-  #spawn(cmd, args, env, cwd) {
-    const r = spawnSync(cmd, args, { stdio: ['ignore', this.logFd, this.logFd], env, cwd, timeout: this.opTimeoutMs, killSignal: 'SIGKILL', detached: true });
+  #spawn(cmd, args, env, cwd, report = false) {
+    const stdio = ['ignore', this.logFd, this.logFd, ...(report ? ['pipe'] : [])];
+    const r = spawnSync(cmd, args, { stdio, env, cwd, timeout: this.opTimeoutMs, killSignal: 'SIGKILL', detached: true });
     if (r.error?.code === 'ETIMEDOUT' && r.pid) {
       try {
         process.kill(-r.pid, 'SIGKILL');
@@ -94,7 +107,8 @@ export class Harness {
    * tasks of one op take turns going first (iteration i starts at the (i mod k)-th), so neither a
    * runtime's position nor slow drift of the machine favours one of them. A task returns its wall
    * time in ms, or an object of named part times whose sum is the sample (the parts are kept as
-   * rows "op:part"). The CPU time of the task's timed calls is kept as `cpu`. After `maxFailures` failures (default 3) a task is dropped.
+   * rows "op:part"). The CPU time of the task's timed calls is kept as `cpu`, and with the meter the
+   * largest peak RSS of its calls as `rssMiB`. After `maxFailures` failures (default 3) a task is dropped.
    *
    * @param {{suite:string, iterations:number, warmup:number,
    *   tasks:{op:string, impl:string, label?:string, maxFailures?:number,
@@ -108,7 +122,7 @@ export class Harness {
       if (g) g.tasks.push(t);
       else groups.push({ op: t.op, tasks: [t] });
     }
-    const state = new Map(tasks.map((t) => [t, { samples: [], cpu: [], parts: {}, failures: 0, dropped: false }]));
+    const state = new Map(tasks.map((t) => [t, { samples: [], cpu: [], rss: [], parts: {}, failures: 0, dropped: false }]));
     const total = warmup + iterations;
     let lastProgress = 0;
     for (let it = 0; it < total && !this.shouldStop(); it++) {
@@ -125,9 +139,11 @@ export class Harness {
           if (this.shouldStop()) break;
           try {
             this.taskCpu = 0;
+            this.taskRss = 0;
             const r = t.run(it);
             if (!measured) continue;
-            if (this.childCpu) st.cpu.push(this.taskCpu);
+            if (this.childCpu || this.meter) st.cpu.push(this.taskCpu);
+            if (this.meter && this.taskRss) st.rss.push(this.taskRss / 1024);
             if (typeof r === 'number') st.samples.push(r);
             else {
               st.samples.push(Object.values(r).reduce((a, b) => a + b, 0));
@@ -155,7 +171,8 @@ export class Harness {
       const st = state.get(t);
       const base = { suite, impl: t.impl, failures: st.failures };
       const cpu = st.cpu.length ? { cpu: summarize(st.cpu), cpuSamples: st.cpu.map(r2) } : {};
-      rows.push({ ...base, op: t.op, label: t.label ?? t.op, ...summarize(st.samples), samples: st.samples.map(r2), ...cpu });
+      const rss = st.rss.length ? { rssMiB: summarize(st.rss) } : {};
+      rows.push({ ...base, op: t.op, label: t.label ?? t.op, ...summarize(st.samples), samples: st.samples.map(r2), ...cpu, ...rss });
       for (const [part, ms] of Object.entries(st.parts)) {
         rows.push({ ...base, op: `${t.op}:${part}`, label: `  ${part}`, ...summarize(ms), samples: ms.map(r2) });
       }

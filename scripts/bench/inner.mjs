@@ -6,6 +6,7 @@ import path from 'node:path';
 import { childCpuReader } from './cpu.mjs';
 import { arrangeCgroups, findBusybox, findRuntimes, removeCgroupTree } from './env.mjs';
 import { Harness } from './harness.mjs';
+import { buildMeter } from './meter.mjs';
 import { formatSuite, ratio } from './stats.mjs';
 import { SUITES } from './suites/index.mjs';
 
@@ -40,7 +41,12 @@ export async function runInner({ opts, repo, tmp, cgName, say }) {
     result.skipped = skipped;
     meta.runtimes = found;
     for (const [name, why] of Object.entries(skipped)) say(`bench: skipping ${name}: ${why}`);
+    const meter = buildMeter(tmp);
+    meta.meter = meter.path
+      ? 'wait4 per call (scripts/bench/meter.c): wall fork→reap, CPU and peak RSS of the call'
+      : `none (${meter.why}): wall and CPU from this process`;
     harness = new Harness({
+      meter: meter.path,
       opTimeout: opts.opTimeout,
       deadlineAt: Date.now() + opts.deadline * 1000,
       logPath: path.join(tmp, 'output.log'),
@@ -111,6 +117,7 @@ function report(result, opts) {
     `tsrun bench: ${m.iterations} iterations (+${m.warmup} warm-up), interleaved; kernel ${m.kernel}, ${m.cpus} CPUs, load ${m.loadavgStart.join(' ')} -> ${m.loadavgEnd.join(' ')}, ${m.seconds} s`,
   );
   if (m.cgroups) out.push(`cgroups: ${m.cgroups}`);
+  if (m.meter) out.push(`measured: ${m.meter}`);
   for (const [name, r] of Object.entries(m.runtimes ?? {})) out.push(`${name}: ${r.version} (${r.path})`);
   for (const [name, why] of Object.entries(result.skipped)) out.push(`${name}: skipped: ${why}`);
   if (m.runtime) {
@@ -119,12 +126,13 @@ function report(result, opts) {
     );
     out.push(`state dirs (--root): ${m.runtime.stateDir === 'tmpfs' ? 'a private tmpfs, as /run' : 'disk, under the system temp dir'}`);
     out.push(`node: ${m.runtime.node}; NODE_EXTRA_CA_CERTS ${m.NODE_EXTRA_CA_CERTS} (bin/tsrun drops it for runtime verbs)`);
+    if (m.runtime.bun) out.push(`bun: ${m.runtime.bun}`);
   }
   if (m.stopped) out.push(`STOPPED EARLY: ${m.stopped}`);
   for (const suite of SUITES.filter((s) => opts.suites.includes(s.name))) {
     if (result.rows.some((r) => r.suite === suite.name)) out.push('', formatSuite(suite, result.rows, result.ratios));
   }
-  if (result.ratios.length) out.push('', 'ratios: median (p90); below 1.00× means tsrun is faster');
+  if (result.ratios.length) out.push('', 'ratios: median (p90); below 1.00× means tsrun is faster; tsrun-<engine> is bin/tsrun with TSRUN_ENGINE=<engine>');
   for (const [suite, msg] of Object.entries(result.suiteErrors)) out.push(`suite ${suite} failed: ${msg}`);
   if (result.errors.length) {
     out.push('', `${result.errors.length} failed call(s):`);

@@ -95,6 +95,17 @@ export function formatSuite(suite, rows, ratios) {
       ]);
       out.push(table(['CPU ms (user+sys), median', ...impls, ...pairs], cpuBody));
     }
+    const rssOps = ops.filter((op) => impls.some((impl) => mine.find((r) => r.op === op && r.impl === impl)?.rssMiB?.n));
+    if (rssOps.length) {
+      const rssBody = rssOps.map((op) => [
+        mine.find((r) => r.op === op)?.label ?? op,
+        ...impls.map((impl) => {
+          const m = mine.find((r) => r.op === op && r.impl === impl)?.rssMiB;
+          return m?.n ? `${m.median.toFixed(1)} / ${m.max.toFixed(1)}` : '-';
+        }),
+      ]);
+      out.push(table(['peak RSS MiB of the call, median / max', ...impls], rssBody));
+    }
   }
   return out.join('\n\n');
 }

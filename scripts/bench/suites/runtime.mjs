@@ -1,22 +1,59 @@
-// Suite "runtime" (issue 3, Speed): the OCI lifecycle of tsrun against runc and crun, interleaved,
-// on one busybox rootfs with one config, plus the process floors that explain the numbers.
+// Suite "runtime" (issue 3, Speed; issue 15, per engine): the OCI lifecycle of tsrun, on each JS
+// engine its launcher can use, against runc and crun, interleaved, on one busybox rootfs with one
+// config, plus the process floors that explain the numbers.
+//
+// Every verb an engine calls is its own op, so each gets wall, CPU and peak RSS: the "cycle" ops
+// create → start → exec → kill → delete follow one container (cyc-<i>, running `sleep`) through its
+// life within each iteration (the harness runs an iteration's ops in this order).
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { makeRootfs, which } from '../env.mjs';
+import { StepError } from '../harness.mjs';
+
+/** The Bun that bin/tsrun would pick in this checkout (for the floors), or null. */
+function bunOf(repo) {
+  for (const b of ['bun-linux-x64', 'bun-linux-x64-baseline']) {
+    const p = path.join(repo, 'node_modules/@oven', b, 'bin/bun');
+    if (existsSync(p) && spawnSync(p, ['--version']).status === 0) return p;
+  }
+  return null;
+}
 
 const OPS = [
   ['run', 'run /bin/true'],
+  ['create', 'create (sleep)'],
+  ['start', 'start'],
+  ['exec', 'exec /bin/true (running)'],
+  ['kill', 'kill KILL (running)'],
+  ['delete', 'delete (stopped)'],
   ['lifecycle', 'create + start + delete -f'],
   ['state', 'state (created container)'],
   ['version', '--version (process floor)'],
 ];
 
+/** Waits (untimed, bounded) until pid is gone or a zombie: a killed init before `delete`. */
+function waitGone(pid, ms = 5000) {
+  const until = Date.now() + ms;
+  const nap = new Int32Array(new SharedArrayBuffer(4));
+  while (Date.now() < until) {
+    let stat;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      return true;
+    }
+    if (/\) Z /.test(stat)) return true;
+    Atomics.wait(nap, 0, 0, 2);
+  }
+  return false;
+}
+
 /** `<runtime> spec` in a scratch directory, parsed. */
 function specOf(ctx, name) {
   const dir = path.join(ctx.tmp, `spec-${name}`);
   mkdirSync(dir, { recursive: true });
-  const r = spawnSync(ctx.runtimes[name].path, ['spec'], { cwd: dir, encoding: 'utf8', timeout: 20000, env: withoutCa() });
+  const r = spawnSync(ctx.runtimes[name].path, ['spec'], { cwd: dir, encoding: 'utf8', timeout: 20000, env: { ...withoutCa(), ...ctx.runtimes[name].env } });
   if (r.status !== 0) throw new Error(`bench: ${name} spec: ${(r.stderr || r.error?.message || '').trim()}`);
   return JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8'));
 }
@@ -27,10 +64,10 @@ function specOf(ctx, name) {
  * read-only, and an absolute cgroupsPath under the bench's parent cgroup (runtime-spec
  * config-linux.md "Cgroups path": absolute is relative to the cgroup mount point).
  */
-function adjust(spec, rootfs, cgroupsPath) {
+function adjust(spec, rootfs, cgroupsPath, args = ['/bin/true']) {
   const c = structuredClone(spec);
   c.process.terminal = false;
-  c.process.args = ['/bin/true'];
+  c.process.args = args;
   c.hostname = 'bench';
   c.root = { path: rootfs, readonly: true };
   c.linux ??= {};
@@ -47,7 +84,7 @@ function withoutCa() {
 
 export default {
   name: 'runtime',
-  title: 'runtime lifecycle (issue 3): tsrun vs runc vs crun, interleaved',
+  title: 'runtime lifecycle (issues 3, 15): tsrun on each engine vs runc vs crun, interleaved',
 
   /** @param {import('./index.mjs').SuiteContext} ctx */
   async run(ctx) {
@@ -57,7 +94,8 @@ export default {
     makeRootfs(rootfs, ctx.busybox);
 
     let specFrom = ctx.opts.specFrom;
-    if (specFrom !== 'own' && !ctx.runtimes[specFrom]) specFrom = ['runc', 'crun', 'tsrun'].find((n) => ctx.runtimes[n]);
+    if (specFrom === 'tsrun') specFrom = names.find((n) => n.startsWith('tsrun')) ?? 'tsrun';
+    if (specFrom !== 'own' && !ctx.runtimes[specFrom]) specFrom = ['runc', 'crun', ...names].find((n) => ctx.runtimes[n]);
     const shared = specFrom === 'own' ? null : specOf(ctx, specFrom);
 
     const h = ctx.harness;
@@ -81,17 +119,20 @@ export default {
       const root = path.join(roots, name);
       const bundle = path.join(ctx.tmp, 'bundles', name);
       const stateBundle = path.join(ctx.tmp, 'bundles', `${name}-state`);
-      for (const [dir, leaf] of [
+      const sleepBundle = path.join(ctx.tmp, 'bundles', `${name}-sleep`);
+      for (const [dir, leaf, args] of [
         [bundle, name],
         [stateBundle, `${name}-state`],
+        [sleepBundle, `${name}-sleep`, ['/bin/sleep', '3600']],
       ]) {
         mkdirSync(dir, { recursive: true });
-        writeFileSync(path.join(dir, 'config.json'), JSON.stringify(adjust(spec, rootfs, `${ctx.cgroupParent}/${leaf}`), null, 2));
+        writeFileSync(path.join(dir, 'config.json'), JSON.stringify(adjust(spec, rootfs, `${ctx.cgroupParent}/${leaf}`, args), null, 2));
       }
       mkdirSync(root, { recursive: true });
-      rt[name] = { exe: ctx.runtimes[name].path, root, bundle, stateBundle };
+      const env = { ...process.env, ...ctx.runtimes[name].env };
+      rt[name] = { exe: ctx.runtimes[name].path, root, bundle, stateBundle, sleepBundle, env };
       ctx.onCleanup(() => {
-        const r = spawnSync(rt[name].exe, ['--root', root, 'list', '-q'], { encoding: 'utf8', timeout: 20000 });
+        const r = spawnSync(rt[name].exe, ['--root', root, 'list', '-q'], { encoding: 'utf8', timeout: 20000, env });
         const ids = new Set([
           'bench-state',
           ...(r.stdout ?? '')
@@ -99,16 +140,16 @@ export default {
             .map((s) => s.trim())
             .filter(Boolean),
         ]);
-        for (const id of ids) h.quiet(rt[name].exe, ['--root', root, 'delete', '-f', id]);
+        for (const id of ids) h.quiet(rt[name].exe, ['--root', root, 'delete', '-f', id], { env });
       });
     }
 
     // The container `state` reads: created once, parked before execve for the whole run.
     const stateReady = {};
     for (const name of names) {
-      const { exe, root, stateBundle } = rt[name];
+      const { exe, root, stateBundle, env } = rt[name];
       try {
-        h.timed(exe, ['--root', root, 'create', '--bundle', stateBundle, 'bench-state']);
+        h.timed(exe, ['--root', root, 'create', '--bundle', stateBundle, 'bench-state'], { env });
         stateReady[name] = true;
       } catch (err) {
         h.errors.push({ suite: 'runtime', op: 'state', impl: name, iteration: -1, message: err.message });
@@ -119,39 +160,73 @@ export default {
     const tasks = [];
     for (const [op, label] of OPS) {
       for (const name of names) {
-        const { exe, root, bundle } = rt[name];
+        const { exe, root, bundle, sleepBundle, env } = rt[name];
         const g = ['--root', root];
+        const o = { env };
+        const cyc = (i) => `cyc-${i}`;
+        // A failed step of the cycle removes its container, so the next steps fail fast and the
+        // next iteration starts clean.
+        const step = (i, args) => {
+          try {
+            return h.timed(exe, [...g, ...args], o);
+          } catch (err) {
+            h.quiet(exe, [...g, 'delete', '-f', cyc(i)], o);
+            throw err;
+          }
+        };
         let run;
         if (op === 'run') {
           run = (i) => {
             const id = `run-${i}`;
             try {
-              return h.timed(exe, [...g, 'run', '--bundle', bundle, id]);
+              return h.timed(exe, [...g, 'run', '--bundle', bundle, id], o);
             } catch (err) {
-              h.quiet(exe, [...g, 'delete', '-f', id]);
+              h.quiet(exe, [...g, 'delete', '-f', id], o);
               throw err;
             }
           };
+        } else if (op === 'create') {
+          run = (i) => step(i, ['create', '--bundle', sleepBundle, cyc(i)]);
+        } else if (op === 'start') {
+          run = (i) => step(i, ['start', cyc(i)]);
+        } else if (op === 'exec') {
+          run = (i) => step(i, ['exec', cyc(i), '/bin/true']);
+        } else if (op === 'kill') {
+          run = (i) => {
+            // The init's pid, untimed, to wait for its end before `delete`.
+            const st = spawnSync(exe, [...g, 'state', cyc(i)], { encoding: 'utf8', env, timeout: 20000 });
+            let pid = 0;
+            try {
+              pid = JSON.parse(st.stdout).pid;
+            } catch {
+              /* the step below fails and says why */
+            }
+            const ms = step(i, ['kill', cyc(i), 'KILL']);
+            if (pid && !waitGone(pid)) throw new StepError(`${name}: the init ${pid} of ${cyc(i)} outlived kill KILL by 5 s`);
+            return ms;
+          };
+        } else if (op === 'delete') {
+          run = (i) => step(i, ['delete', cyc(i)]);
         } else if (op === 'lifecycle') {
           // The youki README recipe (`create && start && delete -f`): /bin/true may or may not
           // have exited when delete -f comes, as an engine's stop-and-remove would find it.
           run = (i) => {
             const id = `cl-${i}`;
             try {
-              const create = h.timed(exe, [...g, 'create', '--bundle', bundle, id]);
-              const start = h.timed(exe, [...g, 'start', id]);
-              const del = h.timed(exe, [...g, 'delete', '-f', id]);
+              const create = h.timed(exe, [...g, 'create', '--bundle', bundle, id], o);
+              const start = h.timed(exe, [...g, 'start', id], o);
+              const del = h.timed(exe, [...g, 'delete', '-f', id], o);
               return { create, start, 'delete -f': del };
             } catch (err) {
-              h.quiet(exe, [...g, 'delete', '-f', id]);
+              h.quiet(exe, [...g, 'delete', '-f', id], o);
               throw err;
             }
           };
         } else if (op === 'state') {
           if (!stateReady[name]) continue;
-          run = () => h.timed(exe, [...g, 'state', 'bench-state']);
+          run = () => h.timed(exe, [...g, 'state', 'bench-state'], o);
         } else {
-          run = () => h.timed(exe, ['--version']);
+          run = () => h.timed(exe, ['--version'], o);
         }
         tasks.push({ op, label, impl: name, run });
       }
@@ -161,23 +236,40 @@ export default {
     const node = which('node') ?? process.execPath;
     const ca = process.env.NODE_EXTRA_CA_CERTS;
     const floor = (op, label, cmd, args, env) => tasks.push({ op, label, impl: 'host', run: () => h.timed(cmd, args, { env }) });
-    floor('floor:true', '/bin/true (this harness: spawnSync fork+exec+wait)', '/bin/true', []);
+    floor('floor:true', '/bin/true (fork+exec+wait: the floor of the measuring)', '/bin/true', []);
     floor('floor:node', `node -e 0 (NODE_EXTRA_CA_CERTS ${ca ? 'set' : 'unset'})`, node, ['-e', '0']);
     if (ca) floor('floor:node-noca', 'node -e 0 (NODE_EXTRA_CA_CERTS unset)', node, ['-e', '0'], withoutCa());
-    const cjs = ctx.runtimes.tsrun?.cjs;
+    const bun = bunOf(ctx.repo);
+    if (bun) floor('floor:bun', 'bun -e 0', bun, ['-e', '0'], withoutCa());
+    const cjs = Object.values(ctx.runtimes).find((r) => r.cjs)?.cjs;
     if (cjs) {
       floor('floor:tsrun-cjs', 'node dist/tsrun.cjs --version (no sh shim)', node, [cjs, '--version'], withoutCa());
+      if (bun)
+        floor('floor:tsrun-cjs-bun', 'bun dist/tsrun.cjs --version (no sh shim)', bun, ['--config=/dev/null', '--no-env-file', cjs, '--version'], withoutCa());
     }
 
     const rows = await h.interleave({ suite: 'runtime', iterations: ctx.opts.iterations, warmup: ctx.opts.warmup, tasks });
     const ratioPairs = [];
     for (const base of ['runc', 'crun']) {
-      if (!ctx.runtimes.tsrun || !ctx.runtimes[base]) continue;
-      for (const op of new Set(rows.filter((r) => r.impl === 'tsrun' && !r.op.startsWith('floor:')).map((r) => r.op))) {
-        ratioPairs.push({ op, impl: 'tsrun', base });
+      if (!ctx.runtimes[base]) continue;
+      for (const impl of names.filter((n) => n.startsWith('tsrun'))) {
+        for (const op of new Set(rows.filter((r) => r.impl === impl && !r.op.startsWith('floor:')).map((r) => r.op))) {
+          ratioPairs.push({ op, impl, base });
+        }
       }
     }
     const nodeVersion = spawnSync(node, ['--version'], { encoding: 'utf8', env: withoutCa() }).stdout.trim();
-    return { rows, ratioPairs, meta: { stateDir: ctx.opts.stateDir, specFrom, node: `${node} ${nodeVersion}`, NODE_EXTRA_CA_CERTS: ca ? 'set' : 'unset' } };
+    const bunVersion = bun && spawnSync(bun, ['--version'], { encoding: 'utf8', env: withoutCa() }).stdout.trim();
+    return {
+      rows,
+      ratioPairs,
+      meta: {
+        stateDir: ctx.opts.stateDir,
+        specFrom,
+        node: `${node} ${nodeVersion}`,
+        ...(bun && { bun: `${bun} ${bunVersion}` }),
+        NODE_EXTRA_CA_CERTS: ca ? 'set' : 'unset',
+      },
+    };
   },
 };
