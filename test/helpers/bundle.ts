@@ -174,12 +174,17 @@ export function uniqueId(tag = 't'): string {
 export async function makeBundle(t: ExecutionContext, mutate?: (spec: Spec, ctx: BundleContext) => void | Promise<void>): Promise<Bundle> {
   await takeSlot(t);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrun-bundle-'));
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrun-root-'));
+  // The state root is a directory of its own temp dir: what tsrun keeps beside its root (the
+  // compiled seccomp filters, .<root>-seccomp-cache) goes with it at cleanup.
+  const rootParent = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrun-root-'));
+  fs.chmodSync(rootParent, 0o711); // as /tmp itself for the root below it: traversable
+  const root = path.join(rootParent, 'state');
+  fs.mkdirSync(root, { mode: 0o700 });
   const ioDir = path.join(dir, 'io');
   fs.mkdirSync(ioDir);
   let cleaned: Promise<string[]> | undefined;
   const issued: string[] = [];
-  const cleanup = () => (cleaned ??= cleanupAll(dir, root, issued));
+  const cleanup = () => (cleaned ??= cleanupAll(dir, root, rootParent, issued));
   t.teardown(async () => {
     const leaks = await cleanup();
     if (leaks.length) throw new Error(`the test leaked (cleaned up by force): ${leaks.join('; ')}`);
@@ -327,7 +332,7 @@ async function removeLeakedCgroup(cg: string, what: string, leaks: string[]): Pr
   }, 5000).catch(() => leaks.push(`could not remove cgroup ${cg}`));
 }
 
-async function cleanupAll(dir: string, root: string, issued: readonly string[]): Promise<string[]> {
+async function cleanupAll(dir: string, root: string, rootParent: string, issued: readonly string[]): Promise<string[]> {
   const leaks: string[] = [];
   let ids: string[] = [];
   try {
@@ -367,17 +372,17 @@ async function cleanupAll(dir: string, root: string, issued: readonly string[]):
     if (cg && fs.existsSync(cg)) await removeLeakedCgroup(cg, `of ${id} outlived its container`, leaks);
   }
   // Mounts on the host below our dirs would be an escape; rm -rf must never walk into one.
-  const mounts = mountsUnder([dir, root]);
+  const mounts = mountsUnder([dir, rootParent]);
   for (const mp of mounts) {
     leaks.push(`host mount at ${mp}`);
     await runCommand('umount', ['-l', mp]);
   }
-  if (mountsUnder([dir, root]).length) {
+  if (mountsUnder([dir, rootParent]).length) {
     leaks.push(`mounts remain under ${dir} or ${root}; not removing them`);
     return leaks;
   }
   fs.rmSync(dir, { recursive: true, force: true });
-  fs.rmSync(root, { recursive: true, force: true });
+  fs.rmSync(rootParent, { recursive: true, force: true });
   return leaks;
 }
 
