@@ -5,7 +5,7 @@
 // Prints, per target, the inputs tried and any finding (with fast-check's counterexample and the
 // seed and path to replay it); exits 1 on a finding.
 import fc from 'fast-check';
-import { propertyOf, TARGETS, type TargetName } from './targets.js';
+import { propertyOf, report, TARGETS, type TargetName } from './targets.js';
 
 const seconds = Number(process.env.FUZZ_SECONDS ?? 120);
 const names = (process.env.FUZZ_TARGETS ? process.env.FUZZ_TARGETS.split(',') : Object.keys(TARGETS)) as TargetName[];
@@ -37,7 +37,7 @@ for (const name of names) {
   console.log(JSON.stringify(row));
   if (details.failed) {
     failed = true;
-    console.log(fc.defaultReportMessage(details));
+    console.log(report(details));
   }
 }
 console.log(`fuzz: ${summary.reduce((a, r) => a + (r.inputs as number), 0)} inputs in all, ${failed ? 'FINDINGS above' : 'no findings'} (seed ${seed})`);

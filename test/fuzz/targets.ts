@@ -394,6 +394,18 @@ export const specInput = fc.oneof(
       .map((edits) => ({ kind: 'edits' as const, edits })),
   },
   { weight: 1, arbitrary: fc.string({ maxLength: 200 }).map((text) => ({ kind: 'text' as const, text })) },
+  // Deep nesting under a field nobody validates: what a recursive walk later (the saved state's
+  // JSON.stringify) meets. Built iteratively; up to 200k levels.
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(fc.constantFrom(...SPEC_PATHS.filter((p) => p.length > 0)), fc.oneof(fc.integer({ min: 0, max: 2000 }), fc.integer({ min: 0, max: 200_000 })))
+      .map(([p, depth]) => {
+        let v: unknown = [];
+        for (let i = 0; i < depth; i++) v = [v];
+        return { kind: 'edits' as const, edits: [[[...p.slice(0, -1), 'x-deep'], v]] as [string[], unknown][] };
+      }),
+  },
 );
 
 function setAt(o: unknown, p: string[], v: unknown): unknown {
@@ -401,6 +413,15 @@ function setAt(o: unknown, p: string[], v: unknown): unknown {
   const base: Record<string, unknown> = typeof o === 'object' && o !== null ? (o as Record<string, unknown>) : {};
   base[p[0]] = setAt(base[p[0]], p.slice(1), v);
   return base;
+}
+
+/** A copy (setAt writes into objects), or the value itself when too deep to copy recursively. */
+function cloneOrSelf(v: unknown): unknown {
+  try {
+    return structuredClone(v);
+  } catch {
+    return v;
+  }
 }
 
 /** validateSpec (and parseJson) end in a spec or an InvalidSpecError; a spec always serialises. */
@@ -412,7 +433,7 @@ export function specProperty(input: { kind: 'value'; v: unknown } | { kind: 'edi
       else if (input.kind === 'value') doc = input.v;
       else {
         doc = structuredClone(defaultSpec()) as unknown;
-        for (const [p, v] of input.edits) doc = setAt(doc, p, structuredClone(v));
+        for (const [p, v] of input.edits) doc = setAt(doc, p, cloneOrSelf(v));
       }
       const spec = validateSpec(doc);
       JSON.stringify(spec);
@@ -441,3 +462,14 @@ export function propertyOf(name: TargetName): fc.IAsyncPropertyWithHooks<[unknow
 }
 
 export { sha };
+
+/** fast-check's report, or (for a counterexample too deep to print) the seed and path to replay it. */
+export function report(details: fc.RunDetails<unknown>): string {
+  const e = details.errorInstance;
+  const finding = `finding: ${e instanceof Error ? e.message : String(e)}`;
+  try {
+    return `${fc.defaultReportMessage(details) ?? ''}\n${finding}`;
+  } catch {
+    return `counterexample too deep to print; replay with FUZZ_SEED=${details.seed} (path ${details.counterexamplePath})\n${finding}`;
+  }
+}
