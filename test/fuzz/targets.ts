@@ -464,7 +464,7 @@ export function propertyOf(name: TargetName): fc.IAsyncPropertyWithHooks<[unknow
 export { sha };
 
 /** fast-check's report, or (for a counterexample too deep to print) the seed and path to replay it. */
-export function report(details: fc.RunDetails<unknown>): string {
+export function report(details: fc.RunDetails<[unknown]>): string {
   const e = details.errorInstance;
   const finding = `finding: ${e instanceof Error ? e.message : String(e)}`;
   try {
