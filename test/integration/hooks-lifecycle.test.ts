@@ -105,7 +105,7 @@ rootTest('all six hooks run in order, at their moment and in their namespaces, w
     t.is(e.mnt, ns('self', 'mnt'), `${e.hook} runs in the runtime's mount namespace`);
     t.is(e.net, ns('self', 'net'), `${e.hook} runs in the runtime's network namespace`);
     t.is(e.state.status, 'creating');
-    t.regex(e.exe, /\/node[^/]*$/, `${e.hook}: the init has not exec'd its program yet (still a copy of the runtime, node)`);
+    t.regex(e.exe, /\/(node|bun)[^/]*$/, `${e.hook}: the init has not exec'd its program yet (still a copy of the runtime, node or bun)`);
   }
   t.is(cc.mnt, ns(pid, 'mnt'), 'createContainer runs in the container mount namespace');
   t.is(cc.net, ns(pid, 'net'), 'and its network namespace');

@@ -14,10 +14,11 @@ const rootTest = needs(root());
 const EACCES = 13;
 
 rootTest("CVE-2019-5736: a container process cannot reach the runtime binary through /proc/<init>/exe or the init's fds", async (t) => {
-  // While created, the init is parked in a copy of the runtime: its exe is the host's node. Before
-  // the fix (the child was dumpable), an exec'd process could open /proc/1/exe read-only (it got
-  // an fd to the host /usr/bin/node; O_WRONLY was ETXTBSY only while some node ran) and reopen
-  // /proc/self/fd/N for writing once no node ran: the host binary overwritten. It could also
+  // While created, the init is parked in a copy of the runtime: its exe is the host's node or bun
+  // (bin/tsrun's engine). Before the fix (the child was dumpable), an exec'd process could open
+  // /proc/1/exe read-only (it got an fd to the host /usr/bin/node; O_WRONLY was ETXTBSY only while
+  // some node ran) and reopen /proc/self/fd/N for writing once no node ran: the host binary
+  // overwritten. It could also
   // read /proc/1/fd/* (the exec.fifo, the sync socket). Now the runtime copy is non-dumpable.
   const b = await makeBundle(t, (s, { rootfs }) => {
     installSecurityTool(rootfs);
@@ -26,7 +27,7 @@ rootTest("CVE-2019-5736: a container process cannot reach the runtime binary thr
   t.is((await b.tsrun(['create', '--bundle', b.dir, b.id])).code, 0);
   const { pid } = (await b.state()) as { pid: number };
   const runtimeExe = fs.readlinkSync(`/proc/${pid}/exe`);
-  t.regex(runtimeExe, /\/node[^/]*$/, 'precondition: the parked init is a copy of node (the runtime)');
+  t.regex(runtimeExe, /\/(node|bun)[^/]*$/, 'precondition: the parked init is a copy of the runtime (node or bun)');
 
   const ro = await b.tsrun(['exec', b.id, '/sc', 'openfd', '/proc/1/exe', 'r']);
   t.is(ro.code, 0, ro.stderr);
