@@ -1,8 +1,7 @@
 // The library's entry point: one state root's containers, as a long-lived service uses them.
-// Differences from the CLI verbs it shares code with: every wait happens on the event loop (the
-// set-up handshake on a uv_poll of the sync socket, exits on the pidfd), the container's stdio are
-// pipes or a pty handed back as Node streams, and this process stays the init's parent, so
-// wait() gets the real exit status. Nothing here prints or exits; failures are TsrunErrors with
+// Every verb is the lifecycle function the CLI awaits too (container/*); what differs is only
+// around them: the container's stdio are pipes or a pty handed back as Node streams, this process
+// stays the init's parent (so wait() gets the real exit status), and events are published. Nothing here prints or exits; failures are TsrunErrors with
 // stable codes, and lifecycle events go to events() and to node:diagnostics_channel.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -10,14 +9,17 @@ import { createContainer } from '../container/create.js';
 import { deleteContainer } from '../container/delete.js';
 import { statsEvent, type ContainerEvent } from '../container/events.js';
 import { startExec } from '../container/exec.js';
+import { openContainer } from '../container/handle.js';
 import { killContainer } from '../container/kill.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { pauseContainer, resumeContainer } from '../container/pause.js';
+import { waitPidExit } from '../container/process-control.js';
 import { containerPids } from '../container/ps.js';
-import { runPoststart, startContainer } from '../container/start.js';
+import { runContainer } from '../container/run.js';
+import { startContainer } from '../container/start.js';
 import { containerState, listContainers, type ContainerState } from '../container/state.js';
 import { updateContainer } from '../container/update.js';
-import { InvalidArgumentError, InvalidStateError, type TsrunError } from '../errors.js';
+import { InvalidArgumentError, type TsrunError } from '../errors.js';
 import { prepareImageContainer, type ImageRunEvent } from '../container/image-run.js';
 import { helperPath, type SpawnMode } from '../process/spawn.js';
 import type { LinuxResources, Spec } from '../spec/types.js';
@@ -37,7 +39,6 @@ import {
   type RootfsOptions,
 } from './spec-options.js';
 import { normalizeStdio, pipeDir, prepareStdio, ptyStream, type PreparedStdio, type StdioOption } from './stdio.js';
-import { waitPidExit, waitCgroupEmpty } from './wait-exit.js';
 
 export interface RuntimeOptions {
   /** State directory (runc's --root). Default /run/tsrun. */
@@ -136,13 +137,13 @@ export class Runtime {
   }
 
   async start(id: string): Promise<void> {
-    const rec = await this.#do(id, 'start', () => startContainer(this.root, id));
+    const rec = await this.#do(id, 'start', () => startContainer({ root: this.root, id, logger: this.#logger }));
     this.#emit({ type: 'start', id, pid: rec.pid });
   }
 
   async kill(id: string, signal: SignalLike = 'SIGTERM', o: { all?: boolean } = {}): Promise<void> {
     const n = toSignalNumber(signal);
-    this.#do(id, 'kill', () => killContainer(this.root, id, n, !!o.all));
+    await this.#do(id, 'kill', () => killContainer({ root: this.root, id, signal: n, all: !!o.all }));
     this.#emit({ type: 'kill', id, sent: n });
   }
 
@@ -161,7 +162,9 @@ export class Runtime {
   }
 
   async exec(id: string, o: ExecOptions): Promise<ProcessHandle> {
-    const rec = this.#do(id, 'exec', () => new StateStore(this.root).load(id));
+    const h = await this.#do(id, 'exec', () => openContainer(this.root, id));
+    h.release();
+    const rec = h.record;
     const proc = buildProcess(o, rec.config.process ?? { user: { uid: 0, gid: 0 }, cwd: '/' });
     await this.#nextTurn();
     const stdio = proc.terminal ? null : prepareStdio(normalizeStdio(o.stdio), this.#pipeDir);
@@ -194,30 +197,30 @@ export class Runtime {
   }
 
   async state(id: string): Promise<ContainerState> {
-    return this.#do(id, 'state', () => containerState(this.root, id));
+    return this.#do(id, 'state', () => containerState({ root: this.root, id }));
   }
 
   async list(): Promise<ContainerState[]> {
-    return listContainers(this.root);
+    return listContainers({ root: this.root });
   }
 
   /** Host pids of the container's processes (from its cgroup). */
   async pids(id: string): Promise<number[]> {
-    return this.#do(id, 'pids', () => containerPids(this.root, id));
+    return this.#do(id, 'pids', () => containerPids({ root: this.root, id }));
   }
 
   /** cgroup statistics (memory, cpu, pids, io). */
   async stats(id: string): Promise<ContainerEvent['data']> {
-    return this.#do(id, 'stats', () => statsEvent(this.root, id).data);
+    return (await this.#do(id, 'stats', () => statsEvent({ root: this.root, id }))).data;
   }
 
   async pause(id: string): Promise<void> {
-    await this.#do(id, 'pause', () => pauseContainer(this.root, id));
+    await this.#do(id, 'pause', () => pauseContainer({ root: this.root, id }));
     this.#emit({ type: 'pause', id });
   }
 
   async resume(id: string): Promise<void> {
-    await this.#do(id, 'resume', () => resumeContainer(this.root, id));
+    await this.#do(id, 'resume', () => resumeContainer({ root: this.root, id }));
     this.#emit({ type: 'resume', id });
   }
 
@@ -225,56 +228,29 @@ export class Runtime {
   async update(id: string, r: Limits | LinuxResources): Promise<LinuxResources> {
     const isLimits = Object.keys(r).every((k) => k === 'memory' || k === 'cpus' || k === 'pids') && !Object.values(r).some((v) => typeof v === 'object');
     const resources = isLimits ? limitsToResources(r as Limits) : (r as LinuxResources);
-    const merged = await this.#do(id, 'update', () => updateContainer(this.root, id, resources));
+    const merged = await this.#do(id, 'update', () => updateContainer({ root: this.root, id, resources }));
     this.#emit({ type: 'update', id });
     return merged;
   }
 
   /**
-   * Removes the container. A created container is killed first; a running or paused one only with
-   * force. Waits for the processes to be gone on the event loop, then frees the cgroup and state.
+   * Removes the container: container/delete.ts, the one the CLI's `delete` awaits. A created
+   * container is killed first; a running or paused one only with force. The waits (the init's
+   * pidfd, the cgroup emptying) are on the event loop.
    */
   async delete(id: string, o: DeleteOptions = {}): Promise<void> {
-    let st: ContainerState;
-    try {
-      st = containerState(this.root, id);
-    } catch (err) {
-      if (o.missingOk && (err as TsrunError).code === 'TSRUN_NOT_FOUND') {
-        this.#own.delete(id);
-        return;
-      }
-      throw this.#failed(id, 'delete', err);
-    }
-    if ((st.status === 'running' || st.status === 'paused') && !o.force) {
-      throw this.#failed(id, 'delete', new InvalidStateError(`cannot delete container ${id} that is not stopped: ${st.status}`));
-    }
     const own = this.#own.get(id);
-    if (st.status !== 'stopped') {
-      try {
-        killContainer(this.root, id, 9, true);
-      } catch (err) {
-        if ((err as TsrunError).code !== 'TSRUN_INVALID_STATE') throw this.#failed(id, 'delete', err);
-      }
-      if (!own) await waitPidExit(st.pid);
+    await this.#nextTurn();
+    try {
+      await deleteContainer({ root: this.root, id, force: o.force, logger: this.#logger });
+    } catch (err) {
+      if (!(o.missingOk && (err as TsrunError).code === 'TSRUN_NOT_FOUND')) throw this.#failed(id, 'delete', err);
+      if (this.#own.get(id) === own) this.#own.delete(id);
+      return;
     }
     // Ours is reaped by its pidfd watcher: wait for that, so no zombie outlives the delete.
     if (own && !own.exitStatus) await own.wait().catch(() => {});
-    const rec = (() => {
-      try {
-        return new StateStore(this.root).load(id);
-      } catch {
-        return undefined;
-      }
-    })();
-    if (rec?.cgroup) await waitCgroupEmpty(rec.cgroup.dir);
-    await this.#nextTurn();
-    try {
-      await deleteContainer(this.root, id, false, this.#logger);
-    } catch (err) {
-      // Another delete of the same id finished while this one waited.
-      if (!(o.missingOk && (err as TsrunError).code === 'TSRUN_NOT_FOUND')) throw this.#failed(id, 'delete', err);
-    }
-    this.#own.delete(id);
+    if (this.#own.get(id) === own) this.#own.delete(id);
     this.#emit({ type: 'delete', id });
   }
 
@@ -338,22 +314,23 @@ export class Runtime {
       stdio = terminal ? null : prepareStdio(normalizeStdio(o.stdio), this.#pipeDir);
       let created;
       try {
-        created = await createContainer({
+        const common = {
           id,
           bundle,
           root: this.root,
-          mode,
           logger: this.#logger,
           spec,
           spawnMode: this.spawn,
           stdio: stdio?.childFds,
           holdConsole: true,
           signal: o.signal,
-        });
+        };
+        // run: container/run.ts, as the CLI's `run` (create, then the poststart hooks).
+        created = mode === 'run' ? await runContainer(common) : await createContainer({ ...common, mode });
       } finally {
         stdio?.closeChildEnds();
       }
-      const { record, child, consoleFd } = created;
+      const { child, consoleFd } = created;
       const pty = consoleFd !== undefined ? ptyStream(consoleFd) : null;
       const init = new ProcessHandle(
         child.pid,
@@ -364,15 +341,7 @@ export class Runtime {
       const c = new Container(this, id, init);
       this.#own.set(id, c);
       this.#emit({ type: 'create', id, pid: child.pid }, { bundle, durationMs: performance.now() - t0 });
-      if (mode === 'run') {
-        try {
-          await runPoststart(record);
-        } catch (err) {
-          await c[Symbol.asyncDispose]().catch(() => {});
-          throw err;
-        }
-        this.#emit({ type: 'start', id, pid: child.pid });
-      }
+      if (mode === 'run') this.#emit({ type: 'start', id, pid: child.pid });
       return c;
     } catch (err) {
       stdio?.destroy();

@@ -37,8 +37,13 @@ export interface Manager {
   create(): Promise<CgroupPlacement>;
   /** Problems with these limits on this host (a missing controller), named; empty when fine. */
   check(resources: LinuxResources | undefined): string[];
-  /** Puts a process in the cgroup. */
-  apply(pid: number): void;
+  /** Puts a process in the cgroup, or in `sub` below it (exec --cgroup: a path relative to it). */
+  apply(pid: number, sub?: string): void;
+  /**
+   * An O_DIRECTORY fd of the cgroup, or of `sub` below it, for an exec's CLONE_INTO_CGROUP (the
+   * caller closes it); -1 for none. A `sub` that leaves the container's cgroup is refused.
+   */
+  openDir(sub?: string): number;
   /**
    * After the init was cloned: moves it in when CLONE_INTO_CGROUP was not used, and finishes
    * what create started (systemd: tsrun leaves the scope, then the limits are set).
@@ -52,6 +57,23 @@ export interface Manager {
   freezerState(): FreezerState;
   /** SIGKILLs every process at once (cgroup.kill); false when the kernel lacks it (or no cgroup). */
   killAll(): boolean;
+  /**
+   * Sends `signal` to every process of the cgroup and below (kill --all): SIGKILL through
+   * cgroup.kill when the kernel has it, else one kill(2) per pid. False when there is no cgroup.
+   */
+  signalAll(signal: number): boolean;
+  /** cgroup.events "populated 1": some process is in the cgroup or below (false once it is gone). */
+  populated(): boolean;
+  /**
+   * Resolves true once the cgroup is empty, false after timeoutMs (default 10 s) or an abort. On
+   * the event loop: cgroup.events is watched with inotify (the kernel notifies each change of
+   * "populated", cgroup-v2.rst "Core Interface Files"). The none driver resolves at once.
+   */
+  waitEmpty(o?: { timeoutMs?: number; signal?: AbortSignal }): Promise<boolean>;
+  /** memory.events oom_kill: OOM kills so far (0 without the memory controller). */
+  oomKills(): number;
+  /** Calls onChange whenever memory.events changes (inotify); returns the function that stops it. */
+  watchMemoryEvents(onChange: () => void): () => void;
   /** Every pid in the cgroup and below. */
   pids(): number[];
   stats(): Stats;

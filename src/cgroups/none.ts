@@ -23,7 +23,14 @@ export class NoCgroupManager implements Manager {
     return checkResources(resources, null);
   }
 
-  apply(): void {}
+  apply(_pid: number, sub?: string): void {
+    if (sub) throw this.#missing(`put a process in sub-cgroup ${sub} of`);
+  }
+
+  openDir(sub?: string): number {
+    if (sub) throw this.#missing(`open sub-cgroup ${sub} of`);
+    return -1;
+  }
 
   async placed(): Promise<void> {}
 
@@ -46,6 +53,26 @@ export class NoCgroupManager implements Manager {
 
   killAll(): boolean {
     return false;
+  }
+
+  signalAll(): boolean {
+    return false;
+  }
+
+  populated(): boolean {
+    return false;
+  }
+
+  async waitEmpty(): Promise<boolean> {
+    return true;
+  }
+
+  oomKills(): number {
+    return 0;
+  }
+
+  watchMemoryEvents(): () => void {
+    return () => {};
   }
 
   pids(): number[] {

@@ -2,7 +2,7 @@
 // record the state. Returns once the init is parked before execve (create) or has exec'd (run).
 // Each resource made pushes an undo step; on error they run in reverse, so a failed create leaves
 // no directory, cgroup or process behind.
-import { closeSync, constants, existsSync, openSync, rmSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import { CgroupError, InvalidSpecError, TsrunError } from '../errors.js';
@@ -68,6 +68,28 @@ export interface Created {
  * when LISTEN_PID names this process (sd_listen_fds(3), go-systemd activation.Files): otherwise
  * the variables were meant for an ancestor and fds 3.. are not ours to hand to a container.
  */
+/**
+ * The user name of this process's uid, as runc's state shows it: from the passwd file (Bun's
+ * userInfo() says "unknown" where Node reads getpwuid), else userInfo(), else "#<uid>" (runc list.go).
+ */
+export function ownerName(uid: number = process.getuid?.() ?? 0): string {
+  try {
+    for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
+      const f = line.split(':');
+      if (f.length > 2 && f[2] === String(uid) && f[0]) return f[0];
+    }
+  } catch {
+    /* no passwd file */
+  }
+  try {
+    const name = userInfo().username;
+    if (name && name !== 'unknown') return name;
+  } catch {
+    /* no entry */
+  }
+  return `#${uid}`;
+}
+
 export function listenFds(env: NodeJS.ProcessEnv = process.env, pid: number = process.pid): number {
   if (env.LISTEN_PID !== String(pid)) return 0;
   const n = Number(env.LISTEN_FDS ?? 0);
@@ -141,7 +163,7 @@ export async function createContainer(o: CreateOptions & { signal?: AbortSignal 
       rootfs,
       created: new Date().toISOString(),
       annotations: spec.annotations,
-      owner: userInfo().username,
+      owner: ownerName(),
       config: spec,
       creating: true,
     };

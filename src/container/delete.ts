@@ -1,74 +1,88 @@
-// delete: remove a stopped (or never started) container; --force kills a running one first.
-// runc's rules: a created container is killed without --force; running or paused needs --force.
-import { setTimeout as sleep } from 'node:timers/promises';
-import { closeSync, writeFileSync } from 'node:fs';
-import { InvalidStateError } from '../errors.js';
+// delete: remove a stopped (or never started) container; force kills a running or paused one
+// first. runc delete.go: a stopped container is destroyed, a created one is killed first, running
+// or paused needs --force (transitions.ts has the words). The CLI and the library call this one
+// function; every wait is on the event loop: the init's pidfd turning readable, then the cgroup's
+// cgroup.events saying "populated 0" (inotify), so the cgroup can be removed at once.
+import { closeSync } from 'node:fs';
 import { hookState, runHooks } from './hooks.js';
 import { silentLogger, type Logger } from '../logger.js';
-import { managerFromRecord } from '../cgroups/select.js';
-import { killAll } from '../cgroups/v2.js';
 import { addon } from '../sys/addon.js';
-import { containerStatus, isAlive } from '../state/status.js';
-import { StateStore, type ContainerRecord } from '../state/store.js';
+import { isAlive } from '../state/status.js';
 import { releaseImageRootfs } from '../image/image-rootfs.js';
+import { openContainer, type ContainerHandle } from './handle.js';
 
-async function waitGone(rec: ContainerRecord, timeoutMs = 10_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (isAlive(rec) && Date.now() < until) await sleep(2);
+export interface DeleteOptions {
+  root: string;
+  id: string;
+  /** Kill a running or paused container first (SIGKILL to all its processes). */
+  force?: boolean;
+  /** Where a failing poststop hook is reported (runtime-spec: "MUST log a warning"). */
+  logger?: Logger;
+  /** How long to wait for the killed processes to be gone (default 10 s). */
+  timeoutMs?: number;
 }
 
-function killInit(rec: ContainerRecord): void {
-  if (rec.cgroup && killAll(rec.cgroup.dir)) return;
+/** SIGKILL through the pidfd, which pins the init: a recycled pid is never hit. */
+function killInit(h: ContainerHandle): number | undefined {
+  let fd: number;
   try {
-    const fd = addon().pidfdOpen(rec.pid);
-    try {
-      addon().pidfdSendSignal(fd, 9);
-    } finally {
-      closeSync(fd);
-    }
+    fd = addon().pidfdOpen(h.record.pid);
   } catch {
-    /* gone already */
+    return undefined; // gone already
   }
+  // Opened after the status check: the fd is of the same init only if it still is (pid reuse).
+  if (!isAlive(h.record)) {
+    closeSync(fd);
+    return undefined;
+  }
+  try {
+    addon().pidfdSendSignal(fd, 9);
+  } catch {
+    /* exited meanwhile */
+  }
+  return fd;
 }
 
-export async function deleteContainer(root: string, id: string, force = false, logger: Logger = silentLogger): Promise<void> {
-  const store = new StateStore(root);
-  const release = store.lock(id);
+export async function deleteContainer(o: DeleteOptions): Promise<void> {
+  const logger = o.logger ?? silentLogger;
+  const h = await openContainer(o.root, o.id, { lock: true });
   try {
-    const rec = store.load(id);
-    const status = containerStatus(rec, store.dir(id));
-    if ((status === 'running' || status === 'paused') && !force) {
-      throw new InvalidStateError(`cannot delete container ${id} that is not stopped: ${status}`);
+    const status = h.assert(o.force ? 'delete --force' : 'delete');
+    if (status !== 'stopped' && status !== 'creating') {
+      // A frozen task does not die until thawed (cgroup-v2.rst: SIGKILL wakes a frozen task, but
+      // thawing first keeps the kill independent of that kernel detail).
+      if (status === 'paused') await h.cgroup.thaw().catch(() => {});
+      h.cgroup.killAll();
+      const pidfd = killInit(h);
+      if (pidfd !== undefined) {
+        // SIGKILL cannot be caught: the wait ends (a zombie counts, its pidfd is readable too).
+        try {
+          await new Promise<void>((resolve) => addon().pollReadable(pidfd, () => resolve()));
+        } finally {
+          closeSync(pidfd);
+        }
+      }
+      // The rest of the cgroup (cgroup.kill took them all at once where the kernel has it).
+      if (!(await h.cgroup.waitEmpty({ timeoutMs: o.timeoutMs }))) logger.warn(`delete ${o.id}: processes still in the cgroup after the kill`);
     }
-    if (status !== 'stopped') {
-      if (status === 'paused' && rec.cgroup) thaw(rec.cgroup.dir);
-      killInit(rec);
-      await waitGone(rec);
-    }
-    await destroy(store, rec, logger);
+    await destroy(h, logger);
   } finally {
-    release();
-  }
-}
-
-function thaw(dir: string): void {
-  try {
-    writeFileSync(`${dir}/cgroup.freeze`, '0');
-  } catch {
-    /* not frozen */
+    h.release();
   }
 }
 
 /**
- * Frees what the container held: an image-made rootfs (image-rootfs.ts), its cgroup, then its state directory; then the poststop hooks,
- * whose failure is only logged (runtime-spec: "the runtime MUST log a warning").
+ * Frees what the container held: an image-made rootfs (image-rootfs.ts), its cgroup, then its state
+ * directory; then the poststop hooks, whose failure is only logged (runtime-spec: "the runtime MUST
+ * log a warning").
  */
-export async function destroy(store: StateStore, rec: ContainerRecord, logger: Logger = silentLogger): Promise<void> {
+async function destroy(h: ContainerHandle, logger: Logger): Promise<void> {
+  const rec = h.record;
   // First, so that a mount that will not go keeps the state and `delete` can be retried.
   releaseImageRootfs(rec);
   // fs: the directories create made; systemd: StopUnit on the container's scope.
-  if (rec.cgroup) await managerFromRecord(rec.cgroup).destroy();
-  store.remove(rec.id);
+  await h.cgroup.destroy();
+  h.store.remove(rec.id);
   const hooks = rec.config.hooks?.poststop;
   if (hooks?.length) {
     try {

@@ -2,15 +2,10 @@
 // (runc events.go, types/events.go): one {"type":"stats","id","data"} object with --stats, or a
 // stream of them every --interval, plus {"type":"oom","id"} whenever memory.events counts a new
 // OOM kill. The stream ends when the container's cgroup is empty (the container stopped).
-import { existsSync, watch, type FSWatcher } from 'node:fs';
-import path from 'node:path';
-import { InvalidArgumentError, InvalidStateError } from '../errors.js';
+import { InvalidArgumentError } from '../errors.js';
 import type { Manager } from '../cgroups/manager.js';
-import { parseKeyValues, readOptional } from '../cgroups/files.js';
 import { statsJson, type Stats } from '../cgroups/stats.js';
-import { containerStatus } from '../state/status.js';
-import { StateStore } from '../state/store.js';
-import { cgroupManagerOf } from './pause.js';
+import { withContainer } from './handle.js';
 
 export interface ContainerEvent {
   type: 'stats' | 'oom';
@@ -37,65 +32,65 @@ export function parseDuration(s: string): number {
   return total;
 }
 
-function openManager(root: string, id: string): Manager {
-  const store = new StateStore(root);
-  const rec = store.load(id);
-  if (containerStatus(rec, store.dir(id)) === 'stopped') throw new InvalidStateError(`container with id ${id} is not running`);
-  return cgroupManagerOf(rec);
+export interface EventsOptions {
+  root: string;
+  id: string;
 }
 
-export function statsEvent(root: string, id: string): ContainerEvent {
-  return { type: 'stats', id, data: openManager(root, id).stats() };
+export interface StreamEventsOptions extends EventsOptions {
+  /** Stats every intervalMs (runc --interval, default 5 s). */
+  intervalMs: number;
+  emit: (e: ContainerEvent) => void;
+  /** Ends the stream (the CLI aborts on SIGINT/SIGTERM). */
+  signal?: AbortSignal;
 }
 
-function oomKills(dir: string): number {
-  const e = parseKeyValues(readOptional(dir, 'memory.events'));
-  return e.oom_kill ?? 0;
+/** The running container's cgroup Manager (runc events.go refuses a stopped container). */
+function runningCgroup(o: EventsOptions): Promise<Manager> {
+  return withContainer(o.root, o.id, {}, (h) => {
+    h.assert('events');
+    return h.cgroup;
+  });
 }
 
-function populated(dir: string): boolean {
-  const e = readOptional(dir, 'cgroup.events');
-  return e !== undefined && parseKeyValues(e).populated === 1;
+export async function statsEvent(o: EventsOptions): Promise<ContainerEvent> {
+  return { type: 'stats', id: o.id, data: (await runningCgroup(o)).stats() };
 }
 
 /**
  * Streams events to `emit` until the container's cgroup empties or `signal` aborts. memory.events
- * is watched with inotify (the kernel notifies on each change, cgroup-v2.rst) and also polled at
- * the interval, in case the watch is refused.
+ * is watched with inotify through the Manager (the kernel notifies on each change, cgroup-v2.rst)
+ * and also read at the interval, in case the watch is refused.
  */
-export async function streamEvents(root: string, id: string, intervalMs: number, emit: (e: ContainerEvent) => void, signal?: AbortSignal): Promise<void> {
-  const m = openManager(root, id);
-  let seen = oomKills(m.dir);
+export async function streamEvents(o: StreamEventsOptions): Promise<void> {
+  const { id, emit, signal } = o;
+  const m = await runningCgroup(o);
+  let seen = m.oomKills();
   const checkOom = () => {
-    const now = oomKills(m.dir);
+    const now = m.oomKills();
     if (now > seen) emit({ type: 'oom', id });
     seen = Math.max(seen, now);
   };
-  let watcher: FSWatcher | undefined;
-  try {
-    watcher = watch(path.join(m.dir, 'memory.events'), () => checkOom());
-  } catch {
-    /* no memory controller: nothing to watch */
-  }
+  const unwatch = m.watchMemoryEvents(checkOom);
   try {
     while (!signal?.aborted) {
       // cgroup.events before memory.events: the kernel counts an OOM kill before the killed task
       // leaves the cgroup, so a count read after "populated 0" includes the kill that emptied it.
-      const alive = populated(m.dir);
+      const alive = m.populated();
       checkOom();
       if (!alive) return;
       let data: Stats;
       try {
         data = m.stats();
       } catch (err) {
-        if (!existsSync(m.dir)) return; // deleted while being read: the container is gone
+        if (!m.populated()) return; // deleted while being read: the container is gone
         throw err;
       }
       // Files of a cgroup being removed read as absent: such a half-read is not reported.
-      if (!existsSync(m.dir) || !populated(m.dir)) return;
+      if (!m.populated()) return;
       emit({ type: 'stats', id, data });
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, intervalMs);
+        const t = setTimeout(resolve, o.intervalMs);
         signal?.addEventListener(
           'abort',
           () => {
@@ -107,6 +102,6 @@ export async function streamEvents(root: string, id: string, intervalMs: number,
       });
     }
   } finally {
-    watcher?.close();
+    unwatch();
   }
 }

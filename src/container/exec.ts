@@ -2,20 +2,20 @@
 // (through /proc/<pid>/ns/*, pinned by checking the init's start time after opening), is cloned
 // straight into the container's cgroup (CLONE_INTO_CGROUP, runc#4782), and gets the process
 // set-up of the init: rlimits, seccomp, user, capabilities, no host fd.
-import { closeSync, constants, openSync, readFileSync } from 'node:fs';
+import { constants, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { InvalidArgumentError, InvalidStateError, TsrunError } from '../errors.js';
-import { addProcess, closeFd } from '../cgroups/v2.js';
+import { InvalidArgumentError, InvalidStateError } from '../errors.js';
+import { closeDirFd as closeFd } from '../cgroups/directory.js';
 import { addon } from '../sys/addon.js';
 import { compileExecPlan } from '../plan/compile.js';
 import { runHandshake } from '../process/protocol.js';
 import { spawnModeFor, spawnPlan, type SpawnMode } from '../process/spawn.js';
 import { validateSpec } from '../spec/validate.js';
 import type { NamespaceType, Process } from '../spec/types.js';
-import { containerStatus, isAlive } from '../state/status.js';
-import { StateStore, writeAtomic } from '../state/store.js';
+import { isAlive } from '../state/status.js';
+import { writeAtomic } from '../state/store.js';
 import { sendToSocket } from './create.js';
-import { waitForeground, type ExitStatus } from './foreground.js';
+import { openContainer } from './handle.js';
 import { forwardListener, loadSeccomp } from './seccomp.js';
 import { assertHostSupport } from './host-support.js';
 import type { Logger } from '../logger.js';
@@ -60,10 +60,6 @@ export interface StartedExec {
   consoleFd?: number;
 }
 
-export interface ExecResult extends Partial<ExitStatus> {
-  pid: number;
-}
-
 /** Reads a --process file: a runtime-spec Process object, validated as the config's would be. */
 export function loadProcessFile(file: string): Process {
   let raw: unknown;
@@ -76,27 +72,12 @@ export function loadProcessFile(file: string): Process {
   return spec.process!;
 }
 
-export async function execProcess(o: ExecOptions): Promise<ExecResult> {
-  const s = await startExec(o);
-  if (o.detach) {
-    closeSync(s.pidfd);
-    return { pid: s.pid };
-  }
-  try {
-    return { pid: s.pid, ...(await waitForeground(s.pidfd, s.consoleFd, o.process.consoleSize)) };
-  } finally {
-    closeSync(s.pidfd);
-  }
-}
-
 /** Spawns the process and drives its set-up on the event loop; resolves once it has exec'd. */
 export async function startExec(o: ExecOptions): Promise<StartedExec> {
   o.signal?.throwIfAborted();
-  const store = new StateStore(o.root);
-  const rec = store.load(o.id);
-  const status = containerStatus(rec, store.dir(o.id));
-  if (status === 'stopped') throw new InvalidStateError('cannot exec in a stopped container');
-  if (status === 'paused' && !o.ignorePaused) throw new InvalidStateError('cannot exec in a paused container');
+  const h = await openContainer(o.root, o.id);
+  const rec = h.record;
+  h.assert(o.ignorePaused ? 'exec --ignore-paused' : 'exec');
   if (o.process.terminal && o.detach && !o.consoleSocket) {
     throw new InvalidArgumentError('cannot allocate tty if tsrun will detach without setting console socket');
   }
@@ -104,25 +85,16 @@ export async function startExec(o: ExecOptions): Promise<StartedExec> {
   assertHostSupport({ ociVersion: rec.ociVersion }, o.process);
 
   const nsFds = new Map<NamespaceType, number>();
-  let cgroupFd: number | undefined;
-  let cgroupDir: string | undefined;
+  let cgroupFd = -1;
   try {
     for (const ns of rec.config.linux?.namespaces ?? []) {
       nsFds.set(ns.type, openSync(`/proc/${rec.pid}/ns/${NS_FILE[ns.type]}`, constants.O_RDONLY));
     }
     // The fds are of the right process only if it is still the same init (pid reuse).
     if (!isAlive(rec)) throw new InvalidStateError('cannot exec in a stopped container');
-    if (rec.cgroup) {
-      cgroupDir = o.subCgroup ? path.join(rec.cgroup.dir, o.subCgroup) : rec.cgroup.dir;
-      // A prefix test alone would let "../<id>-x" (a sibling whose name starts with ours) through.
-      if (cgroupDir !== rec.cgroup.dir && !cgroupDir.startsWith(`${rec.cgroup.dir}/`))
-        throw new InvalidArgumentError(`--cgroup ${o.subCgroup} leaves the container's cgroup`);
-      try {
-        cgroupFd = openSync(cgroupDir, constants.O_RDONLY | constants.O_DIRECTORY);
-      } catch (err) {
-        throw new TsrunError('TSRUN_CGROUP', `exec cgroup ${cgroupDir}: ${(err as Error).message}`, { cause: err });
-      }
-    }
+    // Straight into the container's cgroup, or the --cgroup sub-cgroup (the Manager refuses one
+    // that leaves it); -1 for a container without a cgroup.
+    cgroupFd = h.cgroup.openDir(o.subCgroup);
     const seccomp = loadSeccomp(rec.config, o.logger, o.root);
     const preserveFds = o.preserveFds ?? 0;
     // The helper path renumbers the fds it passes; the plan is compiled for the numbers it gets.
@@ -130,7 +102,7 @@ export async function startExec(o: ExecOptions): Promise<StartedExec> {
       mode: spawnModeFor(rec.config, o.spawnMode, o.process.capabilities?.bounding),
       preserveFds,
       nsFds,
-      cgroupFd,
+      cgroupFd: cgroupFd >= 0 ? cgroupFd : undefined,
       stdio: o.stdio,
       compile: (fds) => ({
         plan: compileExecPlan({
@@ -146,7 +118,7 @@ export async function startExec(o: ExecOptions): Promise<StartedExec> {
       }),
     });
     const { plan, child } = spawned;
-    if (!spawned.intoCgroup && cgroupDir) addProcess(cgroupDir, child.pid);
+    if (!spawned.intoCgroup && cgroupFd >= 0) h.cgroup.apply(child.pid, o.subCgroup);
     let consoleFd: number | undefined;
     const abort = () => {
       try {
@@ -188,6 +160,6 @@ export async function startExec(o: ExecOptions): Promise<StartedExec> {
     return { pid: child.pid, pidfd: child.pidfd, consoleFd };
   } finally {
     for (const fd of nsFds.values()) closeFd(fd);
-    if (cgroupFd !== undefined) closeFd(cgroupFd);
+    closeFd(cgroupFd);
   }
 }

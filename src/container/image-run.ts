@@ -12,7 +12,8 @@ import path from 'node:path';
 import { ExistsError, ImageError, InvalidArgumentError } from '../errors.js';
 import { containerDirOf, IMAGE_MARKER, removeContainerDir, type ImageContainerMarker } from '../image/image-rootfs.js';
 import type { Logger } from '../logger.js';
-import { runContainer, type RunResult } from './run.js';
+import type { Created } from './create.js';
+import { runContainer } from './run.js';
 import { isCgroup2UnifiedMode } from '../spec/defaults.js';
 import type { Spec } from '../spec/types.js';
 import { StateStore } from '../state/store.js';
@@ -226,20 +227,25 @@ export async function prepareImageContainer(o: ImageContainerOptions): Promise<P
 
 export interface ImageRunOptions extends ImageContainerOptions {
   logger: Logger;
-  /** Remove the container when it exits (foreground only). */
+  /** Remove the container when it exits (foreground only; the caller removes it). */
   rm?: boolean;
   detach?: boolean;
   pidFile?: string;
   consoleSocket?: string;
   /** The global --systemd-cgroup: place the container through systemd. */
   systemdCgroup?: boolean;
+  /** Become a child subreaper first (the CLI's foreground run). */
+  subreaper?: boolean;
 }
 
-export interface ImageRunResult extends RunResult {
+export interface ImageRunResult extends Created {
   id: string;
 }
 
-/** docker run: prepare, create and start; in the foreground wait and report the exit status. */
+/**
+ * docker run: prepare, create and start. Resolves with the running container; waiting for it in
+ * the foreground (and --rm) is the caller's (cli/verbs/run-image.ts).
+ */
 export async function runImage(o: ImageRunOptions): Promise<ImageRunResult> {
   if (o.rm && o.detach) throw new InvalidArgumentError('--rm with -d is not supported: nobody stays to remove the container');
   const p = await prepareImageContainer(o);
@@ -251,14 +257,14 @@ export async function runImage(o: ImageRunOptions): Promise<ImageRunResult> {
       spec: p.spec,
       logger: o.logger,
       detach: o.detach,
-      keep: !o.rm,
+      subreaper: o.subreaper,
       pidFile: o.pidFile,
       consoleSocket: o.consoleSocket,
       systemdCgroup: o.systemdCgroup,
     });
     return { ...r, id: p.id };
   } catch (err) {
-    // No state: create failed (its rollback knows nothing of our dir) or destroy ran already.
+    // No state: create failed (its rollback knows nothing of our dir) or the cleanup ran already.
     if (!existsSync(new StateStore(o.root).dir(p.id))) p.discard();
     throw err;
   } finally {

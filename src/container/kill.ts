@@ -1,29 +1,28 @@
-// kill: signal the init, or with --all every process of the container's cgroup. A stopped
-// container gives runc's "container not running" (engines match it, containerd checkKillError).
+// kill: signal the init, or with `all` every process of the container's cgroup (SIGKILL through
+// cgroup.kill at once). A stopped container gives runc's "container not running" (engines match
+// it, containerd checkKillError); transitions.ts has the words.
 import { closeSync } from 'node:fs';
-import { InvalidStateError, TsrunError } from '../errors.js';
-import { killAll, listPids } from '../cgroups/v2.js';
+import { InvalidStateError, SyscallError } from '../errors.js';
 import { addon } from '../sys/addon.js';
-import { containerStatus } from '../state/status.js';
-import { StateStore } from '../state/store.js';
+import { isAlive } from '../state/status.js';
+import { openContainer } from './handle.js';
 
-export function killContainer(root: string, id: string, signal: number, all = false): void {
-  const store = new StateStore(root);
-  const rec = store.load(id);
-  const status = containerStatus(rec, store.dir(id));
-  if (status === 'stopped') throw new InvalidStateError('container not running');
-  if (all && rec.cgroup) {
-    if (signal === 9 && killAll(rec.cgroup.dir)) return;
-    for (const pid of listPids(rec.cgroup.dir)) {
-      try {
-        process.kill(pid, signal);
-      } catch {
-        /* exited meanwhile */
-      }
-    }
-    return;
-  }
-  // A pidfd pins the process: the start-time check above and the signal hit the same init.
+export interface KillOptions {
+  root: string;
+  id: string;
+  /** The signal number (container/signals.ts parseSignal reads names). */
+  signal: number;
+  /** Every process of the container's cgroup, not only the init (runc kill --all). */
+  all?: boolean;
+}
+
+export async function killContainer(o: KillOptions): Promise<void> {
+  const h = await openContainer(o.root, o.id);
+  h.assert('kill');
+  if (o.all && h.cgroup.signalAll(o.signal)) return;
+  const rec = h.record;
+  // A pidfd pins the process; checking the start time after opening it makes sure the signal
+  // hits the init the status was computed for, not a process that reused its pid.
   let pidfd: number;
   try {
     pidfd = addon().pidfdOpen(rec.pid);
@@ -31,10 +30,12 @@ export function killContainer(root: string, id: string, signal: number, all = fa
     throw new InvalidStateError('container not running');
   }
   try {
-    addon().pidfdSendSignal(pidfd, signal);
+    if (!isAlive(rec)) throw new InvalidStateError('container not running');
+    addon().pidfdSendSignal(pidfd, o.signal);
   } catch (err) {
+    if (err instanceof InvalidStateError) throw err;
     if ((err as NodeJS.ErrnoException).code === 'ESRCH') throw new InvalidStateError('container not running');
-    throw new TsrunError('TSRUN_SYSTEM', `kill ${rec.pid}: ${(err as Error).message}`, { cause: err });
+    throw SyscallError.fromErrnoException(err as NodeJS.ErrnoException, { syscall: 'pidfd_send_signal', context: `kill ${rec.pid}` });
   } finally {
     closeSync(pidfd);
   }

@@ -10,11 +10,11 @@
 // exec ignores NOTIFY_SOCKET, as runc's does (its process comes from config.json, unmodified).
 import { chmodSync, closeSync, mkdirSync, readSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { TsrunError } from '../errors.js';
+import { SyscallError, TsrunError } from '../errors.js';
 import { addon } from '../sys/addon.js';
 import type { Spec } from '../spec/types.js';
 import { readProcStat } from '../state/status.js';
-import { bindDgram, connectDgram, drainDgrams, pipe, pollIn, sendDgram, shutdownSocket } from './notify-socket.js';
+import { bindDgram, connectDgram, drainDgrams, pipe, sendDgram, shutdownSocket } from './notify-socket.js';
 import type { Logger } from '../logger.js';
 
 export const NOTIFY_DIR = 'notify';
@@ -81,7 +81,7 @@ export class NotifyListener {
     try {
       fd = bindDgram(p);
     } catch (err) {
-      throw new TsrunError('TSRUN_SYSTEM', `notify socket: ${(err as Error).message}`, { cause: err });
+      throw SyscallError.fromErrnoException(err as NodeJS.ErrnoException, { context: 'notify socket' });
     }
     try {
       chmodSync(p, 0o777);
@@ -103,10 +103,11 @@ export class NotifyListener {
   }
 
   /**
-   * Blocks until the container sends READY= (the line) or its init is gone (null). runc polls
-   * /proc/<pid> every 100 ms; a pidfd wakes at the exit itself. startTime guards a reused pid.
+   * The READY= line once the container sends it, or null once its init is gone. runc polls
+   * /proc/<pid> every 100 ms; a pidfd watched on the event loop wakes at the exit itself, and is
+   * cancelled when READY= comes first. startTime guards a reused pid.
    */
-  waitSync(pid: number, startTime?: string): string | null {
+  async waitReady(pid: number, startTime?: string): Promise<string | null> {
     let pidfd = -1;
     try {
       pidfd = addon().pidfdOpen(pid);
@@ -117,18 +118,19 @@ export class NotifyListener {
     } catch {
       /* gone already */
     }
+    if (pidfd < 0) return this.waitAsync(Promise.resolve());
+    let watch = -1;
+    const gone = new Promise<void>((resolve) => {
+      watch = addon().pollReadable(pidfd, () => {
+        watch = -1;
+        resolve();
+      });
+    });
     try {
-      for (;;) {
-        const line = this.#take();
-        if (line || pidfd < 0) return line;
-        const [, died] = pollIn([this.#fd, pidfd], -1);
-        if (died) {
-          closeSync(pidfd);
-          pidfd = -1; // one more drain: READY may have come just before the exit
-        }
-      }
+      return await this.waitAsync(gone);
     } finally {
-      if (pidfd >= 0) closeSync(pidfd);
+      if (watch >= 0) addon().cancelWatch(watch);
+      closeSync(pidfd);
     }
   }
 
@@ -197,22 +199,37 @@ export class NotifyListener {
  * BARRIER=1 carrying a pipe's write end; the host closes it once it has processed the messages
  * (sd_notify_barrier(3)). A host that never does is waited for timeoutMs and then ignored.
  */
-export function notifyHost(client: number, ready: string, mainPid: number, logger: Logger, timeoutMs = BARRIER_TIMEOUT_MS): void {
+export async function notifyHost(client: number, ready: string, mainPid: number, logger: Logger, timeoutMs = BARRIER_TIMEOUT_MS): Promise<void> {
   sendDgram(client, `${ready}\n`);
   sendDgram(client, `MAINPID=${mainPid}\n`);
   const [r, w] = pipe();
   try {
-    try {
-      addon().sendFd(client, w, 'BARRIER=1');
-    } finally {
-      closeSync(w);
-    }
-    const [ev] = pollIn([r], timeoutMs);
-    if (!ev) {
+    addon().sendFd(client, w, 'BARRIER=1');
+  } catch (err) {
+    closeSync(r);
+    throw err;
+  } finally {
+    closeSync(w);
+  }
+  // Watched on the event loop (the addon's epoll thread, on Node and Bun alike); a host that
+  // never closes its end is given up on after timeoutMs, the watch cancelled before the close.
+  try {
+    const readable = await new Promise<boolean>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        addon().cancelWatch(watch);
+        resolve(false);
+      }, timeoutMs);
+      const watch = addon().pollReadable(r, (err) => {
+        clearTimeout(timer);
+        if (err) reject(err);
+        else resolve(true);
+      });
+    });
+    if (!readable) {
       logger.warn(`timeout after waiting ${timeoutMs / 1000}s for barrier; ignored`);
       return;
     }
-    if (readSync(r, Buffer.alloc(1)) !== 0) throw new TsrunError('TSRUN_SYSTEM', 'notify socket: unexpected read from synchronization pipe');
+    if (readSync(r, Buffer.alloc(1)) !== 0) throw new TsrunError('TSRUN_STATE', 'notify socket: unexpected read from synchronization pipe');
   } finally {
     closeSync(r);
   }
@@ -223,26 +240,29 @@ export function connectHost(host: string): number {
   try {
     return connectDgram(host);
   } catch (err) {
-    throw new TsrunError('TSRUN_SYSTEM', `notify socket: dial unixgram ${host}: ${(err as Error).message}`, { cause: err });
+    throw SyscallError.fromErrnoException(err as NodeJS.ErrnoException, { context: `notify socket: dial unixgram ${host}` });
   }
 }
 
 /**
- * start and run -d: waits (blocking) for READY= from the container whose init is pid, then tells
- * the host with MAINPID=pid. Returns whether READY came; false when the init died first.
+ * start and run -d: waits for READY= from the container whose init is pid, then tells the host
+ * with MAINPID=pid. Resolves whether READY came; false when the init died first.
  */
-export function forwardReady(listener: NotifyListener, host: string, pid: number, startTime: string | undefined, logger: Logger): boolean {
+export async function forwardReady(listener: NotifyListener, host: string, pid: number, startTime: string | undefined, logger: Logger): Promise<boolean> {
+  let client: number;
   try {
-    const client = connectHost(host);
-    try {
-      const line = listener.waitSync(pid, startTime);
-      if (line) notifyHost(client, line, pid, logger);
-      return line !== null;
-    } finally {
-      closeSync(client);
-    }
+    client = connectHost(host);
+  } catch (err) {
+    listener.close();
+    throw err;
+  }
+  try {
+    const line = await listener.waitReady(pid, startTime);
+    if (line) await notifyHost(client, line, pid, logger);
+    return line !== null;
   } finally {
     listener.close();
+    closeSync(client);
   }
 }
 
@@ -257,7 +277,7 @@ export async function forwardReadyAsync(listener: NotifyListener, host: string, 
   }
   try {
     const line = await listener.waitAsync(stopped);
-    if (line) notifyHost(client, line, mainPid, logger);
+    if (line) await notifyHost(client, line, mainPid, logger);
     return line !== null;
   } finally {
     closeSync(client);

@@ -1,25 +1,40 @@
-// ps: the processes of the container's cgroup (and its sub-cgroups). runc ps.go: --format json
-// prints the pids as a JSON array; table runs ps(1) with the given arguments (default -ef) and
-// keeps the header and the lines whose PID column is one of the container's.
-import { execFileSync } from 'node:child_process';
-import { InvalidArgumentError, TsrunError } from '../errors.js';
-import { StateStore } from '../state/store.js';
-import { cgroupManagerOf } from './pause.js';
+// ps: the processes of the container's cgroup (and its sub-cgroups), from its Manager. runc ps.go:
+// --format json prints the pids as a JSON array; table runs ps(1) with the given arguments
+// (default -ef) and keeps the header and the lines whose PID column is one of the container's.
+import { execFile } from 'node:child_process';
+import { InvalidArgumentError, SyscallError } from '../errors.js';
+import { withContainer } from './handle.js';
 
-export function containerPids(root: string, id: string): number[] {
-  const rec = new StateStore(root).load(id);
-  return cgroupManagerOf(rec).pids();
+export interface PsOptions {
+  root: string;
+  id: string;
+}
+
+export async function containerPids(o: PsOptions): Promise<number[]> {
+  return withContainer(o.root, o.id, {}, (h) => {
+    h.assert('ps');
+    return h.cgroup.pids();
+  });
+}
+
+/** ps(1)'s output, on the event loop. */
+function runPs(args: readonly string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile('ps', [...args], { encoding: 'utf8', maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      if (!err) return resolve(stdout);
+      // A ps that ran and failed is a bad argument (ps prints why); one that did not run is ENOENT & co.
+      const code = (err as NodeJS.ErrnoException).code;
+      const why = stderr.trim() || err.message;
+      if (typeof code === 'string') reject(SyscallError.fromErrnoException(err as NodeJS.ErrnoException, { context: 'ps' }));
+      else reject(new InvalidArgumentError(`ps ${args.join(' ')}: ${why}`, { cause: err }));
+    });
+  });
 }
 
 /** The table: ps's header and the rows of the container's processes. */
-export function psTable(pids: readonly number[], psArgs: readonly string[] = ['-ef']): string {
-  let out: string;
-  try {
-    out = execFileSync('ps', psArgs.length ? [...psArgs] : ['-ef'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  } catch (err) {
-    const stderr = (err as { stderr?: string }).stderr ?? '';
-    throw new TsrunError('TSRUN_SYSTEM', `ps ${psArgs.join(' ')}: ${stderr.trim() || (err as Error).message}`, { cause: err });
-  }
+export async function psTable(pids: readonly number[], psArgs: readonly string[] = ['-ef']): Promise<string> {
+  const args = psArgs.length ? psArgs : ['-ef'];
+  const out = await runPs(args);
   const lines = out.split('\n');
   const header = lines[0] ?? '';
   const col = header.trim().split(/\s+/).indexOf('PID');

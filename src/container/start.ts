@@ -3,43 +3,39 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { closeSync, constants, openSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { InvalidStateError, TsrunError } from '../errors.js';
+import { InvalidStateError, SyscallError } from '../errors.js';
 import { hookState, runHooks } from './hooks.js';
-import { containerStatus } from '../state/status.js';
-import { FIFO_FILE, StateStore, type ContainerRecord } from '../state/store.js';
+import { FIFO_FILE, type ContainerRecord } from '../state/store.js';
 import { helperPath } from '../process/spawn.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { forwardReady, NotifyListener } from './notify.js';
+import { openContainer } from './handle.js';
 
 export interface StartOptions {
+  root: string;
+  id: string;
   /** NOTIFY_SOCKET of the runtime's environment: wait for the container's READY= and pass it on. */
   notifySocket?: string;
   logger?: Logger;
 }
 
-export async function startContainer(root: string, id: string, o: StartOptions = {}): Promise<ContainerRecord> {
-  const store = new StateStore(root);
-  const release = store.lock(id);
+export async function startContainer(o: StartOptions): Promise<ContainerRecord> {
+  const h = await openContainer(o.root, o.id, { lock: true });
   let notify: NotifyListener | undefined;
-  let rec: ContainerRecord;
+  const rec = h.record;
   try {
-    rec = store.load(id);
-    const dir = store.dir(id);
-    const status = containerStatus(rec, dir);
-    // runc libcontainer/container_linux.go Start / exec: the same words for each state.
-    if (status === 'stopped') throw new InvalidStateError('cannot start a container that has stopped');
-    if (status === 'running') throw new InvalidStateError('cannot start an already running container');
-    if (status !== 'created') throw new InvalidStateError(`cannot start a container in the ${status} state`);
+    // runc start.go: the words for each state are in transitions.ts.
+    h.assert('start');
     // runc start.go: bound before the release, so no READY= can be lost. A container created
     // without NOTIFY_SOCKET has no notify dir, and this fails as runc's bind does.
-    if (o.notifySocket) notify = NotifyListener.bind(dir);
-    const fifo = path.join(dir, FIFO_FILE);
+    if (o.notifySocket) notify = NotifyListener.bind(h.dir);
+    const fifo = path.join(h.dir, FIFO_FILE);
     let fd: number;
     try {
       fd = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENXIO') throw new InvalidStateError('cannot start a container that has stopped');
-      throw new TsrunError('TSRUN_STATE', `open ${fifo}: ${(err as Error).message}`, { cause: err });
+      throw SyscallError.fromErrnoException(err as NodeJS.ErrnoException, { syscall: 'open' });
     }
     try {
       writeSync(fd, '0');
@@ -52,10 +48,10 @@ export async function startContainer(root: string, id: string, o: StartOptions =
     notify?.discard();
     throw err;
   } finally {
-    release();
+    h.release();
   }
   // Unlocked while waiting: READY= may take minutes, and delete or a second start must not hang.
-  if (notify) forwardReady(notify, o.notifySocket!, rec.pid, rec.pidStartTime, o.logger ?? silentLogger);
+  if (notify) await forwardReady(notify, o.notifySocket!, rec.pid, rec.pidStartTime, o.logger ?? silentLogger);
   return rec;
 }
 

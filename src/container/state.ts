@@ -1,8 +1,8 @@
 // state and list: runc's containerState JSON (list.go): ociVersion, id, pid, status, bundle,
 // rootfs, created, annotations (omitted when empty), owner. pid is 0 once the init is gone.
 import type { ContainerStatus, RuncState } from '../spec/types.js';
-import { containerStatus } from '../state/status.js';
 import { StateStore, type ContainerRecord } from '../state/store.js';
+import { withContainer } from './handle.js';
 
 export type ContainerState = RuncState;
 
@@ -21,18 +21,20 @@ export function toState(rec: ContainerRecord, status: ContainerStatus): Containe
   };
 }
 
-export function containerState(root: string, id: string): ContainerState {
-  const store = new StateStore(root);
-  const rec = store.load(id);
-  return toState(rec, containerStatus(rec, store.dir(id)));
+export interface StateOptions {
+  root: string;
+  id: string;
 }
 
-export function listContainers(root: string): ContainerState[] {
-  const store = new StateStore(root);
+export async function containerState(o: StateOptions): Promise<ContainerState> {
+  return withContainer(o.root, o.id, {}, (h) => toState(h.record, h.assert('state')));
+}
+
+export async function listContainers(o: { root: string }): Promise<ContainerState[]> {
   const out: ContainerState[] = [];
-  for (const id of store.list()) {
+  for (const id of new StateStore(o.root).list()) {
     try {
-      out.push(containerState(root, id));
+      out.push(await containerState({ root: o.root, id }));
     } catch {
       /* deleted meanwhile */
     }

@@ -3,12 +3,9 @@
 // runc's individual flags. As in runc, a zero/absent value leaves that limit as it is, a quota or
 // period given alone keeps the other from the config, device rules are not updated, and the
 // config kept in the state file records the merged result for later updates.
-import { readFileSync } from 'node:fs';
-import { InvalidArgumentError, InvalidStateError } from '../errors.js';
+import { InvalidArgumentError } from '../errors.js';
 import type { LinuxResources } from '../spec/types.js';
-import { containerStatus } from '../state/status.js';
-import { StateStore } from '../state/store.js';
-import { cgroupManagerOf } from './pause.js';
+import { withContainer } from './handle.js';
 
 /** docker/go-units RAMInBytes: "512", "128m", "1.5GiB" with binary multipliers. */
 export function ramInBytes(v: string): number {
@@ -82,11 +79,6 @@ export function parseResourcesJson(text: string, from: string): LinuxResources {
   return v as LinuxResources;
 }
 
-export function readResources(source: string): LinuxResources {
-  const text = readFileSync(source === '-' ? 0 : source, 'utf8');
-  return parseResourcesJson(text, source === '-' ? 'standard input' : source);
-}
-
 const set = (v: unknown): boolean => v !== undefined && v !== null && v !== 0 && v !== '';
 
 /** Old config + update: fields the update sets win; the rest stay (runc update semantics). */
@@ -116,19 +108,22 @@ export function mergeResources(old: LinuxResources | undefined, u: LinuxResource
   return { merged, effective };
 }
 
-export async function updateContainer(root: string, id: string, update: LinuxResources): Promise<LinuxResources> {
-  const store = new StateStore(root);
-  const release = store.lock(id);
-  try {
-    const rec = store.load(id);
-    const status = containerStatus(rec, store.dir(id));
-    if (status === 'stopped') throw new InvalidStateError('container not running');
-    const { merged, effective } = mergeResources(rec.config.linux?.resources, update);
-    await cgroupManagerOf(rec).set(effective);
+export interface UpdateOptions {
+  root: string;
+  id: string;
+  /** The new limits (readResources or resourcesFromFlags for the CLI's forms). */
+  resources: LinuxResources;
+}
+
+/** Applies the update through the container's cgroup Manager; returns the merged resources. */
+export async function updateContainer(o: UpdateOptions): Promise<LinuxResources> {
+  return withContainer(o.root, o.id, { lock: true }, async (h) => {
+    h.assert('update');
+    const rec = h.record;
+    const { merged, effective } = mergeResources(rec.config.linux?.resources, o.resources);
+    await h.cgroup.set(effective);
     rec.config.linux = { ...(rec.config.linux ?? {}), resources: merged };
-    store.save(rec);
+    h.save();
     return merged;
-  } finally {
-    release();
-  }
+  });
 }

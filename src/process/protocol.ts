@@ -167,7 +167,7 @@ class Conversation {
         await o.onCreateRuntime?.(child);
         break;
       case Sync.NETDEV:
-        moveNetDevices(o.spec.linux?.netDevices, child.pid);
+        await moveNetDevices(o.spec.linux?.netDevices, child.pid);
         break;
       case Sync.STATE_CREATING:
       case Sync.STATE_CREATED: {

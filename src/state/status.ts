@@ -1,8 +1,10 @@
 // A container's status comes from its init process, not only from the file: an init that died
 // (or whose pid was reused) is stopped; a parked init with exec.fifo present is created.
-// runtime-spec runtime.md "State": creating, created, running, stopped (+ runc's paused).
+// runtime-spec runtime.md "State": creating, created, running, stopped (+ runc's paused). Paused
+// is asked of the container's cgroup Manager (the only way to a cgroup), never read from a path.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import type { Manager } from '../cgroups/manager.js';
 import type { ContainerStatus } from '../spec/types.js';
 import { FIFO_FILE, type ContainerRecord } from './store.js';
 
@@ -31,18 +33,17 @@ export function isAlive(rec: Pick<ContainerRecord, 'pid' | 'pidStartTime'>): boo
   return rec.pidStartTime === undefined || st.startTime === rec.pidStartTime;
 }
 
-export function isFrozen(rec: ContainerRecord): boolean {
-  if (!rec.cgroup) return false;
-  try {
-    return readFileSync(path.join(rec.cgroup.dir, 'cgroup.freeze'), 'utf8').trim() === '1';
-  } catch {
-    return false;
-  }
+export interface StatusProbes {
+  /** The container's cgroup: a freeze asked for (frozen or freezing) reads as paused. */
+  cgroup: Pick<Manager, 'freezerState'>;
+  /** Whether the create that wrote a `creating` record still runs (it holds the state lock). */
+  createUnderWay?: () => boolean;
 }
 
-export function containerStatus(rec: ContainerRecord, dir: string): ContainerStatus {
-  if (!isAlive(rec)) return 'stopped';
-  if (isFrozen(rec)) return 'paused';
+export function containerStatus(rec: ContainerRecord, dir: string, probes: StatusProbes): ContainerStatus {
+  // A create in progress has no init recorded yet; one that died half-way is stopped (delete cleans it).
+  if (!isAlive(rec)) return rec.creating && probes.createUnderWay?.() ? 'creating' : 'stopped';
+  if (probes.cgroup.freezerState() !== 'thawed') return 'paused';
   if (existsSync(path.join(dir, FIFO_FILE))) return 'created';
   return 'running';
 }

@@ -6,7 +6,8 @@
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync, constants } from 'node:fs';
 import path from 'node:path';
 import { ExistsError, InvalidArgumentError, NotFoundError } from '../errors.js';
-import { addon, LOCK_EX } from '../sys/addon.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { addon, LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN } from '../sys/addon.js';
 import type { CgroupRecord } from '../cgroups/manager.js';
 import type { Spec } from '../spec/types.js';
 
@@ -76,15 +77,53 @@ export class StateStore {
 
   /** Holds an exclusive lock on the container's directory until the returned function is called. */
   lock(id: string): () => void {
+    const fd = this.#openDir(id);
+    addon().flock(fd, LOCK_EX);
+    return () => closeSync(fd);
+  }
+
+  /**
+   * lock() on the event loop: a lock held by another process (a create under way, a delete waiting
+   * for exits) is retried with a short back-off instead of blocking this thread in flock(2).
+   */
+  async lockAsync(id: string, signal?: AbortSignal): Promise<() => void> {
+    const fd = this.#openDir(id);
+    try {
+      for (let delay = 1; !addon().flock(fd, LOCK_EX | LOCK_NB); delay = Math.min(delay * 2, 50)) {
+        signal?.throwIfAborted();
+        await sleep(delay);
+      }
+    } catch (err) {
+      closeSync(fd);
+      throw err;
+    }
+    return () => closeSync(fd);
+  }
+
+  /** Whether another open holds the container's lock (a create under way holds it throughout). */
+  isLocked(id: string): boolean {
     let fd: number;
     try {
-      fd = openSync(this.dir(id), constants.O_RDONLY | constants.O_DIRECTORY);
+      fd = this.#openDir(id);
+    } catch {
+      return false;
+    }
+    try {
+      if (!addon().flock(fd, LOCK_SH | LOCK_NB)) return true;
+      addon().flock(fd, LOCK_UN);
+      return false;
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  #openDir(id: string): number {
+    try {
+      return openSync(this.dir(id), constants.O_RDONLY | constants.O_DIRECTORY);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError();
       throw err;
     }
-    addon().flock(fd, LOCK_EX);
-    return () => closeSync(fd);
   }
 
   load(id: string): ContainerRecord {

@@ -54,3 +54,26 @@ test('signalName is the inverse for named signals', (t) => {
   t.is(signalName(9), 'SIGKILL');
   t.is(signalName(40), '40', 'realtime signals have no name');
 });
+
+test('foreground forwarding never leaves SIGPIPE at its default action (tsrun would die of it, exit 141)', async (t) => {
+  const { spawnSync } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  const fg = fileURLToPath(new URL('../../src/cli/foreground.ts', import.meta.url));
+  // Forward (SIGPIPE included), stop forwarding, then raise SIGPIPE: Node resets a signal to
+  // SIG_DFL when its last listener goes, so without the permanent listener this process dies.
+  const script = `
+    const { forwardSignals } = await import(${JSON.stringify(fg)});
+    const seen = [];
+    const stop = forwardSignals((s) => seen.push(s));
+    process.kill(process.pid, 'SIGPIPE');
+    await new Promise((r) => setTimeout(r, 50));
+    stop();
+    process.kill(process.pid, 'SIGPIPE');
+    await new Promise((r) => setTimeout(r, 50));
+    console.log(JSON.stringify(seen));
+  `;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+  t.is(r.signal, null, `died of ${r.signal}: ${r.stderr}`);
+  t.is(r.status, 0, r.stderr);
+  t.deepEqual(JSON.parse(r.stdout), [13], 'SIGPIPE was forwarded while forwarding, not after');
+});

@@ -7,8 +7,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { toState } from '../../src/container/state.js';
 import { ExistsError, InvalidArgumentError, NotFoundError } from '../../src/errors.js';
-import { containerStatus, isAlive, readProcStat } from '../../src/state/status.js';
+import { managerFromRecord } from '../../src/cgroups/select.js';
+import { containerStatus as statusWith, isAlive, readProcStat } from '../../src/state/status.js';
 import { FIFO_FILE, StateStore, validateId, writeAtomic, type ContainerRecord } from '../../src/state/store.js';
+
+/** The status as the container handle computes it: paused is asked of the record's cgroup Manager. */
+function containerStatus(rec: ContainerRecord, dir: string, createUnderWay?: () => boolean) {
+  return statusWith(rec, dir, { cgroup: managerFromRecord(rec.cgroup, rec.id), createUnderWay });
+}
 
 function tmpDir(t: import('ava').ExecutionContext): string {
   const d = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrun-status-'));
@@ -93,6 +99,41 @@ test('paused: cgroup.freeze says 1 (checked before created/running)', (t) => {
   fs.writeFileSync(path.join(cg, 'cgroup.freeze'), '0\n');
   t.is(containerStatus(rec, dir), 'running');
   t.is(containerStatus(record({ pid: 0, cgroup: { dir: cg, created: [] } }), dir), 'stopped', 'a dead init is stopped even in a cgroup');
+});
+
+test('creating: a record still marked creating whose create holds the lock; stopped once that create is gone', (t) => {
+  const dir = tmpDir(t);
+  const half = record({ pid: 0, creating: true });
+  t.is(
+    containerStatus(half, dir, () => true),
+    'creating',
+  );
+  t.is(
+    containerStatus(half, dir, () => false),
+    'stopped',
+    'a create killed half-way: delete cleans it up',
+  );
+  t.is(containerStatus(half, dir), 'stopped', 'a locked handle never sees a create under way');
+});
+
+test('the store: a create holding the lock is seen by isLocked; lockAsync waits for it on the event loop', async (t) => {
+  const store = new StateStore(path.join(tmpDir(t), 'root'));
+  store.claim('c1');
+  t.false(store.isLocked('c1'));
+  const release = store.lock('c1');
+  t.true(store.isLocked('c1'));
+  let got = false;
+  const waiting = store.lockAsync('c1').then((r) => {
+    got = true;
+    return r;
+  });
+  await new Promise((r) => setImmediate(r));
+  t.false(got, 'the second lock waits');
+  release();
+  const release2 = await waiting;
+  t.true(store.isLocked('c1'));
+  release2();
+  t.false(store.isLocked('c1'));
 });
 
 test('toState: runc key order, pid 0 when stopped, annotations only when set', (t) => {

@@ -6,7 +6,7 @@ import type { VerbContext } from '../main.js';
 export default async function del({ cl, log, id }: VerbContext): Promise<number> {
   const force = cl.flags.force === true;
   try {
-    await deleteContainer(cl.global.root, id, force, log);
+    await deleteContainer({ root: cl.global.root, id, force, logger: log });
   } catch (err) {
     // runc delete.go: a directory without state is an aborted create; --force makes a missing
     // container a success, which is what engines expect of an idempotent delete.

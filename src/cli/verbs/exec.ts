@@ -1,22 +1,26 @@
-import { execProcess, loadProcessFile } from '../../container/exec.js';
+import { loadProcessFile, startExec } from '../../container/exec.js';
+import { openContainer } from '../../container/handle.js';
+import { closeQuietly } from '../../container/process-control.js';
 import { InvalidArgumentError } from '../../errors.js';
 import type { Process } from '../../spec/types.js';
-import { StateStore } from '../../state/store.js';
 import type { VerbContext } from '../main.js';
 import { str } from './flags.js';
+import { waitForeground } from '../foreground.js';
 
 function list(v: unknown): string[] {
   return Array.isArray(v) ? v.map(String) : [];
 }
 
 /** runc exec.go getProcess: the container's process, with the command line's changes. */
-function processFromFlags(ctx: VerbContext): Process {
+async function processFromFlags(ctx: VerbContext): Promise<Process> {
   const { cl, id } = ctx;
   const file = str(cl, 'process');
   if (file) return loadProcessFile(file);
   const args = cl.args.slice(1);
   if (!args.length) throw new InvalidArgumentError('exec: no command specified (use --process or give the command)');
-  const base = new StateStore(cl.global.root).load(id).config.process;
+  const h = await openContainer(cl.global.root, id);
+  h.release();
+  const base = h.record.config.process;
   if (!base) throw new InvalidArgumentError(`container ${id} has no process to base exec on`);
   const p: Process = structuredClone(base);
   p.args = args;
@@ -47,11 +51,13 @@ function processFromFlags(ctx: VerbContext): Process {
 
 export default async function exec(ctx: VerbContext): Promise<number> {
   const { cl, log, id } = ctx;
-  const r = await execProcess({
+  const proc = await processFromFlags(ctx);
+  const detach = cl.flags.detach === true;
+  const s = await startExec({
     root: cl.global.root,
     id,
-    process: processFromFlags(ctx),
-    detach: cl.flags.detach === true,
+    process: proc,
+    detach,
     pidFile: str(cl, 'pid-file'),
     consoleSocket: str(cl, 'console-socket'),
     pidfdSocket: str(cl, 'pidfd-socket'),
@@ -60,5 +66,10 @@ export default async function exec(ctx: VerbContext): Promise<number> {
     ignorePaused: cl.flags['ignore-paused'] === true,
     logger: log,
   });
-  return r.status ?? 0;
+  try {
+    if (detach) return 0;
+    return (await waitForeground(s.pidfd, s.consoleFd, proc.consoleSize)).status;
+  } finally {
+    closeQuietly(s.pidfd);
+  }
 }

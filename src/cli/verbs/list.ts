@@ -8,8 +8,8 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]))).join('')).join('\n') + '\n';
 }
 
-export default function list({ cl }: VerbContext): number {
-  const all = listContainers(cl.global.root);
+export default async function list({ cl }: VerbContext): Promise<number> {
+  const all = await listContainers({ root: cl.global.root });
   if (cl.flags.quiet === true) {
     writeOut(all.map((c) => `${c.id}\n`).join(''));
     return 0;

@@ -3,15 +3,16 @@
 import { InvalidArgumentError } from '../../errors.js';
 import { containerPids, psTable } from '../../container/ps.js';
 import type { VerbContext } from '../main.js';
+import { writeOut } from '../output.js';
 
-export default function ps({ cl, id }: VerbContext): number {
+export default async function ps({ cl, id }: VerbContext): Promise<number> {
   const format = String(cl.flags.format ?? 'table');
-  const pids = containerPids(cl.global.root, id);
+  const pids = await containerPids({ root: cl.global.root, id });
   if (format === 'json') {
-    process.stdout.write(`${JSON.stringify(pids)}\n`);
+    writeOut(`${JSON.stringify(pids)}\n`);
     return 0;
   }
   if (format !== 'table') throw new InvalidArgumentError(`invalid format option: ${format}`);
-  process.stdout.write(psTable(pids, cl.args.slice(1)));
+  writeOut(await psTable(pids, cl.args.slice(1)));
   return 0;
 }

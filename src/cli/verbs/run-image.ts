@@ -5,6 +5,8 @@ import { InvalidArgumentError } from '../../errors.js';
 import { runImage, type ImageRunEvent } from '../../container/image-run.js';
 import { createProgressRenderer } from '../../image/progress.js';
 import type { VerbContext } from '../main.js';
+import { finishRun } from '../finish-run.js';
+import { writeOut } from '../output.js';
 import { str } from './flags.js';
 import { imageRootOf, progressMode } from './image.js';
 
@@ -17,6 +19,7 @@ export default async function runFromImage({ cl, log }: VerbContext): Promise<nu
   const renderer = createProgressRenderer(process.stderr, mode);
   const network = str(cl, 'network') ?? 'none';
   if (network !== 'none' && network !== 'host') throw new InvalidArgumentError(`--network ${network}: want none or host`);
+  const detach = cl.flags.detach === true;
   const ids = cl.args.length - (cl.rest?.length ?? 0);
   const onEvent = (e: ImageRunEvent) => {
     if (e.type === 'unpack') {
@@ -42,7 +45,8 @@ export default async function runFromImage({ cl, log }: VerbContext): Promise<nu
       network,
       hostname: str(cl, 'hostname'),
       rm: cl.flags.rm === true,
-      detach: cl.flags.detach === true,
+      detach,
+      subreaper: !detach,
       pidFile: str(cl, 'pid-file'),
       consoleSocket: str(cl, 'console-socket'),
       systemdCgroup: cl.global.systemdCgroup,
@@ -50,8 +54,8 @@ export default async function runFromImage({ cl, log }: VerbContext): Promise<nu
       pull: { creds: str(cl, 'creds'), insecure: cl.flags.insecure === true, platform: str(cl, 'platform') },
       onEvent,
     });
-    if (cl.flags.detach === true) process.stdout.write(`${r.id}\n`);
-    return r.status;
+    if (detach) writeOut(`${r.id}\n`);
+    return await finishRun(r, { root: cl.global.root, id: r.id, detach, keep: cl.flags.rm !== true, logger: log });
   } finally {
     renderer.end();
   }

@@ -1,9 +1,17 @@
 // runc update.go: -r/--resources FILE or "-" (stdin) with a LinuxResources JSON, otherwise the
 // individual flags. Intel RDT schemata are not supported by tsrun.
 import { InvalidArgumentError } from '../../errors.js';
-import { readResources, resourcesFromFlags, updateContainer } from '../../container/update.js';
+import { readFileSync } from 'node:fs';
+import { parseResourcesJson, resourcesFromFlags, updateContainer } from '../../container/update.js';
+import type { LinuxResources } from '../../spec/types.js';
 import type { VerbContext } from '../main.js';
 import { str } from './flags.js';
+
+/** -r FILE, or "-": the caller's standard input (containerd and CRI-O send it that way). */
+function readResources(source: string): LinuxResources {
+  const text = readFileSync(source === '-' ? 0 : source, 'utf8');
+  return parseResourcesJson(text, source === '-' ? 'standard input' : source);
+}
 
 export default async function update({ cl, id }: VerbContext): Promise<number> {
   if (str(cl, 'l3-cache-schema') || str(cl, 'mem-bw-schema')) {
@@ -32,6 +40,6 @@ export default async function update({ cl, id }: VerbContext): Promise<number> {
         cpuIdle: str(cl, 'cpu-idle'),
         pidsLimit: typeof pidsLimit === 'number' ? pidsLimit : undefined,
       });
-  await updateContainer(cl.global.root, id, r);
+  await updateContainer({ root: cl.global.root, id, resources: r });
   return 0;
 }

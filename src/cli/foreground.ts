@@ -1,11 +1,14 @@
-// Waiting for a foreground process (run, exec): signals are forwarded, a terminal is proxied, and
-// the exit comes through the pidfd on the event loop (no polling; libuv's SIGCHLD handler waits
-// only for its own children).
+// The CLI's foreground `run` and `exec` (runc utils_linux.go runProcess, signals.go): this
+// process's signals are forwarded to the container's process, a terminal is proxied to the
+// caller's stdio, and the exit comes through the pidfd on the event loop. The library never does
+// any of this: it hands out streams and a ProcessHandle instead.
 import { constants } from 'node:os';
-import { addon } from '../sys/addon.js';
+import { waitPidfd, setTerminalSize, signalPidfd, type ExitStatus } from '../container/process-control.js';
 import type { Box } from '../spec/types.js';
 
-const FORWARDED: NodeJS.Signals[] = [
+export type { ExitStatus };
+
+export const FORWARDED: readonly NodeJS.Signals[] = [
   'SIGTERM',
   'SIGINT',
   'SIGHUP',
@@ -21,32 +24,32 @@ const FORWARDED: NodeJS.Signals[] = [
   'SIGPIPE',
 ];
 
-export interface ExitStatus {
-  exitCode: number | null;
-  signal: number | null;
-  /** What a shell would report: the exit code, or 128 + the signal number. */
-  status: number;
+/**
+ * Node ignores SIGPIPE at start-up, but removing a signal's last listener resets it to SIG_DFL:
+ * after forwarding SIGPIPE, a write to a closed pipe would kill tsrun (exit 141). This listener
+ * is added once and never removed, so SIGPIPE stays caught (and does nothing).
+ */
+function keepSigpipeCaught(): void {}
+
+/** Forwards each of FORWARDED to send until the returned function is called. */
+export function forwardSignals(send: (signal: number) => void): () => void {
+  if (!process.listeners('SIGPIPE').includes(keepSigpipeCaught)) process.on('SIGPIPE', keepSigpipeCaught);
+  const forward = (sig: NodeJS.Signals) => send(constants.signals[sig]);
+  for (const s of FORWARDED) process.on(s, forward);
+  return () => {
+    for (const s of FORWARDED) process.off(s, forward);
+  };
 }
 
-export function waitPidfd(pidfd: number): Promise<ExitStatus> {
-  return new Promise((resolve, reject) => {
-    addon().watchPidfd(pidfd, (r) => {
-      if (r instanceof Error) reject(r);
-      else resolve({ exitCode: r.exitCode, signal: r.signal, status: r.signal ? 128 + r.signal : (r.exitCode ?? 0) });
-    });
-  });
-}
-
+/** Waits for a foreground process (a child of this one): signals forwarded, terminal proxied. */
 export async function waitForeground(pidfd: number, consoleFd?: number, consoleSize?: Box): Promise<ExitStatus> {
-  const a = addon();
-  const forward = (sig: NodeJS.Signals) => {
+  const stop = forwardSignals((sig) => {
     try {
-      a.pidfdSendSignal(pidfd, constants.signals[sig]);
+      signalPidfd(pidfd, sig);
     } catch {
       /* exited */
     }
-  };
-  for (const s of FORWARDED) process.on(s, forward);
+  });
   const console = consoleFd !== undefined ? await proxyConsole(consoleFd, consoleSize) : undefined;
   try {
     const r = await waitPidfd(pidfd);
@@ -54,7 +57,7 @@ export async function waitForeground(pidfd: number, consoleFd?: number, consoleS
     return r;
   } finally {
     console?.close();
-    for (const s of FORWARDED) process.off(s, forward);
+    stop();
   }
 }
 
@@ -64,11 +67,10 @@ export async function waitForeground(pidfd: number, consoleFd?: number, consoleS
  */
 async function proxyConsole(master: number, size?: Box) {
   const tty = await import('node:tty');
-  const a = addon();
   const stream = new tty.ReadStream(master);
   const stdin = process.stdin as NodeJS.ReadStream;
   const resize = () => {
-    if (process.stdout.isTTY) a.setWinsize(master, process.stdout.rows, process.stdout.columns);
+    if (process.stdout.isTTY) setTerminalSize(master, process.stdout.rows, process.stdout.columns);
   };
   if (!size) resize();
   const raw = stdin.isTTY;
@@ -83,6 +85,8 @@ async function proxyConsole(master: number, size?: Box) {
   stream.pipe(process.stdout, { end: false });
   stdin.pipe(stream);
   return {
+    // Output still buffered in the pty after the exit: read it, but not forever (a grandchild
+    // may hold the slave open).
     drained: () => Promise.race([ended, new Promise<void>((r) => setTimeout(r, 2000).unref())]),
     close: () => {
       process.off('SIGWINCH', resize);
