@@ -7,7 +7,7 @@
 import { closeSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import type tty from 'node:tty';
-import { InvalidStateError, TsrunError } from '../errors.js';
+import { InvalidStateError, SyscallError } from '../errors.js';
 import { addon } from '../sys/addon.js';
 import { parseSignal } from '../container/signals.js';
 import { resizePty, type StdioStreams } from './stdio.js';
@@ -112,7 +112,7 @@ export class ProcessHandle implements StdioStreams {
         closeSync(this.#pidfd);
         this.#pidfd = -1;
         if (r instanceof Error) {
-          reject(new TsrunError('TSRUN_SYSTEM', `wait for process ${pid}: ${r.message}`, { cause: r }));
+          reject(SyscallError.fromErrnoException(r as NodeJS.ErrnoException, { syscall: 'waitid', context: `wait for process ${pid}` }));
           return;
         }
         this.#status = { exitCode: r.exitCode, signal: r.signal };
@@ -142,7 +142,7 @@ export class ProcessHandle implements StdioStreams {
       addon().pidfdSendSignal(this.#pidfd, n);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ESRCH') throw new InvalidStateError(`process ${this.pid} is not running`);
-      throw new TsrunError('TSRUN_SYSTEM', `kill ${this.pid}: ${(err as Error).message}`, { cause: err });
+      throw SyscallError.fromErrnoException(err as NodeJS.ErrnoException, { syscall: 'pidfd_send_signal', context: `kill ${this.pid}` });
     }
   }
 
