@@ -83,7 +83,9 @@ async function proxyConsole(master: number, size?: Box) {
     stream.on('error', () => resolve());
   });
   stream.pipe(process.stdout, { end: false });
-  stdin.pipe(stream);
+  // Not ended with stdin: Bun's tty.ReadStream has no end() (an "end" option shadows it), and the
+  // container's side of the pty ends with the container anyway.
+  stdin.pipe(stream, { end: false });
   return {
     // Output still buffered in the pty after the exit: read it, but not forever (a grandchild
     // may hold the slave open).
