@@ -77,17 +77,22 @@ export class InvalidSpecError extends TsrunError {
   }
 }
 
-const systemErrors = getSystemErrorMap();
-const errnoNames = new Map<number, string>(Object.entries(os.constants.errno).map(([name, num]) => [num, name]));
+// Built on first use: getSystemErrorMap() costs about 2 ms, and every CLI verb loads this module
+// while few ever format an errno.
+let systemErrors: Map<number, [string, string]> | undefined;
+let errnoNames: Map<number, string> | undefined;
 
 /** "ENOENT" for 2 (either sign); "E<n>" when neither libuv nor os.constants names it. */
 export function errnoName(errno: number): string {
   const n = Math.abs(errno);
+  systemErrors ??= getSystemErrorMap();
+  errnoNames ??= new Map<number, string>(Object.entries(os.constants.errno).map(([name, num]) => [num, name]));
   return systemErrors.get(-n)?.[0] ?? errnoNames.get(n) ?? `E${n}`;
 }
 
 /** libuv's lower-case strerror text for an errno (either sign), or undefined when it has none. */
 export function errnoText(errno: number): string | undefined {
+  systemErrors ??= getSystemErrorMap();
   return systemErrors.get(-Math.abs(errno))?.[1];
 }
 
