@@ -4,7 +4,7 @@
 // function; every wait is on the event loop: the init's pidfd turning readable, then the cgroup's
 // cgroup.events saying "populated 0" (inotify), so the cgroup can be removed at once.
 import { closeSync } from 'node:fs';
-import { hookState, runHooks } from './hooks.js';
+import { hookState, runAllHooks } from './hooks.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { addon } from '../sys/addon.js';
 import { isAlive } from '../state/status.js';
@@ -84,11 +84,9 @@ async function destroy(h: ContainerHandle, logger: Logger): Promise<void> {
   await h.cgroup.destroy();
   h.store.remove(rec.id);
   const hooks = rec.config.hooks?.poststop;
+  // runtime-spec config.md "Poststop": on failure "the runtime MUST log a warning, but the remaining
+  // hooks and lifecycle continue": every hook runs, each failure is logged.
   if (hooks?.length) {
-    try {
-      await runHooks('poststop', hooks, hookState(rec.config, rec.id, rec.bundle, 'stopped'));
-    } catch (err) {
-      logger.warn((err as Error).message);
-    }
+    for (const err of await runAllHooks('poststop', hooks, hookState(rec.config, rec.id, rec.bundle, 'stopped'))) logger.warn(err.message);
   }
 }

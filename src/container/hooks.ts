@@ -1,6 +1,7 @@
 // Hooks run by the runtime in its own namespaces (runtime-spec config.md "POSIX-platform Hooks"):
 // prestart and createRuntime during create, poststart after start, poststop after delete. Each
-// gets the container state on stdin, its own `env` only, and is killed after `timeout` seconds.
+// gets the container state on stdin, its own `env` (the runtime's environment when it has none, as
+// runc and crun), and is killed after `timeout` seconds.
 // createContainer and startContainer run inside the container's namespaces: the plan interpreter
 // runs those (OP_RUN_HOOK).
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -36,37 +37,84 @@ export function envObject(env: readonly string[] | undefined): Record<string, st
   return out;
 }
 
-/** Runs the hooks of one kind in order; the first failure rejects, naming the hook. */
+/** Runs the hooks of one kind in order; the first failure rejects, in runc's words. */
 export async function runHooks(kind: HookName, hooks: readonly Hook[] | undefined, state: HookState): Promise<void> {
-  for (const [i, h] of (hooks ?? []).entries()) await runHook(`${kind} hook #${i} (${h.path})`, h, JSON.stringify(state));
+  const input = JSON.stringify(state);
+  for (const [i, h] of (hooks ?? []).entries()) {
+    try {
+      await runHook(h, input);
+    } catch (err) {
+      throw hookFailure(kind, i, err);
+    }
+  }
 }
 
-/** Output kept for the error message; the rest is read and dropped. */
+/**
+ * Runs every hook of one kind even when some fail (runtime-spec config.md: a failing poststop
+ * hook "MUST log a warning" and the remaining hooks run); returns the failures, each in runc's words.
+ */
+export async function runAllHooks(kind: HookName, hooks: readonly Hook[] | undefined, state: HookState): Promise<HookError[]> {
+  const input = JSON.stringify(state);
+  const failures: HookError[] = [];
+  for (const [i, h] of (hooks ?? []).entries()) {
+    try {
+      await runHook(h, input);
+    } catch (err) {
+      failures.push(hookFailure(kind, i, err));
+    }
+  }
+  return failures;
+}
+
+// runc libcontainer/configs/config.go Hooks.Run: "error running %s hook #%d: %w".
+function hookFailure(kind: HookName, i: number, err: unknown): HookError {
+  return new HookError(`error running ${kind} hook #${i}: ${(err as Error).message}`, { cause: err });
+}
+
+/** Output kept for the error message, per stream; the rest is read and dropped. */
 const OUTPUT_LIMIT = 1 << 20;
 
+function collector(): { keep: (b: Buffer) => void; text: () => string } {
+  const chunks: Buffer[] = [];
+  let kept = 0;
+  return {
+    keep: (b) => {
+      if (kept >= OUTPUT_LIMIT) return;
+      chunks.push(b);
+      kept += b.length;
+    },
+    text: () => Buffer.concat(chunks).toString(),
+  };
+}
+
 /**
- * One hook: the state on stdin, its own env only, SIGKILL after `timeout` seconds. A hook that
- * exits without reading its stdin is valid (EPIPE on the state write is not an error).
+ * A hook's environment: its own `env` when given (even empty), else the runtime's own, as runc's
+ * exec.Cmd with a nil Env (and crun) do.
  */
-function runHook(what: string, h: Hook, input: string): Promise<void> {
+export function hookEnv(h: Hook): NodeJS.ProcessEnv {
+  return h.env ? envObject(h.env) : process.env;
+}
+
+/**
+ * One hook: the state on stdin, SIGKILL after `timeout` seconds. A hook that exits without reading
+ * its stdin is valid (EPIPE on the state write is not an error). The errors are runc's
+ * (configs.Command.Run): "error running hook: exit status 3, stdout: …, stderr: …",
+ * "hook ran past specified timeout of 1.0s", "fork/exec /x: no such file or directory".
+ */
+function runHook(h: Hook, input: string): Promise<void> {
   const args = h.args?.length ? h.args : [h.path];
   return new Promise<void>((resolve, reject) => {
     let child: ChildProcess;
     try {
-      child = spawn(h.path, args.slice(1), { argv0: args[0], env: envObject(h.env), stdio: ['pipe', 'pipe', 'pipe'] });
+      child = spawn(h.path, args.slice(1), { argv0: args[0], env: hookEnv(h), stdio: ['pipe', 'pipe', 'pipe'] });
     } catch (err) {
-      reject(new HookError(`${what}: ${(err as Error).message}`, { cause: err }));
+      reject(startError(h, err));
       return;
     }
-    const chunks: Buffer[] = [];
-    let kept = 0;
-    const keep = (b: Buffer) => {
-      if (kept >= OUTPUT_LIMIT) return;
-      chunks.push(b);
-      kept += b.length;
-    };
-    child.stdout!.on('data', keep);
-    child.stderr!.on('data', keep);
+    const out = collector();
+    const errOut = collector();
+    child.stdout!.on('data', out.keep);
+    child.stderr!.on('data', errOut.keep);
     child.stdin!.on('error', () => {}); // EPIPE: the hook did not read its stdin
     child.stdin!.end(input);
     let timedOut = false;
@@ -80,13 +128,50 @@ function runHook(what: string, h: Hook, input: string): Promise<void> {
     child.on('error', (err) => (spawnError = err));
     child.on('close', (status, signal) => {
       if (timer) clearTimeout(timer);
-      const out = Buffer.concat(chunks).toString().trim();
-      const tail = out ? `, output: ${out.slice(-500)}` : '';
-      if (spawnError) reject(new HookError(`${what}: ${spawnError.message}`, { cause: spawnError }));
-      else if (timedOut) reject(new HookError(`${what}: timed out after ${h.timeout}s${tail}`));
-      else if (signal) reject(new HookError(`${what}: killed by ${signal}${tail}`));
-      else if (status !== 0) reject(new HookError(`${what}: exit status ${status}${tail}`));
+      const tail = `, stdout: ${out.text()}, stderr: ${errOut.text()}`;
+      // Go's ExitError words: "exit status N", "signal: killed".
+      if (spawnError) reject(startError(h, spawnError));
+      else if (timedOut) reject(new Error(`hook ran past specified timeout of ${h.timeout!.toFixed(1)}s`));
+      else if (signal) reject(new Error(`error running hook: signal: ${signalWords(signal)}${tail}`));
+      else if (status !== 0) reject(new Error(`error running hook: exit status ${status}${tail}`));
       else resolve();
     });
   });
+}
+
+/** Go's exec.Cmd.Start error: "fork/exec /x: no such file or directory". */
+function startError(h: Hook, err: unknown): Error {
+  const e = err as NodeJS.ErrnoException;
+  const reason = e.code ? (ERRNO_WORDS[e.code] ?? e.code) : e.message;
+  return new Error(`fork/exec ${h.path}: ${reason}`, { cause: err });
+}
+
+const ERRNO_WORDS: Record<string, string> = {
+  ENOENT: 'no such file or directory',
+  EACCES: 'permission denied',
+  ENOEXEC: 'exec format error',
+  ENOTDIR: 'not a directory',
+  EISDIR: 'is a directory',
+  ELOOP: 'too many levels of symbolic links',
+  E2BIG: 'argument list too long',
+  ETXTBSY: 'text file busy',
+};
+
+// Go's syscall.Signal String(): the strsignal(3) words, lower case.
+const SIGNAL_WORDS: Record<string, string> = {
+  SIGKILL: 'killed',
+  SIGTERM: 'terminated',
+  SIGSEGV: 'segmentation fault',
+  SIGABRT: 'aborted',
+  SIGINT: 'interrupt',
+  SIGHUP: 'hangup',
+  SIGPIPE: 'broken pipe',
+  SIGQUIT: 'quit',
+  SIGBUS: 'bus error',
+  SIGUSR1: 'user defined signal 1',
+  SIGUSR2: 'user defined signal 2',
+};
+
+function signalWords(signal: NodeJS.Signals): string {
+  return SIGNAL_WORDS[signal] ?? signal;
 }

@@ -155,7 +155,13 @@ for (const kind of ['prestart', 'createRuntime', 'createContainer'] as const) {
     const { b, log } = await hooked(t, (h) => ({ [kind]: [hook(h, kind, {}, ['HOOK_EXIT=3'])], poststop: [hook(h, 'poststop')] }));
     const r = await b.tsrun(['create', '--bundle', b.dir, b.id]);
     t.not(r.code, 0);
-    t.regex(r.stderr, new RegExp(`${kind} hook #0 \\(${b.dir}/hook.sh\\): exit status 3`), r.stderr);
+    // runc's words for the runtime-namespace hooks (configs.Hooks.Run + Command.Run); createContainer
+    // runs in the plan interpreter (src/plan, src/process), which names the op its own way.
+    const words =
+      kind === 'createContainer'
+        ? new RegExp(`${kind} hook #0 \\(${b.dir}/hook.sh\\): exit status 3`)
+        : new RegExp(`error running ${kind} hook #0: error running hook: exit status 3, stdout: , stderr: `);
+    t.regex(r.stderr, words, r.stderr);
     t.false(fs.existsSync(path.join(b.root, b.id)), 'no state left');
     t.deepEqual(
       readLog(log).map((e) => e.hook),
@@ -181,7 +187,7 @@ for (const kind of ['createRuntime', 'createContainer'] as const) {
     const r = await b.tsrun(['create', '--bundle', b.dir, b.id]);
     const took = Date.now() - started;
     t.not(r.code, 0);
-    t.regex(r.stderr, /timed out/, r.stderr);
+    t.regex(r.stderr, kind === 'createRuntime' ? /error running createRuntime hook #0: hook ran past specified timeout of 1\.0s/ : /timed out/, r.stderr);
     t.true(took < 15_000, `create gave up after the 1 s timeout, not the hook's 30 s (${took} ms)`);
     const pid = Number(fs.readFileSync(pidFile, 'utf8'));
     t.true(pid > 1);
@@ -213,7 +219,7 @@ rootTest('a failing poststart hook kills the container and fails start (runtime-
   const { pid } = (await b.state()) as { pid: number };
   const r = await b.tsrun(['start', b.id]);
   t.not(r.code, 0);
-  t.regex(r.stderr, /poststart hook #0 .*exit status 5/, r.stderr);
+  t.regex(r.stderr, /error running poststart hook #0: error running hook: exit status 5/, r.stderr);
   await waitFor(
     () => {
       const s = procStat(pid);
@@ -237,10 +243,77 @@ rootTest('a failing poststop hook is a warning: delete succeeds', async (t) => {
   await b.waitStatus(b.id, 'stopped');
   const r = await b.tsrun(['delete', b.id]);
   t.is(r.code, 0, r.stderr);
-  t.regex(r.stderr, /warn.*poststop hook #0 .*exit status 6/i, `a warning is printed: ${r.stderr}`);
+  t.regex(r.stderr, /warn.*error running poststop hook #0: error running hook: exit status 6/i, `a warning is printed: ${r.stderr}`);
   t.false(fs.existsSync(path.join(b.root, b.id)));
   t.deepEqual(
     readLog(log).map((e) => e.hook),
     ['poststop'],
   );
+});
+
+rootTest("hooks without env get the runtime's environment (runc's nil exec.Cmd Env, crun); an empty env stays empty", async (t) => {
+  let out = '';
+  const b = await makeBundle(t, (s, { dir }) => {
+    out = path.join(dir, 'env');
+    const script = path.join(dir, 'env.sh');
+    fs.writeFileSync(script, `#!/bin/sh\necho "$1 mark=\${TSRUN_HOOK_MARK:-unset}" >> ${out}\n`, { mode: 0o755 });
+    s.process!.args = ['true'];
+    s.hooks = {
+      prestart: [{ path: script, args: [script, 'prestart'] }],
+      createRuntime: [{ path: script, args: [script, 'createRuntime'], env: [] }],
+      poststart: [{ path: script, args: [script, 'poststart'] }],
+      poststop: [{ path: script, args: [script, 'poststop'] }],
+    };
+  });
+  const env = { ...process.env, TSRUN_HOOK_MARK: 'from-runtime' };
+  const r = await b.tsrun(['run', '--bundle', b.dir, b.id], { env });
+  t.is(r.code, 0, r.stderr);
+  t.deepEqual(fs.readFileSync(out, 'utf8').trim().split('\n').sort(), [
+    'createRuntime mark=unset',
+    'poststart mark=from-runtime',
+    'poststop mark=from-runtime',
+    'prestart mark=from-runtime',
+  ]);
+});
+
+rootTest("a failing hook's stdout and stderr are in runc's error words", async (t) => {
+  const b = await makeBundle(t, (s, { dir }) => {
+    const script = path.join(dir, 'loud.sh');
+    fs.writeFileSync(script, '#!/bin/sh\necho to-stdout\necho to-stderr >&2\nexit 2\n', { mode: 0o755 });
+    s.process!.args = ['true'];
+    s.hooks = { prestart: [{ path: '/bin/true' }, { path: script }] };
+  });
+  const r = await b.tsrun(['create', '--bundle', b.dir, b.id]);
+  t.not(r.code, 0);
+  t.regex(r.stderr, /error running prestart hook #1: error running hook: exit status 2, stdout: to-stdout(?:\\n|\n)?, stderr: to-stderr/, r.stderr);
+  const missing = await makeBundle(t, (s) => {
+    s.process!.args = ['true'];
+    s.hooks = { createRuntime: [{ path: '/nonexistent/hook' }] };
+  });
+  const m = await missing.tsrun(['create', '--bundle', missing.dir, missing.id]);
+  t.not(m.code, 0);
+  t.regex(m.stderr, /error running createRuntime hook #0: fork\/exec \/nonexistent\/hook: no such file or directory/, m.stderr);
+});
+
+rootTest('every poststop hook runs when one fails (runtime-spec), each failure logged as a warning', async (t) => {
+  let out = '';
+  const b = await makeBundle(t, (s, { dir }) => {
+    out = path.join(dir, 'ran');
+    const script = path.join(dir, 'ps.sh');
+    fs.writeFileSync(script, `#!/bin/sh\necho "$1" >> ${out}\nexit "$2"\n`, { mode: 0o755 });
+    s.process!.args = ['true'];
+    s.hooks = {
+      poststop: [
+        { path: script, args: [script, 'a', '7'] },
+        { path: script, args: [script, 'b', '0'] },
+        { path: script, args: [script, 'c', '8'] },
+      ],
+    };
+  });
+  t.is((await b.tsrun(['create', '--bundle', b.dir, b.id])).code, 0);
+  const r = await b.tsrun(['delete', '--force', b.id]);
+  t.is(r.code, 0, r.stderr);
+  t.deepEqual(fs.readFileSync(out, 'utf8').trim().split('\n'), ['a', 'b', 'c'], 'all three ran, in order');
+  t.regex(r.stderr, /warn.*error running poststop hook #0: error running hook: exit status 7/i, r.stderr);
+  t.regex(r.stderr, /warn.*error running poststop hook #2: error running hook: exit status 8/i, r.stderr);
 });
