@@ -295,7 +295,7 @@ export async function createContainer(o: CreateOptions & { signal?: AbortSignal 
         store.save(record);
         if (o.pidfdSocket) sendToSocket(o.pidfdSocket, c.pidfd, 'pidfd');
         if (o.pidFile) {
-          writeAtomic(path.resolve(o.pidFile), String(c.pid));
+          writeAtomic(path.resolve(o.pidFile), String(c.pid), 0o644);
           undo.push(() => rmSync(path.resolve(o.pidFile!), { force: true }));
         }
       },

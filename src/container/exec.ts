@@ -146,7 +146,7 @@ export async function startExec(o: ExecOptions): Promise<StartedExec> {
       },
       onReady: (c) => {
         if (o.pidfdSocket) sendToSocket(o.pidfdSocket, c.pidfd, 'pidfd');
-        if (o.pidFile) writeAtomic(path.resolve(o.pidFile), String(c.pid));
+        if (o.pidFile) writeAtomic(path.resolve(o.pidFile), String(c.pid), 0o644);
       },
     });
     try {

@@ -3,7 +3,22 @@
 // mutations hold a per-container flock so concurrent engine calls serialise (runc does the same
 // with its own lock). A directory without state.json is a create that died half-way: it reads as
 // a stopped container so that `delete` can clean it up.
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync, constants } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import {
+  chmodSync,
+  closeSync,
+  fchmodSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+  constants,
+} from 'node:fs';
 import path from 'node:path';
 import { ExistsError, InvalidArgumentError, NotFoundError } from '../errors.js';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -55,7 +70,7 @@ export class StateStore {
 
   /** Makes the container's directory; fails with runc's words if the id is taken. */
   claim(id: string): string {
-    mkdirSync(this.root, { recursive: true, mode: 0o711 });
+    this.#ensureRoot();
     const dir = this.dir(id);
     try {
       mkdirSync(dir, { mode: 0o711 });
@@ -64,6 +79,20 @@ export class StateStore {
       throw err;
     }
     return dir;
+  }
+
+  /**
+   * state.json holds the whole config, environment included: it is 0600 (runc's), so only its
+   * owner reads it. The root and the container directories keep search permission for others
+   * (0711, nothing listable or readable): the init of a user-namespaced container (root mapped to
+   * an unprivileged host uid) binds the notify socket from <root>/<id>/notify, and a 0700 root
+   * refuses that path to it (EACCES; test/integration/notify-socket.test.ts). A root made with
+   * more than 0711 is tightened.
+   */
+  #ensureRoot(): void {
+    mkdirSync(this.root, { recursive: true, mode: 0o711 });
+    const st = statSync(this.root);
+    if (st.mode & 0o066 && st.uid === process.geteuid?.()) chmodSync(this.root, st.mode & 0o7711);
   }
 
   exists(id: string): boolean {
@@ -165,14 +194,36 @@ export class StateStore {
  * Write-then-rename, so readers see the old or the new file, never a torn one. No fsync: the state
  * root lives on tmpfs (/run) and does not outlive a reboot, and runc and crun do not sync either;
  * an fsync cost 47 ms median per create on this machine's ext4.
+ *
+ * The temp file has a random name and is made with O_EXCL|O_NOFOLLOW: a file or symlink planted in
+ * the directory (a pid file's may be writable by others) is never opened, let alone truncated.
+ * mode: 0600 (state) unless told; a pid file is 0644, as runc's.
  */
-export function writeAtomic(file: string, data: string, mode = 0o644): void {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, mode);
-  try {
-    writeSync(fd, data);
-  } finally {
-    closeSync(fd);
+export function writeAtomic(file: string, data: string, mode = 0o600): void {
+  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW; // libuv adds O_CLOEXEC
+  let tmp = '';
+  let fd = -1;
+  for (let i = 0; fd < 0; i++) {
+    tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(8).toString('hex')}.tmp`);
+    try {
+      fd = openSync(tmp, flags, mode);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || i >= 9) throw err;
+    }
   }
-  renameSync(tmp, file);
+  try {
+    fchmodSync(fd, mode); // exactly mode, whatever the umask
+    writeSync(fd, data);
+  } catch (err) {
+    closeSync(fd);
+    unlinkSync(tmp);
+    throw err;
+  }
+  closeSync(fd);
+  try {
+    renameSync(tmp, file);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
 }
