@@ -50,7 +50,7 @@ export class Fs2Manager extends CgroupDirectory implements Manager {
    * on a failed create, nothing of tsrun's may stay on a cgroup others use (issue 13).
    */
   async destroy(): Promise<void> {
-    await withDetached(this.dir, this.attached, () => removeCgroup(this.created));
+    await withDetached(this.dir, this.attached, () => removeCgroup(this.created, this.dir));
   }
 
   record(): CgroupRecord {

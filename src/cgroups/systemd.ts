@@ -133,7 +133,7 @@ export class SystemdManager extends CgroupDirectory implements Manager {
     } catch {
       /* not failed, or gone */
     }
-    await withDetached(this.dir, this.attached, () => removeCgroup(this.created));
+    await withDetached(this.dir, this.attached, () => removeCgroup(this.created, this.dir));
   }
 
   record(): CgroupRecord {

@@ -3,29 +3,43 @@
 // This host may be hybrid (v1 controllers elsewhere): tsrun never touches a v1 hierarchy.
 // Resource limits are applied by controllers.ts through a Manager (manager.ts).
 import { setTimeout as sleep } from 'node:timers/promises';
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, writeFileSync, constants } from 'node:fs';
+import { closeSync, type Dirent, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, statfsSync, writeFileSync, constants } from 'node:fs';
 import path from 'node:path';
 import { CgroupError } from '../errors.js';
 import { writeExisting } from './files.js';
 
 let unifiedRoot: string | null | undefined;
 
-/** Mount point of the cgroup2 hierarchy (from /proc/self/mountinfo), or null when there is none. */
-export function unifiedMount(): string | null {
-  if (unifiedRoot !== undefined) return unifiedRoot;
-  unifiedRoot = null;
+/** statfs(2) f_type of a path, undefined when it cannot be stat'ed (absent, no permission). */
+export type FsTypeOf = (p: string) => number | undefined;
+
+/** CGROUP2_SUPER_MAGIC (linux/magic.h). */
+export const CGROUP2_SUPER_MAGIC = 0x63677270;
+
+function statfsType(p: string): number | undefined {
   try {
-    for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-      const sep = line.indexOf(' - ');
-      if (sep < 0) continue;
-      if (line.slice(sep + 3).startsWith('cgroup2 ')) {
-        unifiedRoot = line.split(' ')[4].replace(/\\040/g, ' ');
-        break;
-      }
-    }
+    return statfsSync(p).type;
   } catch {
-    /* no procfs: no cgroups */
+    return undefined;
   }
+}
+
+/**
+ * Where the cgroup2 hierarchy is, decided as runc does (cgroups.IsCgroup2UnifiedMode and
+ * fs2's UnifiedMountpoint): /sys/fs/cgroup when it is a cgroup2 filesystem, else
+ * /sys/fs/cgroup/unified when that is one (a hybrid host), else none. mountinfo is not read:
+ * a cgroup2 mounted over /sys/fs/cgroup hides an older one that mountinfo still lists first
+ * (issue 13), and the path that resolves is the one that counts.
+ */
+export function findUnifiedMount(fsType: FsTypeOf = statfsType): string | null {
+  if (fsType('/sys/fs/cgroup') === CGROUP2_SUPER_MAGIC) return '/sys/fs/cgroup';
+  if (fsType('/sys/fs/cgroup/unified') === CGROUP2_SUPER_MAGIC) return '/sys/fs/cgroup/unified';
+  return null;
+}
+
+/** Mount point of the cgroup2 hierarchy (findUnifiedMount, cached), or null when there is none. */
+export function unifiedMount(): string | null {
+  if (unifiedRoot === undefined) unifiedRoot = findUnifiedMount();
   return unifiedRoot;
 }
 
@@ -174,25 +188,57 @@ export function killAll(dir: string): boolean {
   }
 }
 
-/** Removes the created directories, innermost first; waits briefly for exiting processes. */
-export async function removeCgroup(created: readonly string[]): Promise<void> {
-  for (const d of [...created].reverse()) {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        rmdirSync(d);
-        break;
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT') break;
-        if (code === 'EBUSY' && attempt < 50) {
-          await sleep(10);
-          continue;
-        }
-        if (code === 'ENOTEMPTY' || code === 'EBUSY') return; // shared with others: leave it
-        throw new CgroupError(`remove cgroup ${d}: ${(err as Error).message}`, { cause: err });
+/** rmdir that waits briefly for exiting processes (EBUSY); false when it is not empty or still busy. */
+async function rmdirCgroup(d: string): Promise<boolean> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      rmdirSync(d);
+      return true;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return true;
+      if (code === 'EBUSY' && attempt < 50) {
+        await sleep(10);
+        continue;
       }
+      if (code === 'ENOTEMPTY' || code === 'EBUSY') return false;
+      throw new CgroupError(`remove cgroup ${d}: ${(err as Error).message}`, { cause: err });
     }
   }
+}
+
+/**
+ * Removes every cgroup below `dir`, bottom-up (runc cgroups.RemovePath): the container may have
+ * made child cgroups of its own (a nested runtime, systemd inside), and those would otherwise
+ * keep its cgroup, and themselves, alive after delete (issue 13). Only directories: the
+ * interface files of a cgroup go with its rmdir.
+ */
+async function removeSubtree(dir: string): Promise<void> {
+  let entries: Dirent[];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw new CgroupError(`remove cgroup ${dir}: ${(err as Error).message}`, { cause: err });
+  }
+  for (const e of entries) {
+    if (!e.isDirectory()) continue;
+    const child = path.join(dir, e.name);
+    await removeSubtree(child);
+    if (!(await rmdirCgroup(child))) throw new CgroupError(`remove cgroup ${child}: it still holds processes`);
+  }
+}
+
+/**
+ * Removes the created directories, innermost first; waits briefly for exiting processes. The
+ * container's own cgroup `dir`, when tsrun made it, goes with everything below it; a directory
+ * above it that is not empty (another container's sibling) stays, as does any directory tsrun
+ * did not create (a shared cgroup named by an absolute cgroupsPath keeps its children).
+ */
+export async function removeCgroup(created: readonly string[], dir?: string): Promise<void> {
+  const order = [...created].reverse();
+  if (dir !== undefined && order[0] === dir) await removeSubtree(dir);
+  for (const d of order) if (!(await rmdirCgroup(d))) return; // shared with others: leave it
 }
 
 export function closeFd(fd: number): void {
