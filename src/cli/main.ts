@@ -5,9 +5,9 @@ import { describeError } from '../errors.js';
 import { writeOut } from './output.js';
 import { verbFunction } from './verb-module.js';
 import { openLog, type Logger } from './log.js';
-import { commandHelp, globalHelp, parseCommandLine, UsageError, type ParsedCommandLine } from './parse.js';
+import { commandHelp, globalHelp, HelpTopicError, parseCommandLine, UsageError, type GlobalOptions, type ParsedCommandLine } from './parse.js';
 
-import { engineName, VERSION } from './version.js';
+import { engineName, RUNC_COMPATIBLE, VERSION } from './version.js';
 
 export { VERSION };
 
@@ -39,8 +39,23 @@ const VERBS: Record<string, () => Promise<{ default: Verb }>> = {
   image: () => import('./verbs/image.js'),
 };
 
+// runc's first lines (go-runc's Version() reads the "… version " prefix, "commit: ", "spec: "), then
+// the runc release whose CLI, words and exit codes this one matches, and the JS engine.
 function versionText(): string {
-  return `tsrun version ${VERSION}\ncommit: none\nspec: 1.3.0\nengine: ${engineName()}\n`;
+  return `tsrun version ${VERSION}\ncommit: none\nspec: 1.3.0\nrunc: ${RUNC_COMPATIBLE}\nengine: ${engineName()}\n`;
+}
+
+/**
+ * runc for an unknown command or help topic: urfave's ShowCommandHelp error goes through runc's
+ * FatalWriter (an error line in the log, plus the raw words on stderr when the log is a file), exit 3.
+ */
+function noHelpTopic(global: GlobalOptions, topic: string): number {
+  const log = openLog({ path: global.log, format: global.logFormat, debug: global.debug });
+  const msg = `No help topic for '${topic}'\n`;
+  log.error(msg);
+  log.close();
+  if (global.log) process.stderr.write(msg);
+  return 3;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -48,6 +63,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     cl = parseCommandLine(argv);
   } catch (err) {
+    if (err instanceof HelpTopicError) return noHelpTopic(err.global, err.topic);
     if (err instanceof UsageError) {
       process.stderr.write(`Incorrect Usage: ${err.message}\n\n${err.command ? commandHelp(err.command) : globalHelp(VERSION)}`);
       return 1;
@@ -61,7 +77,13 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (!cl.command || cl.global.help || cl.command === 'help') {
     const topic = cl.command === 'help' ? cl.args[0] : undefined;
-    writeOut(topic ? commandHelp(topic) : globalHelp(VERSION));
+    let text: string;
+    try {
+      text = topic ? commandHelp(topic) : globalHelp(VERSION);
+    } catch {
+      return noHelpTopic(cl.global, topic!);
+    }
+    writeOut(text);
     return 0;
   }
   if (cl.help) {

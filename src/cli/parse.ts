@@ -39,6 +39,20 @@ export interface ParsedCommandLine {
   rest?: string[];
 }
 
+/**
+ * An unknown command or help topic: runc (urfave/cli's ShowCommandHelp) exits 3 and reports
+ * "No help topic for 'x'" through its logger, after the global options (--log) took effect.
+ */
+export class HelpTopicError extends Error {
+  readonly topic: string;
+  readonly global: GlobalOptions;
+  constructor(topic: string, global: GlobalOptions) {
+    super(`No help topic for '${topic}'`);
+    this.topic = topic;
+    this.global = global;
+  }
+}
+
 /** A command line the grammar rejects; the CLI prints it with the command's help (runc "Incorrect Usage"). */
 export class UsageError extends InvalidArgumentError {
   readonly command: string | undefined;
@@ -223,11 +237,13 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
   if (g.log !== undefined && g.log !== '') global.log = g.log as string;
   if (g['image-root'] !== undefined && g['image-root'] !== '') global.imageRoot = g['image-root'] as string;
 
-  if (next >= argv.length) return { global, command: undefined, flags: {}, args: [], help: false };
+  // runc (urfave/cli) handles -v/--version and -h/--help before it looks at the command: `runc
+  // --version x` prints the version, `runc -h nosuch` the global help.
+  if (next >= argv.length || global.version || global.help) return { global, command: undefined, flags: {}, args: [], help: false };
   const name = argv[next];
   const spec = findCommand(name);
-  // urfave's wording for an unknown command.
-  if (!spec) throw new UsageError(`No help topic for '${name}'`);
+  // urfave's wording for an unknown command, and its exit code 3.
+  if (!spec) throw new HelpTopicError(name, global);
   if (spec.subcommands) return parseSubcommand(argv, next + 1, spec, global);
   const flags = defaults(spec.flags);
   const { args, rest } = parseFlags(argv, next + 1, commandIndex(spec), flags, { stopOnNthArg: spec.stopOnNthArg, command: spec.name });

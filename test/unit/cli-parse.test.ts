@@ -1,6 +1,6 @@
 import test from 'ava';
 import { COMMANDS, GLOBAL_FLAGS } from '../../src/cli/commands.js';
-import { UsageError, commandHelp, defaultRoot, globalHelp, parseCommandLine } from '../../src/cli/parse.js';
+import { HelpTopicError, UsageError, commandHelp, defaultRoot, globalHelp, parseCommandLine } from '../../src/cli/parse.js';
 
 const ENV = { XDG_RUNTIME_DIR: '/run/user/1000' };
 const parse = (line: string | string[]) => parseCommandLine(typeof line === 'string' ? line.split(' ') : line, ENV);
@@ -149,7 +149,6 @@ test('errors are worded as Go flag / urfave / runc word them', (t) => {
     ['create --preserve-fds abc id', 'invalid value "abc" for flag -preserve-fds: parse error', 'create'],
     ['events --interval 5 id', 'invalid value "5" for flag -interval: parse error', 'events'],
     ['exec -g x id sh', 'invalid value "x" for flag -g: parse error', 'exec'],
-    ['foo', "No help topic for 'foo'", undefined],
     ['--log-format xml state x', 'invalid log-format: xml', undefined],
     ['--rootless maybe state x', 'invalid value for --rootless: "maybe"', undefined],
     ['state', 'tsrun: "state" requires exactly 1 argument(s)', 'state'],
@@ -165,6 +164,18 @@ test('errors are worded as Go flag / urfave / runc word them', (t) => {
     t.is((err as UsageError).command, command, line);
     t.is((err as UsageError).code, 'TSRUN_INVALID_ARGUMENT');
   }
+});
+
+test("an unknown command is urfave's help-topic error (runc exits 3), after the global options", (t) => {
+  const err = t.throws(() => parse('--log /tmp/x.log --log-format json foo'), { instanceOf: HelpTopicError });
+  t.is(err!.message, "No help topic for 'foo'");
+  t.is((err as HelpTopicError).topic, 'foo');
+  t.like((err as HelpTopicError).global, { log: '/tmp/x.log', logFormat: 'json' });
+});
+
+test('-v/--version and -h/--help come before the command, as in urfave/cli', (t) => {
+  t.like(parse('--version nosuch'), { command: undefined, global: { version: true } });
+  t.like(parse('-h nosuch'), { command: undefined, global: { help: true } });
 });
 
 test('help and version', (t) => {
