@@ -5,7 +5,8 @@
 // Linux (fifo(7)), so neither of the two real opens that follow does; the FIFO is unlinked at
 // once. The parent's ends are wrapped in net.Socket (a libuv pipe handle on epoll): an
 // fs.ReadStream would park a threadpool thread per stream and starve every other fs call.
-import { closeSync, constants, existsSync, mkdirSync, openSync, unlinkSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, rmdirSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -32,7 +33,6 @@ export interface PreparedStdio extends StdioStreams {
   destroy(): void;
 }
 
-let counter = 0;
 const dirReady = new Set<string>();
 
 /** Where FIFOs are made and at once unlinked: a tmpfs when there is one (no disk metadata writes). */
@@ -52,14 +52,25 @@ export function normalizeStdio(o: StdioOption | undefined): [StdioEntry, StdioEn
   return list as [StdioEntry, StdioEntry, StdioEntry];
 }
 
-/** Two fds on one new pipe: [read end, write end], both close-on-exec (libuv opens O_CLOEXEC). */
+/**
+ * Two fds on one new pipe: [read end, write end], both close-on-exec (libuv opens O_CLOEXEC). The
+ * FIFO lives, for the few syscalls it exists, in a directory of its own made by mkdtemp (0700, a
+ * random name) inside dir (/dev/shm, shared with every user): nobody can plant a file where it
+ * goes, nor open it meanwhile.
+ */
 export function makePipe(dir: string): [number, number] {
   if (!dirReady.has(dir)) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     dirReady.add(dir);
   }
-  const fifo = path.join(dir, `.pipe-${process.pid}-${counter++}`);
-  addon().mkfifo(fifo, 0o600);
+  const priv = mkdtempSync(path.join(dir, '.tsrun-pipe-'));
+  const fifo = path.join(priv, randomBytes(6).toString('hex'));
+  try {
+    addon().mkfifo(fifo, 0o600);
+  } catch (err) {
+    rmdirSync(priv);
+    throw err;
+  }
   let hold = -1;
   let r = -1;
   try {
@@ -73,6 +84,7 @@ export function makePipe(dir: string): [number, number] {
   } finally {
     if (hold >= 0) closeSync(hold);
     unlinkSync(fifo);
+    rmdirSync(priv);
   }
 }
 
