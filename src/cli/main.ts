@@ -91,17 +91,28 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const log = openLog({ path: cl.global.log, format: cl.global.logFormat, debug: cl.global.debug });
+  // --debug (runc: logrus at debug level): the verb and its container, then its end. The library
+  // adds its own steps (hooks, seccomp) through the same logger.
+  const what = [cl.command, cl.subcommand, cl.args[0]].filter(Boolean).join(' ');
+  const began = performance.now();
+  if (cl.global.debug) {
+    log.debug(`${what}: tsrun ${VERSION} (runc ${RUNC_COMPATIBLE}) on ${engineName()}, root ${cl.global.root}, pid ${process.pid}`);
+    log.debug(`${what}: flags ${JSON.stringify(cl.flags)}`);
+  }
+  let code = 1;
   try {
     const load = VERBS[cl.command];
     if (!load) throw new UsageError(`"${cl.command}" is not implemented by this tsrun build`, cl.command);
     const verb = verbFunction(await load());
-    return await verb({ cl, log, id: cl.args[0] ?? '' });
+    code = await verb({ cl, log, id: cl.args[0] ?? '' });
+    return code;
   } catch (err) {
     const msg = describeError(err);
     log.error(msg);
     if (cl.global.log) process.stderr.write(`${msg}\n`);
     return 1;
   } finally {
+    if (cl.global.debug) log.debug(`${what}: exit code ${code} after ${Math.round(performance.now() - began)} ms`);
     log.close();
   }
 }

@@ -87,6 +87,6 @@ async function destroy(h: ContainerHandle, logger: Logger): Promise<void> {
   // runtime-spec config.md "Poststop": on failure "the runtime MUST log a warning, but the remaining
   // hooks and lifecycle continue": every hook runs, each failure is logged.
   if (hooks?.length) {
-    for (const err of await runAllHooks('poststop', hooks, hookState(rec.config, rec.id, rec.bundle, 'stopped'))) logger.warn(err.message);
+    for (const err of await runAllHooks('poststop', hooks, hookState(rec.config, rec.id, rec.bundle, 'stopped'), logger)) logger.warn(err.message);
   }
 }

@@ -6,6 +6,7 @@
 // runs those (OP_RUN_HOOK).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { HookError } from '../errors.js';
+import { silentLogger, type Logger } from '../logger.js';
 import type { Hook, HookName, Spec } from '../spec/types.js';
 
 export interface HookState {
@@ -38,9 +39,10 @@ export function envObject(env: readonly string[] | undefined): Record<string, st
 }
 
 /** Runs the hooks of one kind in order; the first failure rejects, in runc's words. */
-export async function runHooks(kind: HookName, hooks: readonly Hook[] | undefined, state: HookState): Promise<void> {
+export async function runHooks(kind: HookName, hooks: readonly Hook[] | undefined, state: HookState, logger: Logger = silentLogger): Promise<void> {
   const input = JSON.stringify(state);
   for (const [i, h] of (hooks ?? []).entries()) {
+    logger.debug(`${state.id}: running ${kind} hook #${i}: ${h.path}`);
     try {
       await runHook(h, input);
     } catch (err) {
@@ -53,10 +55,11 @@ export async function runHooks(kind: HookName, hooks: readonly Hook[] | undefine
  * Runs every hook of one kind even when some fail (runtime-spec config.md: a failing poststop
  * hook "MUST log a warning" and the remaining hooks run); returns the failures, each in runc's words.
  */
-export async function runAllHooks(kind: HookName, hooks: readonly Hook[] | undefined, state: HookState): Promise<HookError[]> {
+export async function runAllHooks(kind: HookName, hooks: readonly Hook[] | undefined, state: HookState, logger: Logger = silentLogger): Promise<HookError[]> {
   const input = JSON.stringify(state);
   const failures: HookError[] = [];
   for (const [i, h] of (hooks ?? []).entries()) {
+    logger.debug(`${state.id}: running ${kind} hook #${i}: ${h.path}`);
     try {
       await runHook(h, input);
     } catch (err) {
