@@ -21,6 +21,25 @@ long sysBpf(int cmd, union bpf_attr* attr) {
   return syscall(__NR_bpf, cmd, attr, sizeof(*attr));
 }
 
+// BPF_PROG_LOAD fails with EAGAIN when a signal arrives while the verifier runs (kernel/bpf/
+// verifier.c do_check: signal_pending() -> -EAGAIN), which a profiler's SIGPROF timer makes
+// common. libbpf (sys_bpf_prog_load, PROG_LOAD_ATTEMPTS) and cilium/ebpf retry; so does tsrun, a
+// bounded number of times so that an EAGAIN that persists is still reported.
+constexpr int kProgLoadAttempts = 5;
+
+// Calls load() until it returns an fd, fails with an errno other than EAGAIN, or `attempts` calls
+// were made; returns its last result with errno as that call left it. A template so that the
+// loop is unit-tested with a fake load (test/unit/cgroup-bpf-retry.test.ts).
+template <typename Load>
+int retryOnEagain(Load load, int attempts = kProgLoadAttempts) {
+  int fd = -1;
+  for (int i = 0; i < attempts; i++) {
+    fd = load();
+    if (fd >= 0 || errno != EAGAIN) break;
+  }
+  return fd;
+}
+
 uint32_t u32Arg(const Napi::CallbackInfo& info, size_t i) {
   return info[i].As<Napi::Number>().Uint32Value();
 }
@@ -37,15 +56,15 @@ Napi::Value ProgLoad(const Napi::CallbackInfo& info) {
   attr.insns = (uint64_t)(uintptr_t)insns.Data();
   attr.insn_cnt = (uint32_t)(insns.Length() / 8);
   attr.license = (uint64_t)(uintptr_t)license.c_str();
-  int fd = (int)sysBpf(BPF_PROG_LOAD, &attr);
+  int fd = retryOnEagain([&] { return (int)sysBpf(BPF_PROG_LOAD, &attr); });
   if (fd < 0) {
     // Retry with the log on, only to explain the failure.
     int first = errno;
     attr.log_buf = (uint64_t)(uintptr_t)log.data();
     attr.log_size = (uint32_t)log.size();
     attr.log_level = 1;
-    // A transient failure (EAGAIN: a signal was pending) may succeed now: that fd is not wanted.
-    int again = (int)sysBpf(BPF_PROG_LOAD, &attr);
+    // A failure that went away (EAGAIN every time above) may succeed now: that fd is not wanted.
+    int again = retryOnEagain([&] { return (int)sysBpf(BPF_PROG_LOAD, &attr); });
     if (again >= 0) {
       close(again);
       first = EAGAIN;
