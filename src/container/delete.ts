@@ -43,6 +43,19 @@ function killInit(h: ContainerHandle): number | undefined {
   return fd;
 }
 
+/**
+ * Whether delete may kill the whole cgroup (runc libcontainer: signalAllProcesses only when the
+ * cgroup is the container's own or the container shares the host PID namespace). A cgroupsPath
+ * naming a cgroup tsrun did not make may hold other processes: there only the init is killed, and
+ * with a private PID namespace its death takes the rest of the container (pid_namespaces(7)).
+ */
+function mayKillCgroup(h: ContainerHandle): boolean {
+  const cg = h.record.cgroup;
+  const own = !!cg && (!!cg.systemdUnit || cg.created.includes(cg.dir));
+  const hostPid = !h.record.config.linux?.namespaces?.some((n) => n.type === 'pid');
+  return own || hostPid;
+}
+
 export async function deleteContainer(o: DeleteOptions): Promise<void> {
   const logger = o.logger ?? silentLogger;
   const h = await openContainer(o.root, o.id, { lock: true });
@@ -52,7 +65,8 @@ export async function deleteContainer(o: DeleteOptions): Promise<void> {
       // A frozen task does not die until thawed (cgroup-v2.rst: SIGKILL wakes a frozen task, but
       // thawing first keeps the kill independent of that kernel detail).
       if (status === 'paused') await h.cgroup.thaw().catch(() => {});
-      h.cgroup.killAll();
+      const wholeCgroup = mayKillCgroup(h);
+      if (wholeCgroup) h.cgroup.killAll();
       const pidfd = killInit(h);
       if (pidfd !== undefined) {
         // SIGKILL cannot be caught: the wait ends (a zombie counts, its pidfd is readable too).
@@ -62,8 +76,9 @@ export async function deleteContainer(o: DeleteOptions): Promise<void> {
           closeSync(pidfd);
         }
       }
-      // The rest of the cgroup (cgroup.kill took them all at once where the kernel has it).
-      if (!(await h.cgroup.waitEmpty({ timeoutMs: o.timeoutMs }))) logger.warn(`delete ${o.id}: processes still in the cgroup after the kill`);
+      // The rest of the cgroup (cgroup.kill took them all at once where the kernel has it). A shared
+      // cgroup stays populated by the others: nothing to wait for there.
+      if (wholeCgroup && !(await h.cgroup.waitEmpty({ timeoutMs: o.timeoutMs }))) logger.warn(`delete ${o.id}: processes still in the cgroup after the kill`);
     }
     await destroy(h, logger);
   } finally {
