@@ -121,16 +121,23 @@ export function validateLinux(c: Checker, linux: Obj | undefined): Set<Namespace
 
   const mp = c.object('linux.memoryPolicy', linux.memoryPolicy);
   if (mp) {
-    const mode = c.oneOf('linux.memoryPolicy.mode', mp.mode, MEMORY_POLICY_MODES, 'memory policy mode', true);
+    // runc's words (libcontainer/specconv CreateLibcontainerConfig, then set_mempolicy(2)'s checks
+    // in its init): `invalid memory policy mode "X"`, `invalid memory policy nodes "X"`,
+    // `invalid memory policy flag "X"`, `mode requires 0 nodes but got 8`.
+    const rawMode = c.string('linux.memoryPolicy.mode', mp.mode);
+    const mode = rawMode !== undefined && MEMORY_POLICY_MODES.includes(rawMode) ? rawMode : undefined;
+    if (!mode && (rawMode !== undefined || mp.mode === undefined || mp.mode === null)) {
+      p.err('linux.memoryPolicy.mode', `invalid memory policy mode ${quote(rawMode ?? '')}`);
+    }
     const nodes = c.string('linux.memoryPolicy.nodes', mp.nodes);
-    if (nodes && !isCpuList(nodes)) p.err('linux.memoryPolicy.nodes', `invalid node list ${quote(nodes)}`);
+    const count = nodes ? countNodes(nodes) : 0;
+    if (count === undefined) p.err('linux.memoryPolicy.nodes', `invalid memory policy nodes ${quote(nodes!)}`);
     c.strings('linux.memoryPolicy.flags', mp.flags)?.forEach((f, i) => {
       if (!MEMORY_POLICY_FLAGS.includes(f)) p.err(`linux.memoryPolicy.flags[${i}]`, `invalid memory policy flag ${quote(f)}`);
     });
-    // runc validator.go memoryPolicy(), after set_mempolicy(2).
-    if ((mode === 'MPOL_DEFAULT' || mode === 'MPOL_LOCAL') && nodes) p.err('linux.memoryPolicy.nodes', `${mode} requires 0 nodes`);
-    if ((mode === 'MPOL_BIND' || mode === 'MPOL_INTERLEAVE' || mode === 'MPOL_PREFERRED_MANY' || mode === 'MPOL_WEIGHTED_INTERLEAVE') && !nodes) {
-      p.err('linux.memoryPolicy.nodes', `${mode} requires at least one node`);
+    if ((mode === 'MPOL_DEFAULT' || mode === 'MPOL_LOCAL') && count) p.err('linux.memoryPolicy.nodes', `mode requires 0 nodes but got ${count}`);
+    if ((mode === 'MPOL_BIND' || mode === 'MPOL_INTERLEAVE' || mode === 'MPOL_PREFERRED_MANY' || mode === 'MPOL_WEIGHTED_INTERLEAVE') && count === 0) {
+      p.err('linux.memoryPolicy.nodes', 'mode requires at least one node but got 0');
     }
   }
 
@@ -255,4 +262,18 @@ function validateSeccomp(c: Checker, sc: Obj | undefined): void {
     });
   });
   if (da === '' && syscalls > 0) c.p.err(`${path}.defaultAction`, 'must be set when syscalls are listed');
+}
+
+/** The number of nodes in a list such as "0-3,7", or undefined when it is not one (runc: a CPUSet). */
+function countNodes(list: string): number | undefined {
+  if (!isCpuList(list)) return undefined;
+  let n = 0;
+  for (const part of list.split(',')) {
+    if (part.trim() === '') continue;
+    const [a, b] = part.split('-').map((x) => Number(x.trim()));
+    if (b === undefined) n += 1;
+    else if (b < a) return undefined;
+    else n += b - a + 1;
+  }
+  return n;
 }

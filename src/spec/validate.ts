@@ -11,6 +11,7 @@ import { MS, parseMountOptions } from './mount-options.js';
 import type { Spec } from './types.js';
 import { Checker, I32, I64, U32, U64, isAbs, isCpuList, type Obj, Problems, shapeProblem } from './validate-check.js';
 import { cut, quote } from './cut.js';
+import { normalizeSpec } from './normalize.js';
 import { validateIdMappings, validateLinux } from './validate-linux.js';
 
 export interface ValidateOptions {
@@ -23,6 +24,8 @@ export function validateSpec(spec: unknown, opts: ValidateOptions = {}): Spec {
   // First, before any recursive walk (ours or JSON.stringify's when the state is saved) meets it.
   const shape = shapeProblem(spec);
   if (shape) throw new InvalidSpecError([`${cut(shape.path)}: ${shape.msg}`]);
+  // Go's decoding rules (runc): canonical key spelling, zero values for absent fields.
+  normalizeSpec(spec);
   const p = new Problems();
   const c = new Checker(p);
   const s = c.object('config', spec, true);
