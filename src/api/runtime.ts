@@ -23,7 +23,7 @@ import { InvalidArgumentError, type TsrunError } from '../errors.js';
 import { prepareImageContainer, type ImageRunEvent } from '../container/image-run.js';
 import { helperPath, type SpawnMode } from '../process/spawn.js';
 import type { LinuxResources, Spec } from '../spec/types.js';
-import { DEFAULT_ROOT, StateStore } from '../state/store.js';
+import { DEFAULT_ROOT } from '../state/store.js';
 import { Container } from './container.js';
 import { publish } from './diagnostics.js';
 import { EventHub, type EventsOptions, type RuntimeEvent } from './events.js';
@@ -324,6 +324,8 @@ export class Runtime {
           stdio: stdio?.childFds,
           holdConsole: true,
           signal: o.signal,
+          // An image container's state dir was claimed by prepareImageContainer (its intent).
+          claimed: prepared !== undefined,
         };
         // run: container/run.ts, as the CLI's `run` (create, then the poststart hooks).
         created = mode === 'run' ? await runContainer(common) : await createContainer({ ...common, mode });
@@ -345,9 +347,9 @@ export class Runtime {
       return c;
     } catch (err) {
       stdio?.destroy();
-      if (prepared && !new StateStore(this.root).exists(id)) {
+      if (prepared) {
         try {
-          prepared.discard();
+          prepared.abandon();
         } catch (e) {
           this.#logger.warn(`create ${id}: cleanup of the image bundle: ${(e as Error).message}`);
         }

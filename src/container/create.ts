@@ -52,6 +52,11 @@ export interface CreateOptions {
   holdConsole?: boolean;
   /** NOTIFY_SOCKET of the runtime's environment: sd_notify is proxied to it (container/notify.ts). */
   notifySocket?: string;
+  /**
+   * The state dir is claimed already (run --image records its intent before mounting anything):
+   * use it instead of claiming the id. The caller removes it if create fails before this point.
+   */
+  claimed?: boolean;
 }
 
 export interface Created {
@@ -149,7 +154,7 @@ export async function createContainer(o: CreateOptions & { signal?: AbortSignal 
     }
   };
 
-  const dir = store.claim(o.id);
+  const dir = o.claimed ? store.dir(o.id) : store.claim(o.id);
   undo.push(() => store.remove(o.id));
   try {
     const release = store.lock(o.id);

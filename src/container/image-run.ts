@@ -12,7 +12,7 @@ import path from 'node:path';
 import { ExistsError, ImageError, InvalidArgumentError } from '../errors.js';
 import { containerDirOf, IMAGE_MARKER, removeContainerDir, type ImageContainerMarker } from '../image/image-rootfs.js';
 import type { Logger } from '../logger.js';
-import type { Created } from './create.js';
+import { ownerName, type Created } from './create.js';
 import { runContainer } from './run.js';
 import { isCgroup2UnifiedMode } from '../spec/defaults.js';
 import type { Spec } from '../spec/types.js';
@@ -61,8 +61,10 @@ export interface PreparedContainer {
   image: ImageRecord;
   /** Close the network namespace fd (once the container has joined it). */
   closeNetns(): void;
-  /** Undo everything (before the container exists). */
+  /** Undo everything (before the container exists), the state dir of intent included. */
   discard(): void;
+  /** After a failed create: discard() unless a container with an init was made after all. */
+  abandon(): void;
 }
 
 /** The stored image for ref, pulling it when missing. */
@@ -126,23 +128,65 @@ export async function prepareImageContainer(o: ImageContainerOptions): Promise<P
   const config = await readImageConfig(store, image);
 
   const dir = containerDirOf(o.imageRoot, id);
-  mkdirSync(path.dirname(dir), { recursive: true, mode: 0o700 });
-  try {
-    mkdirSync(dir, { mode: 0o700 });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new ExistsError(`container with id exists (its image dir ${dir} is still there)`);
-    throw err;
-  }
+  // Intent first: the state dir is claimed (the id taken) and names the bundle before the first
+  // side effect here, and is locked while this runs. A maker killed at any later point (the overlay
+  // mounted, no container yet) leaves a stopped container whose `delete --force` unmounts and
+  // removes the bundle (destroy → releaseImageRootfs), and that `image prune` recognises.
+  state.claim(id);
+  let unlock: (() => void) | undefined = state.lock(id);
+  const releaseLock = () => {
+    unlock?.();
+    unlock = undefined;
+  };
   let netns: { fd: number; path: string } | undefined;
   const closeNetns = () => {
     if (netns) closeSync(netns.fd);
     netns = undefined;
   };
+  const ourIntent = () => {
+    try {
+      const rec = state.load(id);
+      return !rec.pid && (rec.bundle === dir || rec.bundle === '');
+    } catch {
+      return false; // gone (the create's rollback removed it)
+    }
+  };
+  let dirMade = false;
   const discard = () => {
     closeNetns();
-    removeContainerDir(dir);
+    if (dirMade) removeContainerDir(dir);
+    if (ourIntent()) state.remove(id);
+    releaseLock();
+  };
+  const abandon = () => {
+    let rec;
+    try {
+      rec = state.load(id);
+    } catch {
+      rec = undefined;
+    }
+    if (!rec?.pid) discard();
   };
   try {
+    state.save({
+      ociVersion: '1.3.0',
+      id,
+      pid: 0,
+      bundle: dir,
+      rootfs: path.join(dir, 'rootfs'),
+      created: new Date().toISOString(),
+      owner: ownerName(),
+      config: { ociVersion: '1.3.0' },
+      creating: true,
+    });
+    mkdirSync(path.dirname(dir), { recursive: true, mode: 0o700 });
+    try {
+      mkdirSync(dir, { mode: 0o700 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new ExistsError(`container with id exists (its image dir ${dir} is still there)`);
+      throw err;
+    }
+    dirMade = true;
     const marker: ImageContainerMarker = {
       id,
       imageRoot: path.resolve(o.imageRoot),
@@ -150,6 +194,7 @@ export async function prepareImageContainer(o: ImageContainerOptions): Promise<P
       chainIDs: chainIDs(image.diffIds),
       pid: process.pid,
       created: new Date().toISOString(),
+      stateRoot: path.resolve(o.root),
     };
     // Written before the layers are ensured, so a concurrent prune sees them in use.
     writeFileSync(path.join(dir, IMAGE_MARKER), `${JSON.stringify(marker, null, 2)}\n`);
@@ -214,7 +259,9 @@ export async function prepareImageContainer(o: ImageContainerOptions): Promise<P
       }
     }
     writeFileSync(path.join(dir, 'config.json'), `${JSON.stringify(made.spec, null, 2)}\n`);
-    return { id, dir, spec: made.spec, image, closeNetns, discard };
+    // create takes the lock itself (flock: a second open of the dir in this process would wait).
+    releaseLock();
+    return { id, dir, spec: made.spec, image, closeNetns, discard, abandon };
   } catch (err) {
     try {
       discard();
@@ -261,11 +308,12 @@ export async function runImage(o: ImageRunOptions): Promise<ImageRunResult> {
       pidFile: o.pidFile,
       consoleSocket: o.consoleSocket,
       systemdCgroup: o.systemdCgroup,
+      claimed: true,
     });
     return { ...r, id: p.id };
   } catch (err) {
-    // No state: create failed (its rollback knows nothing of our dir) or the cleanup ran already.
-    if (!existsSync(new StateStore(o.root).dir(p.id))) p.discard();
+    // No init: create failed (its rollback knows nothing of our dir) or the cleanup ran already.
+    p.abandon();
     throw err;
   } finally {
     p.closeNetns();

@@ -3,7 +3,7 @@
 // from an image uses it — even when that image was removed meanwhile: the container's marker
 // (container/image-rootfs.ts) lists its chainIDs. Blobs go through ImageStore.prune, which
 // honours the leases of pulls in flight.
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { containerDirOf, readImageMarker, removeContainerDir, type ImageContainerMarker } from './image-rootfs.js';
 import { pidAlive } from './content-store.js';
@@ -16,6 +16,30 @@ export interface ImageContainerInfo {
   dir: string;
   /** Its rootfs is mounted, or the process making it is alive. */
   live: boolean;
+  /** A half-made container (its maker died before the init existed): its state dir of intent. */
+  intentDir?: string;
+}
+
+const ID_RE = /^[\w+\-.]+$/;
+
+/**
+ * For a container whose maker is dead: its state dir when that is gone, or still only the record of
+ * intent run --image writes before mounting (no init, this bundle): nothing else will clean it.
+ * undefined for a container that was made (its `delete` cleans it) or a marker without stateRoot.
+ */
+function halfMade(marker: ImageContainerMarker, dir: string): { stateDir: string } | undefined {
+  if (typeof marker.stateRoot !== 'string' || !ID_RE.test(marker.id) || marker.id === '.' || marker.id === '..') return undefined;
+  const stateDir = path.join(marker.stateRoot, marker.id);
+  let rec: { pid?: unknown; bundle?: unknown };
+  try {
+    rec = JSON.parse(readFileSync(path.join(stateDir, 'state.json'), 'utf8')) as typeof rec;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    // No state dir, or one claimed but never written: the maker died first.
+    if (code === 'ENOENT' || code === 'ENOTDIR') return { stateDir };
+    return undefined;
+  }
+  return !rec.pid && rec.bundle === dir ? { stateDir } : undefined;
 }
 
 /** Containers made from images under imageRoot. */
@@ -37,7 +61,13 @@ export function imageContainers(imageRoot: string): ImageContainerInfo[] {
       out.push({ marker: { id, imageRoot, image: { id: '', manifestDigest: '' }, chainIDs: [], pid: 0, created: '' }, dir, live: true });
       continue;
     }
-    const live = isMountPoint(path.join(dir, 'rootfs'), mountinfo) || (marker.pid !== process.pid && pidAlive(marker.pid));
+    const makerAlive = marker.pid !== process.pid && pidAlive(marker.pid);
+    const half = makerAlive ? undefined : halfMade(marker, dir);
+    if (half) {
+      out.push({ marker, dir, live: false, intentDir: half.stateDir });
+      continue;
+    }
+    const live = isMountPoint(path.join(dir, 'rootfs'), mountinfo) || makerAlive;
     out.push({ marker, dir, live });
   }
   return out;
@@ -60,6 +90,7 @@ async function collect(imageRoot: string, opts: { dangling: boolean; stale: bool
   for (const c of imageContainers(imageRoot)) {
     if (!c.live && opts.stale && c.marker.pid !== 0) {
       removeContainerDir(c.dir);
+      if (c.intentDir) rmSync(c.intentDir, { recursive: true, force: true });
       containers.push(c.marker.id);
       continue;
     }

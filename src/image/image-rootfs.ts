@@ -22,6 +22,12 @@ export interface ImageContainerMarker {
   /** The process that made it (a dead maker + no mount = stale). */
   pid: number;
   created: string;
+  /**
+   * The state root (--root) the container's state dir is in: <stateRoot>/<id> is claimed before the
+   * marker is written. A dead maker whose state dir is gone or still only the record of intent (no
+   * init) left a half-made container: `image prune` finishes it (gc.ts).
+   */
+  stateRoot?: string;
 }
 
 export function containerDirOf(imageRoot: string, id: string): string {
