@@ -87,6 +87,7 @@ const IMAGE_RUN_FLAGS: FlagSpec[] = (
     s('network', 'none (a new network namespace with lo up, the default) or host'),
     b('read-only', 'mount the container root read-only'),
     s('entrypoint', "override the image's entrypoint (one program; the command follows --)"),
+    { name: 'security-opt', type: 'stringSlice', usage: "seccomp=unconfined or seccomp=FILE (default: Docker's default profile)" },
     PROGRESS,
     CREDS,
     INSECURE,

@@ -18,6 +18,7 @@ import { isCgroup2UnifiedMode } from '../spec/defaults.js';
 import type { Spec } from '../spec/types.js';
 import { StateStore } from '../state/store.js';
 import { buildImageBundle, type ImageConfigFile } from '../image/bundle.js';
+import { loadSeccompChoice } from '../seccomp/docker-profile.js';
 import { ImageStore, type ImageRecord } from '../image/image-store.js';
 import { chainIDs, ensureLayer } from '../image/layers.js';
 import { createLoopbackNetns } from '../net/netns.js';
@@ -51,6 +52,8 @@ export interface ImageContainerOptions {
   onEvent?: (e: ImageRunEvent) => void;
   overlayApi?: 'auto' | 'fsconfig' | 'legacy';
   hostEnv?: NodeJS.ProcessEnv;
+  /** `--security-opt seccomp=…`: "unconfined" or a Docker-format profile file (default: Docker's). */
+  seccomp?: string;
 }
 
 export interface PreparedContainer {
@@ -123,6 +126,7 @@ export async function prepareImageContainer(o: ImageContainerOptions): Promise<P
   if (existsSync(stateDir)) throw new ExistsError('container with id exists');
   const network = o.network ?? 'none';
   if (network !== 'none' && network !== 'host') throw new InvalidArgumentError(`--network ${network}: want none or host`);
+  const seccomp = loadSeccompChoice(o.seccomp); // a bad profile file fails before anything is made
   const store = new ImageStore(o.imageRoot);
   const image = await resolveImage(o);
   const config = await readImageConfig(store, image);
@@ -247,6 +251,7 @@ export async function prepareImageContainer(o: ImageContainerOptions): Promise<P
         volumes: o.volumes,
         containerDir: dir,
         cgroupNamespace: isCgroup2UnifiedMode(),
+        seccomp,
         annotations: { 'org.opencontainers.image.ref.name': image.names[0] ?? image.id, 'io.tsrun.image.id': image.id },
       },
       hostResolv,

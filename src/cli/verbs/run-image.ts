@@ -14,6 +14,22 @@ function list(v: unknown): string[] | undefined {
   return Array.isArray(v) ? (v as string[]) : undefined;
 }
 
+/**
+ * docker run --security-opt: seccomp=unconfined|FILE (also Docker's older "seccomp:" form); the
+ * last one wins, as in Docker. Other options (apparmor, label, no-new-privileges) are refused,
+ * not silently ignored.
+ */
+export function seccompOption(opts: readonly string[] | undefined): string | undefined {
+  let seccomp: string | undefined;
+  for (const o of opts ?? []) {
+    const m = /^seccomp[=:](.*)$/s.exec(o);
+    if (!m) throw new InvalidArgumentError(`--security-opt ${o}: only seccomp=unconfined or seccomp=FILE is supported`);
+    if (!m[1]) throw new InvalidArgumentError(`--security-opt ${o}: want seccomp=unconfined or seccomp=FILE`);
+    seccomp = m[1];
+  }
+  return seccomp;
+}
+
 export default async function runFromImage({ cl, log }: VerbContext): Promise<number> {
   const mode = progressMode(cl);
   const renderer = createProgressRenderer(process.stderr, mode);
@@ -21,6 +37,7 @@ export default async function runFromImage({ cl, log }: VerbContext): Promise<nu
   if (network !== 'none' && network !== 'host') throw new InvalidArgumentError(`--network ${network}: want none or host`);
   const detach = cl.flags.detach === true;
   const ids = cl.args.length - (cl.rest?.length ?? 0);
+  const seccomp = seccompOption(list(cl.flags['security-opt']));
   const onEvent = (e: ImageRunEvent) => {
     if (e.type === 'unpack') {
       if (mode === 'json') process.stderr.write(`${JSON.stringify({ ...e, time: new Date().toISOString() })}\n`);
@@ -42,6 +59,7 @@ export default async function runFromImage({ cl, log }: VerbContext): Promise<nu
       user: str(cl, 'user'),
       tty: cl.flags.tty === true,
       readOnly: cl.flags['read-only'] === true,
+      seccomp,
       network,
       hostname: str(cl, 'hostname'),
       rm: cl.flags.rm === true,
