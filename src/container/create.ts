@@ -305,21 +305,31 @@ export async function createContainer(o: CreateOptions & { signal?: AbortSignal 
         }
       },
     };
-    // Aborting kills the child: the handshake then fails and the create is undone.
+    // Aborting kills the child: the handshake then fails and the create is undone. The listener
+    // goes the moment the handshake settles (the first reaction to it, before this function
+    // resumes): an abort after that never touches a container that is reported as made.
+    let settled = false;
     const abort = () => {
+      if (settled) return;
       try {
         addon().pidfdSendSignal(child.pidfd, 9);
       } catch {
         /* gone already */
       }
     };
+    const stopListening = () => {
+      settled = true;
+      o.signal?.removeEventListener('abort', abort);
+    };
     o.signal?.addEventListener('abort', abort, { once: true });
+    const shaken = runHandshake(child, handshake);
+    shaken.then(stopListening, stopListening);
     try {
-      await runHandshake(child, handshake);
+      await shaken;
     } catch (err) {
       throw o.signal?.aborted ? o.signal.reason : err;
     } finally {
-      o.signal?.removeEventListener('abort', abort);
+      stopListening();
     }
     for (const fd of nsFds.values()) closeFd(fd);
     if (fifoFd !== undefined) closeSync(fifoFd);

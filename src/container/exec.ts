@@ -120,7 +120,9 @@ export async function startExec(o: ExecOptions): Promise<StartedExec> {
     const { plan, child } = spawned;
     if (!spawned.intoCgroup && cgroupFd >= 0) h.cgroup.apply(child.pid, o.subCgroup);
     let consoleFd: number | undefined;
+    let settled = false;
     const abort = () => {
+      if (settled) return; // the exec is reported as started: the signal no longer touches it
       try {
         addon().pidfdSendSignal(child.pidfd, 9);
       } catch {
@@ -149,13 +151,18 @@ export async function startExec(o: ExecOptions): Promise<StartedExec> {
         if (o.pidFile) writeAtomic(path.resolve(o.pidFile), String(c.pid), 0o644);
       },
     });
+    const stopListening = () => {
+      settled = true;
+      o.signal?.removeEventListener('abort', abort);
+    };
+    handshake.then(stopListening, stopListening);
     try {
       await handshake;
     } catch (err) {
       if (consoleFd !== undefined) closeFd(consoleFd);
       throw o.signal?.aborted ? o.signal.reason : err;
     } finally {
-      o.signal?.removeEventListener('abort', abort);
+      stopListening();
     }
     return { pid: child.pid, pidfd: child.pidfd, consoleFd };
   } finally {

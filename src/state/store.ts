@@ -55,7 +55,17 @@ export interface ContainerRecord {
 // runc's rule (libcontainer/container_linux.go validateID): letters, digits and _+-. only.
 const ID_RE = /^[\w+\-.]+$/;
 
-export function validateId(id: string | undefined): string {
+export function validateId(id: unknown): string {
+  if (id !== undefined && id !== null && typeof id !== 'string') {
+    // A library caller's number or object: named (cut short) instead of a TypeError from path.join.
+    let shown: string;
+    try {
+      shown = String(id as string).slice(0, 64);
+    } catch {
+      shown = Object.prototype.toString.call(id);
+    }
+    throw new InvalidArgumentError(`container id must be a string, got ${typeof id} ${shown}`);
+  }
   if (!id) throw new InvalidArgumentError('container id cannot be empty');
   if (!ID_RE.test(id) || id === '.' || id === '..') throw new InvalidArgumentError(`invalid id format: ${id}`);
   return id;
