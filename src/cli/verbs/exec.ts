@@ -4,7 +4,7 @@ import { closeQuietly } from '../../container/process-control.js';
 import { InvalidArgumentError } from '../../errors.js';
 import type { Process } from '../../spec/types.js';
 import type { VerbContext } from '../main.js';
-import { str } from './flags.js';
+import { str, preserveFdsFlag } from './flags.js';
 import { waitForeground } from '../foreground.js';
 
 function list(v: unknown): string[] {
@@ -61,7 +61,7 @@ export default async function exec(ctx: VerbContext): Promise<number> {
     pidFile: str(cl, 'pid-file'),
     consoleSocket: str(cl, 'console-socket'),
     pidfdSocket: str(cl, 'pidfd-socket'),
-    preserveFds: Number(cl.flags['preserve-fds'] ?? 0),
+    preserveFds: preserveFdsFlag(cl),
     subCgroup: list(cl.flags.cgroup)[0]?.replace(/^[^:]*:/, ''),
     ignorePaused: cl.flags['ignore-paused'] === true,
     logger: log,
