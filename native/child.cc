@@ -12,6 +12,8 @@
 #include <linux/magic.h>
 #include <linux/openat2.h>
 #include <linux/sched.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -27,6 +29,7 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -70,6 +73,9 @@ int g_slots[MAX_SLOTS];
 char g_exe[4096];
 char g_state[65536];  // the container state JSON for hooks run from the child
 long g_stateLen;
+bool g_chdirPending;  // CHDIR_FIRST was refused (EACCES/EPERM): CHDIR_RETRY tries again
+char g_home[4096 + 8];
+char g_mountinfo[1 << 20];  // /proc/self/mountinfo for --no-pivot (hideHostProc)
 
 long sys(long n, long a = 0, long b = 0, long c = 0, long d = 0, long e = 0, long f = 0) {
   return syscall(n, a, b, c, d, e, f);
@@ -328,13 +334,197 @@ void setupConsole(uint32_t op, uint32_t rows, uint32_t cols, uint32_t token, boo
   } else if (errno != ENOENT && errno != EROFS) {
     fail(op, errno);
   }
+  // runc's console handling (containerd/console ClearONLCR): "\n" stays "\n" on the way out, so
+  // the container's output is not "\r\n". The flag is the slave's, so every reader of the
+  // master (run -t, a console-socket receiver) gets the output as written.
+  struct termios tio;
+  if (sys(SYS_ioctl, slave, TCGETS, (long)&tio) < 0) fail(op, errno);
+  tio.c_oflag &= ~(tcflag_t)ONLCR;
+  if (sys(SYS_ioctl, slave, TCSETS, (long)&tio) < 0) fail(op, errno);
   sendFdSync(op, token, (int)master);
   sys(SYS_close, master);
-  if (sys(SYS_setsid) < 0) fail(op, errno);
+  // The plan's OP_SETSID already made this process a session leader (runc's nsexec setsid());
+  // a plan without it still gets its own session here.
+  if (sys(SYS_setsid) < 0 && errno != EPERM) fail(op, errno);
   if (sys(SYS_ioctl, slave, TIOCSCTTY, 0) < 0) fail(op, errno);
   for (int fd = 0; fd < 3; fd++)
     if (sys(SYS_dup3, slave, fd, 0) < 0) fail(op, errno);
   if (slave > 2) sys(SYS_close, slave);
+}
+
+// runc fixStdioPermissions (libcontainer/init_linux.go): before the user switch, stdio that is not
+// /dev/null and not owned by uid is chowned to uid (its gid kept), so the process can reopen
+// /proc/self/fd/N (the pty slave, a log file). EINVAL (gid not mapped), EPERM (owner not mapped)
+// and EROFS are ignored, as in runc.
+void fixStdio(uint32_t op, uint32_t uid) {
+  struct stat null;
+  bool haveNull = sys(SYS_newfstatat, AT_FDCWD, (long)"/dev/null", (long)&null, 0) == 0;
+  for (int fd = 0; fd < 3; fd++) {
+    struct stat st;
+    if (sys(SYS_fstat, fd, (long)&st) < 0) {
+      if (errno == EBADF) continue;
+      fail(op, errno);
+    }
+    if (st.st_uid == uid || (haveNull && S_ISCHR(st.st_mode) && st.st_rdev == null.st_rdev)) continue;
+    if (sys(SYS_fchown, fd, uid, st.st_gid) < 0 && errno != EINVAL && errno != EPERM && errno != EROFS) fail(op, errno);
+  }
+}
+
+// runc's loopback network strategy (specconv adds it to every new network namespace).
+void loopbackUp(uint32_t op) {
+  long s = sys(SYS_socket, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) fail(op, errno);
+  struct ifreq ifr = {};
+  ifr.ifr_name[0] = 'l';
+  ifr.ifr_name[1] = 'o';
+  if (sys(SYS_ioctl, s, SIOCGIFFLAGS, (long)&ifr) < 0) fail(op, errno);
+  ifr.ifr_flags = (short)(ifr.ifr_flags | IFF_UP);
+  if (sys(SYS_ioctl, s, SIOCSIFFLAGS, (long)&ifr) < 0) fail(op, errno);
+  sys(SYS_close, s);
+}
+
+// HOME from the container's /etc/passwd (runc setupUser: user.GetExecUserPath, default "/"). The
+// file is opened in the container's root with RESOLVE_IN_ROOT, read a line at a time; the entry
+// whose uid field is uid gives its home field. No entry, no file: the parent's "HOME=/" stays.
+void setHome(uint32_t op, uint32_t uid, uint32_t list, uint32_t index) {
+  if (list >= g_plan->nlists) fail(op, EINVAL);
+  long root = sys(SYS_openat, AT_FDCWD, (long)"/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root < 0) fail(op, errno);
+  long fd = openIn((int)root, "etc/passwd", O_RDONLY);
+  sys(SYS_close, root);
+  if (fd < 0) return;
+  char buf[4096];
+  char line[4096];
+  size_t ll = 0;
+  bool skip = false;  // the current line is longer than `line`: ignored
+  const char* home = nullptr;
+  for (;;) {
+    long n = sys(SYS_read, fd, (long)buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    bool eof = n <= 0;
+    for (long k = 0; k <= (eof ? 0 : n - 1) && !home; k++) {
+      char c = eof ? '\n' : buf[k];
+      if (c != '\n') {
+        if (ll < sizeof line - 1)
+          line[ll++] = c;
+        else
+          skip = true;
+        continue;
+      }
+      line[ll] = 0;
+      // name:passwd:uid:gid:gecos:home:shell
+      const char* f[7] = {line};
+      int nf = 1;
+      for (size_t j = 0; j < ll && nf < 7; j++)
+        if (line[j] == ':') {
+          line[j] = 0;
+          f[nf++] = line + j + 1;
+        }
+      if (!skip && nf >= 6 && f[2][0]) {
+        uint64_t v = 0;
+        const char* p = f[2];
+        while (*p >= '0' && *p <= '9' && v <= 0xffffffffULL) v = v * 10 + (uint64_t)(*p++ - '0');
+        if (!*p && v == uid) {
+          home = f[5];  // it ends at the next ':' (already a NUL)
+        }
+      }
+      ll = 0;
+      skip = false;
+    }
+    if (home || eof) break;
+  }
+  sys(SYS_close, fd);
+  if (!home) return;
+  const char prefix[] = "HOME=";
+  size_t i = 0;
+  for (; prefix[i]; i++) g_home[i] = prefix[i];
+  for (size_t j = 0; home[j] && i < sizeof g_home - 1; j++) g_home[i++] = home[j];
+  g_home[i] = 0;
+  char** env = g_plan->lists[list];
+  for (uint32_t k = 0; k <= index; k++)
+    if (!env[k]) fail(op, EINVAL);
+  env[index] = g_home;
+}
+
+// Mountinfo's octal escapes (\040 for a space) decoded in place.
+void unescape(char* s) {
+  char* w = s;
+  for (char* r = s; *r;) {
+    if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' && r[3] >= '0' && r[3] <= '7') {
+      *w++ = (char)(((r[1] - '0') << 6) | ((r[2] - '0') << 3) | (r[3] - '0'));
+      r += 4;
+    } else {
+      *w++ = *r++;
+    }
+  }
+  *w = 0;
+}
+
+bool hasPrefix(const char* s, const char* prefix) {
+  while (*prefix)
+    if (*s++ != *prefix++) return false;
+  return true;
+}
+
+bool streq(const char* a, const char* b) {
+  while (*a && *a == *b) a++, b++;
+  return *a == *b;
+}
+
+// --no-pivot: after MS_MOVE + chroot the host's mounts stay in the mount namespace, below the
+// container's root. A full procfs or sysfs among them lets a nested user namespace mount a fresh
+// one (the kernel's mount_too_revealing only asks whether a fully visible one exists). runc's
+// msMoveRoot detaches every full ("/" root) proc and sysfs mount outside the rootfs first, or
+// covers it with a tmpfs where it may not unmount; so does this.
+void hideHostProc(uint32_t op, const char* rootfs) {
+  long fd = sys(SYS_openat, AT_FDCWD, (long)"/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail(op, errno);
+  size_t len = 0;
+  for (;;) {
+    long n = sys(SYS_read, fd, (long)(g_mountinfo + len), sizeof g_mountinfo - 1 - len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) fail(op, errno);
+    if (n == 0) break;
+    len += (size_t)n;
+    if (len >= sizeof g_mountinfo - 1) fail(op, E2BIG);
+  }
+  sys(SYS_close, fd);
+  g_mountinfo[len] = 0;
+  for (char* line = g_mountinfo; *line;) {
+    char* end = line;
+    while (*end && *end != '\n') end++;
+    char* next = *end ? end + 1 : end;
+    *end = 0;
+    // id parent major:minor root mountpoint options [optional...] - fstype source superoptions
+    char* f[5] = {};
+    int nf = 0;
+    char* p = line;
+    while (nf < 5 && *p) {
+      f[nf++] = p;
+      while (*p && *p != ' ') p++;
+      if (*p) *p++ = 0;
+    }
+    char* dash = p;
+    while (*dash && !(dash[0] == '-' && dash[1] == ' ' && (dash == p || dash[-1] == ' '))) dash++;
+    if (nf == 5 && *dash) {
+      char* fstype = dash + 2;
+      char* q = fstype;
+      while (*q && *q != ' ') q++;
+      *q = 0;
+      char* mp = f[4];
+      unescape(mp);
+      bool inRoot = hasPrefix(mp, rootfs);
+      if (streq(f[3], "/") && (streq(fstype, "proc") || streq(fstype, "sysfs")) && !inRoot) {
+        if (sys(SYS_mount, (long)"", (long)mp, 0, MS_SLAVE | MS_REC, 0) < 0) {
+          if (errno != ENOENT) fail(op, errno);
+        } else if (sys(SYS_umount2, (long)mp, MNT_DETACH) < 0) {
+          if (errno != EINVAL && errno != EPERM) fail(op, errno);
+          if (sys(SYS_mount, (long)"tmpfs", (long)mp, (long)"tmpfs", 0, 0) < 0) fail(op, errno);
+        }
+      }
+    }
+    line = next;
+  }
 }
 
 void recvState(uint32_t op, uint32_t token) {
@@ -661,6 +851,7 @@ void runOp(uint32_t i, const uint32_t* a) {
       return;
     }
     case OP_MOVE_CHROOT:
+      if (str(a[2])) hideHostProc(i, str(a[2]));
       if (sys(SYS_fchdir, slotFd(i, a[1])) < 0) fail(i, errno);
       if (sys(SYS_mount, (long)".", (long)"/", 0, MS_MOVE, 0) < 0) fail(i, errno);
       if (sys(SYS_chroot, (long)".") < 0) fail(i, errno);
@@ -748,8 +939,13 @@ void runOp(uint32_t i, const uint32_t* a) {
       sys(SYS_umask, a[1]);
       return;
     case OP_CHDIR:
-      if (sys(SYS_chdir, (long)str(a[1])) < 0) fail(i, errno);
-      return;
+      if (a[2] == CHDIR_RETRY && !g_chdirPending) return;
+      if (sys(SYS_chdir, (long)str(a[1])) == 0) return;
+      if (a[2] == CHDIR_FIRST && (errno == EACCES || errno == EPERM)) {
+        g_chdirPending = true;
+        return;
+      }
+      fail(i, errno);
     case OP_CLOSE_FDS: {
       // Node leaves FD_CLOEXEC on 0-2; the kept fds must survive execve, everything else must not
       // (CVE-2024-21626: no host fd reaches the container).
@@ -861,7 +1057,8 @@ void runOp(uint32_t i, const uint32_t* a) {
       }
       return;
     case OP_SETSID:
-      if (sys(SYS_setsid) < 0) fail(i, errno);
+      // EPERM: already a process group leader; fine when it leads its own session already.
+      if (sys(SYS_setsid) < 0 && !(errno == EPERM && sys(SYS_getsid, 0) == sys(SYS_getpid))) fail(i, errno);
       return;
     case OP_DUP2:
       if (sys(SYS_dup3, a[1], a[2], 0) < 0) fail(i, errno);
@@ -915,6 +1112,15 @@ void runOp(uint32_t i, const uint32_t* a) {
       return;
     case OP_IDMAP_MOUNT:
       idmapMount(i, a);
+      return;
+    case OP_FIX_STDIO:
+      fixStdio(i, a[1]);
+      return;
+    case OP_LOOPBACK_UP:
+      loopbackUp(i);
+      return;
+    case OP_SET_HOME:
+      setHome(i, a[1], a[2], a[3]);
       return;
     default:
       fail(i, ENOSYS);

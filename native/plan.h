@@ -26,7 +26,7 @@ enum Op : uint32_t {
   OP_MKNOD = 9,           // rootSlot, relpath, mode, major, minor, uid, gid
   OP_SYMLINK = 10,        // rootSlot, target, relpath
   OP_PIVOT_ROOT = 11,     // rootSlot
-  OP_MOVE_CHROOT = 12,    // rootSlot (--no-pivot: MS_MOVE onto / and chroot)
+  OP_MOVE_CHROOT = 12,    // rootSlot, rootfs (--no-pivot: hide the host's proc/sysfs, MS_MOVE onto / and chroot)
   OP_WRITE_PROC = 13,     // path, data: write to a file that must be on procfs
   OP_SETHOSTNAME = 14,    // name
   OP_SETDOMAINNAME = 15,  // name
@@ -40,7 +40,7 @@ enum Op : uint32_t {
   OP_AMBIENT = 23,        // lo, hi: clear, then raise these
   OP_NO_NEW_PRIVS = 24,   // (no arguments)
   OP_UMASK = 25,          // mask
-  OP_CHDIR = 26,          // path
+  OP_CHDIR = 26,          // path, mode (CHDIR_*)
   OP_CLOSE_FDS = 27,      // keepUpTo: fds < keepUpTo survive exec, the rest are closed on exec
   OP_LOOKUP_EXEC = 28,    // file, pathList: find the executable as execvp would
   OP_WAIT_FIFO = 29,      // fd: block until `start` writes to exec.fifo
@@ -68,6 +68,16 @@ enum Op : uint32_t {
                           // src set: clone src (open_tree), MOUNT_ATTR_IDMAP with a user namespace
                           // made from the map texts (or usernsFd when they are NONE), keep it in
                           // mountSlot; targetSlot set: move_mount mountSlot onto it and close it
+  OP_FIX_STDIO = 50,      // uid: chown stdio (not /dev/null) to uid, as runc's fixStdioPermissions
+  OP_LOOPBACK_UP = 51,    // (no arguments): bring `lo` up in the new network namespace
+  OP_SET_HOME = 52,       // uid, envList, index: env[index] = "HOME=<home of uid in /etc/passwd>"
+};
+
+// OP_CHDIR modes (runc finalizeNamespace: chdir before the user switch, again after on EACCES/EPERM)
+enum ChdirMode : uint32_t {
+  CHDIR_STRICT = 0,  // fail on any error
+  CHDIR_FIRST = 1,   // EACCES/EPERM: remember and retry at CHDIR_RETRY; other errors fail
+  CHDIR_RETRY = 2,   // only if the CHDIR_FIRST attempt was refused; fail on any error
 };
 
 // OP_IDMAP_MOUNT flags

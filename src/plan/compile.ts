@@ -11,7 +11,7 @@ import { emitRootfs } from './rootfs.js';
 import { emitIdmapPrepare, planIdmapMounts } from './idmap.js';
 import type { Hook, LinuxMemoryPolicy, LinuxPersonality, NamespaceType, Process, Spec } from '../spec/types.js';
 import { emitFinalAffinity, emitProcessAttrs } from './process-attrs.js';
-import { CLONE, NONE, Op, Sync } from './opcodes.js';
+import { ChdirMode, CLONE, NONE, Op, Sync } from './opcodes.js';
 import { PlanBuilder, split64, type CompiledPlan } from './plan-builder.js';
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -107,6 +107,11 @@ export function compilePlan(o: CompileOptions): CompileResult {
     },
   });
 
+  // runc's nsexec makes the init a session leader (setsid) in its namespaces, so its process
+  // group and session are its own, not the caller's from outside the pid namespace.
+  b.op('start a new session', Op.SETSID);
+  // runc's specconv gives every new network namespace the "loopback" network: lo is up.
+  if (ns.isNew('network')) b.op('bring the loopback interface up', Op.LOOPBACK_UP);
   for (const [key, value] of Object.entries(spec.linux?.sysctl ?? {})) {
     b.op(`write sysctl ${key}`, Op.WRITE_PROC, b.str(`/proc/sys/${key.replace(/\./g, '/')}`), b.str(value));
   }
@@ -174,6 +179,19 @@ export interface SeccompProgram {
  * finalizeNamespace order, umask, cwd, fds, PATH lookup, READY, and execve.
  */
 export function emitProcess(b: PlanBuilder, proc: Process, o: ProcessOptions): void {
+  // Library pipes become 0-2 first, so the stdio chown below sees them; the originals are
+  // >= 3 + preserveFds, so CLOSE_FDS marks them close-on-exec and they do not reach the program.
+  if (!proc.terminal) {
+    for (const [to, from] of (o.stdio ?? []).entries()) {
+      if (from !== to) b.op(`dup fd ${from} onto ${to}`, Op.DUP2, from, to);
+    }
+  }
+  const args = proc.args ?? [];
+  const { env, homeIndex } = withHome(proc.env ?? []);
+  const envList = b.list(env);
+  // runc setupUser: HOME from the container's /etc/passwd when the env has none (or "HOME="),
+  // read in the child from the container's root (RESOLVE_IN_ROOT), before seccomp and the user switch.
+  if (homeIndex !== undefined) b.op(`set HOME of uid ${proc.user.uid}`, Op.SET_HOME, proc.user.uid, envList, homeIndex);
   emitRlimits(b, proc);
   emitProcessAttrs(b, proc, o.personality, o.memoryPolicy);
   if (o.seccomp && !proc.noNewPrivileges) emitSeccomp(b, o.seccomp);
@@ -181,13 +199,19 @@ export function emitProcess(b: PlanBuilder, proc: Process, o: ProcessOptions): v
   const caps = capSets(proc.capabilities);
   const [bLo, bHi] = split64(caps.bounding);
   b.op('drop capabilities from the bounding set', Op.CAPBSET_DROP, bLo, bHi, kernelLastCap());
+  // runc finalizeNamespace: chdir before the user switch (a directory only root can enter, such as
+  // /root, still works) and again after it if that was refused (a directory only the user can enter).
+  b.op(`chdir to ${proc.cwd}`, Op.CHDIR, b.str(proc.cwd), ChdirMode.FIRST);
   b.op('keep capabilities across setuid', Op.KEEPCAPS, 1);
+  // runc fixStdioPermissions: stdio (the pty slave, a file) is chowned to the user it becomes.
+  b.op(`chown stdio to uid ${proc.user.uid}`, Op.FIX_STDIO, proc.user.uid);
   const gids = (proc.user.additionalGids ?? []).map(String);
   // setgroups(2) is refused in a user namespace whose setgroups file says "deny".
   if (!o.userns || gids.length) b.op(`setgroups [${gids.join(',')}]`, Op.SETGROUPS, b.list(gids));
   b.op(`setresgid ${proc.user.gid}`, Op.SETRESGID, proc.user.gid);
   b.op(`setresuid ${proc.user.uid}`, Op.SETRESUID, proc.user.uid);
   b.op('clear keep-capabilities', Op.KEEPCAPS, 0);
+  b.op(`chdir to ${proc.cwd} (as the user)`, Op.CHDIR, b.str(proc.cwd), ChdirMode.RETRY);
   const [eLo, eHi] = split64(caps.effective);
   const [pLo, pHi] = split64(caps.permitted);
   const [iLo, iHi] = split64(caps.inheritable);
@@ -195,18 +219,8 @@ export function emitProcess(b: PlanBuilder, proc: Process, o: ProcessOptions): v
   const [aLo, aHi] = split64(caps.ambient);
   b.op('set ambient capabilities', Op.AMBIENT, aLo, aHi);
   b.op('set umask', Op.UMASK, proc.user.umask ?? 0o022);
-  b.op(`chdir to ${proc.cwd}`, Op.CHDIR, b.str(proc.cwd));
 
-  // Library pipes become 0-2; the originals are >= 3 + preserveFds, so CLOSE_FDS marks them
-  // close-on-exec and they do not reach the program.
-  if (!proc.terminal) {
-    for (const [to, from] of (o.stdio ?? []).entries()) {
-      if (from !== to) b.op(`dup fd ${from} onto ${to}`, Op.DUP2, from, to);
-    }
-  }
   b.op('close inherited fds', Op.CLOSE_FDS, 3 + o.preserveFds, o.fifoFd ?? NONE);
-  const args = proc.args ?? [];
-  const env = proc.env ?? [];
   const pathVar =
     [...env]
       .reverse()
@@ -229,8 +243,26 @@ export function emitProcess(b: PlanBuilder, proc: Process, o: ProcessOptions): v
   if (o.startHooks?.length) emitHooks(b, 'startContainer', o.startHooks);
   if (o.seccomp && proc.noNewPrivileges) emitSeccomp(b, o.seccomp);
   emitFinalAffinity(b, proc);
-  const exec = b.op(`exec "${args[0]}"`, Op.EXECVE, b.list(args), b.list(env));
+  const exec = b.op(`exec "${args[0]}"`, Op.EXECVE, b.list(args), envList);
   b.meta[exec] = { exec: args[0] };
+}
+
+/**
+ * runc sets HOME when `os.Getenv("HOME")` is empty after the process env is applied: no HOME
+ * entry, or the last one is "HOME=". The entry to fill is "HOME=/" (runc's default for a user
+ * without a passwd entry) until the child finds the user's home.
+ */
+export function withHome(env: readonly string[]): { env: string[]; homeIndex?: number } {
+  const out = [...env];
+  let last = -1;
+  for (const [i, e] of out.entries()) if (e.startsWith('HOME=')) last = i;
+  if (last < 0) {
+    out.push('HOME=/');
+    return { env: out, homeIndex: out.length - 1 };
+  }
+  if (out[last] !== 'HOME=') return { env: out };
+  out[last] = 'HOME=/';
+  return { env: out, homeIndex: last };
 }
 
 function emitHooks(b: PlanBuilder, kind: string, hooks: readonly Hook[]): void {
@@ -298,6 +330,7 @@ export function compileExecPlan(o: ExecCompileOptions): CompiledPlan {
   }
   b.op('fork into the container pid namespace', Op.FORK);
   b.op('set the parent-death signal', Op.PDEATHSIG, SIGKILL);
+  b.op('start a new session', Op.SETSID);
   if (o.process.terminal) emitConsole(b, o.process, false);
   emitProcess(b, o.process, {
     userns: o.nsFds.has('user'),

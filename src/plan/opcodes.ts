@@ -52,7 +52,13 @@ export const Op = {
   AFFINITY: 47,
   MEMPOLICY: 48,
   IDMAP_MOUNT: 49,
+  FIX_STDIO: 50,
+  LOOPBACK_UP: 51,
+  SET_HOME: 52,
 } as const;
+
+/** OP_CHDIR modes (native/plan.h): runc chdirs before the user switch and again after on EACCES/EPERM. */
+export const ChdirMode = { STRICT: 0, FIRST: 1, RETRY: 2 } as const;
 
 /** OP_IDMAP_MOUNT flags (native/plan.h). */
 export const Idmap = { TREE_RECURSIVE: 1, RECURSIVE: 2 } as const;

@@ -2,7 +2,7 @@
 // Every target is resolved inside the rootfs by the child (openat2 RESOLVE_IN_ROOT) and mounted
 // through its fd, so neither "../" nor a symlink in a hostile bundle can make a mount land on the
 // host (runtime-spec config.md "Mounts"; CVE-2021-30465).
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { InvalidSpecError } from '../errors.js';
 import { MS, parseMountOptions } from '../spec/mount-options.js';
@@ -99,7 +99,9 @@ export function emitRootfs(b: PlanBuilder, spec: Spec, ctx: RootfsContext): void
   b.op('close mount target', Op.CLOSE_SLOT, TARGET_SLOT);
   ctx.beforePivot?.();
 
-  if (ctx.noPivot) b.op(`move ${ctx.rootfs} to / and chroot`, Op.MOVE_CHROOT, ROOT_SLOT);
+  // runc msMoveRoot: the host's full proc and sysfs mounts (outside the rootfs, as mountinfo
+  // names it: the real path) are detached before the move.
+  if (ctx.noPivot) b.op(`move ${ctx.rootfs} to / and chroot`, Op.MOVE_CHROOT, ROOT_SLOT, b.str(realRootfs(ctx.rootfs)));
   else b.op(`pivot_root ${ctx.rootfs}`, Op.PIVOT_ROOT, ROOT_SLOT);
   b.op('close rootfs', Op.CLOSE_SLOT, ROOT_SLOT);
 }
@@ -180,4 +182,12 @@ function emitDevice(b: PlanBuilder, d: LinuxDevice, ctx: RootfsContext): void {
   const kind = d.type === 'b' ? S_IFBLK : d.type === 'p' ? S_IFIFO : S_IFCHR;
   const mode = kind | ((d.fileMode ?? 0o666) & 0o7777);
   b.op(`mknod ${d.path}`, Op.MKNOD, ROOT_SLOT, b.str(dest), mode, d.major ?? 0, d.minor ?? 0, d.uid ?? 0, d.gid ?? 0);
+}
+
+function realRootfs(rootfs: string): string {
+  try {
+    return realpathSync(rootfs);
+  } catch {
+    return rootfs;
+  }
 }

@@ -102,13 +102,13 @@ test('op order follows runc init: rootfs, pivot, masks, hostname, rlimits, caps/
     'SETHOSTNAME',
     'RLIMIT',
     'CAPBSET_DROP',
+    'CHDIR', // runc finalizeNamespace: before the user switch (and again after it if refused)
     'SETGROUPS',
     'SETRESGID',
     'SETRESUID',
     'CAPSET',
     'AMBIENT',
     'UMASK',
-    'CHDIR',
     'CLOSE_FDS',
     'LOOKUP_EXEC',
     'NO_NEW_PRIVS',
@@ -373,7 +373,8 @@ test('user, umask, cwd, sysctl, hostname and the exec', (t) => {
   t.is(str(plan, lookup.args[1]), '/opt/bin', "the container's PATH, not the host's");
   const exec = ops.at(-1)!;
   t.deepEqual(list(plan, exec.args[0]), ['probe', 'all']);
-  t.deepEqual(list(plan, exec.args[1]), ['PATH=/opt/bin', 'A=b']);
+  // HOME=/ until the child reads the user's home from the container's /etc/passwd (runc setupUser)
+  t.deepEqual(list(plan, exec.args[1]), ['PATH=/opt/bin', 'A=b', 'HOME=/']);
 });
 
 test('no hostname op without a uts namespace; no read-only remount unless root.readonly', (t) => {

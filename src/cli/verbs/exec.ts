@@ -11,6 +11,18 @@ function list(v: unknown): string[] {
   return Array.isArray(v) ? v.map(String) : [];
 }
 
+/**
+ * runc HEAD's ApplyCaps raises each ambient capability on its own and only warns when the kernel
+ * refuses (PR_CAP_AMBIENT_RAISE needs it permitted and inheritable); the plan interpreter skips
+ * those silently, so the warnings are worded here as runc words them.
+ */
+export function ambientWarnings(caps: Process['capabilities']): string[] {
+  const can = (c: string) => !!caps?.permitted?.includes(c) && !!caps?.inheritable?.includes(c);
+  return [...new Set(caps?.ambient ?? [])]
+    .filter((c) => !can(c))
+    .map((c) => `can't raise ambient capability ${c.replace(/^CAP_/, '').toLowerCase()}: operation not permitted`);
+}
+
 /** runc exec.go getProcess: the container's process, with the command line's changes. */
 async function processFromFlags(ctx: VerbContext): Promise<Process> {
   const { cl, id } = ctx;
@@ -40,6 +52,10 @@ async function processFromFlags(ctx: VerbContext): Promise<Process> {
   if (caps.length) {
     const c = (p.capabilities ??= {});
     for (const set of ['bounding', 'effective', 'permitted'] as const) c[set] = [...new Set([...(c[set] ?? []), ...caps])];
+    // runc HEAD exec.go: an added capability joins the ambient set only where it can be raised,
+    // that is when it is inheritable already (runc 1.1.5 adds none to ambient, nor to inheritable).
+    const ambient = caps.filter((x) => c.inheritable?.includes(x));
+    if (ambient.length) c.ambient = [...new Set([...(c.ambient ?? []), ...ambient])];
   }
   if (cl.flags['no-new-privs'] === true) p.noNewPrivileges = true;
   const apparmor = str(cl, 'apparmor');
@@ -52,6 +68,7 @@ async function processFromFlags(ctx: VerbContext): Promise<Process> {
 export default async function exec(ctx: VerbContext): Promise<number> {
   const { cl, log, id } = ctx;
   const proc = await processFromFlags(ctx);
+  for (const w of ambientWarnings(proc.capabilities)) log.warn(w);
   const detach = cl.flags.detach === true;
   const s = await startExec({
     root: cl.global.root,
