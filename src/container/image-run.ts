@@ -18,7 +18,7 @@ import { isCgroup2UnifiedMode } from '../spec/defaults.js';
 import type { Spec } from '../spec/types.js';
 import { StateStore } from '../state/store.js';
 import { buildImageBundle, type ImageConfigFile } from '../image/bundle.js';
-import { loadSeccompChoice } from '../seccomp/docker-profile.js';
+import { applyImageSeccomp, loadSeccompChoice } from '../seccomp/docker-profile.js';
 import { ImageStore, type ImageRecord } from '../image/image-store.js';
 import { chainIDs, ensureLayer } from '../image/layers.js';
 import { createLoopbackNetns } from '../net/netns.js';
@@ -251,11 +251,11 @@ export async function prepareImageContainer(o: ImageContainerOptions): Promise<P
         volumes: o.volumes,
         containerDir: dir,
         cgroupNamespace: isCgroup2UnifiedMode(),
-        seccomp,
         annotations: { 'org.opencontainers.image.ref.name': image.names[0] ?? image.id, 'io.tsrun.image.id': image.id },
       },
       hostResolv,
     );
+    applyImageSeccomp(made.spec, seccomp);
     for (const [name, text] of Object.entries(made.files)) writeFileSync(path.join(dir, name), text, { mode: 0o644 });
     for (const v of made.volumeDirs) mkdirSync(path.join(dir, v), { recursive: true, mode: 0o755 });
     for (const m of made.spec.mounts ?? []) {

@@ -12,7 +12,6 @@ import { posix } from 'node:path';
 import { InvalidArgumentError } from '../errors.js';
 import { defaultSpec } from '../spec/defaults.js';
 import type { Mount, Spec } from '../spec/types.js';
-import { hostProfileContext, seccompForImageRun, type ProfileContext, type SeccompChoice } from '../seccomp/docker-profile.js';
 import type { ExecUser } from './user.js';
 
 export interface ImageConfig {
@@ -58,10 +57,6 @@ export interface RunSettings {
   containerDir: string;
   cgroupNamespace?: boolean;
   annotations?: Record<string, string>;
-  /** linux.seccomp: Docker's default profile unless told otherwise (--security-opt seccomp=…). */
-  seccomp?: SeccompChoice;
-  /** The host the profile's conditions are decided for (default: this one). */
-  seccompHost?: Omit<ProfileContext, 'capabilities'>;
 }
 
 export interface ImageBundle {
@@ -171,18 +166,10 @@ export function buildImageBundle(image: ImageConfigFile, user: ExecUser, s: RunS
   proc.user = { uid: user.uid, gid: user.gid, ...(user.additionalGids.length ? { additionalGids: user.additionalGids } : {}) };
   proc.capabilities = { bounding: [...DOCKER_CAPS], effective: [...DOCKER_CAPS], permitted: [...DOCKER_CAPS] };
   proc.noNewPrivileges = false;
-  // Docker's default seccomp profile, its conditional rules decided by the bounding set above
-  // (moby setupSeccomp), as `docker run` does (issue 13: image runs had no filter).
-  const seccomp = seccompForImageRun(s.seccomp ?? { kind: 'default' }, {
-    ...(s.seccompHost ?? hostProfileContext([])),
-    capabilities: proc.capabilities.bounding ?? [],
-  });
   spec.root = { path: 'rootfs', readonly: s.readOnly === true };
   spec.hostname = hostname;
 
   const linux = spec.linux!;
-  if (seccomp) linux.seccomp = seccomp;
-  else delete linux.seccomp;
   linux.namespaces = (linux.namespaces ?? []).filter((n) => n.type !== 'network');
   if (s.network === 'none') linux.namespaces.push(s.netnsPath ? { type: 'network', path: s.netnsPath } : { type: 'network' });
   else if (s.network !== 'host') throw new InvalidArgumentError(`network "${String(s.network)}": want none or host`);

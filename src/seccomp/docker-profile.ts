@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { InvalidArgumentError } from '../errors.js';
-import type { LinuxSeccomp, LinuxSyscall } from '../spec/types.js';
+import type { LinuxSeccomp, LinuxSyscall, Spec } from '../spec/types.js';
 import defaultProfileData from './docker-default.json' with { type: 'json' };
 
 export interface DockerSeccompFilter {
@@ -192,4 +192,15 @@ export function seccompForImageRun(choice: SeccompChoice, ctx: ProfileContext): 
   if (choice.kind === 'unconfined') return undefined;
   if (choice.kind === 'default') return dockerProfileToSpec(dockerDefaultProfile(), ctx, 'the default seccomp profile') ?? undefined;
   return dockerProfileToSpec(choice.profile, ctx, `seccomp profile ${choice.path}`) ?? undefined;
+}
+
+/**
+ * Sets an image run's linux.seccomp for `choice`, its conditional rules decided by the spec's
+ * bounding capabilities (moby setupSeccomp uses Process.Capabilities.Bounding) on this host.
+ */
+export function applyImageSeccomp(spec: Spec, choice: SeccompChoice, host: Omit<ProfileContext, 'capabilities'> = hostProfileContext([])): void {
+  const seccomp = seccompForImageRun(choice, { ...host, capabilities: spec.process?.capabilities?.bounding ?? [] });
+  spec.linux ??= {};
+  if (seccomp) spec.linux.seccomp = seccomp;
+  else delete spec.linux.seccomp;
 }

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { buildImageBundle } from '../../src/image/bundle.js';
 import {
+  applyImageSeccomp,
   dockerDefaultProfile,
   dockerProfileToSpec,
   loadSeccompChoice,
@@ -159,20 +160,19 @@ test('--security-opt: seccomp=… (the last wins, "seccomp:" too); anything else
   t.throws(() => seccompOption(['seccomp=']), { message: /want seccomp=unconfined or seccomp=FILE/ });
 });
 
-test('buildImageBundle: the default profile for the bundle caps; none when unconfined; a file profile as given', (t) => {
+test('applyImageSeccomp on an image bundle: the default profile for its caps; none when unconfined; a file profile as given', (t) => {
   const user = { uid: 0, gid: 0, additionalGids: [], home: '/root' };
-  const base = { id: 'abc', network: 'none' as const, containerDir: '/c', command: ['x'], seccompHost: { arch: 'amd64', kernel: [6, 18] as [number, number] } };
+  const base = { id: 'abc', network: 'none' as const, containerDir: '/c', command: ['x'] };
+  const host = { arch: 'amd64', kernel: [6, 18] as [number, number] };
   const def = buildImageBundle({ config: {} }, user, base).spec;
+  applyImageSeccomp(def, { kind: 'default' }, host);
   t.deepEqual(def.linux!.seccomp, dockerProfileToSpec(dockerDefaultProfile(), amd64(def.process!.capabilities!.bounding!)));
-  t.is(def.linux!.seccomp!.defaultAction, 'SCMP_ACT_ERRNO');
-  t.is(buildImageBundle({ config: {} }, user, { ...base, seccomp: { kind: 'unconfined' } }).spec.linux!.seccomp, undefined);
-  const file = buildImageBundle({ config: {} }, user, {
-    ...base,
-    seccomp: {
-      kind: 'file',
-      path: '/p.json',
-      profile: { defaultAction: 'SCMP_ACT_LOG', syscalls: [{ names: ['x'], action: 'SCMP_ACT_ALLOW', includes: { caps: ['CAP_SYS_ADMIN'] } }] },
-    },
-  }).spec;
+  t.deepEqual(def.linux!.seccomp, dockerProfileToSpec(dockerDefaultProfile(), amd64()), "the bundle's caps are Docker's default set");
+  const unconfined = buildImageBundle({ config: {} }, user, base).spec;
+  applyImageSeccomp(unconfined, { kind: 'unconfined' }, host);
+  t.is(unconfined.linux!.seccomp, undefined);
+  const file = buildImageBundle({ config: {} }, user, base).spec;
+  const profile = { defaultAction: 'SCMP_ACT_LOG', syscalls: [{ names: ['x'], action: 'SCMP_ACT_ALLOW', includes: { caps: ['CAP_SYS_ADMIN'] } }] };
+  applyImageSeccomp(file, { kind: 'file', path: '/p.json', profile }, host);
   t.deepEqual(file.linux!.seccomp, { defaultAction: 'SCMP_ACT_LOG' });
 });
