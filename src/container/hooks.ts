@@ -6,6 +6,7 @@
 // runs those (OP_RUN_HOOK).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { HookError } from '../errors.js';
+import { hookExited, hookFailed, hookNotStarted, hookSignalled, hookTimedOut } from '../spec/hook-words.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { Hook, HookName, Spec } from '../spec/types.js';
 
@@ -71,7 +72,7 @@ export async function runAllHooks(kind: HookName, hooks: readonly Hook[] | undef
 
 // runc libcontainer/configs/config.go Hooks.Run: "error running %s hook #%d: %w".
 function hookFailure(kind: HookName, i: number, err: unknown): HookError {
-  return new HookError(`error running ${kind} hook #${i}: ${(err as Error).message}`, { cause: err });
+  return new HookError(hookFailed(kind, i, (err as Error).message), { cause: err });
 }
 
 /** Output kept for the error message, per stream; the rest is read and dropped. */
@@ -131,12 +132,11 @@ function runHook(h: Hook, input: string): Promise<void> {
     child.on('error', (err) => (spawnError = err));
     child.on('close', (status, signal) => {
       if (timer) clearTimeout(timer);
-      const tail = `, stdout: ${out.text()}, stderr: ${errOut.text()}`;
-      // Go's ExitError words: "exit status N", "signal: killed".
+      const output = { stdout: out.text(), stderr: errOut.text() };
       if (spawnError) reject(startError(h, spawnError));
-      else if (timedOut) reject(new Error(`hook ran past specified timeout of ${h.timeout!.toFixed(1)}s`));
-      else if (signal) reject(new Error(`error running hook: signal: ${signalWords(signal)}${tail}`));
-      else if (status !== 0) reject(new Error(`error running hook: exit status ${status}${tail}`));
+      else if (timedOut) reject(new Error(hookTimedOut(h.timeout!)));
+      else if (signal) reject(new Error(hookSignalled(signal, output)));
+      else if (status !== 0) reject(new Error(hookExited(status ?? 0, output)));
       else resolve();
     });
   });
@@ -146,7 +146,7 @@ function runHook(h: Hook, input: string): Promise<void> {
 function startError(h: Hook, err: unknown): Error {
   const e = err as NodeJS.ErrnoException;
   const reason = e.code ? (ERRNO_WORDS[e.code] ?? e.code) : e.message;
-  return new Error(`fork/exec ${h.path}: ${reason}`, { cause: err });
+  return new Error(hookNotStarted(h.path, reason), { cause: err });
 }
 
 const ERRNO_WORDS: Record<string, string> = {
@@ -159,22 +159,3 @@ const ERRNO_WORDS: Record<string, string> = {
   E2BIG: 'argument list too long',
   ETXTBSY: 'text file busy',
 };
-
-// Go's syscall.Signal String(): the strsignal(3) words, lower case.
-const SIGNAL_WORDS: Record<string, string> = {
-  SIGKILL: 'killed',
-  SIGTERM: 'terminated',
-  SIGSEGV: 'segmentation fault',
-  SIGABRT: 'aborted',
-  SIGINT: 'interrupt',
-  SIGHUP: 'hangup',
-  SIGPIPE: 'broken pipe',
-  SIGQUIT: 'quit',
-  SIGBUS: 'bus error',
-  SIGUSR1: 'user defined signal 1',
-  SIGUSR2: 'user defined signal 2',
-};
-
-function signalWords(signal: NodeJS.Signals): string {
-  return SIGNAL_WORDS[signal] ?? signal;
-}

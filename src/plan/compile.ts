@@ -268,7 +268,8 @@ export function withHome(env: readonly string[]): { env: string[]; homeIndex?: n
 function emitHooks(b: PlanBuilder, kind: string, hooks: readonly Hook[]): void {
   for (const [i, h] of hooks.entries()) {
     const args = h.args?.length ? h.args : [h.path];
-    b.op(`${kind} hook #${i} (${h.path})`, Op.RUN_HOOK, b.str(h.path), b.list(args), b.list(h.env ?? []), h.timeout ?? 0);
+    const op = b.op(`${kind} hook #${i} (${h.path})`, Op.RUN_HOOK, b.str(h.path), b.list(args), b.list(h.env ?? []), h.timeout ?? 0);
+    b.meta[op] = { hook: { kind, index: i, path: h.path, timeout: h.timeout ?? 0 } };
   }
 }
 

@@ -16,6 +16,7 @@
 //                                   ◀── ERROR {op, errno, detail}  at any step, then exit(1)
 //
 // Messages are 16-byte SOCK_SEQPACKET datagrams (native/plan.h Msg); replies are a u32, 0 = go.
+import { hookExited, hookFailed, hookNotStarted, hookSignalled, hookTimedOut } from '../spec/hook-words.js';
 import { closeSync, writeFileSync, writeSync } from 'node:fs';
 import util from 'node:util';
 import { ChildSetupError, TsrunError } from '../errors.js';
@@ -71,9 +72,22 @@ export function describeChildError(plan: CompiledPlan, op: number, errno: number
     return new ChildSetupError(`tsrun-init: ${step}`, errno, code, `tsrun-init: ${step}: ${message}`);
   }
   const what = plan.descriptions[op] ?? `op ${op}`;
-  const meta = plan.meta[op] as { exec?: string } | undefined;
+  const meta = plan.meta[op] as { exec?: string; hook?: { kind: string; index: number; path: string; timeout: number } } | undefined;
   let msg: string;
-  if (meta?.exec !== undefined && detail === Detail.NOT_IN_PATH) {
+  if (meta?.hook) {
+    // The same words as a hook the runtime runs itself (spec/hook-words.ts); the interpreter does
+    // not capture a hook's output, so there is no stdout/stderr tail.
+    const { kind, index, path, timeout } = meta.hook;
+    const reason =
+      detail === Detail.HOOK_EXIT
+        ? hookExited(errno)
+        : detail === Detail.HOOK_SIGNAL
+          ? hookSignalled(errno)
+          : detail === Detail.HOOK_TIMEOUT
+            ? hookTimedOut(timeout)
+            : hookNotStarted(path, message);
+    msg = hookFailed(kind, index, reason);
+  } else if (meta?.exec !== undefined && detail === Detail.NOT_IN_PATH) {
     msg = `exec: "${meta.exec}": executable file not found in $PATH`;
   } else if (meta?.exec !== undefined && what.startsWith('exec:')) {
     msg = `exec: "${meta.exec}": stat ${meta.exec}: ${message}`;
