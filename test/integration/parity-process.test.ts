@@ -136,7 +136,9 @@ rootTest('cwd 0700 of the user, root without CAP_DAC_*: refused before the switc
 // ---- item 8: session ----
 
 rootTest('the container process leads its own session and process group (run and exec)', async (t) => {
-  const b = await makeBundle(t, (s) => (s.process!.args = ['sleep', '100']));
+  const b = await makeBundle(t, (s) => {
+    s.process!.args = ['sleep', '100'];
+  });
   t.is((await b.tsrun(['run', '-d', '--bundle', b.dir, b.id])).code, 0);
   const state = await b.state();
   const pid = state.pid as number;
@@ -199,7 +201,9 @@ rootTest('stdio files are chowned to the user (runc fixStdioPermissions), /dev/n
 });
 
 rootTest('exec -t with consoleSize in --process: the size applies (stty size)', async (t) => {
-  const b = await makeBundle(t, (s) => (s.process!.args = ['sleep', '100']));
+  const b = await makeBundle(t, (s) => {
+    s.process!.args = ['sleep', '100'];
+  });
   t.is((await b.tsrun(['run', '-d', '--bundle', b.dir, b.id])).code, 0);
   const proc = {
     ...b.spec.process!,
