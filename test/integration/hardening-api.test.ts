@@ -1,6 +1,6 @@
 // issue 13 item 10 and a smaller one, through the library: an abort after run() resolved does not
 // touch the container; a non-string container id is an InvalidArgumentError naming it.
-import anyTest, { type TestFn } from 'ava';
+import anyTest, { type ExecutionContext, type TestFn } from 'ava';
 import { getEventListeners } from 'node:events';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -13,7 +13,7 @@ import { needs, ROOT } from '../helpers/skip.js';
 const test = anyTest as TestFn;
 const rootTest = needs(ROOT);
 
-function runtime(t: Parameters<Parameters<TestFn>[1]>[0]): Runtime {
+function runtime(t: ExecutionContext): Runtime {
   const root = mkdtempSync(path.join(os.tmpdir(), 'tsrun-api-hardening-'));
   const rt = new Runtime({ root, imageRoot: path.join(root, '.images') });
   t.teardown(async () => {

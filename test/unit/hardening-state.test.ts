@@ -51,7 +51,7 @@ test('state.json is 0600 (it holds the whole config, env included); the root lis
     rootfs: '',
     created: '',
     owner: 'root',
-    config: { ociVersion: '1.3.0', process: { cwd: '/', env: ['SECRET=x'] } },
+    config: { ociVersion: '1.3.0', process: { cwd: '/', env: ['SECRET=x'], user: { uid: 0, gid: 0 } } },
   };
   store.save(rec);
   // 0711, not runc's 0700: a user-namespaced init must traverse it to bind <root>/<id>/notify.
