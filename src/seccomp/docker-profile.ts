@@ -1,16 +1,19 @@
-// Docker's seccomp profile format → runtime-spec linux.seccomp, for `run --image` (issue 13: image
-// runs had no seccomp filter at all). The default profile is data (docker-default.json, moby's
-// profiles/seccomp/default.json at cd3bed80, reformatted only); this file only interprets it, as moby's
-// profiles/seccomp/seccomp_linux.go setupSeccomp does: the native architecture's archMap entry
-// gives `architectures`, and a rule's `includes`/`excludes` keep or drop it by the native
-// architecture (Go/libseccomp names: amd64, arm64, …), the container's bounding capabilities (all
-// of `includes.caps` needed; any of `excludes.caps` drops it) and the running kernel's version.
-// `--security-opt seccomp=FILE` takes a file in the same format (Docker's).
+// Seccomp for `run --image` (issue 13: image runs had no seccomp filter at all). Two inputs give
+// a runtime-spec linux.seccomp here:
+// - the built-in policy, tsrun's own data (default-profile.json, schema: BuiltinProfile below),
+//   which follows the semantics of Docker's default seccomp profile (moby
+//   profiles/seccomp/default.json): EPERM for anything not allowed, ordinary calls allowed, the
+//   privileged ones only when the capability guarding them is in the bounding set;
+// - `--security-opt seccomp=FILE`, a profile in Docker's format (users bring those), interpreted as
+//   moby's setupSeccomp does: the native architecture's archMap entry gives `architectures`, and a
+//   rule's `includes`/`excludes` keep or drop it by the native architecture (Go/libseccomp names:
+//   amd64, arm64, …), the container's bounding capabilities (all of `includes.caps` needed; any of
+//   `excludes.caps` drops it) and the running kernel's version.
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { InvalidArgumentError } from '../errors.js';
-import type { LinuxSeccomp, LinuxSyscall, Spec } from '../spec/types.js';
-import defaultProfileData from './docker-default.json' with { type: 'json' };
+import type { LinuxSeccomp, LinuxSeccompArg, LinuxSyscall, Spec } from '../spec/types.js';
+import builtinProfileData from './default-profile.json' with { type: 'json' };
 
 export interface DockerSeccompFilter {
   caps?: string[];
@@ -153,16 +156,168 @@ export function dockerProfileToSpec(profile: DockerSeccompProfile, ctx: ProfileC
   return out;
 }
 
-/** Docker's default profile (moby profiles/seccomp/default.json), as data. */
-export function dockerDefaultProfile(): DockerSeccompProfile {
-  return defaultProfileData as DockerSeccompProfile;
+/** When a built-in group or rule applies: all that is given must hold. */
+export interface BuiltinCondition {
+  /** Native arch names (as ProfileContext.arch): one of them. */
+  arches?: string[];
+  /** Capabilities: at least one of them in the bounding set. */
+  anyCap?: string[];
+  /** "major.minor": the running kernel at least that. */
+  minKernel?: string;
 }
 
-/** What `--security-opt seccomp=…` chose: Docker's default, none, or a profile file's content. */
+/** A named set of syscalls allowed together, for one reason. */
+export interface BuiltinGroup {
+  name: string;
+  /** Why these are allowed (or why only under `when`). */
+  why: string;
+  when?: BuiltinCondition;
+  /**
+   * The kernel release that added these calls: libseccomp releases older than it do not know their
+   * names (compileSeccomp skips unknown names), which the unit test accepts for these groups only.
+   */
+  since?: string;
+  allow: string[];
+}
+
+/** A number in the data: decimal, or a "0x…" string. */
+export type BuiltinValue = number | string;
+
+/** One syscall allowed only for some values of one argument. */
+export interface BuiltinArgumentRule {
+  syscall: string;
+  why: string;
+  /** The rule is left out when this holds. */
+  unless?: BuiltinCondition;
+  /** The argument checked (0-based)… */
+  arg: number;
+  /** …or, on these native arches, this one instead. */
+  argOnArch?: Record<string, number>;
+  /** Allowed when the argument is one of these. */
+  oneOf?: BuiltinValue[];
+  /** Allowed when the argument is none of these. */
+  noneOf?: BuiltinValue[];
+  /** Allowed when none of these flags (CLONE_NEW*) is set in the argument. */
+  flagsClear?: string[];
+}
+
+/** One syscall answered with an errno other than the default one. */
+export interface BuiltinRefusal {
+  syscall: string;
+  why: string;
+  unless?: BuiltinCondition;
+  errno: string;
+}
+
+/** default-profile.json. */
+export interface BuiltinProfile {
+  about: string;
+  /** The errno (by name) of everything not allowed. */
+  refuseWith: string;
+  /** Native arch → the SCMP_ARCH_* the filter covers there (the native one first). */
+  architectures: Record<string, string[]>;
+  groups: BuiltinGroup[];
+  argumentRules: BuiltinArgumentRule[];
+  refusals: BuiltinRefusal[];
+}
+
+/** The errnos the data may name. */
+const ERRNO: Record<string, number> = { EPERM: 1, EACCES: 13, ENOSYS: 38 };
+/** <linux/sched.h>: the flags that make new namespaces. */
+const CLONE_FLAGS: Record<string, number> = {
+  CLONE_NEWNS: 0x00020000,
+  CLONE_NEWCGROUP: 0x02000000,
+  CLONE_NEWUTS: 0x04000000,
+  CLONE_NEWIPC: 0x08000000,
+  CLONE_NEWUSER: 0x10000000,
+  CLONE_NEWPID: 0x20000000,
+  CLONE_NEWNET: 0x40000000,
+};
+
+/** The built-in policy's data (default-profile.json). */
+export function builtinProfile(): BuiltinProfile {
+  return builtinProfileData as BuiltinProfile;
+}
+
+function holds(c: BuiltinCondition, ctx: ProfileContext, where: string): boolean {
+  if (c.arches && !c.arches.includes(ctx.arch)) return false;
+  if (c.anyCap && !c.anyCap.some((cap) => ctx.capabilities.includes(cap))) return false;
+  if (c.minKernel !== undefined && !kernelAtLeast(ctx.kernel, c.minKernel, where)) return false;
+  return true;
+}
+
+function value(v: BuiltinValue, where: string): number {
+  const n = typeof v === 'number' ? v : /^0x[0-9a-f]+$/i.test(v) ? Number.parseInt(v.slice(2), 16) : NaN;
+  if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError(`${where}: ${JSON.stringify(v)} is not a number or 0x… string`);
+  return n;
+}
+
+function errnoOf(name: string, where: string): number {
+  const n = ERRNO[name];
+  if (n === undefined) throw new InvalidArgumentError(`${where}: unknown errno ${JSON.stringify(name)}`);
+  return n;
+}
+
+/** The rules an argument rule gives: one per allowed value or range (libseccomp ORs rules). */
+function argumentRule(r: BuiltinArgumentRule, index: number, where: string): LinuxSyscall[] {
+  const allow = (args: LinuxSeccompArg[]): LinuxSyscall => ({ names: [r.syscall], action: 'SCMP_ACT_ALLOW', args });
+  const forms = [r.oneOf, r.noneOf, r.flagsClear].filter((f) => f !== undefined).length;
+  if (forms !== 1) throw new InvalidArgumentError(`${where}: exactly one of oneOf, noneOf, flagsClear`);
+  if (r.oneOf) return r.oneOf.map((v) => allow([{ index, value: value(v, where), op: 'SCMP_CMP_EQ' }]));
+  if (r.flagsClear) {
+    let mask = 0;
+    for (const f of r.flagsClear) {
+      const bit = CLONE_FLAGS[f];
+      if (bit === undefined) throw new InvalidArgumentError(`${where}: unknown flag ${JSON.stringify(f)}`);
+      mask |= bit;
+    }
+    return [allow([{ index, value: mask >>> 0, valueTwo: 0, op: 'SCMP_CMP_MASKED_EQ' }])];
+  }
+  // noneOf: the gaps between the refused values, each as a comparison (a rule's comparisons AND,
+  // and one rule cannot compare the same argument twice, so a gap is LT, EQ or GT only).
+  const refused = [...new Set(r.noneOf!.map((v) => value(v, where)))].sort((a, b) => a - b);
+  const out: LinuxSyscall[] = [];
+  if (refused[0] > 0) out.push(allow([{ index, value: refused[0], op: 'SCMP_CMP_LT' }]));
+  for (let i = 1; i < refused.length; i++) {
+    const [lo, hi] = [refused[i - 1], refused[i]];
+    if (hi - lo === 2) out.push(allow([{ index, value: lo + 1, op: 'SCMP_CMP_EQ' }]));
+    else if (hi - lo > 2) throw new InvalidArgumentError(`${where}: noneOf values ${lo} and ${hi} leave a gap wider than one value`);
+  }
+  out.push(allow([{ index, value: refused[refused.length - 1], op: 'SCMP_CMP_GT' }]));
+  return out;
+}
+
+/** The runtime-spec seccomp config the built-in policy gives in ctx. */
+export function builtinProfileToSpec(ctx: ProfileContext, profile: BuiltinProfile = builtinProfile()): LinuxSeccomp {
+  const src = 'the built-in seccomp profile';
+  const out: LinuxSeccomp = { defaultAction: 'SCMP_ACT_ERRNO', defaultErrnoRet: errnoOf(profile.refuseWith, `${src}: refuseWith`) };
+  const architectures = profile.architectures[ctx.arch];
+  if (architectures?.length) out.architectures = [...architectures];
+  const syscalls: LinuxSyscall[] = [];
+  for (const g of profile.groups) {
+    const where = `${src}: group ${JSON.stringify(g.name)}`;
+    if (g.when && !holds(g.when, ctx, where)) continue;
+    syscalls.push({ names: [...g.allow], action: 'SCMP_ACT_ALLOW' });
+  }
+  for (const r of profile.argumentRules) {
+    const where = `${src}: argument rule for ${r.syscall}`;
+    if (r.unless && holds(r.unless, ctx, where)) continue;
+    syscalls.push(...argumentRule(r, r.argOnArch?.[ctx.arch] ?? r.arg, where));
+  }
+  for (const r of profile.refusals) {
+    const where = `${src}: refusal of ${r.syscall}`;
+    if (r.unless && holds(r.unless, ctx, where)) continue;
+    syscalls.push({ names: [r.syscall], action: 'SCMP_ACT_ERRNO', errnoRet: errnoOf(r.errno, where) });
+  }
+  out.syscalls = syscalls;
+  return out;
+}
+
+/** What `--security-opt seccomp=…` chose: the built-in policy, none, or a Docker-format profile file's content. */
 export type SeccompChoice = { kind: 'default' } | { kind: 'unconfined' } | { kind: 'file'; path: string; profile: DockerSeccompProfile };
 
 /**
- * `--security-opt seccomp=VALUE` (undefined: Docker's default): "unconfined", or a file holding a
+ * `--security-opt seccomp=VALUE` (undefined: the built-in policy): "unconfined", or a file holding a
  * Docker-format profile, read and parsed here, before anything is made, with errors naming it.
  */
 export function loadSeccompChoice(value: string | undefined): SeccompChoice {
@@ -190,7 +345,7 @@ export function loadSeccompChoice(value: string | undefined): SeccompChoice {
 /** The linux.seccomp an image run gets for `choice` in ctx (undefined: none). */
 export function seccompForImageRun(choice: SeccompChoice, ctx: ProfileContext): LinuxSeccomp | undefined {
   if (choice.kind === 'unconfined') return undefined;
-  if (choice.kind === 'default') return dockerProfileToSpec(dockerDefaultProfile(), ctx, 'the default seccomp profile') ?? undefined;
+  if (choice.kind === 'default') return builtinProfileToSpec(ctx);
   return dockerProfileToSpec(choice.profile, ctx, `seccomp profile ${choice.path}`) ?? undefined;
 }
 

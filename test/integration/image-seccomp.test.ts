@@ -1,5 +1,5 @@
-// `run --image` applies Docker's default seccomp profile (src/seccomp/docker-default.json through
-// src/seccomp/docker-profile.ts), as `docker run` does; before, image runs had no filter at all
+// `run --image` applies the built-in seccomp profile (our data, src/seccomp/default-profile.json,
+// built by src/seccomp/docker-profile.ts, with Docker's default profile's semantics) as `docker run` does; before, image runs had no filter at all
 // (issue 13, item 11: "Seccomp: 0", and unshare -Ur then mount succeeded in a nested user
 // namespace). --security-opt seccomp=unconfined turns it off, seccomp=FILE takes a Docker-format
 // profile, and a bad FILE fails naming it, before anything is made.
@@ -19,16 +19,19 @@ async function imported(t: import('ava').ExecutionContext): Promise<ImageEnv> {
 
 const seccompLine = (out: string) => /^Seccomp:\s*(\d+)$/m.exec(out)?.[1];
 
-rootTest("the default is Docker's profile: Seccomp: 2, and unshare (CAP_SYS_ADMIN not held) is refused with EPERM", async (t) => {
-  const env = await imported(t);
-  const r = await env.tsrun(['run', '--image', SHIPPED, '--rm', '--', 'cat', '/proc/self/status']);
-  t.is(r.code, 0, r.stderr);
-  t.is(seccompLine(r.stdout), '2', 'a filter is on');
-  // unshare(2) is allowed by the profile only with CAP_SYS_ADMIN, which Docker's default set lacks.
-  const u = await env.tsrun(['run', '--image', SHIPPED, '--rm', '--', 'unshare', '-Urm', 'true']);
-  t.not(u.code, 0, 'unshare -Urm fails');
-  t.regex(u.stderr + u.stdout, /Operation not permitted/);
-});
+rootTest(
+  "the default is the built-in profile (Docker's default semantics): Seccomp: 2, and unshare (CAP_SYS_ADMIN not held) is refused with EPERM",
+  async (t) => {
+    const env = await imported(t);
+    const r = await env.tsrun(['run', '--image', SHIPPED, '--rm', '--', 'cat', '/proc/self/status']);
+    t.is(r.code, 0, r.stderr);
+    t.is(seccompLine(r.stdout), '2', 'a filter is on');
+    // unshare(2) is allowed by the profile only with CAP_SYS_ADMIN, which Docker's default set lacks.
+    const u = await env.tsrun(['run', '--image', SHIPPED, '--rm', '--', 'unshare', '-Urm', 'true']);
+    t.not(u.code, 0, 'unshare -Urm fails');
+    t.regex(u.stderr + u.stdout, /Operation not permitted/);
+  },
+);
 
 rootTest('--security-opt seccomp=unconfined runs without a filter: Seccomp: 0, and unshare -Urm works', async (t) => {
   const env = await imported(t);
