@@ -78,6 +78,9 @@ unshareTest('cgroup2 mounted over /sys/fs/cgroup hides an older mount listed fir
   // A private mount namespace: the mount is gone with the namespace, the host's mounts are untouched.
   const script = [
     'mount --make-rprivate / &&',
+    // A tmpfs first: where /sys/fs/cgroup is cgroup2 already (full cgroup v2, as in the VM), the
+    // kernel refuses the same superblock stacked straight on itself (EBUSY).
+    'mount -t tmpfs tsrun-test /sys/fs/cgroup &&',
     'mount -t cgroup2 cgroup2 /sys/fs/cgroup &&',
     `exec node --import tsx -e 'import("${path.join(REPO_ROOT, 'src/cgroups/v2.ts')}").then((m) => console.log(JSON.stringify({ mount: m.unifiedMount(), mountinfo: require("node:fs").readFileSync("/proc/self/mountinfo", "utf8") })))'`,
   ].join(' ');
