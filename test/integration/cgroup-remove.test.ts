@@ -74,14 +74,31 @@ cgTest('a cgroup above the container that tsrun did not create stays, with its o
   t.true(fs.existsSync(parent), 'the parent tsrun did not make stays');
 });
 
+/** The super options of the host's cgroup2 mount, less rw/ro (mountinfo: "… - cgroup2 <source> <options>"). */
+function cgroup2SuperOptions(): string {
+  const line = fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .find((l) => l.includes(' - cgroup2 '));
+  const opts = line?.split(' - ')[1]?.split(' ')[2] ?? '';
+  return opts
+    .split(',')
+    .filter((o) => o && o !== 'rw' && o !== 'ro')
+    .join(',');
+}
+
 unshareTest('cgroup2 mounted over /sys/fs/cgroup hides an older mount listed first: the visible one is used', (t) => {
+  const superOptions = cgroup2SuperOptions();
+  const before = superOptions;
   // A private mount namespace: the mount is gone with the namespace, the host's mounts are untouched.
   const script = [
     'mount --make-rprivate / &&',
     // A tmpfs first: where /sys/fs/cgroup is cgroup2 already (full cgroup v2, as in the VM), the
-    // kernel refuses the same superblock stacked straight on itself (EBUSY).
+    // kernel refuses the same superblock stacked straight on itself (EBUSY). The hierarchy's own
+    // options are passed again: a cgroup2 mount in the initial namespace applies its options to
+    // the whole hierarchy (nsdelegate, memory_recursiveprot …), and must not clear the host's.
     'mount -t tmpfs tsrun-test /sys/fs/cgroup &&',
-    'mount -t cgroup2 cgroup2 /sys/fs/cgroup &&',
+    `mount -t cgroup2 ${superOptions ? `-o ${superOptions} ` : ''}cgroup2 /sys/fs/cgroup &&`,
     `exec node --import tsx -e 'import("${path.join(REPO_ROOT, 'src/cgroups/v2.ts')}").then((m) => console.log(JSON.stringify({ mount: m.unifiedMount(), mountinfo: require("node:fs").readFileSync("/proc/self/mountinfo", "utf8") })))'`,
   ].join(' ');
   const r = spawnSync('unshare', ['-m', 'sh', '-c', script], { cwd: REPO_ROOT, encoding: 'utf8' });
@@ -90,4 +107,5 @@ unshareTest('cgroup2 mounted over /sys/fs/cgroup hides an older mount listed fir
   const cgroup2Lines = out.mountinfo.split('\n').filter((l) => l.includes(' - cgroup2 '));
   t.true(cgroup2Lines.length >= 2 || unified === '/sys/fs/cgroup', `mountinfo lists both mounts: ${cgroup2Lines.join(' | ')}`);
   t.is(out.mount, '/sys/fs/cgroup');
+  t.is(cgroup2SuperOptions(), before, "the host's cgroup2 options are unchanged");
 });
