@@ -17,6 +17,9 @@ function goStyle(s: any): void {
   delete s.process.user;
   s.Hostname = 'decoded';
   s.linux.namespaces = s.linux.namespaces.map((n: { type: string }) => (n.type === 'ipc' ? { type: 'ipc', path: '' } : n));
+  // runc 1.1.5 mounts a fresh cgroup2 even without a cgroup namespace, and a cgroup2 mount in the
+  // host's cgroup namespace clears the host hierarchy's options (nsdelegate): give it one.
+  if (!s.linux.namespaces.some((n: { type: string }) => n.type === 'cgroup')) s.linux.namespaces.push({ type: 'cgroup' });
   s.linux.resources = s.linux.resources ?? {};
   s.linux.resources.devices = [...(s.linux.resources.devices ?? []), { allow: true, type: 'c', major: 1, minor: 3, access: 'rwa' }];
 }

@@ -19,7 +19,21 @@ const RUNC = '/usr/sbin/runc';
 const hasRunc = fs.existsSync(RUNC);
 
 /** `runc run` of the same bundle (its own --root), stdout and exit code. */
+/**
+ * runc 1.1.5 mounts a fresh cgroup2 for a "cgroup" mount even without a cgroup namespace, and a
+ * cgroup2 mount in the host's cgroup namespace applies its (empty) options to the whole hierarchy:
+ * it would clear the host's nsdelegate. So runc gets the bundle with a cgroup namespace of its own.
+ */
+function keepHostCgroupOptions(dir: string): void {
+  const file = path.join(dir, 'config.json');
+  const spec = JSON.parse(fs.readFileSync(file, 'utf8')) as Spec;
+  const ns = (spec.linux!.namespaces ??= []);
+  if (!ns.some((n) => n.type === 'cgroup')) ns.push({ type: 'cgroup' });
+  fs.writeFileSync(file, JSON.stringify(spec));
+}
+
 async function runc(b: Bundle, args: readonly string[] = []): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  keepHostCgroupOptions(b.dir);
   const rootDir = path.join(b.dir, 'runc-root');
   fs.mkdirSync(rootDir, { recursive: true });
   const id = b.newId('runc');
