@@ -12,6 +12,7 @@ import { CONTAINER_NOTIFY_SOCKET, makeNotifyDir, notifyHost, NotifyListener, not
 import type { Logger } from '../../src/logger.js';
 import { bindDgram, connectDgram, drainDgrams, sendDgram, sockaddrUn } from '../../src/container/notify-socket.js';
 import { readProcStat } from '../../src/state/status.js';
+import { waitFor } from '../helpers/wait.js';
 import type { Spec } from '../../src/spec/types.js';
 
 function tmpDir(t: import('ava').ExecutionContext): string {
@@ -144,7 +145,9 @@ test.serial('waitAsync resolves with READY=, or with null once the process stopp
   await new Promise((r) => setImmediate(r)); // a poll phase went by with the poll armed
   stop();
   t.is(await waiting2, null);
-  await new Promise((r) => setImmediate(r));
+  // close() shuts the socket down; the watcher thread reports that and the callback closes the fd,
+  // a moment later on another turn of the loop (not a fixed number of turns).
+  await waitFor(() => openFds() === fds, { timeoutMs: 5000, what: () => `the fd count back to ${fds} (now ${openFds()})` });
   t.is(openFds(), fds, 'the pending poll was woken and the fd closed');
 });
 
