@@ -61,6 +61,42 @@ const slicePath = (slice: string) => {
   return out;
 };
 
+/**
+ * The fake's own connection, holding the name org.freedesktop.systemd1. dbus-daemon makes its
+ * socket file at bind(2), a moment before listen(2): a connect in between is refused, and
+ * dbus-next then never answers requestName. So each attempt is bounded and a refused one retried.
+ */
+async function connectFake(dbus: typeof import('dbus-next'), address: string): Promise<import('dbus-next').MessageBus> {
+  let last: unknown;
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const saved = process.env.DBUS_SYSTEM_BUS_ADDRESS;
+    process.env.DBUS_SYSTEM_BUS_ADDRESS = address;
+    const conn = dbus.systemBus();
+    if (saved === undefined) delete process.env.DBUS_SYSTEM_BUS_ADDRESS;
+    else process.env.DBUS_SYSTEM_BUS_ADDRESS = saved;
+    let failed: ((err: unknown) => void) | undefined;
+    const error = new Promise<never>((_, reject) => (failed = reject));
+    error.catch(() => undefined);
+    conn.on('error', (err: unknown) => failed?.(err)); // later: the daemon killed on purpose
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer from dbus-daemon at ${address} in 5 s`)), 5000);
+    });
+    try {
+      await Promise.race([conn.requestName('org.freedesktop.systemd1', 0), error, bound]);
+      failed = undefined;
+      return conn;
+    } catch (err) {
+      last = err;
+      conn.disconnect();
+      await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  throw new Error(`the stand-in systemd could not connect to ${address}: ${(last as Error)?.message}`, { cause: last });
+}
+
 export async function startFakeSystemd(t: ExecutionContext, o: FakeSystemdOptions = {}): Promise<FakeSystemd> {
   const dbus = loaded!;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrun-dbus-'));
@@ -89,12 +125,7 @@ export async function startFakeSystemd(t: ExecutionContext, o: FakeSystemdOption
     10_000,
     () => `dbus-daemon's socket ${sock}`,
   );
-  const saved = process.env.DBUS_SYSTEM_BUS_ADDRESS;
-  process.env.DBUS_SYSTEM_BUS_ADDRESS = address;
-  const conn = dbus.systemBus();
-  if (saved === undefined) delete process.env.DBUS_SYSTEM_BUS_ADDRESS;
-  else process.env.DBUS_SYSTEM_BUS_ADDRESS = saved;
-  conn.on('error', () => undefined); // the daemon killed on purpose
+  const conn = await connectFake(dbus, address);
   const fake: FakeSystemd = {
     address,
     calls: [],
@@ -175,7 +206,6 @@ export async function startFakeSystemd(t: ExecutionContext, o: FakeSystemdOption
     }
     return false;
   });
-  await conn.requestName('org.freedesktop.systemd1', 0);
   t.teardown(() => {
     conn.disconnect();
     daemon.kill('SIGTERM');
