@@ -70,7 +70,7 @@ export interface ImageBundle {
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 // Docker's default capability set (moby oci/caps/defaults.go), as `docker run` users expect.
-const DOCKER_CAPS = [
+export const DOCKER_CAPS = [
   'CAP_CHOWN',
   'CAP_DAC_OVERRIDE',
   'CAP_FSETID',

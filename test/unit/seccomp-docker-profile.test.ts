@@ -25,23 +25,8 @@ import { compileSeccomp } from '../../src/seccomp/seccomp.js';
 import { decodeProgram, evaluate, AUDIT_ARCH_X86_64 } from '../../src/seccomp/seccomp-bpf.js';
 import { need, needs } from '../helpers/skip.js';
 import type { LinuxSeccomp } from '../../src/spec/types.js';
+import { DOCKER_CAPS } from '../../src/image/bundle.js';
 
-const DOCKER_CAPS = [
-  'CAP_CHOWN',
-  'CAP_DAC_OVERRIDE',
-  'CAP_FSETID',
-  'CAP_FOWNER',
-  'CAP_MKNOD',
-  'CAP_NET_RAW',
-  'CAP_SETGID',
-  'CAP_SETUID',
-  'CAP_SETFCAP',
-  'CAP_SETPCAP',
-  'CAP_NET_BIND_SERVICE',
-  'CAP_SYS_CHROOT',
-  'CAP_KILL',
-  'CAP_AUDIT_WRITE',
-];
 const amd64 = (capabilities: string[] = DOCKER_CAPS, kernel: [number, number] = [6, 18]): ProfileContext => ({ arch: 'amd64', capabilities, kernel });
 
 /** The action the profile gives `name` with no argument filter (undefined: the default action). */
