@@ -1,7 +1,7 @@
 // watchPidfd and pollReadable without libuv: one watcher thread per N-API environment waits in
 // epoll_wait(2) on the watched fds and hands each readiness to the JS thread through a
 // thread-safe function (napi_threadsafe_function), so the addon calls N-API only and loads in any
-// N-API host (Node, Bun, a worker thread). DESIGN.md, "Engines".
+// N-API host (Node, Bun, a worker thread).
 //
 // Lifetimes:
 //  - The thread and the thread-safe function are made at the first watch of an environment. The

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Bundles the CLI into one CommonJS file (dist/tsrun.cjs) and the library into dist/index.js.
-// One bundle, verbs loaded lazily, is the start-up budget in DESIGN.md: module resolution of
+// One bundle, verbs loaded lazily, keeps start-up cheap: module resolution of
 // many small files costs tens of milliseconds per CLI call.
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';

@@ -1,7 +1,7 @@
 // The flag table of every runc verb, with runc's names, aliases, value types and defaults
-// (runc HEAD 76d9cf5: main.go, create.go, run.go, exec.go, kill.go, ... — see
-// reference/runtime-contract.md §1.1–1.2). Engines pass these verbatim, so a flag runc accepts
-// but tsrun does not implement is still listed (and documented as ignored) rather than rejected.
+// (runc HEAD 76d9cf5: main.go, create.go, run.go, exec.go, kill.go, ...). Engines pass these
+// verbatim, so a flag runc accepts but tsrun does not implement is still listed (and documented as
+// ignored) rather than rejected.
 
 export type FlagType = 'bool' | 'string' | 'int' | 'stringSlice' | 'int64Slice' | 'duration';
 

@@ -1,4 +1,4 @@
-// The CLI's logger, in the two formats engines read (reference/node-and-native.md §6 "Logs"):
+// The CLI's logger, in the two formats engines read:
 //  - text, logrus TextFormatter: time="2026-01-02T03:04:05Z" level=error msg="..."
 //  - json, logrus JSONFormatter: {"level":"error","msg":"...","time":"<RFC3339>"}
 // containerd (process/utils.go getLastRuntimeError) decodes every line of --log into

@@ -1,5 +1,5 @@
 // tsrun's command line: argv → options → one library call → exit code. Each verb is loaded
-// lazily (one bundle, DESIGN.md performance budget). Errors are reported once, here: to the --log
+// lazily (one bundle per verb: an engine starts the CLI for every operation). Errors are reported once, here: to the --log
 // file (the last error line carries the root cause, as containerd reads it) and to stderr.
 import { describeError } from '../errors.js';
 import { writeOut } from './output.js';

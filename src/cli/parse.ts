@@ -1,5 +1,5 @@
 // argv → { global options, command, flags, args } with the semantics of runc's urfave/cli over
-// Go's flag package (reference/node-and-native.md §6): `-name` and `--name` are the same flag;
+// Go's flag package: `-name` and `--name` are the same flag;
 // values as `--flag=v` or `--flag v`; a bool flag takes a value only through `=`; flags may
 // follow positional arguments (except after a command's StopOnNthArg); `--` ends flag parsing.
 // Error texts are Go's (flag.go failf), because users and engines see them:

@@ -1,5 +1,5 @@
 // The sd_notify(3) transport: AF_UNIX datagram sockets, which Node's net and dgram modules lack.
-// Plain libc calls from the parent, so koffi (DESIGN.md "Boundaries"), loaded on first use only:
+// Plain libc calls from the parent, so koffi, loaded on first use only:
 // a CLI call without NOTIFY_SOCKET never pays for it. Errors are shaped like Node's
 // ({code, errno, syscall, path}).
 import { closeSync, openSync, constants as fsc } from 'node:fs';

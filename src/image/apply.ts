@@ -1,5 +1,5 @@
 // Applies one OCI layer (image-spec layer.md "Applying Changesets") to a directory, modelled on
-// containerd's applyNaive + OverlayConvertWhiteout (reference/node-and-native.md §4.2):
+// containerd's applyNaive + OverlayConvertWhiteout:
 //  - every parent directory is resolved with openat2(RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS), and
 //    entries are created relative to that dirfd with no-follow calls, so `../`, absolute names and
 //    symlinks planted by this or a lower layer cannot make a write land outside destDir;

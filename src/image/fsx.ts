@@ -1,6 +1,6 @@
 // Thin koffi bindings for the *at(2) family, xattrs and flock: what layer unpacking needs and Node's
 // `fs` lacks (no mknod, no xattrs, no dirfd-relative calls, no openat2). Loaded lazily, only when a
-// layer is applied (reference/node-and-native.md §2: koffi is fine for parent-side path work).
+// layer is applied (koffi serves parent-side path work; nothing here runs in a child).
 // Every call is synchronous and throws a SyscallError (errnoCode 'ENOENT', errno, syscall, path;
 // codeOf() gives the errno name). Paths are Buffers (raw bytes from the archive) or strings (UTF-8).
 import os from 'node:os';

@@ -1,4 +1,4 @@
-// The image store is private to its owner (DESIGN.md "Boundaries"): private images' layers and
+// The image store is private to its owner: private images' layers and
 // configs must not be readable by other local users. The root is 0710 as Docker's /var/lib/docker
 // (owner all, group may only traverse, others nothing); every directory tsrun makes below it is
 // 0700 and every file 0600. A store made by an older tsrun (0755 dirs, 0644 blobs and records) is

@@ -1,6 +1,6 @@
 // A streaming tar reader for OCI layers (image-spec layer.md: POSIX ustar/pax; GNU long names seen
 // in the wild). Written in-house because node-tar drops SCHILY.xattr and tar-stream decodes PAX
-// values as UTF-8, corrupting binary security.capability (reference/node-and-native.md §4.1).
+// values as UTF-8, corrupting binary security.capability.
 // PAX values stay raw Buffers; paths are exposed both raw and decoded.
 import type { Readable } from 'node:stream';
 import { ImageError } from '../errors.js';

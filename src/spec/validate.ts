@@ -1,7 +1,8 @@
 // config.json validation: structure (the JSON type of every field tsrun reads) and the semantic
 // rules runc enforces (libcontainer/specconv, libcontainer/configs/validate/validator.go), all
 // collected in one pass so the user sees every problem at once. Hand-written, not a compiled
-// JSON schema, to keep CLI start-up cheap (reference/node-and-native.md §7).
+// JSON schema, to keep CLI start-up cheap: compiling a schema validator at start-up costs more than a
+// short CLI call may spend.
 // Where runc only warns (relative mount destinations, unknown capabilities) we warn too.
 
 import { InvalidSpecError } from '../errors.js';

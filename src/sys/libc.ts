@@ -1,4 +1,4 @@
-// Plain C calls from the parent go through koffi (DESIGN.md "Boundaries"). koffi and libc are
+// Plain C calls from the parent go through koffi, never anything inside a child. koffi and libc are
 // loaded on first use and once per process, so that verbs which never make such a call never pay
 // koffi's load (about 8 ms); each user declares its own prototypes with lazyLibc().
 import { createRequire } from 'node:module';
