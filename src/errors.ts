@@ -8,6 +8,8 @@ import { getSystemErrorMap } from 'node:util';
 export type ErrorCode =
   | 'TSRUN_NOT_FOUND'
   | 'TSRUN_IMAGE_NOT_FOUND'
+  | 'TSRUN_NETWORK'
+  | 'TSRUN_NETWORK_NOT_FOUND'
   | 'TSRUN_EXISTS'
   | 'TSRUN_INVALID_STATE'
   | 'TSRUN_INVALID_SPEC'

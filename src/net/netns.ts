@@ -5,7 +5,8 @@
 // and mount namespaces they are allowed in a multithreaded process (unshare(2), setns(2)). So the
 // Node main thread steps into a fresh namespace, keeps an fd to it, raises `lo` with
 // SIOCSIFFLAGS (netdevice(7)), and steps back, all synchronously, before any other JS runs.
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, constants, openSync, rmSync, statfsSync } from 'node:fs';
+import { SyscallError } from '../errors.js';
 import { lazyLibc, syscallError } from '../sys/libc.js';
 
 const CLONE_NEWNET = 0x40000000;
@@ -22,6 +23,8 @@ interface NetBindings {
   socket: (domain: number, type: number, proto: number) => number;
   ioctl: (fd: number, req: number, arg: Buffer) => number;
   close: (fd: number) => number;
+  mount: (src: string, target: string, fstype: string | null, flags: number, data: string | null) => number;
+  umount2: (target: string, flags: number) => number;
 }
 
 const bindings = lazyLibc<NetBindings>((f) => ({
@@ -30,6 +33,8 @@ const bindings = lazyLibc<NetBindings>((f) => ({
   socket: f('int socket(int domain, int type, int protocol)'),
   ioctl: f('int ioctl(int fd, unsigned long req, void *arg)'),
   close: f('int close(int fd)'),
+  mount: f('int mount(const char *src, const char *target, const char *fstype, unsigned long flags, const char *data)'),
+  umount2: f('int umount2(const char *target, int flags)'),
 }));
 
 /** Bring up `lo` in the calling thread's network namespace. */
@@ -73,4 +78,74 @@ export function createLoopbackNetns(): { fd: number; path: string } {
   } finally {
     closeSync(home);
   }
+}
+
+const MS_BIND = 0x1000;
+const MNT_DETACH = 2;
+const EINVAL = 22;
+const ENOENT = 2;
+/** statfs(2) f_type of nsfs, the file system of /proc/<pid>/ns/* (linux/magic.h NSFS_MAGIC). */
+const NSFS_MAGIC = 0x6e736673;
+
+/** Whether `file` is a namespace file (a bind mount of one, or /proc/<pid>/ns/net itself). */
+export function isNetnsFile(file: string): boolean {
+  try {
+    return Number(statfsSync(file).type) === NSFS_MAGIC;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A new network namespace with `lo` up, kept alive by a bind mount on `file` (as `ip netns add`
+ * does), so that it outlives the container's processes: the CNI plugins' DEL can then still find
+ * the container's interface and release everything (the bridge plugin tears down its masquerade
+ * rules only when it finds the interface). `file` is created with O_EXCL|O_NOFOLLOW; one that is
+ * already a pinned namespace is kept (idempotent). unpinNetns undoes it.
+ */
+export function pinNetns(file: string): void {
+  if (isNetnsFile(file)) return;
+  try {
+    closeSync(openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600));
+  } catch (err) {
+    // A plain file left by a pin cut short is ours to reuse; anything else (a symlink) is refused.
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw SyscallError.fromErrnoException(err as NodeJS.ErrnoException, { syscall: 'open', path: file });
+    closeSync(openSync(file, constants.O_WRONLY | constants.O_NOFOLLOW));
+  }
+  const b = bindings();
+  const home = openSync('/proc/thread-self/ns/net', 'r');
+  try {
+    if (b.unshare(CLONE_NEWNET) < 0) throw syscallError('unshare(CLONE_NEWNET)', b.errno());
+    let failure: unknown;
+    try {
+      if (b.mount('/proc/thread-self/ns/net', file, null, MS_BIND, null) < 0) throw syscallError('mount', b.errno(), file);
+      loopbackUp(b);
+    } catch (err) {
+      failure = err;
+    }
+    if (b.setns(home, CLONE_NEWNET) < 0) {
+      throw syscallError('setns', b.errno(), undefined, { context: 'return to the host network namespace', cause: failure });
+    }
+    if (failure) {
+      unpinNetns(file);
+      throw failure;
+    }
+  } finally {
+    closeSync(home);
+  }
+}
+
+/** Unmounts a namespace pinned by pinNetns and removes its file; nothing there is not an error. */
+export function unpinNetns(file: string): void {
+  const b = bindings();
+  // MNT_DETACH: a process that still holds the namespace (a container being killed) keeps it alive
+  // on its own; the pin goes now.
+  while (isNetnsFile(file)) {
+    if (b.umount2(file, MNT_DETACH) < 0) {
+      const e = b.errno();
+      if (e === EINVAL || e === ENOENT) break;
+      throw syscallError('umount2', e, file);
+    }
+  }
+  rmSync(file, { force: true });
 }

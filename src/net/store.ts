@@ -1,0 +1,246 @@
+// The network store: <imageRoot>/networks, private to its owner (0700, files 0600), beside the
+// image store's blobs/ and layers/ (default /var/lib/tsrun/networks).
+//
+//   networks/<name>.json          one network (NetworkRecord)
+//   networks/attachments/<id>.json what a container holds on its networks (AttachmentRecord),
+//                                  written BEFORE each thing is added, so that a disconnect after
+//                                  a crash or a kill knows what to release
+//   networks/ipam/<name>/          host-local's leases (its dataDir)
+//   networks/netns/<id>            pinned network namespaces (netns.ts pinNetns)
+//   networks/lock                  the store lock (O_EXCL file holding the owner's pid)
+import fs from 'node:fs';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { SyscallError } from '../errors.js';
+import type { CniResult } from './cni.js';
+import type { HostEntry } from './hosts.js';
+import type { PortProtocol } from './ports.js';
+
+export const DEFAULT_IMAGE_ROOT = '/var/lib/tsrun';
+export const DEFAULT_NETWORK = 'bridge';
+
+/** One network as stored. */
+export interface NetworkRecord {
+  name: string;
+  /** 64 hex digits, as Docker's network IDs. */
+  id: string;
+  driver: 'bridge';
+  created: string;
+  subnet: string;
+  gateway: string;
+  /** No outbound NAT and no default route (Docker --internal). */
+  internal: boolean;
+  /** The host bridge's name: tsrun0 for `bridge`, br-<id12> for the others. */
+  bridge: string;
+  labels: Record<string, string>;
+}
+
+export interface PublishedPort {
+  hostIp: string;
+  hostPort: number;
+  containerPort: number;
+  protocol: PortProtocol;
+}
+
+export interface AttachedNetwork {
+  name: string;
+  networkId: string;
+  ifName: string;
+  aliases: string[];
+  /** The CNI result so far (updated after every plugin's ADD); absent until the first plugin answered. */
+  result?: CniResult;
+  /** Ports published through this network (the first network carries all of them). */
+  ports: PublishedPort[];
+}
+
+/** What a container holds on tsrun's networks. */
+export interface AttachmentRecord {
+  id: string;
+  name?: string;
+  hostname?: string;
+  netnsPath: string;
+  /** The namespace is tsrun's, pinned at netnsPath (removed on disconnect). */
+  pinned: boolean;
+  /** For a caller's namespace: its inode when connected, to tell a reused /proc path from it. */
+  netnsIno?: number;
+  hostsPath?: string;
+  owner?: string;
+  extraHosts: HostEntry[];
+  created: string;
+  networks: AttachedNetwork[];
+}
+
+export class NetworkStore {
+  readonly dir: string;
+  constructor(imageRoot: string = DEFAULT_IMAGE_ROOT) {
+    this.dir = path.join(path.resolve(imageRoot), 'networks');
+  }
+
+  /** Creates the store's directories (the image root 0710 as the image store makes it, the rest 0700). */
+  open(): void {
+    try {
+      const root = path.dirname(this.dir);
+      if (!fs.existsSync(root)) fs.mkdirSync(root, { recursive: true, mode: 0o710 });
+      for (const d of [this.dir, this.attachmentsDir, this.ipamDir, this.netnsDir]) fs.mkdirSync(d, { recursive: true, mode: 0o700 });
+    } catch (err) {
+      throw SyscallError.fromErrnoException(err as NodeJS.ErrnoException, { syscall: 'mkdir', context: 'open the network store' });
+    }
+  }
+
+  get attachmentsDir(): string {
+    return path.join(this.dir, 'attachments');
+  }
+  get ipamDir(): string {
+    return path.join(this.dir, 'ipam');
+  }
+  get netnsDir(): string {
+    return path.join(this.dir, 'netns');
+  }
+  networkFile(name: string): string {
+    return path.join(this.dir, `${name}.json`);
+  }
+  attachmentFile(id: string): string {
+    return path.join(this.attachmentsDir, `${id}.json`);
+  }
+  pinFile(id: string): string {
+    return path.join(this.netnsDir, id);
+  }
+
+  readNetwork(name: string): NetworkRecord | undefined {
+    return readJson<NetworkRecord>(this.networkFile(name));
+  }
+
+  listNetworks(): NetworkRecord[] {
+    return jsonNames(this.dir)
+      .map((n) => this.readNetwork(n))
+      .filter((r): r is NetworkRecord => r !== undefined);
+  }
+
+  /** A new network's record; false when one of that name exists (O_EXCL). */
+  createNetwork(rec: NetworkRecord): boolean {
+    return writeJson(this.networkFile(rec.name), rec, true);
+  }
+
+  removeNetwork(name: string): void {
+    fs.rmSync(this.networkFile(name), { force: true });
+    fs.rmSync(path.join(this.ipamDir, name), { recursive: true, force: true });
+  }
+
+  readAttachment(id: string): AttachmentRecord | undefined {
+    return readJson<AttachmentRecord>(this.attachmentFile(id));
+  }
+
+  listAttachments(): AttachmentRecord[] {
+    return jsonNames(this.attachmentsDir)
+      .map((n) => this.readAttachment(n))
+      .filter((r): r is AttachmentRecord => r !== undefined);
+  }
+
+  writeAttachment(rec: AttachmentRecord): void {
+    writeJson(this.attachmentFile(rec.id), rec, false);
+  }
+
+  removeAttachment(id: string): void {
+    fs.rmSync(this.attachmentFile(id), { force: true });
+  }
+
+  /**
+   * Runs fn holding the store lock: an O_EXCL file naming the holder's pid; a lock whose holder is
+   * dead is taken over. Held only around record changes and hosts files, never around plugin runs.
+   */
+  async locked<T>(fn: () => T | Promise<T>): Promise<T> {
+    this.open();
+    const lock = path.join(this.dir, 'lock');
+    const until = Date.now() + 30_000;
+    for (;;) {
+      try {
+        const fd = fs.openSync(lock, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
+        fs.writeSync(fd, String(process.pid));
+        fs.closeSync(fd);
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST')
+          throw SyscallError.fromErrnoException(err as NodeJS.ErrnoException, { syscall: 'open', path: lock });
+        const holder = Number(readText(lock));
+        if (!holder || !alive(holder)) {
+          // The holder died (or wrote nothing yet and died): take the lock over.
+          if (!holder && fs.statSync(lock, { throwIfNoEntry: false }) && Date.now() - (fs.statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? 0) < 1000) {
+            await delay(10);
+            continue;
+          }
+          fs.rmSync(lock, { force: true });
+          continue;
+        }
+        if (Date.now() > until) throw new SyscallError('open', 11, { path: lock, context: `the network store is locked by pid ${holder}` });
+        await delay(10);
+      }
+    }
+    try {
+      return await fn();
+    } finally {
+      fs.rmSync(lock, { force: true });
+    }
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function readText(p: string): string | undefined {
+  try {
+    return fs.readFileSync(p, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+function readJson<T>(p: string): T | undefined {
+  const text = readText(p);
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+function jsonNames(dir: string): string[] {
+  try {
+    return fs
+      .readdirSync(dir)
+      .filter((n) => n.endsWith('.json') && !n.startsWith('.'))
+      .map((n) => n.slice(0, -5))
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
+/** Writes a record atomically (a temporary file, then rename), or with O_EXCL when `exclusive`. */
+function writeJson(p: string, value: unknown, exclusive: boolean): boolean {
+  const text = `${JSON.stringify(value, null, 2)}\n`;
+  const flags = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
+  const target = exclusive ? p : `${p}.${process.pid}.tmp`;
+  let fd: number;
+  try {
+    if (!exclusive) fs.rmSync(target, { force: true });
+    fd = fs.openSync(target, flags, 0o600);
+  } catch (err) {
+    if (exclusive && (err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw SyscallError.fromErrnoException(err as NodeJS.ErrnoException, { syscall: 'open', path: target });
+  }
+  try {
+    fs.writeSync(fd, text);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  if (!exclusive) fs.renameSync(target, p);
+  return true;
+}
