@@ -279,19 +279,28 @@ void resetSignals() {
   sys(SYS_rt_sigprocmask, SIG_SETMASK, (long)&none, 0, 8);
 }
 
+// One datagram's buffer and room for one SCM_RIGHTS fd, on the caller's stack.
+struct FdMsg {
+  struct iovec iov;
+  struct {
+    alignas(struct cmsghdr) char buf[CMSG_SPACE(sizeof(int))];
+  } ctrl = {};
+  struct msghdr msg = {};
+  FdMsg(void* data, size_t len) : iov{data, len} {
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = ctrl.buf;
+    msg.msg_controllen = sizeof ctrl.buf;
+  }
+  FdMsg(const FdMsg&) = delete;
+  FdMsg& operator=(const FdMsg&) = delete;
+};
+
 // One message with an fd attached (SCM_RIGHTS), then the parent's u32 reply.
 void sendFdSync(uint32_t op, uint32_t token, int fd) {
   Msg m{MSG_SYNC, op, (int32_t)token, 0};
-  struct iovec iov = {&m, sizeof m};
-  union {
-    char buf[CMSG_SPACE(sizeof(int))];
-    struct cmsghdr align;
-  } ctrl = {};
-  struct msghdr msg = {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = ctrl.buf;
-  msg.msg_controllen = sizeof ctrl.buf;
+  FdMsg fm(&m, sizeof m);
+  struct msghdr& msg = fm.msg;
   struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
   c->cmsg_level = SOL_SOCKET;
   c->cmsg_type = SCM_RIGHTS;
@@ -729,6 +738,45 @@ void idmapMount(uint32_t op, const uint32_t* a) {
   }
 }
 
+// The parent's u32 reply with one fd attached (SCM_RIGHTS), as OP_BIND's SYNC_MOUNT_SOURCE gets it.
+int recvFdReply(uint32_t op) {
+  uint32_t reply = 1;
+  FdMsg fm(&reply, sizeof reply);
+  struct msghdr& msg = fm.msg;
+  long n;
+  do n = sys(SYS_recvmsg, g_plan->syncFd, (long)&msg, MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  if (n != (long)sizeof reply || reply != 0) die(1);  // the parent reported the failure itself
+  struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) fail(op, EBADMSG);
+  return *(const int*)CMSG_DATA(c);
+}
+
+// A bind mount, its source resolved now, in list order (a source an earlier mount made works),
+// runc's mountToRootfs. The source is opened O_PATH by this process; when that fails (a user-
+// namespaced root cannot search a host directory only the host's root can) and the plan allows it,
+// the parent opens it as the host's root in this mount namespace and passes the fd: runc HEAD's
+// procMountPlease (os.Stat fails in the container, the host opens O_PATH in the container's mount
+// namespace), runc 1.1.5's send_mountsources. The mount point takes the source's kind (a directory
+// or a file) and the bind goes from fd to fd, so neither path is walked again.
+void bindMount(uint32_t op, const uint32_t* a) {
+  long src = sys(SYS_openat, AT_FDCWD, (long)str(a[1]), O_PATH | O_CLOEXEC);
+  if (src < 0) {
+    int e = errno;
+    if (a[6] == NONE) fail(op, e);
+    sendMsg(MSG_SYNC, op, (int32_t)a[6], (uint32_t)e);
+    src = recvFdReply(op);
+  }
+  struct stat st;
+  if (sys(SYS_fstat, src, (long)&st) < 0) fail(op, errno);
+  int target = resolveCreating(op, slotFd(op, a[2]), str(a[3]), S_ISDIR(st.st_mode) ? RESOLVE_MKDIR : RESOLVE_MKFILE);
+  if (target < 0) fail(op, -target);
+  setSlot(op, a[5], target);
+  char sb[32], tb[32];
+  if (sys(SYS_mount, (long)fdPath(sb, (int)src), (long)fdPath(tb, target), 0, (long)a[4], 0) < 0) fail(op, errno);
+  sys(SYS_close, src);
+}
+
 void runOp(uint32_t i, const uint32_t* a) {
   char pbuf[32], pbuf2[32];
   switch (a[0]) {
@@ -1121,6 +1169,12 @@ void runOp(uint32_t i, const uint32_t* a) {
       return;
     case OP_SET_HOME:
       setHome(i, a[1], a[2], a[3]);
+      return;
+    case OP_BIND:
+      bindMount(i, a);
+      return;
+    case OP_FCHDIR:
+      if (sys(SYS_fchdir, slotFd(i, a[1])) < 0) fail(i, errno);
       return;
     default:
       fail(i, ENOSYS);

@@ -71,6 +71,12 @@ enum Op : uint32_t {
   OP_FIX_STDIO = 50,      // uid: chown stdio (not /dev/null) to uid, as runc's fixStdioPermissions
   OP_LOOPBACK_UP = 51,    // (no arguments): bring `lo` up in the new network namespace
   OP_SET_HOME = 52,       // uid, envList, index: env[index] = "HOME=<home of uid in /etc/passwd>"
+  OP_BIND = 53,           // src, rootSlot, relpath, flags, targetSlot, hostToken: open src (O_PATH) now, in
+                          // list order; if that fails and hostToken is set, SYNC hostToken (extra = errno)
+                          // and take the fd the parent opened in this mount namespace (SCM_RIGHTS). The
+                          // mount point (a directory or a file, as the source) is made inside the root
+                          // and kept in targetSlot; the bind goes fd to fd (/proc/self/fd/N)
+  OP_FCHDIR = 54,         // slot: fchdir (createContainer hooks run with the rootfs as cwd, as runc)
 };
 
 // OP_CHDIR modes (runc finalizeNamespace: chdir before the user switch, again after on EACCES/EPERM)
@@ -143,6 +149,9 @@ enum SyncToken : uint32_t {
   SYNC_STATE_CREATING = 7,    // the reply is the state JSON ("creating") for hooks
   SYNC_STATE_CREATED = 8,     // the reply is the state JSON ("created") for hooks
   SYNC_NETDEV = 9,            // the network namespace exists: the parent moves linux.netDevices in
+  SYNC_MOUNT_SOURCE = 10,     // OP_BIND could not open its source (MSG_SYNC.extra = errno, as a user-
+                              // namespaced root): the parent opens it in the child's mount namespace
+                              // (/proc/<pid>/root, RESOLVE_IN_ROOT) and replies with the fd attached
 };
 
 struct Plan {

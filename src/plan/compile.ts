@@ -92,6 +92,7 @@ export function compilePlan(o: CompileOptions): CompileResult {
     bundle: o.bundle,
     rootfs: o.rootfs,
     userns: ns.has('user'),
+    hostSources: ns.has('user') && (process.geteuid?.() ?? 0) === 0,
     netns: ns.isNew('network'),
     cgroupns: ns.isNew('cgroup'),
     cgroupDir: o.cgroupDir,

@@ -55,6 +55,8 @@ export const Op = {
   FIX_STDIO: 50,
   LOOPBACK_UP: 51,
   SET_HOME: 52,
+  BIND: 53,
+  FCHDIR: 54,
 } as const;
 
 /** OP_CHDIR modes (native/plan.h): runc chdirs before the user switch and again after on EACCES/EPERM. */
@@ -108,6 +110,11 @@ export const Sync = {
   STATE_CREATED: 8,
   /** The network namespace exists: move linux.netDevices into it. */
   NETDEV: 9,
+  /**
+   * OP_BIND could not open its source itself (a user-namespaced root; extra = its errno): open it
+   * in the child's mount namespace as the host's root and reply with the fd attached.
+   */
+  MOUNT_SOURCE: 10,
 } as const;
 
 /** Clone/unshare namespace flags (linux/sched.h). */

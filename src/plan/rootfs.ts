@@ -7,7 +7,7 @@ import path from 'node:path';
 import { InvalidSpecError } from '../errors.js';
 import { MS, parseMountOptions } from '../spec/mount-options.js';
 import type { LinuxDevice, Mount, Spec } from '../spec/types.js';
-import { Op, NONE, Resolve } from './opcodes.js';
+import { Op, NONE, Resolve, Sync } from './opcodes.js';
 import type { PlanBuilder } from './plan-builder.js';
 import { emitIdmapAttach, type IdmapMount } from './idmap.js';
 
@@ -48,6 +48,11 @@ export interface RootfsContext {
   /** The container's cgroup directory on the host, when it has one. */
   cgroupDir?: string;
   noPivot: boolean;
+  /**
+   * A bind source the container's root cannot open is opened by the parent (a user namespace and a
+   * root parent: the host's root can reach what the mapped root cannot).
+   */
+  hostSources?: boolean;
   /** Idmapped bind mounts, prepared earlier in the plan (src/plan/idmap.ts). */
   idmaps?: ReadonlyMap<Mount, IdmapMount>;
   /** Ops to run with the rootfs ready, before pivot_root (hooks). */
@@ -141,16 +146,28 @@ function emitMount(b: PlanBuilder, m: Mount, ctx: RootfsContext): void {
 
   if (bind) {
     source = source === ctx.cgroupDir || source === '/sys' ? source : bindSource(ctx.bundle, m);
-    let st;
-    try {
-      st = statSync(source);
-    } catch (err) {
-      throw new Error(`bind source ${source}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+    if (idmap) {
+      // Prepared (opened and idmapped) before any namespace: its kind is known now.
+      b.op(`create mount point ${m.destination}`, Op.RESOLVE, TARGET_SLOT, ROOT_SLOT, b.str(dest), statKind(source));
+      emitIdmapAttach(b, idmap, TARGET_SLOT);
+    } else {
+      // runc mountToRootfs: the source is resolved when its mount is made, in list order, so a
+      // source below an earlier mount works; the mount point takes the source's kind. A user-
+      // namespaced root that cannot reach it asks the parent (SYNC_MOUNT_SOURCE, runc HEAD's
+      // procMountPlease).
+      const flagsNow = MS.BIND | (bindRec ? MS.REC : 0);
+      const op = b.op(
+        `bind ${source} on ${m.destination}`,
+        Op.BIND,
+        b.str(source),
+        ROOT_SLOT,
+        b.str(dest),
+        flagsNow,
+        TARGET_SLOT,
+        ctx.hostSources ? Sync.MOUNT_SOURCE : NONE,
+      );
+      b.meta[op] = { mountSource: source };
     }
-    const mode = st.isDirectory() ? Resolve.MKDIR : Resolve.MKFILE;
-    b.op(`create mount point ${m.destination}`, Op.RESOLVE, TARGET_SLOT, ROOT_SLOT, b.str(dest), mode);
-    if (idmap) emitIdmapAttach(b, idmap, TARGET_SLOT);
-    else b.op(`bind ${source} on ${m.destination}`, Op.MOUNT, b.str(source), NONE, NONE, MS.BIND | (bindRec ? MS.REC : 0), NONE, TARGET_SLOT);
     const extra = flags & ~(MS.SHARED | MS.SLAVE | MS.PRIVATE | MS.UNBINDABLE);
     if (extra) {
       b.op(`reopen ${m.destination}`, Op.RESOLVE, TARGET_SLOT, ROOT_SLOT, b.str(dest), Resolve.EXISTING);
@@ -168,6 +185,15 @@ function emitMount(b: PlanBuilder, m: Mount, ctx: RootfsContext): void {
     if (opts.recAttrSet || opts.recAttrClr) {
       b.op(`set recursive attributes of ${m.destination}`, Op.MOUNT_SETATTR, TARGET_SLOT, opts.recAttrSet, opts.recAttrClr, 0, 1);
     }
+  }
+}
+
+/** The mount point an idmapped source needs (its tree is cloned before any namespace). */
+function statKind(source: string): number {
+  try {
+    return statSync(source).isDirectory() ? Resolve.MKDIR : Resolve.MKFILE;
+  } catch (err) {
+    throw new Error(`bind source ${source}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
   }
 }
 

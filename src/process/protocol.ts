@@ -23,6 +23,7 @@ import { ChildSetupError, TsrunError } from '../errors.js';
 import { addon } from '../sys/addon.js';
 import type { LinuxIDMapping, Spec } from '../spec/types.js';
 import { moveNetDevices } from './net-devices.js';
+import { sendMountSource } from './mount-source.js';
 import { Detail, HelperStep, Msg, Sync } from '../plan/opcodes.js';
 import type { CompiledPlan } from '../plan/plan-builder.js';
 
@@ -183,6 +184,10 @@ class Conversation {
       case Sync.NETDEV:
         await moveNetDevices(o.spec.linux?.netDevices, child.pid);
         break;
+      case Sync.MOUNT_SOURCE:
+        // The reply carries the fd (process/mount-source.ts).
+        sendMountSource(child, o.plan, m.op, (errno) => describeChildError(o.plan, m.op, errno, Detail.NONE));
+        return false;
       case Sync.STATE_CREATING:
       case Sync.STATE_CREATED: {
         const json = o.stateFor?.(m.value === Sync.STATE_CREATING ? 'creating' : 'created', child) ?? '{}';

@@ -92,17 +92,15 @@ export class StateStore {
   }
 
   /**
-   * state.json holds the whole config, environment included: it is 0600 (runc's), so only its
-   * owner reads it. The root and the container directories keep search permission for others
-   * (0711, nothing listable or readable): the init of a user-namespaced container (root mapped to
-   * an unprivileged host uid) binds the notify socket from <root>/<id>/notify, and a 0700 root
-   * refuses that path to it (EACCES; test/integration/notify-socket.test.ts). A root made with
-   * more than 0711 is tightened.
+   * state.json holds the whole config, environment included: it is 0600, and the root is 0700, as
+   * runc's (libcontainer: MkdirAll(root, 0o700)). A user-namespaced init does not walk the root: a
+   * bind source it cannot reach (its notify dir, <root>/<id>/notify) is opened by the parent as the
+   * host's root (process/mount-source.ts). A root made with more than 0700 is tightened.
    */
   #ensureRoot(): void {
-    mkdirSync(this.root, { recursive: true, mode: 0o711 });
+    mkdirSync(this.root, { recursive: true, mode: 0o700 });
     const st = statSync(this.root);
-    if (st.mode & 0o066 && st.uid === process.geteuid?.()) chmodSync(this.root, st.mode & 0o7711);
+    if (st.mode & 0o077 && st.uid === process.geteuid?.()) chmodSync(this.root, st.mode & 0o7700);
   }
 
   exists(id: string): boolean {

@@ -206,8 +206,8 @@ rootTest('start fails as runc does when the host socket is missing, or when crea
 
 rootTest('a container in its own user namespace (root mapped to 100000) reaches the socket as well', async (t) => {
   const b = await makeBundle(t, (s, { dir, rootfs }) => {
-    // The mapped root must reach the rootfs and, for the bind, the notify dir under the state root
-    // (tsrun's own roots are 0711; the test's temp dirs are 0700).
+    // The mapped root must reach the rootfs; the notify dir under the 0700 state root is opened for
+    // it by the parent (process/mount-source.ts).
     fs.chmodSync(dir, 0o755);
     for (const f of walk(rootfs)) fs.lchownSync(f, 100000, 100000);
     s.linux!.namespaces!.push({ type: 'user' });
@@ -215,7 +215,6 @@ rootTest('a container in its own user namespace (root mapped to 100000) reaches 
     s.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
     s.process!.args = initScript(['READY=1']);
   });
-  fs.chmodSync(b.root, 0o711);
   const l = listener(t, b);
   const run = await b.tsrun(['run', '-d', '--bundle', b.dir, b.id], { env: { ...process.env, NOTIFY_SOCKET: l.address } });
   const returnedAt = Date.now();

@@ -54,13 +54,13 @@ test('state.json is 0600 (it holds the whole config, env included); the root lis
     config: { ociVersion: '1.3.0', process: { cwd: '/', env: ['SECRET=x'], user: { uid: 0, gid: 0 } } },
   };
   store.save(rec);
-  // 0711, not runc's 0700: a user-namespaced init must traverse it to bind <root>/<id>/notify.
-  t.is(fs.statSync(root).mode & 0o777, 0o711);
+  // runc's 0700: a user-namespaced init gets its notify dir from the parent (process/mount-source.ts).
+  t.is(fs.statSync(root).mode & 0o777, 0o700);
   t.is(fs.statSync(path.join(root, 'c1', 'state.json')).mode & 0o777, 0o600);
   // An existing root readable by others is tightened.
   const old = path.join(d, 'old');
   fs.mkdirSync(old);
   fs.chmodSync(old, 0o755);
   new StateStore(old).claim('c2');
-  t.is(fs.statSync(old).mode & 0o777, 0o711);
+  t.is(fs.statSync(old).mode & 0o777, 0o700);
 });

@@ -1,0 +1,49 @@
+// Debian's runc (1.1.5) on the same bundle, for the parity tests of the plan interpreter
+// (test/integration/parity-mounts*.test.ts, parity-hooks-plan*.test.ts).
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Spec } from '../../src/spec/types.js';
+import type { Bundle } from './bundle.js';
+
+export const RUNC = '/usr/sbin/runc';
+export const hasRunc = fs.existsSync(RUNC);
+
+export interface RuncResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * `runc run` of b's config.json (its own --root inside the bundle). runc 1.1.5 mounts a fresh
+ * cgroup2 for a "cgroup" mount even without a cgroup namespace, and in the host's cgroup namespace
+ * that mount applies its options to the whole hierarchy (it would clear nsdelegate): the config
+ * runc gets always has a cgroup namespace of its own.
+ */
+export async function runcRun(b: Bundle, args: readonly string[] = []): Promise<RuncResult> {
+  const file = path.join(b.dir, 'config.json');
+  const spec = JSON.parse(fs.readFileSync(file, 'utf8')) as Spec;
+  const ns = (spec.linux!.namespaces ??= []);
+  if (!ns.some((n) => n.type === 'cgroup')) ns.push({ type: 'cgroup' });
+  fs.writeFileSync(file, JSON.stringify(spec));
+  const rootDir = path.join(b.dir, 'runc-root');
+  fs.mkdirSync(rootDir, { recursive: true });
+  const child = spawn(RUNC, ['--root', rootDir, 'run', ...args, '--bundle', b.dir, b.newId('runc')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+  return { code, stdout, stderr };
+}
+
+/** Every path below dir (dir first), without following symlinks. */
+export function* walkTree(dir: string): Generator<string> {
+  yield dir;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) yield* walkTree(p);
+    else yield p;
+  }
+}
