@@ -4,7 +4,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import diagnosticsChannel from 'node:diagnostics_channel';
-import { Runtime, CHANNELS, TsrunError } from 'tsrun';
+import { Runtime, CHANNELS, TsrunError } from '@tsrun-oci/tsrun';
 
 // A root filesystem: Debian's static busybox and a few of its applets.
 const work = mkdtempSync(path.join(tmpdir(), 'tsrun-quickstart-'));

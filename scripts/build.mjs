@@ -65,6 +65,18 @@ await build({
   banner: { js: 'import { createRequire as __tsrunCreateRequire } from "node:module"; const require = __tsrunCreateRequire(import.meta.url);' },
 });
 
+// dbus-next (the systemd cgroup driver's D-Bus client, src/cgroups/dbus.ts) as one file of its own,
+// loaded at the driver's first call: the package ships it instead of depending on dbus-next, whose
+// optional usocket runs a failing node-gyp 7 build (and pulls in the deprecated request) on every
+// install. Without usocket, dbus-next connects with net (its own fallback).
+await build({
+  ...common,
+  entryPoints: ['node_modules/dbus-next/index.js'],
+  outfile: 'dist/dbus-next.cjs',
+  format: 'cjs',
+  external: ['usocket', 'x11'],
+});
+
 chmodSync('bin/tsrun', 0o755);
 // The Node that built the bundles, for bin/tsrun when the install recorded none (build/node-path).
 writeFileSync('dist/node-path.tmp', `${process.execPath}\n`);

@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Runtime } from 'tsrun';
+import { Runtime } from '@tsrun-oci/tsrun';
 
 const MiB = 1024 * 1024;
 

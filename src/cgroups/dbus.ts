@@ -7,8 +7,9 @@
 // The connection never keeps a process alive: its socket is unref'd (a call in flight is held by
 // its own timer), and it is closed once idle for IDLE_MS, after a timeout (a late reply must not
 // count, and the connection may be stuck) and when the bus fails (the next call reconnects).
-// dbus-next is loaded at the first call, from tsrun's own package (the CLI bundle has no
-// node_modules of its own): no verb that does not talk to systemd pays for it (DESIGN.md).
+// dbus-next is loaded at the first call, from dist/dbus-next.cjs (bundled by scripts/build.mjs: the
+// package ships it rather than depending on it): no verb that does not talk to systemd pays for it
+// (DESIGN.md).
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { CgroupError } from '../errors.js';
@@ -87,7 +88,7 @@ let current: Promise<Connection> | undefined;
 let active: Connection | undefined;
 
 function dbusNext(): DbusNext {
-  lib ??= createRequire(path.join(packageRoot(), 'package.json'))('dbus-next') as DbusNext;
+  lib ??= createRequire(import.meta.url)(path.join(packageRoot(), 'dist', 'dbus-next.cjs')) as DbusNext;
   return lib;
 }
 

@@ -1,4 +1,4 @@
-// The package as a consumer sees it: `import { Runtime } from 'tsrun'` resolves through
+// The package as a consumer sees it: `import { Runtime } from '@tsrun-oci/tsrun'` resolves through
 // package.json "exports" to dist/index.js and dist/types/index.d.ts (built by scripts/build.mjs,
 // run by `npm ci`/`npm install` through "prepare"). A consumer file is type-checked and compiled
 // with tsc (strict, NodeNext, `await using` on a Container) and then run with node.
@@ -9,10 +9,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { REPO_ROOT } from '../helpers/rootfs.js';
+import { compileConsumer } from '../package/consumer.js';
 
 const run = promisify(execFile);
 
-const CONSUMER = `import { Runtime, TsrunError, CHANNELS, type Container, type ExitStatus, type CreateContainerOptions } from 'tsrun';
+const CONSUMER = `import { Runtime, TsrunError, CHANNELS, type Container, type ExitStatus, type CreateContainerOptions } from '@tsrun-oci/tsrun';
 const root = process.argv[2]!;
 const rt = new Runtime({ root, spawn: 'helper' });
 const opts: CreateContainerOptions = { rootfs: '/nonexistent', args: ['true'], limits: { memory: 1 << 26 } };
@@ -38,30 +39,12 @@ test('a consumer type-checks against dist/types and runs against dist/index.js',
   }
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tsrun-consumer-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  mkdirSync(path.join(dir, 'node_modules/@types'), { recursive: true });
-  symlinkSync(REPO_ROOT, path.join(dir, 'node_modules/tsrun'));
-  symlinkSync(path.join(REPO_ROOT, 'node_modules/@types/node'), path.join(dir, 'node_modules/@types/node'));
+  mkdirSync(path.join(dir, 'node_modules/@tsrun-oci'), { recursive: true });
+  symlinkSync(REPO_ROOT, path.join(dir, 'node_modules/@tsrun-oci/tsrun'));
   writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
-  writeFileSync(path.join(dir, 'consumer.ts'), CONSUMER);
-  writeFileSync(
-    path.join(dir, 'tsconfig.json'),
-    JSON.stringify({
-      compilerOptions: {
-        target: 'ES2022',
-        module: 'NodeNext',
-        moduleResolution: 'NodeNext',
-        strict: true,
-        lib: ['ES2023', 'ESNext.Disposable'],
-        types: ['node'],
-        outDir: 'out',
-      },
-      files: ['consumer.ts'],
-    }),
-  );
-  try {
-    await run(process.execPath, [path.join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', dir], { cwd: dir });
-  } catch (err) {
-    t.fail(`tsc rejected the consumer: ${(err as { stdout?: string }).stdout ?? err}`);
+  const rejected = await compileConsumer(dir, CONSUMER);
+  if (rejected !== undefined) {
+    t.fail(`tsc rejected the consumer: ${rejected}`);
     return;
   }
   const state = path.join(dir, 'state');
