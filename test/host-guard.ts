@@ -41,6 +41,7 @@ const DEFAULT_SKIP = [
   '/var/lib/systemd',
   '/var/lib/apt',
   '/var/lib/dpkg',
+  '/var/lib/containers/cache', // skopeo's blob-info cache (the registry tests' reference client)
   '/root/.npm',
   '/root/.cache',
   '/root/.local',

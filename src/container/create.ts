@@ -307,10 +307,14 @@ export async function createContainer(o: CreateOptions & { signal?: AbortSignal 
     };
     // Aborting kills the child: the handshake then fails and the create is undone. The listener
     // goes the moment the handshake settles (the first reaction to it, before this function
-    // resumes): an abort after that never touches a container that is reported as made.
+    // resumes): an abort after that never touches a container that is reported as made. An abort
+    // that killed the child after its last message was already on the socket lets the handshake
+    // succeed with a dead child: that create is undone too, never reported as made.
     let settled = false;
+    let killed = false;
     const abort = () => {
       if (settled) return;
+      killed = true;
       try {
         addon().pidfdSendSignal(child.pidfd, 9);
       } catch {
@@ -331,6 +335,7 @@ export async function createContainer(o: CreateOptions & { signal?: AbortSignal 
     } finally {
       stopListening();
     }
+    if (killed) throw o.signal?.reason;
     for (const fd of nsFds.values()) closeFd(fd);
     if (fifoFd !== undefined) closeSync(fifoFd);
     if (cgroupFd !== undefined) closeFd(cgroupFd);

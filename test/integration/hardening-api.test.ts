@@ -64,3 +64,50 @@ rootTest('an abort before run() resolves rejects it and leaves nothing', async (
   await t.throwsAsync(p, { message: 'stop' });
   t.deepEqual(await rt.list(), []);
 });
+
+// An abort can land at any point of the create: while the child sets up, after it reported ready
+// but before the parent has read that, after run() resolved. Whatever the moment, the outcome is
+// one of two: run() rejects and nothing is left, or run() resolves and the container runs. (The
+// window where an abort killed the child after its ready message was already on the socket made
+// run() resolve with a dead container.)
+rootTest('an abort at any moment of run() either rejects it cleanly or leaves a running container', async (t) => {
+  const rt = runtime(t);
+  const rootfs = await ensureTestRootfs();
+  // How long a run() takes here, to spread the aborts over it.
+  const t0 = performance.now();
+  const probe = uniqueId('api-abort');
+  await rt.run(probe, { rootfs, args: ['sleep', '100'], stdio: 'ignore' });
+  const span = performance.now() - t0;
+  await rt.delete(probe, { force: true });
+  const outcomes = { rejected: 0, running: 0 };
+  for (let i = 0; i < 40; i++) {
+    const id = uniqueId('api-abort');
+    const ac = new AbortController();
+    const delay = (span * 1.2 * i) / 40;
+    let fired!: () => void;
+    const aborted = new Promise<void>((resolve) => (fired = resolve));
+    const timer = setTimeout(() => {
+      ac.abort(new Error('stop'));
+      fired();
+    }, delay);
+    try {
+      await rt.run(id, { rootfs, args: ['sleep', '100'], stdio: 'ignore', signal: ac.signal });
+    } catch (err) {
+      clearTimeout(timer);
+      t.is((err as Error).message, 'stop', `abort after ${delay.toFixed(1)} ms`);
+      t.false(
+        (await rt.list()).some((s) => s.id === id),
+        `abort after ${delay.toFixed(1)} ms: run() rejected and left ${id}`,
+      );
+      outcomes.rejected++;
+      continue;
+    }
+    // Resolved: the abort may still be to come; once it came, the container must be intact.
+    await aborted;
+    const st = await rt.state(id);
+    t.is(st.status, 'running', `abort after ${delay.toFixed(1)} ms: run() resolved but the container is ${st.status}`);
+    outcomes.running++;
+    await rt.delete(id, { force: true });
+  }
+  t.log(`run() takes about ${span.toFixed(1)} ms; outcomes over 40 aborts:`, outcomes);
+});
