@@ -21,7 +21,12 @@ function unifiedRoot(): string | undefined {
 }
 const UNIFIED = unifiedRoot();
 const tracefs = readFileSync('/proc/filesystems', 'utf8').includes('tracefs');
-const guardTest = needs(ROOT, need(tracefs, 'needs tracefs (the guard traces signals and forks)'), need(UNIFIED, 'needs a cgroup v2 hierarchy'));
+const guardTest = needs(
+  ROOT,
+  need(!process.env.TSRUN_IN_VM, 'the guard wraps the host suite: a VM is thrown away after its run'),
+  need(tracefs && existsSync('/usr/bin/unshare'), 'needs tracefs and /usr/bin/unshare (the guard traces signals and forks)'),
+  need(UNIFIED, 'needs a cgroup v2 hierarchy'),
+);
 
 interface GuardRun {
   status: number | null;
