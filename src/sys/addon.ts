@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SyscallError } from '../errors.js';
+import { SyscallError, TsrunError } from '../errors.js';
 
 export interface SpawnRequest {
   ops: Uint32Array;
@@ -72,7 +72,19 @@ export function packageRoot(): string {
 export function addon(): Addon {
   if (!cached) {
     const require = createRequire(import.meta.url);
-    const raw = require(path.join(packageRoot(), 'build', 'Release', 'tsrun.node')) as Addon;
+    const file = path.join(packageRoot(), 'build', 'Release', 'tsrun.node');
+    let raw: Addon;
+    try {
+      raw = require(file) as Addon;
+    } catch (err) {
+      // The package ships the addon built for linux-x64 and glibc ≥ 2.33 and has no install
+      // script to build another: say so, and how to build one, instead of a bare dlopen error.
+      throw new TsrunError(
+        'TSRUN_UNSUPPORTED',
+        `cannot load the addon ${file}: ${(err as Error).message} (the package ships it built for linux-x64 with glibc 2.33 or newer; on another host build tsrun from source: README.md, "Install")`,
+        { cause: err },
+      );
+    }
     // Spawning fails for reasons of the host (fd table full, RLIMIT_NPROC, a missing helper): the
     // addon throws a Node-style errno Error, turned here into a SyscallError naming the call. The
     // other functions keep Node's errno shape, which their callers test (ESRCH, EAGAIN …).

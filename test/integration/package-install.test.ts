@@ -361,3 +361,25 @@ containerTest.serial('a strict NodeNext project with the tarball as a dependency
   });
   t.deepEqual(mountsUnder([project]), []);
 });
+
+containerTest('where the shipped addon cannot load, tsrun says so and how to build one', async (t) => {
+  t.timeout(60_000);
+  // A copy of the package whose addon is not a loadable object (as on a glibc older than the
+  // one it was built for): bin, dist and the helper as shipped, dependencies from this checkout.
+  const pkg = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrun-badaddon-'));
+  t.teardown(() => fs.rmSync(pkg, { recursive: true, force: true }));
+  for (const d of ['bin', 'dist']) fs.cpSync(path.join(REPO_ROOT, d), path.join(pkg, d), { recursive: true });
+  fs.copyFileSync(path.join(REPO_ROOT, 'package.json'), path.join(pkg, 'package.json'));
+  fs.symlinkSync(path.join(REPO_ROOT, 'node_modules'), path.join(pkg, 'node_modules'));
+  fs.mkdirSync(path.join(pkg, 'build/Release'), { recursive: true });
+  fs.copyFileSync(path.join(REPO_ROOT, 'build/Release/tsrun-init'), path.join(pkg, 'build/Release/tsrun-init'));
+  fs.writeFileSync(path.join(pkg, 'build/Release/tsrun.node'), 'not an ELF object\n');
+  const b = await makeBundle(t, (spec) => {
+    spec.process!.args = ['true'];
+  });
+  const r = await tsrun(path.join(pkg, 'bin/tsrun'), ['--root', b.root, 'run', '-b', b.dir, b.id], 'node');
+  t.not(r.code, 0);
+  t.regex(r.stderr, /cannot load the addon \S+\/build\/Release\/tsrun\.node: .*linux-x64 with glibc 2\.33 or newer; on another host build tsrun from source/);
+  const list = await tsrun(path.join(pkg, 'bin/tsrun'), ['--root', b.root, 'list', '-q'], 'node');
+  t.is(list.stdout, '', 'nothing left of the container');
+});
