@@ -383,3 +383,20 @@ containerTest('where the shipped addon cannot load, tsrun says so and how to bui
   const list = await tsrun(path.join(pkg, 'bin/tsrun'), ['--root', b.root, 'list', '-q'], 'node');
   t.is(list.stdout, '', 'nothing left of the container');
 });
+
+containerTest.serial('the shipped quickstart runs from the installed copy', async (t) => {
+  t.timeout(180_000);
+  const g = await installGlobal();
+  // examples/quickstart.mjs imports the package by its name: from inside the installed copy that
+  // is the package's own exports (self-reference), as in a checkout.
+  const r = await execFileP(process.execPath, [path.join(g.pkgDir, 'examples/quickstart.mjs')], { cwd: g.prefix, timeout: 60_000 }).catch(
+    (err: { stdout?: string; stderr?: string }) => ({
+      stdout: err.stdout ?? '',
+      stderr: `quickstart failed: ${err.stderr ?? String(err)}`,
+    }),
+  );
+  t.is(r.stderr, '');
+  t.regex(r.stdout, /^exit: hello 3$/m);
+  t.regex(r.stdout, /^exec works$/m);
+  t.regex(r.stdout, /^true TSRUN_NOT_FOUND container does not exist$/m);
+});
