@@ -1,12 +1,13 @@
 // What both drivers do the same way once the container's cgroup directory exists: the fs driver
 // made it, systemd made it for a scope with Delegate=yes. Freeze, kill, pids, stats and the waits
 // go straight to the cgroup v2 files (runc's systemd manager delegates these to fs2 too).
-import { closeSync, constants, openSync, watch, type FSWatcher } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import { CgroupError, InvalidArgumentError } from '../errors.js';
 import { parseKeyValues, readOptional } from './files.js';
 import { freezerState, setFrozen, type FreezerState } from './freezer.js';
 import { readStats, type Stats } from './stats.js';
+import type { CgroupOccupancy } from './manager.js';
 import { addProcess, killAll, listPids } from './v2.js';
 
 export abstract class CgroupDirectory {
@@ -17,7 +18,8 @@ export abstract class CgroupDirectory {
     if (!sub) return this.dir;
     const d = path.join(this.dir, sub);
     // A prefix test alone would let "../<id>-x" (a sibling whose name starts with ours) through.
-    if (d !== this.dir && !d.startsWith(`${this.dir}/`)) throw new InvalidArgumentError(`--cgroup ${sub} leaves the container's cgroup`);
+    // runc HEAD's words first (fs2 AddPid, process_linux.go prepareCgroupFD): "bad sub cgroup path".
+    if (d !== this.dir && !d.startsWith(`${this.dir}/`)) throw new InvalidArgumentError(`bad sub cgroup path: ${sub}: it leaves the container's cgroup`);
     return d;
   }
 
@@ -64,6 +66,13 @@ export abstract class CgroupDirectory {
 
   pids(): number[] {
     return listPids(this.dir);
+  }
+
+  occupancy(): CgroupOccupancy {
+    if (!existsSync(this.dir)) return { pids: [], frozen: false };
+    const own = readOptional(this.dir, 'cgroup.freeze')?.trim() === '1';
+    const events = parseKeyValues(readOptional(this.dir, 'cgroup.events')).frozen === 1;
+    return { pids: listPids(this.dir), frozen: own || events };
   }
 
   populated(): boolean {

@@ -16,6 +16,14 @@ export interface CgroupRecord {
   systemdUnit?: string;
 }
 
+/** What a cgroup holds before a container is placed in it (Manager.occupancy). */
+export interface CgroupOccupancy {
+  /** The processes in it and below. */
+  pids: number[];
+  /** Frozen: its own cgroup.freeze, or "frozen 1" in cgroup.events (a freeze inherited from an ancestor). */
+  frozen: boolean;
+}
+
 export interface SetOptions {
   /** Install the device filter (create; update when devices are given). */
   devices?: boolean;
@@ -76,6 +84,12 @@ export interface Manager {
   watchMemoryEvents(onChange: () => void): () => void;
   /** Every pid in the cgroup and below. */
   pids(): number[];
+  /**
+   * What is in the cgroup already (runc libcontainer Create checks it before placing the init: a
+   * frozen cgroup would hold the init for ever, and processes there are not the container's).
+   * Nothing for a cgroup that does not exist, and for the none driver.
+   */
+  occupancy(): CgroupOccupancy;
   stats(): Stats;
   /** Removes what create made (the unit, the directories); the cgroup must be empty. */
   destroy(): Promise<void>;

@@ -4,7 +4,7 @@
 import { CgroupError } from '../errors.js';
 import type { LinuxResources } from '../spec/types.js';
 import type { FreezerState } from './freezer.js';
-import type { CgroupRecord, Manager } from './manager.js';
+import type { CgroupOccupancy, CgroupRecord, Manager } from './manager.js';
 import { checkResources } from './resources.js';
 import type { Stats } from './stats.js';
 import type { CgroupPlacement } from './v2.js';
@@ -77,6 +77,10 @@ export class NoCgroupManager implements Manager {
 
   pids(): number[] {
     throw this.#missing('list the processes of');
+  }
+
+  occupancy(): CgroupOccupancy {
+    return { pids: [], frozen: false };
   }
 
   stats(): Stats {

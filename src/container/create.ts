@@ -7,13 +7,15 @@ import { userInfo } from 'node:os';
 import path from 'node:path';
 import { CgroupError, InvalidSpecError, TsrunError } from '../errors.js';
 import { newManager } from '../cgroups/select.js';
+import type { Manager } from '../cgroups/manager.js';
+import { ambientWarnings } from './capabilities.js';
 import { closeFd, unifiedMount } from '../cgroups/v2.js';
 import { addon } from '../sys/addon.js';
 import { hookState, runHooks } from './hooks.js';
 import { assertHostSupport } from './host-support.js';
 import { compilePlan } from '../plan/compile.js';
 import { spawnModeFor, spawnPlan, type SpawnMode } from '../process/spawn.js';
-import { killAndReap, runHandshake, type ChildHandle, type HandshakeOptions } from '../process/protocol.js';
+import { killAndReap, runHandshake, setupStepBound, type ChildHandle, type HandshakeOptions } from '../process/protocol.js';
 import { loadSpec, resolveRootfs } from '../spec/load.js';
 import { validateSpec } from '../spec/validate.js';
 import type { NamespaceType, Spec } from '../spec/types.js';
@@ -57,6 +59,11 @@ export interface CreateOptions {
    * use it instead of claiming the id. The caller removes it if create fails before this point.
    */
   claimed?: boolean;
+  /**
+   * The longest one wait for the init's next set-up message may take (default SETUP_STEP_MS plus
+   * the timeouts of the hooks the init runs itself): a stuck init is killed and the create undone.
+   */
+  setupStepTimeoutMs?: number;
 }
 
 export interface Created {
@@ -101,20 +108,59 @@ export function listenFds(env: NodeJS.ProcessEnv = process.env, pid: number = pr
   return Number.isInteger(n) && n > 0 ? n : 0;
 }
 
-/** Hands an fd to the AF_UNIX socket at path (SCM_RIGHTS), as runc's utils.SendFile. */
-export function sendToSocket(socketPath: string, fd: number, name = '/dev/ptmx'): void {
-  const a = addon();
-  let sock: number;
+/** A connection to the AF_UNIX socket at path (the caller closes it). */
+export function connectSocket(socketPath: string): number {
   try {
-    sock = a.connectUnix(socketPath);
+    return addon().connectUnix(socketPath);
   } catch (err) {
     throw new TsrunError('TSRUN_INVALID_ARGUMENT', `connect to ${socketPath}: ${(err as Error).message}`, { cause: err });
   }
+}
+
+/** Hands an fd to the AF_UNIX socket at path (SCM_RIGHTS), as runc's utils.SendFile. */
+export function sendToSocket(socketPath: string, fd: number, name = '/dev/ptmx'): void {
+  const sock = connectSocket(socketPath);
   try {
-    a.sendFd(sock, fd, name);
+    addon().sendFd(sock, fd, name);
   } finally {
     closeFd(sock);
   }
+}
+
+/**
+ * The --console-socket connection, made before anything else (runc hands its init the connected
+ * socket): whatever fails later closes it, so the receiver (recvtty, conmon) sees EOF instead of
+ * waiting for a master that never comes.
+ */
+export async function withConsoleSocket<T>(socketPath: string | undefined, fn: (sock: number | undefined) => Promise<T>): Promise<T> {
+  const sock = socketPath ? connectSocket(socketPath) : undefined;
+  try {
+    return await fn(sock);
+  } finally {
+    if (sock !== undefined) closeFd(sock);
+  }
+}
+
+/** runc libcontainer Create's words (engines and runc's own tests match them). */
+const FROZEN = "container's cgroup unexpectedly frozen";
+
+/**
+ * runc libcontainer Create: the init must not be placed in a frozen cgroup (it would never answer)
+ * nor in one that holds processes already (runc HEAD refuses; 1.1.5 warned). A cgroupsPath that
+ * names an existing cgroup by its absolute path is a cgroup shared by design (an engine placing
+ * several containers, issue 13's shared cgroup, which tsrun never kills whole): there the
+ * processes only get runc 1.1.5's warning. A freeze inherited from an ancestor counts as well.
+ */
+function assertVacant(cgm: Manager, spec: Spec, logger: Logger): void {
+  const { pids, frozen } = cgm.occupancy();
+  if (pids.length) {
+    const words = `container's cgroup is not empty: ${pids.length} process(es) found`;
+    const own = cgm.record()?.created.includes(cgm.dir) ?? false;
+    const shared = cgm.driver === 'fs' && !own && !!spec.linux?.cgroupsPath?.startsWith('/');
+    if (!shared) throw new CgroupError(words);
+    logger.warn(words);
+  }
+  if (frozen) throw new CgroupError(FROZEN);
 }
 
 /**
@@ -124,6 +170,10 @@ export function sendToSocket(socketPath: string, fd: number, name = '/dev/ptmx')
  */
 export async function createContainer(o: CreateOptions & { signal?: AbortSignal }): Promise<Created> {
   o.signal?.throwIfAborted();
+  return withConsoleSocket(o.consoleSocket, (sock) => create(o, sock));
+}
+
+async function create(o: CreateOptions & { signal?: AbortSignal }, consoleSock: number | undefined): Promise<Created> {
   const store = new StateStore(o.root);
   store.dir(o.id); // validates the id before anything else
   const bundle = path.resolve(o.bundle);
@@ -132,6 +182,8 @@ export async function createContainer(o: CreateOptions & { signal?: AbortSignal 
   const warnings: string[] = [];
   const spec = o.spec ? validateSpec(o.spec, { warnings }) : loadSpec(bundle, { warnings });
   for (const w of warnings) o.logger.warn(w);
+  // runc HEAD warns from its init (ApplyCaps) for run and create as for exec.
+  for (const w of ambientWarnings(spec.process?.capabilities)) o.logger.warn(w);
   const rootfs = resolveRootfs(bundle, spec);
   // runc utils_linux.go: a terminal needs someone to hold the master.
   if (spec.process?.terminal && !o.consoleSocket && !o.holdConsole && (o.mode === 'create' || o.detach)) {
@@ -194,6 +246,7 @@ export async function createContainer(o: CreateOptions & { signal?: AbortSignal 
     const placed = await cgm.create();
     record.cgroup = cgm.record();
     undo.push(() => cgm.destroy());
+    assertVacant(cgm, spec, o.logger);
     const cgroupFd = placed.fd >= 0 ? placed.fd : undefined;
     if (cgroupFd !== undefined) undo.push(() => closeFd(cgroupFd));
     await cgm.set(spec.linux?.resources, { devices: true });
@@ -281,6 +334,9 @@ export async function createContainer(o: CreateOptions & { signal?: AbortSignal 
         await runHooks('createRuntime', spec.hooks?.createRuntime, state);
       },
       stateFor: (status, c) => JSON.stringify(hookState(spec, o.id, bundle, status, c.pid)),
+      stepTimeoutMs: o.setupStepTimeoutMs === undefined ? undefined : setupStepBound(spec, o.setupStepTimeoutMs),
+      // A cgroup frozen after the check (or by an ancestor meanwhile) holds the init: say so.
+      describeTimeout: () => (cgm.occupancy().frozen ? new CgroupError(FROZEN) : undefined),
       onSeccompListener: (fd, c) => forwardListener(spec, fd, hookState(spec, o.id, bundle, 'creating', c.pid)),
       onConsole: (master) => {
         if (!o.consoleSocket) {
@@ -288,7 +344,7 @@ export async function createContainer(o: CreateOptions & { signal?: AbortSignal 
           return;
         }
         try {
-          sendToSocket(o.consoleSocket, master);
+          addon().sendFd(consoleSock!, master, '/dev/ptmx');
         } finally {
           closeFd(master);
         }

@@ -9,7 +9,7 @@ import { silentLogger, type Logger } from '../logger.js';
 import { addon } from '../sys/addon.js';
 import { isAlive } from '../state/status.js';
 import { releaseImageRootfs } from '../image/image-rootfs.js';
-import { openContainer, type ContainerHandle } from './handle.js';
+import { mayKillCgroup, openContainer, privatePidNamespace, type ContainerHandle } from './handle.js';
 
 export interface DeleteOptions {
   root: string;
@@ -43,47 +43,46 @@ function killInit(h: ContainerHandle): number | undefined {
   return fd;
 }
 
-/**
- * Whether delete may kill the whole cgroup (runc libcontainer: signalAllProcesses only when the
- * cgroup is the container's own or the container shares the host PID namespace). A cgroupsPath
- * naming a cgroup tsrun did not make may hold other processes: there only the init is killed, and
- * with a private PID namespace its death takes the rest of the container (pid_namespaces(7)).
- */
-function mayKillCgroup(h: ContainerHandle): boolean {
-  const cg = h.record.cgroup;
-  const own = !!cg && (!!cg.systemdUnit || cg.created.includes(cg.dir));
-  const hostPid = !h.record.config.linux?.namespaces?.some((n) => n.type === 'pid');
-  return own || hostPid;
-}
-
 export async function deleteContainer(o: DeleteOptions): Promise<void> {
   const logger = o.logger ?? silentLogger;
   const h = await openContainer(o.root, o.id, { lock: true });
   try {
-    const status = h.assert(o.force ? 'delete --force' : 'delete');
-    if (status !== 'stopped' && status !== 'creating') {
-      // A frozen task does not die until thawed (cgroup-v2.rst: SIGKILL wakes a frozen task, but
-      // thawing first keeps the kill independent of that kernel detail).
-      if (status === 'paused') await h.cgroup.thaw().catch(() => {});
-      const wholeCgroup = mayKillCgroup(h);
-      if (wholeCgroup) h.cgroup.killAll();
-      const pidfd = killInit(h);
-      if (pidfd !== undefined) {
-        // SIGKILL cannot be caught: the wait ends (a zombie counts, its pidfd is readable too).
-        try {
-          await new Promise<void>((resolve) => addon().pollReadable(pidfd, () => resolve()));
-        } finally {
-          closeSync(pidfd);
-        }
-      }
-      // The rest of the cgroup (cgroup.kill took them all at once where the kernel has it). A shared
-      // cgroup stays populated by the others: nothing to wait for there.
-      if (wholeCgroup && !(await h.cgroup.waitEmpty({ timeoutMs: o.timeoutMs }))) logger.warn(`delete ${o.id}: processes still in the cgroup after the kill`);
-    }
-    await destroy(h, logger);
+    h.assert(o.force ? 'delete --force' : 'delete');
+    await removeContainer(h, logger, o.timeoutMs);
   } finally {
     h.release();
   }
+}
+
+/**
+ * Kills what is left of the container and frees what it held; the caller holds the lock and has
+ * checked the transition (delete), or knows the container must go (start after a failed poststart
+ * hook). runc libcontainer destroy: without a private PID namespace, processes may outlive the
+ * init (exec'd ones), so the whole cgroup is killed even when the init has exited already.
+ */
+export async function removeContainer(h: ContainerHandle, logger: Logger, timeoutMs?: number): Promise<void> {
+  const status = h.currentStatus();
+  const wholeCgroup = mayKillCgroup(h);
+  const leftovers = wholeCgroup && !privatePidNamespace(h.record.config) && h.cgroup.populated();
+  if ((status !== 'stopped' && status !== 'creating') || leftovers) {
+    // A frozen task does not die until thawed (cgroup-v2.rst: SIGKILL wakes a frozen task, but
+    // thawing first keeps the kill independent of that kernel detail).
+    if (status === 'paused') await h.cgroup.thaw().catch(() => {});
+    if (wholeCgroup) h.cgroup.signalAll(9);
+    const pidfd = killInit(h);
+    if (pidfd !== undefined) {
+      // SIGKILL cannot be caught: the wait ends (a zombie counts, its pidfd is readable too).
+      try {
+        await new Promise<void>((resolve) => addon().pollReadable(pidfd, () => resolve()));
+      } finally {
+        closeSync(pidfd);
+      }
+    }
+    // The rest of the cgroup (cgroup.kill took them all at once where the kernel has it). A shared
+    // cgroup stays populated by the others: nothing to wait for there.
+    if (wholeCgroup && !(await h.cgroup.waitEmpty({ timeoutMs }))) logger.warn(`delete ${h.id}: processes still in the cgroup after the kill`);
+  }
+  await destroy(h, logger);
 }
 
 /**

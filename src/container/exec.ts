@@ -14,7 +14,7 @@ import { validateSpec } from '../spec/validate.js';
 import type { NamespaceType, Process } from '../spec/types.js';
 import { isAlive } from '../state/status.js';
 import { writeAtomic } from '../state/store.js';
-import { sendToSocket } from './create.js';
+import { sendToSocket, withConsoleSocket } from './create.js';
 import { openContainer } from './handle.js';
 import { forwardListener, loadSeccomp } from './seccomp.js';
 import { assertHostSupport } from './host-support.js';
@@ -75,6 +75,10 @@ export function loadProcessFile(file: string): Process {
 /** Spawns the process and drives its set-up on the event loop; resolves once it has exec'd. */
 export async function startExec(o: ExecOptions): Promise<StartedExec> {
   o.signal?.throwIfAborted();
+  return withConsoleSocket(o.consoleSocket, (sock) => exec(o, sock));
+}
+
+async function exec(o: ExecOptions, consoleSock: number | undefined): Promise<StartedExec> {
   const h = await openContainer(o.root, o.id);
   const rec = h.record;
   h.assert(o.ignorePaused ? 'exec --ignore-paused' : 'exec');
@@ -140,7 +144,7 @@ export async function startExec(o: ExecOptions): Promise<StartedExec> {
         if (!o.consoleSocket) consoleFd = master;
         else {
           try {
-            sendToSocket(o.consoleSocket, master);
+            addon().sendFd(consoleSock!, master, '/dev/ptmx');
           } finally {
             closeFd(master);
           }

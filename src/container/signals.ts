@@ -1,4 +1,5 @@
-// Signal names and numbers as `kill` accepts them: "KILL", "SIGKILL", "9" (runc signalmap).
+// Signal names and numbers as `kill` accepts them: "KILL", "SIGKILL", "9" (runc signalmap), and
+// "0": runc's parseSignal takes any number, and kill(2)'s signal 0 probes that the init is alive.
 import { constants } from 'node:os';
 import { InvalidArgumentError } from '../errors.js';
 
@@ -6,7 +7,7 @@ export function parseSignal(raw: string | undefined): number {
   const s = (raw ?? 'SIGTERM').trim();
   if (/^\d+$/.test(s)) {
     const n = Number(s);
-    if (n < 1 || n > 64) throw new InvalidArgumentError(`unknown signal "${s}"`);
+    if (n > 64) throw new InvalidArgumentError(`unknown signal "${s}"`);
     return n;
   }
   const name = s.toUpperCase().startsWith('SIG') ? s.toUpperCase() : `SIG${s.toUpperCase()}`;

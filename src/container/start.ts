@@ -10,6 +10,7 @@ import { helperPath } from '../process/spawn.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { forwardReady, NotifyListener } from './notify.js';
 import { openContainer } from './handle.js';
+import { removeContainer } from './delete.js';
 
 export interface StartOptions {
   root: string;
@@ -20,6 +21,7 @@ export interface StartOptions {
 }
 
 export async function startContainer(o: StartOptions): Promise<ContainerRecord> {
+  const logger = o.logger ?? silentLogger;
   const h = await openContainer(o.root, o.id, { lock: true });
   let notify: NotifyListener | undefined;
   const rec = h.record;
@@ -43,7 +45,15 @@ export async function startContainer(o: StartOptions): Promise<ContainerRecord> 
       closeSync(fd);
     }
     unlinkSync(fifo);
-    await runPoststart(rec);
+    try {
+      await runPoststart(rec);
+    } catch (err) {
+      // runc: a failing poststart hook kills the container and it is destroyed (runc 1.1.5, whose
+      // poststart hooks run in create, fails the create and removes it). Removed here as `delete
+      // --force` would: the rest of its processes, cgroup and state go, and the poststop hooks run.
+      await removeContainer(h, logger).catch((e: Error) => logger.warn(`cleanup after failed poststart hook: ${e.message}`));
+      throw err;
+    }
   } catch (err) {
     notify?.discard();
     throw err;
@@ -51,13 +61,13 @@ export async function startContainer(o: StartOptions): Promise<ContainerRecord> 
     h.release();
   }
   // Unlocked while waiting: READY= may take minutes, and delete or a second start must not hang.
-  if (notify) await forwardReady(notify, o.notifySocket!, rec.pid, rec.pidStartTime, o.logger ?? silentLogger);
+  if (notify) await forwardReady(notify, o.notifySocket!, rec.pid, rec.pidStartTime, logger);
   return rec;
 }
 
 /**
  * poststart hooks run after the process is released. runtime-spec v1.3 config.md: a failing
- * poststart hook stops the container (crun only logs; tsrun follows the spec and says so).
+ * poststart hook stops the container (crun only logs); as runc, the caller then removes it.
  */
 export async function runPoststart(rec: ContainerRecord): Promise<void> {
   const hooks = rec.config.hooks?.poststart;

@@ -41,7 +41,7 @@ export const TRANSITIONS: Readonly<Record<TransitionVerb, Readonly<Row>>> = {
     creating: 'cannot exec in a creating container',
     created: null,
     running: null,
-    paused: 'cannot exec in a paused container',
+    paused: 'cannot exec in a paused container (use --ignore-paused to override)',
     stopped: 'cannot exec in a stopped container',
   },
   'exec --ignore-paused': {

@@ -24,6 +24,7 @@ import { addon } from '../sys/addon.js';
 import type { LinuxIDMapping, Spec } from '../spec/types.js';
 import { moveNetDevices } from './net-devices.js';
 import { sendMountSource } from './mount-source.js';
+import { hookOutputOf, type HookOutput } from './hook-output.js';
 import { Detail, HelperStep, Msg, Sync } from '../plan/opcodes.js';
 import type { CompiledPlan } from '../plan/plan-builder.js';
 
@@ -48,6 +49,42 @@ export interface HandshakeOptions {
   onSeccompListener?: (fd: number, child: ChildHandle) => void;
   /** The state JSON hooks run by the child get on stdin. */
   stateFor?: (status: 'creating' | 'created', child: ChildHandle) => string;
+  /**
+   * The longest the parent waits for the child's next message (default SETUP_STEP_MS, plus the
+   * timeouts of the hooks the child runs itself): a child that never answers (cloned into a frozen
+   * cgroup, stuck in a mount) is killed and the set-up fails, instead of waiting for ever.
+   */
+  stepTimeoutMs?: number;
+  /** Words for a timed-out wait (e.g. the cgroup turned out frozen); the default names the wait. */
+  describeTimeout?: (ms: number) => Error | undefined;
+}
+
+/** The default bound of one wait for the child's next message. */
+export const SETUP_STEP_MS = 60_000;
+
+/**
+ * The bound of one wait on the child: `base`, plus the timeout of every hook the child runs itself
+ * (createContainer and startContainer run between two messages; runtime-spec config.md "timeout").
+ */
+export function setupStepBound(spec: Spec, base = SETUP_STEP_MS): number {
+  const hooks = [...(spec.hooks?.createContainer ?? []), ...(spec.hooks?.startContainer ?? [])];
+  return base + hooks.reduce((sum, h) => sum + (h.timeout ?? 0) * 1000, 0);
+}
+
+/** Resolves when fd turns readable; rejects with timedOut() after ms (the watch is cancelled). */
+function readable(fd: number, ms: number, timedOut: () => Error): Promise<void> {
+  const a = addon();
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      a.cancelWatch(watch);
+      reject(timedOut());
+    }, ms);
+    const watch = a.pollReadable(fd, (err) => {
+      clearTimeout(timer);
+      if (err) reject(err);
+      else resolve();
+    });
+  });
 }
 
 const REPLY_GO = Buffer.alloc(4);
@@ -66,7 +103,7 @@ const HELPER_STEPS: Record<number, string> = {
 };
 
 /** The child's {op, errno, detail} in words, as runc words the same failures. */
-export function describeChildError(plan: CompiledPlan, op: number, errno: number, detail: number): ChildSetupError {
+export function describeChildError(plan: CompiledPlan, op: number, errno: number, detail: number, output?: HookOutput): ChildSetupError {
   const { code, message } = errnoText(errno);
   if (detail === Detail.HELPER_SETUP) {
     const step = HELPER_STEPS[op] ?? `step ${op}`;
@@ -76,14 +113,14 @@ export function describeChildError(plan: CompiledPlan, op: number, errno: number
   const meta = plan.meta[op] as { exec?: string; hook?: { kind: string; index: number; path: string; timeout: number } } | undefined;
   let msg: string;
   if (meta?.hook) {
-    // The same words as a hook the runtime runs itself (spec/hook-words.ts); the interpreter does
-    // not capture a hook's output, so there is no stdout/stderr tail.
+    // The same words as a hook the runtime runs itself (spec/hook-words.ts), with the output the
+    // interpreter kept (process/hook-output.ts).
     const { kind, index, path, timeout } = meta.hook;
     const reason =
       detail === Detail.HOOK_EXIT
-        ? hookExited(errno)
+        ? hookExited(errno, output)
         : detail === Detail.HOOK_SIGNAL
-          ? hookSignalled(errno)
+          ? hookSignalled(errno, output)
           : detail === Detail.HOOK_TIMEOUT
             ? hookTimedOut(timeout)
             : hookNotStarted(path, message);
@@ -92,6 +129,10 @@ export function describeChildError(plan: CompiledPlan, op: number, errno: number
     msg = `exec: "${meta.exec}": executable file not found in $PATH`;
   } else if (meta?.exec !== undefined && what.startsWith('exec:')) {
     msg = `exec: "${meta.exec}": stat ${meta.exec}: ${message}`;
+  } else if (meta?.exec !== undefined) {
+    // The execve itself (a script's interpreter missing, ENOEXEC…): Go's os.PathError as runc's
+    // system.Exec returns it, "exec /run.sh: no such file or directory".
+    msg = `exec ${meta.exec}: ${message}`;
   } else if (detail === Detail.HOOK_EXIT) {
     msg = `${what}: exit status ${errno}`;
   } else if (detail === Detail.HOOK_SIGNAL) {
@@ -108,11 +149,18 @@ export function describeChildError(plan: CompiledPlan, op: number, errno: number
   return new ChildSetupError(what, errno, code, msg);
 }
 
-function readMsg(fd: number): { type: number; op: number; value: number; extra: number; fd: number } | null {
+function readMsg(fd: number): { type: number; op: number; value: number; extra: number; fd: number; rest: Buffer } | null {
   const { fd: passed, data } = addon().recvFd(fd);
   if (data.length === 0) return null;
   if (data.length < 16) throw new TsrunError('TSRUN_CHILD_SETUP', `short message (${data.length} bytes) from the container init`);
-  return { type: data.readUInt32LE(0), op: data.readUInt32LE(4), value: data.readInt32LE(8), extra: data.readUInt32LE(12), fd: passed };
+  return {
+    type: data.readUInt32LE(0),
+    op: data.readUInt32LE(4),
+    value: data.readInt32LE(8),
+    extra: data.readUInt32LE(12),
+    fd: passed,
+    rest: data.subarray(16),
+  };
 }
 
 function mapText(maps: readonly LinuxIDMapping[] | undefined): string {
@@ -148,7 +196,7 @@ class Conversation {
     }
     switch (m.type) {
       case Msg.ERROR:
-        throw describeChildError(o.plan, m.op, m.value, m.extra);
+        throw describeChildError(o.plan, m.op, m.value, m.extra, hookOutputOf(m.rest));
       case Msg.FORKED:
         a.waitPid(child.pid);
         closeSync(child.pidfd);
@@ -218,10 +266,12 @@ class Conversation {
  */
 export async function runHandshake(child: ChildHandle, o: HandshakeOptions): Promise<void> {
   const c = new Conversation(child, o);
-  const a = addon();
+  const bound = o.stepTimeoutMs ?? setupStepBound(o.spec);
+  const timedOut = () =>
+    o.describeTimeout?.(bound) ?? new TsrunError('TSRUN_CHILD_SETUP', `container init ${child.pid} did not answer within ${bound / 1000} s of set-up: killed`);
   try {
     for (;;) {
-      await new Promise<void>((resolve, reject) => a.pollReadable(child.syncFd, (err) => (err ? reject(err) : resolve())));
+      await readable(child.syncFd, bound, timedOut);
       if (await c.handle(readMsg(child.syncFd))) return;
     }
   } catch (err) {

@@ -1,26 +1,18 @@
 import { loadProcessFile, startExec } from '../../container/exec.js';
 import { openContainer } from '../../container/handle.js';
 import { closeQuietly } from '../../container/process-control.js';
-import { InvalidArgumentError } from '../../errors.js';
+import { ChildSetupError, describeError, InvalidArgumentError } from '../../errors.js';
 import type { Process } from '../../spec/types.js';
 import type { VerbContext } from '../main.js';
 import { str, preserveFdsFlag } from './flags.js';
 import { waitForeground } from '../foreground.js';
+import { ambientWarnings } from '../../container/capabilities.js';
+
+// The words live with the core: run and create warn the same way (container/create.ts).
+export { ambientWarnings };
 
 function list(v: unknown): string[] {
   return Array.isArray(v) ? v.map(String) : [];
-}
-
-/**
- * runc HEAD's ApplyCaps raises each ambient capability on its own and only warns when the kernel
- * refuses (PR_CAP_AMBIENT_RAISE needs it permitted and inheritable); the plan interpreter skips
- * those silently, so the warnings are worded here as runc words them.
- */
-export function ambientWarnings(caps: Process['capabilities']): string[] {
-  const can = (c: string) => !!caps?.permitted?.includes(c) && !!caps?.inheritable?.includes(c);
-  return [...new Set(caps?.ambient ?? [])]
-    .filter((c) => !can(c))
-    .map((c) => `can't raise ambient capability ${c.replace(/^CAP_/, '').toLowerCase()}: operation not permitted`);
 }
 
 /** runc exec.go getProcess: the container's process, with the command line's changes. */
@@ -65,7 +57,27 @@ async function processFromFlags(ctx: VerbContext): Promise<Process> {
   return p;
 }
 
+/**
+ * runc exec.go: every failure to start the process is fatalWithCode("exec failed: …", 255), so a
+ * caller can tell it from the process's own exit status. The execve itself failing is the
+ * process's failure in runc (its init writes "exec /run.sh: …" and exits 1): so here too.
+ */
 export default async function exec(ctx: VerbContext): Promise<number> {
+  try {
+    return await execProcess(ctx);
+  } catch (err) {
+    if (err instanceof ChildSetupError && err.op.startsWith('exec "')) {
+      process.stderr.write(`${err.message}\n`);
+      return 1;
+    }
+    const msg = `exec failed: ${describeError(err)}`;
+    ctx.log.error(msg);
+    if (ctx.cl.global.log) process.stderr.write(`${msg}\n`);
+    return 255;
+  }
+}
+
+async function execProcess(ctx: VerbContext): Promise<number> {
   const { cl, log, id } = ctx;
   const proc = await processFromFlags(ctx);
   for (const w of ambientWarnings(proc.capabilities)) log.warn(w);
