@@ -6,9 +6,9 @@
 //   errors.ts and logger.ts sit at the bottom, beside sys/.
 //
 // Only sys/ loads native code (the addon, koffi); the CLI reaches the core only through api/ and
-// container/ (and image/ for the image verbs, spec/ for spec and features).
+// container/ (and image/ for the image verbs, net/ for the network verbs, spec/ for spec and features).
 const below = {
-  cli: ['api', 'container', 'image', 'spec', 'state'],
+  cli: ['api', 'container', 'image', 'net', 'spec', 'state'],
   api: ['container', 'process', 'image', 'cgroups', 'state', 'seccomp', 'net', 'plan', 'spec', 'sys'],
   container: ['process', 'image', 'cgroups', 'state', 'seccomp', 'net', 'plan', 'spec', 'sys'],
   process: ['plan', 'seccomp', 'spec', 'sys'],

@@ -31,6 +31,8 @@ export interface CommandSpec {
   unsupported?: boolean;
   /** A command group (`tsrun image pull …`): the first positional names one of these. */
   subcommands?: CommandSpec[];
+  /** Docker's grammar, not runc's: the verb parses its own arguments (src/front/grammar.ts). */
+  ownGrammar?: boolean;
 }
 
 const b = (name: string, usage: string, aliases?: string[], hidden?: boolean): FlagSpec => ({
@@ -325,6 +327,54 @@ export const COMMANDS: CommandSpec[] = [
       { name: 'prune', usage: 'remove untagged images, unused layers and blobs, and stale container layers', argsUsage: '', args: { exact: 0 }, flags: [] },
     ],
   },
+  {
+    name: 'network',
+    usage: 'create, list, inspect and remove networks (tsrun addition, Docker grammar)',
+    argsUsage: '<subcommand> [arguments...]',
+    args: { min: 1 },
+    flags: [],
+    subcommands: [
+      {
+        name: 'create',
+        usage: 'create a bridge network with its own subnet',
+        argsUsage: 'NETWORK',
+        args: ONE,
+        flags: [
+          s('subnet', 'subnet in CIDR format (default: the next free /24 of 10.68.0.0/14)'),
+          s('gateway', 'IPv4 gateway of the subnet (default: its first address)'),
+          b('internal', 'restrict external access to the network (no outbound NAT, no default route)'),
+          { name: 'label', type: 'stringSlice', usage: 'set metadata on a network (KEY=VALUE)' },
+          s('driver', 'driver to manage the network (only "bridge")', ['d'], 'bridge'),
+        ],
+      },
+      {
+        name: 'ls',
+        aliases: ['list'],
+        usage: 'list networks',
+        argsUsage: '',
+        args: { exact: 0 },
+        flags: [FORMAT, b('quiet', 'only display network IDs', ['q']), b('no-trunc', 'do not truncate the output')],
+      },
+      { name: 'inspect', usage: 'display detailed information on one or more networks', argsUsage: 'NETWORK...', args: { min: 1 }, flags: [] },
+      { name: 'rm', aliases: ['remove'], usage: 'remove one or more networks no container uses', argsUsage: 'NETWORK...', args: { min: 1 }, flags: [] },
+      {
+        name: 'prune',
+        usage: 'remove all networks no container uses',
+        argsUsage: '',
+        args: { exact: 0 },
+        flags: [b('force', 'do not prompt for confirmation', ['f'])],
+      },
+    ],
+  },
+  {
+    name: 'container',
+    usage: 'run, create, start, list, log, stop, kill, wait, remove, inspect, exec and prune containers, Docker-style (tsrun addition)',
+    argsUsage: 'COMMAND [OPTIONS] [ARG...]',
+    args: {},
+    flags: [],
+    ownGrammar: true,
+  },
+  { name: 'volume', usage: 'create, list, inspect, remove and prune volumes, Docker-style (tsrun addition)', argsUsage: 'COMMAND [OPTIONS] [ARG...]', args: {}, flags: [], ownGrammar: true },
   { name: 'help', aliases: ['h'], usage: 'Shows a list of commands or help for one command', argsUsage: '[command]', args: { max: 1 }, flags: [] },
 ];
 

@@ -37,6 +37,9 @@ const VERBS: Record<string, () => Promise<{ default: Verb }>> = {
   update: () => import('./verbs/update.js'),
   events: () => import('./verbs/events.js'),
   image: () => import('./verbs/image.js'),
+  container: () => import('./verbs/container.js'),
+  volume: () => import('./verbs/volume.js'),
+  network: () => import('./verbs/network.js'),
 };
 
 // runc's first lines (go-runc's Version() reads the "… version " prefix, "commit: ", "spec: "), then

@@ -149,3 +149,30 @@ export function unpinNetns(file: string): void {
   }
   rmSync(file, { force: true });
 }
+
+/**
+ * Moves the calling thread (Node's main thread) into the network namespace at `file` and returns
+ * the way back. Processes spawned from the main thread (the CNI plugins, iptables) and sockets it
+ * opens are then in that namespace: how a test or a tool runs tsrun's networks in a namespace of
+ * its own, leaving the host's interfaces, routes and firewall alone.
+ */
+export function enterNetns(file: string): () => void {
+  const b = bindings();
+  const home = openSync('/proc/thread-self/ns/net', 'r');
+  const target = openSync(file, 'r');
+  try {
+    if (b.setns(target, CLONE_NEWNET) < 0) throw syscallError('setns', b.errno(), file);
+  } catch (err) {
+    closeSync(home);
+    throw err;
+  } finally {
+    closeSync(target);
+  }
+  return () => {
+    try {
+      if (b.setns(home, CLONE_NEWNET) < 0) throw syscallError('setns', b.errno(), undefined, { context: 'return to the original network namespace' });
+    } finally {
+      closeSync(home);
+    }
+  };
+}
