@@ -4,7 +4,8 @@
 // the image with `tsrun run --image … --rm`, which unpacks the layer once, mounts an overlay
 // rootfs, runs, and removes the container and its writable layer again.
 // Image and state roots are temporary here ($TSRUN_IMAGE_ROOT is honoured if set), so the job
-// leaves nothing behind.
+// leaves nothing behind. A checkout's job: the npm package ships neither it nor images/ (the
+// package test, test/integration/package-install.test.ts, runs an installed tsrun the same way).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -337,6 +337,9 @@ containerTest.serial('a strict NodeNext project with the tarball as a dependency
   });
   const dep = JSON.parse(fs.readFileSync(path.join(project, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
   t.truthy(dep.dependencies[PKG.name], 'recorded as a dependency under its name');
+  // The project's node_modules/.bin/tsrun finds Bun hoisted beside the scoped package.
+  const v = await tsrun(path.join(project, 'node_modules/.bin/tsrun'), ['--version']);
+  t.regex(v.stdout, /engine: bun /, v.stderr);
   const rejected = await compileConsumer(project, CONSUMER);
   if (rejected !== undefined) {
     t.fail(`tsc rejected the consumer: ${rejected}`);
