@@ -85,7 +85,11 @@ function pack(): Promise<Packed> {
     fs.chmodSync(work, 0o755);
     const out = path.join(work, 'pack');
     fs.mkdirSync(out);
-    const r = await npm(['pack', '--ignore-scripts', '--json', '--pack-destination', out], { cwd: REPO_ROOT, env: cleanEnv() });
+    // Its own cache (and so its logs) in the work dir too: nothing is left in ~/.npm.
+    const r = await npm(['pack', '--ignore-scripts', '--json', '--pack-destination', out], {
+      cwd: REPO_ROOT,
+      env: { ...cleanEnv(), npm_config_cache: path.join(work, 'cache-pack') },
+    });
     const [info] = JSON.parse(r.stdout) as { filename: string; files: { path: string }[] }[];
     return { work, tgz: path.join(out, info!.filename), files: info!.files.map((f) => f.path).sort() };
   })();
@@ -211,7 +215,10 @@ test.serial('npm ls --all --omit=dev of the install shows no build tool and no d
   t.timeout(180_000);
   const g = await installGlobal();
   t.notRegex(g.output, /npm warn deprecated/i, 'npm warned of no deprecated package while installing');
-  const r = await npm(['ls', '-g', '--prefix', g.prefix, '--all', '--omit=dev', '--json'], { cwd: g.prefix, env: cleanEnv() });
+  const r = await npm(['ls', '-g', '--prefix', g.prefix, '--all', '--omit=dev', '--json'], {
+    cwd: g.prefix,
+    env: { ...cleanEnv(), npm_config_cache: path.join(path.dirname(g.prefix), 'cache-ls') },
+  });
   const names: string[] = [];
   const walk = (deps: Record<string, { version?: string; dependencies?: object }> | undefined) => {
     for (const [name, d] of Object.entries(deps ?? {})) {
