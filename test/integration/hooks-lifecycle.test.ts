@@ -228,12 +228,12 @@ rootTest('a failing poststart hook kills the container and fails start (runtime-
     5000,
     () => `init ${pid} to die`,
   );
-  t.is((await b.state()).status, 'stopped');
+  // runc removes the container (1.1.5 fails its create there); tsrun's start removes it too.
+  t.regex((await b.tsrun(['state', b.id])).stderr, /container does not exist/);
   t.deepEqual(
     readLog(log).map((e) => e.hook),
     ['poststart'],
   );
-  t.is((await b.tsrun(['delete', b.id])).code, 0);
 });
 
 rootTest('a failing poststop hook is a warning: delete succeeds', async (t) => {
