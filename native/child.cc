@@ -550,12 +550,78 @@ struct CloneArgs {
   uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
 };
 
+// A hook's stdout and stderr, the last bytes of each (runc's Command.Run keeps them for the error:
+// "error running hook: exit status 3, stdout: …, stderr: …"). Sent after the 16-byte Msg of a
+// failed hook; the parent reads datagrams of up to 4096 bytes.
+constexpr size_t HOOK_TAIL = 2000;
+char g_hookOut[2][HOOK_TAIL];
+size_t g_hookLen[2];
+char g_hookErr[sizeof(Msg) + 8 + 2 * HOOK_TAIL];
+
+void keepTail(int which, const char* p, size_t n) {
+  char* buf = g_hookOut[which];
+  size_t& len = g_hookLen[which];
+  if (n >= HOOK_TAIL) {
+    p += n - HOOK_TAIL;
+    n = HOOK_TAIL;
+    len = 0;
+  }
+  if (len + n > HOOK_TAIL) {
+    size_t drop = len + n - HOOK_TAIL;
+    for (size_t i = drop; i < len; i++) buf[i - drop] = buf[i];
+    len -= drop;
+  }
+  for (size_t i = 0; i < n; i++) buf[len + i] = p[i];
+  len += n;
+}
+
+// Reads what the (non-blocking) pipe holds; false once it is at EOF (or broken).
+bool drainInto(int fd, int which) {
+  char tmp[512];
+  for (;;) {
+    long r = sys(SYS_read, fd, (long)tmp, sizeof tmp);
+    if (r > 0) {
+      keepTail(which, tmp, (size_t)r);
+      continue;
+    }
+    if (r < 0 && errno == EINTR) continue;
+    return r < 0 && errno == EAGAIN;
+  }
+}
+
+// MSG_ERROR for a hook that ran and failed: the Msg, then u32 stdout and stderr lengths, then
+// the bytes.
+[[noreturn]] void failHook(uint32_t op, int32_t value, uint32_t detail) {
+  Msg m{MSG_ERROR, op, value, detail};
+  size_t off = 0;
+  const char* mp = reinterpret_cast<const char*>(&m);
+  for (size_t i = 0; i < sizeof m; i++) g_hookErr[off++] = mp[i];
+  for (int w = 0; w < 2; w++) {
+    uint32_t n = (uint32_t)g_hookLen[w];
+    const char* np = reinterpret_cast<const char*>(&n);
+    for (size_t i = 0; i < sizeof n; i++) g_hookErr[off++] = np[i];
+  }
+  for (int w = 0; w < 2; w++)
+    for (size_t i = 0; i < g_hookLen[w]; i++) g_hookErr[off++] = g_hookOut[w][i];
+  sys(SYS_sendto, g_plan->syncFd, (long)g_hookErr, (long)off, MSG_NOSIGNAL, 0, 0);
+  die(1);
+}
+
+long monoMs() {
+  struct timespec ts;
+  sys(SYS_clock_gettime, CLOCK_MONOTONIC, (long)&ts);
+  return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 // createContainer and startContainer hooks run in the container's namespaces (runtime-spec
 // config.md "POSIX-platform Hooks"), so the child runs them: fork, state JSON on the hook's stdin,
-// wait through a pidfd with the hook's timeout.
+// stdout and stderr kept for the error, wait through a pidfd with the hook's timeout.
 void runHook(uint32_t op, const char* path, char** argv, char** envp, uint32_t timeoutSecs) {
-  int p[2];
+  int p[2], out[2], err[2];
   if (sys(SYS_pipe2, (long)p, O_CLOEXEC) < 0) fail(op, errno);
+  if (sys(SYS_pipe2, (long)out, O_CLOEXEC) < 0) fail(op, errno);
+  if (sys(SYS_pipe2, (long)err, O_CLOEXEC) < 0) fail(op, errno);
+  g_hookLen[0] = g_hookLen[1] = 0;
   int pidfd = -1;
   CloneArgs ca = {};
   ca.flags = CLONE_PIDFD;
@@ -569,10 +635,17 @@ void runHook(uint32_t op, const char* path, char** argv, char** envp, uint32_t t
   if (pid < 0) fail(op, errno);
   if (pid == 0) {
     sys(SYS_dup3, p[0], 0, 0);
+    sys(SYS_dup3, out[1], 1, 0);
+    sys(SYS_dup3, err[1], 2, 0);
     sys(SYS_execve, (long)path, (long)argv, (long)envp);
     die(127);
   }
   sys(SYS_close, p[0]);
+  sys(SYS_close, out[1]);
+  sys(SYS_close, err[1]);
+  // Only the reading ends are non-blocking: the hook writes to blocking pipes.
+  sys(SYS_fcntl, out[0], F_SETFL, O_NONBLOCK);
+  sys(SYS_fcntl, err[0], F_SETFL, O_NONBLOCK);
   // The hook may not read its stdin: ignore SIGPIPE around the write, then restore the default.
   struct {
     void* handler;
@@ -590,29 +663,46 @@ void runHook(uint32_t op, const char* path, char** argv, char** envp, uint32_t t
   act.handler = (void*)SIG_DFL;
   sys(SYS_rt_sigaction, SIGPIPE, (long)&act, 0, 8);
   sys(SYS_close, p[1]);
-  struct pollfd pfd = {pidfd, POLLIN, 0};
-  struct timespec ts = {(long)timeoutSecs, 0};
-  long r;
-  do r = sys(SYS_ppoll, (long)&pfd, 1, timeoutSecs ? (long)&ts : 0, 0, 0);
-  while (r < 0 && errno == EINTR);
-  if (r == 0) {
-    sys(SYS_pidfd_send_signal, pidfd, SIGKILL, 0, 0);
-    siginfo_t si;
-    sys(SYS_waitid, P_PIDFD, pidfd, (long)&si, WEXITED, 0);
-    fail(op, ETIMEDOUT, DETAIL_HOOK_TIMEOUT);
+  long deadline = timeoutSecs ? monoMs() + (long)timeoutSecs * 1000 : 0;
+  int fds[2] = {out[0], err[0]};
+  for (;;) {
+    struct pollfd pfd[3] = {{pidfd, POLLIN, 0}, {fds[0], POLLIN, 0}, {fds[1], POLLIN, 0}};
+    struct timespec ts = {0, 0};
+    if (deadline) {
+      long left = deadline - monoMs();
+      if (left < 0) left = 0;
+      ts.tv_sec = left / 1000;
+      ts.tv_nsec = (left % 1000) * 1000000;
+    }
+    long r = sys(SYS_ppoll, (long)pfd, 3, deadline ? (long)&ts : 0, 0, 0);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) fail(op, errno);
+    if (r == 0) {
+      sys(SYS_pidfd_send_signal, pidfd, SIGKILL, 0, 0);
+      siginfo_t si;
+      sys(SYS_waitid, P_PIDFD, pidfd, (long)&si, WEXITED, 0);
+      fail(op, ETIMEDOUT, DETAIL_HOOK_TIMEOUT);
+    }
+    for (int w = 0; w < 2; w++) {
+      if (fds[w] >= 0 && pfd[w + 1].revents && !drainInto(fds[w], w)) {
+        sys(SYS_close, fds[w]);
+        fds[w] = -1;
+      }
+    }
+    if (pfd[0].revents & POLLIN) break;
+  }
+  // The hook has exited: what it wrote is in the pipes (a process it left behind may still hold
+  // them open, so only what is there now is read).
+  for (int w = 0; w < 2; w++) {
+    if (fds[w] < 0) continue;
+    drainInto(fds[w], w);
+    sys(SYS_close, fds[w]);
   }
   siginfo_t si = {};
   if (sys(SYS_waitid, P_PIDFD, pidfd, (long)&si, WEXITED, 0) < 0) fail(op, errno);
   sys(SYS_close, pidfd);
   if (si.si_code == CLD_EXITED && si.si_status == 0) return;
-  if (si.si_code == CLD_EXITED) {
-    Msg m{MSG_ERROR, op, si.si_status, DETAIL_HOOK_EXIT};
-    sys(SYS_sendto, g_plan->syncFd, (long)&m, sizeof m, MSG_NOSIGNAL, 0, 0);
-    die(1);
-  }
-  Msg m{MSG_ERROR, op, si.si_status, DETAIL_HOOK_SIGNAL};
-  sys(SYS_sendto, g_plan->syncFd, (long)&m, sizeof m, MSG_NOSIGNAL, 0, 0);
-  die(1);
+  failHook(op, si.si_status, si.si_code == CLD_EXITED ? DETAIL_HOOK_EXIT : DETAIL_HOOK_SIGNAL);
 }
 
 uint64_t u64(uint32_t lo, uint32_t hi) {

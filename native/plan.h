@@ -58,7 +58,7 @@ enum Op : uint32_t {
   OP_CONSOLE = 41,        // rows, cols, token, mountConsole: new pty from /dev/ptmx, slave on /dev/console and stdio,
                           // master sent to the parent (SYNC token in a[3]) with SCM_RIGHTS
   OP_RECV_STATE = 42,     // token: SYNC, and the reply is the state JSON hooks get on stdin
-  OP_RUN_HOOK = 43,       // path, argvList, envList, timeoutSecs: fork+exec, state on stdin, wait
+  OP_RUN_HOOK = 43,       // path, argvList, envList, timeoutSecs: fork+exec, state on stdin, stdout/stderr kept, wait
   OP_PERSONALITY = 44,    // persona
   OP_SCHED_SETATTR = 45,  // blobOffset, blobLen: struct sched_attr
   OP_IOPRIO = 46,         // ioprio value (class << 13 | level)
@@ -103,7 +103,8 @@ constexpr uint32_t RESOLVE_NOFOLLOW_FLAG = 0x10;
 // Child -> parent messages on the SOCK_SEQPACKET sync socket.
 enum MsgType : uint32_t {
   MSG_SYNC = 1,    // value = token
-  MSG_ERROR = 2,   // op = failing op index, value = errno, extra = detail
+  MSG_ERROR = 2,   // op = failing op index, value = errno, extra = detail; a hook that ran and failed
+                   // (DETAIL_HOOK_EXIT/SIGNAL) appends u32 stdout and stderr lengths and their last bytes
   MSG_FORKED = 3,  // value = pid of the new child (as the parent sees it)
 };
 

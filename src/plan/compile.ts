@@ -7,7 +7,7 @@ import { InvalidSpecError } from '../errors.js';
 import { capSets, kernelLastCap } from './capabilities.js';
 import { JOIN_ORDER, planNamespaces, NS_FLAG, type NamespacePlan } from './namespaces.js';
 import { callerNofile, RLIMIT_NUMBERS, rlimitValue } from './rlimits.js';
-import { emitRootfs } from './rootfs.js';
+import { emitRootfs, ROOT_SLOT } from './rootfs.js';
 import { emitIdmapPrepare, planIdmapMounts } from './idmap.js';
 import type { Hook, LinuxMemoryPolicy, LinuxPersonality, NamespaceType, Process, Spec } from '../spec/types.js';
 import { emitFinalAffinity, emitProcessAttrs } from './process-attrs.js';
@@ -102,6 +102,8 @@ export function compilePlan(o: CompileOptions): CompileResult {
       const h = spec.hooks;
       if (h?.prestart?.length || h?.createRuntime?.length) b.op('run prestart and createRuntime hooks', Op.SYNC, Sync.CREATE_RUNTIME);
       if (h?.createContainer?.length) {
+        // runc prepareRootfs chdirs to the rootfs before the createContainer hooks (and the pivot).
+        b.op('chdir to the rootfs for createContainer hooks', Op.FCHDIR, ROOT_SLOT);
         b.op('get the state for createContainer hooks', Op.RECV_STATE, Sync.STATE_CREATING);
         emitHooks(b, 'createContainer', h.createContainer);
       }
@@ -160,6 +162,8 @@ export interface ProcessOptions {
   fifoFd?: number;
   mode: 'create' | 'run';
   seccomp?: SeccompProgram;
+  /** An `exec`'d process (runc's setns init), not a container's init. */
+  exec?: boolean;
   /** startContainer hooks: run in the container after start, before execve. */
   startHooks?: Hook[];
   /** fds to dup2 onto 0-2 (ignored with a terminal: the pty is 0-2 then). */
@@ -236,13 +240,17 @@ export function emitProcess(b: PlanBuilder, proc: Process, o: ProcessOptions): v
   // between its answer and this prctl, and the pending SIGKILL takes the parked init with it.
   // A parent that dies before answering is still noticed: the READY read sees EOF and exits.
   b.op('clear the parent-death signal', Op.PDEATHSIG, 0);
+  // runc standard_init_linux.go: with no_new_privs the filter is loaded as late as it can be but
+  // before the init reports ready, so the fifo wait and the startContainer hooks run under it.
+  // (`exec` follows runc's setns init instead: the filter right before execve.)
+  if (o.seccomp && proc.noNewPrivileges && !o.exec) emitSeccomp(b, o.seccomp);
   b.op('report ready', Op.SYNC, Sync.READY);
   if (o.mode === 'create') {
     if (o.fifoFd === undefined) throw new TypeError('compilePlan: create needs the exec.fifo fd');
     b.op('wait for start on exec.fifo', Op.WAIT_FIFO, o.fifoFd);
   }
   if (o.startHooks?.length) emitHooks(b, 'startContainer', o.startHooks);
-  if (o.seccomp && proc.noNewPrivileges) emitSeccomp(b, o.seccomp);
+  if (o.seccomp && proc.noNewPrivileges && o.exec) emitSeccomp(b, o.seccomp);
   emitFinalAffinity(b, proc);
   const exec = b.op(`exec "${args[0]}"`, Op.EXECVE, b.list(args), envList);
   b.meta[exec] = { exec: args[0] };
@@ -335,6 +343,7 @@ export function compileExecPlan(o: ExecCompileOptions): CompiledPlan {
   b.op('start a new session', Op.SETSID);
   if (o.process.terminal) emitConsole(b, o.process, false);
   emitProcess(b, o.process, {
+    exec: true,
     userns: o.nsFds.has('user'),
     preserveFds: o.preserveFds,
     mode: 'run',
