@@ -28,6 +28,7 @@ const PKG = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'ut
   dependencies?: Record<string, string>;
   os?: string[];
   cpu?: string[];
+  libc?: string[];
 };
 const NPM_CLI = npmCli();
 const IMAGE = 'localhost/tsrun-busybox:latest';
@@ -153,6 +154,7 @@ test('the package is named for us, states its platform and has no install script
   t.regex(PKG.name, /^@[a-z0-9-]+\/tsrun$/, 'a scoped name: the unscoped "tsrun" on npm is another package');
   t.deepEqual(PKG.os, ['linux']);
   t.deepEqual(PKG.cpu, ['x64']);
+  t.deepEqual(PKG.libc, ['glibc']);
   for (const s of ['preinstall', 'install', 'postinstall']) t.is(PKG.scripts?.[s], undefined, `no ${s} script: the binaries are shipped built`);
   // With a binding.gyp and no install script npm would run `node-gyp rebuild` by itself.
   t.is(PKG.gypfile, false);
@@ -201,6 +203,8 @@ test.serial('npm i -g of the tarball with no compiler on PATH installs and compi
   const p = await pack();
   const g = await installGlobal();
   t.notRegex(g.output, /gyp (info|ERR)|make(\[\d+\])?:|cc1plus|g\+\+/, 'no build ran');
+  // npm 11's notice of unapproved install scripts names none of ours (koffi's may be listed).
+  t.notRegex(g.output, new RegExp(`${PKG.name.replace('/', '\\/')}@\\S+ \\((pre|post)?install:`));
   // The shipped binaries, byte for byte, and nothing a build leaves.
   for (const f of ['build/Release/tsrun.node', 'build/Release/tsrun-init']) t.is(sha256(path.join(g.pkgDir, f)), sha256(path.join(REPO_ROOT, f)), f);
   for (const f of ['build/Makefile', 'build/Release/obj.target', 'build/config.gypi', 'build/node-path'])
@@ -409,4 +413,12 @@ containerTest.serial('the shipped quickstart runs from the installed copy', asyn
   t.regex(r.stdout, /^exit: hello 3$/m);
   t.regex(r.stdout, /^exec works$/m);
   t.regex(r.stdout, /^true TSRUN_NOT_FOUND container does not exist$/m);
+});
+
+test("the README's install section names the package and says what the install needs", (t) => {
+  const readme = fs.readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
+  const section = /^## Install\n([\s\S]*?)^## /m.exec(readme)?.[1] ?? '';
+  t.true(section.includes(`npm i -g ${PKG.name}`), 'the global install command, with the package name');
+  t.true(section.includes(`from '${PKG.name}'`), 'the library import, with the package name');
+  for (const need of [/glibc 2\.33/, /Node 20\.19/, /x86-64/, /No compiler, make or python/, /allow-scripts/, /Building from source/]) t.regex(section, need);
 });
