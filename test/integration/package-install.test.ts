@@ -36,6 +36,7 @@ const IMAGE = 'localhost/tsrun-busybox:latest';
 const BUILD_TOOLS = ['node-gyp', 'node-addon-api', 'nan', 'bindings', 'node-gyp-build', 'prebuild-install', 'cmake-js', 'usocket', 'request'];
 
 const containerTest = needs(ROOT, tool('/bin/busybox', 'busybox-static'));
+const elfTest = needs(tool('readelf', 'binutils'));
 
 /** npm's own entry (npm-cli.js), run with this Node: the install's PATH need not hold npm. */
 function npmCli(): string {
@@ -421,4 +422,22 @@ test("the README's install section names the package and says what the install n
   t.true(section.includes(`npm i -g ${PKG.name}`), 'the global install command, with the package name');
   t.true(section.includes(`from '${PKG.name}'`), 'the library import, with the package name');
   for (const need of [/glibc 2\.33/, /Node 20\.19/, /x86-64/, /No compiler, make or python/, /allow-scripts/, /Building from source/]) t.regex(section, need);
+});
+
+elfTest('the shipped binaries run where the README says: the addon needs glibc 2.33 at most, the helpers are static', async (t) => {
+  const { files } = await pack();
+  const readelf = async (args: string[]) => (await execFileP('readelf', args, { maxBuffer: 16 << 20 })).stdout;
+  const needed = [...(await readelf(['-V', path.join(REPO_ROOT, 'build/Release/tsrun.node')])).matchAll(/GLIBC_(\d+)\.(\d+)/g)].map(
+    (m) => [Number(m[1]), Number(m[2])] as const,
+  );
+  t.true(needed.length > 0, 'the addon links glibc by symbol versions');
+  const newest = needed.reduce((a, b) => (b[0] > a[0] || (b[0] === a[0] && b[1] > a[1]) ? b : a));
+  t.true(newest[0] === 2 && newest[1] <= 33, `the addon needs GLIBC_${newest.join('.')}: README.md says 2.33`);
+  const helpers = files.filter((f) => /^build\/Release\/tsrun-/.test(f));
+  t.true(helpers.includes('build/Release/tsrun-init'));
+  for (const h of helpers) {
+    const headers = await readelf(['-l', path.join(REPO_ROOT, h)]);
+    t.regex(headers, /Elf file type is EXEC|Elf file type is DYN/, h);
+    t.notRegex(headers, /INTERP/, `${h} is static: it runs inside any container and on any glibc`);
+  }
 });
