@@ -130,14 +130,27 @@ export function sendToSocket(socketPath: string, fd: number, name = '/dev/ptmx')
 /**
  * The --console-socket connection, made before anything else (runc hands its init the connected
  * socket): whatever fails later closes it, so the receiver (recvtty, conmon) sees EOF instead of
- * waiting for a master that never comes.
+ * waiting for a master that never comes. A connect that fails is reported only where the socket
+ * is needed (sock() throws it), after the checks of the arguments, whose words come first in runc.
  */
-export async function withConsoleSocket<T>(socketPath: string | undefined, fn: (sock: number | undefined) => Promise<T>): Promise<T> {
-  const sock = socketPath ? connectSocket(socketPath) : undefined;
+export async function withConsoleSocket<T>(socketPath: string | undefined, fn: (sock: () => number) => Promise<T>): Promise<T> {
+  let fd: number | undefined;
+  let failed: unknown;
+  if (socketPath) {
+    try {
+      fd = connectSocket(socketPath);
+    } catch (err) {
+      failed = err;
+    }
+  }
+  const sock = () => {
+    if (fd === undefined) throw failed ?? new TypeError('no --console-socket was given');
+    return fd;
+  };
   try {
     return await fn(sock);
   } finally {
-    if (sock !== undefined) closeFd(sock);
+    if (fd !== undefined) closeFd(fd);
   }
 }
 
@@ -173,7 +186,7 @@ export async function createContainer(o: CreateOptions & { signal?: AbortSignal 
   return withConsoleSocket(o.consoleSocket, (sock) => create(o, sock));
 }
 
-async function create(o: CreateOptions & { signal?: AbortSignal }, consoleSock: number | undefined): Promise<Created> {
+async function create(o: CreateOptions & { signal?: AbortSignal }, consoleSock: () => number): Promise<Created> {
   const store = new StateStore(o.root);
   store.dir(o.id); // validates the id before anything else
   const bundle = path.resolve(o.bundle);
@@ -192,6 +205,7 @@ async function create(o: CreateOptions & { signal?: AbortSignal }, consoleSock: 
   if (!spec.process?.terminal && o.consoleSocket) {
     throw new TsrunError('TSRUN_INVALID_ARGUMENT', 'cannot use console socket if tsrun will not detach or allocate tty');
   }
+  if (o.consoleSocket) consoleSock(); // connected, or its error now
 
   assertHostSupport(spec);
   const seccomp = loadSeccomp(spec, o.logger, o.root);
@@ -344,7 +358,7 @@ async function create(o: CreateOptions & { signal?: AbortSignal }, consoleSock: 
           return;
         }
         try {
-          addon().sendFd(consoleSock!, master, '/dev/ptmx');
+          addon().sendFd(consoleSock(), master, '/dev/ptmx');
         } finally {
           closeFd(master);
         }

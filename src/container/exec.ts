@@ -78,7 +78,7 @@ export async function startExec(o: ExecOptions): Promise<StartedExec> {
   return withConsoleSocket(o.consoleSocket, (sock) => exec(o, sock));
 }
 
-async function exec(o: ExecOptions, consoleSock: number | undefined): Promise<StartedExec> {
+async function exec(o: ExecOptions, consoleSock: () => number): Promise<StartedExec> {
   const h = await openContainer(o.root, o.id);
   const rec = h.record;
   h.assert(o.ignorePaused ? 'exec --ignore-paused' : 'exec');
@@ -86,6 +86,7 @@ async function exec(o: ExecOptions, consoleSock: number | undefined): Promise<St
     throw new InvalidArgumentError('cannot allocate tty if tsrun will detach without setting console socket');
   }
   if (!o.process.args?.length) throw new InvalidArgumentError('exec: the process has no args');
+  if (o.consoleSocket) consoleSock(); // connected, or its error now
   assertHostSupport({ ociVersion: rec.ociVersion }, o.process);
 
   const nsFds = new Map<NamespaceType, number>();
@@ -144,7 +145,7 @@ async function exec(o: ExecOptions, consoleSock: number | undefined): Promise<St
         if (!o.consoleSocket) consoleFd = master;
         else {
           try {
-            addon().sendFd(consoleSock!, master, '/dev/ptmx');
+            addon().sendFd(consoleSock(), master, '/dev/ptmx');
           } finally {
             closeFd(master);
           }
