@@ -90,15 +90,16 @@ export function nextFreeSubnet(pool: Subnet, taken: Subnet[], prefix = 24): Subn
 }
 
 /**
- * The IPv4 destinations of /proc/net/route (hex little-endian fields), without the default route:
- * subnets the host already reaches directly, which a new network must not shadow.
+ * The IPv4 destinations of /proc/net/route (hex little-endian fields), without the default route
+ * and without the routes of the interfaces in `except`: subnets the host already reaches directly,
+ * which a new network must not shadow.
  */
-export function routesFromProcNetRoute(text: string): Subnet[] {
+export function routesFromProcNetRoute(text: string, except: readonly string[] = []): Subnet[] {
   const out: Subnet[] = [];
   for (const line of text.split('\n').slice(1)) {
     const f = line.trim().split(/\s+/);
-    if (f.length < 8) continue;
-    const le = (h: string) => (parseInt(h.slice(6, 8) + h.slice(4, 6) + h.slice(2, 4) + h.slice(0, 2), 16) >>> 0) as number;
+    if (f.length < 8 || except.includes(f[0])) continue;
+    const le = (h: string) => parseInt(h.slice(6, 8) + h.slice(4, 6) + h.slice(2, 4) + h.slice(0, 2), 16) >>> 0;
     const dest = le(f[1]);
     const m = le(f[7]);
     if (m === 0) continue;

@@ -37,7 +37,7 @@ import net from 'node:net';
 import { promisify } from 'node:util';
 import { ExistsError, InvalidArgumentError, InvalidStateError, SyscallError } from '../errors.js';
 import { addNetworkList, delNetworkList, CNI_VERSION, type CniConfList, type CniOptions } from './cni.js';
-import { NetworkError, NetworkNotFoundError } from './errors.js';
+import { CniPluginError, NetworkError, NetworkNotFoundError } from './errors.js';
 import { renderHosts, type HostEntry } from './hosts.js';
 import { checkGateway, firstHost, formatIPv4, formatSubnet, nextFreeSubnet, overlaps, parseSubnet, routesFromProcNetRoute, type Subnet } from './ipv4.js';
 import { isNetnsFile, pinNetns, unpinNetns } from './netns.js';
@@ -62,15 +62,16 @@ export interface StoreOptions {
 const DEFAULT_POOL = parseSubnet('10.66.0.0/15');
 const USER_POOL = parseSubnet('10.68.0.0/14');
 const RESERVED = ['none', 'host', 'default'];
+const DEFAULT_BRIDGE = 'tsrun0';
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
 function cniOpts(o: StoreOptions): CniOptions {
   return o.pluginDirs ? { pluginDirs: o.pluginDirs } : {};
 }
 
-function hostRoutes(): Subnet[] {
+function hostRoutes(except: readonly string[]): Subnet[] {
   try {
-    return routesFromProcNetRoute(fs.readFileSync('/proc/net/route', 'utf8'));
+    return routesFromProcNetRoute(fs.readFileSync('/proc/net/route', 'utf8'), except);
   } catch {
     return [];
   }
@@ -130,8 +131,9 @@ function newRecord(name: string, subnet: Subnet, o: { gateway?: string; internal
   };
 }
 
-function takenSubnets(store: NetworkStore): Subnet[] {
-  return [...store.listNetworks().map((n) => parseSubnet(n.subnet, `network ${n.name} subnet`)), ...hostRoutes()];
+/** Subnets a new network must not overlap: other networks', and the host's routes but those of `ownBridge`. */
+function takenSubnets(store: NetworkStore, ownBridge?: string): Subnet[] {
+  return [...store.listNetworks().map((n) => parseSubnet(n.subnet, `network ${n.name} subnet`)), ...hostRoutes(ownBridge ? [ownBridge] : [])];
 }
 
 /** `network create`: a user network with its own subnet (the next free /24 of 10.68.0.0/14 unless given). */
@@ -169,9 +171,10 @@ function overlapsSubnet(s: string, b: Subnet): boolean {
 function ensureDefaultNetwork(store: NetworkStore): NetworkRecord {
   const have = store.readNetwork(DEFAULT_NETWORK);
   if (have) return have;
-  const subnet = nextFreeSubnet(DEFAULT_POOL, takenSubnets(store), 16);
+  // tsrun0 left by a store that was wiped keeps its address: the new record may take it again.
+  const subnet = nextFreeSubnet(DEFAULT_POOL, takenSubnets(store, DEFAULT_BRIDGE), 16);
   if (!subnet) throw new NetworkError(`no free /16 in ${formatSubnet(DEFAULT_POOL)} for the default network`);
-  const rec = newRecord(DEFAULT_NETWORK, subnet, { bridge: 'tsrun0' });
+  const rec = newRecord(DEFAULT_NETWORK, subnet, { bridge: DEFAULT_BRIDGE });
   store.createNetwork(rec);
   return store.readNetwork(DEFAULT_NETWORK) ?? rec;
 }
@@ -248,7 +251,10 @@ export async function removeNetwork(ref: string, o: StoreOptions = {}): Promise<
     const users = store.listAttachments().filter((a) => a.networks.some((x) => x.name === n.name));
     if (users.length) {
       throw new InvalidStateError(
-        `error while removing network: network ${n.name} id ${n.id} has active endpoints (${users.map((u) => u.name ?? u.id).join(', ')})`,
+        `error while removing network: network ${n.name} id ${n.id} has active endpoints (${users
+          .map((u) => u.name ?? u.id)
+          .sort()
+          .join(', ')})`,
       );
     }
     store.removeNetwork(n.name);
@@ -510,7 +516,9 @@ export async function connectContainer(o: ConnectOptions): Promise<Attachment> {
     try {
       await disconnectContainer(o.id, o);
     } catch (undoErr) {
-      throw new NetworkError(`connect container ${o.id}: undo after a failure failed too: ${(undoErr as Error).message}`, { cause: err });
+      throw new NetworkError(`${(err as Error).message}; releasing what connect made failed too (disconnect ${o.id} again): ${(undoErr as Error).message}`, {
+        cause: err,
+      });
     }
     throw err;
   }
@@ -554,9 +562,23 @@ export async function disconnectContainer(id: string, o: StoreOptions = {}): Pro
   for (const on of [...rec.networks].reverse()) {
     const n = store.readNetwork(on.name);
     if (!n || n.id !== on.networkId) continue; // the network is gone, and with it what it held
+    const list = networkConfList(n, store);
     try {
-      await delNetworkList(networkConfList(n, store), runtimeConf(rec, on, netns), on.result, cniOpts(o));
+      await delNetworkList(list, runtimeConf(rec, on, netns), on.result, cniOpts(o));
     } catch (err) {
+      // The bridge plugin (1.1.x) tears its masquerade chain down whenever it finds the interface,
+      // and fails when the chain was never made (an ADD that failed before it), with iptables-nft's
+      // "Chain '…' does not exist". There is then nothing of its own to tear down but the lease:
+      // a DEL without the namespace releases just that.
+      if (netns && err instanceof CniPluginError && err.plugin === 'bridge' && /does not exist/.test(err.msg)) {
+        try {
+          await delNetworkList(list, runtimeConf(rec, on, ''), on.result, cniOpts(o));
+          continue;
+        } catch (again) {
+          first ??= again;
+          continue;
+        }
+      }
       first ??= err;
     }
   }

@@ -1,0 +1,330 @@
+// tsrun's networks with the real CNI plugins (Debian's containernetworking-plugins), end to end:
+// containers started by bin/tsrun from bundles whose config.json names the network namespace
+// connectContainer made. Everything runs inside a network namespace of this file's own ("the
+// host" of these tests): the ava worker's main thread enters it (enterNetns), so the plugins,
+// iptables, sysctl and the test's own sockets all act there, and the real host's interfaces,
+// routes, sysctls and firewall are never touched. The namespace goes at the end with everything
+// in it; each test also checks that disconnecting left no veth, lease, rule, pin or record.
+import { execFile, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import test, { type ExecutionContext } from 'ava';
+import { makeBundle, runTsrun, type Bundle } from '../helpers/bundle.js';
+import { file, needs, root, tool } from '../helpers/skip.js';
+import { waitForValue } from '../helpers/wait.js';
+import { enterNetns } from '../../src/net/netns.js';
+import {
+  connectContainer,
+  createNetwork,
+  disconnectContainer,
+  getAttachment,
+  listAttachments,
+  parsePublish,
+  pruneNetworks,
+  removeNetwork,
+  type Attachment,
+} from '../../src/net/network.js';
+import { CniPluginError } from '../../src/net/errors.js';
+
+const run = promisify(execFile);
+const netTest = needs(
+  root('network namespaces, CNI plugins'),
+  file('/usr/lib/cni/bridge', 'needs the CNI plugins (Debian package containernetworking-plugins)'),
+  tool('iptables'),
+  tool('ip', 'iproute2'),
+);
+
+const HOST_NS = `tsrun-t-${process.pid}`;
+let leave: (() => void) | undefined;
+const imageRoots: string[] = [];
+
+test.before(async () => {
+  if (process.geteuid?.() !== 0 || !fs.existsSync('/usr/lib/cni/bridge')) return;
+  await run('ip', ['netns', 'add', HOST_NS]);
+  const before = fs.readlinkSync('/proc/thread-self/ns/net');
+  leave = enterNetns(`/run/netns/${HOST_NS}`);
+  if (fs.readlinkSync('/proc/thread-self/ns/net') === before) throw new Error('did not enter the test network namespace');
+  // Publishing on 127.0.0.1 DNATs loopback traffic out of the bridge: the kernel drops such packets
+  // unless route_localnet is set (sysctl runs from the main thread, so in the test namespace).
+  await run('sysctl', ['-qw', 'net.ipv4.conf.all.route_localnet=1']);
+  await run('ip', ['link', 'set', 'lo', 'up']);
+});
+
+test.after.always(async () => {
+  if (!leave) return;
+  leave();
+  for (const r of imageRoots) fs.rmSync(r, { recursive: true, force: true });
+  await run('ip', ['netns', 'del', HOST_NS]);
+});
+
+function newImageRoot(t: ExecutionContext): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrun-net-'));
+  imageRoots.push(dir);
+  t.teardown(async () => {
+    // A test that failed half-way: release what is still attached, so the namespace goes clean.
+    for (const a of listAttachments({ imageRoot: dir })) await disconnectContainer(a.id, { imageRoot: dir }).catch(() => undefined);
+  });
+  return dir;
+}
+
+/** Everything of container `id` (address `ip`) still present in the test namespace or the store. */
+function leftovers(imageRoot: string, id: string, ip: string): string[] {
+  const out: string[] = [];
+  const links = execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' });
+  for (const l of links.split('\n')) if (/veth/.test(l)) out.push(`veth: ${l.split(':')[1].trim()}`);
+  const rules = execFileSync('iptables-save', { encoding: 'utf8' });
+  for (const l of rules.split('\n')) if (l.includes(`"${id}"`) || l.includes(`${ip}/32`) || l.includes(`${ip}:`)) out.push(`iptables: ${l}`);
+  const ipam = path.join(imageRoot, 'networks/ipam');
+  for (const net of fs.existsSync(ipam) ? fs.readdirSync(ipam) : []) {
+    for (const f of fs.readdirSync(path.join(ipam, net))) if (/^\d+\.\d+\.\d+\.\d+$/.test(f)) out.push(`lease: ${net}/${f}`);
+  }
+  if (fs.existsSync(path.join(imageRoot, 'networks/netns', id))) out.push('netns pin');
+  if (fs.readFileSync('/proc/self/mountinfo', 'utf8').includes(path.join(imageRoot, 'networks/netns'))) out.push('netns mount');
+  if (fs.existsSync(path.join(imageRoot, 'networks/attachments', `${id}.json`))) out.push('attachment record');
+  return out;
+}
+
+/** A bundle whose container joins the namespace of `att`, with `hostsPath` as its /etc/hosts when given. */
+async function bundleIn(t: ExecutionContext, att: Attachment, args: string[], hostsPath?: string): Promise<Bundle> {
+  return makeBundle(t, (spec, { rootfs }) => {
+    spec.process!.args = args;
+    spec.linux!.namespaces = spec.linux!.namespaces!.map((n) => (n.type === 'network' ? { type: 'network', path: att.netnsPath } : n));
+    fs.mkdirSync(path.join(rootfs, 'www'), { recursive: true });
+    fs.writeFileSync(path.join(rootfs, 'www/index.html'), `page of ${att.id}\n`);
+    if (hostsPath) {
+      fs.writeFileSync(path.join(rootfs, 'etc/hosts'), '');
+      spec.mounts!.push({ destination: '/etc/hosts', type: 'bind', source: hostsPath, options: ['rbind', 'ro'] });
+    }
+  });
+}
+
+function get(url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { timeout: 3000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${url} timed out`)));
+    req.on('error', reject);
+  });
+}
+
+netTest.serial('the default network reaches a server on the host side of the bridge; disconnect leaves no veth, lease, rule or pin', async (t) => {
+  const imageRoot = newImageRoot(t);
+  const id = `tsrun-net-a-${process.pid}`;
+  const att = await connectContainer({ id, imageRoot });
+  t.is(att.interfaces.length, 1);
+  t.is(att.interfaces[0].network, 'bridge');
+  t.is(att.interfaces[0].ifName, 'eth0');
+  t.regex(att.ips[0], /^10\.6[67]\.\d+\.\d+$/);
+  t.truthy(att.gateway);
+  t.regex(
+    execFileSync('ip', ['-o', 'addr', 'show', 'dev', 'tsrun0'], { encoding: 'utf8' }),
+    new RegExp(`inet ${att.gateway!.replace(/\./g, '\\.')}/`),
+    'tsrun0 holds the gateway',
+  );
+
+  // A server on the host side of the bridge, listening on the gateway address only.
+  const server = http.createServer((req, res) => res.end(`hello ${req.socket.remoteAddress}\n`));
+  await new Promise<void>((resolve) => server.listen(0, att.gateway, resolve));
+  t.teardown(() => server.close());
+  const port = (server.address() as import('node:net').AddressInfo).port;
+
+  const b = await bundleIn(t, att, ['sh', '-c', `ip -o -4 addr show eth0; wget -q -O - http://${att.gateway}:${port}/`]);
+  const r = await b.tsrun(['run', b.id]);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, new RegExp(`inet ${att.ips[0].replace(/\./g, '\\.')}/`), 'the container has its address on eth0');
+  t.true(r.stdout.includes(`hello ${att.ips[0]}\n`), r.stdout);
+
+  t.deepEqual(getAttachment(id, { imageRoot })?.ips, att.ips);
+  t.true(leftovers(imageRoot, id, att.ips[0]).length >= 3, 'while connected: veth, lease, masquerade rules');
+  await disconnectContainer(id, { imageRoot });
+  t.deepEqual(leftovers(imageRoot, id, att.ips[0]), []);
+  await disconnectContainer(id, { imageRoot }); // idempotent
+  t.is(getAttachment(id, { imageRoot }), undefined);
+});
+
+netTest.serial('a port published on 127.0.0.1 (and an ephemeral one) reaches busybox httpd in the container', async (t) => {
+  const imageRoot = newImageRoot(t);
+  const id = `tsrun-net-p-${process.pid}`;
+  const att = await connectContainer({ id, imageRoot, ports: [...parsePublish('127.0.0.1:18080:8080'), ...parsePublish('127.0.0.1::8080')] });
+  t.is(att.ports.length, 2);
+  t.deepEqual(att.ports[0], { hostIp: '127.0.0.1', hostPort: 18080, containerPort: 8080, protocol: 'tcp' });
+  const [lo, hi] = fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+  t.true(att.ports[1].hostPort >= lo && att.ports[1].hostPort <= hi, `ephemeral port ${att.ports[1].hostPort}`);
+
+  const b = await bundleIn(t, att, ['httpd', '-f', '-p', '8080', '-h', '/www']);
+  const r = await b.tsrun(['run', '-d', b.id]);
+  t.is(r.code, 0, r.stderr);
+  const page = await waitForValue(async () => (await get('http://127.0.0.1:18080/').catch(() => undefined))?.body, { what: 'the published port to answer' });
+  t.is(page, `page of ${id}\n`);
+  t.is((await get(`http://127.0.0.1:${att.ports[1].hostPort}/`)).body, `page of ${id}\n`);
+
+  // A second container cannot take the same host port.
+  await t.throwsAsync(connectContainer({ id: `${id}-2`, imageRoot, ports: parsePublish('127.0.0.1:18080:80') }), {
+    code: 'TSRUN_INVALID_ARGUMENT',
+    message: 'Bind for 127.0.0.1:18080 failed: port is already allocated',
+  } as never);
+  t.is(getAttachment(`${id}-2`, { imageRoot }), undefined, 'a refused connect records nothing');
+
+  t.is((await b.tsrun(['delete', '-f', b.id])).code, 0);
+  await disconnectContainer(id, { imageRoot });
+  t.deepEqual(leftovers(imageRoot, id, att.ips[0]), []);
+  t.notRegex(execFileSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8' }), /18080/, 'no DNAT rule for the port');
+});
+
+netTest.serial(
+  'two containers on a user network resolve each other by name and alias; hosts files follow joins and leaves; rm refuses a network in use',
+  async (t) => {
+    const imageRoot = newImageRoot(t);
+    const net = await createNetwork('tnet', { imageRoot, subnet: '10.123.45.0/24' });
+    t.regex(net.bridge, /^br-[0-9a-f]{12}$/);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrun-hosts-'));
+    t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const hostsWeb = path.join(dir, 'web-hosts');
+    const hostsClient = path.join(dir, 'client-hosts');
+    const idWeb = `tsrun-net-w-${process.pid}`;
+    const idClient = `tsrun-net-c-${process.pid}`;
+    const web = await connectContainer({
+      id: idWeb,
+      name: 'web',
+      hostname: 'webhost',
+      imageRoot,
+      networks: [{ name: 'tnet', aliases: ['www'] }],
+      hostsPath: hostsWeb,
+    });
+    t.is(web.ips[0], '10.123.45.2');
+    const wb = await bundleIn(t, web, ['httpd', '-f', '-p', '8080', '-h', '/www'], hostsWeb);
+    t.is((await wb.tsrun(['run', '-d', wb.id])).code, 0);
+
+    const client = await connectContainer({
+      id: idClient,
+      name: 'client',
+      imageRoot,
+      networks: [{ name: 'tnet' }],
+      hostsPath: hostsClient,
+      extraHosts: [{ ip: '192.0.2.7', names: ['extra.example'] }],
+    });
+    t.regex(fs.readFileSync(hostsWeb, 'utf8'), /^10\.123\.45\.3\tclient tsrun-net-c-/m, "web's hosts file learnt of the client");
+    const cb = await bundleIn(
+      t,
+      client,
+      ['sh', '-c', 'cat /etc/hosts; for n in web www; do wget -q -O - http://$n:8080/ || echo "fetch $n failed"; done'],
+      hostsClient,
+    );
+    const r = await waitForValue(
+      async () => {
+        const x = await cb.tsrun(['run', cb.id]);
+        return x.stdout.includes('failed') ? false : x;
+      },
+      { what: 'the client to fetch from web by name (httpd starting)' },
+    );
+    t.is(r.code, 0, r.stderr);
+    t.regex(r.stdout, /^10\.123\.45\.2\tweb www tsrun-net-w-/m);
+    t.regex(r.stdout, /^192\.0\.2\.7\textra\.example$/m, '--add-host');
+    t.is(r.stdout.split(`page of ${idWeb}\n`).length - 1, 2, 'fetched by name and by alias');
+
+    await t.throwsAsync(removeNetwork('tnet', { imageRoot }), {
+      code: 'TSRUN_INVALID_STATE',
+      message: /network tnet id [0-9a-f]{64} has active endpoints \(client, web\)/,
+    } as never);
+    await disconnectContainer(idClient, { imageRoot });
+    t.notRegex(fs.readFileSync(hostsWeb, 'utf8'), /client/, "the client left web's hosts file");
+    t.is((await wb.tsrun(['delete', '-f', wb.id])).code, 0);
+    await disconnectContainer(idWeb, { imageRoot });
+    await removeNetwork('tnet', { imageRoot });
+    await t.throwsAsync(run('ip', ['link', 'show', 'dev', net.bridge]), undefined, 'the bridge is gone with the network');
+    t.deepEqual([...leftovers(imageRoot, idWeb, '10.123.45.2'), ...leftovers(imageRoot, idClient, '10.123.45.3')], []);
+  },
+);
+
+netTest.serial('a container removed without a disconnect (tsrun killed) is released by network prune, which then removes the unused network', async (t) => {
+  const imageRoot = newImageRoot(t);
+  await createNetwork('gone', { imageRoot });
+  const owner = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrun-owner-'));
+  t.teardown(() => fs.rmSync(owner, { recursive: true, force: true }));
+  const id = `tsrun-net-k-${process.pid}`;
+  const att = await connectContainer({ id, imageRoot, owner, networks: [{ name: 'gone' }, { name: 'bridge' }], ports: parsePublish('127.0.0.1:18081:80') });
+  t.deepEqual(
+    att.interfaces.map((i) => `${i.network}:${i.ifName}`),
+    ['gone:eth0', 'bridge:eth1'],
+  );
+  t.deepEqual(await pruneNetworks({ imageRoot }), [], 'in use: nothing pruned');
+  fs.rmSync(owner, { recursive: true }); // the container's state is gone, its network attachment is not
+  const r = await runTsrun(['--image-root', imageRoot, 'network', 'prune', '-f']);
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stdout, 'Deleted Networks:\ngone\n');
+  t.deepEqual([...leftovers(imageRoot, id, att.ips[0]), ...leftovers(imageRoot, id, att.ips[1])], []);
+  t.notRegex(execFileSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8' }), /18081/);
+});
+
+netTest.serial('a plugin failing half-way through connect is reported naming it, and everything made before it is released', async (t) => {
+  const imageRoot = newImageRoot(t);
+  const plugins = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrun-plugins-'));
+  t.teardown(() => fs.rmSync(plugins, { recursive: true, force: true }));
+  for (const p of ['bridge', 'host-local', 'portmap']) fs.symlinkSync(`/usr/lib/cni/${p}`, path.join(plugins, p));
+  fs.writeFileSync(
+    path.join(plugins, 'firewall'),
+    `#!/bin/sh\ncat >/dev/null\n[ "$CNI_COMMAND" = DEL ] && exit 0\necho '{"cniVersion":"1.0.0","code":999,"msg":"refused by the test"}'\nexit 1\n`,
+    { mode: 0o755 },
+  );
+  const id = `tsrun-net-f-${process.pid}`;
+  const err = await t.throwsAsync(connectContainer({ id, imageRoot, pluginDirs: [plugins], ports: parsePublish('127.0.0.1:18082:80') }), {
+    instanceOf: CniPluginError,
+  });
+  t.is(err!.plugin, 'firewall');
+  t.is(err!.message, 'network bridge: CNI plugin firewall ADD failed: refused by the test');
+  t.deepEqual(leftovers(imageRoot, id, '10.66.0.2'), []);
+  t.notRegex(execFileSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8' }), /18082/);
+});
+
+netTest.serial('tsrun network create/ls/inspect/rm: Docker shapes and errors', async (t) => {
+  const imageRoot = newImageRoot(t);
+  const ts = (...a: string[]) => runTsrun(['--image-root', imageRoot, 'network', ...a]);
+  const c = await ts('create', '--subnet', '10.124.0.0/24', '--gateway', '10.124.0.254', '--internal', '--label', 'a=b', 'n1');
+  t.is(c.code, 0, c.stderr);
+  t.regex(c.stdout, /^[0-9a-f]{64}\n$/);
+  t.is((await ts('create', 'n1')).code, 1);
+  t.regex((await ts('create', '--subnet', '10.124.0.0/25', 'n2')).stderr, /overlaps network n1/);
+  const ls = await ts('ls');
+  t.regex(ls.stdout, /^NETWORK ID\s+NAME\s+DRIVER\s+SCOPE\n/);
+  t.regex(ls.stdout, /^[0-9a-f]{12}\s+n1\s+bridge\s+local$/m);
+  t.regex(ls.stdout, /^[0-9a-f]{12}\s+bridge\s+bridge\s+local$/m);
+  const [info] = JSON.parse((await ts('inspect', 'n1')).stdout) as Record<string, unknown>[];
+  t.like(info, {
+    Name: 'n1',
+    Driver: 'bridge',
+    Scope: 'local',
+    Internal: true,
+    Labels: { a: 'b' },
+    IPAM: { Config: [{ Subnet: '10.124.0.0/24', Gateway: '10.124.0.254' }] },
+  });
+  t.is(info.Id, c.stdout.trim());
+  // An internal network: an address, but no default route and no masquerade.
+  const id = `tsrun-net-i-${process.pid}`;
+  const att = await connectContainer({ id, imageRoot, networks: [{ name: (info.Id as string).slice(0, 10) }] });
+  t.is(att.ips[0], '10.124.0.1', 'the first address, the gateway being .254');
+  t.notRegex(execFileSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8' }), /MASQUERADE.*id: "tsrun-net-i/);
+  const routes = execFileSync('ip', ['netns', 'exec', HOST_NS, 'nsenter', `--net=${att.netnsPath}`, 'ip', '-4', 'route'], { encoding: 'utf8' });
+  t.notRegex(routes, /default/);
+  const inUse = await ts('rm', 'n1');
+  t.is(inUse.code, 1);
+  t.regex(inUse.stderr, /has active endpoints/);
+  await disconnectContainer(id, { imageRoot });
+  const rm = await ts('rm', 'n1', 'nope');
+  t.is(rm.code, 1);
+  t.is(rm.stdout, 'n1\n');
+  t.regex(rm.stderr, /network nope not found/);
+  t.regex((await ts('rm', 'bridge')).stderr, /bridge is a pre-defined network and cannot be removed/);
+  const prune = await ts('prune');
+  t.is(
+    prune.stdout,
+    'WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue? [y/N] ',
+    'no answer: nothing pruned',
+  );
+});
