@@ -158,18 +158,17 @@ export async function withConsoleSocket<T>(socketPath: string | undefined, fn: (
 const FROZEN = "container's cgroup unexpectedly frozen";
 
 /**
- * runc libcontainer Create: the init must not be placed in a frozen cgroup (it would never answer)
- * nor in one that holds processes already (runc HEAD refuses; 1.1.5 warned). A cgroupsPath that
- * names an existing cgroup by its absolute path is a cgroup shared by design (an engine placing
- * several containers, issue 13's shared cgroup, which tsrun never kills whole): there the
- * processes only get runc 1.1.5's warning. A freeze inherited from an ancestor counts as well.
+ * runc libcontainer Create, before the cgroup is made: the init must not be placed in a frozen
+ * cgroup (it would never answer) nor in one that holds processes already (runc HEAD refuses; 1.1.5
+ * warned). A cgroupsPath that names an existing cgroup by its absolute path is a cgroup shared by
+ * design (an engine placing several containers; issue 13's shared cgroup, which tsrun never kills
+ * whole): there the processes only get runc 1.1.5's warning.
  */
 function assertVacant(cgm: Manager, spec: Spec, logger: Logger): void {
   const { pids, frozen } = cgm.occupancy();
   if (pids.length) {
     const words = `container's cgroup is not empty: ${pids.length} process(es) found`;
-    const own = cgm.record()?.created.includes(cgm.dir) ?? false;
-    const shared = cgm.driver === 'fs' && !own && !!spec.linux?.cgroupsPath?.startsWith('/');
+    const shared = cgm.driver === 'fs' && !!spec.linux?.cgroupsPath?.startsWith('/');
     if (!shared) throw new CgroupError(words);
     logger.warn(words);
   }
@@ -257,10 +256,12 @@ async function create(o: CreateOptions & { signal?: AbortSignal }, consoleSock: 
       record.cgroup = { dir: cgm.dir, created: planned };
       store.save(record);
     }
+    assertVacant(cgm, spec, o.logger);
     const placed = await cgm.create();
     record.cgroup = cgm.record();
     undo.push(() => cgm.destroy());
-    assertVacant(cgm, spec, o.logger);
+    // A new cgroup below a frozen one is born frozen (cgroup-v2.rst "cgroup.freeze").
+    if (cgm.occupancy().frozen) throw new CgroupError(FROZEN);
     const cgroupFd = placed.fd >= 0 ? placed.fd : undefined;
     if (cgroupFd !== undefined) undo.push(() => closeFd(cgroupFd));
     await cgm.set(spec.linux?.resources, { devices: true });
