@@ -17,7 +17,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { makeBundle, mountsUnder, runTsrun, uniqueId } from '../helpers/bundle.js';
 import { copyTestRootfs, REPO_ROOT } from '../helpers/rootfs.js';
-import { needs, ROOT, tool } from '../helpers/skip.js';
+import { need, needs, ROOT, tool } from '../helpers/skip.js';
 import { compileConsumer } from '../package/consumer.js';
 
 const execFileP = promisify(execFile);
@@ -35,8 +35,15 @@ const IMAGE = 'localhost/tsrun-busybox:latest';
 /** What only builds native code, and the deprecated packages usocket's node-gyp 7 brought. */
 const BUILD_TOOLS = ['node-gyp', 'node-addon-api', 'nan', 'bindings', 'node-gyp-build', 'prebuild-install', 'cmake-js', 'usocket', 'request'];
 
-const containerTest = needs(ROOT, tool('/bin/busybox', 'busybox-static'));
-const elfTest = needs(tool('readelf', 'binutils'));
+const NPM = need(NPM_CLI !== '', 'needs npm');
+// The test VM (vagrant/vm-run.sh, TSRUN_IN_VM=1) boots with no network device: no registry there.
+const REGISTRY = need(process.env.TSRUN_IN_VM !== '1', 'needs the npm registry (the test VM has no network)');
+const BUSYBOX = tool('/bin/busybox', 'busybox-static');
+const packTest = needs(NPM);
+const installTest = needs(NPM, REGISTRY);
+const containerTest = needs(ROOT, BUSYBOX);
+const installedContainerTest = needs(ROOT, BUSYBOX, NPM, REGISTRY);
+const elfTest = needs(NPM, tool('readelf', 'binutils'));
 
 /** npm's own entry (npm-cli.js), run with this Node: the install's PATH need not hold npm. */
 function npmCli(): string {
@@ -166,7 +173,7 @@ test('the package is named for us, states its platform and has no install script
   );
 });
 
-test('the tarball holds LICENSE, README, types, the binaries and nothing a user cannot use', async (t) => {
+packTest('the tarball holds LICENSE, README, types, the binaries and nothing a user cannot use', async (t) => {
   t.timeout(120_000);
   const { files } = await pack();
   for (const f of [
@@ -199,7 +206,7 @@ test('the tarball holds LICENSE, README, types, the binaries and nothing a user 
   t.regex(fs.readFileSync(path.join(REPO_ROOT, 'LICENSE'), 'utf8'), /Apache License\s+Version 2\.0, January 2004[\s\S]*END OF TERMS AND CONDITIONS/);
 });
 
-test.serial('npm i -g of the tarball with no compiler on PATH installs and compiles nothing', async (t) => {
+installTest.serial('npm i -g of the tarball with no compiler on PATH installs and compiles nothing', async (t) => {
   t.timeout(180_000);
   const p = await pack();
   const g = await installGlobal();
@@ -216,7 +223,7 @@ test.serial('npm i -g of the tarball with no compiler on PATH installs and compi
   t.regex(v.stdout, /^tsrun version \d/m);
 });
 
-test.serial('npm ls --all --omit=dev of the install shows no build tool and no deprecated package', async (t) => {
+installTest.serial('npm ls --all --omit=dev of the install shows no build tool and no deprecated package', async (t) => {
   t.timeout(180_000);
   const g = await installGlobal();
   t.notRegex(g.output, /npm warn deprecated/i, 'npm warned of no deprecated package while installing');
@@ -263,14 +270,14 @@ async function runsBundle(t: ExecutionContext, engine: 'node' | 'bun') {
   t.is(list.stdout, '', 'run without --keep deleted the container (as runc)');
 }
 
-containerTest.serial('the installed tsrun runs a bundle (Bun, the default where installed)', async (t) => {
+installedContainerTest.serial('the installed tsrun runs a bundle (Bun, the default where installed)', async (t) => {
   const g = await installGlobal();
   const v = await tsrun(g.tsrun, ['--version']);
   t.regex(v.stdout, /engine: bun /, 'Bun came with the package');
   await runsBundle(t, 'bun');
 });
 
-containerTest.serial('the installed tsrun runs a bundle on Node', async (t) => {
+installedContainerTest.serial('the installed tsrun runs a bundle on Node', async (t) => {
   await runsBundle(t, 'node');
 });
 
@@ -287,7 +294,7 @@ async function shippedImage(dir: string): Promise<string> {
   return layout;
 }
 
-containerTest.serial('the installed tsrun imports and runs the shipped image', async (t) => {
+installedContainerTest.serial('the installed tsrun imports and runs the shipped image', async (t) => {
   t.timeout(180_000);
   const g = await installGlobal();
   const p = await pack();
@@ -336,7 +343,7 @@ await rt.state('missing').catch((err: unknown) => {
 console.log(JSON.stringify({ fromRootfs, fromImage, code, left: await rt.list() }));
 `;
 
-containerTest.serial('a strict NodeNext project with the tarball as a dependency type-checks and runs Runtime.run', async (t) => {
+installedContainerTest.serial('a strict NodeNext project with the tarball as a dependency type-checks and runs Runtime.run', async (t) => {
   t.timeout(180_000);
   const p = await pack();
   const project = path.join(p.work, 'project');
@@ -399,7 +406,7 @@ containerTest('where the shipped addon cannot load, tsrun says so and how to bui
   t.is(list.stdout, '', 'nothing left of the container');
 });
 
-containerTest.serial('the shipped quickstart runs from the installed copy', async (t) => {
+installedContainerTest.serial('the shipped quickstart runs from the installed copy', async (t) => {
   t.timeout(180_000);
   const g = await installGlobal();
   // examples/quickstart.mjs imports the package by its name: from inside the installed copy that
