@@ -31,7 +31,6 @@ const ENDS_PARKED_INIT = new Set<number>([S.SIGHUP, S.SIGINT, S.SIGTERM, S.SIGQU
 export async function killContainer(o: KillOptions): Promise<void> {
   let h = await openContainer(o.root, o.id);
   h.assert('kill');
-  if (o.all && h.cgroup.signalAll(o.signal)) return;
   let signal = o.signal;
   if (h.status === 'created' && ENDS_PARKED_INIT.has(signal) && privatePidNamespace(h.record.config)) {
     // Under the lock `start` cannot release the init in between: it is still the parked one.
@@ -39,6 +38,7 @@ export async function killContainer(o: KillOptions): Promise<void> {
     if (h.status === 'created') signal = 9;
   }
   try {
+    if (o.all && h.cgroup.signalAll(signal)) return;
     // runc HEAD libcontainer Signal: without a PID namespace of its own, the init's death does not
     // take the rest of the container with it (pid_namespaces(7)), so SIGKILL goes to every
     // process of its cgroup, where the cgroup is the container's own (issue 13: never a shared one).

@@ -335,7 +335,7 @@ hostTest('start with a failing poststart hook removes the container (runc), runn
 
 // ---- item 16: kill of a created container, kill 0 ----
 
-hostTest('kill <created> TERM stops it, USR1 does not, and `kill <id> 0` probes the init (as runc 1.1.5)', async (t) => {
+hostTest('kill <created> TERM (with or without --all) stops it, USR1 does not, and `kill <id> 0` probes the init (as runc 1.1.5)', async (t) => {
   const b = await makeBundle(t, (s) => {
     s.process!.args = ['sleep', '100'];
   });
@@ -344,11 +344,13 @@ hostTest('kill <created> TERM stops it, USR1 does not, and `kill <id> 0` probes 
     for (const id of ids) {
       t.is((await tool(['create', '--bundle', b.dir, id])).code, 0);
     }
-    const [term, usr1] = ids;
+    const [term, usr1, all] = ids;
     out.push(`probe created: ${(await tool(['kill', term, '0'])).code}`);
     out.push(`TERM: ${(await tool(['kill', term, 'TERM'])).code}`);
     out.push(`USR1: ${(await tool(['kill', usr1, 'USR1'])).code}`);
+    out.push(`--all TERM: ${(await tool(['kill', '--all', all, 'TERM'])).code}`);
     await waitFor(async () => (await state(term)) === 'stopped', { timeoutMs: 10_000, what: `${term} to stop on TERM` });
+    await waitFor(async () => (await state(all)) === 'stopped', { timeoutMs: 10_000, what: `${all} to stop on --all TERM` });
     const dead = await tool(['kill', term, '0']);
     out.push(`probe stopped: ${dead.code} ${/container not running/.test(dead.stderr)}`);
     // USR1 is ignored by the parked init; a probe later still finds it created.
@@ -357,11 +359,11 @@ hostTest('kill <created> TERM stops it, USR1 does not, and `kill <id> 0` probes 
     return out;
   };
   const tsrunState = async (id: string) => (await b.state(id)).status as string;
-  const mine = await answers((a) => b.tsrun(a), tsrunState, [b.id, b.newId('usr1')]);
-  t.deepEqual(mine, ['probe created: 0', 'TERM: 0', 'USR1: 0', 'probe stopped: 1 true', 'after USR1: created']);
+  const mine = await answers((a) => b.tsrun(a), tsrunState, [b.id, b.newId('usr1'), b.newId('all')]);
+  t.deepEqual(mine, ['probe created: 0', 'TERM: 0', 'USR1: 0', '--all TERM: 0', 'probe stopped: 1 true', 'after USR1: created']);
   if (hasRunc) {
     forRunc(b);
-    const ids = [b.newId('runc'), b.newId('runc')];
+    const ids = [b.newId('runc'), b.newId('runc'), b.newId('runc')];
     cleanRunc(t, b, ids);
     const runcState = async (id: string) => (JSON.parse((await runc(b, ['state', id])).stdout || '{}') as { status?: string }).status ?? '';
     t.deepEqual(await answers((a) => runc(b, a), runcState, ids), mine, 'runc 1.1.5 answers the same');
