@@ -1,7 +1,7 @@
 // tsrun's public API for Node services. Everything a caller may use is exported from here; the
 // package's "exports" hides the rest.
 //
-//   import { Runtime } from 'tsrun';
+//   import { Runtime } from '@tsrun-oci/tsrun';
 //   const rt = new Runtime({ root: '/run/tsrun', imageRoot: '/var/lib/tsrun' });
 //   const c = await rt.run('job-1', { rootfs: '/srv/rootfs', args: ['sh', '-c', 'echo hi'] });
 //   const { exitCode, stdout } = await c.output();

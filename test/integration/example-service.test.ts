@@ -1,5 +1,5 @@
 // The code-runner example (examples/code-runner/server.mjs, written against the published package:
-// `import { Runtime } from 'tsrun'` → dist/index.js) under load: 100 requests, 20 at a time, each
+// `import { Runtime } from '@tsrun-oci/tsrun'` → dist/index.js) under load: 100 requests, 20 at a time, each
 // a fresh container. All must be answered correctly; afterwards this process holds no more fds
 // than before, has no zombie children, and the state root is empty; and the event loop never
 // stalled over 50 ms while containers were being made (perf_hooks.monitorEventLoopDelay; on a real
