@@ -111,6 +111,26 @@ needsBuild(`Node installed outside the caller's PATH (nvm, volta, a tarball) is 
   }
 });
 
+needsBuild(`a global install without Bun (npm i -g --omit=optional) runs on the Node beside its link in <prefix>/bin${noBuild}`, (t) => {
+  // npm i -g links <prefix>/bin/tsrun to <prefix>/lib/node_modules/<name>/bin/tsrun; the Node that
+  // ran npm is <prefix>/bin/node. Nothing records it (the package has no install script).
+  const prefix = mkdtempSync(path.join(os.tmpdir(), 'tsrun-global-'));
+  t.teardown(() => rmSync(prefix, { recursive: true, force: true }));
+  const pkg = path.join(prefix, 'lib/node_modules/@tsrun-oci/tsrun');
+  mkdirSync(path.join(pkg, 'bin'), { recursive: true });
+  mkdirSync(path.join(pkg, 'dist'));
+  mkdirSync(path.join(prefix, 'bin'));
+  copyFileSync(LAUNCHER, path.join(pkg, 'bin/tsrun'));
+  chmodSync(path.join(pkg, 'bin/tsrun'), 0o755);
+  copyFileSync(path.join(REPO_ROOT, 'dist/tsrun.cjs'), path.join(pkg, 'dist/tsrun.cjs'));
+  symlinkSync('../lib/node_modules/@tsrun-oci/tsrun/bin/tsrun', path.join(prefix, 'bin/tsrun'));
+  writeFileSync(path.join(prefix, 'bin/node'), `#!/bin/sh\necho prefix-node-ran >&2\nexec ${process.execPath} "$@"\n`, { mode: 0o755 });
+  const r = version(path.join(prefix, 'bin/tsrun'));
+  t.is(r.status, 0, r.stderr);
+  t.regex(r.stderr, /prefix-node-ran/, "the install's own Node, not /usr/bin's or PATH's");
+  t.is(engineLine(r.stdout), `node ${process.version}`);
+});
+
 needsBun(`an npm layout (node_modules/.bin link, Bun hoisted beside the package) runs on Bun${noBun}`, (t) => {
   const { bin } = installedLayout(t, { bun: true, nodePath: process.execPath });
   const r = version(bin);
