@@ -36,7 +36,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { promisify } from 'node:util';
 import { ExistsError, InvalidArgumentError, InvalidStateError, SyscallError } from '../errors.js';
-import { addNetworkList, delNetworkList, CNI_VERSION, type CniConfList, type CniOptions } from './cni.js';
+import { addNetworkList, checkNetworkList, delNetworkList, CNI_VERSION, type CniConfList, type CniOptions } from './cni.js';
 import { CniPluginError, NetworkError, NetworkNotFoundError } from './errors.js';
 import { renderHosts, type HostEntry } from './hosts.js';
 import { checkGateway, firstHost, formatIPv4, formatSubnet, nextFreeSubnet, overlaps, parseSubnet, routesFromProcNetRoute, type Subnet } from './ipv4.js';
@@ -535,8 +535,8 @@ function runtimeConf(rec: AttachmentRecord, on: AttachedNetwork, netns: string) 
   };
 }
 
-/** The namespace path to give DEL: the pin or the caller's namespace while it is still the same one, else ''. */
-function delNetns(rec: AttachmentRecord): string {
+/** The namespace path to give DEL and CHECK: the pin or the caller's namespace while it is still the same one, else ''. */
+function liveNetns(rec: AttachmentRecord): string {
   if (!isNetnsFile(rec.netnsPath)) return '';
   if (rec.pinned) return rec.netnsPath;
   try {
@@ -557,7 +557,7 @@ export async function disconnectContainer(id: string, o: StoreOptions = {}): Pro
   store.open();
   const rec = store.readAttachment(id);
   if (!rec) return;
-  const netns = delNetns(rec);
+  const netns = liveNetns(rec);
   let first: unknown;
   for (const on of [...rec.networks].reverse()) {
     const n = store.readNetwork(on.name);
@@ -588,6 +588,24 @@ export async function disconnectContainer(id: string, o: StoreOptions = {}): Pro
     store.removeAttachment(id);
     refreshHostsFiles(store, rec);
   });
+}
+
+/**
+ * CNI CHECK of each network of a connected container against its recorded result: the plugins
+ * verify that the interface, address, lease, routes and rules ADD made are still there.
+ */
+export async function checkContainer(id: string, o: StoreOptions = {}): Promise<void> {
+  const store = new NetworkStore(o.imageRoot);
+  const rec = store.readAttachment(id);
+  if (!rec) throw new InvalidStateError(`container ${id} is not connected to any network`);
+  const netns = liveNetns(rec);
+  if (!netns) throw new NetworkError(`container ${id}: its network namespace ${rec.netnsPath} is gone`);
+  for (const on of rec.networks) {
+    const n = store.readNetwork(on.name);
+    if (!n || n.id !== on.networkId) throw new NetworkNotFoundError(on.name);
+    if (!on.result) throw new NetworkError(`container ${id}: network ${on.name} was never fully connected`);
+    await checkNetworkList(networkConfList(n, store), runtimeConf(rec, on, netns), on.result, cniOpts(o));
+  }
 }
 
 /**

@@ -7,11 +7,12 @@
 //                                  a crash or a kill knows what to release
 //   networks/ipam/<name>/          host-local's leases (its dataDir)
 //   networks/netns/<id>            pinned network namespaces (netns.ts pinNetns)
-//   networks/lock                  the store lock (O_EXCL file holding the owner's pid)
+//   networks/lock                  the store lock (flock)
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { SyscallError } from '../errors.js';
+import { lazyLibc, syscallError } from '../sys/libc.js';
 import type { CniResult } from './cni.js';
 import type { HostEntry } from './hosts.js';
 import type { PortProtocol } from './ports.js';
@@ -111,9 +112,7 @@ export class NetworkStore {
   }
 
   listNetworks(): NetworkRecord[] {
-    return jsonNames(this.dir)
-      .map((n) => this.readNetwork(n))
-      .filter((r): r is NetworkRecord => r !== undefined);
+    return this.readAll(this.dir, (n) => this.readNetwork(n));
   }
 
   /** A new network's record; false when one of that name exists (O_EXCL). */
@@ -131,9 +130,7 @@ export class NetworkStore {
   }
 
   listAttachments(): AttachmentRecord[] {
-    return jsonNames(this.attachmentsDir)
-      .map((n) => this.readAttachment(n))
-      .filter((r): r is AttachmentRecord => r !== undefined);
+    return this.readAll(this.attachmentsDir, (n) => this.readAttachment(n));
   }
 
   writeAttachment(rec: AttachmentRecord): void {
@@ -145,52 +142,46 @@ export class NetworkStore {
   }
 
   /**
-   * Runs fn holding the store lock: an O_EXCL file naming the holder's pid; a lock whose holder is
-   * dead is taken over. Held only around record changes and hosts files, never around plugin runs.
+   * Runs fn holding the store lock: flock(2) on networks/lock, which the kernel releases when its
+   * holder dies, so a killed tsrun never leaves the store locked. Held around record changes and
+   * hosts files, never around plugin runs; not re-entrant.
    */
   async locked<T>(fn: () => T | Promise<T>): Promise<T> {
     this.open();
     const lock = path.join(this.dir, 'lock');
-    const until = Date.now() + 30_000;
-    for (;;) {
-      try {
-        const fd = fs.openSync(lock, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
-        fs.writeSync(fd, String(process.pid));
-        fs.closeSync(fd);
-        break;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST')
-          throw SyscallError.fromErrnoException(err as NodeJS.ErrnoException, { syscall: 'open', path: lock });
-        const holder = Number(readText(lock));
-        if (!holder || !alive(holder)) {
-          // The holder died (or wrote nothing yet and died): take the lock over.
-          if (!holder && fs.statSync(lock, { throwIfNoEntry: false }) && Date.now() - (fs.statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? 0) < 1000) {
-            await delay(10);
-            continue;
-          }
-          fs.rmSync(lock, { force: true });
-          continue;
-        }
-        if (Date.now() > until) throw new SyscallError('open', 11, { path: lock, context: `the network store is locked by pid ${holder}` });
-        await delay(10);
-      }
+    let fd: number;
+    try {
+      fd = fs.openSync(lock, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, 0o600);
+    } catch (err) {
+      throw SyscallError.fromErrnoException(err as NodeJS.ErrnoException, { syscall: 'open', path: lock });
     }
     try {
+      const b = flockBindings();
+      const until = Date.now() + 30_000;
+      // LOCK_NB and a poll on the event loop: a blocking flock would stop every other task of the process.
+      while (b.flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        const e = b.errno();
+        if (e !== EWOULDBLOCK) throw syscallError('flock', e, lock);
+        if (Date.now() > until) throw syscallError('flock', e, lock, { context: 'the network store stayed locked for 30 s' });
+        await delay(10);
+      }
       return await fn();
     } finally {
-      fs.rmSync(lock, { force: true });
+      fs.closeSync(fd);
     }
+  }
+
+  private readAll<T>(dir: string, read: (name: string) => T | undefined): T[] {
+    return jsonNames(dir)
+      .map(read)
+      .filter((r): r is T => r !== undefined);
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+const LOCK_EX = 2;
+const LOCK_NB = 4;
+const EWOULDBLOCK = 11;
+const flockBindings = lazyLibc<{ flock: (fd: number, op: number) => number }>((f) => ({ flock: f('int flock(int fd, int operation)') }));
 
 function readText(p: string): string | undefined {
   try {

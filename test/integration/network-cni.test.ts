@@ -17,6 +17,7 @@ import { file, needs, root, tool } from '../helpers/skip.js';
 import { waitForValue } from '../helpers/wait.js';
 import { enterNetns } from '../../src/net/netns.js';
 import {
+  checkContainer,
   connectContainer,
   createNetwork,
   disconnectContainer,
@@ -142,6 +143,15 @@ netTest.serial('the default network reaches a server on the host side of the bri
   t.true(r.stdout.includes(`hello ${att.ips[0]}\n`), r.stdout);
 
   t.deepEqual(getAttachment(id, { imageRoot })?.ips, att.ips);
+  await checkContainer(id, { imageRoot });
+  // CHECK finds what is missing: here host-local's lease (the plugins report it through bridge).
+  const lease = path.join(imageRoot, 'networks/ipam/bridge', att.ips[0]);
+  fs.renameSync(lease, path.join(imageRoot, 'lease-away'));
+  const bad = await t.throwsAsync(checkContainer(id, { imageRoot }), { instanceOf: CniPluginError });
+  t.is(bad!.plugin, 'bridge');
+  t.is(bad!.command, 'CHECK');
+  t.regex(bad!.message, new RegExp(`host-local: .*${id}`));
+  fs.renameSync(path.join(imageRoot, 'lease-away'), lease);
   t.true(leftovers(imageRoot, id, att.ips[0]).length >= 3, 'while connected: veth, lease, masquerade rules');
   await disconnectContainer(id, { imageRoot });
   t.deepEqual(leftovers(imageRoot, id, att.ips[0]), []);
