@@ -139,6 +139,8 @@ async function exec(o: ExecOptions, consoleSock: () => number): Promise<StartedE
       spec: rec.config,
       plan,
       mode: 'run',
+      // runc exec --ignore-paused: the process waits in the frozen cgroup until the resume.
+      stepTimeoutMs: o.ignorePaused ? Infinity : undefined,
       onSeccompListener: (fd, c) =>
         forwardListener(rec.config, fd, { ociVersion: rec.ociVersion, id: rec.id, status: 'running', pid: c.pid, bundle: rec.bundle }),
       onConsole: (master) => {

@@ -53,6 +53,7 @@ export interface HandshakeOptions {
    * The longest the parent waits for the child's next message (default SETUP_STEP_MS, plus the
    * timeouts of the hooks the child runs itself): a child that never answers (cloned into a frozen
    * cgroup, stuck in a mount) is killed and the set-up fails, instead of waiting for ever.
+   * Infinity: no bound (exec --ignore-paused waits for the resume, as runc's does).
    */
   stepTimeoutMs?: number;
   /** Words for a timed-out wait (e.g. the cgroup turned out frozen); the default names the wait. */
@@ -75,10 +76,13 @@ export function setupStepBound(spec: Spec, base = SETUP_STEP_MS): number {
 function readable(fd: number, ms: number, timedOut: () => Error): Promise<void> {
   const a = addon();
   return new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      a.cancelWatch(watch);
-      reject(timedOut());
-    }, ms);
+    // Not bounded at all (Infinity): setTimeout would take it for 1 ms.
+    const timer = Number.isFinite(ms)
+      ? setTimeout(() => {
+          a.cancelWatch(watch);
+          reject(timedOut());
+        }, ms)
+      : undefined;
     const watch = a.pollReadable(fd, (err) => {
       clearTimeout(timer);
       if (err) reject(err);
