@@ -300,7 +300,7 @@ hostTest('a create that fails after --console-socket was given closes the connec
 
 // ---- item 15: a failing poststart hook ----
 
-hostTest('start with a failing poststart hook removes the container (runc), running the poststop hooks', async (t) => {
+hostTest('start (and run) with a failing poststart hook removes the container (runc), running the poststop hooks', async (t) => {
   const b = await makeBundle(t, (s, { dir }) => {
     s.process!.args = ['sleep', '100'];
     s.hooks = {
@@ -320,6 +320,10 @@ hostTest('start with a failing poststart hook removes the container (runc), runn
   t.false(alive(init), 'the init is gone');
   t.false(fs.existsSync(cg), 'the cgroup is gone');
   t.is(fs.readFileSync(path.join(b.dir, 'poststop'), 'utf8'), 'ran\n');
+  // run: the same (runContainer removes it).
+  const run = await b.tsrun(['run', '-d', '--bundle', b.dir, b.id]);
+  t.is(run.code, 1);
+  t.regex((await b.tsrun(['state', b.id])).stderr, /container does not exist/);
   if (hasRunc) {
     // runc 1.1.5 runs poststart hooks at create: it fails there, and leaves nothing either.
     forRunc(b);
@@ -330,6 +334,9 @@ hostTest('start with a failing poststart hook removes the container (runc), runn
     t.is(c.code, 1);
     t.regex(c.stderr, /error running hook #0: error running hook: exit status 1/);
     t.regex((await runc(b, ['state', id])).stderr, /container does not exist/, 'runc leaves no container either');
+    const rr = await runc(b, ['run', '-d', id]);
+    t.is(rr.code, 1);
+    t.regex((await runc(b, ['state', id])).stderr, /container does not exist/, 'nor after run');
   }
 });
 
