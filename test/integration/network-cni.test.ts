@@ -338,3 +338,28 @@ netTest.serial('tsrun network create/ls/inspect/rm: Docker shapes and errors', a
     'no answer: nothing pruned',
   );
 });
+
+netTest.serial('tsrun killed in the middle of a connect: what it recorded before each step lets disconnect release it all', async (t) => {
+  const imageRoot = newImageRoot(t);
+  const plugins = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrun-plugins-'));
+  t.teardown(() => fs.rmSync(plugins, { recursive: true, force: true }));
+  for (const p of ['bridge', 'host-local', 'portmap']) fs.symlinkSync(`/usr/lib/cni/${p}`, path.join(plugins, p));
+  // The last plugin of the list kills the process running connect (its parent), as a SIGKILL of
+  // tsrun would: bridge and portmap have made their veth, lease, masquerade and DNAT rules.
+  fs.writeFileSync(path.join(plugins, 'firewall'), '#!/bin/sh\ncat >/dev/null\nkill -KILL $PPID\n', { mode: 0o755 });
+  const id = `tsrun-net-x-${process.pid}`;
+  const code = `import { connectContainer, parsePublish } from ${JSON.stringify(path.resolve('src/net/network.ts'))};
+await connectContainer({ id: ${JSON.stringify(id)}, imageRoot: ${JSON.stringify(imageRoot)}, pluginDirs: [${JSON.stringify(plugins)}], ports: parsePublish('127.0.0.1:18083:80') });`;
+  const child = await run(process.execPath, ['--import=tsx', '--input-type=module', '-e', code]).then(
+    () => 'exited',
+    (e: { signal?: string }) => e.signal,
+  );
+  t.is(child, 'SIGKILL');
+  const att = getAttachment(id, { imageRoot });
+  t.truthy(att, 'the attachment was recorded');
+  t.regex(execFileSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8' }), /18083/, 'portmap had added its rule');
+  t.true(leftovers(imageRoot, id, att!.ips[0]).length >= 4, 'veth, lease, rules and the pinned namespace were there');
+  await disconnectContainer(id, { imageRoot });
+  t.deepEqual(leftovers(imageRoot, id, att!.ips[0]), []);
+  t.notRegex(execFileSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8' }), /18083/);
+});
