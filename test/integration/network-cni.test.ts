@@ -363,3 +363,38 @@ await connectContainer({ id: ${JSON.stringify(id)}, imageRoot: ${JSON.stringify(
   t.deepEqual(leftovers(imageRoot, id, att!.ips[0]), []);
   t.notRegex(execFileSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8' }), /18083/);
 });
+
+netTest.serial('outbound NAT: a container on the default network reaches a server beyond the host, which sees the host address', async (t) => {
+  const imageRoot = newImageRoot(t);
+  // "The outside": a namespace of its own behind a veth from the test namespace, which routes to it
+  // directly and has no route back to the container subnet (only masquerading makes replies come back).
+  const outside = `${HOST_NS}-o`;
+  await run('ip', ['netns', 'add', outside]);
+  t.teardown(() => run('ip', ['netns', 'del', outside]).then(() => undefined));
+  await run('ip', ['link', 'add', 'tsrun-o0', 'type', 'veth', 'peer', 'name', 'tsrun-o1', 'netns', outside]);
+  await run('ip', ['addr', 'add', '192.0.2.1/24', 'dev', 'tsrun-o0']);
+  await run('ip', ['link', 'set', 'tsrun-o0', 'up']);
+  await run('ip', ['-n', outside, 'addr', 'add', '192.0.2.2/24', 'dev', 'tsrun-o1']);
+  await run('ip', ['-n', outside, 'link', 'set', 'tsrun-o1', 'up']);
+  // The server's socket is made while the main thread is in `outside` (listen without a host binds
+  // synchronously), then the thread goes back.
+  const server = http.createServer((req, res) => res.end(`seen from ${req.socket.remoteAddress?.replace(/^::ffff:/, '')}\n`));
+  const back = enterNetns(`/run/netns/${outside}`);
+  try {
+    server.listen(0);
+  } finally {
+    back();
+  }
+  t.teardown(() => server.close());
+  await new Promise<void>((resolve) => (server.listening ? resolve() : server.once('listening', () => resolve())));
+  const port = (server.address() as import('node:net').AddressInfo).port;
+
+  const id = `tsrun-net-o-${process.pid}`;
+  const att = await connectContainer({ id, imageRoot });
+  const b = await bundleIn(t, att, ['wget', '-q', '-O', '-', `http://192.0.2.2:${port}/`]);
+  const r = await b.tsrun(['run', b.id]);
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stdout, 'seen from 192.0.2.1\n', 'masqueraded to the host side address');
+  await disconnectContainer(id, { imageRoot });
+  t.deepEqual(leftovers(imageRoot, id, att.ips[0]), []);
+});
