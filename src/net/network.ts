@@ -8,8 +8,10 @@
 //                                        ports: parsePublish('127.0.0.1:8080:80'), hostsPath, owner, imageRoot });
 //   // att.netnsPath: the network namespace to put in config.json's linux.namespaces
 //   //   ({ type: 'network', path: att.netnsPath }). Omit `netnsPath` in the options and tsrun makes
-//   //   one and pins it (a bind mount under the store) until disconnectContainer; pass one and it is
-//   //   yours to keep alive.
+//   //   one and pins it (a bind mount under the store) until disconnectContainer: the way to use.
+//   //   Pass one only if you keep it alive until disconnect: the bridge plugin (1.1.x) tears its
+//   //   masquerade rule down only when it finds the container's interface, so a namespace that died
+//   //   first leaves that rule behind.
 //   // att.interfaces/ips/gateway: what the container got; att.ports: the host ports (0 resolved).
 //   await disconnectContainer(id, { imageRoot });   // releases everything; idempotent
 //
@@ -466,6 +468,8 @@ export async function connectContainer(o: ConnectOptions): Promise<Attachment> {
     if (w.name === 'none' || w.name === 'host' || w.name.startsWith('container:'))
       throw new InvalidArgumentError(`network ${w.name} is a mode, not a network to connect (parseNetworkMode)`);
   }
+  const v6 = (o.ports ?? []).find((p) => p.hostIp.includes(':'));
+  if (v6) throw new InvalidArgumentError(`cannot publish on ${v6.hostIp}: tsrun networks are IPv4 only`);
   const rec = await store.locked(async () => {
     if (store.readAttachment(o.id)) throw new ExistsError(`container ${o.id} is already connected to its networks`);
     const nets = wanted.map((w) => findNetwork(store, w.name));

@@ -181,6 +181,9 @@ netTest.serial('a port published on 127.0.0.1 (and an ephemeral one) reaches bus
     message: 'Bind for 127.0.0.1:18080 failed: port is already allocated',
   } as never);
   t.is(getAttachment(`${id}-2`, { imageRoot }), undefined, 'a refused connect records nothing');
+  await t.throwsAsync(connectContainer({ id: `${id}-3`, imageRoot, ports: parsePublish('[::1]:18080:80') }), {
+    message: 'cannot publish on ::1: tsrun networks are IPv4 only',
+  });
 
   t.is((await b.tsrun(['delete', '-f', b.id])).code, 0);
   await disconnectContainer(id, { imageRoot });
@@ -315,9 +318,15 @@ netTest.serial('tsrun network create/ls/inspect/rm: Docker shapes and errors', a
     IPAM: { Config: [{ Subnet: '10.124.0.0/24', Gateway: '10.124.0.254' }] },
   });
   t.is(info.Id, c.stdout.trim());
+  const mode = (p: string) => fs.statSync(path.join(imageRoot, p)).mode & 0o777;
+  t.is(mode('networks'), 0o700, 'the network store is private');
+  t.is(mode('networks/n1.json'), 0o600);
   // An internal network: an address, but no default route and no masquerade.
   const id = `tsrun-net-i-${process.pid}`;
   const att = await connectContainer({ id, imageRoot, networks: [{ name: (info.Id as string).slice(0, 10) }] });
+  t.is(mode('networks/attachments'), 0o700);
+  t.is(mode(`networks/attachments/${id}.json`), 0o600);
+  t.is(mode('networks/ipam'), 0o700);
   t.is(att.ips[0], '10.124.0.1', 'the first address, the gateway being .254');
   t.notRegex(execFileSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8' }), /MASQUERADE.*id: "tsrun-net-i/);
   const routes = execFileSync('ip', ['netns', 'exec', HOST_NS, 'nsenter', `--net=${att.netnsPath}`, 'ip', '-4', 'route'], { encoding: 'utf8' });
