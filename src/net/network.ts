@@ -248,7 +248,7 @@ export async function removeNetwork(ref: string, o: StoreOptions = {}): Promise<
   if (RESERVED.includes(ref) || ref === DEFAULT_NETWORK) throw new InvalidStateError(`${ref} is a pre-defined network and cannot be removed`);
   const store = new NetworkStore(o.imageRoot);
   await reapAttachments(o);
-  const rec = await store.locked(() => {
+  return store.locked(async () => {
     const n = findNetwork(store, ref);
     const users = store.listAttachments().filter((a) => a.networks.some((x) => x.name === n.name));
     if (users.length) {
@@ -259,29 +259,28 @@ export async function removeNetwork(ref: string, o: StoreOptions = {}): Promise<
           .join(', ')})`,
       );
     }
+    // The bridge first: should that fail, the record stays for another try.
+    await deleteBridge(n.bridge);
     store.removeNetwork(n.name);
     return n;
   });
-  await deleteBridge(rec.bridge);
-  return rec;
 }
 
 /** `network prune`: removes every user network no container uses (after reaping dead owners); returns their names. */
 export async function pruneNetworks(o: StoreOptions = {}): Promise<string[]> {
   const store = new NetworkStore(o.imageRoot);
   await reapAttachments(o);
-  const gone = await store.locked(() => {
+  return store.locked(async () => {
     const used = new Set(store.listAttachments().flatMap((a) => a.networks.map((x) => x.name)));
-    const out: NetworkRecord[] = [];
+    const out: string[] = [];
     for (const n of store.listNetworks()) {
       if (n.name === DEFAULT_NETWORK || used.has(n.name)) continue;
+      await deleteBridge(n.bridge);
       store.removeNetwork(n.name);
-      out.push(n);
+      out.push(n.name);
     }
-    return out;
+    return out.sort();
   });
-  for (const n of gone) await deleteBridge(n.bridge);
-  return gone.map((n) => n.name).sort();
 }
 
 // ---------------------------------------------------------------------------------------------
