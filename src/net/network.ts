@@ -28,6 +28,8 @@
 //   (`extraHosts`, parseAddHost(); ip `host-gateway` is the first network's gateway) and, on user
 //   networks, every other container's name, aliases and short id; it rewrites the hosts files of
 //   all containers of a network whenever one joins or leaves.
+// - /etc/resolv.conf: containerResolvConf(hostResolvConf(), { dns, dnsSearch, dnsOptions }) is the
+//   text for a container on a tsrun network (loopback nameservers dropped, Docker's fallback).
 // - Errors: NetworkNotFoundError (TSRUN_NETWORK_NOT_FOUND), CniPluginError (TSRUN_NETWORK, names
 //   the plugin and its message), InvalidArgumentError (bad -p, port already allocated),
 //   ExistsError, InvalidStateError (a network in use).
@@ -49,6 +51,7 @@ import { DEFAULT_NETWORK, NetworkStore, type AttachedNetwork, type AttachmentRec
 export { DEFAULT_NETWORK, type NetworkRecord, type AttachmentRecord, type PublishedPort } from './store.js';
 export { parsePublish, publishAll, formatPorts, type PortMapping } from './ports.js';
 export { parseAddHost, type HostEntry } from './hosts.js';
+export { containerResolvConf, hostResolvConf, type ResolvOptions } from './resolv.js';
 export { NetworkError, NetworkNotFoundError, CniPluginError } from './errors.js';
 
 const execFileP = promisify(execFile);
