@@ -15,7 +15,7 @@ import test, { type ExecutionContext } from 'ava';
 import { makeBundle, runTsrun, type Bundle } from '../helpers/bundle.js';
 import { file, needs, root, tool } from '../helpers/skip.js';
 import { waitForValue } from '../helpers/wait.js';
-import { enterNetns } from '../../src/net/netns.js';
+import { enterNetns, pinNetns, unpinNetns } from '../../src/net/netns.js';
 import {
   checkContainer,
   connectContainer,
@@ -38,27 +38,31 @@ const netTest = needs(
   tool('ip', 'iproute2'),
 );
 
-const HOST_NS = `tsrun-t-${process.pid}`;
+// The test namespaces are pinned in a temp dir (pinNetns, as `ip netns add` does in /run/netns).
+let nsDir = '';
+let hostNs = '';
 let leave: (() => void) | undefined;
 const imageRoots: string[] = [];
 
 test.before(async () => {
   if (process.geteuid?.() !== 0 || !fs.existsSync('/usr/lib/cni/bridge')) return;
-  await run('ip', ['netns', 'add', HOST_NS]);
+  nsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrun-netns-'));
+  hostNs = path.join(nsDir, 'host');
+  pinNetns(hostNs);
   const before = fs.readlinkSync('/proc/thread-self/ns/net');
-  leave = enterNetns(`/run/netns/${HOST_NS}`);
+  leave = enterNetns(hostNs);
   if (fs.readlinkSync('/proc/thread-self/ns/net') === before) throw new Error('did not enter the test network namespace');
   // Publishing on 127.0.0.1 DNATs loopback traffic out of the bridge: the kernel drops such packets
   // unless route_localnet is set (sysctl runs from the main thread, so in the test namespace).
   await run('sysctl', ['-qw', 'net.ipv4.conf.all.route_localnet=1']);
-  await run('ip', ['link', 'set', 'lo', 'up']);
 });
 
-test.after.always(async () => {
+test.after.always(() => {
   if (!leave) return;
   leave();
   for (const r of imageRoots) fs.rmSync(r, { recursive: true, force: true });
-  await run('ip', ['netns', 'del', HOST_NS]);
+  for (const f of fs.readdirSync(nsDir)) unpinNetns(path.join(nsDir, f));
+  fs.rmSync(nsDir, { recursive: true, force: true });
 });
 
 function newImageRoot(t: ExecutionContext): string {
@@ -329,7 +333,7 @@ netTest.serial('tsrun network create/ls/inspect/rm: Docker shapes and errors', a
   t.is(mode('networks/ipam'), 0o700);
   t.is(att.ips[0], '10.124.0.1', 'the first address, the gateway being .254');
   t.notRegex(execFileSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8' }), /MASQUERADE.*id: "tsrun-net-i/);
-  const routes = execFileSync('ip', ['netns', 'exec', HOST_NS, 'nsenter', `--net=${att.netnsPath}`, 'ip', '-4', 'route'], { encoding: 'utf8' });
+  const routes = execFileSync('nsenter', [`--net=${att.netnsPath}`, 'ip', '-4', 'route'], { encoding: 'utf8' });
   t.notRegex(routes, /default/);
   const inUse = await ts('rm', 'n1');
   t.is(inUse.code, 1);
@@ -377,18 +381,18 @@ netTest.serial('outbound NAT: a container on the default network reaches a serve
   const imageRoot = newImageRoot(t);
   // "The outside": a namespace of its own behind a veth from the test namespace, which routes to it
   // directly and has no route back to the container subnet (only masquerading makes replies come back).
-  const outside = `${HOST_NS}-o`;
-  await run('ip', ['netns', 'add', outside]);
-  t.teardown(() => run('ip', ['netns', 'del', outside]).then(() => undefined));
+  const outside = path.join(nsDir, 'outside');
+  pinNetns(outside);
+  t.teardown(() => unpinNetns(outside));
   await run('ip', ['link', 'add', 'tsrun-o0', 'type', 'veth', 'peer', 'name', 'tsrun-o1', 'netns', outside]);
   await run('ip', ['addr', 'add', '192.0.2.1/24', 'dev', 'tsrun-o0']);
   await run('ip', ['link', 'set', 'tsrun-o0', 'up']);
-  await run('ip', ['-n', outside, 'addr', 'add', '192.0.2.2/24', 'dev', 'tsrun-o1']);
-  await run('ip', ['-n', outside, 'link', 'set', 'tsrun-o1', 'up']);
+  await run('nsenter', [`--net=${outside}`, 'ip', 'addr', 'add', '192.0.2.2/24', 'dev', 'tsrun-o1']);
+  await run('nsenter', [`--net=${outside}`, 'ip', 'link', 'set', 'tsrun-o1', 'up']);
   // The server's socket is made while the main thread is in `outside` (listen without a host binds
   // synchronously), then the thread goes back.
   const server = http.createServer((req, res) => res.end(`seen from ${req.socket.remoteAddress?.replace(/^::ffff:/, '')}\n`));
-  const back = enterNetns(`/run/netns/${outside}`);
+  const back = enterNetns(outside);
   try {
     server.listen(0);
   } finally {
