@@ -219,6 +219,31 @@ hostTest('a set-up that stops answering is bounded: the init is killed and the c
   t.false(!!cg && fs.existsSync(cg), 'no cgroup left');
 });
 
+hostTest('a cgroup frozen while the init sets up: the bounded wait ends with runc’s words, and nothing is left', async (t) => {
+  const b = await makeBundle(t, (s) => {
+    s.process!.args = ['sleep', '100'];
+    s.hooks = { createContainer: [{ path: '/bin/sleep', args: ['sleep', '1000'] }] };
+  });
+  const cg = defaultCgroupDir(b.id)!;
+  const created = createContainer({ id: b.id, bundle: b.dir, root: b.root, mode: 'create', logger: silentLogger, setupStepTimeoutMs: 3000 });
+  const outcome = created.then(
+    () => new Error('the create succeeded'),
+    (e: Error) => e,
+  );
+  // The init and its hook are in the cgroup: freeze it under them.
+  await waitFor(() => fs.existsSync(cg) && procs(cg).length >= 2, {
+    timeoutMs: 10_000,
+    what: () => `the hook to run in the cgroup (${fs.existsSync(cg) ? procs(cg).join(' ') : 'no cgroup'})`,
+  });
+  fs.writeFileSync(path.join(cg, 'cgroup.freeze'), '1');
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise<Error>((resolve) => (timer = setTimeout(() => resolve(new Error('the create is still waiting after 30 s')), 30_000)));
+  const err = await Promise.race([outcome, hung]).finally(() => clearTimeout(timer));
+  t.is(err.message, "container's cgroup unexpectedly frozen");
+  t.false(fs.existsSync(path.join(b.root, b.id)), 'no state left');
+  t.false(fs.existsSync(cg), 'no cgroup left');
+});
+
 // ---- item 3: no PID namespace of its own ----
 
 hostTest('no PID namespace: kill KILL ends every process of the container, exec’d ones too (runc HEAD)', async (t) => {
