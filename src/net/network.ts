@@ -34,6 +34,10 @@
 //   the plugin and its message), InvalidArgumentError (bad -p, port already allocated),
 //   ExistsError, InvalidStateError (a network in use).
 // - Everything runs in the caller's network namespace (the "host" the bridge lives in).
+// - Publishing on 127.0.0.1: portmap DNATs loopback traffic out of the bridge, which the kernel
+//   routes only with net.ipv4.conf.<bridge or all>.route_localnet=1. tsrun does not set it: it
+//   would let the containers on the bridge reach the host's 127.0.0.1 services (CVE-2020-8558).
+//   Ports on 0.0.0.0 or on a host address need nothing.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
