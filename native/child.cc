@@ -147,13 +147,40 @@ long openIn(int root, const char* rel, uint64_t flags) {
   return sys(SYS_openat2, root, (long)rel, (long)&how, sizeof how);
 }
 
+bool g_resolveCreated;  // the last RESOLVE made its final component (it did not exist before)
+bool g_maskBindFailed;  // binding the shared masked-directory tmpfs failed once: a tmpfs each
+
+// A symlink met while creating: the path again with the link's text in place of the component
+// (comp at rel[start..i), rest after it), for runc's securejoin behaviour: a dangling symlink's
+// target is made inside the root. False when comp is no symlink.
+bool pathThroughLink(int parent, const char* comp, const char* rel, size_t start, size_t i, char* out, size_t outLen) {
+  char link[4096];
+  long ln = sys(SYS_readlinkat, parent, (long)comp, (long)link, sizeof link - 1);
+  if (ln <= 0) return false;
+  link[ln] = 0;
+  size_t o = 0;
+  auto put = [&](const char* p, size_t n) {
+    for (size_t k = 0; k < n && o < outLen - 1; k++) out[o++] = p[k];
+  };
+  if (link[0] != '/') put(rel, start);  // relative: from the symlink's own directory
+  put(link, (size_t)ln);
+  if (rel[i]) {
+    put("/", 1);
+    put(rel + i + 1, slen(rel + i + 1));
+  }
+  out[o] = 0;
+  return o < outLen - 1;
+}
+
 // mkdir -p inside the root: every prefix is resolved with RESOLVE_IN_ROOT, so ".." and symlinks
-// (absolute or relative) stay inside; a missing component is created in its resolved parent.
-int resolveCreating(uint32_t op, int root, const char* rel, uint32_t mode) {
+// (absolute or relative) stay inside; a missing component is created in its resolved parent, and
+// a dangling symlink on the way gets its target created inside the root (runc's securejoin).
+int resolveCreating(uint32_t op, int root, const char* rel, uint32_t mode, int depth = 0) {
   char buf[4096];
   size_t n = slen(rel);
   if (n >= sizeof buf) fail(op, ENAMETOOLONG);
   for (size_t i = 0; i <= n; i++) buf[i] = rel[i];
+  g_resolveCreated = false;
   long fd = openIn(root, buf, mode == RESOLVE_MKFILE ? O_PATH : O_PATH | O_DIRECTORY);
   if (fd >= 0 || errno != ENOENT) return fd < 0 ? -errno : (int)fd;
 
@@ -174,19 +201,27 @@ int resolveCreating(uint32_t op, int root, const char* rel, uint32_t mode) {
     bool dot = comp[0] == '.' && (comp[1] == 0 || (comp[1] == '.' && comp[2] == 0));
     long next = openIn(root, buf, (last && mode == RESOLVE_MKFILE) ? O_PATH : O_PATH | O_DIRECTORY);
     if (next < 0 && errno == ENOENT && !dot) {
+      int made;
       if (last && mode == RESOLVE_MKFILE) {
-        long f = sys(SYS_openat, parent, (long)comp, O_CREAT | O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
-        if (f < 0 && errno != EEXIST) {
-          int e = errno;
-          sys(SYS_close, parent);
-          return -e;
-        }
+        long f = sys(SYS_openat, parent, (long)comp, O_CREAT | O_EXCL | O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
+        made = f >= 0 ? 0 : errno;
         if (f >= 0) sys(SYS_close, f);
-      } else if (sys(SYS_mkdirat, parent, (long)comp, 0755) < 0 && errno != EEXIST) {
-        int e = errno;
-        sys(SYS_close, parent);
-        return -e;
+      } else {
+        made = sys(SYS_mkdirat, parent, (long)comp, 0755) < 0 ? errno : 0;
       }
+      if (made == EEXIST) {
+        // Something is there that the confined lookup could not enter: a dangling symlink.
+        char via[4096];
+        if (pathThroughLink(parent, comp, rel, start, i, via, sizeof via)) {
+          sys(SYS_close, parent);
+          if (depth >= 40) return -ELOOP;
+          return resolveCreating(op, root, via, mode, depth + 1);
+        }
+      } else if (made) {
+        sys(SYS_close, parent);
+        return -made;
+      }
+      if (last && !made) g_resolveCreated = true;
       next = openIn(root, buf, (last && mode == RESOLVE_MKFILE) ? O_PATH : O_PATH | O_DIRECTORY);
     }
     if (next < 0) {
@@ -867,6 +902,73 @@ void bindMount(uint32_t op, const uint32_t* a) {
   sys(SYS_close, src);
 }
 
+char g_mountData[8192];
+
+// OP_MOUNT. MOUNT_TMPFS_MODE: a tmpfs on a mount point that existed takes its mode (runc
+// mountToRootfs prepends "mode=%04o" to the data; a mode= in the data still wins). MOUNT_KEEP_LOCKED:
+// a bind remount refused with EPERM is retried with the flags the source mount has locked (nosuid,
+// nodev, noexec, atime, as statfs shows them), as runc HEAD does, instead of failing.
+void mountOp(uint32_t op, const uint32_t* a) {
+  char tb[32];
+  uint32_t how = a[7] == NONE ? 0 : a[7];
+  int slot = a[6] != NONE ? slotFd(op, a[6]) : -1;
+  const char* target = slot >= 0 ? fdPath(tb, slot) : str(a[2]);
+  const char* data = str(a[5]);
+  if ((how & MOUNT_TMPFS_MODE) && slot >= 0 && !g_resolveCreated) {
+    struct stat st;
+    if (sys(SYS_fstat, slot, (long)&st) < 0) fail(op, errno);
+    if (S_ISDIR(st.st_mode)) {
+      const char prefix[] = "mode=";
+      size_t o = 0;
+      for (; prefix[o]; o++) g_mountData[o] = prefix[o];
+      unsigned m = st.st_mode & 07777;
+      for (int shift = 9; shift >= 0; shift -= 3) g_mountData[o++] = (char)('0' + ((m >> shift) & 7));
+      if (data) {
+        g_mountData[o++] = ',';
+        for (size_t k = 0; data[k]; k++) {
+          if (o >= sizeof g_mountData - 1) fail(op, E2BIG);
+          g_mountData[o++] = data[k];
+        }
+      }
+      g_mountData[o] = 0;
+      data = g_mountData;
+    }
+  }
+  unsigned long flags = a[4];
+  if (sys(SYS_mount, (long)str(a[1]), (long)target, (long)str(a[3]), (long)flags, (long)data) == 0) return;
+  int e = errno;
+  if (e == EINVAL && (how & MOUNT_WALK_UP) && slot < 0 && target) {
+    // runc HEAD rootfsParentMountPropagation: EINVAL is "not a mount point", so the directory
+    // above is tried, up to "/".
+    char up[4096];
+    size_t n = slen(target);
+    if (n >= sizeof up) fail(op, ENAMETOOLONG);
+    for (size_t k = 0; k <= n; k++) up[k] = target[k];
+    while (e == EINVAL && !(n == 1 && up[0] == '/')) {
+      while (n > 1 && up[n - 1] != '/') n--;
+      if (n > 1) n--;
+      up[n] = 0;
+      if (sys(SYS_mount, 0, (long)up, 0, (long)flags, 0) == 0) return;
+      e = errno;
+    }
+    fail(op, e);
+  }
+  if (e != EPERM || !(how & MOUNT_KEEP_LOCKED)) fail(op, e);
+  // runc HEAD: the flags locked on the source (an unprivileged user namespace cannot change them)
+  // are applied again; asking to clear a locked flag, or another atime than a locked one, stays an
+  // error, so the mount never differs silently from what was asked.
+  struct statfs sf;
+  if ((slot >= 0 ? sys(SYS_fstatfs, slot, (long)&sf) : sys(SYS_statfs, (long)target, (long)&sf)) < 0) fail(op, e);
+  const unsigned long atime = MS_NOATIME | MS_NODIRATIME | MS_RELATIME | MS_STRICTATIME;
+  const unsigned long lockable = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | atime;
+  unsigned long src = statfsToMountFlags(sf) | ((sf.f_flags & ST_RDONLY) ? MS_RDONLY : 0);
+  unsigned long cleared = (how >> MOUNT_CLEARED_SHIFT) & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
+  if (src & cleared) fail(op, e);
+  if ((flags & atime) && (flags & atime) != (src & atime)) fail(op, e);
+  flags |= src & lockable;
+  if (sys(SYS_mount, (long)str(a[1]), (long)target, (long)str(a[3]), (long)flags, (long)data) < 0) fail(op, errno);
+}
+
 void runOp(uint32_t i, const uint32_t* a) {
   char pbuf[32], pbuf2[32];
   switch (a[0]) {
@@ -909,12 +1011,9 @@ void runOp(uint32_t i, const uint32_t* a) {
       sys(SYS_close, p[0]);
       return;
     }
-    case OP_MOUNT: {
-      const char* target = a[6] != NONE ? fdPath(pbuf, slotFd(i, a[6])) : str(a[2]);
-      if (sys(SYS_mount, (long)str(a[1]), (long)target, (long)str(a[3]), (long)a[4], (long)str(a[5])) < 0)
-        fail(i, errno);
+    case OP_MOUNT:
+      mountOp(i, a);
       return;
-    }
     case OP_OPEN_PATH: {
       long fd = sys(SYS_openat, AT_FDCWD, (long)str(a[2]), O_PATH | O_DIRECTORY | O_CLOEXEC);
       if (fd < 0) fail(i, errno);
@@ -939,7 +1038,9 @@ void runOp(uint32_t i, const uint32_t* a) {
         fd = resolveCreating(i, root, str(a[3]), mode);
       }
       g_extraResolve = 0;
-      if (fd < 0) fail(i, -fd);
+      // runc: proc and sysfs "must be mounted on ordinary directory" (a symlink or a file is refused).
+      bool ordinary = (a[4] & RESOLVE_NOFOLLOW_FLAG) && (fd == -ELOOP || fd == -ENOTDIR);
+      if (fd < 0) fail(i, -fd, ordinary ? DETAIL_NOT_ORDINARY_DIR : DETAIL_NONE);
       setSlot(i, a[1], fd);
       return;
     }
@@ -1138,7 +1239,23 @@ void runOp(uint32_t i, const uint32_t* a) {
       struct stat st;
       if (sys(SYS_fstat, fd, (long)&st) < 0) fail(i, errno);
       if (S_ISDIR(st.st_mode)) {
-        if (sys(SYS_mount, (long)"tmpfs", (long)fdPath(pbuf, (int)fd), (long)"tmpfs", MS_RDONLY, 0) < 0) fail(i, errno);
+        // runc HEAD: every masked directory shares one read-only tmpfs (the first is bound on the
+        // others), and a bind that fails falls back to a tmpfs of its own from then on.
+        bool shared = a[2] != NONE && a[2] < MAX_SLOTS && g_slots[a[2]] >= 0 && !g_maskBindFailed;
+        if (shared &&
+            sys(SYS_mount, (long)fdPath(pbuf2, g_slots[a[2]]), (long)fdPath(pbuf, (int)fd), 0, MS_BIND, 0) < 0) {
+          g_maskBindFailed = true;
+          shared = false;
+        }
+        if (!shared) {
+          if (sys(SYS_mount, (long)"tmpfs", (long)fdPath(pbuf, (int)fd), (long)"tmpfs", MS_RDONLY, 0) < 0)
+            fail(i, errno);
+          if (a[2] != NONE && a[2] < MAX_SLOTS && g_slots[a[2]] < 0 && !g_maskBindFailed) {
+            long top = sys(SYS_openat2, AT_FDCWD, (long)str(a[1]), (long)&how, sizeof how);
+            if (top < 0) fail(i, errno);
+            setSlot(i, a[2], (int)top);
+          }
+        }
       } else {
         // CVE-2025-31133: bind only the real null device, held by fd, never a path that may
         // have been replaced.

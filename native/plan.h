@@ -19,7 +19,7 @@ enum Op : uint32_t {
   OP_SETNS = 2,           // fd, nstype
   OP_UNSHARE = 3,         // flags
   OP_FORK = 4,            // fork again (CLONE_PARENT); the original reports the pid and exits
-  OP_MOUNT = 5,           // src, target, fstype, flags, data, targetSlot (mounts on the slot if set)
+  OP_MOUNT = 5,           // src, target, fstype, flags, data, targetSlot (mounts on the slot if set), how (MOUNT_*)
   OP_OPEN_PATH = 6,       // slot, path: open(path, O_PATH|O_DIRECTORY)
   OP_RESOLVE = 7,         // slot, rootSlot, relpath, mode (RESOLVE_*): confined lookup (openat2 IN_ROOT)
   OP_MOUNT_SETATTR = 8,   // slot, attrSet, attrClr, propagation, recursive
@@ -45,7 +45,8 @@ enum Op : uint32_t {
   OP_LOOKUP_EXEC = 28,    // file, pathList: find the executable as execvp would
   OP_WAIT_FIFO = 29,      // fd: block until `start` writes to exec.fifo
   OP_EXECVE = 30,         // argvList, envList
-  OP_MASK_PATH = 31,      // path: /dev/null over a file, read-only tmpfs over a directory
+  OP_MASK_PATH = 31,      // path, sharedSlot: /dev/null over a file, read-only tmpfs over a directory (the
+                          // first one kept in sharedSlot and bound over the next ones, runc HEAD)
   OP_READONLY_PATH = 32,  // path: bind onto itself, remount read-only
   OP_REMOUNT_ROOT_RO = 33,
   OP_PDEATHSIG = 34,      // signal (0 clears)
@@ -86,6 +87,14 @@ enum ChdirMode : uint32_t {
   CHDIR_RETRY = 2,   // only if the CHDIR_FIRST attempt was refused; fail on any error
 };
 
+// OP_MOUNT `how` bits
+constexpr uint32_t MOUNT_KEEP_LOCKED = 1;  // a bind remount refused (EPERM): retry with the source's locked flags
+constexpr uint32_t MOUNT_TMPFS_MODE = 2;   // a tmpfs on an existing mount point takes its mode (runc)
+constexpr uint32_t MOUNT_WALK_UP = 4;      // a propagation change on a path: EINVAL (no mount point) tries its parent
+// With MOUNT_KEEP_LOCKED, the MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC bits the options cleared
+// ("rw", "suid", "dev", "exec") sit at this shift: clearing a locked one stays an error.
+constexpr uint32_t MOUNT_CLEARED_SHIFT = 8;
+
 // OP_IDMAP_MOUNT flags
 constexpr uint32_t IDMAP_TREE_RECURSIVE = 1;  // "rbind": clone the submounts too (AT_RECURSIVE)
 constexpr uint32_t IDMAP_RECURSIVE = 2;       // "ridmap": idmap every mount of the tree
@@ -119,14 +128,15 @@ static_assert(sizeof(Msg) == 16, "the parent reads 16-byte messages");
 // Detail codes for MSG_ERROR.extra
 enum ErrDetail : uint32_t {
   DETAIL_NONE = 0,
-  DETAIL_NOT_IN_PATH = 1,   // LOOKUP_EXEC: no PATH entry holds the file
-  DETAIL_NOT_PROCFS = 2,    // WRITE_PROC: the file is not on procfs
-  DETAIL_NOT_DEVNULL = 3,   // MASK_PATH: /dev/null is not the null device
-  DETAIL_FIFO_CLOSED = 4,   // WAIT_FIFO: the writer closed without sending
-  DETAIL_HOOK_EXIT = 5,     // RUN_HOOK: value is the hook's exit status
-  DETAIL_HOOK_SIGNAL = 6,   // RUN_HOOK: value is the signal that killed the hook
-  DETAIL_HOOK_TIMEOUT = 7,  // RUN_HOOK: the hook ran past its timeout and was killed
-  DETAIL_HELPER_SETUP = 8,  // tsrun-init failed before the plan ran: op is a HelperStep, not an op index
+  DETAIL_NOT_IN_PATH = 1,       // LOOKUP_EXEC: no PATH entry holds the file
+  DETAIL_NOT_PROCFS = 2,        // WRITE_PROC: the file is not on procfs
+  DETAIL_NOT_DEVNULL = 3,       // MASK_PATH: /dev/null is not the null device
+  DETAIL_FIFO_CLOSED = 4,       // WAIT_FIFO: the writer closed without sending
+  DETAIL_HOOK_EXIT = 5,         // RUN_HOOK: value is the hook's exit status
+  DETAIL_HOOK_SIGNAL = 6,       // RUN_HOOK: value is the signal that killed the hook
+  DETAIL_HOOK_TIMEOUT = 7,      // RUN_HOOK: the hook ran past its timeout and was killed
+  DETAIL_HELPER_SETUP = 8,      // tsrun-init failed before the plan ran: op is a HelperStep, not an op index
+  DETAIL_NOT_ORDINARY_DIR = 9,  // RESOLVE with RESOLVE_NOFOLLOW_FLAG: a symlink or a non-directory (proc, sysfs)
 };
 
 // What tsrun-init was doing when it failed before running the plan (MSG_ERROR.op with

@@ -3,6 +3,7 @@
 // "Lifecycle": namespaces and id maps, rootfs and pivot, sysctl, masked and read-only paths,
 // hostname, rlimits, the user and its capabilities, fds, then park on exec.fifo and execve.
 // A diagram of the parent/child conversation is in protocol.ts.
+import path from 'node:path';
 import { InvalidSpecError } from '../errors.js';
 import { capSets, kernelLastCap } from './capabilities.js';
 import { JOIN_ORDER, planNamespaces, NS_FLAG, type NamespacePlan } from './namespaces.js';
@@ -16,6 +17,8 @@ import { PlanBuilder, split64, type CompiledPlan } from './plan-builder.js';
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const SIGKILL = 9;
+/** Plan slot of the read-only tmpfs the masked directories share (rootfs.ts uses 0 and 1). */
+const MASK_SLOT = 2;
 
 export interface CompileOptions {
   spec: Spec;
@@ -118,7 +121,11 @@ export function compilePlan(o: CompileOptions): CompileResult {
   for (const [key, value] of Object.entries(spec.linux?.sysctl ?? {})) {
     b.op(`write sysctl ${key}`, Op.WRITE_PROC, b.str(`/proc/sys/${key.replace(/\./g, '/')}`), b.str(value));
   }
-  for (const p of spec.linux?.maskedPaths ?? []) b.op(`mask ${p}`, Op.MASK_PATH, b.str(p));
+  // runc HEAD maskPaths: each path once (lexically cleaned), and the masked directories share one
+  // read-only tmpfs (held in MASK_SLOT while the masks are made).
+  const masked = [...new Set((spec.linux?.maskedPaths ?? []).map((p) => path.posix.normalize(p).replace(/(.)\/+$/, '$1')))];
+  for (const p of masked) b.op(`mask ${p}`, Op.MASK_PATH, b.str(p), MASK_SLOT);
+  if (masked.length) b.op('close the shared mask', Op.CLOSE_SLOT, MASK_SLOT);
   for (const p of spec.linux?.readonlyPaths ?? []) b.op(`make ${p} read-only`, Op.READONLY_PATH, b.str(p));
   if (proc.terminal) emitConsole(b, proc, true);
   if (spec.root?.readonly) b.op('remount / read-only', Op.REMOUNT_ROOT_RO);

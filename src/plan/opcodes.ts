@@ -62,6 +62,9 @@ export const Op = {
 /** OP_CHDIR modes (native/plan.h): runc chdirs before the user switch and again after on EACCES/EPERM. */
 export const ChdirMode = { STRICT: 0, FIRST: 1, RETRY: 2 } as const;
 
+/** OP_MOUNT `how` bits (native/plan.h): retry a bind remount with locked flags; tmpfs takes the mount point's mode. */
+export const MountHow = { KEEP_LOCKED: 1, TMPFS_MODE: 2, WALK_UP: 4, CLEARED_SHIFT: 8 } as const;
+
 /** OP_IDMAP_MOUNT flags (native/plan.h). */
 export const Idmap = { TREE_RECURSIVE: 1, RECURSIVE: 2 } as const;
 
@@ -80,6 +83,8 @@ export const Detail = {
   HOOK_TIMEOUT: 7,
   /** tsrun-init failed before the plan ran: the message's op is a HelperStep, not an op index. */
   HELPER_SETUP: 8,
+  /** RESOLVE with NOFOLLOW met a symlink or a non-directory: runc's "must be mounted on ordinary directory". */
+  NOT_ORDINARY_DIR: 9,
 } as const;
 
 /** What tsrun-init was doing when it failed before the plan ran (Detail.HELPER_SETUP). */

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { InvalidSpecError } from '../errors.js';
 import { MS, parseMountOptions } from '../spec/mount-options.js';
 import type { LinuxDevice, Mount, Spec } from '../spec/types.js';
-import { Op, NONE, Resolve, Sync } from './opcodes.js';
+import { MountHow, Op, NONE, Resolve, Sync } from './opcodes.js';
 import type { PlanBuilder } from './plan-builder.js';
 import { emitIdmapAttach, type IdmapMount } from './idmap.js';
 
@@ -70,17 +70,38 @@ function bindSource(bundle: string, m: Mount): string {
 
 /** Mounts, cwd, devices and symlinks, then the pivot. `devFresh` tells whether /dev is ours. */
 export function emitRootfs(b: PlanBuilder, spec: Spec, ctx: RootfsContext): void {
-  const propagation = parseMountOptions(spec.linux?.rootfsPropagation ? [spec.linux.rootfsPropagation] : []).propagation;
+  // runc HEAD prepareRoot: "/" takes rootfsPropagation exactly as given (rslave, recursive, when
+  // none is); the mount holding the rootfs is made private (slave for a slave propagation), so the
+  // rootfs bind neither propagates out nor meets a shared or unbindable parent (pivot_root and the
+  // bind refuse those); a shared or unbindable propagation is applied to the new "/" after the pivot.
+  const configured = spec.linux?.rootfsPropagation;
+  const propagation = parseMountOptions(configured ? [configured] : []).propagation;
   const rootProp = propagation[0] ?? MS.SLAVE | MS.REC;
-  b.op(`make / ${spec.linux?.rootfsPropagation ?? 'rslave'}`, Op.MOUNT, NONE, b.str('/'), NONE, rootProp | MS.REC, NONE, NONE);
+  b.op(`make / ${configured ?? 'rslave'}`, Op.MOUNT, NONE, b.str('/'), NONE, rootProp, NONE, NONE);
+  const parentProp = configured && rootProp & MS.SLAVE ? MS.SLAVE : MS.PRIVATE;
+  const real = realRootfs(ctx.rootfs);
+  b.op(
+    `make the mount holding ${real} ${parentProp === MS.SLAVE ? 'slave' : 'private'}`,
+    Op.MOUNT,
+    NONE,
+    b.str(real),
+    NONE,
+    parentProp,
+    NONE,
+    NONE,
+    MountHow.WALK_UP,
+  );
   b.op(`bind the rootfs ${ctx.rootfs} onto itself`, Op.MOUNT, b.str(ctx.rootfs), b.str(ctx.rootfs), NONE, MS.BIND | MS.REC, NONE, NONE);
   b.op(`open the rootfs ${ctx.rootfs}`, Op.OPEN_PATH, ROOT_SLOT, b.str(ctx.rootfs));
 
   const problems: string[] = [];
   let devFresh = false;
-  for (const [i, m] of (spec.mounts ?? []).entries()) {
+  const mounts = spec.mounts ?? [];
+  const readonlyLater: ReadonlyLater[] = [];
+  for (const [i, m] of mounts.entries()) {
     try {
-      emitMount(b, m, ctx);
+      const later = emitMount(b, m, ctx, mounts.slice(i + 1));
+      if (later) readonlyLater.push(later);
       if (path.posix.normalize(m.destination) === '/dev' && m.type === 'tmpfs') devFresh = true;
     } catch (err) {
       problems.push(`mounts[${i}] (${m.destination}): ${(err as Error).message}`);
@@ -106,12 +127,35 @@ export function emitRootfs(b: PlanBuilder, spec: Spec, ctx: RootfsContext): void
 
   // runc msMoveRoot: the host's full proc and sysfs mounts (outside the rootfs, as mountinfo
   // names it: the real path) are detached before the move.
-  if (ctx.noPivot) b.op(`move ${ctx.rootfs} to / and chroot`, Op.MOVE_CHROOT, ROOT_SLOT, b.str(realRootfs(ctx.rootfs)));
+  if (ctx.noPivot) b.op(`move ${ctx.rootfs} to / and chroot`, Op.MOVE_CHROOT, ROOT_SLOT, b.str(real));
   else b.op(`pivot_root ${ctx.rootfs}`, Op.PIVOT_ROOT, ROOT_SLOT);
   b.op('close rootfs', Op.CLOSE_SLOT, ROOT_SLOT);
+  if (configured && !(rootProp & (MS.PRIVATE | MS.SLAVE)))
+    b.op(`make / ${configured} (after the pivot)`, Op.MOUNT, NONE, b.str('/'), NONE, rootProp, NONE, NONE);
+
+  // runc finalizeRootfs: a read-only /dev (or a read-only mount with mounts below it) was made
+  // read-write so that its submounts and devices could be made; it turns read-only now.
+  // By path, as runc's remountReadonly: after the pivot a path resolves inside the container's root
+  // only, and the container's /proc (for a /proc/self/fd target) may not be procfs.
+  for (const r of readonlyLater) {
+    const flags = r.flags | MS.BIND | MS.REMOUNT | MS.RDONLY;
+    b.op(`remount ${r.destination} read-only`, Op.MOUNT, NONE, b.str(path.posix.normalize(r.destination)), NONE, flags, NONE, NONE, MountHow.KEEP_LOCKED);
+  }
 }
 
-function emitMount(b: PlanBuilder, m: Mount, ctx: RootfsContext): void {
+/** A read-only mount made read-write until its submounts exist (runc: /dev, in finalizeRootfs). */
+interface ReadonlyLater {
+  destination: string;
+  /** Its other MS_* flags (nosuid, noexec, …), kept by the remount. */
+  flags: number;
+}
+
+function isBelow(dest: string, dir: string): boolean {
+  const d = path.posix.normalize(dir).replace(/\/+$/, '');
+  return path.posix.normalize(dest).startsWith(`${d}/`);
+}
+
+function emitMount(b: PlanBuilder, m: Mount, ctx: RootfsContext, later: readonly Mount[]): ReadonlyLater | undefined {
   const opts = parseMountOptions(m.options);
   const idmap = ctx.idmaps?.get(m);
   // Making the mount without its mapping would give the container other owners than asked for.
@@ -119,6 +163,7 @@ function emitMount(b: PlanBuilder, m: Mount, ctx: RootfsContext): void {
     throw new Error('id-mapped mount was not prepared (planIdmapMounts must run first)');
   }
   const dest = rel(m.destination);
+  let ret: ReadonlyLater | undefined;
   let type = m.type ?? '';
   const isBind = (opts.flags & MS.BIND) !== 0 || type === 'bind';
   let source = m.source ?? type;
@@ -169,14 +214,34 @@ function emitMount(b: PlanBuilder, m: Mount, ctx: RootfsContext): void {
       b.meta[op] = { mountSource: source };
     }
     const extra = flags & ~(MS.SHARED | MS.SLAVE | MS.PRIVATE | MS.UNBINDABLE);
-    if (extra) {
+    // runc HEAD: a remount applies the options when any flag is set or cleared ("rw", "dev",
+    // "suid", "exec", atime ones); one refused for flags locked on the source gets them again.
+    const cleared = opts.clearFlags & (MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC);
+    if (extra || opts.clearFlags) {
       b.op(`reopen ${m.destination}`, Op.RESOLVE, TARGET_SLOT, ROOT_SLOT, b.str(dest), Resolve.EXISTING);
-      b.op(`remount ${m.destination} with ${(m.options ?? []).join(',')}`, Op.MOUNT, NONE, NONE, NONE, MS.BIND | MS.REMOUNT | extra, NONE, TARGET_SLOT);
+      const how = MountHow.KEEP_LOCKED | (cleared << MountHow.CLEARED_SHIFT);
+      b.op(`remount ${m.destination} with ${(m.options ?? []).join(',')}`, Op.MOUNT, NONE, NONE, NONE, MS.BIND | MS.REMOUNT | extra, NONE, TARGET_SLOT, how);
     }
   } else {
     const special = type === 'proc' || type === 'sysfs';
+    // runc mountPropagate: a read-only /dev, and here any read-only mount with mounts below it, is
+    // made read-write and turned read-only once they exist (emitRootfs).
+    const deferRo = (flags & MS.RDONLY) !== 0 && (path.posix.normalize(m.destination) === '/dev' || later.some((l) => isBelow(l.destination, m.destination)));
+    const mountFlags = deferRo ? flags & ~MS.RDONLY : flags;
     b.op(`create mount point ${m.destination}`, Op.RESOLVE, TARGET_SLOT, ROOT_SLOT, b.str(dest), Resolve.MKDIR | (special ? Resolve.NOFOLLOW : 0));
-    b.op(`mount ${type} on ${m.destination}`, Op.MOUNT, b.str(source || type), NONE, b.str(type), flags, opts.data ? b.str(opts.data) : NONE, TARGET_SLOT);
+    const op = b.op(
+      `mount ${type} on ${m.destination}`,
+      Op.MOUNT,
+      b.str(source || type),
+      NONE,
+      b.str(type),
+      mountFlags,
+      opts.data ? b.str(opts.data) : NONE,
+      TARGET_SLOT,
+      type === 'tmpfs' ? MountHow.TMPFS_MODE : 0,
+    );
+    if (special) b.meta[op - 1] = { fstype: type };
+    if (deferRo) ret = { destination: m.destination, flags: mountFlags & ~(MS.SHARED | MS.SLAVE | MS.PRIVATE | MS.UNBINDABLE) };
   }
 
   if (opts.propagation.length || opts.recAttrSet || opts.recAttrClr) {
@@ -186,6 +251,7 @@ function emitMount(b: PlanBuilder, m: Mount, ctx: RootfsContext): void {
       b.op(`set recursive attributes of ${m.destination}`, Op.MOUNT_SETATTR, TARGET_SLOT, opts.recAttrSet, opts.recAttrClr, 0, 1);
     }
   }
+  return ret;
 }
 
 /** The mount point an idmapped source needs (its tree is cloned before any namespace). */

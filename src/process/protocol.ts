@@ -145,6 +145,9 @@ export function describeChildError(plan: CompiledPlan, op: number, errno: number
     msg = `${what}: timed out`;
   } else if (detail === Detail.NOT_PROCFS) {
     msg = `${what}: the target is not on procfs`;
+  } else if (detail === Detail.NOT_ORDINARY_DIR) {
+    // runc mountToRootfs's words for a proc or sysfs destination that is a symlink or a file.
+    msg = `${what}: filesystem "${(meta as { fstype?: string } | undefined)?.fstype ?? 'proc'}" must be mounted on ordinary directory`;
   } else if (detail === Detail.NOT_DEVNULL) {
     msg = `${what}: /dev/null is not the null device (1:3)`;
   } else {

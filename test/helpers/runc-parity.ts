@@ -1,13 +1,18 @@
 // Debian's runc (1.1.5) on the same bundle, for the parity tests of the plan interpreter
-// (test/integration/parity-mounts*.test.ts, parity-hooks-plan*.test.ts).
+// (test/integration/parity-mounts*.test.ts, parity-hooks-plan*.test.ts), never on a cgroup v1
+// hierarchy.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Spec } from '../../src/spec/types.js';
+import { unifiedMount } from '../../src/cgroups/v2.js';
 import type { Bundle } from './bundle.js';
+import { tool } from './skip.js';
 
 export const RUNC = '/usr/sbin/runc';
-export const hasRunc = fs.existsSync(RUNC);
+const unified = unifiedMount();
+/** runc 1.1.5 can run here without touching a cgroup v1 hierarchy (see runcRun). */
+export const hasRunc = fs.existsSync(RUNC) && !!unified && tool('unshare', 'util-linux').ok;
 
 export interface RuncResult {
   code: number | null;
@@ -16,10 +21,12 @@ export interface RuncResult {
 }
 
 /**
- * `runc run` of b's config.json (its own --root inside the bundle). runc 1.1.5 mounts a fresh
- * cgroup2 for a "cgroup" mount even without a cgroup namespace, and in the host's cgroup namespace
- * that mount applies its options to the whole hierarchy (it would clear nsdelegate): the config
- * runc gets always has a cgroup namespace of its own.
+ * `runc run` of b's config.json (its own --root inside the bundle), the way
+ * test/integration/parity-lifecycle.test.ts runs it: in a mount namespace of its own whose
+ * /sys/fs/cgroup is the host's cgroup v2 tree (on a hybrid host runc would otherwise make, and
+ * write, cgroups in the v1 hierarchies), and with a cgroup namespace in the config (runc 1.1.5 mounts
+ * a fresh cgroup2 for a "cgroup" mount without one, and in the host's cgroup namespace that mount
+ * applies its options to the whole hierarchy: it would clear nsdelegate).
  */
 export async function runcRun(b: Bundle, args: readonly string[] = []): Promise<RuncResult> {
   const file = path.join(b.dir, 'config.json');
@@ -29,12 +36,20 @@ export async function runcRun(b: Bundle, args: readonly string[] = []): Promise<
   fs.writeFileSync(file, JSON.stringify(spec));
   const rootDir = path.join(b.dir, 'runc-root');
   fs.mkdirSync(rootDir, { recursive: true });
-  const child = spawn(RUNC, ['--root', rootDir, 'run', ...args, '--bundle', b.dir, b.newId('runc')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const bind = unified === '/sys/fs/cgroup' ? '' : `mount --bind ${unified} /sys/fs/cgroup && `;
+  const script = `${bind}exec ${RUNC} --root ${rootDir} run "$@"`;
+  const child = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'runc', ...args, '--bundle', b.dir, b.newId('runc')], {
+    cwd: b.dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (c) => resolve(c));
+  });
   return { code, stdout, stderr };
 }
 

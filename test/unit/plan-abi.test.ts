@@ -63,6 +63,7 @@ const groups: [string, Record<string, number>, Record<string, number>][] = [
     opcodes.Resolve,
   ],
   ['Idmap (IDMAP_* constants)', strip(pick('IDMAP_'), 'IDMAP_'), opcodes.Idmap],
+  ['MountHow (MOUNT_* constants)', strip(pick('MOUNT_'), 'MOUNT_'), opcodes.MountHow],
 ];
 
 for (const [name, native, ts] of groups) {

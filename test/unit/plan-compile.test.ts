@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { InvalidSpecError } from '../../src/errors.js';
 import { compilePlan, type CompileOptions } from '../../src/plan/compile.js';
-import { CLONE, Detail, NONE, Op, OP_WORDS, Resolve, Sync } from '../../src/plan/opcodes.js';
+import { CLONE, Detail, MountHow, NONE, Op, OP_WORDS, Resolve, Sync } from '../../src/plan/opcodes.js';
 import type { CompiledPlan } from '../../src/plan/plan-builder.js';
 import { describeChildError } from '../../src/process/protocol.js';
 import { defaultSpec } from '../../src/spec/defaults.js';
@@ -168,7 +168,10 @@ test('rootfsPropagation and --no-pivot', (t) => {
     { noPivot: true },
   );
   t.is(ops[1].description, 'make / private');
-  t.is(ops[1].args[3], MS.PRIVATE | MS.REC);
+  t.is(ops[1].args[3], MS.PRIVATE, 'as given: "private" is not recursive (runc)');
+  t.is(ops[2].name, 'MOUNT');
+  t.is(ops[2].args[3], MS.PRIVATE, 'the mount holding the rootfs is made private');
+  t.is(ops[2].raw[6], MountHow.WALK_UP, 'up to the nearest mount point');
   t.false(names(ops).includes('PIVOT_ROOT'));
   t.is(findDesc(ops, `move ${ROOTFS} to / and chroot`).name, 'MOVE_CHROOT');
 });
