@@ -301,25 +301,37 @@ hostTest('no PID namespace in a shared cgroup: delete --force kills the containe
 
 // ---- item 5: --console-socket ----
 
-hostTest('a create that fails after --console-socket was given closes the connection: the receiver sees EOF', async (t) => {
+/** A console-socket receiver that counts connections, the bytes and the EOFs it sees. */
+async function consoleReceiver(t: ExecutionContext, sockPath: string) {
+  const seen = { connections: 0, ended: 0, bytes: 0 };
+  const server = net.createServer((c) => {
+    seen.connections++;
+    c.on('data', (d) => (seen.bytes += d.length));
+    c.on('end', () => seen.ended++);
+    c.on('error', () => seen.ended++);
+  });
+  await new Promise<void>((resolve) => server.listen(sockPath, resolve));
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return seen;
+}
+
+hostTest('a create or exec that fails after --console-socket was given closes the connection: the receiver sees EOF', async (t) => {
   const b = await makeBundle(t, (s) => {
     s.process!.terminal = true;
     s.process!.cwd = 'relative'; // refused by validation, before anything is made
   });
   const sockPath = path.join(b.dir, 'console.sock');
-  const seen: { connected: boolean; ended: boolean; bytes: number } = { connected: false, ended: false, bytes: 0 };
-  const server = net.createServer((c) => {
-    seen.connected = true;
-    c.on('data', (d) => (seen.bytes += d.length));
-    c.on('end', () => (seen.ended = true));
-    c.on('error', () => (seen.ended = true));
-  });
-  await new Promise<void>((resolve) => server.listen(sockPath, resolve));
-  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const seen = await consoleReceiver(t, sockPath);
   const r = await b.tsrun(['create', '--console-socket', sockPath, '--bundle', b.dir, b.id]);
   t.is(r.code, 1);
   t.regex(r.stderr, /cwd/);
-  await waitFor(() => seen.ended, { timeoutMs: 5000, what: () => `EOF on the console socket (connected: ${seen.connected})` });
+  await waitFor(() => seen.ended === 1, { timeoutMs: 5000, what: () => `EOF on the console socket (${JSON.stringify(seen)})` });
+  const proc = path.join(b.dir, 'process.json');
+  fs.writeFileSync(proc, JSON.stringify({ terminal: true, args: ['sh'], cwd: '/', user: { uid: 0, gid: 0 } }));
+  const e = await b.tsrun(['exec', '--process', proc, '--console-socket', sockPath, `${b.id}-none`]);
+  t.is(e.code, 255);
+  t.regex(e.stderr, /container does not exist/);
+  await waitFor(() => seen.ended === 2, { timeoutMs: 5000, what: () => `EOF on the console socket after exec (${JSON.stringify(seen)})` });
   t.is(seen.bytes, 0, 'no master was sent');
 });
 
