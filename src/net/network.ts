@@ -46,6 +46,7 @@ import { promisify } from 'node:util';
 import { ExistsError, InvalidArgumentError, InvalidStateError, SyscallError } from '../errors.js';
 import { addNetworkList, checkNetworkList, delNetworkList, CNI_VERSION, type CniConfList, type CniOptions } from './cni.js';
 import { CniPluginError, NetworkError, NetworkNotFoundError } from './errors.js';
+import { matchesFilters, parseFilters } from './filters.js';
 import { renderHosts, type HostEntry } from './hosts.js';
 import { checkGateway, firstHost, formatIPv4, formatSubnet, nextFreeSubnet, overlaps, parseSubnet, routesFromProcNetRoute, type Subnet } from './ipv4.js';
 import { isNetnsFile, pinNetns, unpinNetns } from './netns.js';
@@ -55,6 +56,7 @@ import { DEFAULT_NETWORK, NetworkStore, type AttachedNetwork, type AttachmentRec
 export { DEFAULT_NETWORK, type NetworkRecord, type AttachmentRecord, type PublishedPort } from './store.js';
 export { parsePublish, publishAll, formatPorts, type PortMapping } from './ports.js';
 export { parseAddHost, type HostEntry } from './hosts.js';
+export { matchesFilters, parseFilters } from './filters.js';
 export { containerResolvConf, hostResolvConf, type ResolvOptions } from './resolv.js';
 export { NetworkError, NetworkNotFoundError, CniPluginError } from './errors.js';
 
@@ -273,8 +275,12 @@ export async function removeNetwork(ref: string, o: StoreOptions = {}): Promise<
   });
 }
 
-/** `network prune`: removes every user network no container uses (after reaping dead owners); returns their names. */
-export async function pruneNetworks(o: StoreOptions = {}): Promise<string[]> {
+/**
+ * `network prune`: removes every user network no container uses (after reaping dead owners) and
+ * that passes `filters` (Docker's prune filters: until=, label=); returns their names.
+ */
+export async function pruneNetworks(o: StoreOptions & { filters?: string[] } = {}): Promise<string[]> {
+  const filters = parseFilters(o.filters ?? [], ['until', 'label']);
   const store = new NetworkStore(o.imageRoot);
   await reapAttachments(o);
   return store.locked(async () => {
@@ -282,6 +288,7 @@ export async function pruneNetworks(o: StoreOptions = {}): Promise<string[]> {
     const out: string[] = [];
     for (const n of store.listNetworks()) {
       if (n.name === DEFAULT_NETWORK || used.has(n.name)) continue;
+      if (!matchesFilters({ ...n, containers: [], builtin: false }, filters)) continue;
       await deleteBridge(n.bridge);
       store.removeNetwork(n.name);
       out.push(n.name);

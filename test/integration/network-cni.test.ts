@@ -312,6 +312,8 @@ netTest.serial('tsrun network create/ls/inspect/rm: Docker shapes and errors', a
   t.regex(ls.stdout, /^NETWORK ID\s+NAME\s+DRIVER\s+SCOPE\n/);
   t.regex(ls.stdout, /^[0-9a-f]{12}\s+n1\s+bridge\s+local$/m);
   t.regex(ls.stdout, /^[0-9a-f]{12}\s+bridge\s+bridge\s+local$/m);
+  t.is((await ts('ls', '-q', '-f', 'label=a=b')).stdout, `${c.stdout.slice(0, 12)}\n`, 'ls --filter');
+  t.regex((await ts('ls', '-f', 'type=builtin', '--format', 'json')).stdout, /^\{"ID":"[0-9a-f]{12}","Name":"bridge",.*\}\n$/);
   const [info] = JSON.parse((await ts('inspect', 'n1')).stdout) as Record<string, unknown>[];
   t.like(info, {
     Name: 'n1',
@@ -344,6 +346,11 @@ netTest.serial('tsrun network create/ls/inspect/rm: Docker shapes and errors', a
   t.is(rm.stdout, 'n1\n');
   t.regex(rm.stderr, /network nope not found/);
   t.regex((await ts('rm', 'bridge')).stderr, /bridge is a pre-defined network and cannot be removed/);
+  t.is((await ts('rm', '-f', 'nope')).code, 0, 'rm -f of a missing network');
+  t.is((await ts('create', '--label', 'keep', 'n3')).code, 0);
+  t.is((await ts('create', 'n4')).code, 0);
+  t.is((await ts('prune', '-f', '--filter', 'until=1h')).stdout, '', 'both are younger than an hour');
+  t.is((await ts('prune', '-f', '--filter', 'label=keep')).stdout, 'Deleted Networks:\nn3\n');
   const prune = await ts('prune');
   t.is(
     prune.stdout,

@@ -100,7 +100,8 @@ export default async function network({ cl }: VerbContext): Promise<number> {
       return 0;
     }
     case 'ls': {
-      const nets = await net.listNetworks(o);
+      const filters = net.parseFilters(list(cl, 'filter'), ['name', 'id', 'driver', 'label', 'type', 'dangling']);
+      const nets = (await net.listNetworks(o)).filter((n) => net.matchesFilters({ ...n, builtin: n.name === net.DEFAULT_NETWORK }, filters));
       const id = (n: NetworkInfo) => (cl.flags['no-trunc'] === true ? n.id : n.id.slice(0, 12));
       const format = str(cl, 'format') ?? 'table';
       if (cl.flags.quiet === true) out(nets.map((n) => `${id(n)}\n`).join(''));
@@ -131,6 +132,7 @@ export default async function network({ cl }: VerbContext): Promise<number> {
           await net.removeNetwork(ref, o);
           out(`${ref}\n`);
         } catch (err) {
+          if (cl.flags.force === true && err instanceof net.NetworkNotFoundError) continue;
           process.stderr.write(`Error response from tsrun: ${describeError(err)}\n`);
           code = 1;
         }
@@ -142,7 +144,7 @@ export default async function network({ cl }: VerbContext): Promise<number> {
         out('WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue? [y/N] ');
         if (!/^y(es)?$/i.test(readLine().trim())) return 0;
       }
-      const gone = await net.pruneNetworks(o);
+      const gone = await net.pruneNetworks({ ...o, filters: list(cl, 'filter') });
       if (gone.length) out(`Deleted Networks:\n${gone.map((n) => `${n}\n`).join('')}`);
       return 0;
     }
