@@ -8,10 +8,13 @@
 // Only sys/ loads native code (the addon, koffi); the CLI reaches the core only through api/ and
 // container/ (and image/ for the image verbs, net/ for the network verbs, spec/ for spec and features).
 const below = {
-  cli: ['api', 'container', 'image', 'net', 'spec', 'state'],
+  cli: ['api', 'front', 'container', 'image', 'net', 'volume', 'spec', 'state'],
   api: ['container', 'process', 'image', 'cgroups', 'state', 'seccomp', 'net', 'plan', 'spec', 'sys'],
+  // The Docker-style front (containers with monitors, names, logs) over the core and the volumes.
+  front: ['container', 'volume', 'process', 'image', 'cgroups', 'state', 'seccomp', 'net', 'plan', 'spec', 'sys'],
   container: ['process', 'image', 'cgroups', 'state', 'seccomp', 'net', 'plan', 'spec', 'sys'],
   process: ['plan', 'seccomp', 'spec', 'sys'],
+  volume: ['image', 'state', 'spec', 'sys'],
   image: ['spec', 'sys'],
   cgroups: ['spec', 'sys'],
   state: ['cgroups', 'spec', 'sys'],

@@ -31,6 +31,14 @@
       "defines": ["_GNU_SOURCE"],
       "cflags_cc": ["-O2", "-std=c++17", "-fno-stack-protector", "-fno-exceptions", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
       "ldflags": ["-static"]
+    },
+    {
+      "target_name": "tsrun-monitor",
+      "type": "executable",
+      "sources": ["native/monitor.cc"],
+      "defines": ["_GNU_SOURCE"],
+      "cflags_cc": ["-O2", "-std=c++17", "-fno-exceptions", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
+      "ldflags": ["-static"]
     }
   ]
 }

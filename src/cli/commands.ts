@@ -31,6 +31,8 @@ export interface CommandSpec {
   unsupported?: boolean;
   /** A command group (`tsrun image pull …`): the first positional names one of these. */
   subcommands?: CommandSpec[];
+  /** Docker's grammar, not runc's: the verb parses its own arguments (src/front/grammar.ts). */
+  ownGrammar?: boolean;
 }
 
 const b = (name: string, usage: string, aliases?: string[], hidden?: boolean): FlagSpec => ({
@@ -375,6 +377,22 @@ export const COMMANDS: CommandSpec[] = [
         flags: [b('force', 'do not prompt for confirmation', ['f']), { name: 'filter', type: 'stringSlice', usage: 'filter: until=, label=' }],
       },
     ],
+  },
+  {
+    name: 'container',
+    usage: 'run, create, start, list, log, stop, kill, wait, remove, inspect, exec and prune containers, Docker-style (tsrun addition)',
+    argsUsage: 'COMMAND [OPTIONS] [ARG...]',
+    args: {},
+    flags: [],
+    ownGrammar: true,
+  },
+  {
+    name: 'volume',
+    usage: 'create, list, inspect, remove and prune volumes, Docker-style (tsrun addition)',
+    argsUsage: 'COMMAND [OPTIONS] [ARG...]',
+    args: {},
+    flags: [],
+    ownGrammar: true,
   },
   { name: 'help', aliases: ['h'], usage: 'Shows a list of commands or help for one command', argsUsage: '[command]', args: { max: 1 }, flags: [] },
 ];

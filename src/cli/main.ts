@@ -37,6 +37,8 @@ const VERBS: Record<string, () => Promise<{ default: Verb }>> = {
   update: () => import('./verbs/update.js'),
   events: () => import('./verbs/events.js'),
   image: () => import('./verbs/image.js'),
+  container: () => import('./verbs/container.js'),
+  volume: () => import('./verbs/volume.js'),
   network: () => import('./verbs/network.js'),
 };
 

@@ -244,6 +244,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
   const spec = findCommand(name);
   // urfave's wording for an unknown command, and its exit code 3.
   if (!spec) throw new HelpTopicError(name, global);
+  if (spec.ownGrammar) return { global, command: spec.name, flags: {}, args: argv.slice(next + 1), help: false };
   if (spec.subcommands) return parseSubcommand(argv, next + 1, spec, global);
   const flags = defaults(spec.flags);
   const { args, rest } = parseFlags(argv, next + 1, commandIndex(spec), flags, { stopOnNthArg: spec.stopOnNthArg, command: spec.name });

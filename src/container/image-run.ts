@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { chownSync, closeSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { ExistsError, ImageError, InvalidArgumentError } from '../errors.js';
+import { ExistsError, ImageError, ImageNotFoundError, InvalidArgumentError } from '../errors.js';
 import { containerDirOf, IMAGE_MARKER, removeContainerDir, type ImageContainerMarker } from '../image/image-rootfs.js';
 import type { Logger } from '../logger.js';
 import { ownerName, type Created } from './create.js';
@@ -54,6 +54,25 @@ export interface ImageContainerOptions {
   hostEnv?: NodeJS.ProcessEnv;
   /** `--security-opt seccomp=…`: "unconfined" or a Docker-format profile file (default: Docker's). */
   seccomp?: string;
+  /** docker run --pull: always pull, pull when missing (the default), or never pull. */
+  pullPolicy?: 'always' | 'missing' | 'never';
+  /**
+   * The Docker-style front's additions (src/front/): called with the built spec and the files of
+   * the bundle once the rootfs is mounted, before the seccomp profile (which follows the
+   * capabilities) is chosen and before anything is written. Undone with the rest on failure.
+   */
+  editBundle?: (b: BundleEdit) => void | Promise<void>;
+}
+
+export interface BundleEdit {
+  id: string;
+  dir: string;
+  rootfs: string;
+  spec: Spec;
+  /** Bundle files (hosts, hostname, resolv.conf) by name, still editable. */
+  files: Record<string, string>;
+  config: ImageConfigFile;
+  image: ImageRecord;
 }
 
 export interface PreparedContainer {
@@ -71,9 +90,12 @@ export interface PreparedContainer {
 }
 
 /** The stored image for ref, pulling it when missing. */
-export async function resolveImage(o: Pick<ImageContainerOptions, 'image' | 'imageRoot' | 'pull' | 'onEvent'>): Promise<ImageRecord> {
+export async function resolveImage(o: Pick<ImageContainerOptions, 'image' | 'imageRoot' | 'pull' | 'onEvent' | 'pullPolicy'>): Promise<ImageRecord> {
+  const policy = o.pullPolicy ?? 'missing';
+  if (policy === 'always') return pull(o.image, { ...o.pull, imageRoot: o.imageRoot, onProgress: o.onEvent });
   const have = await new ImageStore(o.imageRoot).find(o.image).catch(() => undefined);
   if (have) return have;
+  if (policy === 'never') throw new ImageNotFoundError(`No such image: ${o.image}`);
   return pull(o.image, { ...o.pull, imageRoot: o.imageRoot, ifMissing: true, onProgress: o.onEvent });
 }
 
@@ -255,6 +277,7 @@ export async function prepareImageContainer(o: ImageContainerOptions): Promise<P
       },
       hostResolv,
     );
+    await o.editBundle?.({ id, dir, rootfs, spec: made.spec, files: made.files, config, image });
     applyImageSeccomp(made.spec, seccomp);
     for (const [name, text] of Object.entries(made.files)) writeFileSync(path.join(dir, name), text, { mode: 0o644 });
     for (const v of made.volumeDirs) mkdirSync(path.join(dir, v), { recursive: true, mode: 0o755 });

@@ -1,0 +1,545 @@
+// The Docker-style container lifecycle, daemonless: create (image → bundle, volumes, then the
+// monitor, which runs the create step and holds the container), start, stop, kill, wait, rm, prune
+// and what ps/inspect show. The CLI (cli/verbs/container.ts) reads argv into FrontCreateOptions
+// and prints; everything that decides is here.
+import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { InvalidArgumentError, InvalidStateError, NotFoundError, TsrunError } from '../errors.js';
+import { containerDirOf, removeContainerDir } from '../image/image-rootfs.js';
+import { DOCKER_CAPS } from '../image/bundle.js';
+import type { Logger } from '../logger.js';
+import { prepareImageContainer, type BundleEdit, type ImageRunEvent } from '../container/image-run.js';
+import type { PullOptions } from '../image/pull.js';
+import { createContainer } from '../container/create.js';
+import { deleteContainer } from '../container/delete.js';
+import { killContainer } from '../container/kill.js';
+import { waitPidExit } from '../container/process-control.js';
+import { parseSignal } from '../container/signals.js';
+import { startContainer } from '../container/start.js';
+import { containerState } from '../container/state.js';
+import { VolumeStore } from '../volume/store.js';
+import { startMonitor, selfCommand, type MonitorHandle } from './monitor.js';
+import {
+  applyCaps,
+  applyPrivileged,
+  bindMount,
+  effectiveCaps,
+  extraHosts,
+  parseLogOpts,
+  parseMountFlag,
+  parseSecurityOpts,
+  parseTmpfsFlag,
+  parseVolumeFlag,
+  resolvWithDns,
+  resourcesFrom,
+  tmpfsMount,
+  type MountRequest,
+} from './options.js';
+import {
+  claimName,
+  listFront,
+  logFileOf,
+  monitorPid,
+  readExit,
+  readFront,
+  releaseName,
+  resolveContainer,
+  writeFront,
+  type ExitRecord,
+  type FrontRecord,
+  type FrontVolume,
+} from './store.js';
+
+export interface FrontRoots {
+  root: string;
+  imageRoot: string;
+  systemdCgroup?: boolean;
+  logger: Logger;
+}
+
+export interface FrontCreateOptions extends FrontRoots {
+  image: string;
+  command: string[];
+  name?: string;
+  entrypoint?: string;
+  env: string[];
+  volumes: string[];
+  mounts: string[];
+  tmpfs: string[];
+  workdir?: string;
+  user?: string;
+  hostname?: string;
+  tty: boolean;
+  interactive: boolean;
+  readOnly: boolean;
+  rm: boolean;
+  privileged: boolean;
+  capAdd: string[];
+  capDrop: string[];
+  securityOpt: string[];
+  stopSignal?: string;
+  stopTimeout?: number;
+  network: string;
+  addHost: string[];
+  dns: string[];
+  labels: string[];
+  logOpt: string[];
+  memory?: string;
+  cpus?: string;
+  pidsLimit?: number;
+  pull: 'always' | 'missing' | 'never';
+  pullOptions?: Omit<PullOptions, 'imageRoot' | 'ifMissing' | 'onProgress'>;
+  onEvent?: (e: ImageRunEvent) => void;
+  /** Attached: the output goes to this process's stdio (foreground run); else to the log. */
+  attach: boolean;
+  /** The global flags to hand to the monitor's create and cleanup steps. */
+  cliGlobals?: string[];
+}
+
+export interface FrontCreated {
+  rec: FrontRecord;
+  monitor: MonitorHandle;
+  pid: number;
+}
+
+function labelsOf(list: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const l of list) {
+    const eq = l.indexOf('=');
+    out[eq < 0 ? l : l.slice(0, eq)] = eq < 0 ? '' : l.slice(eq + 1);
+  }
+  return out;
+}
+
+/** The exit code Docker gives a failed create: 127 command not found, 126 not invocable, else 125. */
+export function createExitCode(err: unknown): number {
+  const e = err as { code?: string; errno?: number; message?: string };
+  if (e?.code !== 'TSRUN_CHILD_SETUP' || !/^exec[: ]/.test(e.message ?? '')) return 125;
+  if (/executable file not found|no such file or directory/.test(e.message ?? '') || e.errno === 2) return 127;
+  if (/permission denied|exec format error|is a directory/.test(e.message ?? '') || e.errno === 13 || e.errno === 8) return 126;
+  return 125;
+}
+
+function cliBase(o: FrontRoots & { cliGlobals?: string[] }): string[] {
+  return [
+    ...selfCommand(),
+    '--root',
+    path.resolve(o.root),
+    '--image-root',
+    path.resolve(o.imageRoot),
+    ...(o.systemdCgroup ? ['--systemd-cgroup'] : []),
+    ...(o.cliGlobals ?? []),
+  ];
+}
+
+/**
+ * Removes what the front made for a container beyond its runtime state: its name, and with
+ * `volumes` its anonymous volumes (named ones are never removed with a container).
+ */
+function releaseFront(o: FrontRoots, rec: FrontRecord, volumes: boolean): void {
+  releaseName(o.imageRoot, rec.name, rec.id);
+  if (!volumes) return;
+  const store = new VolumeStore(o.imageRoot);
+  for (const v of rec.volumes) {
+    if (!v.anonymous) continue;
+    try {
+      store.remove(v.name);
+    } catch {
+      /* removed already */
+    }
+  }
+}
+
+/** Mounts for the -v/--mount/--tmpfs requests; volumes made (and copied up) as needed. */
+function mountVolumes(o: FrontCreateOptions, b: BundleEdit, made: FrontVolume[]): void {
+  const store = new VolumeStore(o.imageRoot);
+  const reqs: MountRequest[] = [...o.volumes.map(parseVolumeFlag), ...o.mounts.map(parseMountFlag), ...o.tmpfs.map(parseTmpfsFlag)];
+  const mounts = b.spec.mounts!;
+  // Image VOLUMEs: bundle.ts mounted a fresh directory of the bundle at each; here each becomes
+  // an anonymous volume (listed, kept until rm -v / --rm), unless a request covers its path.
+  const anonDir = `${b.dir}/volumes/`;
+  const requested = new Set(reqs.map((r) => r.target));
+  for (let i = mounts.length - 1; i >= 0; i--) {
+    const m = mounts[i];
+    if (m.type !== 'bind' || !m.source?.startsWith(anonDir)) continue;
+    if (requested.has(m.destination)) {
+      mounts.splice(i, 1);
+      continue;
+    }
+    reqs.unshift({ kind: 'volume', target: m.destination, readonly: false });
+    mounts.splice(i, 1);
+  }
+  for (const r of reqs) {
+    for (let i = mounts.length - 1; i >= 0; i--) if (mounts[i].destination === r.target) mounts.splice(i, 1);
+    if (r.kind === 'tmpfs') {
+      mounts.push(tmpfsMount(r));
+      continue;
+    }
+    if (r.kind === 'bind') {
+      if (!existsSync(r.source)) throw new InvalidArgumentError(`invalid mount config for type "bind": bind source path does not exist: ${r.source}`);
+      mounts.push(bindMount(r.source, r.target, r.readonly));
+      continue;
+    }
+    let name = r.name;
+    if (name) {
+      const { created } = store.ensure(name);
+      if (created) made.push({ name, destination: r.target, anonymous: false });
+    } else {
+      name = store.createAnonymous().Name;
+      made.push({ name, destination: r.target, anonymous: true });
+    }
+    // Docker's copy-up: an empty volume takes the image's content at its path on first mount.
+    store.copyUp(name, b.rootfs, r.target);
+    mounts.push(bindMount(store.dataDir(name), r.target, r.readonly));
+  }
+}
+
+/**
+ * docker create: the image is pulled as the policy says, the bundle made, the name taken, the
+ * volumes made, and the monitor started; resolves once the container exists (status created).
+ */
+export async function createFront(o: FrontCreateOptions): Promise<FrontCreated> {
+  if (o.network !== 'none' && o.network !== 'host' && o.network !== 'default' && o.network !== 'bridge') {
+    throw new InvalidArgumentError(`network ${o.network} not found (this tsrun has the networks none and host)`);
+  }
+  if (o.network === 'default' || o.network === 'bridge') {
+    throw new TsrunError(
+      'TSRUN_UNSUPPORTED',
+      `network ${o.network}: the bridge network is not available in this tsrun build; use --network none or --network host`,
+    );
+  }
+  const sec = parseSecurityOpts(o.securityOpt);
+  const logOpts = parseLogOpts(o.logOpt);
+  const stopSignal = o.stopSignal ?? undefined;
+  if (stopSignal) parseSignal(stopSignal);
+  const resources = resourcesFrom({ memory: o.memory, cpus: o.cpus, pidsLimit: o.pidsLimit });
+  const caps = effectiveCaps(DOCKER_CAPS, o.capAdd, o.capDrop, o.privileged);
+  const hostsExtra = extraHosts(o.addHost);
+  for (const v of o.volumes) parseVolumeFlag(v);
+  for (const m of o.mounts) parseMountFlag(m);
+  for (const t of o.tmpfs) parseTmpfsFlag(t);
+
+  const id = randomBytes(32).toString('hex');
+  const name = (o.name ?? `tsrun_${id.slice(0, 12)}`).replace(/^\//, '');
+  claimName(o.imageRoot, name, id);
+  const madeVolumes: FrontVolume[] = [];
+  let imageStopSignal: string | undefined;
+  let rec: FrontRecord | undefined;
+  let prepared: Awaited<ReturnType<typeof prepareImageContainer>> | undefined;
+  try {
+    prepared = await prepareImageContainer({
+      image: o.image,
+      id,
+      root: o.root,
+      imageRoot: o.imageRoot,
+      command: o.command,
+      entrypoint: o.entrypoint,
+      env: o.env,
+      workdir: o.workdir,
+      user: o.user,
+      tty: o.tty,
+      readOnly: o.readOnly,
+      network: o.network as 'none' | 'host',
+      hostname: o.hostname,
+      seccomp: o.privileged ? 'unconfined' : sec.seccomp,
+      pullPolicy: o.pull,
+      pull: o.pullOptions,
+      onEvent: o.onEvent,
+      editBundle: (b) => {
+        applyCaps(b.spec, caps);
+        if (o.privileged) applyPrivileged(b.spec);
+        if (sec.noNewPrivileges !== undefined) b.spec.process!.noNewPrivileges = sec.noNewPrivileges;
+        if (resources) b.spec.linux!.resources = { ...(b.spec.linux!.resources ?? {}), ...resources };
+        if (hostsExtra) b.files.hosts += hostsExtra;
+        if (o.dns.length) b.files['resolv.conf'] = resolvWithDns(b.files['resolv.conf'], o.dns);
+        imageStopSignal = b.config.config?.StopSignal;
+        mountVolumes(o, b, madeVolumes);
+        const labels = labelsOf(o.labels);
+        b.spec.annotations = { ...(b.spec.annotations ?? {}), ...labels, 'io.tsrun.front.name': name };
+        rec = {
+          id,
+          name,
+          image: o.image,
+          imageId: b.image.id,
+          command: b.spec.process!.args ?? [],
+          created: new Date().toISOString(),
+          stateRoot: path.resolve(o.root),
+          rm: o.rm,
+          tty: o.tty,
+          interactive: o.interactive,
+          logged: !o.attach,
+          stopSignal: stopSignal ?? imageStopSignal ?? 'SIGTERM',
+          stopTimeout: o.stopTimeout ?? 10,
+          volumes: madeVolumes,
+          labels,
+          ports: [],
+          network: o.network,
+        };
+      },
+    });
+  } catch (err) {
+    releaseName(o.imageRoot, name, id);
+    const store = new VolumeStore(o.imageRoot);
+    for (const v of madeVolumes) {
+      if (!v.anonymous) continue; // a named volume made here stays, as Docker leaves it
+      try {
+        store.remove(v.name);
+      } catch {
+        /* not made after all */
+      }
+    }
+    throw err;
+  }
+  const p = prepared;
+  const r = rec!;
+  writeFront(o.imageRoot, r);
+  prepared.closeNetns();
+  const base = cliBase(o);
+  const create = [...base, 'container', '__create', '--bundle', p.dir, '--pid-file', path.join(p.dir, 'init.pid')];
+  if (o.tty) create.push('--tty', '--console-socket', 'console.sock');
+  create.push(id);
+  let monitor: MonitorHandle;
+  try {
+    monitor = startMonitor({
+      dir: p.dir,
+      create,
+      ...(o.attach ? {} : { log: { file: logFileOf(p.dir, id), maxSize: logOpts.maxSize, maxFiles: logOpts.maxFiles } }),
+      tty: o.tty,
+      interactive: o.interactive,
+      ...(o.rm ? { cleanup: [...base, 'container', 'rm', '--volumes', id] } : {}),
+    });
+  } catch (err) {
+    await removeFront(o, r, { force: true, volumes: true }).catch(() => {});
+    throw err;
+  }
+  // A failed create step removed the container itself (see createStep).
+  const pid = await monitor.created;
+  return { rec: r, monitor, pid };
+}
+
+/** The monitor's create step (`container __create`): create with fds 3-5 as the container's stdio. */
+export async function createStep(o: FrontRoots & { id: string; bundle: string; pidFile: string; consoleSocket?: string; tty: boolean }): Promise<void> {
+  try {
+    const c = await createContainer({
+      id: o.id,
+      bundle: o.bundle,
+      root: o.root,
+      mode: 'create',
+      pidFile: o.pidFile,
+      consoleSocket: o.consoleSocket,
+      logger: o.logger,
+      systemdCgroup: o.systemdCgroup,
+      ...(o.tty ? {} : { stdio: [3, 4, 5] as const }),
+      claimed: true,
+    });
+    c.notify?.close();
+  } catch (err) {
+    const rec = readFront(o.imageRoot, o.id);
+    if (rec) await removeFront(o, rec, { force: true, volumes: true }).catch((e: Error) => o.logger.warn(`cleanup after a failed create: ${e.message}`));
+    throw err;
+  }
+}
+
+/** Starts a created container; records when. */
+export async function startFront(o: FrontRoots, rec: FrontRecord): Promise<void> {
+  await startContainer({ root: o.root, id: rec.id, logger: o.logger });
+  const now = readFront(o.imageRoot, rec.id);
+  if (now) writeFront(o.imageRoot, { ...now, startedAt: new Date().toISOString() });
+}
+
+export type FrontStatus = 'created' | 'running' | 'paused' | 'exited' | 'dead';
+
+export interface FrontState {
+  status: FrontStatus;
+  pid: number;
+  exit?: ExitRecord;
+}
+
+export async function frontState(o: FrontRoots, rec: FrontRecord): Promise<FrontState> {
+  const exit = readExit(o.imageRoot, rec.id);
+  try {
+    const s = await containerState({ root: o.root, id: rec.id });
+    if (s.status === 'stopped') return { status: exit ? 'exited' : 'dead', pid: 0, ...(exit ? { exit } : {}) };
+    if (s.status === 'creating') return { status: 'created', pid: 0 };
+    return { status: s.status, pid: s.pid };
+  } catch (err) {
+    if (err instanceof NotFoundError) return { status: exit ? 'exited' : 'dead', pid: 0, ...(exit ? { exit } : {}) };
+    throw err;
+  }
+}
+
+/** Waits until the container's exit is recorded (or it is gone); returns its status. */
+export async function waitFront(o: FrontRoots, rec: FrontRecord, signal?: AbortSignal): Promise<number> {
+  for (;;) {
+    signal?.throwIfAborted();
+    const exit = readExit(o.imageRoot, rec.id);
+    if (exit) return exit.status;
+    const st = await frontState(o, rec).catch(() => undefined);
+    if (!st || st.status === 'dead') {
+      // The monitor records the exit right after it reaps the init: give it that moment.
+      const mon = monitorPid(o.imageRoot, rec.id);
+      if (mon) {
+        await waitPidExit(mon);
+        continue;
+      }
+      const last = readExit(o.imageRoot, rec.id);
+      if (last) return last.status;
+      if (!readFront(o.imageRoot, rec.id)) throw new NotFoundError(`No such container: ${rec.id}`);
+      return -1;
+    }
+    if (st.status === 'created') {
+      await new Promise((r) => setTimeout(r, 100));
+      continue;
+    }
+    await waitPidExit(st.pid);
+    const mon = monitorPid(o.imageRoot, rec.id);
+    if (mon && !readExit(o.imageRoot, rec.id)) await Promise.race([waitPidExit(mon), pollFor(() => !!readExit(o.imageRoot, rec.id))]);
+  }
+}
+
+async function pollFor(cond: () => boolean): Promise<void> {
+  while (!cond()) await new Promise((r) => setTimeout(r, 25));
+}
+
+/** docker kill: a signal to the init. */
+export async function killFront(o: FrontRoots, rec: FrontRecord, signal: string): Promise<void> {
+  const st = await frontState(o, rec);
+  if (st.status !== 'running' && st.status !== 'paused') throw new InvalidStateError(`cannot kill container: ${rec.id}: container ${rec.id} is not running`);
+  await killContainer({ root: o.root, id: rec.id, signal: parseSignal(signal) });
+}
+
+/**
+ * docker stop: the stop signal, then SIGKILL when the grace period is over; resolves once the
+ * monitor has recorded the exit (and, for --rm, removed the container).
+ */
+export async function stopFront(o: FrontRoots, rec: FrontRecord, opt: { signal?: string; timeout?: number } = {}): Promise<void> {
+  const st = await frontState(o, rec);
+  if (st.status === 'created') {
+    // Never started: Docker leaves it as it is; the exec fifo's init is ended by rm.
+    return;
+  }
+  if (st.status !== 'running' && st.status !== 'paused') return;
+  const sig = parseSignal(opt.signal ?? rec.stopSignal);
+  const timeoutMs = (opt.timeout ?? rec.stopTimeout) * 1000;
+  try {
+    await killContainer({ root: o.root, id: rec.id, signal: sig });
+  } catch (err) {
+    if (!(err instanceof InvalidStateError)) throw err;
+  }
+  const gone = waitPidExit(st.pid).then(() => true);
+  const late = timeoutMs < 0 ? new Promise<boolean>(() => {}) : new Promise<boolean>((r) => setTimeout(() => r(false), timeoutMs).unref());
+  if (!(await Promise.race([gone, late]))) {
+    try {
+      await killContainer({ root: o.root, id: rec.id, signal: 9, all: true });
+    } catch (err) {
+      if (!(err instanceof InvalidStateError)) throw err;
+    }
+    await gone;
+  }
+  const mon = monitorPid(o.imageRoot, rec.id);
+  if (mon) await waitPidExit(mon);
+}
+
+/** docker rm: a running container only with force; anonymous volumes with `volumes`. */
+export async function removeFront(o: FrontRoots, rec: FrontRecord, opt: { force?: boolean; volumes?: boolean }): Promise<void> {
+  const st = await frontState(o, rec).catch(() => ({ status: 'dead' as const, pid: 0 }));
+  if ((st.status === 'running' || st.status === 'paused') && !opt.force) {
+    throw new InvalidStateError(`cannot remove container "/${rec.name}": container is running: stop the container before removing or force remove`);
+  }
+  const live = st.status === 'running' || st.status === 'paused';
+  // Killing a live container ends its monitor too: wait for it to record the exit. (Not for a
+  // stopped one: the monitor may be the caller, removing its container for --rm.)
+  const mon = live ? monitorPid(o.imageRoot, rec.id) : undefined;
+  try {
+    await deleteContainer({ root: o.root, id: rec.id, force: true, logger: o.logger });
+  } catch (err) {
+    if (!(err instanceof NotFoundError)) throw err;
+    // No runtime state (lost with a tmpfs root, or never made): the bundle is removed here.
+    const dir = containerDirOf(o.imageRoot, rec.id);
+    if (existsSync(dir)) removeContainerDir(dir);
+  }
+  // The monitor saw its init die; it ends once it has recorded that (its cleanup finds nothing).
+  if (mon) await waitPidExit(mon);
+  releaseFront(o, rec, opt.volumes === true);
+}
+
+/** docker container prune: every stopped container. */
+export async function pruneFront(o: FrontRoots): Promise<string[]> {
+  const out: string[] = [];
+  for (const rec of listFront(o.imageRoot, o.root)) {
+    const st = await frontState(o, rec).catch(() => undefined);
+    if (!st || st.status === 'running' || st.status === 'paused') continue;
+    if (st.status === 'created' && monitorPid(o.imageRoot, rec.id)) continue;
+    await removeFront(o, rec, { force: true, volumes: false });
+    out.push(rec.id);
+  }
+  return out;
+}
+
+/** Volume names in use by any container of any state root of this image root. */
+export function volumesInUse(imageRoot: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  let ids: string[];
+  try {
+    ids = readdirSync(path.join(path.resolve(imageRoot), 'containers'));
+  } catch {
+    return out;
+  }
+  for (const id of ids) {
+    const r = readFront(imageRoot, id);
+    for (const v of r?.volumes ?? []) out.set(v.name, [...(out.get(v.name) ?? []), id]);
+  }
+  return out;
+}
+
+export { resolveContainer, listFront, readFront, readExit, logFileOf };
+
+/** What `container inspect` shows: Docker's main fields, from the records. */
+export async function inspectFront(o: FrontRoots, rec: FrontRecord): Promise<Record<string, unknown>> {
+  const st = await frontState(o, rec);
+  const dir = containerDirOf(o.imageRoot, rec.id);
+  let config: {
+    process?: { env?: string[]; cwd?: string; terminal?: boolean };
+    hostname?: string;
+    mounts?: { destination: string; source?: string; type?: string; options?: string[] }[];
+  } = {};
+  try {
+    config = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8'));
+  } catch {
+    /* removed meanwhile */
+  }
+  return {
+    Id: rec.id,
+    Created: rec.created,
+    Path: rec.command[0] ?? '',
+    Args: rec.command.slice(1),
+    State: {
+      Status: st.status,
+      Running: st.status === 'running',
+      Paused: st.status === 'paused',
+      Dead: st.status === 'dead',
+      Pid: st.pid,
+      ExitCode: st.exit?.exitCode ?? 0,
+      StartedAt: rec.startedAt ?? '0001-01-01T00:00:00Z',
+      FinishedAt: st.exit?.finishedAt ?? '0001-01-01T00:00:00Z',
+    },
+    Image: rec.imageId,
+    Name: `/${rec.name}`,
+    LogPath: rec.logged ? logFileOf(dir, rec.id) : '',
+    Mounts: rec.volumes.map((v) => ({ Type: 'volume', Name: v.name, Destination: v.destination, Driver: 'local' })),
+    Config: {
+      Hostname: config.hostname ?? '',
+      Env: config.process?.env ?? [],
+      Cmd: rec.command,
+      Image: rec.image,
+      WorkingDir: config.process?.cwd ?? '/',
+      Tty: rec.tty,
+      OpenStdin: rec.interactive,
+      Labels: rec.labels,
+      StopSignal: rec.stopSignal,
+      StopTimeout: rec.stopTimeout,
+    },
+    HostConfig: { AutoRemove: rec.rm, NetworkMode: rec.network },
+  };
+}
