@@ -274,8 +274,14 @@ class Conversation {
 export async function runHandshake(child: ChildHandle, o: HandshakeOptions): Promise<void> {
   const c = new Conversation(child, o);
   const bound = o.stepTimeoutMs ?? setupStepBound(o.spec);
-  const timedOut = () =>
-    o.describeTimeout?.(bound) ?? new TsrunError('TSRUN_CHILD_SETUP', `container init ${child.pid} did not answer within ${bound / 1000} s of set-up: killed`);
+  const timedOut = () => {
+    const plain = new TsrunError('TSRUN_CHILD_SETUP', `container init ${child.pid} did not answer within ${bound / 1000} s of set-up: killed`);
+    try {
+      return o.describeTimeout?.(bound) ?? plain;
+    } catch {
+      return plain; // the better words could not be found: the plain ones still end the wait
+    }
+  };
   try {
     for (;;) {
       await readable(child.syncFd, bound, timedOut);
