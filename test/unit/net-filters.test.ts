@@ -1,9 +1,9 @@
 // Docker's network filters (src/net/filters.ts).
 import test from 'ava';
-import { matchesFilters, parseFilters, untilTime } from '../../src/net/filters.js';
+import { matchesFilters, parseFilters, untilTime, type FilterableNetwork } from '../../src/net/filters.js';
 
 const now = Date.parse('2026-01-02T12:00:00Z');
-const nets = [
+const nets: FilterableNetwork[] = [
   { name: 'bridge', id: 'aaa111', driver: 'bridge', created: '2026-01-01T00:00:00Z', labels: {}, containers: [1], builtin: true },
   { name: 'web-net', id: 'bbb222', driver: 'bridge', created: '2026-01-02T11:00:00Z', labels: { team: 'a', env: 'prod' }, containers: [], builtin: false },
   { name: 'db-net', id: 'ccc333', driver: 'bridge', created: '2026-01-02T11:59:00Z', labels: { team: 'b' }, containers: [1], builtin: false },
