@@ -359,30 +359,39 @@ netTest.serial('tsrun network create/ls/inspect/rm: Docker shapes and errors', a
   );
 });
 
-netTest.serial('tsrun killed in the middle of a connect: what it recorded before each step lets disconnect release it all', async (t) => {
-  const imageRoot = newImageRoot(t);
-  const plugins = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrun-plugins-'));
-  t.teardown(() => fs.rmSync(plugins, { recursive: true, force: true }));
-  for (const p of ['bridge', 'host-local', 'portmap']) fs.symlinkSync(`/usr/lib/cni/${p}`, path.join(plugins, p));
-  // The last plugin of the list kills the process running connect (its parent), as a SIGKILL of
-  // tsrun would: bridge and portmap have made their veth, lease, masquerade and DNAT rules.
-  fs.writeFileSync(path.join(plugins, 'firewall'), '#!/bin/sh\ncat >/dev/null\nkill -KILL $PPID\n', { mode: 0o755 });
-  const id = `tsrun-net-x-${process.pid}`;
-  const code = `import { connectContainer, parsePublish } from ${JSON.stringify(path.resolve('src/net/network.ts'))};
+for (const killer of ['firewall', 'bridge']) {
+  netTest.serial(`tsrun killed in the middle of a connect (in ${killer} ADD): what it recorded before each step lets disconnect release it all`, async (t) => {
+    const imageRoot = newImageRoot(t);
+    const plugins = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrun-plugins-'));
+    t.teardown(() => fs.rmSync(plugins, { recursive: true, force: true }));
+    for (const p of ['bridge', 'host-local', 'portmap', 'firewall']) if (p !== killer) fs.symlinkSync(`/usr/lib/cni/${p}`, path.join(plugins, p));
+    // The plugin kills the process running connect (its parent), as a SIGKILL of tsrun would. In
+    // firewall's ADD (the last), bridge and portmap have made their veth, lease, masquerade and DNAT
+    // rules; in bridge's (the first), nothing but the record and the pinned namespace exists yet.
+    fs.writeFileSync(path.join(plugins, killer), '#!/bin/sh\ncat >/dev/null\nkill -KILL $PPID\n', { mode: 0o755 });
+    const id = `tsrun-net-x${killer[0]}-${process.pid}`;
+    const code = `import { connectContainer, parsePublish } from ${JSON.stringify(path.resolve('src/net/network.ts'))};
 await connectContainer({ id: ${JSON.stringify(id)}, imageRoot: ${JSON.stringify(imageRoot)}, pluginDirs: [${JSON.stringify(plugins)}], ports: parsePublish('127.0.0.1:18083:80') });`;
-  const child = await run(process.execPath, ['--import=tsx', '--input-type=module', '-e', code]).then(
-    () => 'exited',
-    (e: { signal?: string }) => e.signal,
-  );
-  t.is(child, 'SIGKILL');
-  const att = getAttachment(id, { imageRoot });
-  t.truthy(att, 'the attachment was recorded');
-  t.regex(execFileSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8' }), /18083/, 'portmap had added its rule');
-  t.true(leftovers(imageRoot, id, att!.ips[0]).length >= 4, 'veth, lease, rules and the pinned namespace were there');
-  await disconnectContainer(id, { imageRoot });
-  t.deepEqual(leftovers(imageRoot, id, att!.ips[0]), []);
-  t.notRegex(execFileSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8' }), /18083/);
-});
+    const child = await run(process.execPath, ['--import=tsx', '--input-type=module', '-e', code]).then(
+      () => 'exited',
+      (e: { signal?: string }) => e.signal,
+    );
+    t.is(child, 'SIGKILL');
+    const att = getAttachment(id, { imageRoot });
+    t.truthy(att, 'the attachment was recorded');
+    const ip = att!.ips[0] ?? '10.66.0.2';
+    if (killer === 'firewall') {
+      t.regex(execFileSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8' }), /18083/, 'portmap had added its rule');
+      t.true(leftovers(imageRoot, id, ip).length >= 4, 'veth, lease, rules and the pinned namespace were there');
+    } else {
+      t.deepEqual(att!.ips, [], 'no result was recorded');
+      t.deepEqual(leftovers(imageRoot, id, ip), ['netns pin', 'netns mount', 'attachment record']);
+    }
+    await disconnectContainer(id, { imageRoot });
+    t.deepEqual(leftovers(imageRoot, id, ip), []);
+    t.notRegex(execFileSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8' }), /18083/);
+  });
+}
 
 netTest.serial('outbound NAT: a container on the default network reaches a server beyond the host, which sees the host address', async (t) => {
   const imageRoot = newImageRoot(t);
