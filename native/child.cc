@@ -903,6 +903,7 @@ void bindMount(uint32_t op, const uint32_t* a) {
 }
 
 char g_mountData[8192];
+uint32_t g_skipOps;  // ops after the current one that runPlan skips (MOUNT_FALLBACK)
 
 // OP_MOUNT. MOUNT_TMPFS_MODE: a tmpfs on a mount point that existed takes its mode (runc
 // mountToRootfs prepends "mode=%04o" to the data; a mode= in the data still wins). MOUNT_KEEP_LOCKED:
@@ -935,8 +936,15 @@ void mountOp(uint32_t op, const uint32_t* a) {
     }
   }
   unsigned long flags = a[4];
-  if (sys(SYS_mount, (long)str(a[1]), (long)target, (long)str(a[3]), (long)flags, (long)data) == 0) return;
+  if (sys(SYS_mount, (long)str(a[1]), (long)target, (long)str(a[3]), (long)flags, (long)data) == 0) {
+    if (how & MOUNT_FALLBACK) g_skipOps = how >> MOUNT_FALLBACK_SHIFT;
+    return;
+  }
   int e = errno;
+  // runc mountCgroupV2: a cgroup2 mount refused with EPERM or EBUSY (the host's /sys, bound in a
+  // user namespace without a network namespace of its own, has the same cgroup2 superblock on
+  // /sys/fs/cgroup already) falls back to a bind of the container's cgroup: the next ops.
+  if ((how & MOUNT_FALLBACK) && (e == EPERM || e == EBUSY)) return;
   if (e == EINVAL && (how & MOUNT_WALK_UP) && slot < 0 && target) {
     // runc HEAD rootfsParentMountPropagation: EINVAL is "not a mount point", so the directory
     // above is tried, up to "/".
@@ -1417,7 +1425,11 @@ void runPlan(const Plan& plan) {
   // restore every default and unblock what spawn() blocked around the clone.
   resetSignals();
   sys(SYS_umask, 0);
-  for (uint32_t i = 0; i < plan.nops; i++) runOp(i, plan.ops + (size_t)i * OP_WORDS);
+  for (uint32_t i = 0; i < plan.nops; i++) {
+    runOp(i, plan.ops + (size_t)i * OP_WORDS);
+    i += g_skipOps;  // a MOUNT_FALLBACK mount that worked skips its fallback ops
+    g_skipOps = 0;
+  }
   // A plan ends with EXECVE; falling off the end is a compiler bug.
   fail(plan.nops, ENOEXEC);
 }

@@ -91,6 +91,10 @@ enum ChdirMode : uint32_t {
 constexpr uint32_t MOUNT_KEEP_LOCKED = 1;  // a bind remount refused (EPERM): retry with the source's locked flags
 constexpr uint32_t MOUNT_TMPFS_MODE = 2;   // a tmpfs on an existing mount point takes its mode (runc)
 constexpr uint32_t MOUNT_WALK_UP = 4;      // a propagation change on a path: EINVAL (no mount point) tries its parent
+// The next (how >> MOUNT_FALLBACK_SHIFT) ops are this mount's fallback: skipped when it works, run
+// when it fails with EPERM or EBUSY (runc's cgroup2 bind fallback).
+constexpr uint32_t MOUNT_FALLBACK = 8;
+constexpr uint32_t MOUNT_FALLBACK_SHIFT = 16;
 // With MOUNT_KEEP_LOCKED, the MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC bits the options cleared
 // ("rw", "suid", "dev", "exec") sit at this shift: clearing a locked one stays an error.
 constexpr uint32_t MOUNT_CLEARED_SHIFT = 8;

@@ -63,7 +63,7 @@ export const Op = {
 export const ChdirMode = { STRICT: 0, FIRST: 1, RETRY: 2 } as const;
 
 /** OP_MOUNT `how` bits (native/plan.h): retry a bind remount with locked flags; tmpfs takes the mount point's mode. */
-export const MountHow = { KEEP_LOCKED: 1, TMPFS_MODE: 2, WALK_UP: 4, CLEARED_SHIFT: 8 } as const;
+export const MountHow = { KEEP_LOCKED: 1, TMPFS_MODE: 2, WALK_UP: 4, FALLBACK: 8, CLEARED_SHIFT: 8, FALLBACK_SHIFT: 16 } as const;
 
 /** OP_IDMAP_MOUNT flags (native/plan.h). */
 export const Idmap = { TREE_RECURSIVE: 1, RECURSIVE: 2 } as const;

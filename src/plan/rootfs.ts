@@ -5,7 +5,7 @@
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { InvalidSpecError } from '../errors.js';
-import { MS, parseMountOptions } from '../spec/mount-options.js';
+import { MS, parseMountOptions, type ParsedMountOptions } from '../spec/mount-options.js';
 import type { LinuxDevice, Mount, Spec } from '../spec/types.js';
 import { MountHow, Op, NONE, Resolve, Sync } from './opcodes.js';
 import type { PlanBuilder } from './plan-builder.js';
@@ -196,32 +196,9 @@ function emitMount(b: PlanBuilder, m: Mount, ctx: RootfsContext, later: readonly
       b.op(`create mount point ${m.destination}`, Op.RESOLVE, TARGET_SLOT, ROOT_SLOT, b.str(dest), statKind(source));
       emitIdmapAttach(b, idmap, TARGET_SLOT);
     } else {
-      // runc mountToRootfs: the source is resolved when its mount is made, in list order, so a
-      // source below an earlier mount works; the mount point takes the source's kind. A user-
-      // namespaced root that cannot reach it asks the parent (SYNC_MOUNT_SOURCE, runc HEAD's
-      // procMountPlease).
-      const flagsNow = MS.BIND | (bindRec ? MS.REC : 0);
-      const op = b.op(
-        `bind ${source} on ${m.destination}`,
-        Op.BIND,
-        b.str(source),
-        ROOT_SLOT,
-        b.str(dest),
-        flagsNow,
-        TARGET_SLOT,
-        ctx.hostSources ? Sync.MOUNT_SOURCE : NONE,
-      );
-      b.meta[op] = { mountSource: source };
+      emitBind(b, source, m, ctx, bindRec);
     }
-    const extra = flags & ~(MS.SHARED | MS.SLAVE | MS.PRIVATE | MS.UNBINDABLE);
-    // runc HEAD: a remount applies the options when any flag is set or cleared ("rw", "dev",
-    // "suid", "exec", atime ones); one refused for flags locked on the source gets them again.
-    const cleared = opts.clearFlags & (MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC);
-    if (extra || opts.clearFlags) {
-      b.op(`reopen ${m.destination}`, Op.RESOLVE, TARGET_SLOT, ROOT_SLOT, b.str(dest), Resolve.EXISTING);
-      const how = MountHow.KEEP_LOCKED | (cleared << MountHow.CLEARED_SHIFT);
-      b.op(`remount ${m.destination} with ${(m.options ?? []).join(',')}`, Op.MOUNT, NONE, NONE, NONE, MS.BIND | MS.REMOUNT | extra, NONE, TARGET_SLOT, how);
-    }
+    emitBindRemount(b, m, opts, flags);
   } else {
     const special = type === 'proc' || type === 'sysfs';
     // runc mountPropagate: a read-only /dev, and here any read-only mount with mounts below it, is
@@ -229,6 +206,11 @@ function emitMount(b: PlanBuilder, m: Mount, ctx: RootfsContext, later: readonly
     const deferRo = (flags & MS.RDONLY) !== 0 && (path.posix.normalize(m.destination) === '/dev' || later.some((l) => isBelow(l.destination, m.destination)));
     const mountFlags = deferRo ? flags & ~MS.RDONLY : flags;
     b.op(`create mount point ${m.destination}`, Op.RESOLVE, TARGET_SLOT, ROOT_SLOT, b.str(dest), Resolve.MKDIR | (special ? Resolve.NOFOLLOW : 0));
+    // runc mountCgroupV2: a fresh cgroup2 refused with EPERM or EBUSY falls back to a bind of the
+    // container's cgroup (the next ops, skipped when the mount works).
+    const cgroupFallback = type === 'cgroup2' && ctx.cgroupDir !== undefined;
+    const fallbackOps = cgroupFallback ? 1 + bindRemountOps(opts, flags) : 0;
+    const how = (type === 'tmpfs' ? MountHow.TMPFS_MODE : 0) | (cgroupFallback ? MountHow.FALLBACK | (fallbackOps << MountHow.FALLBACK_SHIFT) : 0);
     const op = b.op(
       `mount ${type} on ${m.destination}`,
       Op.MOUNT,
@@ -238,10 +220,16 @@ function emitMount(b: PlanBuilder, m: Mount, ctx: RootfsContext, later: readonly
       mountFlags,
       opts.data ? b.str(opts.data) : NONE,
       TARGET_SLOT,
-      type === 'tmpfs' ? MountHow.TMPFS_MODE : 0,
+      how,
     );
     if (special) b.meta[op - 1] = { fstype: type };
-    if (deferRo) ret = { destination: m.destination, flags: mountFlags & ~(MS.SHARED | MS.SLAVE | MS.PRIVATE | MS.UNBINDABLE) };
+    if (cgroupFallback) {
+      const before = b.length;
+      emitBind(b, ctx.cgroupDir!, m, ctx, true);
+      emitBindRemount(b, m, opts, flags);
+      if (b.length - before !== fallbackOps) throw new Error(`cgroup2 fallback: ${b.length - before} ops, ${fallbackOps} announced`);
+    }
+    if (deferRo) ret = { destination: m.destination, flags: mountFlags & ~PROPAGATION_FLAGS };
   }
 
   if (opts.propagation.length || opts.recAttrSet || opts.recAttrClr) {
@@ -253,6 +241,46 @@ function emitMount(b: PlanBuilder, m: Mount, ctx: RootfsContext, later: readonly
   }
   return ret;
 }
+
+/**
+ * A bind, its source resolved when the mount is made (runc mountToRootfs: in list order, so a
+ * source below an earlier mount works; the mount point takes the source's kind). A user-namespaced
+ * root that cannot reach the source asks the parent (SYNC_MOUNT_SOURCE, runc HEAD's procMountPlease).
+ */
+function emitBind(b: PlanBuilder, source: string, m: Mount, ctx: RootfsContext, rec: boolean): void {
+  const op = b.op(
+    `bind ${source} on ${m.destination}`,
+    Op.BIND,
+    b.str(source),
+    ROOT_SLOT,
+    b.str(rel(m.destination)),
+    MS.BIND | (rec ? MS.REC : 0),
+    TARGET_SLOT,
+    ctx.hostSources ? Sync.MOUNT_SOURCE : NONE,
+  );
+  b.meta[op] = { mountSource: source };
+}
+
+/** How many ops emitBindRemount makes. */
+function bindRemountOps(opts: ParsedMountOptions, flags: number): number {
+  return flags & ~PROPAGATION_FLAGS || opts.clearFlags ? 2 : 0;
+}
+
+/**
+ * runc HEAD: a bind is remounted to apply its options when any flag is set or cleared ("rw",
+ * "dev", "suid", "exec", atime ones); a remount refused for flags locked on the source gets them
+ * again (MOUNT_KEEP_LOCKED), unless the options clear one of those.
+ */
+function emitBindRemount(b: PlanBuilder, m: Mount, opts: ParsedMountOptions, flags: number): void {
+  if (!bindRemountOps(opts, flags)) return;
+  const cleared = opts.clearFlags & (MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC);
+  b.op(`reopen ${m.destination}`, Op.RESOLVE, TARGET_SLOT, ROOT_SLOT, b.str(rel(m.destination)), Resolve.EXISTING);
+  const how = MountHow.KEEP_LOCKED | (cleared << MountHow.CLEARED_SHIFT);
+  const set = flags & ~PROPAGATION_FLAGS;
+  b.op(`remount ${m.destination} with ${(m.options ?? []).join(',')}`, Op.MOUNT, NONE, NONE, NONE, MS.BIND | MS.REMOUNT | set, NONE, TARGET_SLOT, how);
+}
+
+const PROPAGATION_FLAGS = MS.SHARED | MS.SLAVE | MS.PRIVATE | MS.UNBINDABLE;
 
 /** The mount point an idmapped source needs (its tree is cloned before any namespace). */
 function statKind(source: string): number {

@@ -7,6 +7,7 @@ import type { ExecutionContext } from 'ava';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { unifiedMount } from '../../src/cgroups/v2.js';
 import type { Spec } from '../../src/spec/types.js';
 import { makeBundle, type Bundle, type TsrunResult } from '../helpers/bundle.js';
 import { hasRunc, runcRun, walkTree } from '../helpers/runc-parity.js';
@@ -251,4 +252,33 @@ rootTest('item 24 (runc HEAD): clearing flags ("dev", "suid", "exec") remounts t
     [],
     out,
   );
+});
+
+// ---- item 25 ----
+
+rootTest('item 25: in a user namespace without its own netns, a cgroup2 mount refused with EBUSY falls back to a bind of its cgroup (runc)', async (t) => {
+  // Where /sys/fs/cgroup is cgroup2 itself (a unified host, as in the VM), the host's /sys that such
+  // a container gets bound already holds the one cgroup2 superblock there, and mounting it again on
+  // the same place is EBUSY. tsrun runs in a mount namespace of its own with the host's cgroup v2
+  // tree bound on /sys/fs/cgroup to see that here (the host's mounts stay as they are).
+  const unified = unifiedMount();
+  if (!unified) return t.pass('no cgroup v2 hierarchy here');
+  const bind = unified === '/sys/fs/cgroup' ? '' : `mount --bind ${unified} /sys/fs/cgroup && `;
+  const prefix = ['unshare', '-m', '--propagation', 'private', 'sh', '-c', `${bind}exec "$@"`, 'tsrun'];
+  const { r, out } = await run(
+    t,
+    (s, { dir, rootfs }) => {
+      userns(s, dir, rootfs);
+      s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'network');
+      if (!s.linux!.namespaces.some((n) => n.type === 'cgroup')) s.linux!.namespaces.push({ type: 'cgroup' });
+      s.process!.args = [
+        'sh',
+        '-c',
+        `awk '$5 == "/sys/fs/cgroup" {print $4, $9}' /proc/self/mountinfo | tail -n 1; grep -qx 1 /sys/fs/cgroup/cgroup.procs && echo own-cgroup`,
+      ];
+    },
+    prefix,
+  );
+  t.is(r.code, 0, r.stderr);
+  t.is(out, '/ cgroup2\nown-cgroup\n');
 });
