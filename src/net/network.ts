@@ -48,7 +48,19 @@ import { addNetworkList, checkNetworkList, delNetworkList, CNI_VERSION, type Cni
 import { CniPluginError, NetworkError, NetworkNotFoundError } from './errors.js';
 import { matchesFilters, parseFilters } from './filters.js';
 import { renderHosts, type HostEntry } from './hosts.js';
-import { checkGateway, firstHost, formatIPv4, formatSubnet, nextFreeSubnet, overlaps, parseSubnet, routesFromProcNetRoute, type Subnet } from './ipv4.js';
+import {
+  checkGateway,
+  contains,
+  firstHost,
+  formatIPv4,
+  formatSubnet,
+  nextFreeSubnet,
+  overlaps,
+  parseIPv4,
+  parseSubnet,
+  routesFromProcNetRoute,
+  type Subnet,
+} from './ipv4.js';
 import { isNetnsFile, pinNetns, unpinNetns } from './netns.js';
 import { assignHostPorts, type PortMapping } from './ports.js';
 import { DEFAULT_NETWORK, NetworkStore, type AttachedNetwork, type AttachmentRecord, type NetworkRecord, type PublishedPort } from './store.js';
@@ -333,7 +345,7 @@ export interface ConnectOptions extends StoreOptions {
   /** An existing network namespace the caller keeps alive until disconnect; omitted: tsrun makes and pins one. */
   netnsPath?: string;
   /** Networks to join, in order (eth0, eth1, …); default the `bridge` network. */
-  networks?: { name: string; aliases?: string[] }[];
+  networks?: { name: string; aliases?: string[]; ip?: string }[];
   /** Published ports (parsePublish, publishAll); all go through the first network. */
   ports?: PortMapping[];
   /** --add-host entries (parseAddHost). */
@@ -486,6 +498,15 @@ export async function connectContainer(o: ConnectOptions): Promise<Attachment> {
   const rec = await store.locked(async () => {
     if (store.readAttachment(o.id)) throw new ExistsError(`container ${o.id} is already connected to its networks`);
     const nets = wanted.map((w) => findNetwork(store, w.name));
+    nets.forEach((n, i) => {
+      const ip = wanted[i].ip;
+      if (ip === undefined) return;
+      // Docker: "user specified IP address is supported on user defined networks only".
+      if (n.name === DEFAULT_NETWORK) throw new InvalidArgumentError(`--ip ${ip}: an address can be chosen on user-defined networks only`);
+      const want = parseIPv4(ip);
+      const sub = parseSubnet(n.subnet, 'subnet');
+      if (want === undefined || !contains(sub, want)) throw new InvalidArgumentError(`--ip ${ip}: not an address of network ${n.name} (${n.subnet})`);
+    });
     const taken = store.listAttachments().flatMap((a) => a.networks.flatMap((n) => n.ports));
     const ports = await resolvePorts(o.ports ?? [], taken);
     const names = ifNames(nets.length);
@@ -512,6 +533,7 @@ export async function connectContainer(o: ConnectOptions): Promise<Attachment> {
         networkId: n.id,
         ifName: names[i],
         aliases: [...new Set(wanted[i].aliases ?? [])],
+        ...(wanted[i].ip !== undefined ? { ip: wanted[i].ip } : {}),
         ports: i === 0 ? ports : [],
       })),
     };
@@ -548,6 +570,8 @@ function runtimeConf(rec: AttachmentRecord, on: AttachedNetwork, netns: string) 
     containerId: rec.id,
     netns,
     ifName: on.ifName,
+    // IgnoreUnknown: plugins that take no IP= argument must not refuse it (CONVENTIONS.md, CNI_ARGS).
+    ...(on.ip ? { args: [['IgnoreUnknown', '1'] as [string, string], ['IP', on.ip] as [string, string]] } : {}),
     capabilityArgs: { portMappings: on.ports.map((p) => ({ hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol, hostIP: p.hostIp })) },
   };
 }

@@ -48,6 +48,8 @@ export interface AttachedNetwork {
   networkId: string;
   ifName: string;
   aliases: string[];
+  /** The address asked for (--ip), given to host-local through CNI_ARGS IP=. */
+  ip?: string;
   /** The CNI result so far (updated after every plugin's ADD); absent until the first plugin answered. */
   result?: CniResult;
   /** Ports published through this network (the first network carries all of them). */

@@ -340,7 +340,18 @@ netTest.serial('tsrun network create/ls/inspect/rm: Docker shapes and errors', a
   const inUse = await ts('rm', 'n1');
   t.is(inUse.code, 1);
   t.regex(inUse.stderr, /has active endpoints/);
+  // --ip: an address of the user's choosing on a user network, refused elsewhere.
+  const fixed = await connectContainer({ id: `${id}-ip`, imageRoot, networks: [{ name: 'n1', ip: '10.124.0.77' }] });
+  t.deepEqual(fixed.ips, ['10.124.0.77']);
+  await t.throwsAsync(connectContainer({ id: `${id}-ip2`, imageRoot, networks: [{ name: 'n1', ip: '10.125.0.5' }] }), {
+    message: '--ip 10.125.0.5: not an address of network n1 (10.124.0.0/24)',
+  });
+  await t.throwsAsync(connectContainer({ id: `${id}-ip3`, imageRoot, networks: [{ name: 'bridge', ip: '10.66.0.9' }] }), {
+    message: /on user-defined networks only/,
+  });
+  await disconnectContainer(`${id}-ip`, { imageRoot });
   await disconnectContainer(id, { imageRoot });
+  t.deepEqual([...leftovers(imageRoot, `${id}-ip`, '10.124.0.77'), ...leftovers(imageRoot, id, '10.124.0.1')], []);
   const rm = await ts('rm', 'n1', 'nope');
   t.is(rm.code, 1);
   t.is(rm.stdout, 'n1\n');
