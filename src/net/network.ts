@@ -18,6 +18,8 @@
 // - `networks` defaults to [{ name: 'bridge' }], the default network (made on first use: bridge
 //   tsrun0, 10.66.0.0/16 or the next free /16, outbound NAT). 'none', 'host' and 'container:ID' are
 //   not networks to connect: parseNetworkMode() tells the front what to do with them.
+// - Per network: `aliases` (--network-alias, resolvable by the others on that network) and `ip`
+//   (--ip, on a user network only).
 // - What is added is recorded before it is added (store.ts), so disconnectContainer finishes the
 //   job after the container, or tsrun itself, was killed; run it from `rm`, `container prune` and
 //   after a failed create. `owner` is a path that exists as long as the container does (its state
@@ -344,7 +346,7 @@ export interface ConnectOptions extends StoreOptions {
   hostname?: string;
   /** An existing network namespace the caller keeps alive until disconnect; omitted: tsrun makes and pins one. */
   netnsPath?: string;
-  /** Networks to join, in order (eth0, eth1, …); default the `bridge` network. */
+  /** Networks to join, in order (eth0, eth1, …); default the `bridge` network. `ip`: --ip (user networks only). */
   networks?: { name: string; aliases?: string[]; ip?: string }[];
   /** Published ports (parsePublish, publishAll); all go through the first network. */
   ports?: PortMapping[];
