@@ -977,6 +977,78 @@ void mountOp(uint32_t op, const uint32_t* a) {
   if (sys(SYS_mount, (long)str(a[1]), (long)target, (long)str(a[3]), (long)flags, (long)data) < 0) fail(op, errno);
 }
 
+char g_copyBuf[1 << 16];
+
+// runc's tmpcopyup (mrunalp/fileutils CopyDirectory): what was under a tmpfs mount point is copied
+// into the new tmpfs. src is the covered directory (held from before the mount), dst the tmpfs
+// root. Directories, regular files, symlinks and device nodes (and fifos) keep their mode and owner.
+void copyTree(uint32_t op, int src, int dst, int depth) {
+  if (depth > 128) fail(op, ELOOP);
+  char buf[4096];
+  for (;;) {
+    long n = sys(SYS_getdents64, src, (long)buf, sizeof buf);
+    if (n < 0) fail(op, errno);
+    if (n == 0) return;
+    for (long off = 0; off < n;) {
+      struct Dirent {
+        uint64_t ino;
+        int64_t off;
+        unsigned short reclen;
+        unsigned char type;
+        char name[1];
+      };
+      const Dirent* d = reinterpret_cast<const Dirent*>(buf + off);
+      off += d->reclen;
+      const char* name = d->name;
+      if (name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0))) continue;
+      struct stat st;
+      if (sys(SYS_newfstatat, src, (long)name, (long)&st, AT_SYMLINK_NOFOLLOW) < 0) fail(op, errno);
+      unsigned perm = st.st_mode & 07777;
+      if (S_ISDIR(st.st_mode)) {
+        if (sys(SYS_mkdirat, dst, (long)name, perm) < 0) fail(op, errno);
+        long s2 = sys(SYS_openat, src, (long)name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        long d2 = sys(SYS_openat, dst, (long)name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (s2 < 0 || d2 < 0) fail(op, errno);
+        copyTree(op, (int)s2, (int)d2, depth + 1);
+        sys(SYS_close, s2);
+        sys(SYS_close, d2);
+      } else if (S_ISREG(st.st_mode)) {
+        long in = sys(SYS_openat, src, (long)name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (in < 0) fail(op, errno);
+        long out = sys(SYS_openat, dst, (long)name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, perm);
+        if (out < 0) fail(op, errno);
+        for (;;) {
+          long r = sys(SYS_read, in, (long)g_copyBuf, sizeof g_copyBuf);
+          if (r < 0 && errno == EINTR) continue;
+          if (r < 0) fail(op, errno);
+          if (r == 0) break;
+          for (long w = 0; w < r;) {
+            long k = sys(SYS_write, out, (long)(g_copyBuf + w), r - w);
+            if (k < 0 && errno == EINTR) continue;
+            if (k < 0) fail(op, errno);
+            w += k;
+          }
+        }
+        sys(SYS_close, in);
+        sys(SYS_close, out);
+      } else if (S_ISLNK(st.st_mode)) {
+        char link[4096];
+        long ln = sys(SYS_readlinkat, src, (long)name, (long)link, sizeof link - 1);
+        if (ln < 0) fail(op, errno);
+        link[ln] = 0;
+        if (sys(SYS_symlinkat, (long)link, dst, (long)name) < 0) fail(op, errno);
+      } else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) || S_ISFIFO(st.st_mode)) {
+        if (sys(SYS_mknodat, dst, (long)name, (long)st.st_mode, (long)st.st_rdev) < 0) fail(op, errno);
+      } else {
+        continue;  // a socket: nothing to copy
+      }
+      if (sys(SYS_fchownat, dst, (long)name, (long)st.st_uid, (long)st.st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+        fail(op, errno);
+      if (!S_ISLNK(st.st_mode) && sys(SYS_fchmodat, dst, (long)name, perm, 0) < 0) fail(op, errno);
+    }
+  }
+}
+
 void runOp(uint32_t i, const uint32_t* a) {
   char pbuf[32], pbuf2[32];
   switch (a[0]) {
@@ -1388,6 +1460,18 @@ void runOp(uint32_t i, const uint32_t* a) {
     case OP_BIND:
       bindMount(i, a);
       return;
+    case OP_COPYUP: {
+      // a[1]: the covered directory (O_PATH, held from before the mount); a[2], a[3]: root, path of
+      // the new tmpfs.
+      long src = sys(SYS_openat, slotFd(i, a[1]), (long)".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (src < 0) fail(i, errno);
+      long top = openIn(slotFd(i, a[2]), str(a[3]), O_RDONLY | O_DIRECTORY);
+      if (top < 0) fail(i, errno);
+      copyTree(i, (int)src, (int)top, 0);
+      sys(SYS_close, src);
+      sys(SYS_close, top);
+      return;
+    }
     case OP_FCHDIR:
       if (sys(SYS_fchdir, slotFd(i, a[1])) < 0) fail(i, errno);
       return;

@@ -78,6 +78,8 @@ enum Op : uint32_t {
                           // mount point (a directory or a file, as the source) is made inside the root
                           // and kept in targetSlot; the bind goes fd to fd (/proc/self/fd/N)
   OP_FCHDIR = 54,         // slot: fchdir (createContainer hooks run with the rootfs as cwd, as runc)
+  OP_COPYUP = 55,         // coveredSlot, rootSlot, relpath: copy the directory a tmpfs now covers into it
+                          // ("tmpcopyup": modes, owners, symlinks, device nodes kept, as runc)
 };
 
 // OP_CHDIR modes (runc finalizeNamespace: chdir before the user switch, again after on EACCES/EPERM)

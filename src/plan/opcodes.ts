@@ -57,6 +57,7 @@ export const Op = {
   SET_HOME: 52,
   BIND: 53,
   FCHDIR: 54,
+  COPYUP: 55,
 } as const;
 
 /** OP_CHDIR modes (native/plan.h): runc chdirs before the user switch and again after on EACCES/EPERM. */

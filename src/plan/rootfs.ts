@@ -5,7 +5,7 @@
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { InvalidSpecError } from '../errors.js';
-import { MS, parseMountOptions, type ParsedMountOptions } from '../spec/mount-options.js';
+import { EXT_COPYUP, MS, parseMountOptions, type ParsedMountOptions } from '../spec/mount-options.js';
 import type { LinuxDevice, Mount, Spec } from '../spec/types.js';
 import { MountHow, Op, NONE, Resolve, Sync } from './opcodes.js';
 import type { PlanBuilder } from './plan-builder.js';
@@ -203,7 +203,9 @@ function emitMount(b: PlanBuilder, m: Mount, ctx: RootfsContext, later: readonly
     const special = type === 'proc' || type === 'sysfs';
     // runc mountPropagate: a read-only /dev, and here any read-only mount with mounts below it, is
     // made read-write and turned read-only once they exist (emitRootfs).
-    const deferRo = (flags & MS.RDONLY) !== 0 && (path.posix.normalize(m.destination) === '/dev' || later.some((l) => isBelow(l.destination, m.destination)));
+    const copyUp = type === 'tmpfs' && (opts.extensions & EXT_COPYUP) !== 0;
+    const deferRo =
+      (flags & MS.RDONLY) !== 0 && (copyUp || path.posix.normalize(m.destination) === '/dev' || later.some((l) => isBelow(l.destination, m.destination)));
     const mountFlags = deferRo ? flags & ~MS.RDONLY : flags;
     b.op(`create mount point ${m.destination}`, Op.RESOLVE, TARGET_SLOT, ROOT_SLOT, b.str(dest), Resolve.MKDIR | (special ? Resolve.NOFOLLOW : 0));
     // runc mountCgroupV2: a fresh cgroup2 refused with EPERM or EBUSY falls back to a bind of the
@@ -223,6 +225,11 @@ function emitMount(b: PlanBuilder, m: Mount, ctx: RootfsContext, later: readonly
       how,
     );
     if (special) b.meta[op - 1] = { fstype: type };
+    // runc tmpcopyup: what the tmpfs covers is copied into it; TARGET_SLOT still holds the covered
+    // directory (it was opened before the mount).
+    if (copyUp) {
+      b.op(`copy the content under ${m.destination} into its tmpfs`, Op.COPYUP, TARGET_SLOT, ROOT_SLOT, b.str(dest));
+    }
     if (cgroupFallback) {
       const before = b.length;
       emitBind(b, ctx.cgroupDir!, m, ctx, true);

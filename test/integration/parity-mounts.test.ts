@@ -140,6 +140,30 @@ rootTest('item 22: a tmpfs without mode= takes the mode of an existing mount poi
   await sameUnderRunc(t, b, r, out);
 });
 
+rootTest('item 22: tmpcopyup copies what the tmpfs covers into it: files, dirs, symlinks, modes, owners (runc)', async (t) => {
+  const { b, r, out } = await run(t, (s, { rootfs }) => {
+    const d = path.join(rootfs, 'var', 'seed');
+    fs.mkdirSync(path.join(d, 'sub'), { recursive: true });
+    fs.writeFileSync(path.join(d, 'file'), 'seeded\n');
+    fs.chmodSync(path.join(d, 'file'), 0o604);
+    fs.chownSync(path.join(d, 'file'), 1000, 1000);
+    fs.writeFileSync(path.join(d, 'sub', 'deep'), 'deep\n');
+    fs.chmodSync(path.join(d, 'sub'), 0o750);
+    fs.symlinkSync('file', path.join(d, 'link'));
+    s.mounts!.push({ destination: '/var/seed', type: 'tmpfs', source: 'tmpfs', options: ['tmpcopyup', 'size=1m'] });
+    s.process!.args = [
+      'sh',
+      '-c',
+      'awk \'$5 == "/var/seed" {print $9}\' /proc/self/mountinfo; cd /var/seed; cat file sub/deep link; ' +
+        'stat -c "%n %a %u:%g" file sub; readlink link; touch new && echo writable',
+    ];
+  });
+  t.is(r.code, 0, r.stderr);
+  t.is(out, 'tmpfs\nseeded\ndeep\nseeded\nfile 604 1000:1000\nsub 750 0:0\nfile\nwritable\n');
+  t.false(fs.existsSync(path.join(b.rootfs, 'var', 'seed', 'new')), 'the write went to the tmpfs, not the rootfs');
+  await sameUnderRunc(t, b, r, out);
+});
+
 rootTest('item 22 (runc HEAD): duplicate masked paths are masked once; masked directories share one read-only tmpfs', async (t) => {
   const { r, out } = await run(t, (s, { rootfs }) => {
     for (const d of ['m1', 'm2', 'm3']) fs.mkdirSync(path.join(rootfs, d));
