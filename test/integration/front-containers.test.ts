@@ -1,0 +1,194 @@
+// The Docker-style container front (issue 17): detached containers held by their monitor, logs,
+// stop with the grace period, --rm after the starting client was SIGKILLed, -it under a pty, and
+// Docker's exit codes. Each test checks that nothing is left (containers, mounts, monitors, state).
+import fs from 'node:fs';
+import path from 'node:path';
+import { runCommand, TSRUN_BIN } from '../helpers/bundle.js';
+import { needs, root, tool } from '../helpers/skip.js';
+import { waitFor } from '../helpers/wait.js';
+import { containerDirs, frontEnv, monitorsUnder, SHIPPED } from './front-fixtures.js';
+
+const rootTest = needs(root('namespaces, overlay mounts'));
+const ptyTest = needs(root('namespaces, overlay mounts'), tool('script', 'bsdutils'));
+
+rootTest.serial('container run -d --name web <shipped image> httpd -f -p 8080: served, logged, listed, stopped, removed', async (t) => {
+  const env = await frontEnv(t);
+  const run = await env.container(['run', '-d', '--name', 'web', SHIPPED, 'httpd', '-f', '-v', '-p', '8080']);
+  t.is(run.code, 0, run.stderr);
+  const id = run.stdout.trim();
+  t.regex(id, /^[0-9a-f]{64}$/, 'the full id is printed');
+  t.deepEqual(monitorsUnder(env.dir).length, 1, 'one monitor holds the container');
+  // The server answers inside the container's network namespace (--network none has lo only).
+  let page = '';
+  await waitFor(
+    async () => {
+      const r = await env.container(['exec', 'web', 'wget', '-qO-', 'http://127.0.0.1:8080/etc/hostname']);
+      page = r.stdout;
+      return r.code === 0;
+    },
+    { what: 'httpd to answer' },
+  );
+  t.is(page.trim(), id.slice(0, 12), 'the page is the container’s /etc/hostname');
+  const ls = await env.container(['ls']);
+  t.is(ls.code, 0);
+  const lines = ls.stdout.trimEnd().split('\n');
+  t.regex(lines[0], /^CONTAINER ID\s+IMAGE\s+COMMAND\s+CREATED\s+STATUS\s+PORTS\s+NAMES$/);
+  t.regex(lines[1], new RegExp(`^${id.slice(0, 12)}\\s+${SHIPPED.replace(/[.]/g, '\\.')}\\s+"httpd -f -v -p 8080"\\s+.*ago\\s+Up .*\\s+web$`));
+  const logs = await env.container(['logs', 'web']);
+  t.is(logs.code, 0, logs.stderr);
+  t.regex(logs.stderr, /response:200/, 'httpd -v logged the request on stderr, and logs gives it back on stderr');
+  const stamped = await env.container(['logs', '--timestamps', '--tail', '1', 'web']);
+  t.regex(stamped.stderr, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z \S/);
+  const began = Date.now();
+  const stop = await env.container(['stop', '-t', '1', 'web']);
+  t.is(stop.code, 0, stop.stderr);
+  t.is(stop.stdout, 'web\n');
+  t.true(Date.now() - began < 8000, 'stopped within the grace period (plus the KILL)');
+  const all = await env.container(['ls', '-a']);
+  t.regex(all.stdout, /Exited \(137\) .* web\n/, 'PID 1 httpd ignores SIGTERM: killed after 1 s');
+  t.deepEqual(monitorsUnder(env.dir), [], 'the monitor ended with the container');
+  const wait = await env.container(['wait', id.slice(0, 8)]);
+  t.is(wait.stdout, '137\n', 'wait by an id prefix reports the recorded exit');
+  const inspect = JSON.parse((await env.container(['inspect', 'web'])).stdout) as { Id: string; Name: string; State: { Status: string; ExitCode: number } }[];
+  t.is(inspect[0].Id, id);
+  t.is(inspect[0].Name, '/web');
+  t.is(inspect[0].State.Status, 'exited');
+  t.is(inspect[0].State.ExitCode, 137);
+  const rm = await env.container(['rm', 'web']);
+  t.is(rm.code, 0, rm.stderr);
+  t.deepEqual(containerDirs(env), []);
+  t.is((await env.container(['logs', 'web'])).code, 125, 'gone');
+});
+
+rootTest.serial('container logs -f follows a detached container until it exits; the name is taken once', async (t) => {
+  const env = await frontEnv(t);
+  const run = await env.container([
+    'run',
+    '-d',
+    '--name',
+    'talker',
+    SHIPPED,
+    'sh',
+    '-c',
+    'echo one; while [ ! -e /tmp/go ]; do sleep 0.05; done; echo two >&2; echo three; exit 4',
+  ]);
+  t.is(run.code, 0, run.stderr);
+  const again = await env.container(['run', '-d', '--name', 'talker', SHIPPED, 'true']);
+  t.is(again.code, 125);
+  t.regex(again.stderr, /Conflict\. The container name "\/talker" is already in use/);
+  const follow = env.spawnClient(['logs', '-f', 'talker']);
+  const ended = new Promise<number | null>((resolve) => follow.on('exit', (c) => resolve(c)));
+  await waitFor(() => follow.out().includes('one\n'), { what: 'logs -f to print the first line' });
+  t.false(follow.out().includes('three'), 'not yet written');
+  t.is((await env.container(['exec', 'talker', 'touch', '/tmp/go'])).code, 0);
+  t.is(await ended, 0, 'logs -f ends when the container exits');
+  t.is(follow.out(), 'one\ntwo\nthree\n');
+  t.is((await env.container(['wait', 'talker'])).stdout, '4\n');
+  t.is((await env.container(['rm', 'talker'])).code, 0);
+});
+
+rootTest.serial('container stop: a PID-1 shell ignoring SIGTERM is killed when the grace period ends; a trap or --stop-signal stops it at once', async (t) => {
+  const env = await frontEnv(t);
+  const stubborn = await env.container(['run', '-d', '--name', 'stubborn', SHIPPED, 'sh', '-c', 'while true; do sleep 0.05; done']);
+  t.is(stubborn.code, 0, stubborn.stderr);
+  let began = Date.now();
+  t.is((await env.container(['stop', '--time', '2', 'stubborn'])).code, 0);
+  const took = Date.now() - began;
+  t.true(took >= 2000, `waited for the grace period (${took} ms)`);
+  t.true(took < 2000 + 6000, `then killed (${took} ms)`);
+  t.is((await env.container(['wait', 'stubborn'])).stdout, '137\n');
+
+  const trapped = await env.container([
+    'run',
+    '-d',
+    '--stop-timeout',
+    '30',
+    '--name',
+    'trapped',
+    SHIPPED,
+    'sh',
+    '-c',
+    'trap "exit 7" TERM; while true; do sleep 0.05; done',
+  ]);
+  t.is(trapped.code, 0, trapped.stderr);
+  began = Date.now();
+  t.is((await env.container(['stop', 'trapped'])).code, 0);
+  t.true(Date.now() - began < 15_000, 'the trap ended it long before the 30 s timeout');
+  t.is((await env.container(['wait', 'trapped'])).stdout, '7\n');
+
+  const usr1 = await env.container([
+    'run',
+    '-d',
+    '--stop-signal',
+    'USR1',
+    '--stop-timeout',
+    '30',
+    '--name',
+    'usr1',
+    SHIPPED,
+    'sh',
+    '-c',
+    'trap "exit 9" USR1; while true; do sleep 0.05; done',
+  ]);
+  t.is(usr1.code, 0, usr1.stderr);
+  t.is((await env.container(['stop', 'usr1'])).code, 0);
+  t.is((await env.container(['wait', 'usr1'])).stdout, '9\n', '--stop-signal was sent');
+  const rm = await env.container(['rm', 'stubborn', 'trapped', 'usr1']);
+  t.is(rm.code, 0, rm.stderr);
+});
+
+rootTest.serial('--rm is applied by the monitor after the starting client was SIGKILLed', async (t) => {
+  const env = await frontEnv(t);
+  const client = env.spawnClient(['run', '--rm', '--name', 'orphan', SHIPPED, 'sh', '-c', 'while [ ! -e /tmp/go ]; do sleep 0.05; done; echo bye']);
+  const gone = new Promise<void>((resolve) => client.on('exit', () => resolve()));
+  await waitFor(async () => /Up .* orphan\n/.test((await env.container(['ls'])).stdout), { what: 'the container to run' });
+  client.kill('SIGKILL');
+  await gone;
+  t.is(monitorsUnder(env.dir).length, 1, 'the monitor outlives its client');
+  t.regex((await env.container(['ls'])).stdout, /Up .* orphan\n/, 'and so does the container');
+  t.is((await env.container(['exec', 'orphan', 'touch', '/tmp/go'])).code, 0);
+  await waitFor(() => containerDirs(env).length === 0 && monitorsUnder(env.dir).length === 0, { what: 'the monitor to remove the container' });
+  t.is((await env.container(['ls', '-a', '-q'])).stdout, '', 'removed');
+  t.deepEqual(fs.readdirSync(env.root), [], 'its state too');
+});
+
+ptyTest.serial('container run -it runs an interactive shell in a pty; -t without -i never reads stdin', async (t) => {
+  const env = await frontEnv(t);
+  const input = path.join(env.dir, 'input');
+  fs.writeFileSync(input, 'tty; echo $((6*7)); exit 5\n');
+  const cmd = [TSRUN_BIN, '--root', env.root, '--image-root', env.imageRoot, 'container', 'run', '-it', '--rm', SHIPPED, 'sh'].join(' ');
+  // script(1) gives the client a pty of its own as stdin/stdout, as a terminal would.
+  const r = await runCommand('sh', ['-c', `script -qec '${cmd}' /dev/null < ${input}`]);
+  t.is(r.code, 5, r.stdout + r.stderr);
+  t.regex(r.stdout, /\/dev\/pts\/\d+\r?\n42\r?\n/, 'the shell read its input from a pty and ran it');
+  // -t with stdin a pipe that never ends: the container does not read it, and the run ends.
+  const tOnly = await env.container(['run', '-t', '--rm', SHIPPED, 'sh', '-c', 'tty; echo done'], { stdinFile: '/dev/zero' });
+  t.is(tOnly.code, 0, tOnly.stderr);
+  t.regex(tOnly.stdout, /^\/dev\/pts\/\d+\r?\ndone\r?\n$/);
+  t.deepEqual(containerDirs(env), []);
+});
+
+rootTest.serial("exit codes as Docker's: 125 tsrun failed, 126 cannot invoke, 127 not found, else the container's", async (t) => {
+  const env = await frontEnv(t);
+  const notFound = await env.container(['run', '--rm', SHIPPED, 'nosuch']);
+  t.is(notFound.code, 127);
+  t.regex(notFound.stderr, /executable file not found/);
+  const notExec = await env.container(['run', '--rm', SHIPPED, '/etc/passwd']);
+  t.is(notExec.code, 126);
+  t.regex(notExec.stderr, /permission denied/);
+  const own = await env.container(['run', '--rm', SHIPPED, 'sh', '-c', 'exit 3']);
+  t.is(own.code, 3);
+  const flag = await env.container(['run', '--rmm', SHIPPED, 'true']);
+  t.is(flag.code, 125);
+  t.is(flag.stderr, "tsrun: unknown flag: --rmm (did you mean --rm?)\nSee 'tsrun container run --help'.\n", 'one line and a pointer to --help');
+  const verb = await env.container(['rnu', SHIPPED]);
+  t.is(verb.code, 125);
+  t.regex(verb.stderr, /'container rnu' is not a tsrun command \(did you mean 'container run'\?\)/);
+  const noImage = await env.container(['run', '--rm', '--pull', 'never', 'localhost/no-such-image:1', 'true']);
+  t.is(noImage.code, 125);
+  t.regex(noImage.stderr, /No such image/);
+  const combined = await env.container(['run', '--rm', '-iw', '/etc', SHIPPED, 'sh', '-c', 'pwd; read x; echo "got $x"'], { stdinFile: '/etc/hostname' });
+  t.is(combined.code, 0, combined.stderr);
+  t.is(combined.stdout, `/etc\ngot ${fs.readFileSync('/etc/hostname', 'utf8').split('\n')[0]}\n`, '-i attached stdin; -iw combined a bool and a valued flag');
+  t.deepEqual(containerDirs(env), [], 'failed creates left nothing');
+});
