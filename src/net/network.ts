@@ -553,6 +553,7 @@ export async function connectContainer(o: ConnectOptions): Promise<Attachment> {
         store.writeAttachment(rec);
       });
     }
+    await store.locked(() => refreshHostsFiles(store, rec));
   } catch (err) {
     try {
       await disconnectContainer(o.id, o);
@@ -563,7 +564,6 @@ export async function connectContainer(o: ConnectOptions): Promise<Attachment> {
     }
     throw err;
   }
-  await store.locked(() => refreshHostsFiles(store, rec));
   return attachmentView(rec);
 }
 
@@ -710,16 +710,25 @@ function refreshHostsFiles(store: NetworkStore, changed: AttachmentRecord): void
   const nets = new Set(changed.networks.filter((n) => n.name !== DEFAULT_NETWORK).map((n) => n.name));
   for (const a of all) {
     if (!a.hostsPath) continue;
-    if (a.id !== changed.id && !a.networks.some((n) => nets.has(n.name))) continue;
-    writeInPlace(a.hostsPath, hostsFor(a, all));
+    if (a.id === changed.id) {
+      writeInPlace(a.hostsPath, hostsFor(a, all), true);
+      continue;
+    }
+    if (!a.networks.some((n) => nets.has(n.name))) continue;
+    try {
+      writeInPlace(a.hostsPath, hostsFor(a, all), false);
+    } catch {
+      // Another container's file (its bundle removed without a disconnect): its problem is not
+      // this container's, and its own disconnect or a prune will follow.
+    }
   }
 }
 
 /** Writes a file in place (same inode: a bind mount of it sees the new text); never follows a symlink. */
-function writeInPlace(p: string, text: string): void {
+function writeInPlace(p: string, text: string, create: boolean): void {
   let fd: number;
   try {
-    fd = fs.openSync(p, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, 0o644);
+    fd = fs.openSync(p, fs.constants.O_WRONLY | (create ? fs.constants.O_CREAT : 0) | fs.constants.O_NOFOLLOW, 0o644);
   } catch (err) {
     throw SyscallError.fromErrnoException(err as NodeJS.ErrnoException, { syscall: 'open', path: p, context: 'write hosts file' });
   }

@@ -228,6 +228,14 @@ netTest.serial(
       extraHosts: [{ ip: '192.0.2.7', names: ['extra.example'] }],
     });
     t.regex(fs.readFileSync(hostsWeb, 'utf8'), /^10\.123\.45\.3\tclient tsrun-net-c-/m, "web's hosts file learnt of the client");
+    // A hosts file that cannot be written fails the connect, which then releases what it made.
+    const idBad = `tsrun-net-b-${process.pid}`;
+    await t.throwsAsync(connectContainer({ id: idBad, imageRoot, networks: [{ name: 'tnet' }], hostsPath: path.join(dir, 'missing/hosts') }), {
+      code: 'TSRUN_SYSCALL',
+      message: /^write hosts file: open .*missing\/hosts: no such file or directory/,
+    } as never);
+    t.is(getAttachment(idBad, { imageRoot }), undefined);
+    t.notRegex(fs.readFileSync(hostsWeb, 'utf8'), /tsrun-net-b-/, 'and the peers forgot it again');
     const cb = await bundleIn(
       t,
       client,
