@@ -447,3 +447,108 @@ test('a failing op is worded with its description and the errno words', (t) => {
 test('a NUL byte in a string is refused', (t) => {
   t.throws(() => compile(spec((s) => (s.process!.args = ['a\0b']))), { instanceOf: TypeError, message: /NUL/ });
 });
+
+// ---- issue 14 items 13, 20-22, 24, 25: what the compiler emits for them ----
+
+test('hooks in the interpreter: createContainer hooks after a chdir to the rootfs; with noNewPrivileges seccomp before READY (init) or last (exec)', (t) => {
+  const seccomp = { bpf: Buffer.alloc(8), flags: 0, notify: false };
+  const { ops } = compile(
+    spec((s) => {
+      s.process!.noNewPrivileges = true;
+      s.hooks = { createContainer: [{ path: '/bin/true' }], startContainer: [{ path: '/bin/true' }] };
+    }),
+    { seccomp },
+  );
+  const chdir = findDesc(ops, 'chdir to the rootfs for createContainer hooks');
+  t.is(chdir.name, 'FCHDIR');
+  t.is(chdir.args[0], 0, 'the rootfs slot');
+  t.true(chdir.index < findDesc(ops, 'createContainer hook #0 (/bin/true)').index);
+  const sec = first(ops, 'SECCOMP');
+  const ready = ops.findIndex((o) => o.name === 'SYNC' && o.args[0] === Sync.READY);
+  t.true(sec < ready, 'the filter is loaded before READY (runc standard_init)');
+  t.true(sec < findDesc(ops, 'startContainer hook #0 (/bin/true)').index, 'so the startContainer hooks run under it');
+  t.true(first(ops, 'NO_NEW_PRIVS') < sec);
+});
+
+test('masked paths: each once (lexically cleaned), directories share one tmpfs slot, closed after', (t) => {
+  const { plan, ops } = compile(spec((s) => (s.linux!.maskedPaths = ['/proc/acpi', '/proc/acpi/', '//proc/kcore', '/proc/kcore', '/proc/./kcore'])));
+  const masks = ops.filter((o) => o.name === 'MASK_PATH');
+  t.deepEqual(
+    masks.map((o) => str(plan, o.args[0])),
+    ['/proc/acpi', '/proc/kcore'],
+  );
+  t.true(masks.every((o) => o.args[1] === masks[0].args[1] && o.args[1] !== NONE));
+  const close = ops.find((o) => o.name === 'CLOSE_SLOT' && o.args[0] === masks[0].args[1] && o.index > masks[1].index);
+  t.truthy(close, 'the shared tmpfs slot is closed after the masks');
+});
+
+test('tmpfs mounts take the mount point mode (MOUNT_TMPFS_MODE); tmpcopyup copies after the mount', (t) => {
+  const { ops } = compile(spec((s) => s.mounts!.push({ destination: '/var/x', type: 'tmpfs', source: 'tmpfs', options: ['tmpcopyup', 'ro'] })));
+  const m = findDesc(ops, 'mount tmpfs on /var/x');
+  t.is(m.raw[6], MountHow.TMPFS_MODE);
+  t.is(m.args[3] & MS.RDONLY, 0, 'read-only only after the copy');
+  const copy = findDesc(ops, 'copy the content under /var/x into its tmpfs');
+  t.is(copy.name, 'COPYUP');
+  t.is(copy.index, m.index + 1);
+  const ro = findDesc(ops, 'remount /var/x read-only');
+  t.true(ro.index > first(ops, 'PIVOT_ROOT'));
+  t.is(ro.args[3], MS.RDONLY | MS.BIND | MS.REMOUNT);
+});
+
+test('a read-only /dev is mounted read-write, then remounted read-only after the pivot', (t) => {
+  const { plan, ops } = compile(spec((s) => s.mounts!.find((m) => m.destination === '/dev')!.options!.push('ro')));
+  const dev = findDesc(ops, 'mount tmpfs on /dev');
+  t.is(dev.args[3] & MS.RDONLY, 0);
+  const ro = findDesc(ops, 'remount /dev read-only');
+  t.is(str(plan, ro.args[1]), '/dev', 'by path, inside the container');
+  t.is(ro.raw[6], MountHow.KEEP_LOCKED);
+  t.true(ro.index > findDesc(ops, 'symlink /dev/ptmx -> pts/ptmx').index);
+});
+
+test('proc and sysfs: their mount point ops carry the fstype for runc\'s "must be mounted on ordinary directory"', (t) => {
+  const { plan, ops } = compile(spec());
+  const resolve = findDesc(ops, 'create mount point /proc');
+  t.is(
+    describeChildError(plan, resolve.index, 40, Detail.NOT_ORDINARY_DIR).message,
+    'create mount point /proc: filesystem "proc" must be mounted on ordinary directory',
+  );
+});
+
+test('rootfsPropagation: "/" as given, the mount holding the rootfs private (slave for slave), shared/unbindable again after the pivot', (t) => {
+  for (const [prop, parent, after] of [
+    ['shared', MS.PRIVATE, MS.SHARED],
+    ['runbindable', MS.PRIVATE, MS.UNBINDABLE | MS.REC],
+    ['rslave', MS.SLAVE, undefined],
+    [undefined, MS.PRIVATE, undefined],
+  ] as const) {
+    const { ops } = compile(spec((s) => (prop ? (s.linux!.rootfsPropagation = prop) : delete s.linux!.rootfsPropagation)));
+    t.is(ops[2].args[3], parent, `${prop}: parent`);
+    const again = ops.filter((o) => o.description.endsWith('(after the pivot)'));
+    t.deepEqual(
+      again.map((o) => o.args[3]),
+      after === undefined ? [] : [after],
+      `${prop}: after the pivot`,
+    );
+  }
+});
+
+test('binds: a remount when flags are only cleared, with the cleared ones passed for the locked-flag check', (t) => {
+  const { ops } = compile(spec((s) => s.mounts!.push({ destination: '/mnt', type: 'bind', source: '/srv', options: ['rbind', 'suid', 'rw'] })));
+  const re = findDesc(ops, 'remount /mnt with rbind,suid,rw');
+  t.is(re.args[3], MS.BIND | MS.REMOUNT);
+  t.is(re.raw[6], MountHow.KEEP_LOCKED | ((MS.NOSUID | MS.RDONLY) << MountHow.CLEARED_SHIFT));
+});
+
+test('a fresh cgroup2 mount announces its bind fallback: exactly the ops that follow it', (t) => {
+  const { plan, ops } = compile(
+    spec((s) => s.linux!.namespaces!.push({ type: 'cgroup' })),
+    { cgroupDir: '/sys/fs/cgroup/unified/x' },
+  );
+  const m = findDesc(ops, 'mount cgroup2 on /sys/fs/cgroup');
+  t.true((m.raw[6] & MountHow.FALLBACK) !== 0);
+  const n = m.raw[6] >>> MountHow.FALLBACK_SHIFT;
+  const fallback = ops.slice(m.index + 1, m.index + 1 + n);
+  t.is(fallback[0].name, 'BIND');
+  t.is(str(plan, fallback[0].args[0]), '/sys/fs/cgroup/unified/x');
+  t.is(fallback[n - 1].description, 'remount /sys/fs/cgroup with nosuid,noexec,nodev,relatime,ro');
+});
