@@ -273,6 +273,7 @@ export async function removeNetwork(ref: string, o: StoreOptions = {}): Promise<
   await reapAttachments(o);
   return store.locked(async () => {
     const n = findNetwork(store, ref);
+    if (n.name === DEFAULT_NETWORK) throw new InvalidStateError(`${n.name} is a pre-defined network and cannot be removed`);
     const users = store.listAttachments().filter((a) => a.networks.some((x) => x.name === n.name));
     if (users.length) {
       throw new InvalidStateError(

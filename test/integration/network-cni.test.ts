@@ -365,6 +365,8 @@ netTest.serial('tsrun network create/ls/inspect/rm: Docker shapes and errors', a
   t.is(rm.stdout, 'n1\n');
   t.regex(rm.stderr, /network nope not found/);
   t.regex((await ts('rm', 'bridge')).stderr, /bridge is a pre-defined network and cannot be removed/);
+  const bridgeId = (await ts('ls', '-q', '-f', 'name=bridge')).stdout.trim();
+  t.regex((await ts('rm', bridgeId)).stderr, /bridge is a pre-defined network and cannot be removed/, 'by ID too');
   t.is((await ts('rm', '-f', 'nope')).code, 0, 'rm -f of a missing network');
   t.is((await ts('create', '--label', 'keep', 'n3')).code, 0);
   t.is((await ts('create', 'n4')).code, 0);
