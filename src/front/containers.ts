@@ -294,7 +294,6 @@ export async function createFront(o: FrontCreateOptions): Promise<FrontCreated> 
   const p = prepared;
   const r = rec!;
   writeFront(o.imageRoot, r);
-  prepared.closeNetns();
   const base = cliBase(o);
   const create = [...base, 'container', '__create', '--bundle', p.dir, '--pid-file', path.join(p.dir, 'init.pid')];
   if (o.tty) create.push('--tty', '--console-socket', 'console.sock');
@@ -310,12 +309,19 @@ export async function createFront(o: FrontCreateOptions): Promise<FrontCreated> 
       ...(o.rm ? { cleanup: [...base, 'container', 'rm', '--volumes', id] } : {}),
     });
   } catch (err) {
+    p.closeNetns();
     await removeFront(o, r, { force: true, volumes: true }).catch(() => {});
     throw err;
   }
-  // A failed create step removed the container itself (see createStep).
-  const pid = await monitor.created;
-  return { rec: r, monitor, pid };
+  // The create step opens the network namespace by this process's fd (/proc/<pid>/fd/N): it
+  // stays open until the container has joined it. A failed create step removed the container
+  // itself (see createStep).
+  try {
+    const pid = await monitor.created;
+    return { rec: r, monitor, pid };
+  } finally {
+    p.closeNetns();
+  }
 }
 
 /** The monitor's create step (`container __create`): create with fds 3-5 as the container's stdio. */

@@ -29,6 +29,16 @@ rootTest.serial('container run -d --name web <shipped image> httpd -f -p 8080: s
     { what: 'httpd to answer' },
   );
   t.is(page.trim(), id.slice(0, 12), 'the page is the container’s /etc/hostname');
+  const dev = await env.container(['exec', 'web', 'cat', '/proc/net/dev']);
+  t.deepEqual(
+    dev.stdout
+      .split('\n')
+      .slice(2)
+      .filter(Boolean)
+      .map((l) => l.split(':')[0].trim()),
+    ['lo'],
+    'the default network (none) has only lo',
+  );
   const ls = await env.container(['ls']);
   t.is(ls.code, 0);
   const lines = ls.stdout.trimEnd().split('\n');
@@ -70,7 +80,7 @@ rootTest.serial('container logs -f follows a detached container until it exits; 
     SHIPPED,
     'sh',
     '-c',
-    'echo one; while [ ! -e /tmp/go ]; do sleep 0.05; done; echo two >&2; echo three; exit 4',
+    'echo one; while [ ! -e /tmp/go ]; do sleep 0.05; done; echo two; echo three; exit 4',
   ]);
   t.is(run.code, 0, run.stderr);
   const again = await env.container(['run', '-d', '--name', 'talker', SHIPPED, 'true']);
