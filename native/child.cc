@@ -652,10 +652,12 @@ long monoMs() {
 // config.md "POSIX-platform Hooks"), so the child runs them: fork, state JSON on the hook's stdin,
 // stdout and stderr kept for the error, wait through a pidfd with the hook's timeout.
 void runHook(uint32_t op, const char* path, char** argv, char** envp, uint32_t timeoutSecs) {
-  int p[2], out[2], err[2];
+  int p[2], out[2], err[2], ex[2];
   if (sys(SYS_pipe2, (long)p, O_CLOEXEC) < 0) fail(op, errno);
   if (sys(SYS_pipe2, (long)out, O_CLOEXEC) < 0) fail(op, errno);
   if (sys(SYS_pipe2, (long)err, O_CLOEXEC) < 0) fail(op, errno);
+  // The execve's errno, if it fails (closed by a successful execve): Go's "fork/exec /x: …".
+  if (sys(SYS_pipe2, (long)ex, O_CLOEXEC) < 0) fail(op, errno);
   g_hookLen[0] = g_hookLen[1] = 0;
   int pidfd = -1;
   CloneArgs ca = {};
@@ -673,11 +675,14 @@ void runHook(uint32_t op, const char* path, char** argv, char** envp, uint32_t t
     sys(SYS_dup3, out[1], 1, 0);
     sys(SYS_dup3, err[1], 2, 0);
     sys(SYS_execve, (long)path, (long)argv, (long)envp);
+    int e = errno;
+    sys(SYS_write, ex[1], (long)&e, sizeof e);
     die(127);
   }
   sys(SYS_close, p[0]);
   sys(SYS_close, out[1]);
   sys(SYS_close, err[1]);
+  sys(SYS_close, ex[1]);
   // Only the reading ends are non-blocking: the hook writes to blocking pipes.
   sys(SYS_fcntl, out[0], F_SETFL, O_NONBLOCK);
   sys(SYS_fcntl, err[0], F_SETFL, O_NONBLOCK);
@@ -736,6 +741,10 @@ void runHook(uint32_t op, const char* path, char** argv, char** envp, uint32_t t
   siginfo_t si = {};
   if (sys(SYS_waitid, P_PIDFD, pidfd, (long)&si, WEXITED, 0) < 0) fail(op, errno);
   sys(SYS_close, pidfd);
+  int execErr = 0;
+  long got = sys(SYS_read, ex[0], (long)&execErr, sizeof execErr);
+  sys(SYS_close, ex[0]);
+  if (got == (long)sizeof execErr && execErr) fail(op, execErr);  // the hook never ran
   if (si.si_code == CLD_EXITED && si.si_status == 0) return;
   failHook(op, si.si_status, si.si_code == CLD_EXITED ? DETAIL_HOOK_EXIT : DETAIL_HOOK_SIGNAL);
 }

@@ -8,6 +8,8 @@
 //                                   ◀── SYNC TIMENS    (unshared time namespace)
 //   write timens_offsets ──────── reply 0 ──▶  FORK
 //                                   ◀── FORKED pid     (intermediate exits; reaped here)
+//                                   ◀── SYNC MOUNT_SOURCE (a bind source the mapped root cannot open)
+//   open it in the child's mount ns ── reply 0 + fd ──▶  bind from the fd (process/mount-source.ts)
 //                                               mounts, devices, pivot_root, sysctl, masks,
 //                                               hostname, rlimits, user, caps, fds, PATH lookup
 //                                   ◀── SYNC READY
@@ -15,7 +17,9 @@
 //   run:    reply 0, read until EOF  ──────────▶ execve (the socket is CLOEXEC: EOF = success)
 //                                   ◀── ERROR {op, errno, detail}  at any step, then exit(1)
 //
-// Messages are 16-byte SOCK_SEQPACKET datagrams (native/plan.h Msg); replies are a u32, 0 = go.
+// Messages are 16-byte SOCK_SEQPACKET datagrams (native/plan.h Msg); replies are a u32, 0 = go. A
+// failed createContainer/startContainer hook's ERROR carries its stdout/stderr after the 16 bytes
+// (process/hook-output.ts).
 import { hookExited, hookFailed, hookNotStarted, hookSignalled, hookTimedOut } from '../spec/hook-words.js';
 import { closeSync, writeFileSync, writeSync } from 'node:fs';
 import util from 'node:util';

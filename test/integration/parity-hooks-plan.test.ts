@@ -85,3 +85,18 @@ rootTest('a hook killed by a signal after a long output: its words, and only the
   t.regex(r.stderr, /error running createContainer hook #0: error running hook: signal: killed, stdout: .*line-399\\n, stderr: /);
   t.false(r.stderr.includes('line-0\\n'), 'the head of a long output is dropped');
 });
+
+rootTest('a createContainer hook that cannot be executed: Go\'s "fork/exec" words, as runc\'s', async (t) => {
+  const b = await makeBundle(t, (s) => {
+    s.hooks = { createContainer: [{ path: '/nonexistent/hook' }] };
+    s.process!.args = ['true'];
+  });
+  const r = await b.tsrun(['run', '--bundle', b.dir, b.id]);
+  t.not(r.code, 0);
+  t.regex(r.stderr, /error running createContainer hook #0: fork\/exec \/nonexistent\/hook: no such file or directory/);
+  if (hasRunc) {
+    const rr = await runcRun(b);
+    t.not(rr.code, 0);
+    t.regex(rr.stderr, /fork\/exec \/nonexistent\/hook: no such file or directory/, 'runc 1.1.5 words it so');
+  }
+});
