@@ -8,6 +8,8 @@ import type { ExecutionContext } from 'ava';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Runtime } from '../../src/api/runtime.js';
+import { helperPath } from '../../src/process/spawn.js';
 import type { Spec } from '../../src/spec/types.js';
 import { makeBundle } from '../helpers/bundle.js';
 import { listenNotify } from '../helpers/notify-listener.js';
@@ -54,6 +56,26 @@ rootTest('userns: a bind source below a 0700 root-owned directory is opened by t
     t.is(rr.code, 0, rr.stderr);
     t.is(rr.stdout, out, 'runc 1.1.5 says the same');
   }
+});
+
+rootTest('userns, library with the static helper (tsrun-init): the host opens the bind source too', async (t) => {
+  const secret = privateDir(t);
+  fs.mkdirSync(path.join(secret, 'data'));
+  fs.writeFileSync(path.join(secret, 'data', 'hello'), 'through tsrun-init\n');
+  let spec: Spec | undefined;
+  const b = await makeBundle(t, (s, { dir, rootfs }) => {
+    userns(s, dir, rootfs);
+    s.mounts!.push({ destination: '/mnt/data', type: 'bind', source: path.join(secret, 'data'), options: ['rbind', 'ro'] });
+    s.process!.args = ['cat', '/mnt/data/hello'];
+    spec = s;
+  });
+  if (!fs.existsSync(helperPath())) return t.pass('no build/Release/tsrun-init here');
+  const rt = new Runtime({ root: b.root, spawn: 'helper' });
+  const c = await rt.run(b.id, { bundle: b.dir, spec });
+  t.teardown(() => rt.delete(b.id, { force: true, missingOk: true }));
+  const out = await c.output();
+  t.is(out.stdout, 'through tsrun-init\n', out.stderr);
+  t.is(out.exitCode, 0);
 });
 
 rootTest('userns: a bind source the host cannot open either fails with the mount named', async (t) => {
