@@ -24,7 +24,7 @@ test('run stops at the image: what follows is the command, flags included', (t) 
   const p = parseFront(RUN, ['--rm', 'img', 'sh', '-c', 'echo --rm -it', '--name', 'x']);
   t.deepEqual(p.args, ['img', 'sh', '-c', 'echo --rm -it', '--name', 'x']);
   t.is(p.flags.rm, true);
-  t.is(p.flags.name, undefined);
+  t.false('name' in p.flags);
   // Other commands take flags after their arguments (cobra's interspersed flags).
   const stop = parseFront(cmd('stop'), ['web', '-t', '3', 'db']);
   t.deepEqual(stop.args, ['web', 'db']);
