@@ -198,7 +198,11 @@ function emitMount(b: PlanBuilder, m: Mount, ctx: RootfsContext, later: readonly
     } else {
       emitBind(b, source, m, ctx, bindRec);
     }
-    emitBindRemount(b, m, opts, flags);
+    // A read-only bind with mounts below it turns read-only once they exist, as a read-only /dev.
+    const deferRo = (flags & MS.RDONLY) !== 0 && later.some((l) => isBelow(l.destination, m.destination));
+    const nowFlags = deferRo ? flags & ~MS.RDONLY : flags;
+    emitBindRemount(b, m, opts, nowFlags);
+    if (deferRo) ret = { destination: m.destination, flags: nowFlags & ~PROPAGATION_FLAGS };
   } else {
     const special = type === 'proc' || type === 'sysfs';
     // runc mountPropagate: a read-only /dev, and here any read-only mount with mounts below it, is

@@ -122,6 +122,19 @@ rootTest('item 21: a read-only tmpfs with a mount below it (the mount point made
   t.true(fs.existsSync(path.join(host, 'y')));
 });
 
+rootTest('item 21: a read-only bind with a mount below it (its mount point made in the source first)', async (t) => {
+  const upper = tempDir(t);
+  const lower = tempDir(t);
+  const { r, out } = await run(t, (s) => {
+    s.mounts!.push({ destination: '/srv/a', type: 'bind', source: upper, options: ['rbind', 'ro'] });
+    s.mounts!.push({ destination: '/srv/a/b', type: 'bind', source: lower, options: ['rbind'] });
+    s.process!.args = ['sh', '-c', 'touch /srv/a/x 2>/dev/null && echo writable || echo read-only; touch /srv/a/b/y && echo below-writable'];
+  });
+  t.is(r.code, 0, r.stderr);
+  t.is(out, 'read-only\nbelow-writable\n');
+  t.true(fs.existsSync(path.join(lower, 'y')));
+});
+
 // ---- item 22 ----
 
 rootTest('item 22: a tmpfs without mode= takes the mode of an existing mount point; a new one is 1777 (runc)', async (t) => {
