@@ -1,15 +1,12 @@
 // config.json decoded as runc decodes it (issue 14 item 26), end to end: a bundle that runc 1.1.5
 // runs (no process.user, keys in another case, an empty namespace path, device access "rwa") runs
 // under tsrun with the same result. Where Debian's runc is installed the same bundle runs under it too.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { makeBundle, runCommand } from '../helpers/bundle.js';
+import { makeBundle } from '../helpers/bundle.js';
+import { hasRunc, RUNC, runcRun } from '../helpers/runc-parity.js';
 import { need, needs, root } from '../helpers/skip.js';
 
 const rootTest = needs(root('containers'));
-const RUNC = '/usr/sbin/runc';
-const runcTest = needs(root('containers'), need(fs.existsSync(RUNC), `needs runc at ${RUNC} (Debian package runc) to compare with`));
+const runcTest = needs(root('containers'), need(hasRunc, `needs runc at ${RUNC} (Debian package runc), unshare and a cgroup v2 tree to compare with`));
 
 function goStyle(s: any): void {
   s.process.args = ['sh', '-c', 'echo "$(id -u):$(id -g)"'];
@@ -33,12 +30,8 @@ rootTest('a config decoded with Go rules runs: no process.user is 0:0, Hostname,
 
 runcTest('runc 1.1.5 runs the same config with the same output', async (t) => {
   const b = await makeBundle(t, goStyle);
-  const runcRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'runc-root-'));
-  t.teardown(async () => {
-    await runCommand(RUNC, ['--root', runcRoot, 'delete', '--force', b.id]);
-    fs.rmSync(runcRoot, { recursive: true, force: true });
-  });
-  const theirs = await runCommand(RUNC, ['--root', runcRoot, 'run', '--bundle', b.dir, b.id]);
+  // In a mount namespace with the cgroup v2 tree at /sys/fs/cgroup: never the host's v1 hierarchies.
+  const theirs = await runcRun(b);
   t.is(theirs.code, 0, theirs.stderr);
   t.is(theirs.stdout.trim(), '0:0');
 });

@@ -5,46 +5,20 @@
 // host procfs left reachable under --no-pivot. Where Debian's runc (1.1.5) is installed and
 // behaves the same, the same bundle runs under it too and the answers are compared.
 import type { ExecutionContext } from 'ava';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Spec } from '../../src/spec/types.js';
-import { makeBundle, type Bundle } from '../helpers/bundle.js';
+import { makeBundle } from '../helpers/bundle.js';
+import { hasRunc, runcRun } from '../helpers/runc-parity.js';
 import { parseProbeJson, TESTER_UID, type ProbeReport } from '../helpers/rootfs.js';
 import { need, needs, root } from '../helpers/skip.js';
 import { listenForFds, readPty } from '../helpers/unix-socket.js';
 
 const rootTest = needs(root('namespaces'));
-const RUNC = '/usr/sbin/runc';
-const hasRunc = fs.existsSync(RUNC);
-
-/** `runc run` of the same bundle (its own --root), stdout and exit code. */
-/**
- * runc 1.1.5 mounts a fresh cgroup2 for a "cgroup" mount even without a cgroup namespace, and a
- * cgroup2 mount in the host's cgroup namespace applies its (empty) options to the whole hierarchy:
- * it would clear the host's nsdelegate. So runc gets the bundle with a cgroup namespace of its own.
- */
-function keepHostCgroupOptions(dir: string): void {
-  const file = path.join(dir, 'config.json');
-  const spec = JSON.parse(fs.readFileSync(file, 'utf8')) as Spec;
-  const ns = (spec.linux!.namespaces ??= []);
-  if (!ns.some((n) => n.type === 'cgroup')) ns.push({ type: 'cgroup' });
-  fs.writeFileSync(file, JSON.stringify(spec));
-}
-
-async function runc(b: Bundle, args: readonly string[] = []): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  keepHostCgroupOptions(b.dir);
-  const rootDir = path.join(b.dir, 'runc-root');
-  fs.mkdirSync(rootDir, { recursive: true });
-  const id = b.newId('runc');
-  const child = spawn(RUNC, ['--root', rootDir, 'run', ...args, '--bundle', b.dir, id], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
-  return { code, stdout, stderr };
-}
+// runc 1.1.5 through runcRun: its own mount namespace with the cgroup v2 tree at /sys/fs/cgroup
+// (on this hybrid host runc would otherwise make cgroups in the v1 hierarchies) and a cgroup
+// namespace in the config (a fresh cgroup2 mount in the host's would clear nsdelegate).
+const runc = runcRun;
 
 async function run(t: ExecutionContext, mutate: (s: Spec) => void, args: readonly string[] = []) {
   const b = await makeBundle(t, (s) => mutate(s));
