@@ -46,7 +46,12 @@ export interface ImageContainerOptions {
   user?: string;
   tty?: boolean;
   readOnly?: boolean;
-  network?: 'none' | 'host';
+  /**
+   * none: a new namespace with lo up; host: the host's; joined: a namespace made by someone else
+   * (netnsPath, or set on the spec by editBundle: a CNI-made one).
+   */
+  network?: 'none' | 'host' | 'joined';
+  netnsPath?: string;
   hostname?: string;
   pull?: Omit<PullOptions, 'imageRoot' | 'ifMissing' | 'onProgress'>;
   onEvent?: (e: ImageRunEvent) => void;
@@ -147,7 +152,7 @@ export async function prepareImageContainer(o: ImageContainerOptions): Promise<P
   const stateDir = state.dir(id); // validates the id
   if (existsSync(stateDir)) throw new ExistsError('container with id exists');
   const network = o.network ?? 'none';
-  if (network !== 'none' && network !== 'host') throw new InvalidArgumentError(`--network ${network}: want none or host`);
+  if (network !== 'none' && network !== 'host' && network !== 'joined') throw new InvalidArgumentError(`--network ${network}: want none or host`);
   const seccomp = loadSeccompChoice(o.seccomp); // a bad profile file fails before anything is made
   const store = new ImageStore(o.imageRoot);
   const image = await resolveImage(o);
@@ -268,8 +273,8 @@ export async function prepareImageContainer(o: ImageContainerOptions): Promise<P
         workdir: o.workdir,
         tty: o.tty,
         readOnly: o.readOnly,
-        network,
-        netnsPath: netns?.path,
+        network: network === 'host' ? 'host' : 'none',
+        netnsPath: netns?.path ?? o.netnsPath,
         volumes: o.volumes,
         containerDir: dir,
         cgroupNamespace: isCgroup2UnifiedMode(),

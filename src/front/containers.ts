@@ -3,9 +3,9 @@
 // and what ps/inspect show. The CLI (cli/verbs/container.ts) reads argv into FrontCreateOptions
 // and prints; everything that decides is here.
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { InvalidArgumentError, InvalidStateError, NotFoundError, TsrunError } from '../errors.js';
+import { InvalidArgumentError, InvalidStateError, NotFoundError } from '../errors.js';
 import { containerDirOf, removeContainerDir } from '../image/image-rootfs.js';
 import { DOCKER_CAPS } from '../image/bundle.js';
 import type { Logger } from '../logger.js';
@@ -19,6 +19,20 @@ import { parseSignal } from '../container/signals.js';
 import { startContainer } from '../container/start.js';
 import { containerState } from '../container/state.js';
 import { VolumeStore } from '../volume/store.js';
+import {
+  connectContainer,
+  containerResolvConf,
+  disconnectContainer,
+  formatPorts,
+  hostResolvConf,
+  hostsFileContent,
+  parseAddHost,
+  parseNetworkMode,
+  parsePublish,
+  publishAll,
+  type NetworkMode,
+  type PortMapping,
+} from '../net/network.js';
 import { startMonitor, selfCommand, type MonitorHandle } from './monitor.js';
 import {
   applyCaps,
@@ -80,9 +94,15 @@ export interface FrontCreateOptions extends FrontRoots {
   securityOpt: string[];
   stopSignal?: string;
   stopTimeout?: number;
-  network: string;
+  /** --network values (none, host, container:ID, network names); none given: the default bridge. */
+  networks: string[];
+  networkAliases: string[];
+  publish: string[];
+  publishAll: boolean;
   addHost: string[];
   dns: string[];
+  dnsSearch: string[];
+  dnsOptions: string[];
   labels: string[];
   logOpt: string[];
   memory?: string;
@@ -137,7 +157,9 @@ function cliBase(o: FrontRoots & { cliGlobals?: string[] }): string[] {
  * Removes what the front made for a container beyond its runtime state: its name, and with
  * `volumes` its anonymous volumes (named ones are never removed with a container).
  */
-function releaseFront(o: FrontRoots, rec: FrontRecord, volumes: boolean): void {
+async function releaseFront(o: FrontRoots, rec: FrontRecord, volumes: boolean): Promise<void> {
+  // Idempotent, and a no-op for a container on none/host: veth, lease, NAT and port rules go.
+  await disconnectContainer(rec.id, { imageRoot: o.imageRoot });
   releaseName(o.imageRoot, rec.name, rec.id);
   if (!volumes) return;
   const store = new VolumeStore(o.imageRoot);
@@ -200,22 +222,28 @@ function mountVolumes(o: FrontCreateOptions, b: BundleEdit, made: FrontVolume[])
  * volumes made, and the monitor started; resolves once the container exists (status created).
  */
 export async function createFront(o: FrontCreateOptions): Promise<FrontCreated> {
-  if (o.network !== 'none' && o.network !== 'host' && o.network !== 'default' && o.network !== 'bridge') {
-    throw new InvalidArgumentError(`network ${o.network} not found (this tsrun has the networks none and host)`);
+  const mode: NetworkMode = parseNetworkMode(o.networks);
+  const ports: PortMapping[] = o.publish.flatMap((p) => parsePublish(p));
+  if ((ports.length || o.publishAll) && mode.kind !== 'networks') {
+    throw new InvalidArgumentError(`conflicting options: port publishing and the container type network mode (--network ${o.networks[0]})`);
   }
-  if (o.network === 'default' || o.network === 'bridge') {
-    throw new TsrunError(
-      'TSRUN_UNSUPPORTED',
-      `network ${o.network}: the bridge network is not available in this tsrun build; use --network none or --network host`,
-    );
+  if (o.networkAliases.length && mode.kind !== 'networks')
+    throw new InvalidArgumentError('network-scoped aliases are only supported for user-defined networks');
+  let joinNetns: string | undefined;
+  if (mode.kind === 'container') {
+    const other = resolveContainer(o.imageRoot, o.root, mode.id);
+    const st = await frontState(o, other);
+    if (st.status !== 'running') throw new InvalidStateError(`cannot join network namespace of a non running container: ${mode.id}`);
+    joinNetns = `/proc/${st.pid}/ns/net`;
   }
+  const hostEntries = o.addHost.map(parseAddHost);
   const sec = parseSecurityOpts(o.securityOpt);
   const logOpts = parseLogOpts(o.logOpt);
   const stopSignal = o.stopSignal ?? undefined;
   if (stopSignal) parseSignal(stopSignal);
   const resources = resourcesFrom({ memory: o.memory, cpus: o.cpus, pidsLimit: o.pidsLimit });
   const caps = effectiveCaps(DOCKER_CAPS, o.capAdd, o.capDrop, o.privileged);
-  const hostsExtra = extraHosts(o.addHost);
+  const hostsExtra = mode.kind === 'networks' ? '' : extraHosts(o.addHost);
   for (const v of o.volumes) parseVolumeFlag(v);
   for (const m of o.mounts) parseMountFlag(m);
   for (const t of o.tmpfs) parseTmpfsFlag(t);
@@ -225,6 +253,8 @@ export async function createFront(o: FrontCreateOptions): Promise<FrontCreated> 
   claimName(o.imageRoot, name, id);
   const madeVolumes: FrontVolume[] = [];
   let imageStopSignal: string | undefined;
+  let connected = false;
+  let published = '';
   let rec: FrontRecord | undefined;
   let prepared: Awaited<ReturnType<typeof prepareImageContainer>> | undefined;
   try {
@@ -240,19 +270,42 @@ export async function createFront(o: FrontCreateOptions): Promise<FrontCreated> 
       user: o.user,
       tty: o.tty,
       readOnly: o.readOnly,
-      network: o.network as 'none' | 'host',
+      network: mode.kind === 'host' ? 'host' : mode.kind === 'none' ? 'none' : 'joined',
+      netnsPath: joinNetns,
       hostname: o.hostname,
       seccomp: o.privileged ? 'unconfined' : sec.seccomp,
       pullPolicy: o.pull,
       pull: o.pullOptions,
       onEvent: o.onEvent,
-      editBundle: (b) => {
+      editBundle: async (b) => {
         applyCaps(b.spec, caps);
         if (o.privileged) applyPrivileged(b.spec);
         if (sec.noNewPrivileges !== undefined) b.spec.process!.noNewPrivileges = sec.noNewPrivileges;
         if (resources) b.spec.linux!.resources = { ...(b.spec.linux!.resources ?? {}), ...resources };
         if (hostsExtra) b.files.hosts += hostsExtra;
-        if (o.dns.length) b.files['resolv.conf'] = resolvWithDns(b.files['resolv.conf'], o.dns);
+        if (mode.kind === 'networks') {
+          // The network's own namespace (made and pinned by connectContainer), hosts file kept up
+          // to date by it, and Docker's resolv.conf for a bridged container.
+          const hostsPath = path.join(b.dir, 'hosts');
+          writeFileSync(hostsPath, b.files.hosts, { mode: 0o644, flag: 'wx' });
+          const all = [...ports, ...(o.publishAll ? publishAll(b.config.config?.ExposedPorts ?? undefined) : [])];
+          connected = true;
+          const att = await connectContainer({
+            id,
+            name,
+            hostname: b.spec.hostname,
+            networks: mode.names.map((n) => ({ name: n, aliases: o.networkAliases })),
+            ports: all,
+            extraHosts: hostEntries,
+            hostsPath,
+            owner: path.join(path.resolve(o.root), id),
+            imageRoot: o.imageRoot,
+          });
+          for (const ns of b.spec.linux!.namespaces ?? []) if (ns.type === 'network') ns.path = att.netnsPath;
+          b.files.hosts = hostsFileContent(id, { imageRoot: o.imageRoot });
+          b.files['resolv.conf'] = containerResolvConf(hostResolvConf(), { dns: o.dns, dnsSearch: o.dnsSearch, dnsOptions: o.dnsOptions });
+          published = formatPorts(att.ports);
+        } else if (o.dns.length) b.files['resolv.conf'] = resolvWithDns(b.files['resolv.conf'], o.dns);
         imageStopSignal = b.config.config?.StopSignal;
         mountVolumes(o, b, madeVolumes);
         const labels = labelsOf(o.labels);
@@ -273,12 +326,13 @@ export async function createFront(o: FrontCreateOptions): Promise<FrontCreated> 
           stopTimeout: o.stopTimeout ?? 10,
           volumes: madeVolumes,
           labels,
-          ports: [],
-          network: o.network,
+          ports: published ? published.split(', ') : [],
+          network: o.networks.join(',') || 'bridge',
         };
       },
     });
   } catch (err) {
+    if (connected) await disconnectContainer(id, { imageRoot: o.imageRoot }).catch((e: Error) => o.logger.warn(`release the network of ${id}: ${e.message}`));
     releaseName(o.imageRoot, name, id);
     const store = new VolumeStore(o.imageRoot);
     for (const v of madeVolumes) {
@@ -467,7 +521,7 @@ export async function removeFront(o: FrontRoots, rec: FrontRecord, opt: { force?
   }
   // The monitor saw its init die; it ends once it has recorded that (its cleanup finds nothing).
   if (mon) await waitPidExit(mon);
-  releaseFront(o, rec, opt.volumes === true);
+  await releaseFront(o, rec, opt.volumes === true);
 }
 
 /** docker container prune: every stopped container. */

@@ -6,14 +6,14 @@ import path from 'node:path';
 import { runCommand, TSRUN_BIN } from '../helpers/bundle.js';
 import { needs, root, tool } from '../helpers/skip.js';
 import { waitFor } from '../helpers/wait.js';
-import { containerDirs, frontEnv, monitorsUnder, SHIPPED } from './front-fixtures.js';
+import { containerDirs, frontEnv, NONE, monitorsUnder, SHIPPED } from './front-fixtures.js';
 
 const rootTest = needs(root('namespaces, overlay mounts'));
 const ptyTest = needs(root('namespaces, overlay mounts'), tool('script', 'bsdutils'));
 
 rootTest.serial('container run -d --name web <shipped image> httpd -f -p 8080: served, logged, listed, stopped, removed', async (t) => {
   const env = await frontEnv(t);
-  const run = await env.container(['run', '-d', '--name', 'web', SHIPPED, 'httpd', '-f', '-v', '-p', '8080']);
+  const run = await env.container(['run', ...NONE, '-d', '--name', 'web', SHIPPED, 'httpd', '-f', '-v', '-p', '8080']);
   t.is(run.code, 0, run.stderr);
   const id = run.stdout.trim();
   t.regex(id, /^[0-9a-f]{64}$/, 'the full id is printed');
@@ -83,7 +83,7 @@ rootTest.serial('container logs -f follows a detached container until it exits; 
     'echo one; while [ ! -e /tmp/go ]; do sleep 0.05; done; echo two; echo three; exit 4',
   ]);
   t.is(run.code, 0, run.stderr);
-  const again = await env.container(['run', '-d', '--name', 'talker', SHIPPED, 'true']);
+  const again = await env.container(['run', ...NONE, '-d', '--name', 'talker', SHIPPED, 'true']);
   t.is(again.code, 125);
   t.regex(again.stderr, /Conflict\. The container name "\/talker" is already in use/);
   const follow = env.spawnClient(['logs', '-f', 'talker']);
@@ -99,7 +99,7 @@ rootTest.serial('container logs -f follows a detached container until it exits; 
 
 rootTest.serial('container stop: a PID-1 shell ignoring SIGTERM is killed when the grace period ends; a trap or --stop-signal stops it at once', async (t) => {
   const env = await frontEnv(t);
-  const stubborn = await env.container(['run', '-d', '--name', 'stubborn', SHIPPED, 'sh', '-c', 'while true; do sleep 0.05; done']);
+  const stubborn = await env.container(['run', ...NONE, '-d', '--name', 'stubborn', SHIPPED, 'sh', '-c', 'while true; do sleep 0.05; done']);
   t.is(stubborn.code, 0, stubborn.stderr);
   let began = Date.now();
   t.is((await env.container(['stop', '--time', '2', 'stubborn'])).code, 0);
@@ -149,7 +149,7 @@ rootTest.serial('container stop: a PID-1 shell ignoring SIGTERM is killed when t
 
 rootTest.serial('--rm is applied by the monitor after the starting client was SIGKILLed', async (t) => {
   const env = await frontEnv(t);
-  const client = env.spawnClient(['run', '--rm', '--name', 'orphan', SHIPPED, 'sh', '-c', 'while [ ! -e /tmp/go ]; do sleep 0.05; done; echo bye']);
+  const client = env.spawnClient(['run', ...NONE, '--rm', '--name', 'orphan', SHIPPED, 'sh', '-c', 'while [ ! -e /tmp/go ]; do sleep 0.05; done; echo bye']);
   const gone = new Promise<void>((resolve) => client.on('exit', () => resolve()));
   await waitFor(async () => /Up .* orphan\n/.test((await env.container(['ls'])).stdout), { what: 'the container to run' });
   client.kill('SIGKILL');
@@ -166,13 +166,13 @@ ptyTest.serial('container run -it runs an interactive shell in a pty; -t without
   const env = await frontEnv(t);
   const input = path.join(env.dir, 'input');
   fs.writeFileSync(input, 'tty; echo $((6*7)); exit 5\n');
-  const cmd = [TSRUN_BIN, '--root', env.root, '--image-root', env.imageRoot, 'container', 'run', '-it', '--rm', SHIPPED, 'sh'].join(' ');
+  const cmd = [TSRUN_BIN, '--root', env.root, '--image-root', env.imageRoot, 'container', 'run', '--network', 'none', '-it', '--rm', SHIPPED, 'sh'].join(' ');
   // script(1) gives the client a pty of its own as stdin/stdout, as a terminal would.
   const r = await runCommand('sh', ['-c', `script -qec '${cmd}' /dev/null < ${input}`]);
   t.is(r.code, 5, r.stdout + r.stderr);
   t.regex(r.stdout, /\/dev\/pts\/\d+\r?\n42\r?\n/, 'the shell read its input from a pty and ran it');
   // -t with stdin a pipe that never ends: the container does not read it, and the run ends.
-  const tOnly = await env.container(['run', '-t', '--rm', SHIPPED, 'sh', '-c', 'tty; echo done'], { stdinFile: '/dev/zero' });
+  const tOnly = await env.container(['run', ...NONE, '-t', '--rm', SHIPPED, 'sh', '-c', 'tty; echo done'], { stdinFile: '/dev/zero' });
   t.is(tOnly.code, 0, tOnly.stderr);
   t.regex(tOnly.stdout, /^\/dev\/pts\/\d+\r?\ndone\r?\n$/);
   t.deepEqual(containerDirs(env), []);
@@ -180,24 +180,26 @@ ptyTest.serial('container run -it runs an interactive shell in a pty; -t without
 
 rootTest.serial("exit codes as Docker's: 125 tsrun failed, 126 cannot invoke, 127 not found, else the container's", async (t) => {
   const env = await frontEnv(t);
-  const notFound = await env.container(['run', '--rm', SHIPPED, 'nosuch']);
+  const notFound = await env.container(['run', ...NONE, '--rm', SHIPPED, 'nosuch']);
   t.is(notFound.code, 127);
   t.regex(notFound.stderr, /executable file not found/);
-  const notExec = await env.container(['run', '--rm', SHIPPED, '/etc/passwd']);
+  const notExec = await env.container(['run', ...NONE, '--rm', SHIPPED, '/etc/passwd']);
   t.is(notExec.code, 126);
   t.regex(notExec.stderr, /permission denied/);
-  const own = await env.container(['run', '--rm', SHIPPED, 'sh', '-c', 'exit 3']);
+  const own = await env.container(['run', ...NONE, '--rm', SHIPPED, 'sh', '-c', 'exit 3']);
   t.is(own.code, 3);
-  const flag = await env.container(['run', '--rmm', SHIPPED, 'true']);
+  const flag = await env.container(['run', ...NONE, '--rmm', SHIPPED, 'true']);
   t.is(flag.code, 125);
   t.is(flag.stderr, "tsrun: unknown flag: --rmm (did you mean --rm?)\nSee 'tsrun container run --help'.\n", 'one line and a pointer to --help');
   const verb = await env.container(['rnu', SHIPPED]);
   t.is(verb.code, 125);
   t.regex(verb.stderr, /'container rnu' is not a tsrun command \(did you mean 'container run'\?\)/);
-  const noImage = await env.container(['run', '--rm', '--pull', 'never', 'localhost/no-such-image:1', 'true']);
+  const noImage = await env.container(['run', ...NONE, '--rm', '--pull', 'never', 'localhost/no-such-image:1', 'true']);
   t.is(noImage.code, 125);
   t.regex(noImage.stderr, /No such image/);
-  const combined = await env.container(['run', '--rm', '-iw', '/etc', SHIPPED, 'sh', '-c', 'pwd; read x; echo "got $x"'], { stdinFile: '/etc/hostname' });
+  const combined = await env.container(['run', ...NONE, '--rm', '-iw', '/etc', SHIPPED, 'sh', '-c', 'pwd; read x; echo "got $x"'], {
+    stdinFile: '/etc/hostname',
+  });
   t.is(combined.code, 0, combined.stderr);
   t.is(combined.stdout, `/etc\ngot ${fs.readFileSync('/etc/hostname', 'utf8').split('\n')[0]}\n`, '-i attached stdin; -iw combined a bool and a valued flag');
   t.deepEqual(containerDirs(env), [], 'failed creates left nothing');

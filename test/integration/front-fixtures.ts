@@ -10,6 +10,12 @@ import { imageEnv, SHIPPED, type ImageEnv } from './image-fixtures.js';
 
 export { SHIPPED };
 
+/**
+ * These tests run on the host's network namespace, whose interfaces and firewall they must not
+ * change: every container runs with --network none (the default is the bridge network).
+ */
+export const NONE = ['--network', 'none'] as const;
+
 /** Live tsrun-monitor processes whose working directory is below dir. */
 export function monitorsUnder(dir: string): number[] {
   const out: number[] = [];

@@ -5,13 +5,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { needs, root } from '../helpers/skip.js';
-import { containerDirs, frontEnv, SHIPPED } from './front-fixtures.js';
+import { containerDirs, frontEnv, NONE, SHIPPED } from './front-fixtures.js';
 
 const rootTest = needs(root('namespaces, overlay and bind mounts'));
 
 rootTest.serial('a named volume written by one container is read by the next, and outlives both', async (t) => {
   const env = await frontEnv(t);
-  const write = await env.container(['run', '--rm', '-v', 'data:/data', SHIPPED, 'sh', '-c', 'echo hello > /data/f']);
+  const write = await env.container(['run', ...NONE, '--rm', '-v', 'data:/data', SHIPPED, 'sh', '-c', 'echo hello > /data/f']);
   t.is(write.code, 0, write.stderr);
   const ls = await env.tsrun(['volume', 'ls']);
   t.regex(ls.stdout, /^DRIVER\s+VOLUME NAME\nlocal\s+data\n$/, 'made on first use');
@@ -39,7 +39,7 @@ rootTest.serial('a named volume written by one container is read by the next, an
 
 rootTest.serial("the image's content is copied up into an empty volume, never over data already there", async (t) => {
   const env = await frontEnv(t);
-  const first = await env.container(['run', '--rm', '-v', 'etc:/etc', SHIPPED, 'sh', '-c', 'grep -c "^root:" /etc/passwd; echo mine > /etc/mine']);
+  const first = await env.container(['run', ...NONE, '--rm', '-v', 'etc:/etc', SHIPPED, 'sh', '-c', 'grep -c "^root:" /etc/passwd; echo mine > /etc/mine']);
   t.is(first.code, 0, first.stderr);
   t.is(first.stdout, '1\n', "the image's /etc is in the volume");
   const mp = JSON.parse((await env.tsrun(['volume', 'inspect', 'etc'])).stdout)[0].Mountpoint as string;
@@ -50,7 +50,7 @@ rootTest.serial("the image's content is copied up into an empty volume, never ov
     'no copy left half-made',
   );
   fs.writeFileSync(path.join(mp, 'passwd'), 'changed:x:0:0::/:/bin/sh\n');
-  const second = await env.container(['run', '--rm', '-v', 'etc:/etc', SHIPPED, 'cat', '/etc/passwd', '/etc/mine']);
+  const second = await env.container(['run', ...NONE, '--rm', '-v', 'etc:/etc', SHIPPED, 'cat', '/etc/passwd', '/etc/mine']);
   t.is(second.stdout, 'changed:x:0:0::/:/bin/sh\nmine\n', 'a volume with data is mounted as it is');
   t.is((await env.tsrun(['volume', 'rm', 'etc'])).code, 0);
 });
@@ -89,7 +89,7 @@ rootTest.serial('volume rm refuses a volume in use; rm -v removes anonymous volu
   t.deepEqual((await env.tsrun(['volume', 'ls', '-q'])).stdout, 'keep\n', 'rm -v removed the anonymous volume only');
   t.is((await env.container(['prune', '-f'])).code, 0);
   t.is((await env.tsrun(['volume', 'prune', '-f'])).code, 0, 'without -a, prune removes only anonymous volumes');
-  const read = await env.container(['run', '--rm', '-v', 'keep:/k', SHIPPED, 'cat', '/k/f']);
+  const read = await env.container(['run', ...NONE, '--rm', '-v', 'keep:/k', SHIPPED, 'cat', '/k/f']);
   t.is(read.stdout, 'kept\n', 'named data survived the removal and both prunes');
   t.is((await env.tsrun(['volume', 'prune', '-f', '--all'])).stdout.split('\n')[1], 'keep', 'unused, it goes with prune --all');
   t.deepEqual(containerDirs(env), []);
@@ -97,7 +97,7 @@ rootTest.serial('volume rm refuses a volume in use; rm -v removes anonymous volu
 
 rootTest.serial('-v /path makes an anonymous volume that --rm removes; volume create, inspect and their errors', async (t) => {
   const env = await frontEnv(t);
-  const r = await env.container(['run', '--rm', '-v', '/scratch', SHIPPED, 'sh', '-c', 'echo x > /scratch/x']);
+  const r = await env.container(['run', ...NONE, '--rm', '-v', '/scratch', SHIPPED, 'sh', '-c', 'echo x > /scratch/x']);
   t.is(r.code, 0, r.stderr);
   t.is((await env.tsrun(['volume', 'ls', '-q'])).stdout, '', '--rm removed it');
   t.is((await env.tsrun(['volume', 'create', 'made'])).stdout, 'made\n');

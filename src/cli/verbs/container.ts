@@ -111,8 +111,6 @@ export async function runGroup(
 
 function createOptions(ctx: VerbContext, p: FrontParsed, roots: FrontRoots, attach: boolean): FrontCreateOptions {
   const f = p.flags;
-  if (list(f, 'publish').length || f['publish-all'] === true)
-    throw new Exit(125, 'publishing ports needs the bridge network, which this tsrun build does not have');
   const pull = str(f, 'pull') ?? 'missing';
   if (pull !== 'always' && pull !== 'missing' && pull !== 'never')
     throw new FrontUsageError(`invalid pull option: '${pull}': must be one of "always", "missing" or "never"`, 'container run');
@@ -152,9 +150,14 @@ function createOptions(ctx: VerbContext, p: FrontParsed, roots: FrontRoots, atta
     securityOpt: list(f, 'security-opt'),
     stopSignal: str(f, 'stop-signal'),
     stopTimeout: num(f, 'stop-timeout'),
-    network: str(f, 'network') ?? 'none',
+    networks: list(f, 'network'),
+    networkAliases: list(f, 'network-alias'),
+    publish: list(f, 'publish'),
+    publishAll: f['publish-all'] === true,
     addHost: list(f, 'add-host'),
     dns: list(f, 'dns'),
+    dnsSearch: list(f, 'dns-search'),
+    dnsOptions: list(f, 'dns-option'),
     labels: list(f, 'label'),
     logOpt: list(f, 'log-opt'),
     memory: str(f, 'memory'),
