@@ -95,6 +95,69 @@ void sendMsg(uint32_t type, uint32_t op, int32_t value, uint32_t extra) {
   die(1);
 }
 
+// Go's words for the errnos an execve gives (syscall.Errno.Error): runc's init prints
+// "exec <path>: <words>". A table, not strerror(3): glibc may translate (gettext, locks) and this
+// runs in a forked child of a multithreaded process.
+const char* execErrorWords(int err) {
+  switch (err) {
+    case ENOENT:
+      return "no such file or directory";
+    case EACCES:
+      return "permission denied";
+    case ENOEXEC:
+      return "exec format error";
+    case ENOTDIR:
+      return "not a directory";
+    case ELOOP:
+      return "too many levels of symbolic links";
+    case E2BIG:
+      return "argument list too long";
+    case ETXTBSY:
+      return "text file busy";
+    case ENOMEM:
+      return "cannot allocate memory";
+    case EPERM:
+      return "operation not permitted";
+    case EISDIR:
+      return "is a directory";
+    case ENAMETOOLONG:
+      return "file name too long";
+    case EIO:
+      return "input/output error";
+    case ELIBBAD:
+      return "accessing a corrupted shared library";
+    default:
+      return nullptr;
+  }
+}
+
+void writeExecError(int err) {
+  char buf[sizeof g_exe + 96];
+  size_t n = 0;
+  auto put = [&](const char* s) {
+    for (size_t k = 0; s[k] && n < sizeof buf - 1; k++) buf[n++] = s[k];
+  };
+  put("exec ");
+  put(g_exe);
+  put(": ");
+  const char* words = execErrorWords(err);
+  if (words) {
+    put(words);
+  } else {
+    char digits[16];
+    int d = 0;
+    unsigned v = (unsigned)err;
+    do {
+      digits[d++] = (char)('0' + v % 10);
+      v /= 10;
+    } while (v);
+    put("errno ");
+    while (d && n < sizeof buf - 1) buf[n++] = digits[--d];
+  }
+  buf[n++] = '\n';
+  sys(SYS_write, 2, (long)buf, (long)n);
+}
+
 const char* str(uint32_t off) {
   if (off == NONE || off >= g_plan->stringsLen) return nullptr;
   return g_plan->strings + off;
@@ -1314,7 +1377,12 @@ void runOp(uint32_t i, const uint32_t* a) {
       char** argv = a[1] < g_plan->nlists ? g_plan->lists[a[1]] : nullptr;
       char** envp = a[2] < g_plan->nlists ? g_plan->lists[a[2]] : nullptr;
       sys(SYS_execve, (long)g_exe, (long)argv, (long)envp);
-      fail(i, errno);
+      int err = errno;
+      // After `start` nobody reads the sync socket any more (create's parent is gone): the
+      // error goes to the process's own stderr, in runc's init's words, as runc's does.
+      Msg m{MSG_ERROR, i, err, DETAIL_NONE};
+      if (sys(SYS_sendto, g_plan->syncFd, (long)&m, sizeof m, MSG_NOSIGNAL, 0, 0) < 0) writeExecError(err);
+      die(1);
     }
     case OP_MASK_PATH: {
       struct open_how how = {};

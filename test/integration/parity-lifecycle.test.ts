@@ -474,6 +474,35 @@ hostTest('run: a failed execve reads "exec /run.sh: no such file or directory"',
   }
 });
 
+hostTest("start: an execve that fails after start writes runc's words to the container's stderr (nobody reads the sync socket any more)", async (t) => {
+  // A file that execve refuses (no #! and not ELF: ENOEXEC) but that create's lookup accepts.
+  const b = await makeBundle(t, (s, { rootfs }) => {
+    s.process!.args = ['/bad.bin'];
+    fs.writeFileSync(path.join(rootfs, 'bad.bin'), Buffer.from([0, 1, 2, 3, 4, 5, 6, 7]), { mode: 0o755 });
+  });
+  const c = await b.tsrun(['create', '--bundle', b.dir, b.id]);
+  t.is(c.code, 0, c.stderr);
+  t.teardown(() => b.tsrun(['delete', '--force', b.id]).then(() => undefined));
+  const s = await b.tsrun(['start', b.id]);
+  t.is(s.code, 0, s.stderr);
+  // The container's stderr is the file create's stderr was.
+  await waitFor(() => fs.readFileSync(c.stderrFile, 'utf8').includes('exec '), { what: () => `create's stderr: ${fs.readFileSync(c.stderrFile, 'utf8')}` });
+  t.regex(fs.readFileSync(c.stderrFile, 'utf8'), /^exec \/bad\.bin: exec format error$/m);
+  if (hasRunc) {
+    forRunc(b);
+    const id = b.newId('runc');
+    cleanRunc(t, b, [id]);
+    const n = runcCalls;
+    const rc = await runc(b, ['create', id]);
+    t.is(rc.code, 0, rc.stderr);
+    const rs = await runc(b, ['start', id]);
+    t.is(rs.code, 0, rs.stderr);
+    const err = path.join(b.ioDir, `runc-${n}.err`);
+    await waitFor(() => fs.readFileSync(err, 'utf8').includes('exec '), { what: () => `runc create's stderr: ${fs.readFileSync(err, 'utf8')}` });
+    t.regex(fs.readFileSync(err, 'utf8'), /exec \/bad\.bin: exec format error/, 'runc 1.1.5 writes the same words');
+  }
+});
+
 // ---- item 11 for run and create ----
 
 hostTest('run and create warn about an ambient capability that cannot be raised, as exec does (runc HEAD)', async (t) => {
