@@ -74,8 +74,9 @@ export function parseMountFlag(m: string): MountRequest {
       if (readonly) options.push('ro');
       const size = kv.get('tmpfs-size');
       if (size) options.push(`size=${size}`);
-      const mode = kv.get('tmpfs-mode');
-      if (mode) options.push(`mode=${/^[0-7]+$/.test(mode) ? mode : Number(mode).toString(8)}`);
+      // Docker's default tmpfs-mode: 1777, world-writable.
+      const mode = kv.get('tmpfs-mode') ?? '1777';
+      options.push(`mode=${/^[0-7]+$/.test(mode) ? mode : Number(mode).toString(8)}`);
       return { kind: 'tmpfs', target: t, options };
     }
     default:
@@ -83,7 +84,7 @@ export function parseMountFlag(m: string): MountRequest {
   }
 }
 
-/** `--tmpfs /path[:opt,opt…]` (Docker's defaults: noexec, nosuid, nodev). */
+/** `--tmpfs /path[:opt,opt…]` (Docker's defaults: noexec, nosuid, nodev, mode=1777). */
 export function parseTmpfsFlag(v: string): MountRequest {
   const colon = v.indexOf(':');
   const target = absoluteTarget(colon < 0 ? v : v.slice(0, colon), `--tmpfs ${v}`);
@@ -95,6 +96,7 @@ export function parseTmpfsFlag(v: string): MountRequest {
           .split(',')
           .filter(Boolean);
   const options = ['noexec', 'nosuid', 'nodev'].filter((d) => !given.some((g) => g === d.replace(/^no/, '') || g === d));
+  if (!given.some((g) => g.startsWith('mode='))) options.push('mode=1777');
   return { kind: 'tmpfs', target, options: [...options, ...given] };
 }
 

@@ -204,3 +204,88 @@ rootTest.serial("exit codes as Docker's: 125 tsrun failed, 126 cannot invoke, 12
   t.is(combined.stdout, `/etc\ngot ${fs.readFileSync('/etc/hostname', 'utf8').split('\n')[0]}\n`, '-i attached stdin; -iw combined a bool and a valued flag');
   t.deepEqual(containerDirs(env), [], 'failed creates left nothing');
 });
+
+rootTest.serial(
+  'container create then start -a; options: --read-only, --tmpfs, -e/--env-file, -u, -w, --entrypoint, --hostname, --cap-drop/--cap-add',
+  async (t) => {
+    const env = await frontEnv(t);
+    const envFile = path.join(env.dir, 'vars.env');
+    fs.writeFileSync(envFile, '# comment\nFROM_FILE=yes\n');
+    const created = await env.container([
+      'create',
+      ...NONE,
+      '--name',
+      'opts',
+      '--read-only',
+      '--tmpfs',
+      '/scratch',
+      '-e',
+      'A=1',
+      '--env-file',
+      envFile,
+      '-u',
+      '1000:1000',
+      '-w',
+      '/scratch',
+      '--hostname',
+      'box',
+      '--cap-drop',
+      'ALL',
+      '--cap-add',
+      'KILL',
+      '--entrypoint',
+      'sh',
+      SHIPPED,
+      '-c',
+      'echo "$A $FROM_FILE $(id -u):$(id -g) $(pwd) $(hostname)"; touch /x 2>/dev/null || echo ro-root; touch /scratch/ok && echo tmpfs-rw; grep CapEff /proc/self/status; exit 6',
+    ]);
+    t.is(created.code, 0, created.stderr);
+    t.regex(created.stdout, /^[0-9a-f]{64}\n$/);
+    t.regex((await env.container(['ls', '-a'])).stdout, /\s+Created\s+opts\n/);
+    const start = await env.container(['start', '-a', 'opts']);
+    t.is(start.code, 6, start.stderr);
+    // CAP_KILL alone is bit 5: 0x20 (and a uid other than 0 keeps no effective set anyway).
+    t.is(start.stdout, '1 yes 1000:1000 /scratch box\nro-root\ntmpfs-rw\nCapEff:\t0000000000000000\n');
+    t.is((await env.container(['rm', 'opts'])).code, 0);
+  },
+);
+
+rootTest.serial('the json-file log is rotated at --log-opt max-size into max-file files; logs reads across them', async (t) => {
+  const env = await frontEnv(t);
+  const r = await env.container([
+    'run',
+    ...NONE,
+    '-d',
+    '--name',
+    'chatty',
+    '--log-opt',
+    'max-size=2k',
+    '--log-opt',
+    'max-file=3',
+    SHIPPED,
+    'sh',
+    '-c',
+    'i=0; while [ $i -lt 200 ]; do i=$((i+1)); echo "line $i"; done',
+  ]);
+  t.is(r.code, 0, r.stderr);
+  t.is((await env.container(['wait', 'chatty'])).stdout, '0\n');
+  const id = r.stdout.trim();
+  const dir = path.join(env.imageRoot, 'containers', id);
+  const logs = fs.readdirSync(dir).filter((n) => n.startsWith(`${id}-json.log`));
+  t.deepEqual(logs.sort(), [`${id}-json.log`, `${id}-json.log.1`, `${id}-json.log.2`], 'three files at most');
+  for (const l of logs) t.true(fs.statSync(path.join(dir, l)).size <= 2048, `${l} within max-size`);
+  const first = JSON.parse(fs.readFileSync(path.join(dir, logs.sort()[0]), 'utf8').split('\n')[0]) as { log: string; stream: string; time: string };
+  t.is(first.stream, 'stdout');
+  t.regex(first.log, /^line \d+\n$/);
+  const out = (await env.container(['logs', 'chatty'])).stdout.split('\n').filter(Boolean);
+  t.is(out.at(-1), 'line 200');
+  const n = out.length;
+  t.true(n > 20 && n < 200, `older lines rotated away (${n} kept)`);
+  t.deepEqual(
+    out,
+    Array.from({ length: n }, (_, i) => `line ${200 - n + 1 + i}`),
+    'in order, none lost between the files kept',
+  );
+  t.deepEqual((await env.container(['logs', '--tail', '2', 'chatty'])).stdout, 'line 199\nline 200\n');
+  t.is((await env.container(['rm', 'chatty'])).code, 0);
+});

@@ -35,6 +35,7 @@ test('--mount: bind, volume (named or anonymous, readonly), tmpfs with size and 
   t.deepEqual(parseMountFlag('type=bind,src=/srv,dst=/s,readonly'), { kind: 'bind', source: '/srv', target: '/s', readonly: true });
   t.deepEqual(parseMountFlag('type=volume,source=vol,target=/v'), { kind: 'volume', name: 'vol', target: '/v', readonly: false });
   t.deepEqual(parseMountFlag('target=/v,ro=true'), { kind: 'volume', target: '/v', readonly: true });
+  t.deepEqual(parseMountFlag('type=tmpfs,target=/t'), { kind: 'tmpfs', target: '/t', options: ['nosuid', 'nodev', 'noexec', 'mode=1777'] });
   t.deepEqual(parseMountFlag('type=tmpfs,destination=/t,tmpfs-size=1m,tmpfs-mode=1777'), {
     kind: 'tmpfs',
     target: '/t',
@@ -46,9 +47,9 @@ test('--mount: bind, volume (named or anonymous, readonly), tmpfs with size and 
   t.throws(() => parseMountFlag('type=volume,target=/x,colour=red'), { message: /unexpected key 'colour'/ });
 });
 
-test("--tmpfs: Docker's defaults (noexec, nosuid, nodev) unless the options say otherwise", (t) => {
-  t.deepEqual(parseTmpfsFlag('/run'), { kind: 'tmpfs', target: '/run', options: ['noexec', 'nosuid', 'nodev'] });
-  t.deepEqual(parseTmpfsFlag('/run:exec,size=64k'), { kind: 'tmpfs', target: '/run', options: ['nosuid', 'nodev', 'exec', 'size=64k'] });
+test("--tmpfs: Docker's defaults (noexec, nosuid, nodev, mode 1777) unless the options say otherwise", (t) => {
+  t.deepEqual(parseTmpfsFlag('/run'), { kind: 'tmpfs', target: '/run', options: ['noexec', 'nosuid', 'nodev', 'mode=1777'] });
+  t.deepEqual(parseTmpfsFlag('/run:exec,size=64k,mode=700'), { kind: 'tmpfs', target: '/run', options: ['nosuid', 'nodev', 'exec', 'size=64k', 'mode=700'] });
   t.throws(() => parseTmpfsFlag('run'), { message: /absolute/ });
 });
 
