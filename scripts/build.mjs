@@ -20,9 +20,10 @@ const common = {
 const cjs = {
   ...common,
   format: 'cjs',
-  // The sources are ESM; in the CJS bundles import.meta.url is rebuilt from __filename.
-  define: { 'import.meta.url': '__tsrunImportMetaUrl' },
-  banner: { js: 'const __tsrunImportMetaUrl = require("url").pathToFileURL(__filename).href;' },
+  // The sources are ESM; in the CJS bundles import.meta.url is rebuilt from __filename, on first
+  // use only: node:url costs Bun about a millisecond at start-up, and most calls never ask.
+  define: { 'import.meta.url': '__tsrunMeta.url' },
+  banner: { js: 'const __tsrunMeta = { get url() { return require("node:url").pathToFileURL(__filename).href; } };' },
 };
 const verbsExternal = {
   name: 'verbs-external',

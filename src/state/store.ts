@@ -3,7 +3,6 @@
 // mutations hold a per-container flock so concurrent engine calls serialise (runc does the same
 // with its own lock). A directory without state.json is a create that died half-way: it reads as
 // a stopped container so that `delete` can clean it up.
-import { randomBytes } from 'node:crypto';
 import {
   chmodSync,
   closeSync,
@@ -25,6 +24,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { addon, LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN } from '../sys/addon.js';
 import type { CgroupRecord } from '../cgroups/manager.js';
 import type { Spec } from '../spec/types.js';
+import { randomHex } from '../sys/random.js';
 
 export const DEFAULT_ROOT = '/run/tsrun';
 export const STATE_FILE = 'state.json';
@@ -212,7 +212,7 @@ export function writeAtomic(file: string, data: string, mode = 0o600): void {
   let tmp = '';
   let fd = -1;
   for (let i = 0; fd < 0; i++) {
-    tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(8).toString('hex')}.tmp`);
+    tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomHex(8)}.tmp`);
     try {
       fd = openSync(tmp, flags, mode);
     } catch (err) {
