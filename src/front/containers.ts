@@ -40,6 +40,7 @@ import {
   bindMount,
   effectiveCaps,
   extraHosts,
+  parseLabels,
   parseLogOpts,
   parseMountFlag,
   parseSecurityOpts,
@@ -121,15 +122,6 @@ export interface FrontCreated {
   rec: FrontRecord;
   monitor: MonitorHandle;
   pid: number;
-}
-
-function labelsOf(list: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const l of list) {
-    const eq = l.indexOf('=');
-    out[eq < 0 ? l : l.slice(0, eq)] = eq < 0 ? '' : l.slice(eq + 1);
-  }
-  return out;
 }
 
 /** The exit code Docker gives a failed create: 127 command not found, 126 not invocable, else 125. */
@@ -308,7 +300,7 @@ export async function createFront(o: FrontCreateOptions): Promise<FrontCreated> 
         } else if (o.dns.length) b.files['resolv.conf'] = resolvWithDns(b.files['resolv.conf'], o.dns);
         imageStopSignal = b.config.config?.StopSignal;
         mountVolumes(o, b, madeVolumes);
-        const labels = labelsOf(o.labels);
+        const labels = parseLabels(o.labels);
         b.spec.annotations = { ...(b.spec.annotations ?? {}), ...labels, 'io.tsrun.front.name': name };
         rec = {
           id,

@@ -108,6 +108,16 @@ export function bindMount(source: string, target: string, readonly: boolean): Mo
   return { destination: target, type: 'bind', source, options: ['rbind', 'rprivate', ...(readonly ? ['ro'] : [])] };
 }
 
+/** --label K=V (K alone: an empty value). */
+export function parseLabels(list: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const l of list) {
+    const eq = l.indexOf('=');
+    out[eq < 0 ? l : l.slice(0, eq)] = eq < 0 ? '' : l.slice(eq + 1);
+  }
+  return out;
+}
+
 /** An --env-file: K=V lines, K alone takes the value from hostEnv; # comments and blank lines skipped. */
 export function parseEnvFile(text: string, hostEnv: NodeJS.ProcessEnv = {}, file = 'env file'): string[] {
   const out: string[] = [];

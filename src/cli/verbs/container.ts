@@ -369,7 +369,8 @@ async function execVerb(p: FrontParsed, roots: FrontRoots): Promise<number> {
   }
 }
 
-async function confirm(question: string): Promise<boolean> {
+/** Docker's prompt before a prune: one line of stdin, yes or not. */
+export async function confirm(question: string): Promise<boolean> {
   process.stderr.write(`${question} [y/N] `);
   const rl = createInterface({ input: process.stdin });
   try {

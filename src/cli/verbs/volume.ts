@@ -1,32 +1,18 @@
 // `tsrun volume create|ls|inspect|rm|prune`, Docker's grammar and words. The store is
 // src/volume/store.ts; which containers use a volume is the front's to know (a volume in use is
 // never removed, whatever the state of the container: data is lost only by an explicit rm).
-import { createInterface } from 'node:readline';
 import { describeError, InvalidArgumentError, InvalidStateError } from '../../errors.js';
 import { VOLUME_COMMANDS } from '../../front/commands.js';
 import { volumesInUse } from '../../front/containers.js';
+import { parseLabels } from '../../front/options.js';
 import type { FrontParsed } from '../../front/grammar.js';
 import { VolumeStore } from '../../volume/store.js';
 import type { VerbContext } from '../main.js';
 import { writeOut } from '../output.js';
-import { runGroup } from './container.js';
+import { confirm, runGroup } from './container.js';
 
 function inUseError(name: string, users: string[]): InvalidStateError {
   return new InvalidStateError(`remove ${name}: volume is in use - [${users.join(', ')}]`);
-}
-
-async function confirm(question: string): Promise<boolean> {
-  process.stderr.write(`${question} [y/N] `);
-  const rl = createInterface({ input: process.stdin });
-  try {
-    const line = await new Promise<string>((resolve) => {
-      rl.once('line', resolve);
-      rl.once('close', () => resolve(''));
-    });
-    return /^y(es)?$/i.test(line.trim());
-  } finally {
-    rl.close();
-  }
 }
 
 export default async function volume(ctx: VerbContext): Promise<number> {
@@ -39,11 +25,7 @@ export default async function volume(ctx: VerbContext): Promise<number> {
         const given = typeof f.name === 'string' ? f.name : p.args[0];
         if (typeof f.name === 'string' && p.args[0] && p.args[0] !== f.name)
           throw new InvalidArgumentError(`conflicting options: either specify --name or provide positional arg, not both`);
-        const labels: Record<string, string> = {};
-        for (const l of Array.isArray(f.label) ? f.label : []) {
-          const eq = l.indexOf('=');
-          labels[eq < 0 ? l : l.slice(0, eq)] = eq < 0 ? '' : l.slice(eq + 1);
-        }
+        const labels = parseLabels(Array.isArray(f.label) ? f.label : []);
         const v = given ? store.ensure(given, { labels }).volume : store.createAnonymous();
         writeOut(`${v.Name}\n`);
         return 0;
