@@ -20,9 +20,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 # static probe of the test rootfs (test/probe/build.sh), when the host did not build it already.
 # systemd + dbus: not started by default (vm-init is PID 1); TSRUN_VM_INIT=systemd at boot
 # (vm-run.sh) makes systemd PID 1 for the systemd cgroup driver's tests (test/vm/systemd).
+# buildah, docker-compose: image builds and Compose on tsrun (test/vm/build.test.ts,
+# test/vm/compose.test.ts); containernetworking-plugins also serves containerd's CRI plugin.
 PACKAGES="ca-certificates kmod procps psmisc iproute2 util-linux e2fsprogs strace jq busybox-static \
 libseccomp2 runc crun conmon podman catatonit containernetworking-plugins uidmap \
-containerd docker.io tini iptables umoci skopeo xz-utils gcc libc6-dev systemd dbus"
+containerd docker.io tini iptables umoci skopeo xz-utils gcc libc6-dev systemd dbus \
+buildah docker-compose"
 
 # Plus what the project's own tests need on a host (scripts/apt-packages.txt: docker-registry,
 # dbus-daemon, zstd, ...), so that its integration suite runs in the guest as on the host; not the
@@ -78,12 +81,15 @@ events_logger = "file"
 tsrun = ["/usr/local/bin/tsrun-logged"]
 EOF
 
-# Docker (dockerd(8), daemon.json "runtimes"): the same wrapper, under the name tsrun. No bridge
-# and no iptables: the tests run with --network none and the VM has no network.
+# Docker (dockerd(8), daemon.json "runtimes"): the same wrapper, under the name tsrun, and the
+# default runtime too, so that what dockerd runs without --runtime (the classic builder's RUN
+# steps, Compose's services) runs on tsrun. No default bridge and no iptables on the node: the
+# tests run with --network none or on a user network (Compose), and the VM has no network.
 mkdir -p /etc/docker
 cat > /etc/docker/daemon.json <<EOF
 {
   "runtimes": { "tsrun": { "path": "/usr/local/bin/tsrun-logged" } },
+  "default-runtime": "tsrun",
   "exec-opts": ["native.cgroupdriver=$docker_cg"],
   "bridge": "none",
   "iptables": false,
@@ -92,15 +98,98 @@ cat > /etc/docker/daemon.json <<EOF
 EOF
 
 # containerd: ctr picks the runtime binary per container (ctr run --runc-binary, which becomes the
-# runc shim's BinaryName option); for CRI clients, a runtime class "tsrun" with that BinaryName.
-mkdir -p /etc/containerd
-cat > /etc/containerd/config.toml <<'EOF'
+# runc shim's BinaryName option). For CRI clients (the kubelet; test/vm/cri.test.ts), the CRI
+# plugin has a runtime handler "tsrun" (a Kubernetes RuntimeClass with handler: tsrun) whose runc
+# shim v2 calls the wrapper, next to the stock "runc" handler for comparison. Pods get their network
+# from CNI: Debian's plugins in /usr/lib/cni, a bridge network of the plugin's own in
+# /etc/tsrun-vm/cri-net.d (not /etc/cni/net.d, which is Podman's). The sandbox ("pause") image is
+# built here (below): the VM has no registry to pull registry.k8s.io/pause from.
+# Two configurations: cgroupfs where vm-init is PID 1 (the qemu image's default boot), and
+# SystemdCgroup = true where systemd is (the Vagrant box; config-systemd.toml in the qemu image).
+mkdir -p /etc/containerd /etc/tsrun-vm/cri-net.d
+containerd_config() { # SystemdCgroup value
+  cat <<EOF
 version = 2
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "localhost/tsrun-pause:1"
+[plugins."io.containerd.grpc.v1.cri".containerd]
+  default_runtime_name = "runc"
 [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.tsrun]
   runtime_type = "io.containerd.runc.v2"
 [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.tsrun.options]
   BinaryName = "/usr/local/bin/tsrun-logged"
+  SystemdCgroup = $1
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+  runtime_type = "io.containerd.runc.v2"
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+  BinaryName = "/usr/sbin/runc"
+  SystemdCgroup = $1
+[plugins."io.containerd.grpc.v1.cri".cni]
+  bin_dir = "/usr/lib/cni"
+  conf_dir = "/etc/tsrun-vm/cri-net.d"
 EOF
+}
+containerd_config false > /etc/containerd/config-cgroupfs.toml
+containerd_config true > /etc/containerd/config-systemd.toml
+if [ "$init" = systemd ]; then cp /etc/containerd/config-systemd.toml /etc/containerd/config.toml
+else cp /etc/containerd/config-cgroupfs.toml /etc/containerd/config.toml; fi
+# bridge + host-local + portmap (containerd adds loopback itself). 10.233.0.0/24: no other network
+# of the project or of the engines' defaults uses it.
+cat > /etc/tsrun-vm/cri-net.d/10-tsrun-cri.conflist <<'EOF'
+{
+  "cniVersion": "1.0.0",
+  "name": "tsrun-cri",
+  "plugins": [
+    {
+      "type": "bridge",
+      "bridge": "tsrun-cri0",
+      "isGateway": true,
+      "ipMasq": false,
+      "hairpinMode": true,
+      "ipam": {
+        "type": "host-local",
+        "ranges": [[{ "subnet": "10.233.0.0/24" }]],
+        "routes": [{ "dst": "0.0.0.0/0" }]
+      }
+    },
+    { "type": "portmap", "capabilities": { "portMappings": true } }
+  ]
+}
+EOF
+
+# The pod sandbox image: one static program that holds the pod's namespaces as PID 1, reaps what
+# is orphaned to it and exits on SIGINT/SIGTERM; localhost/tsrun-pause:1 as an OCI layout and a
+# docker-archive (ctr -n k8s.io image import) in /var/lib/tsrun-vm/cri.
+pause_image() {
+  local out=/var/lib/tsrun-vm/cri w
+  w=$(mktemp -d)
+  cat > "$w/pause.c" <<'EOF'
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+static void quit(int sig) { (void)sig; _exit(0); }
+static void reap(int sig) { (void)sig; while (waitpid(-1, 0, WNOHANG) > 0) {} }
+int main(void) {
+  struct sigaction q = {.sa_handler = quit}, r = {.sa_handler = reap, .sa_flags = SA_NOCLDSTOP | SA_RESTART};
+  sigaction(SIGINT, &q, 0);
+  sigaction(SIGTERM, &q, 0);
+  sigaction(SIGCHLD, &r, 0);
+  for (;;) pause();
+}
+EOF
+  gcc -static -Os -s -o "$w/pause" "$w/pause.c"
+  rm -rf "$out"; mkdir -p "$out"
+  umoci init --layout "$out/oci"
+  umoci new --image "$out/oci:1"
+  umoci unpack --rootless=false --image "$out/oci:1" "$w/bundle" >/dev/null
+  install -m755 "$w/pause" "$w/bundle/rootfs/pause"
+  umoci repack --image "$out/oci:1" "$w/bundle" >/dev/null
+  umoci config --image "$out/oci:1" --author tsrun-vm --config.entrypoint /pause --config.user 65535:65535
+  umoci gc --layout "$out/oci"
+  skopeo copy -q "oci:$out/oci:1" "docker-archive:$out/pause.tar:localhost/tsrun-pause:1"
+  rm -rf "$w"
+}
+pause_image
 
 # The offline test image (no registry in the VM)
 "$here/guest/busybox-image.sh" /var/lib/tsrun-vm/images >/dev/null

@@ -26,10 +26,10 @@ export interface Result {
   stderr: string;
 }
 
-/** Runs a command to completion without throwing on a non-zero status. */
-export function sh(cmd: string, args: string[], timeoutMs = 300_000): Promise<Result> {
+/** Runs a command to completion without throwing on a non-zero status (env: the whole environment). */
+export function sh(cmd: string, args: string[], timeoutMs = 300_000, env?: NodeJS.ProcessEnv): Promise<Result> {
   return new Promise((resolve, reject) => {
-    execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+    execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 64 << 20, env }, (err, stdout, stderr) => {
       if (err && typeof (err as NodeJS.ErrnoException).code === 'string') {
         reject(new Error(`${cmd}: ${err.message}`)); // could not start it at all (ENOENT, ...)
         return;
