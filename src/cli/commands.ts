@@ -80,6 +80,7 @@ const IMAGE_RUN_FLAGS: FlagSpec[] = (
   [
     s('image', 'run this image (pulled when missing) instead of a bundle; then the id is optional and the command follows --'),
     b('rm', 'remove the container (and its writable layer) when it exits'),
+    s('name', 'the container id, as docker run --name (or the one positional before --)'),
     { name: 'env', aliases: ['e'], type: 'stringSlice', usage: 'set an environment variable (K=V, or K to take it from here)' },
     { name: 'volume', aliases: ['v'], type: 'stringSlice', usage: 'bind mount HOST:CONTAINER[:ro]' },
     s('workdir', 'working directory inside the container', ['w']),

@@ -289,3 +289,13 @@ rootTest.serial('the json-file log is rotated at --log-opt max-size into max-fil
   t.deepEqual((await env.container(['logs', '--tail', '2', 'chatty'])).stdout, 'line 199\nline 200\n');
   t.is((await env.container(['rm', 'chatty'])).code, 0);
 });
+
+rootTest.serial('the run --image shorthand takes the id from --name too', async (t) => {
+  const env = await frontEnv(t);
+  const r = await env.tsrun(['run', '--image', SHIPPED, '--rm', '--name', 'shorty', '--', 'hostname']);
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stdout, 'shorty\n');
+  const both = await env.tsrun(['run', '--image', SHIPPED, '--rm', '--name', 'a', 'b', '--', 'true']);
+  t.not(both.code, 0);
+  t.regex(both.stderr, /--name a and the id b differ/);
+});

@@ -37,6 +37,9 @@ export default async function runFromImage({ cl, log }: VerbContext): Promise<nu
   if (network !== 'none' && network !== 'host') throw new InvalidArgumentError(`--network ${network}: want none or host`);
   const detach = cl.flags.detach === true;
   const ids = cl.args.length - (cl.rest?.length ?? 0);
+  const positional = ids > 0 ? cl.args[0] : undefined;
+  const name = str(cl, 'name');
+  if (name && positional && name !== positional) throw new InvalidArgumentError(`--name ${name} and the id ${positional} differ: give one`);
   const seccomp = seccompOption(list(cl.flags['security-opt']));
   const onEvent = (e: ImageRunEvent) => {
     if (e.type === 'unpack') {
@@ -48,7 +51,7 @@ export default async function runFromImage({ cl, log }: VerbContext): Promise<nu
   try {
     const r = await runImage({
       image: str(cl, 'image')!,
-      id: ids > 0 ? cl.args[0] : undefined,
+      id: name ?? positional,
       root: cl.global.root,
       imageRoot: imageRootOf(cl),
       command: cl.rest,
