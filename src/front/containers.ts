@@ -33,7 +33,7 @@ import {
   type NetworkMode,
   type PortMapping,
 } from '../net/network.js';
-import { startMonitor, selfCommand, type MonitorHandle } from './monitor.js';
+import { MonitorCreateError, startMonitor, selfCommand, type MonitorHandle } from './monitor.js';
 import {
   applyCaps,
   applyPrivileged,
@@ -365,6 +365,11 @@ export async function createFront(o: FrontCreateOptions): Promise<FrontCreated> 
   try {
     const pid = await monitor.created;
     return { rec: r, monitor, pid };
+  } catch (err) {
+    // The monitor itself failed (not its create step, which cleans up after itself): nothing
+    // holds the container, so it is removed here.
+    if (!(err instanceof MonitorCreateError)) await removeFront(o, r, { force: true, volumes: true }).catch(() => {});
+    throw err;
   } finally {
     p.closeNetns();
   }
