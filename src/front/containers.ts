@@ -24,6 +24,7 @@ import {
   containerResolvConf,
   disconnectContainer,
   formatPorts,
+  getAttachment,
   hostResolvConf,
   hostsFileContent,
   parseAddHost,
@@ -53,6 +54,7 @@ import {
 } from './options.js';
 import {
   claimName,
+  diskUsage,
   listFront,
   logFileOf,
   monitorPid,
@@ -521,17 +523,19 @@ export async function removeFront(o: FrontRoots, rec: FrontRecord, opt: { force?
   await releaseFront(o, rec, opt.volumes === true);
 }
 
-/** docker container prune: every stopped container. */
-export async function pruneFront(o: FrontRoots): Promise<string[]> {
+/** docker container prune: every container not running (exited, dead, or created and never started). */
+export async function pruneFront(o: FrontRoots): Promise<{ ids: string[]; bytes: number }> {
   const out: string[] = [];
+  let bytes = 0;
   for (const rec of listFront(o.imageRoot, o.root)) {
     const st = await frontState(o, rec).catch(() => undefined);
     if (!st || st.status === 'running' || st.status === 'paused') continue;
-    if (st.status === 'created' && monitorPid(o.imageRoot, rec.id)) continue;
+    const upper = diskUsage(path.join(containerDirOf(o.imageRoot, rec.id), 'upper'));
     await removeFront(o, rec, { force: true, volumes: false });
     out.push(rec.id);
+    bytes += upper;
   }
-  return out;
+  return { ids: out, bytes };
 }
 
 /** Volume names in use by any container of any state root of this image root. */
@@ -551,6 +555,24 @@ export function volumesInUse(imageRoot: string): Map<string, string[]> {
 }
 
 export { resolveContainer, listFront, readFront, readExit, logFileOf };
+
+function networkSettings(o: FrontRoots, rec: FrontRecord): Record<string, unknown> {
+  const att = getAttachment(rec.id, { imageRoot: o.imageRoot });
+  const networks: Record<string, unknown> = {};
+  for (const i of att?.interfaces ?? []) {
+    networks[i.network] = {
+      NetworkID: i.networkId,
+      IPAddress: i.ip,
+      IPPrefixLen: Number(i.cidr.split('/')[1] ?? 0),
+      Gateway: i.gateway ?? '',
+      MacAddress: i.mac ?? '',
+      Aliases: i.aliases,
+    };
+  }
+  const ports: Record<string, { HostIp: string; HostPort: string }[]> = {};
+  for (const p of att?.ports ?? []) (ports[`${p.containerPort}/${p.protocol}`] ??= []).push({ HostIp: p.hostIp || '0.0.0.0', HostPort: String(p.hostPort) });
+  return { Ports: ports, Networks: networks, SandboxKey: att?.netnsPath ?? '' };
+}
 
 /** What `container inspect` shows: Docker's main fields, from the records. */
 export async function inspectFront(o: FrontRoots, rec: FrontRecord): Promise<Record<string, unknown>> {
@@ -598,5 +620,6 @@ export async function inspectFront(o: FrontRoots, rec: FrontRecord): Promise<Rec
       StopTimeout: rec.stopTimeout,
     },
     HostConfig: { AutoRemove: rec.rm, NetworkMode: rec.network },
+    NetworkSettings: networkSettings(o, rec),
   };
 }

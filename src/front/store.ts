@@ -4,7 +4,7 @@
 //   <imageRoot>/containers/<id>/<id>-json.log the json-file log (detached containers)
 //   <imageRoot>/front/names/<name>            the id holding a name (made O_EXCL: one holder)
 // Everything below <imageRoot>/containers/<id>/ goes with the container (delete → releaseImageRootfs).
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, writeSync, constants } from 'node:fs';
+import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, writeSync, constants } from 'node:fs';
 import path from 'node:path';
 import { ExistsError, InvalidArgumentError, NotFoundError } from '../errors.js';
 import { containerDirOf } from '../image/image-rootfs.js';
@@ -180,4 +180,31 @@ export function monitorPid(imageRoot: string, id: string): number | undefined {
     /* gone */
   }
   return undefined;
+}
+
+/** Bytes below dir (lstat: no link is followed; a mount point is not crossed), for prune's total. */
+export function diskUsage(dir: string): number {
+  let total = 0;
+  let dev: number | undefined;
+  const walk = (p: string) => {
+    let st;
+    try {
+      st = lstatSync(p);
+    } catch {
+      return;
+    }
+    dev ??= st.dev;
+    if (st.dev !== dev) return;
+    total += st.size;
+    if (!st.isDirectory()) return;
+    let names: string[];
+    try {
+      names = readdirSync(p);
+    } catch {
+      return;
+    }
+    for (const n of names) walk(path.join(p, n));
+  };
+  walk(dir);
+  return total;
 }

@@ -35,7 +35,7 @@ import { waitForeground } from '../foreground.js';
 import { parseEnvFile } from '../../front/options.js';
 import type { FrontRecord } from '../../front/store.js';
 import { containerDirOf } from '../../image/image-rootfs.js';
-import { createProgressRenderer } from '../../image/progress.js';
+import { createProgressRenderer, formatBytes } from '../../image/progress.js';
 import type { VerbContext } from '../main.js';
 import { writeOut } from '../output.js';
 import { imageRootOf } from './image.js';
@@ -456,9 +456,9 @@ async function dispatch(ctx: VerbContext, sub: string, p: FrontParsed, roots: Fr
       return execVerb(p, roots);
     case 'prune': {
       if (f.force !== true && !(await confirm('WARNING! This will remove all stopped containers.\nAre you sure you want to continue?'))) return 0;
-      const ids = await pruneFront(roots);
+      const { ids, bytes } = await pruneFront(roots);
       writeOut(ids.length ? `Deleted Containers:\n${ids.map((i) => `${i}\n`).join('')}\n` : '');
-      writeOut(`Total reclaimed space: ${ids.length ? 'unknown' : '0B'}\n`);
+      writeOut(`Total reclaimed space: ${formatBytes(bytes)}\n`);
       return 0;
     }
     case '__create':

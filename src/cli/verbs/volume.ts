@@ -7,6 +7,8 @@ import { volumesInUse } from '../../front/containers.js';
 import { parseLabels } from '../../front/options.js';
 import type { FrontParsed } from '../../front/grammar.js';
 import { VolumeStore } from '../../volume/store.js';
+import { diskUsage } from '../../front/store.js';
+import { formatBytes } from '../../image/progress.js';
 import type { VerbContext } from '../main.js';
 import { writeOut } from '../output.js';
 import { confirm, runGroup } from './container.js';
@@ -90,14 +92,16 @@ export default async function volume(ctx: VerbContext): Promise<number> {
           return 0;
         const used = volumesInUse(roots.imageRoot);
         const gone: string[] = [];
+        let bytes = 0;
         for (const v of store.list()) {
           if (used.get(v.Name)?.length) continue;
           if (!all && !v.Anonymous) continue;
+          bytes += diskUsage(v.Mountpoint);
           store.remove(v.Name);
           gone.push(v.Name);
         }
         writeOut(gone.length ? `Deleted Volumes:\n${gone.map((g) => `${g}\n`).join('')}\n` : '');
-        writeOut(`Total reclaimed space: ${gone.length ? 'unknown' : '0B'}\n`);
+        writeOut(`Total reclaimed space: ${formatBytes(bytes)}\n`);
         return 0;
       }
       default:
