@@ -123,8 +123,11 @@ function files(roots: readonly string[], skip: ReadonlySet<string>): FileTable {
     }
     // One file system per root: whatever is mounted below is checked as a mount.
     if (st.dev !== dev) return;
-    let what = `${st.mode.toString(8)} ${st.uid}:${st.gid} ino=${st.ino} size=${st.size} mtime=${st.mtimeMs} ctime=${st.ctimeMs}`;
-    if (st.isCharacterDevice() || st.isBlockDevice()) what += ` rdev=${st.rdev}`;
+    const device = st.isCharacterDevice() || st.isBlockDevice();
+    // A terminal's times move with its I/O (/dev/ptmx's with every pty opened): a device node is
+    // its mode, owner, numbers and ctime.
+    let what = `${st.mode.toString(8)} ${st.uid}:${st.gid} ino=${st.ino} size=${st.size}${device ? '' : ` mtime=${st.mtimeMs}`} ctime=${st.ctimeMs}`;
+    if (device) what += ` rdev=${st.rdev}`;
     if (st.isSymbolicLink()) what += ` -> ${readlinkSync(path)}`;
     out.set(path, what);
     if (!st.isDirectory()) return;
