@@ -3,16 +3,16 @@
 // (src/front/monitor.ts builds this argv); this program only executes:
 //
 //   tsrun-monitor --dir DIR --sync-fd N [--log FILE --log-max-size BYTES --log-max-files N]
-//                 [--tty] [--interactive] [--cleanup ARG]... -- CREATE-ARGV...
+//                 [--attach] [--tty] [--interactive] [--cleanup ARG]... -- CREATE-ARGV...
 //
 // It becomes a child subreaper, then runs CREATE-ARGV (`tsrun container __create …`, which
 // creates the container and exits): the container's init, parked on its exec fifo, is then
-// reparented here. Its stdio is handed to the create command as fds 3, 4 and 5:
-//   attached (no --log): this process's own stdin (with --interactive) / stdout / stderr;
-//   detached (--log):    pipes whose output is written to FILE in Docker's json-file format,
-//                        rotated at BYTES into FILE.1 … FILE.<N-1>;
-//   --tty:               the pty master arrives on DIR/console.sock (SCM_RIGHTS); attached, it is
-//                        pumped to and from this process's stdio; detached, into the log.
+// reparented here. Its stdio is handed to the create command as fds 3, 4 and 5: pipes whose
+// output is written to FILE (--log) in Docker's json-file format, rotated at BYTES into FILE.1 …
+// FILE.<N-1>, and with --attach copied to this process's stdout and stderr too (the client's, as
+// long as it is there); with --attach --interactive, stdin is this process's own. With --tty the
+// pty master arrives on DIR/console.sock (SCM_RIGHTS) and is pumped the same way (and, attached
+// and interactive, this process's stdin into it).
 // The create command's own stdout/stderr are captured: on failure they go to the client.
 //
 // The sync fd (a socket to the client that started it) carries lines, out:
@@ -53,6 +53,7 @@ struct Options {
   const char* dir = nullptr;
   int syncFd = -1;
   const char* log = nullptr;
+  bool attach = false;
   long long logMaxSize = 0;  // 0: never rotated
   int logMaxFiles = 1;
   bool tty = false;
@@ -137,6 +138,7 @@ void timestamp(char* out, size_t n) {
 
 // One entry: {"log":"<escaped>","stream":"stdout","time":"…"}.
 void logEntry(const char* stream, const char* data, size_t len) {
+  if (g_logFd < 0) return;
   static char line[kLineMax * 6 + 128];
   size_t o = 0;
   o += static_cast<size_t>(snprintf(line, sizeof line, "{\"log\":\""));
@@ -169,6 +171,8 @@ void logEntry(const char* stream, const char* data, size_t len) {
 
 struct Stream {
   const char* name;
+  /** Attached: the client's stdout or stderr, as long as writes to it work. */
+  int echo;
   int fd = -1;
   char buf[kLineMax];
   size_t len = 0;
@@ -183,6 +187,12 @@ void feed(Stream& s, const char* data, size_t n) {
       s.len = 0;
     }
   }
+}
+
+// What the container wrote: to the attached client, and into the log.
+void emit(Stream& s, const char* data, size_t n) {
+  if (s.echo >= 0 && !writeAll(s.echo, data, n)) s.echo = -1;
+  if (g_logFd >= 0) feed(s, data, n);
 }
 
 void flush(Stream& s) {
@@ -212,6 +222,8 @@ void parseArgs(int argc, char** argv) {
       g.logMaxSize = atoll(next());
     } else if (!strcmp(a, "--log-max-files")) {
       g.logMaxFiles = atoi(next());
+    } else if (!strcmp(a, "--attach")) {
+      g.attach = true;
     } else if (!strcmp(a, "--tty")) {
       g.tty = true;
     } else if (!strcmp(a, "--interactive")) {
@@ -343,11 +355,11 @@ int main(int argc, char** argv) {
       close(fd);
     }
   }
-  bool attached = g.log == nullptr;
-  if (!attached) g_logFd = openLog(false);
+  bool attached = g.attach;
+  if (g.log) g_logFd = openLog(false);
 
   // The container's stdio (fds 3, 4, 5 of the create command) and the ends kept here.
-  Stream out{"stdout"}, err{"stderr"};
+  Stream out{"stdout", attached ? 1 : -1}, err{"stderr", attached ? 2 : -1};
   int cin = -1, cout = -1, cerr = -1, stdinHold = -1, listenFd = -1;
   if (g.tty) {
     unlink("console.sock");
@@ -359,13 +371,11 @@ int main(int argc, char** argv) {
       die("console socket", errno);
     cin = devNull(O_RDONLY);
     cout = cerr = devNull(O_WRONLY);
-  } else if (attached) {
-    cin = g.interactive ? 0 : devNull(O_RDONLY);
-    cout = 1;
-    cerr = 2;
   } else {
     int p[2];
-    if (g.interactive) {
+    if (attached && g.interactive) {
+      cin = 0;
+    } else if (g.interactive) {
       // docker run -di: stdin stays open (nobody writes to it; it never sees end of file).
       if (pipe2(p, O_CLOEXEC) < 0) die("pipe", errno);
       cin = p[0];
@@ -389,13 +399,9 @@ int main(int argc, char** argv) {
   pid_t createPid = spawn(g.create, childFds, 6);
   close(capture[1]);
   close(null);
-  if (!attached || g.tty) {
-    if (cin >= 0 && cin != 0) close(cin);
-    if (cout > 2) close(cout);
-    if (cerr > 2 && cerr != cout) close(cerr);
-  } else if (!g.interactive) {
-    close(cin);
-  }
+  if (cin > 2) close(cin);
+  if (cout > 2) close(cout);
+  if (cerr > 2 && cerr != cout) close(cerr);
   setNonblock(capture[0]);
   static char captured[65536];
   size_t ncaptured = 0;
@@ -412,7 +418,6 @@ int main(int argc, char** argv) {
   char syncIn[256];
   size_t nsyncIn = 0;
   bool stdinOpen = attached && g.tty && g.interactive;
-  bool stdoutOk = true;
 
   for (;;) {
     if (exited) break;
@@ -452,7 +457,7 @@ int main(int argc, char** argv) {
       if (idx[k] < 0 || !p[idx[k]].revents) continue;
       ssize_t r = read(streams[k]->fd, buf, sizeof buf);
       if (r > 0) {
-        feed(*streams[k], buf, static_cast<size_t>(r));
+        emit(*streams[k], buf, static_cast<size_t>(r));
       } else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
         flush(*streams[k]);
         close(streams[k]->fd);
@@ -462,11 +467,7 @@ int main(int argc, char** argv) {
     if (iMaster >= 0 && p[iMaster].revents) {
       ssize_t r = read(master, buf, sizeof buf);
       if (r > 0) {
-        if (attached) {
-          if (stdoutOk) stdoutOk = writeAll(1, buf, static_cast<size_t>(r));
-        } else {
-          feed(out, buf, static_cast<size_t>(r));
-        }
+        emit(out, buf, static_cast<size_t>(r));
       } else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
         // EIO: the last slave fd closed. The master is kept (closing it would hang up nothing
         // now, but a later exec's pty is its own), only no longer polled.
@@ -556,7 +557,7 @@ int main(int argc, char** argv) {
             ioctl(master, TIOCSWINSZ, &ws);
           }
         }
-        if (!attached && ncaptured) logEntry("stderr", captured, ncaptured);  // create's warnings
+        if (ncaptured) logEntry("stderr", captured, ncaptured);  // create's warnings
         created = true;
         char msg[64];
         int mn = snprintf(msg, sizeof msg, "created %ld\n", initPid);
@@ -585,7 +586,7 @@ int main(int argc, char** argv) {
     while (s->fd >= 0) {
       ssize_t r = read(s->fd, buf, sizeof buf);
       if (r > 0) {
-        feed(*s, buf, static_cast<size_t>(r));
+        emit(*s, buf, static_cast<size_t>(r));
         continue;
       }
       if (r < 0 && errno == EINTR) continue;
@@ -601,11 +602,7 @@ int main(int argc, char** argv) {
       if (poll(&mp, 1, 200) <= 0) break;
       ssize_t r = read(master, buf, sizeof buf);
       if (r <= 0) break;
-      if (attached) {
-        if (stdoutOk) stdoutOk = writeAll(1, buf, static_cast<size_t>(r));
-      } else {
-        feed(out, buf, static_cast<size_t>(r));
-      }
+      emit(out, buf, static_cast<size_t>(r));
     }
     flush(out);
     close(master);

@@ -315,7 +315,6 @@ export async function createFront(o: FrontCreateOptions): Promise<FrontCreated> 
           rm: o.rm,
           tty: o.tty,
           interactive: o.interactive,
-          logged: !o.attach,
           stopSignal: stopSignal ?? imageStopSignal ?? 'SIGTERM',
           stopTimeout: o.stopTimeout ?? 10,
           volumes: madeVolumes,
@@ -351,7 +350,8 @@ export async function createFront(o: FrontCreateOptions): Promise<FrontCreated> 
     monitor = startMonitor({
       dir: p.dir,
       create,
-      ...(o.attach ? {} : { log: { file: logFileOf(p.dir, id), maxSize: logOpts.maxSize, maxFiles: logOpts.maxFiles } }),
+      log: { file: logFileOf(p.dir, id), maxSize: logOpts.maxSize, maxFiles: logOpts.maxFiles },
+      attach: o.attach,
       tty: o.tty,
       interactive: o.interactive,
       ...(o.rm ? { cleanup: [...base, 'container', 'rm', '--volumes', id] } : {}),
@@ -605,7 +605,7 @@ export async function inspectFront(o: FrontRoots, rec: FrontRecord): Promise<Rec
     },
     Image: rec.imageId,
     Name: `/${rec.name}`,
-    LogPath: rec.logged ? logFileOf(dir, rec.id) : '',
+    LogPath: logFileOf(dir, rec.id),
     Mounts: rec.volumes.map((v) => ({ Type: 'volume', Name: v.name, Destination: v.destination, Driver: 'local' })),
     Config: {
       Hostname: config.hostname ?? '',

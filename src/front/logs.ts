@@ -45,15 +45,19 @@ function readFrom(file: string, offset: number): { text: string; end: number; in
   }
 }
 
-/** Every entry in the log and its rotated files, oldest first. */
-export function readAllLogs(file: string, maxFiles = 100): LogEntry[] {
+/** Every entry of the rotated files (<log>.N … <log>.1), oldest first. */
+function readRotated(file: string, maxFiles = 100): LogEntry[] {
   const out: LogEntry[] = [];
   for (let i = maxFiles; i >= 1; i--) {
     const f = `${file}.${i}`;
     if (existsSync(f)) out.push(...parseLogLines(readFrom(f, 0)?.text ?? ''));
   }
-  out.push(...parseLogLines(readFrom(file, 0)?.text ?? ''));
   return out;
+}
+
+/** Every entry in the log and its rotated files, oldest first. */
+export function readAllLogs(file: string, maxFiles = 100): LogEntry[] {
+  return [...readRotated(file, maxFiles), ...parseLogLines(readFrom(file, 0)?.text ?? '')];
 }
 
 export function formatEntry(e: LogEntry, timestamps: boolean): string {
@@ -71,21 +75,13 @@ export interface FollowOptions {
 
 /** --tail then --follow: prints what is there, then what is appended until done(). */
 export async function followLogs(o: FollowOptions): Promise<void> {
-  const all = readAllLogs(o.file);
+  // One read of the current file: what it printed and where following starts are the same.
+  const cur = readFrom(o.file, 0);
+  const all = [...readRotated(o.file), ...parseLogLines(cur?.text ?? '')];
   const start = o.tail === undefined ? 0 : Math.max(0, all.length - o.tail);
   for (const e of all.slice(start)) o.onEntry(e);
-  let offset = 0;
-  let ino = 0;
-  try {
-    const st = statSync(o.file);
-    offset = st.size;
-    ino = st.ino;
-  } catch {
-    /* not written yet */
-  }
-  // Whole lines only: what was read above ended at the last newline.
-  const first = readFrom(o.file, 0);
-  if (first) offset = first.end;
+  let offset = cur?.end ?? 0;
+  let ino = cur?.ino ?? 0;
   let wake: (() => void) | undefined;
   let watcher: ReturnType<typeof watch> | undefined;
   try {

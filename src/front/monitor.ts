@@ -23,8 +23,10 @@ export interface MonitorOptions {
   dir: string;
   /** The create command (`tsrun … container __create …`). */
   create: string[];
-  /** Detached: the json-file log and its limits; absent, the output goes to this process's stdio. */
-  log?: { file: string; maxSize: number; maxFiles: number };
+  /** The json-file log and its limits. */
+  log: { file: string; maxSize: number; maxFiles: number };
+  /** Attached: the output is copied to this process's stdout/stderr too (and stdin, with interactive, is its own). */
+  attach: boolean;
   tty: boolean;
   interactive: boolean;
   /** Run when the container has exited (--rm). */
@@ -61,17 +63,18 @@ export class MonitorCreateError extends TsrunError {
 
 export function startMonitor(o: MonitorOptions): MonitorHandle {
   const args = ['--dir', o.dir, '--sync-fd', '3'];
-  if (o.log) args.push('--log', o.log.file, '--log-max-size', String(o.log.maxSize), '--log-max-files', String(o.log.maxFiles));
+  args.push('--log', o.log.file, '--log-max-size', String(o.log.maxSize), '--log-max-files', String(o.log.maxFiles));
+  if (o.attach) args.push('--attach');
   if (o.tty) args.push('--tty');
   if (o.interactive) args.push('--interactive');
   for (const a of o.cleanup ?? []) args.push('--cleanup', a);
   args.push('--', ...o.create);
-  const attachedIn = !o.log && o.interactive;
+  const attachedIn = o.attach && o.interactive;
   let child: ChildProcess;
   try {
     child = spawn(monitorPath(), args, {
       detached: true,
-      stdio: [attachedIn ? 'inherit' : 'ignore', o.log ? 'ignore' : 'inherit', o.log ? 'ignore' : 'inherit', 'pipe'],
+      stdio: [attachedIn ? 'inherit' : 'ignore', o.attach ? 'inherit' : 'ignore', o.attach ? 'inherit' : 'ignore', 'pipe'],
       cwd: o.dir,
     });
   } catch (cause) {

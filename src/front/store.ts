@@ -34,8 +34,6 @@ export interface FrontRecord {
   rm: boolean;
   tty: boolean;
   interactive: boolean;
-  /** Detached (logged by the monitor); false when the output went to the starting client. */
-  logged: boolean;
   stopSignal: string;
   stopTimeout: number;
   volumes: FrontVolume[];

@@ -299,3 +299,15 @@ rootTest.serial('the run --image shorthand takes the id from --name too', async 
   t.not(both.code, 0);
   t.regex(both.stderr, /--name a and the id b differ/);
 });
+
+rootTest.serial('an attached container is logged too: its output reached the client and is in logs afterwards', async (t) => {
+  const env = await frontEnv(t);
+  const r = await env.container(['run', ...NONE, '--name', 'fg', SHIPPED, 'sh', '-c', 'echo out; echo err >&2; exit 2']);
+  t.is(r.code, 2);
+  t.is(r.stdout, 'out\n');
+  t.is(r.stderr, 'err\n');
+  const logs = await env.container(['logs', 'fg']);
+  t.is(logs.stdout, 'out\n');
+  t.is(logs.stderr, 'err\n');
+  t.is((await env.container(['rm', 'fg'])).code, 0);
+});

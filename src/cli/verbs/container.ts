@@ -321,7 +321,6 @@ async function ls(p: FrontParsed, roots: FrontRoots): Promise<number> {
 
 async function logs(p: FrontParsed, roots: FrontRoots): Promise<number> {
   const rec = resolveContainer(roots.imageRoot, roots.root, p.args[0]);
-  if (!rec.logged) throw new Exit(125, `container ${rec.name} ran attached: its output went to the terminal that started it, and it has no log`);
   const file = logFileOf(containerDirOf(roots.imageRoot, rec.id), rec.id);
   const tailRaw = String(p.flags.tail ?? 'all');
   const tail = tailRaw === 'all' ? undefined : Number(tailRaw);
