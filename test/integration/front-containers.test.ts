@@ -311,3 +311,27 @@ rootTest.serial('an attached container is logged too: its output reached the cli
   t.is(logs.stderr, 'err\n');
   t.is((await env.container(['rm', 'fg'])).code, 0);
 });
+
+rootTest.serial("the monitor's json-file entries: escapes, a last line without newline, a long line split at 16 KiB", async (t) => {
+  const env = await frontEnv(t);
+  const script = String.raw`printf '%s\tc\001r\r\n' 'q"b\x'; head -c 20000 /dev/zero | tr '\0' x; echo; printf 'no newline'`;
+  const r = await env.container(['run', ...NONE, '-d', '--name', 'enc', SHIPPED, 'sh', '-c', script]);
+  t.is(r.code, 0, r.stderr);
+  t.is((await env.container(['wait', 'enc'])).stdout, '0\n');
+  const id = r.stdout.trim();
+  const lines = fs
+    .readFileSync(path.join(env.imageRoot, 'containers', id, `${id}-json.log`), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { log: string; stream: string; time: string });
+  t.deepEqual(
+    lines.map((l) => l.log.length),
+    [11, 16384, 20000 - 16384 + 1, 10],
+    'a line over 16 KiB is split, as Docker splits it',
+  );
+  t.is(lines[0].log, 'q"b\\x\tc\u0001r\r\n', 'quotes, backslashes and control characters survive the JSON');
+  t.is(lines[3].log, 'no newline', 'the last partial line is kept');
+  t.true(lines.every((l) => l.stream === 'stdout' && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/.test(l.time)));
+  t.is((await env.container(['logs', 'enc'])).stdout, lines.map((l) => l.log).join(''));
+  t.is((await env.container(['rm', 'enc'])).code, 0);
+});
