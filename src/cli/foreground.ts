@@ -2,6 +2,7 @@
 // process's signals are forwarded to the container's process, a terminal is proxied to the
 // caller's stdio, and the exit comes through the pidfd on the event loop. The library never does
 // any of this: it hands out streams and a ProcessHandle instead.
+import { createWriteStream } from 'node:fs';
 import { constants } from 'node:os';
 import { waitPidfd, setTerminalSize, signalPidfd, type ExitStatus } from '../container/process-control.js';
 import type { Box } from '../spec/types.js';
@@ -83,18 +84,21 @@ async function proxyConsole(master: number, size?: Box) {
     stream.on('error', () => resolve());
   });
   stream.pipe(process.stdout, { end: false });
-  // Not ended with stdin: Bun's tty.ReadStream has no end() (an "end" option shadows it), and the
-  // container's side of the pty ends with the container anyway.
-  stdin.pipe(stream, { end: false });
+  // Input goes to the master through a write stream of its own: Bun's tty.ReadStream drops what
+  // is written to it. Not ended with stdin: the container's side ends with the container anyway.
+  const input = createWriteStream('', { fd: master, autoClose: false });
+  stdin.pipe(input, { end: false });
   return {
     // Output still buffered in the pty after the exit: read it, but not forever (a grandchild
     // may hold the slave open).
     drained: () => Promise.race([ended, new Promise<void>((r) => setTimeout(r, 2000).unref())]),
     close: () => {
       process.off('SIGWINCH', resize);
-      stdin.unpipe(stream);
+      stdin.unpipe(input);
       if (raw) stdin.setRawMode(false);
       stdin.pause();
+      // Pending input is dropped before the master is closed: never written to a reused fd.
+      input.destroy();
       stream.destroy();
     },
   };

@@ -335,3 +335,56 @@ rootTest.serial("the monitor's json-file entries: escapes, a last line without n
   t.is((await env.container(['logs', 'enc'])).stdout, lines.map((l) => l.log).join(''));
   t.is((await env.container(['rm', 'enc'])).code, 0);
 });
+
+const pyPtyTest = needs(root('namespaces, overlay mounts'), tool('python3', 'python3'));
+
+// Runs argv under a new pty (python's pty.fork), types `input` once the shell's prompt shows,
+// and returns what the terminal showed and the exit code: no sleeps, the prompt orders it.
+const PTY_DRIVER = String.raw`
+import os, pty, select, sys
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp(sys.argv[2], sys.argv[2:])
+buf, sent = b'', False
+while True:
+    r, _, _ = select.select([fd], [], [], 20)
+    if not r:
+        os.kill(pid, 9)  # a liveness bound: a stuck session fails instead of hanging
+        break
+    try:
+        d = os.read(fd, 4096)
+    except OSError:
+        break
+    if not d:
+        break
+    buf += d
+    if not sent and b'# ' in buf:
+        os.write(fd, sys.argv[1].encode())
+        sent = True
+_, st = os.waitpid(pid, 0)
+sys.stdout.buffer.write(buf)
+sys.exit(os.waitstatus_to_exitcode(st))
+`;
+
+pyPtyTest.serial('container exec -it: an interactive shell in a running container, under a pty', async (t) => {
+  const env = await frontEnv(t);
+  t.is((await env.container(['run', ...NONE, '-d', '--name', 'box', SHIPPED, 'sleep', '600'])).code, 0);
+  const r = await runCommand('python3', [
+    '-c',
+    PTY_DRIVER,
+    'tty; echo $((6*7)); exit 3\n',
+    TSRUN_BIN,
+    '--root',
+    env.root,
+    '--image-root',
+    env.imageRoot,
+    'container',
+    'exec',
+    '-it',
+    'box',
+    'sh',
+  ]);
+  t.is(r.code, 3, r.stdout + r.stderr);
+  t.regex(r.stdout, /\/dev\/pts\/\d+\r?\n42\r?\n/, 'the typed line ran in the container’s shell, on a pty');
+  t.is((await env.container(['rm', '-f', 'box'])).code, 0);
+});
