@@ -2,7 +2,8 @@
 // process's signals are forwarded to the container's process, a terminal is proxied to the
 // caller's stdio, and the exit comes through the pidfd on the event loop. The library never does
 // any of this: it hands out streams and a ProcessHandle instead.
-import { createWriteStream } from 'node:fs';
+import { write } from 'node:fs';
+import { Writable } from 'node:stream';
 import { constants } from 'node:os';
 import { waitPidfd, setTerminalSize, signalPidfd, type ExitStatus } from '../container/process-control.js';
 import type { Box } from '../spec/types.js';
@@ -84,9 +85,28 @@ async function proxyConsole(master: number, size?: Box) {
     stream.on('error', () => resolve());
   });
   stream.pipe(process.stdout, { end: false });
-  // Input goes to the master through a write stream of its own: Bun's tty.ReadStream drops what
-  // is written to it. Not ended with stdin: the container's side ends with the container anyway.
-  const input = createWriteStream('', { fd: master, autoClose: false });
+  // Input goes to the master through a writer of its own (Bun's tty.ReadStream drops what is
+  // written to it), one write at a time; none is started once closed, and the master is closed
+  // only after the one in flight, so a write never lands on a reused fd number. Not ended with
+  // stdin: the container's side ends with the container anyway.
+  let closed = false;
+  let inFlight: Promise<void> = Promise.resolve();
+  const input = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      if (closed) return cb();
+      // A pty takes what its buffer holds: the rest of a long paste follows in further writes.
+      inFlight = new Promise<void>((resolve) => {
+        const rest = (buf: Buffer) =>
+          write(master, buf, (err, n) => {
+            if (!err && !closed && n < buf.length) return rest(buf.subarray(n));
+            resolve();
+            cb(closed ? null : err);
+          });
+        rest(chunk);
+      });
+    },
+  });
+  input.on('error', () => {});
   stdin.pipe(input, { end: false });
   return {
     // Output still buffered in the pty after the exit: read it, but not forever (a grandchild
@@ -97,9 +117,8 @@ async function proxyConsole(master: number, size?: Box) {
       stdin.unpipe(input);
       if (raw) stdin.setRawMode(false);
       stdin.pause();
-      // Pending input is dropped before the master is closed: never written to a reused fd.
-      input.destroy();
-      stream.destroy();
+      closed = true;
+      void inFlight.then(() => stream.destroy());
     },
   };
 }
