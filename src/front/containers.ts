@@ -481,6 +481,8 @@ export async function stopFront(o: FrontRoots, rec: FrontRecord, opt: { signal?:
   if (st.status !== 'running' && st.status !== 'paused') return;
   const sig = parseSignal(opt.signal ?? rec.stopSignal);
   const timeoutMs = (opt.timeout ?? rec.stopTimeout) * 1000;
+  // Looked up first: with --rm the monitor removes the container dir, its pid file with it.
+  const mon = monitorPid(o.imageRoot, rec.id);
   try {
     await killContainer({ root: o.root, id: rec.id, signal: sig });
   } catch (err) {
@@ -496,7 +498,6 @@ export async function stopFront(o: FrontRoots, rec: FrontRecord, opt: { signal?:
     }
     await gone;
   }
-  const mon = monitorPid(o.imageRoot, rec.id);
   if (mon) await waitPidExit(mon);
 }
 
