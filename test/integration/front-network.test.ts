@@ -7,7 +7,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { runCommand, TSRUN_BIN } from '../helpers/bundle.js';
 import { file, needs, root, tool } from '../helpers/skip.js';
+import { TIME_SCALE } from '../helpers/wait.js';
 import { containerDirs, frontEnv, monitorsUnder, SHIPPED } from './front-fixtures.js';
+
+/** GET of the published page from the host side, for `node -e`: the body, or exit 1. */
+const GET_PAGE = [
+  "require('http').get('http://127.0.0.1:18080/etc/hostname', { timeout: 2000 }, (r) => {",
+  "let b = ''; r.on('data', (d) => (b += d)); r.on('end', () => (r.statusCode === 200 ? process.stdout.write(b) : process.exit(1)));",
+  "}).on('error', () => process.exit(1)).on('timeout', () => process.exit(1));",
+].join(' ');
 
 const netTest = needs(
   root('network namespaces, CNI plugins'),
@@ -35,8 +43,9 @@ trap cleanup EXIT
 ${tsrun} network create appnet >/dev/null
 ${tsrun} container run -d --name web --network appnet -p 127.0.0.1:18080:8080 ${SHIPPED} httpd -f -p 8080 >/dev/null
 i=0
-until page=$(wget -qO- -T 2 http://127.0.0.1:18080/etc/hostname); do
-  i=$((i+1)); [ $i -lt 50 ] || { echo "no answer on 127.0.0.1:18080" >&2; exit 1; }
+# Node's http, not wget or curl: the VM's guest has neither.
+until page=$(${process.execPath} -e "${GET_PAGE}"); do
+  i=$((i+1)); [ $i -lt ${50 * TIME_SCALE} ] || { echo "no answer on 127.0.0.1:18080" >&2; exit 1; }
   sleep 0.1
 done
 echo "host: $page"
