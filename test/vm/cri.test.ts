@@ -76,7 +76,7 @@ interface Pod {
 const NS_POD_LOCAL_PID = { network: 'POD', pid: 'CONTAINER', ipc: 'POD' } as const;
 
 /** RunPodSandbox as the kubelet asks for it: cgroupfs parent, log directory, namespaces. */
-async function runPod(name: string, handler: Handler): Promise<Pod> {
+async function runPod(name: string, handler: Handler, extra: Partial<PodSandboxConfig> = {}): Promise<Pod> {
   const uid = randomUUID();
   const cgroupParent = `/kubepods/burstable/pod${uid}`;
   const logDir = `/var/log/pods/default_${name}_${uid}`;
@@ -87,6 +87,7 @@ async function runPod(name: string, handler: Handler): Promise<Pod> {
     dns_config: { servers: ['10.233.0.1'], searches: [], options: [] },
     labels: { app: name },
     linux: { cgroup_parent: cgroupParent, security_context: { namespace_options: NS_POD_LOCAL_PID } },
+    ...extra,
   };
   podCgroups.add(cgroupParent);
   const id = await client().runPodSandbox(config, handler);
@@ -357,6 +358,39 @@ criTest('a container that exits is reported with its exit code and reason; an OO
   await removePod(pod);
   const calls = runtimeCallsSince(offset);
   for (const id of [pod.id, quitter, hog]) t.true(callsFor(calls, id).includes('create'), `${id.slice(0, 12)} was created by the runtime:\n${summary(calls)}`);
+});
+
+criTest('a hostPort through CNI portmap: the node reaches the pod at the bridge address and the host port', async (t) => {
+  const token = `tsrun-hostport-${randomBytes(4).toString('hex')}`;
+  const hostPort = 30080;
+  const pod = await runPod('hostport', 'tsrun', { port_mappings: [{ protocol: 'TCP', container_port: 8080, host_port: hostPort }] });
+  await runContainer(
+    pod,
+    containerConfig(pod, 'web', ['sh', '-c', 'mkdir -p /www && echo "$TOKEN" > /www/index.html && exec httpd -f -p 8080 -h /www'], {
+      envs: [{ key: 'TOKEN', value: token }],
+    }),
+  );
+  // portmap DNATs locally sent traffic to a local address and the host port (its OUTPUT rule)
+  const url = `http://10.233.0.1:${hostPort}/index.html`;
+  const body = await waitForValue(
+    async () => {
+      try {
+        const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+        return res.ok && (await res.text());
+      } catch {
+        return false;
+      }
+    },
+    { timeoutMs: 60_000, intervalMs: 200, what: url },
+  );
+  t.is(body, `${token}\n`);
+  await removePod(pod);
+  // the mapping goes with the pod
+  const after = await fetch(url, { signal: AbortSignal.timeout(5_000) }).then(
+    (r) => `status ${r.status}`,
+    (e: Error) => `error ${e.message}`,
+  );
+  t.regex(after, /^error/, `nothing answers on the host port once the pod is gone: ${after}`);
 });
 
 criTest('pod start (RunPodSandbox + create + start until the readiness line): tsrun vs runc as the handler', async (t) => {

@@ -42,6 +42,7 @@ export interface PodSandboxConfig {
   hostname?: string;
   log_directory?: string;
   dns_config?: { servers?: string[]; searches?: string[]; options?: string[] };
+  port_mappings?: { protocol?: 'TCP' | 'UDP' | 'SCTP'; container_port: number; host_port: number; host_ip?: string }[];
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
   linux?: { cgroup_parent?: string; security_context?: { namespace_options?: NamespaceOption } };
