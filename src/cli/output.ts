@@ -13,3 +13,18 @@ export function writeOut(text: string): void {
     }
   }
 }
+
+/** Docker's plain tables: columns padded to the widest cell plus three spaces, no trailing blanks. */
+export function table(rows: string[][]): string {
+  const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return (
+    rows
+      .map((r) =>
+        r
+          .map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i] + 3)))
+          .join('')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
+}

@@ -37,7 +37,7 @@ import type { FrontRecord } from '../../front/store.js';
 import { containerDirOf } from '../../image/image-rootfs.js';
 import { createProgressRenderer, formatBytes } from '../../image/progress.js';
 import type { VerbContext } from '../main.js';
-import { writeOut } from '../output.js';
+import { table, writeOut } from '../output.js';
 import { imageRootOf } from './image.js';
 
 const GROUP_USAGE = 'Manage containers (Docker-style, daemonless)';
@@ -242,20 +242,6 @@ function ago(iso: string, now = Date.now()): string {
   const h = Math.floor(m / 60);
   if (h < 48) return h === 1 ? 'About an hour' : `${h} hours`;
   return `${Math.floor(h / 24)} days`;
-}
-
-function table(rows: string[][]): string {
-  const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return (
-    rows
-      .map((r) =>
-        r
-          .map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i] + 3)))
-          .join('')
-          .trimEnd(),
-      )
-      .join('\n') + '\n'
-  );
 }
 
 async function ls(p: FrontParsed, roots: FrontRoots): Promise<number> {

@@ -8,6 +8,7 @@ import type { VerbContext } from '../main.js';
 import type { ParsedCommandLine } from '../parse.js';
 import { str } from './flags.js';
 import { imageRootOf } from './image.js';
+import { table } from '../output.js';
 
 function list(cl: ParsedCommandLine, name: string): string[] {
   const v = cl.flags[name];
@@ -22,20 +23,6 @@ function keyValues(values: string[]): Record<string, string> {
     out[eq < 0 ? v : v.slice(0, eq)] = eq < 0 ? '' : v.slice(eq + 1);
   }
   return out;
-}
-
-function table(rows: string[][]): string {
-  const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return (
-    rows
-      .map((r) =>
-        r
-          .map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i] + 3)))
-          .join('')
-          .trimEnd(),
-      )
-      .join('\n') + '\n'
-  );
 }
 
 /** The shape of `docker network inspect`. */
