@@ -17,8 +17,11 @@ import { waitFor } from '../../helpers/wait.js';
 
 const PROTO = path.join(path.dirname(fileURLToPath(import.meta.url)), '../cri/cri.proto');
 
-/** The guest's CRI runtime handlers (vagrant/provision.sh, /etc/containerd/config.toml). */
-export type Handler = 'tsrun' | 'runc';
+/**
+ * The guest's CRI runtime handlers (vagrant/provision.sh, /etc/containerd/config.toml), and
+ * runc-wrapped, which test/vm/cri.test.ts adds to its own containerd's configuration.
+ */
+export type Handler = 'tsrun' | 'runc' | 'runc-wrapped';
 
 export interface NamespaceOption {
   network?: 'POD' | 'CONTAINER' | 'NODE';
@@ -59,7 +62,12 @@ export interface ContainerConfig {
   log_path?: string;
   linux?: {
     resources?: LinuxContainerResources;
-    security_context?: { namespace_options?: NamespaceOption; run_as_user?: { value: number } };
+    security_context?: {
+      namespace_options?: NamespaceOption;
+      run_as_user?: { value: number };
+      no_new_privs?: boolean;
+      seccomp?: { profile_type: 'RuntimeDefault' | 'Unconfined' | 'Localhost'; localhost_ref?: string };
+    };
   };
 }
 
