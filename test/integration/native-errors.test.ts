@@ -22,6 +22,7 @@ import { Detail, HelperStep, Msg } from '../../src/plan/opcodes.js';
 import type { CompiledPlan } from '../../src/plan/plan-builder.js';
 import { describeChildError } from '../../src/process/protocol.js';
 import { addon } from '../../src/sys/addon.js';
+import { TIME_SCALE } from '../helpers/wait.js';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const ADDON = process.env.TSRUN_TEST_ADDON || path.join(REPO_ROOT, 'build/Release/tsrun.node');
@@ -61,7 +62,7 @@ function inChild(body: string, prefix: string[] = []): { status: number | null; 
   const r = spawnSync(cmd, [...pre, '-e', script], {
     env: { ...process.env, TSRUN_ADDON: ADDON, TSRUN_HELPER: HELPER },
     encoding: 'utf8',
-    timeout: 30_000,
+    timeout: 30_000 * TIME_SCALE,
   });
   if (r.error) throw r.error;
   let thrown: Thrown | undefined;
@@ -212,7 +213,11 @@ function inChildTs(
       out({ name: e.constructor.name, message: e.message, code: e.code, errno: e.errno, errnoCode: e.errnoCode, syscall: e.syscall });
     }`;
   const [cmd, ...pre] = [...prefix, process.execPath];
-  const r = spawnSync(cmd, [...pre, '--import', 'tsx', '--input-type=module', '-e', script], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(cmd, [...pre, '--import', 'tsx', '--input-type=module', '-e', script], {
+    cwd: REPO_ROOT,
+    encoding: 'utf8',
+    timeout: 60_000 * TIME_SCALE,
+  });
   if (r.error) throw r.error;
   let thrown;
   try {
