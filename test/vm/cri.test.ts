@@ -384,6 +384,34 @@ criTest('a container that exits is reported with its exit code and reason; an OO
   for (const id of [pod.id, quitter, hog]) t.true(callsFor(calls, id).includes('create'), `${id.slice(0, 12)} was created by the runtime:\n${summary(calls)}`);
 });
 
+criTest("seccomp RuntimeDefault (the kubelet's SeccompDefault): containerd's default profile is applied by tsrun", async (t) => {
+  const pod = await runPod('seccomp', 'tsrun');
+  const id = await runContainer(
+    pod,
+    containerConfig(pod, 'app', ['sleep', '3600'], {
+      linux: { security_context: { seccomp: { profile_type: 'RuntimeDefault' }, no_new_privs: true } },
+    }),
+  );
+  const { info } = await client().containerStatus(id);
+  const spec = (JSON.parse(info.info ?? '{}') as { runtimeSpec?: { linux?: { seccomp?: { defaultAction?: string; syscalls?: unknown[] } } } }).runtimeSpec;
+  t.is(spec?.linux?.seccomp?.defaultAction, 'SCMP_ACT_ERRNO', "containerd put its default profile in the container's spec");
+  const status = await execOut(t, id, ['cat', '/proc/self/status']);
+  t.regex(status, /^Seccomp:\s+2$/m, 'the exec runs under a seccomp filter (mode 2)');
+  t.regex(status, /^NoNewPrivs:\s+1$/m, 'no_new_privs is set');
+  // the profile allows unshare(2) only with CAP_SYS_ADMIN: a user namespace, which the kernel grants
+  // to anyone, is refused under it and granted in a container of the same pod with Unconfined
+  const loose = await runContainer(
+    pod,
+    containerConfig(pod, 'loose', ['sleep', '3600'], { linux: { security_context: { seccomp: { profile_type: 'Unconfined' } } } }),
+  );
+  const denied = await client().execSync(id, ['unshare', '-U', 'true']);
+  t.not(denied.exit_code, 0, `unshare -U is refused under RuntimeDefault: ${denied.stderr.toString()}`);
+  const allowed = await client().execSync(loose, ['unshare', '-U', 'true']);
+  t.is(allowed.exit_code, 0, `unshare -U works under Unconfined: ${allowed.stderr.toString()}`);
+  t.regex(await execOut(t, loose, ['cat', '/proc/self/status']), /^Seccomp:\s+0$/m, 'no filter under Unconfined');
+  await removePod(pod);
+});
+
 criTest('a hostPort through CNI portmap: the node reaches the pod at the bridge address and the host port', async (t) => {
   const token = `tsrun-hostport-${randomBytes(4).toString('hex')}`;
   const hostPort = 30080;
