@@ -28,6 +28,18 @@ function userns(s: Spec, dir: string, rootfs: string): void {
   s.linux!.gidMappings = [{ containerID: 0, hostID: HOST_ID, size: 65536 }];
 }
 
+/** The flags a user namespace cannot clear on a bind of `p` (its mount's nosuid, nodev, noexec). */
+function lockedFlags(p: string): string[] {
+  let best: { point: string; options: string[] } | undefined;
+  for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const f = line.split(' ');
+    const point = f[4];
+    if (!point || !(p === point || p.startsWith(point.endsWith('/') ? point : `${point}/`))) continue;
+    if (!best || point.length >= best.point.length) best = { point, options: f[5]!.split(',') };
+  }
+  return (best?.options ?? []).filter((o) => o === 'nosuid' || o === 'nodev' || o === 'noexec');
+}
+
 /** A directory only the host's root may enter (0700, root-owned), removed after the test. */
 function privateDir(t: ExecutionContext): string {
   const d = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrun-private-'));
@@ -51,10 +63,16 @@ rootTest('userns: a bind source below a 0700 root-owned directory is opened by t
   t.is(r.code, 0, r.stderr);
   const out = b.output(r);
   t.is(out, 'from the host\na file source\nread-only\n');
-  if (hasRunc) {
+  // runc 1.1.5 cannot make a read-only bind of a source whose mount has locked flags (nosuid,
+  // nodev, noexec: the VM's /tmp) in a user namespace: EPERM, fixed in runc HEAD (issue 14 item 24,
+  // which tsrun follows). The comparison holds where the source's mount has none.
+  const locked = lockedFlags(secret);
+  if (hasRunc && locked.length === 0) {
     const rr = await runcRun(b);
     t.is(rr.code, 0, rr.stderr);
     t.is(rr.stdout, out, 'runc 1.1.5 says the same');
+  } else if (hasRunc) {
+    t.log(`not compared with runc 1.1.5: the source's mount has ${locked.join(',')}, which 1.1.5 cannot keep on a ro bind in a user namespace`);
   }
 });
 
