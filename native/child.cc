@@ -816,31 +816,40 @@ uint64_t u64(uint32_t lo, uint32_t hi) {
   return (uint64_t)lo | ((uint64_t)hi << 32);
 }
 
-// FD_CLOEXEC on every open fd >= from, listed with getdents64 on /proc/self/fd (no libc).
-void cloexecFrom(uint32_t op, uint32_t from) {
-  long dir = sys(SYS_openat, AT_FDCWD, (long)"/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir < 0) fail(op, errno);
+// Calls f(name) for every entry of the directory open at dir, read with getdents64 (no libc, no
+// malloc: a buffer on the stack).
+template <typename F>
+void forEachEntry(uint32_t op, long dir, F f) {
+  struct Dirent {
+    uint64_t ino;
+    int64_t off;
+    unsigned short reclen;
+    unsigned char type;
+    char name[1];
+  };
   char buf[4096];
   for (;;) {
     long n = sys(SYS_getdents64, dir, (long)buf, sizeof buf);
     if (n < 0) fail(op, errno);
-    if (n == 0) break;
+    if (n == 0) return;
     for (long off = 0; off < n;) {
-      struct Dirent {
-        uint64_t ino;
-        int64_t off;
-        unsigned short reclen;
-        unsigned char type;
-        char name[1];
-      };
       const Dirent* d = reinterpret_cast<const Dirent*>(buf + off);
       off += d->reclen;
-      if (d->name[0] < '0' || d->name[0] > '9') continue;
-      uint32_t fd = 0;
-      for (const char* c = d->name; *c; c++) fd = fd * 10 + (uint32_t)(*c - '0');
-      if (fd >= from && (long)fd != dir) sys(SYS_fcntl, fd, F_SETFD, FD_CLOEXEC);
+      f(d->name);
     }
   }
+}
+
+// FD_CLOEXEC on every open fd >= from, listed from /proc/self/fd.
+void cloexecFrom(uint32_t op, uint32_t from) {
+  long dir = sys(SYS_openat, AT_FDCWD, (long)"/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) fail(op, errno);
+  forEachEntry(op, dir, [&](const char* name) {
+    if (name[0] < '0' || name[0] > '9') return;
+    uint32_t fd = 0;
+    for (const char* c = name; *c; c++) fd = fd * 10 + (uint32_t)(*c - '0');
+    if (fd >= from && (long)fd != dir) sys(SYS_fcntl, fd, F_SETFD, FD_CLOEXEC);
+  });
   sys(SYS_close, dir);
 }
 
@@ -1056,69 +1065,52 @@ char g_copyBuf[1 << 16];
 // root. Directories, regular files, symlinks and device nodes (and fifos) keep their mode and owner.
 void copyTree(uint32_t op, int src, int dst, int depth) {
   if (depth > 128) fail(op, ELOOP);
-  char buf[4096];
-  for (;;) {
-    long n = sys(SYS_getdents64, src, (long)buf, sizeof buf);
-    if (n < 0) fail(op, errno);
-    if (n == 0) return;
-    for (long off = 0; off < n;) {
-      struct Dirent {
-        uint64_t ino;
-        int64_t off;
-        unsigned short reclen;
-        unsigned char type;
-        char name[1];
-      };
-      const Dirent* d = reinterpret_cast<const Dirent*>(buf + off);
-      off += d->reclen;
-      const char* name = d->name;
-      if (name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0))) continue;
-      struct stat st;
-      if (sys(SYS_newfstatat, src, (long)name, (long)&st, AT_SYMLINK_NOFOLLOW) < 0) fail(op, errno);
-      unsigned perm = st.st_mode & 07777;
-      if (S_ISDIR(st.st_mode)) {
-        if (sys(SYS_mkdirat, dst, (long)name, perm) < 0) fail(op, errno);
-        long s2 = sys(SYS_openat, src, (long)name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        long d2 = sys(SYS_openat, dst, (long)name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (s2 < 0 || d2 < 0) fail(op, errno);
-        copyTree(op, (int)s2, (int)d2, depth + 1);
-        sys(SYS_close, s2);
-        sys(SYS_close, d2);
-      } else if (S_ISREG(st.st_mode)) {
-        long in = sys(SYS_openat, src, (long)name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        if (in < 0) fail(op, errno);
-        long out = sys(SYS_openat, dst, (long)name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, perm);
-        if (out < 0) fail(op, errno);
-        for (;;) {
-          long r = sys(SYS_read, in, (long)g_copyBuf, sizeof g_copyBuf);
-          if (r < 0 && errno == EINTR) continue;
-          if (r < 0) fail(op, errno);
-          if (r == 0) break;
-          for (long w = 0; w < r;) {
-            long k = sys(SYS_write, out, (long)(g_copyBuf + w), r - w);
-            if (k < 0 && errno == EINTR) continue;
-            if (k < 0) fail(op, errno);
-            w += k;
-          }
+  forEachEntry(op, src, [&](const char* name) {
+    if (name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0))) return;
+    struct stat st;
+    if (sys(SYS_newfstatat, src, (long)name, (long)&st, AT_SYMLINK_NOFOLLOW) < 0) fail(op, errno);
+    unsigned perm = st.st_mode & 07777;
+    if (S_ISDIR(st.st_mode)) {
+      if (sys(SYS_mkdirat, dst, (long)name, perm) < 0) fail(op, errno);
+      long s2 = sys(SYS_openat, src, (long)name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      long d2 = sys(SYS_openat, dst, (long)name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (s2 < 0 || d2 < 0) fail(op, errno);
+      copyTree(op, (int)s2, (int)d2, depth + 1);
+      sys(SYS_close, s2);
+      sys(SYS_close, d2);
+    } else if (S_ISREG(st.st_mode)) {
+      long in = sys(SYS_openat, src, (long)name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+      if (in < 0) fail(op, errno);
+      long out = sys(SYS_openat, dst, (long)name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, perm);
+      if (out < 0) fail(op, errno);
+      for (;;) {
+        long r = sys(SYS_read, in, (long)g_copyBuf, sizeof g_copyBuf);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) fail(op, errno);
+        if (r == 0) break;
+        for (long w = 0; w < r;) {
+          long k = sys(SYS_write, out, (long)(g_copyBuf + w), r - w);
+          if (k < 0 && errno == EINTR) continue;
+          if (k < 0) fail(op, errno);
+          w += k;
         }
-        sys(SYS_close, in);
-        sys(SYS_close, out);
-      } else if (S_ISLNK(st.st_mode)) {
-        char link[4096];
-        long ln = sys(SYS_readlinkat, src, (long)name, (long)link, sizeof link - 1);
-        if (ln < 0) fail(op, errno);
-        link[ln] = 0;
-        if (sys(SYS_symlinkat, (long)link, dst, (long)name) < 0) fail(op, errno);
-      } else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) || S_ISFIFO(st.st_mode)) {
-        if (sys(SYS_mknodat, dst, (long)name, (long)st.st_mode, (long)st.st_rdev) < 0) fail(op, errno);
-      } else {
-        continue;  // a socket: nothing to copy
       }
-      if (sys(SYS_fchownat, dst, (long)name, (long)st.st_uid, (long)st.st_gid, AT_SYMLINK_NOFOLLOW) < 0)
-        fail(op, errno);
-      if (!S_ISLNK(st.st_mode) && sys(SYS_fchmodat, dst, (long)name, perm, 0) < 0) fail(op, errno);
+      sys(SYS_close, in);
+      sys(SYS_close, out);
+    } else if (S_ISLNK(st.st_mode)) {
+      char link[4096];
+      long ln = sys(SYS_readlinkat, src, (long)name, (long)link, sizeof link - 1);
+      if (ln < 0) fail(op, errno);
+      link[ln] = 0;
+      if (sys(SYS_symlinkat, (long)link, dst, (long)name) < 0) fail(op, errno);
+    } else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) || S_ISFIFO(st.st_mode)) {
+      if (sys(SYS_mknodat, dst, (long)name, (long)st.st_mode, (long)st.st_rdev) < 0) fail(op, errno);
+    } else {
+      return;  // a socket: nothing to copy
     }
-  }
+    if (sys(SYS_fchownat, dst, (long)name, (long)st.st_uid, (long)st.st_gid, AT_SYMLINK_NOFOLLOW) < 0) fail(op, errno);
+    if (!S_ISLNK(st.st_mode) && sys(SYS_fchmodat, dst, (long)name, perm, 0) < 0) fail(op, errno);
+  });
 }
 
 void runOp(uint32_t i, const uint32_t* a) {
