@@ -28,6 +28,7 @@ import { constants } from 'node:os';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { attachedDevicePrograms } from '../src/cgroups/devices.js';
+import { unifiedMount } from '../src/cgroups/v2.js';
 
 const HARMLESS_SIGNALS = new Set([17, 18, 23, 28]); // SIGCHLD SIGCONT SIGURG SIGWINCH
 
@@ -63,7 +64,7 @@ interface Options {
 function parseArgs(argv: string[]): Options {
   const watch: string[] = [];
   let defaults = true;
-  let cgroupRoot = unifiedRoot();
+  let cgroupRoot = unifiedMount() ?? undefined;
   let system = true;
   let i = 0;
   for (; i < argv.length && argv[i] !== '--'; i++) {
@@ -163,17 +164,6 @@ function mounts(): string[] {
       return `${f[4]} ${type} ${source}`;
     })
     .sort();
-}
-
-function unifiedRoot(): string | undefined {
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const post = line.split(' - ')[1];
-    if (post?.startsWith('cgroup2 ')) {
-      const point = line.split(' ')[4]!;
-      if (point === '/sys/fs/cgroup' || point === '/sys/fs/cgroup/unified') return point;
-    }
-  }
-  return undefined;
 }
 
 /** cgroup directory → its device programs' ids. */

@@ -6,20 +6,13 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { unifiedMount } from '../../src/cgroups/v2.js';
 import { needs, need, ROOT } from '../helpers/skip.js';
 import { waitFor } from '../helpers/wait.js';
 
 const GUARD = join(import.meta.dirname, '..', 'host-guard.ts');
 
-function unifiedRoot(): string | undefined {
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    if (!line.split(' - ')[1]?.startsWith('cgroup2 ')) continue;
-    const point = line.split(' ')[4]!;
-    if (point === '/sys/fs/cgroup' || point === '/sys/fs/cgroup/unified') return point;
-  }
-  return undefined;
-}
-const UNIFIED = unifiedRoot();
+const UNIFIED = unifiedMount();
 const tracefs = readFileSync('/proc/filesystems', 'utf8').includes('tracefs');
 const guardTest = needs(
   ROOT,
