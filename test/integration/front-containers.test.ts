@@ -74,6 +74,7 @@ rootTest.serial('container logs -f follows a detached container until it exits; 
   const env = await frontEnv(t);
   const run = await env.container([
     'run',
+    ...NONE,
     '-d',
     '--name',
     'talker',
@@ -110,6 +111,7 @@ rootTest.serial('container stop: a PID-1 shell ignoring SIGTERM is killed when t
 
   const trapped = await env.container([
     'run',
+    ...NONE,
     '-d',
     '--stop-timeout',
     '30',
@@ -128,6 +130,7 @@ rootTest.serial('container stop: a PID-1 shell ignoring SIGTERM is killed when t
 
   const usr1 = await env.container([
     'run',
+    ...NONE,
     '-d',
     '--stop-signal',
     'USR1',

@@ -16,6 +16,17 @@ export { SHIPPED };
  */
 export const NONE = ['--network', 'none'] as const;
 
+/**
+ * Refuses a `run` or `create` that names no network before it starts: without one the container
+ * joins the default bridge, and the host keeps tsrun0 and the CNI firewall chains afterwards.
+ */
+function onHostNetwork(args: readonly string[]): void {
+  const verb = args[0];
+  if (verb !== 'run' && verb !== 'create') return;
+  if (args.some((a) => a === '--network' || a === '--net' || a.startsWith('--network=') || a.startsWith('--net='))) return;
+  throw new Error(`container ${verb} without --network (use ...NONE): ${args.join(' ')}`);
+}
+
 /** Live tsrun-monitor processes whose working directory is below dir. */
 export function monitorsUnder(dir: string): number[] {
   const out: number[] = [];
@@ -70,8 +81,12 @@ export async function frontEnv(t: ExecutionContext): Promise<FrontEnv> {
   });
   return {
     ...env,
-    container: (args, o) => env.tsrun(['container', ...args], o),
+    container: (args, o) => {
+      onHostNetwork(args);
+      return env.tsrun(['container', ...args], o);
+    },
     spawnClient: (args) => {
+      onHostNetwork(args);
       const c = spawn(TSRUN_BIN, ['--root', env.root, '--image-root', env.imageRoot, 'container', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
       let text = '';
       c.stdout!.on('data', (d: Buffer) => (text += d.toString()));

@@ -17,6 +17,7 @@ rootTest.serial('a named volume written by one container is read by the next, an
   t.regex(ls.stdout, /^DRIVER\s+VOLUME NAME\nlocal\s+data\n$/, 'made on first use');
   const read = await env.container([
     'run',
+    ...NONE,
     '--rm',
     '--mount',
     'type=volume,source=data,target=/mnt/d,readonly',
@@ -59,6 +60,7 @@ rootTest.serial('volume rm refuses a volume in use; rm -v removes anonymous volu
   const env = await frontEnv(t);
   const run = await env.container([
     'run',
+    ...NONE,
     '-d',
     '--name',
     'holder',
