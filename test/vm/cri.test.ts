@@ -14,7 +14,16 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readlinkSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { IMAGE_REF, IMAGES, IN_VM, VM, argvLogOffset, runtimeCallsSince, runtimeTarget, verbOf, type RuntimeCall } from './helpers/guest.js';
-import { CriClient, PrivateContainerd, readCriLog, type ContainerConfig, type ContainerStatus, type Handler, type PodSandboxConfig } from './helpers/cri.js';
+import {
+  CriNode,
+  PrivateContainerd,
+  type CriClient,
+  readCriLog,
+  type ContainerConfig,
+  type ContainerStatus,
+  type Handler,
+  type PodSandboxConfig,
+} from './helpers/cri.js';
 import { file, needs, tool } from '../helpers/skip.js';
 import { waitFor, waitForValue } from '../helpers/wait.js';
 
@@ -27,10 +36,8 @@ const criTest = needs(
   file(PAUSE_TAR, `needs the pause image ${PAUSE_TAR} (vagrant/provision.sh)`),
 ).serial;
 
-const containerd = new PrivateContainerd('cri-containerd');
-let cri: CriClient | undefined;
-/** Pods not yet removed, and the pod cgroups the "kubelet" (this file) made, for the clean-up. */
-const pods = new Set<string>();
+const node = new CriNode(new PrivateContainerd('cri-containerd'));
+/** The pod cgroups the "kubelet" (this file) made, for the clean-up (node.pods: pods not yet removed). */
 const podCgroups = new Set<string>();
 
 // For the pod-start comparison: runc behind a wrapper of the same shape as tsrun-logged (one log
@@ -56,24 +63,13 @@ test.before(async () => {
   mkdirSync(path.dirname(RUNC_WRAPPER), { recursive: true });
   writeFileSync(RUNC_WRAPPER, RUNC_WRAPPER_SCRIPT, { mode: 0o755 });
   // the guest's configuration (the tsrun and runc handlers, CNI, the sandbox image) plus that one
-  const config = `${containerd.state}.toml`;
+  const config = `${node.containerd.state}.toml`;
   writeFileSync(config, readFileSync('/etc/containerd/config.toml', 'utf8') + RUNC_WRAPPED_HANDLER);
-  await containerd.start(config);
-  // The kubelet's images live in containerd's k8s.io namespace; no registry in the VM, so import.
-  for (const tar of [PAUSE_TAR, `${IMAGES}/docker.tar`]) {
-    const r = await containerd.ctr(['-n', 'k8s.io', 'image', 'import', tar], 300_000);
-    if (r.code !== 0) throw new Error(`ctr -n k8s.io image import ${tar}: ${r.stderr}${r.stdout}`);
-  }
-  cri = new CriClient(containerd.socket);
+  await node.start(config, [PAUSE_TAR, `${IMAGES}/docker.tar`]);
 });
 
 test.after.always(async () => {
-  for (const id of pods) {
-    await cri?.stopPodSandbox(id).catch(() => undefined);
-    await cri?.removePodSandbox(id).catch(() => undefined);
-  }
-  cri?.close();
-  await containerd.stop();
+  await node.close();
   // what the kubelet would remove: the pod cgroups, then their parents when empty
   for (const cg of [...podCgroups, '/kubepods/burstable', '/kubepods']) {
     try {
@@ -85,8 +81,7 @@ test.after.always(async () => {
 });
 
 function client(): CriClient {
-  if (!cri) throw new Error('no CRI client: the before hook failed');
-  return cri;
+  return node.client;
 }
 
 interface Pod {
@@ -115,14 +110,14 @@ async function runPod(name: string, handler: Handler, extra: Partial<PodSandboxC
   };
   podCgroups.add(cgroupParent);
   const id = await client().runPodSandbox(config, handler);
-  pods.add(id);
+  node.pods.add(id);
   return { id, uid, config, cgroupParent, logDir };
 }
 
 async function removePod(pod: Pod): Promise<void> {
   await client().stopPodSandbox(pod.id);
   await client().removePodSandbox(pod.id);
-  pods.delete(pod.id);
+  node.pods.delete(pod.id);
 }
 
 function containerConfig(pod: Pod, name: string, command: string[], extra: Partial<ContainerConfig> = {}): ContainerConfig {

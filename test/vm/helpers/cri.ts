@@ -300,3 +300,40 @@ export class PrivateContainerd {
     clearTimeout(timer);
   }
 }
+
+/**
+ * A kubelet's node for one test file: starts the private containerd with `config`, imports the
+ * images the pods use into containerd's k8s.io namespace (no registry in the VM) and connects a
+ * CRI client; `close` stops and removes the pods it was told of, then stops containerd.
+ */
+export class CriNode {
+  readonly pods = new Set<string>();
+  private cri: CriClient | undefined;
+
+  constructor(readonly containerd: PrivateContainerd) {}
+
+  async start(config: string, imageTars: readonly string[]): Promise<CriClient> {
+    await this.containerd.start(config);
+    for (const tar of imageTars) {
+      const r = await this.containerd.ctr(['-n', 'k8s.io', 'image', 'import', tar], 300_000);
+      if (r.code !== 0) throw new Error(`ctr -n k8s.io image import ${tar}: ${r.stderr}${r.stdout}`);
+    }
+    this.cri = new CriClient(this.containerd.socket);
+    return this.cri;
+  }
+
+  /** The client; throws when the before hook did not start the node. */
+  get client(): CriClient {
+    if (!this.cri) throw new Error('no CRI client: the before hook failed');
+    return this.cri;
+  }
+
+  async close(): Promise<void> {
+    for (const id of this.pods) {
+      await this.cri?.stopPodSandbox(id).catch(() => undefined);
+      await this.cri?.removePodSandbox(id).catch(() => undefined);
+    }
+    this.cri?.close();
+    await this.containerd.stop();
+  }
+}

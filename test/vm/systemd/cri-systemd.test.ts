@@ -10,7 +10,7 @@ import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { IMAGE_REF, IMAGES, IN_VM, VM, argvLogOffset, runtimeCallsSince, verbOf } from '../helpers/guest.js';
-import { CriClient, PrivateContainerd, readCriLog, type PodSandboxConfig } from '../helpers/cri.js';
+import { CriNode, PrivateContainerd, readCriLog, type PodSandboxConfig } from '../helpers/cri.js';
 import { file, need, needs } from '../../helpers/skip.js';
 import { waitFor } from '../../helpers/wait.js';
 
@@ -25,28 +25,14 @@ const sdTest = needs(
   file(PAUSE_TAR, `needs the pause image ${PAUSE_TAR} (vagrant/provision.sh)`),
 ).serial;
 
-const containerd = new PrivateContainerd('cri-systemd-containerd');
-let cri: CriClient | undefined;
-const pods = new Set<string>();
+const node = new CriNode(new PrivateContainerd('cri-systemd-containerd'));
 
 test.before(async () => {
   if (!SYSTEMD_PID1 || !existsSync(CONFIG) || !existsSync(PAUSE_TAR)) return;
-  await containerd.start(CONFIG);
-  for (const tar of [PAUSE_TAR, `${IMAGES}/docker.tar`]) {
-    const r = await containerd.ctr(['-n', 'k8s.io', 'image', 'import', tar], 300_000);
-    if (r.code !== 0) throw new Error(`ctr -n k8s.io image import ${tar}: ${r.stderr}${r.stdout}`);
-  }
-  cri = new CriClient(containerd.socket);
+  await node.start(CONFIG, [PAUSE_TAR, `${IMAGES}/docker.tar`]);
 });
 
-test.after.always(async () => {
-  for (const id of pods) {
-    await cri?.stopPodSandbox(id).catch(() => undefined);
-    await cri?.removePodSandbox(id).catch(() => undefined);
-  }
-  cri?.close();
-  await containerd.stop();
-});
+test.after.always(() => node.close());
 
 function cgroupOf(pid: number): string {
   return readFileSync(`/proc/${pid}/cgroup`, 'utf8')
@@ -62,7 +48,7 @@ function infoPid(info: Record<string, string>): number {
 }
 
 sdTest('a tsrun pod with SystemdCgroup = true: sandbox and container are scopes in the pod slice, resources in the scope', async (t) => {
-  const client = cri!;
+  const client = node.client;
   const uid = randomUUID();
   // the kubelet's systemd driver: dashes in the uid become underscores, the slice nests by dashes
   const slice = `kubepods-burstable-pod${uid.replaceAll('-', '_')}.slice`;
@@ -77,7 +63,7 @@ sdTest('a tsrun pod with SystemdCgroup = true: sandbox and container are scopes 
   };
   const offset = argvLogOffset();
   const podId = await client.runPodSandbox(config, 'tsrun');
-  pods.add(podId);
+  node.pods.add(podId);
   const sandboxPid = infoPid((await client.podSandboxStatus(podId)).info);
   t.is(cgroupOf(sandboxPid), `${sliceDir}/cri-containerd-${podId}.scope`, 'the sandbox is a scope in the pod slice');
 
@@ -110,7 +96,7 @@ sdTest('a tsrun pod with SystemdCgroup = true: sandbox and container are scopes 
   await client.removeContainer(id);
   await client.stopPodSandbox(podId);
   await client.removePodSandbox(podId);
-  pods.delete(podId);
+  node.pods.delete(podId);
   t.false(existsSync(`/sys/fs/cgroup${scope}`), 'the scope is gone');
 
   const creates = runtimeCallsSince(offset).filter((c) => verbOf(c.args) === 'create' && [podId, id].includes(c.args.at(-1)!));
