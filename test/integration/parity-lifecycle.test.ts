@@ -20,55 +20,12 @@ import { createContainer } from '../../src/container/create.js';
 import { silentLogger } from '../../src/logger.js';
 import type { Spec } from '../../src/spec/types.js';
 import { defaultCgroupDir, makeBundle, procStat, type Bundle } from '../helpers/bundle.js';
-import { need, needs, root, tool } from '../helpers/skip.js';
+import { forRunc, hasRunc, runc, type RuncResult } from '../helpers/runc-parity.js';
+import { need, needs, root } from '../helpers/skip.js';
 import { waitFor } from '../helpers/wait.js';
 
 const unified = unifiedMount();
 const hostTest = needs(root('namespaces and cgroups'), need(unified, 'needs a cgroup v2 hierarchy (cgroup.freeze, cgroup.procs)'));
-const RUNC = '/usr/sbin/runc';
-const hasRunc = fs.existsSync(RUNC) && !!unified && tool('unshare', 'util-linux').ok;
-
-interface Ran {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-let runcCalls = 0;
-
-/**
- * runc with its own --root, seeing the host's cgroup v2 tree at /sys/fs/cgroup (see the top). Its
- * stdout and stderr are files, as with tsrun (helpers/bundle.ts): a container it starts keeps them.
- */
-async function runc(b: Bundle, args: readonly string[]): Promise<Ran> {
-  const rootDir = path.join(b.dir, 'runc-root');
-  fs.mkdirSync(rootDir, { recursive: true });
-  const bind = unified === '/sys/fs/cgroup' ? '' : `mount --bind ${unified} /sys/fs/cgroup && `;
-  const script = `${bind}exec ${RUNC} --root ${rootDir} "$@"`;
-  const n = runcCalls++;
-  const files = [path.join(b.ioDir, `runc-${n}.out`), path.join(b.ioDir, `runc-${n}.err`)];
-  const fds = files.map((f) => fs.openSync(f, 'w'));
-  let child;
-  try {
-    child = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'runc', ...args], { cwd: b.dir, stdio: ['ignore', ...fds] });
-  } finally {
-    fds.forEach((fd) => fs.closeSync(fd));
-  }
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('exit', (c) => resolve(c));
-  });
-  return { code, stdout: fs.readFileSync(files[0], 'utf8'), stderr: fs.readFileSync(files[1], 'utf8') };
-}
-
-/** The bundle as runc gets it: a cgroup namespace of its own (see the top). */
-function forRunc(b: Bundle): void {
-  const spec = structuredClone(b.spec);
-  const ns = (spec.linux!.namespaces ??= []);
-  if (!ns.some((n) => n.type === 'cgroup')) ns.push({ type: 'cgroup' });
-  fs.writeFileSync(path.join(b.dir, 'config.json'), JSON.stringify(spec));
-}
-
 /** runc's ids in its root are force-deleted (and so their cgroups removed) at the end of the test. */
 function cleanRunc(t: ExecutionContext, b: Bundle, ids: string[]): void {
   t.teardown(async () => {
@@ -383,7 +340,7 @@ hostTest('kill <created> TERM (with or without --all) stops it, USR1 does not, a
   const b = await makeBundle(t, (s) => {
     s.process!.args = ['sleep', '100'];
   });
-  const answers = async (tool: (args: string[]) => Promise<Ran>, state: (id: string) => Promise<string>, ids: string[]) => {
+  const answers = async (tool: (args: string[]) => Promise<RuncResult>, state: (id: string) => Promise<string>, ids: string[]) => {
     const out: string[] = [];
     for (const id of ids) {
       t.is((await tool(['create', '--bundle', b.dir, id])).code, 0);
@@ -421,10 +378,10 @@ hostTest('exec failures exit 255 with runc’s words; a failed execve reads "exe
     s.process!.args = ['sleep', '100'];
     fs.writeFileSync(path.join(rootfs, 'run.sh'), '#!/nonexistent\n', { mode: 0o755 });
   });
-  const answers = async (tool: (args: string[]) => Promise<Ran>, id: string) => {
+  const answers = async (tool: (args: string[]) => Promise<RuncResult>, id: string) => {
     const out: string[] = [];
     t.is((await tool(['run', '-d', '--bundle', b.dir, id])).code, 0);
-    const say = (what: string, r: Ran, words: RegExp) => out.push(`${what}: ${r.code} ${words.test(r.stderr) || r.stderr}`);
+    const say = (what: string, r: RuncResult, words: RegExp) => out.push(`${what}: ${r.code} ${words.test(r.stderr) || r.stderr}`);
     say('no container', await tool(['exec', `${id}-none`, 'true']), /exec failed: container does not exist/);
     say('pid-file', await tool(['exec', '--pid-file', path.join(b.dir, 'no/such/dir/pid'), id, 'true']), /exec failed: .*no such file or directory/);
     say('missing', await tool(['exec', id, '/missing']), /exec failed: .*exec: \\?"\/missing\\?": stat \/missing: no such file or directory/);
@@ -492,12 +449,11 @@ hostTest("start: an execve that fails after start writes runc's words to the con
     forRunc(b);
     const id = b.newId('runc');
     cleanRunc(t, b, [id]);
-    const n = runcCalls;
     const rc = await runc(b, ['create', id]);
     t.is(rc.code, 0, rc.stderr);
     const rs = await runc(b, ['start', id]);
     t.is(rs.code, 0, rs.stderr);
-    const err = path.join(b.ioDir, `runc-${n}.err`);
+    const err = rc.stderrFile;
     await waitFor(() => fs.readFileSync(err, 'utf8').includes('exec '), { what: () => `runc create's stderr: ${fs.readFileSync(err, 'utf8')}` });
     t.regex(fs.readFileSync(err, 'utf8'), /exec \/bad\.bin: exec format error/, 'runc 1.1.5 writes the same words');
   }
