@@ -73,6 +73,8 @@ export interface FrontRoots {
   imageRoot: string;
   systemdCgroup?: boolean;
   logger: Logger;
+  /** How the monitor runs tsrun (its create and cleanup steps); default selfCommand(): a library caller passes bin/tsrun. */
+  self?: string[];
 }
 
 export interface FrontCreateOptions extends FrontRoots {
@@ -137,7 +139,7 @@ export function createExitCode(err: unknown): number {
 
 function cliBase(o: FrontRoots & { cliGlobals?: string[] }): string[] {
   return [
-    ...selfCommand(),
+    ...(o.self ?? selfCommand()),
     '--root',
     path.resolve(o.root),
     '--image-root',
