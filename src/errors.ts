@@ -2,8 +2,6 @@
 // wrapping (`new TsrunError(code, 'create container x', { cause })`), never by logging twice.
 // Where engines match strings, the words are runc's (libcontainer/error.go):
 // "container does not exist", "container not running", "container with id exists".
-import os from 'node:os';
-import { getSystemErrorMap } from 'node:util';
 
 export type ErrorCode =
   | 'TSRUN_NOT_FOUND'
@@ -23,6 +21,7 @@ export type ErrorCode =
   | 'TSRUN_STATE'
   | 'TSRUN_SYSCALL'
   | 'TSRUN_SYSTEM'
+  | 'TSRUN_TIMEOUT'
   | 'TSRUN_UNSUPPORTED';
 
 export class TsrunError extends Error {
@@ -79,22 +78,27 @@ export class InvalidSpecError extends TsrunError {
   }
 }
 
-// Built on first use: getSystemErrorMap() costs about 2 ms, and every CLI verb loads this module
-// while few ever format an errno.
+// Built on first use, node:util and node:os loaded then (process.getBuiltinModule: Node >= 20.16,
+// Bun): every CLI verb loads this module while few ever format an errno, and loading node:util
+// costs Bun about 2 ms of CPU, getSystemErrorMap() about 2 ms more.
 let systemErrors: Map<number, [string, string]> | undefined;
 let errnoNames: Map<number, string> | undefined;
+
+function errnoConstants(): Record<string, number> {
+  return process.getBuiltinModule('node:os').constants.errno;
+}
 
 /** "ENOENT" for 2 (either sign); "E<n>" when neither libuv nor os.constants names it. */
 export function errnoName(errno: number): string {
   const n = Math.abs(errno);
-  systemErrors ??= getSystemErrorMap();
-  errnoNames ??= new Map<number, string>(Object.entries(os.constants.errno).map(([name, num]) => [num, name]));
+  systemErrors ??= process.getBuiltinModule('node:util').getSystemErrorMap();
+  errnoNames ??= new Map<number, string>(Object.entries(errnoConstants()).map(([name, num]) => [num, name]));
   return systemErrors.get(-n)?.[0] ?? errnoNames.get(n) ?? `E${n}`;
 }
 
 /** libuv's lower-case strerror text for an errno (either sign), or undefined when it has none. */
 export function errnoText(errno: number): string | undefined {
-  systemErrors ??= getSystemErrorMap();
+  systemErrors ??= process.getBuiltinModule('node:util').getSystemErrorMap();
   return systemErrors.get(-Math.abs(errno))?.[1];
 }
 
@@ -140,7 +144,7 @@ export class SyscallError extends TsrunError {
    * path, the original as the cause. `syscall` names the call when the exception does not.
    */
   static fromErrnoException(err: NodeJS.ErrnoException, options: Omit<SyscallErrorOptions, 'cause'> & { syscall?: string } = {}): SyscallError {
-    const byName = err.code !== undefined ? (os.constants.errno as Record<string, number | undefined>)[err.code] : undefined;
+    const byName = err.code !== undefined ? (errnoConstants() as Record<string, number | undefined>)[err.code] : undefined;
     const errno = err.errno !== undefined && err.errno !== 0 ? Math.abs(err.errno) : (byName ?? 0);
     const { syscall, ...rest } = options;
     return new SyscallError(err.syscall ?? syscall ?? 'unknown', errno, {

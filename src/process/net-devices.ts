@@ -2,13 +2,13 @@
 // network namespace, renamed when `name` is given. Done by the parent once the namespace exists,
 // with iproute2's `ip` (netlink is not worth hand-writing here), run on the event loop. The move
 // is undone by the kernel when the namespace dies: physical devices return to the initial one.
-import { execFile } from 'node:child_process';
 import { TsrunError } from '../errors.js';
 import type { LinuxNetDevice } from '../spec/types.js';
 
 function ip(args: readonly string[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    execFile('ip', [...args], { encoding: 'utf8' }, (err, _stdout, stderr) => {
+    // node:child_process on first use: create loads this module for every container, few move devices.
+    process.getBuiltinModule('node:child_process').execFile('ip', [...args], { encoding: 'utf8' }, (err, _stdout, stderr) => {
       if (!err) return resolve();
       const code = (err as NodeJS.ErrnoException).code;
       reject(new Error(typeof code === 'string' ? err.message : stderr.trim() || `exit status ${String(code)}`, { cause: err }));

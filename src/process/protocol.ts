@@ -22,7 +22,6 @@
 // (process/hook-output.ts).
 import { hookExited, hookFailed, hookNotStarted, hookSignalled, hookTimedOut } from '../spec/hook-words.js';
 import { closeSync, writeFileSync, writeSync } from 'node:fs';
-import util from 'node:util';
 import { ChildSetupError, TsrunError } from '../errors.js';
 import { addon } from '../sys/addon.js';
 import type { LinuxIDMapping, Spec } from '../spec/types.js';
@@ -98,7 +97,8 @@ function readable(fd: number, ms: number, timedOut: () => Error): Promise<void> 
 const REPLY_GO = Buffer.alloc(4);
 
 export function errnoText(errno: number): { code: string; message: string } {
-  const entry = util.getSystemErrorMap().get(-errno);
+  // node:util on first use (a failed step only): loading it costs Bun about 2 ms per create.
+  const entry = process.getBuiltinModule('node:util').getSystemErrorMap().get(-errno);
   return { code: entry?.[0] ?? `errno ${errno}`, message: entry?.[1] ?? `errno ${errno}` };
 }
 

@@ -1,9 +1,9 @@
 // The addon's typed surface. Loaded once, lazily, from build/Release next to the package root
 // (the bundle lives in dist/, the sources in src/sys/).
+// node:module and node:url are loaded at the first addon() (process.getBuiltinModule), not with
+// this module: every CLI verb imports it, and node:url alone costs Bun about half a millisecond.
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { SyscallError, TsrunError } from '../errors.js';
 
 export interface SpawnRequest {
@@ -64,14 +64,14 @@ let cached: Addon | undefined;
 
 /** The package root: the nearest ancestor of this module holding package.json. */
 export function packageRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
+  let dir = path.dirname(process.getBuiltinModule('node:url').fileURLToPath(import.meta.url));
   while (!existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
   return dir;
 }
 
 export function addon(): Addon {
   if (!cached) {
-    const require = createRequire(import.meta.url);
+    const require = process.getBuiltinModule('node:module').createRequire(import.meta.url);
     const file = path.join(packageRoot(), 'build', 'Release', 'tsrun.node');
     let raw: Addon;
     try {
