@@ -39,6 +39,14 @@
       "defines": ["_GNU_SOURCE"],
       "cflags_cc": ["-O2", "-std=c++17", "-fno-exceptions", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
       "ldflags": ["-static"]
+    },
+    {
+      "target_name": "tsrun-proxy",
+      "type": "executable",
+      "sources": ["native/proxy.cc"],
+      "defines": ["_GNU_SOURCE"],
+      "cflags_cc": ["-O2", "-std=c++17", "-fno-exceptions", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
+      "ldflags": ["-static"]
     }
   ]
 }

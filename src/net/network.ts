@@ -36,10 +36,14 @@
 //   the plugin and its message), InvalidArgumentError (bad -p, port already allocated),
 //   ExistsError, InvalidStateError (a network in use).
 // - Everything runs in the caller's network namespace (the "host" the bridge lives in).
-// - Publishing on 127.0.0.1: portmap DNATs loopback traffic out of the bridge, which the kernel
-//   routes only with net.ipv4.conf.<bridge or all>.route_localnet=1. tsrun does not set it: it
-//   would let the containers on the bridge reach the host's 127.0.0.1 services (CVE-2020-8558).
-//   Ports on 0.0.0.0 or on a host address need nothing.
+// - Published ports, Docker's model (proxy.ts): portmap DNATs the traffic from elsewhere; a userland
+//   proxy (tsrun-proxy, one per container, in the caller's namespace) listens on every published
+//   TCP/UDP address and port and carries the host's own connections to 127.0.0.1 (a wildcard
+//   publish included) and the bridge's hairpin traffic. A 127.x publish is the proxy's alone.
+//   Nothing sets route_localnet (portmap runs with snat false: with snat true it would set it on
+//   the bridge), which would let the containers on the bridge reach the host's 127.0.0.1 services
+//   (CVE-2020-8558). A port the proxy cannot bind fails the connect ("Bind for IP:PORT failed:
+//   port is already allocated") and releases all it made.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -65,6 +69,7 @@ import {
 } from './ipv4.js';
 import { isNetnsFile, pinNetns, unpinNetns } from './netns.js';
 import { assignHostPorts, type PortMapping } from './ports.js';
+import { portmapConditions, portmapMappings, proxyAlive, proxyListeners, startProxy, stopProxy } from './proxy.js';
 import { DEFAULT_NETWORK, NetworkStore, type AttachedNetwork, type AttachmentRecord, type NetworkRecord, type PublishedPort } from './store.js';
 
 export { DEFAULT_NETWORK, type NetworkRecord, type AttachmentRecord, type PublishedPort } from './store.js';
@@ -121,7 +126,9 @@ export function networkConfList(n: NetworkRecord, store: NetworkStore): CniConfL
           dataDir: store.ipamDir,
         },
       },
-      { type: 'portmap', capabilities: { portMappings: true }, snat: true },
+      // snat false: with snat true portmap sets route_localnet on the bridge (CVE-2020-8558).
+      // Loopback destinations and the bridge's own (hairpin) traffic go to the proxy instead.
+      { type: 'portmap', capabilities: { portMappings: true }, snat: false, conditionsV4: portmapConditions(n.bridge) },
       // backend iptables: the plugin would otherwise ask firewalld over D-Bus first.
       { type: 'firewall', backend: 'iptables' },
     ],
@@ -554,6 +561,15 @@ export async function connectContainer(o: ConnectOptions): Promise<Attachment> {
         store.writeAttachment(rec);
       });
     }
+    const first = rec.networks[0];
+    const listeners = proxyListeners(first.ports, first.result?.ips?.[0]?.address.split('/')[0] ?? '');
+    if (listeners.length) {
+      // Recorded before it serves: a disconnect after a kill from here on ends it.
+      await startProxy(listeners, (p) => {
+        rec.proxy = p;
+        store.writeAttachment(rec);
+      });
+    }
     await store.locked(() => refreshHostsFiles(store, rec));
   } catch (err) {
     try {
@@ -575,7 +591,9 @@ function runtimeConf(rec: AttachmentRecord, on: AttachedNetwork, netns: string) 
     ifName: on.ifName,
     // IgnoreUnknown: plugins that take no IP= argument must not refuse it (CONVENTIONS.md, CNI_ARGS).
     ...(on.ip ? { args: [['IgnoreUnknown', '1'] as [string, string], ['IP', on.ip] as [string, string]] } : {}),
-    capabilityArgs: { portMappings: on.ports.map((p) => ({ hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol, hostIP: p.hostIp })) },
+    capabilityArgs: {
+      portMappings: portmapMappings(on.ports).map((p) => ({ hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol, hostIP: p.hostIp })),
+    },
   };
 }
 
@@ -601,6 +619,8 @@ export async function disconnectContainer(id: string, o: StoreOptions = {}): Pro
   store.open();
   const rec = store.readAttachment(id);
   if (!rec) return;
+  // The proxy first: it goes even when a DEL below fails (and a reused pid is left alone).
+  if (rec.proxy) await stopProxy(rec.proxy);
   const netns = liveNetns(rec);
   let first: unknown;
   for (const on of [...rec.networks].reverse()) {
@@ -650,6 +670,7 @@ export async function checkContainer(id: string, o: StoreOptions = {}): Promise<
     if (!on.result) throw new NetworkError(`container ${id}: network ${on.name} was never fully connected`);
     await checkNetworkList(networkConfList(n, store), runtimeConf(rec, on, netns), on.result, cniOpts(o));
   }
+  if (rec.proxy && !proxyAlive(rec.proxy)) throw new NetworkError(`container ${id}: its port proxy (pid ${rec.proxy.pid}) is gone`);
 }
 
 /**

@@ -4,7 +4,8 @@
 //   networks/<name>.json          one network (NetworkRecord)
 //   networks/attachments/<id>.json what a container holds on its networks (AttachmentRecord),
 //                                  written BEFORE each thing is added, so that a disconnect after
-//                                  a crash or a kill knows what to release
+//                                  a crash or a kill knows what to release (its port proxy's
+//                                  pid and start time included)
 //   networks/ipam/<name>/          host-local's leases (its dataDir)
 //   networks/netns/<id>            pinned network namespaces (netns.ts pinNetns)
 //   networks/lock                  the store lock (flock)
@@ -56,6 +57,12 @@ export interface AttachedNetwork {
   ports: PublishedPort[];
 }
 
+/** A container's port proxy (proxy.ts): its pid and start time (/proc/PID/stat field 22). */
+export interface ProxyRecord {
+  pid: number;
+  startTime: string;
+}
+
 /** What a container holds on tsrun's networks. */
 export interface AttachmentRecord {
   id: string;
@@ -71,6 +78,8 @@ export interface AttachmentRecord {
   extraHosts: HostEntry[];
   created: string;
   networks: AttachedNetwork[];
+  /** The userland proxy of the published ports (proxy.ts), recorded before it serves. */
+  proxy?: ProxyRecord;
 }
 
 export class NetworkStore {
