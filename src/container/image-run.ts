@@ -20,14 +20,15 @@ import { StateStore } from '../state/store.js';
 import { buildImageBundle, type ImageConfigFile } from '../image/bundle.js';
 import { applyImageSeccomp, loadSeccompChoice } from '../seccomp/docker-profile.js';
 import { ImageStore, type ImageRecord } from '../image/image-store.js';
-import { chainIDs, ensureLayer } from '../image/layers.js';
+import { chainIDs } from '../image/layers.js';
+import { unpackImage } from '../image/unpack.js';
 import { createLoopbackNetns } from '../net/netns.js';
 import { mountOverlay } from '../image/overlay.js';
-import type { PullProgress } from '../image/progress.js';
+import type { PullProgress, UnpackEvent } from '../image/progress.js';
 import { pull, type PullOptions } from '../image/pull.js';
 import { mkdirInRoot, readAccounts, resolveUser } from '../image/user.js';
 
-export type UnpackEvent = { type: 'unpack'; chainID: string; diffID: string; created: boolean; seconds: number };
+export type { UnpackEvent };
 export type ImageRunEvent = PullProgress | UnpackEvent;
 
 export interface ImageContainerOptions {
@@ -112,34 +113,9 @@ export async function readImageConfig(store: ImageStore, rec: ImageRecord): Prom
   }
 }
 
-/** Unpack (once) every layer of rec; returns their diff dirs, bottom first. */
+/** Unpack (once) every layer of rec, with progress per layer; returns their diff dirs, bottom first. */
 export async function ensureImageLayers(imageRoot: string, rec: ImageRecord, onEvent?: (e: ImageRunEvent) => void, signal?: AbortSignal): Promise<string[]> {
-  const store = new ImageStore(imageRoot);
-  const chain = chainIDs(rec.diffIds);
-  const dirs: string[] = [];
-  for (let i = 0; i < chain.length; i++) {
-    const t0 = Date.now();
-    const layer = rec.layers[i];
-    const l = await ensureLayer(
-      imageRoot,
-      {
-        diffID: rec.diffIds[i],
-        chainID: chain[i],
-        ...(i > 0 ? { parent: chain[i - 1] } : {}),
-        mediaType: layer.mediaType,
-        open: () => {
-          if (!existsSync(store.content.blobPath(layer.digest))) {
-            throw new ImageError('TSRUN_IMAGE', `layer ${layer.digest} of ${rec.names[0] ?? rec.id} is neither unpacked nor stored; pull the image again`);
-          }
-          return store.content.createReadStream(layer.digest);
-        },
-      },
-      { signal },
-    );
-    onEvent?.({ type: 'unpack', chainID: chain[i], diffID: rec.diffIds[i], created: l.created, seconds: (Date.now() - t0) / 1000 });
-    dirs.push(l.diffDir);
-  }
-  return dirs;
+  return unpackImage(imageRoot, rec, { onEvent, signal });
 }
 
 export function randomId(): string {

@@ -7,7 +7,7 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { containerDirOf, readImageMarker, removeContainerDir, type ImageContainerMarker } from './image-rootfs.js';
 import { pidAlive } from './content-store.js';
-import { ImageStore } from './image-store.js';
+import { ImageStore, type RemoveOptions } from './image-store.js';
 import { chainIDs, listLayers, removeLayer } from './layers.js';
 import { isMountPoint, readMountinfo } from './overlay.js';
 
@@ -87,6 +87,7 @@ async function collect(imageRoot: string, opts: { dangling: boolean; stale: bool
   const store = new ImageStore(imageRoot);
   const containers: string[] = [];
   const used = new Set<string>();
+  const usedImages = new Set<string>();
   for (const c of imageContainers(imageRoot)) {
     if (!c.live && opts.stale && c.marker.pid !== 0) {
       removeContainerDir(c.dir);
@@ -95,8 +96,10 @@ async function collect(imageRoot: string, opts: { dangling: boolean; stale: bool
       continue;
     }
     for (const ch of c.marker.chainIDs) used.add(ch);
+    if (c.marker.image.id) usedImages.add(c.marker.image.id);
   }
-  const pruned = await store.prune({ dangling: opts.dangling });
+  // An untagged image a container was made from stays, as Docker's prune keeps it.
+  const pruned = await store.prune({ dangling: opts.dangling, keep: usedImages });
   for (const r of await store.list()) for (const ch of chainIDs(r.diffIds)) used.add(ch);
   const layers: string[] = [];
   let bytes = pruned.bytes;
@@ -110,13 +113,16 @@ async function collect(imageRoot: string, opts: { dangling: boolean; stale: bool
   return { images: pruned.images, layers, blobs: pruned.blobs, containers, bytes };
 }
 
-/** `image rm REF…`: untag (or delete by ID), then drop content nothing else uses. */
-export async function removeImages(imageRoot: string, refs: string[]): Promise<GcResult> {
+/**
+ * `image rm REF…`: untag (or delete by ID) each, with Docker's conflicts for images containers use
+ * (ImageStore.remove), then drop content nothing else uses.
+ */
+export async function removeImages(imageRoot: string, refs: string[], opts: RemoveOptions = {}): Promise<GcResult> {
   const store = new ImageStore(imageRoot);
   const untagged: string[] = [];
   const images: string[] = [];
   for (const ref of refs) {
-    const r = await store.remove(ref);
+    const r = await store.remove(ref, opts);
     untagged.push(...r.untagged);
     if (r.deleted) images.push(r.deleted);
   }

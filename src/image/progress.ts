@@ -1,6 +1,7 @@
-// Pull progress: the events `pull()` emits, and a renderer the CLI hands a stream to. On a TTY
-// it redraws one bar per layer (bytes and speed); with `json` it writes one JSON object per line
-// for programs; otherwise it stays silent (a pipe or a log file gets no escape codes).
+// Pull and unpack progress: the events `pull()` and `unpackImage()` emit, and a renderer the CLI
+// hands a stream to. On a TTY it redraws one bar per layer (bytes and speed while downloading,
+// bytes while extracting); with `json` it writes one JSON object per line for programs;
+// otherwise it stays silent (a pipe or a log file gets no escape codes).
 
 export type PullProgress =
   | { type: 'resolving'; ref: string }
@@ -14,7 +15,31 @@ export type PullProgress =
       bytesPerSecond: number;
       resumedFrom?: number;
     }
-  | { type: 'done'; ref: string; digest: string; id: string; downloaded: number; seconds: number };
+  | { type: 'done'; ref: string; digest: string; id: string; downloaded: number; seconds: number }
+  | ExtractProgress;
+
+/**
+ * Unpacking a layer into the layer store: `waiting` for each layer first, then `extracting` as
+ * the (compressed) blob is read (`done` of `total` bytes), then `done`, or `exists` for a layer
+ * already unpacked. `digest` is the layer blob's, as in the pull's `layer` events.
+ */
+export interface ExtractProgress {
+  type: 'extract';
+  digest: string;
+  chainID: string;
+  status: 'waiting' | 'extracting' | 'exists' | 'done';
+  done: number;
+  total: number;
+}
+
+/** One layer unpacked (or found unpacked: created false), with the time it took. */
+export interface UnpackEvent {
+  type: 'unpack';
+  chainID: string;
+  diffID: string;
+  created: boolean;
+  seconds: number;
+}
 
 export type ProgressMode = 'auto' | 'tty' | 'json' | 'none';
 
@@ -56,23 +81,31 @@ export function createProgressRenderer(out: ProgressSink, mode: ProgressMode = '
       end: () => {},
     };
   }
-  const layers = new Map<string, Extract<PullProgress, { type: 'layer' }>>();
+  const layers = new Map<string, Extract<PullProgress, { type: 'layer' | 'extract' }>>();
   let header = '';
   let footer = '';
   let drawn = 0;
   let lastDraw = 0;
   let ended = false;
   let trailing: NodeJS.Timeout | undefined;
-  const line = (e: Extract<PullProgress, { type: 'layer' }>): string => {
+  const bar = (done: number, total: number): string => {
+    const width = Math.max(10, Math.min(40, (out.columns ?? 80) - 50));
+    const frac = total > 0 ? Math.min(done / total, 1) : 0;
+    const fill = Math.floor(frac * width);
+    return `[${'='.repeat(Math.max(fill - 1, 0))}${fill > 0 ? '>' : ''}${' '.repeat(width - fill)}] ${formatBytes(done)}/${formatBytes(total)}`;
+  };
+  const line = (e: Extract<PullProgress, { type: 'layer' | 'extract' }>): string => {
     const id = shortDigest(e.digest);
+    if (e.type === 'extract') {
+      if (e.status === 'waiting') return `${id}: Waiting to extract`;
+      if (e.status === 'exists') return `${id}: Already extracted`;
+      if (e.status === 'done') return `${id}: Extracted`;
+      return `${id}: Extracting  ${bar(e.done, e.total)}`;
+    }
     if (e.status === 'waiting') return `${id}: Waiting`;
     if (e.status === 'exists') return `${id}: Already exists`;
     if (e.status === 'done') return `${id}: Pull complete`;
-    const width = Math.max(10, Math.min(40, (out.columns ?? 80) - 50));
-    const frac = e.total > 0 ? Math.min(e.done / e.total, 1) : 0;
-    const fill = Math.floor(frac * width);
-    const bar = `${'='.repeat(Math.max(fill - 1, 0))}${fill > 0 ? '>' : ''}${' '.repeat(width - fill)}`;
-    return `${id}: Downloading [${bar}] ${formatBytes(e.done)}/${formatBytes(e.total)} ${formatBytes(e.bytesPerSecond)}/s`;
+    return `${id}: Downloading ${bar(e.done, e.total)} ${formatBytes(e.bytesPerSecond)}/s`;
   };
   const draw = (force: boolean) => {
     const now = Date.now();
@@ -109,13 +142,14 @@ export function createProgressRenderer(out: ProgressSink, mode: ProgressMode = '
           header = `${e.ref}: ${e.platform} ${shortDigest(e.digest)}`;
           break;
         case 'layer':
+        case 'extract':
           layers.set(e.digest, e);
           break;
         case 'done':
           footer = `Digest: ${e.digest}\nDownloaded ${formatBytes(e.downloaded)} in ${e.seconds.toFixed(1)}s`;
           break;
       }
-      draw(e.type !== 'layer' || e.status !== 'downloading');
+      draw((e.type !== 'layer' && e.type !== 'extract') || (e.status !== 'downloading' && e.status !== 'extracting'));
     },
     end: () => {
       if (!ended) draw(true);

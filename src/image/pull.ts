@@ -3,9 +3,9 @@
 // up to `concurrency` at once, resuming partial blobs with Range), then write the image record.
 // Blobs already in the store are not downloaded again.
 
-import { ImageError } from '../errors.js';
+import { ImageError, ImageNotFoundError } from '../errors.js';
 import { quote } from '../spec/cut.js';
-import { ImageStore, findByReference, type ImageRecord } from './image-store.js';
+import { ImageStore, findByReference, looksLikeImageId, manifestsOf, type ImageRecord } from './image-store.js';
 import type { PullProgress } from './progress.js';
 import { formatReference, parseReference, repositoryName } from './reference.js';
 import { RegistryClient, type FetchedManifest } from './registry/client.js';
@@ -84,10 +84,23 @@ export async function mapLimit<T>(items: T[], limit: number, ctl: AbortControlle
 }
 
 export async function pull(reference: string, opts: PullOptions): Promise<ImageRecord> {
-  const ref = parseReference(reference);
-  const name = formatReference(ref);
   const store = new ImageStore(opts.imageRoot);
   const emit = opts.onProgress ?? (() => {});
+  // An image ID (or a prefix of one) is not asked of a registry: Docker resolves it locally or
+  // says there is no such image. `sha256:…` and 64 hex are IDs only; for a run (ifMissing), so is
+  // hex of 12 or more (a short ID), and shorter hex is tried as an ID prefix before it is pulled
+  // as a name. An ambiguous prefix is an error.
+  const idOnly = /^sha256:[a-f0-9]{1,64}$|^[a-f0-9]{64}$/.test(reference) || (opts.ifMissing === true && looksLikeImageId(reference));
+  if (idOnly || (opts.ifMissing && /^[a-f0-9]{4,}$/.test(reference))) {
+    const have = await store.find(reference);
+    if (have) {
+      emit({ type: 'done', ref: reference, digest: have.manifestDigest, id: have.id, downloaded: 0, seconds: 0 });
+      return have;
+    }
+    if (idOnly) throw new ImageNotFoundError(`No such image: ${reference}`);
+  }
+  const ref = parseReference(reference);
+  const name = formatReference(ref);
   const started = Date.now();
   if (opts.ifMissing || ref.digest) {
     const have = ref.digest ? findByReference(await store.list(), ref) : await store.find(name);
@@ -117,7 +130,7 @@ export async function pull(reference: string, opts: PullOptions): Promise<ImageR
     const stored = ref.digest ? undefined : await store.find(name);
     if (stored && samePlatform(stored.platform, want) && (await allBlobsPresent(store, stored))) {
       const current = await client.headManifest(ref.repository, ref.tag ?? 'latest');
-      if (current && (current === stored.indexDigest || current === stored.manifestDigest)) {
+      if (current && manifestsOf(stored).some((m) => current === m.indexDigest || current === m.manifestDigest)) {
         emit({ type: 'done', ref: name, digest: stored.manifestDigest, id: stored.id, downloaded: 0, seconds: (Date.now() - started) / 1000 });
         return stored;
       }

@@ -71,7 +71,7 @@ test('image store: names move between records, rm untags then deletes, IDs by pr
     t.deepEqual((await store.get('app:1')).names.sort(), ['docker.io/library/app:1', 'docker.io/library/app:2']);
     t.is((await store.get(b.id.slice(7, 19))).manifestDigest, b.manifestDigest);
     t.is(await store.find('app:3'), undefined);
-    await t.throwsAsync(store.get('app:3'), { message: 'image "app:3" not found' });
+    await t.throwsAsync(store.get('app:3'), { message: 'No such image: app:3' });
 
     const r1 = await store.remove('app:1');
     t.deepEqual(r1, { untagged: ['docker.io/library/app:1'] });

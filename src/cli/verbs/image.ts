@@ -1,7 +1,7 @@
 // `tsrun image pull|import|ls|inspect|rm|prune` (tsrun addition). The image root is the global
 // --image-root, else $TSRUN_IMAGE_ROOT, else /var/lib/tsrun. Progress goes to stderr; stdout
 // carries only results (names, IDs, JSON), so scripts can read it.
-import { InvalidArgumentError } from '../../errors.js';
+import { describeError, InvalidArgumentError } from '../../errors.js';
 import type { ImageRecord } from '../../image/image-store.js';
 import { createProgressRenderer, formatBytes, type ProgressMode } from '../../image/progress.js';
 import { familiarReference, parseReference } from '../../image/reference.js';
@@ -39,6 +39,15 @@ function ago(iso: string | undefined, now = Date.now()): string {
   ];
   for (const [n, u] of units) if (s >= n) return `${Math.floor(s / n)} ${u}${Math.floor(s / n) > 1 ? 's' : ''} ago`;
   return 'Less than a minute ago';
+}
+
+/** `busybox:latest` for `docker.io/library/busybox:latest`, as Docker prints it. */
+function familiarName(name: string): string {
+  try {
+    return familiarReference(parseReference(name));
+  } catch {
+    return name;
+  }
 }
 
 /** REPOSITORY and TAG as `docker images` shows them. */
@@ -101,7 +110,13 @@ export default async function image({ cl }: VerbContext): Promise<number> {
     }
     case 'import': {
       const { importImage } = await import('../../image/import.js');
-      const recs = await importImage(cl.args[0], { imageRoot, name: str(cl, 'name'), platform: str(cl, 'platform') });
+      // docker load [-i FILE] reads stdin without -i; `import -` too.
+      const input = str(cl, 'input');
+      if (input !== undefined && cl.args[0] !== undefined) throw new InvalidArgumentError(`give the archive once: --input ${input} or ${cl.args[0]}`);
+      const path = input ?? cl.args[0] ?? '-';
+      if (path === '-' && process.stdin.isTTY) throw new InvalidArgumentError('requested load from stdin, but stdin is empty');
+      const source = path === '-' ? { stream: process.stdin, name: 'stdin' } : path;
+      const recs = await importImage(source, { imageRoot, name: str(cl, 'name'), platform: str(cl, 'platform') });
       for (const r of recs) out(r.names.length ? r.names.map((n) => `Loaded image: ${n}\n`).join('') : `Loaded image ID: ${r.id}\n`);
       return 0;
     }
@@ -129,10 +144,23 @@ export default async function image({ cl }: VerbContext): Promise<number> {
     }
     case 'rm': {
       const { removeImages } = await import('../../image/gc.js');
-      const r = await removeImages(imageRoot, cl.args);
-      for (const n of r.untagged) out(`Untagged: ${n}\n`);
-      for (const id of r.images) out(`Deleted: ${id}\n`);
-      return 0;
+      const { imageUsers } = await import('../image-users.js');
+      const users = await imageUsers(imageRoot, cl.global.root);
+      const opts = { force: cl.flags.force === true, usersOf: (id: string) => users.get(id) ?? [] };
+      // As docker rmi: each reference on its own; a refused or missing one does not stop the rest.
+      let failed = 0;
+      for (const ref of cl.args) {
+        try {
+          const r = await removeImages(imageRoot, [ref], opts);
+          for (const n of r.untagged) out(`Untagged: ${familiarName(n)}\n`);
+          for (const id of r.images) out(`Deleted: ${id}\n`);
+        } catch (err) {
+          if (cl.args.length === 1) throw err;
+          process.stderr.write(`Error: ${describeError(err)}\n`);
+          failed++;
+        }
+      }
+      return failed ? 1 : 0;
     }
     case 'prune': {
       const { pruneImages } = await import('../../image/gc.js');
