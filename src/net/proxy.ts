@@ -91,6 +91,11 @@ export function procStat(pid: number): { state: string; startTime: string } | un
   } catch {
     return undefined;
   }
+  return parseProcStat(text);
+}
+
+/** The state (field 3) and start time (field 22) of a /proc/PID/stat text. */
+export function parseProcStat(text: string): { state: string; startTime: string } {
   // The command name (field 2) is in parentheses and may hold anything: count from the last ')'.
   const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
   return { state: rest[0], startTime: rest[19] };

@@ -6,8 +6,10 @@
 // routes, sysctls and firewall are never touched. The namespace goes at the end with everything
 // in it; each test also checks that disconnecting left no veth, lease, rule, pin or record.
 import { execFile, execFileSync } from 'node:child_process';
+import dgram from 'node:dgram';
 import fs from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -29,6 +31,8 @@ import {
   type Attachment,
 } from '../../src/net/network.js';
 import { CniPluginError } from '../../src/net/errors.js';
+import { proxyAlive, startProxy, stopProxy } from '../../src/net/proxy.js';
+import type { AttachmentRecord, ProxyRecord } from '../../src/net/store.js';
 
 const run = promisify(execFile);
 const netTest = needs(
@@ -52,9 +56,6 @@ test.before(async () => {
   const before = fs.readlinkSync('/proc/thread-self/ns/net');
   leave = enterNetns(hostNs);
   if (fs.readlinkSync('/proc/thread-self/ns/net') === before) throw new Error('did not enter the test network namespace');
-  // Publishing on 127.0.0.1 DNATs loopback traffic out of the bridge: the kernel drops such packets
-  // unless route_localnet is set (sysctl runs from the main thread, so in the test namespace).
-  await run('sysctl', ['-qw', 'net.ipv4.conf.all.route_localnet=1']);
 });
 
 test.after.always(() => {
@@ -90,6 +91,16 @@ function leftovers(imageRoot: string, id: string, ip: string): string[] {
   if (fs.readFileSync('/proc/self/mountinfo', 'utf8').includes(path.join(imageRoot, 'networks/netns'))) out.push('netns mount');
   if (fs.existsSync(path.join(imageRoot, 'networks/attachments', `${id}.json`))) out.push('attachment record');
   return out;
+}
+
+/** The port proxy recorded in a container's attachment. */
+function recordedProxy(imageRoot: string, id: string): ProxyRecord | undefined {
+  return (JSON.parse(fs.readFileSync(path.join(imageRoot, 'networks/attachments', `${id}.json`), 'utf8')) as AttachmentRecord).proxy;
+}
+
+/** net.ipv4.conf.<all and dev>.route_localnet (CVE-2020-8558: must stay 0). */
+function routeLocalnet(dev: string): string {
+  return ['all', dev].map((d) => `${d}=${fs.readFileSync(`/proc/sys/net/ipv4/conf/${d}/route_localnet`, 'utf8').trim()}`).join(' ');
 }
 
 /** A bundle whose container joins the namespace of `att`, with `hostsPath` as its /etc/hosts when given. */
@@ -163,14 +174,30 @@ netTest.serial('the default network reaches a server on the host side of the bri
   t.is(getAttachment(id, { imageRoot }), undefined);
 });
 
-netTest.serial('a port published on 127.0.0.1 (and an ephemeral one) reaches busybox httpd in the container', async (t) => {
+netTest.serial('a port published on 127.0.0.1 (and ephemeral ones) reaches busybox httpd in the container through the proxy, route_localnet 0', async (t) => {
   const imageRoot = newImageRoot(t);
   const id = `tsrun-net-p-${process.pid}`;
-  const att = await connectContainer({ id, imageRoot, ports: [...parsePublish('127.0.0.1:18080:8080'), ...parsePublish('127.0.0.1::8080')] });
-  t.is(att.ports.length, 2);
+  const att = await connectContainer({
+    id,
+    imageRoot,
+    ports: [...parsePublish('127.0.0.1:18080:8080'), ...parsePublish('127.0.0.1::8080'), ...parsePublish('8080')],
+  });
+  t.is(att.ports.length, 3);
   t.deepEqual(att.ports[0], { hostIp: '127.0.0.1', hostPort: 18080, containerPort: 8080, protocol: 'tcp' });
   const [lo, hi] = fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
-  t.true(att.ports[1].hostPort >= lo && att.ports[1].hostPort <= hi, `ephemeral port ${att.ports[1].hostPort}`);
+  for (const p of att.ports.slice(1)) t.true(p.hostPort >= lo && p.hostPort <= hi, `ephemeral port ${p.hostPort}`);
+  const proxy = recordedProxy(imageRoot, id);
+  t.truthy(proxy, 'the proxy is recorded in the attachment');
+  t.true(proxyAlive(proxy!));
+  t.is(fs.readFileSync(`/proc/${proxy!.pid}/comm`, 'utf8'), 'tsrun-proxy\n');
+  t.is(fs.readlinkSync(`/proc/${proxy!.pid}/ns/net`), fs.readlinkSync('/proc/thread-self/ns/net'), "in the caller's namespace");
+  // The ephemeral wildcard port was chosen once: the proxy listens on it and portmap DNATs it.
+  const nat = execFileSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8' });
+  t.regex(nat, new RegExp(`--dport ${att.ports[2].hostPort} -j DNAT --to-destination ${att.ips[0].replace(/\./g, '\\.')}:8080`));
+  t.notRegex(nat, /--dport 18080\b/, 'portmap has no rule for a 127.x publish');
+  t.notRegex(nat, new RegExp(`--dport ${att.ports[1].hostPort}\\b`));
+  t.regex(nat, /! -d 127\.0\.0\.0\/8 ! -i tsrun0 .*dnat name/, 'nor DNATs loopback destinations or the bridge');
+  t.is(routeLocalnet('tsrun0'), 'all=0 tsrun0=0');
 
   const b = await bundleIn(t, att, ['httpd', '-f', '-p', '8080', '-h', '/www']);
   const r = await b.tsrun(['run', '-d', b.id]);
@@ -178,6 +205,9 @@ netTest.serial('a port published on 127.0.0.1 (and an ephemeral one) reaches bus
   const page = await waitForValue(async () => (await get('http://127.0.0.1:18080/').catch(() => undefined))?.body, { what: 'the published port to answer' });
   t.is(page, `page of ${id}\n`);
   t.is((await get(`http://127.0.0.1:${att.ports[1].hostPort}/`)).body, `page of ${id}\n`);
+  t.is((await get(`http://127.0.0.1:${att.ports[2].hostPort}/`)).body, `page of ${id}\n`, 'a wildcard publish on 127.0.0.1');
+  t.is((await get(`http://${att.gateway}:${att.ports[2].hostPort}/`)).body, `page of ${id}\n`, "and on the bridge's host address");
+  t.is(routeLocalnet('tsrun0'), 'all=0 tsrun0=0');
 
   // A second container cannot take the same host port.
   await t.throwsAsync(connectContainer({ id: `${id}-2`, imageRoot, ports: parsePublish('127.0.0.1:18080:80') }), {
@@ -191,9 +221,100 @@ netTest.serial('a port published on 127.0.0.1 (and an ephemeral one) reaches bus
 
   t.is((await b.tsrun(['delete', '-f', b.id])).code, 0);
   await disconnectContainer(id, { imageRoot });
+  t.false(proxyAlive(proxy!), 'disconnect ended the proxy');
   t.deepEqual(leftovers(imageRoot, id, att.ips[0]), []);
-  t.notRegex(execFileSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8' }), /18080/, 'no DNAT rule for the port');
+  t.notRegex(execFileSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8' }), new RegExp(`18080|${att.ports[2].hostPort}`), 'no DNAT rule for the ports');
 });
+
+netTest.serial(
+  'tsrun-proxy: a port held by another process fails with the address and leaves no proxy; TCP both ways with half-close; UDP flows per client, closed when idle',
+  async (t) => {
+    // Against servers of this test in the test namespace (the "container" is 127.0.0.1 here).
+    const holder = net.createServer();
+    await new Promise<void>((resolve) => holder.listen(18095, '127.0.0.1', resolve));
+    t.teardown(() => holder.close());
+    const recorded: ProxyRecord[] = [];
+    await t.throwsAsync(
+      startProxy(
+        [
+          { protocol: 'tcp', hostIp: '127.0.0.1', hostPort: 18094, containerIp: '127.0.0.1', containerPort: 1 },
+          { protocol: 'tcp', hostIp: '127.0.0.1', hostPort: 18095, containerIp: '127.0.0.1', containerPort: 1 },
+        ],
+        (p) => recorded.push(p),
+      ),
+      { code: 'TSRUN_INVALID_ARGUMENT', message: 'Bind for 127.0.0.1:18095 failed: port is already allocated' } as never,
+    );
+    t.is(recorded.length, 1, 'recorded before it reported');
+    t.false(proxyAlive(recorded[0]), 'the proxy is gone');
+    await new Promise<void>((resolve, reject) => {
+      const probe = net.createServer().once('error', reject);
+      probe.listen(18094, '127.0.0.1', () => probe.close(() => resolve()));
+    }); // and its first listener with it
+    await t.throwsAsync(
+      startProxy([{ protocol: 'tcp', hostIp: '192.0.2.77', hostPort: 18096, containerIp: '127.0.0.1', containerPort: 1 }], () => {}),
+      { message: /^Bind for 192\.0\.2\.77:18096\/tcp failed: bind tcp 192\.0\.2\.77:18096: Cannot assign requested address$/ },
+    );
+
+    // TCP: the server answers after the client's FIN (half-close passed on), then ends.
+    const tcp = net.createServer((s) => {
+      let got = '';
+      s.on('data', (d) => (got += d));
+      s.on('end', () => s.end(`got ${got.length} bytes ending ${got.slice(-3)}`));
+    });
+    await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve));
+    t.teardown(() => tcp.close());
+    const udp = dgram.createSocket('udp4');
+    udp.on('message', (m, from) => udp.send(`echo ${m} from ${from.address}`, from.port, from.address));
+    await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
+    t.teardown(() => udp.close());
+    const p = await startProxy(
+      [
+        { protocol: 'tcp', hostIp: '127.0.0.1', hostPort: 18097, containerIp: '127.0.0.1', containerPort: (tcp.address() as net.AddressInfo).port },
+        { protocol: 'udp', hostIp: '127.0.0.1', hostPort: 18097, containerIp: '127.0.0.1', containerPort: udp.address().port },
+      ],
+      () => {},
+      { udpTimeout: 1 },
+    );
+    t.teardown(() => stopProxy(p));
+    const big = 'x'.repeat(1_000_000) + 'end';
+    const answer = await new Promise<string>((resolve, reject) => {
+      const c = net.connect(18097, '127.0.0.1', () => c.end(big));
+      let b = '';
+      c.on('data', (d) => (b += d));
+      c.on('end', () => resolve(b));
+      c.on('error', reject);
+    });
+    t.is(answer, `got ${big.length} bytes ending end`);
+
+    const ask = (sock: dgram.Socket, msg: string) =>
+      new Promise<string>((resolve) => {
+        sock.once('message', (m) => resolve(String(m)));
+        sock.send(msg, 18097, '127.0.0.1');
+      });
+    const c1 = dgram.createSocket('udp4');
+    const c2 = dgram.createSocket('udp4');
+    t.teardown(() => {
+      c1.close();
+      c2.close();
+    });
+    t.is(await ask(c1, 'one'), 'echo one from 127.0.0.1');
+    t.is(await ask(c2, 'two'), 'echo two from 127.0.0.1');
+    t.is(await ask(c1, 'three'), 'echo three from 127.0.0.1');
+    const sockets = () => fs.readdirSync(`/proc/${p.pid}/fd`).filter((f) => fs.readlinkSync(`/proc/${p.pid}/fd/${f}`).startsWith('socket:')).length;
+    t.is(sockets(), 4, 'two listeners and a flow per client');
+    await waitForValue(() => sockets() === 2 || undefined, { what: 'the idle UDP flows to close' });
+    t.is(await ask(c1, 'again'), 'echo again from 127.0.0.1', 'a new flow after the idle one closed');
+
+    // Its fds: /dev/null on 0-2, its sockets, epoll and signalfd; nothing of this process's.
+    const fds = fs.readdirSync(`/proc/${p.pid}/fd`).map((f) => fs.readlinkSync(`/proc/${p.pid}/fd/${f}`));
+    t.deepEqual(
+      fds.filter((l) => !/^(socket:|anon_inode:\[(eventpoll|signalfd)\])/.test(l)),
+      ['/dev/null', '/dev/null', '/dev/null'],
+    );
+    await stopProxy(p);
+    t.false(proxyAlive(p), 'SIGTERM ends it');
+  },
+);
 
 netTest.serial(
   'two containers on a user network resolve each other by name and alias; hosts files follow joins and leaves; rm refuses a network in use',
@@ -274,7 +395,18 @@ netTest.serial('a container removed without a disconnect (tsrun killed) is relea
   const owner = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrun-owner-'));
   t.teardown(() => fs.rmSync(owner, { recursive: true, force: true }));
   const id = `tsrun-net-k-${process.pid}`;
-  const att = await connectContainer({ id, imageRoot, owner, networks: [{ name: 'gone' }, { name: 'bridge' }], ports: parsePublish('127.0.0.1:18081:80') });
+  // tsrun connects, then is SIGKILLed: its port proxy, past "ready", lives on without it.
+  const code = `import { connectContainer, parsePublish } from ${JSON.stringify(path.resolve('src/net/network.ts'))};
+await connectContainer({ id: ${JSON.stringify(id)}, imageRoot: ${JSON.stringify(imageRoot)}, owner: ${JSON.stringify(owner)}, networks: [{ name: 'gone' }, { name: 'bridge' }], ports: parsePublish('127.0.0.1:18081:80') });
+process.kill(process.pid, 'SIGKILL');`;
+  const child = await run(process.execPath, ['--import=tsx', '--input-type=module', '-e', code]).then(
+    () => 'exited',
+    (e: { signal?: string; stderr?: string }) => e.signal ?? e.stderr,
+  );
+  t.is(child, 'SIGKILL');
+  const att = getAttachment(id, { imageRoot })!;
+  const proxy = recordedProxy(imageRoot, id)!;
+  t.true(proxyAlive(proxy), 'the proxy outlived the tsrun that started it');
   t.deepEqual(
     att.interfaces.map((i) => `${i.network}:${i.ifName}`),
     ['gone:eth0', 'bridge:eth1'],
@@ -286,6 +418,7 @@ netTest.serial('a container removed without a disconnect (tsrun killed) is relea
   t.is(r.stdout, 'Deleted Networks:\ngone\n');
   t.deepEqual([...leftovers(imageRoot, id, att.ips[0]), ...leftovers(imageRoot, id, att.ips[1])], []);
   t.notRegex(execFileSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8' }), /18081/);
+  t.false(proxyAlive(proxy), 'network prune ended the proxy');
 });
 
 netTest.serial('a plugin failing half-way through connect is reported naming it, and everything made before it is released', async (t) => {
@@ -392,7 +525,7 @@ for (const killer of ['firewall', 'bridge']) {
     fs.writeFileSync(path.join(plugins, killer), '#!/bin/sh\ncat >/dev/null\nkill -KILL $PPID\n', { mode: 0o755 });
     const id = `tsrun-net-x${killer[0]}-${process.pid}`;
     const code = `import { connectContainer, parsePublish } from ${JSON.stringify(path.resolve('src/net/network.ts'))};
-await connectContainer({ id: ${JSON.stringify(id)}, imageRoot: ${JSON.stringify(imageRoot)}, pluginDirs: [${JSON.stringify(plugins)}], ports: parsePublish('127.0.0.1:18083:80') });`;
+await connectContainer({ id: ${JSON.stringify(id)}, imageRoot: ${JSON.stringify(imageRoot)}, pluginDirs: [${JSON.stringify(plugins)}], ports: parsePublish('18083:80') });`;
     const child = await run(process.execPath, ['--import=tsx', '--input-type=module', '-e', code]).then(
       () => 'exited',
       (e: { signal?: string }) => e.signal,
