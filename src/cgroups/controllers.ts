@@ -5,49 +5,20 @@
 // (net_cls/net_prio) exists only in cgroup v1 and is ignored, as runc's fs2 ignores it.
 import { CgroupError } from '../errors.js';
 import type { LinuxResources } from '../spec/types.js';
-import { cpuNeeded, cpusetNeeded, setCpu, setCpuset } from './cpu.js';
+import { setCpu, setCpuset } from './cpu.js';
 import { setDevices } from './devices.js';
 import { availableControllers } from './files.js';
-import { hugetlbNeeded, setHugetlb } from './hugetlb.js';
-import { ioNeeded, setIo } from './io.js';
-import { memoryNeeded, setMemory } from './memory.js';
-import { pidsNeeded, setPids } from './pids.js';
-import { rdmaNeeded, setRdma } from './rdma.js';
-import { checkUnifiedKeys, setUnified, unifiedController } from './unified.js';
+import { setHugetlb } from './hugetlb.js';
+import { setIo } from './io.js';
+import { setMemory } from './memory.js';
+import { setPids } from './pids.js';
+import { setRdma } from './rdma.js';
+import { resourceProblems } from './resources.js';
+import { setUnified } from './unified.js';
 
-export interface ControllerNeed {
-  /** The spec field, e.g. "linux.resources.memory". */
-  field: string;
-  controller: string;
-}
-
-/** The controllers a resources block needs, one entry per field that sets something. */
-export function neededControllers(r: LinuxResources | undefined): ControllerNeed[] {
-  if (!r) return [];
-  const out: ControllerNeed[] = [];
-  const f = (field: string, controller: string) => out.push({ field: `linux.resources.${field}`, controller });
-  if (pidsNeeded(r.pids)) f('pids', 'pids');
-  if (memoryNeeded(r.memory)) f('memory', 'memory');
-  if (ioNeeded(r.blockIO)) f('blockIO', 'io');
-  if (cpuNeeded(r.cpu)) f('cpu', 'cpu');
-  if (cpusetNeeded(r.cpu)) f('cpu.cpus/mems', 'cpuset');
-  if (hugetlbNeeded(r.hugepageLimits)) f('hugepageLimits', 'hugetlb');
-  if (rdmaNeeded(r.rdma)) f('rdma', 'rdma');
-  for (const key of Object.keys(r.unified ?? {})) {
-    const c = unifiedController(key);
-    if (c) f(`unified[${JSON.stringify(key)}]`, c);
-  }
-  return out;
-}
-
-/** Problems with the resources against the controllers `available` (names the cgroup `where`). */
-export function resourceProblems(r: LinuxResources | undefined, available: readonly string[], where: string): string[] {
-  const problems = checkUnifiedKeys(r?.unified);
-  for (const n of neededControllers(r)) {
-    if (!available.includes(n.controller)) problems.push(`${n.field}: cgroup controller "${n.controller}" is not available in ${where}`);
-  }
-  return problems;
-}
+// What a resources block needs lives in resources.ts: the check loads no writer and no device
+// filter code, so a verb that never sets limits never loads this module (issue 15).
+export { neededControllers, type ControllerNeed } from './resources.js';
 
 export interface ApplyOptions {
   /** Install the eBPF device filter (always on create; on update only when devices changed). */

@@ -4,11 +4,9 @@
 // controller. The v1 hierarchies are never touched.
 import path from 'node:path';
 import type { LinuxResources } from '../spec/types.js';
-import { applyResources } from './controllers.js';
 import { checkResources } from './resources.js';
 import { CgroupDirectory } from './directory.js';
 import type { CgroupRecord, Manager, SetOptions } from './manager.js';
-import { detachDevicePrograms } from './devices.js';
 import { createCgroup, removeCgroup, type CgroupPlacement } from './v2.js';
 
 export class Fs2Manager extends CgroupDirectory implements Manager {
@@ -41,6 +39,9 @@ export class Fs2Manager extends CgroupDirectory implements Manager {
   }
 
   async set(resources: LinuxResources | undefined, o: SetOptions = {}): Promise<void> {
+    // The limit writers and the device filter on first use: the verbs that only rebuild this
+    // manager from the state file (state, kill, start, delete) never load them (issue 15).
+    const { applyResources } = await import('./controllers.js');
     applyResources(this.dir, resources, { ...o, attached: this.attached });
   }
 
@@ -65,7 +66,10 @@ export class Fs2Manager extends CgroupDirectory implements Manager {
 export async function withDetached(dir: string, attached: number[], remove: () => Promise<void>): Promise<void> {
   let detachError: unknown;
   try {
-    detachDevicePrograms(dir, attached.splice(0));
+    // Only this manager's own programs, so only after a set() in this process: the device code is
+    // loaded then, not by every delete.
+    const programs = attached.splice(0);
+    if (programs.length) (await import('./devices.js')).detachDevicePrograms(dir, programs);
   } catch (err) {
     detachError = err;
   }

@@ -6,9 +6,7 @@ import { constants, openSync } from 'node:fs';
 import path from 'node:path';
 import { CgroupError } from '../errors.js';
 import type { LinuxResources } from '../spec/types.js';
-import { applyResources } from './controllers.js';
 import { withDetached } from './fs2.js';
-import { dbusCall, DbusError } from './dbus.js';
 import { readOptional } from './files.js';
 import { CgroupDirectory } from './directory.js';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -16,6 +14,11 @@ import { checkResources } from './resources.js';
 import type { CgroupRecord, Manager, SetOptions } from './manager.js';
 import { parseSystemdPath, resourceProperties, scopeProperties, unitCgroupDir, type SystemdPath } from './systemd-props.js';
 import { addProcess, ownCgroup, removeCgroup, unifiedMount, type CgroupPlacement } from './v2.js';
+
+// The D-Bus client (dbus.ts, then dbus-next) and the limit writers (controllers.ts, with the device
+// filter) are loaded by the steps that use them: state, kill or start rebuild this manager from the
+// state file and need neither (issue 15).
+const dbus = (): Promise<typeof import('./dbus.js')> => import('./dbus.js');
 
 export function systemdPlacement(root: string, cgroupsPath: string | undefined, id: string): SystemdPath & { dir: string } {
   const p = parseSystemdPath(cgroupsPath, id);
@@ -52,6 +55,7 @@ export class SystemdManager extends CgroupDirectory implements Manager {
     if (!root) throw new CgroupError('systemd cgroup driver: no cgroup2 hierarchy is mounted');
     this.home = path.join(root, ownCgroup());
     const p: SystemdPath = { slice: this.slice ?? 'system.slice', unit: this.unit };
+    const { dbusCall, DbusError } = await dbus();
     try {
       await dbusCall(
         {
@@ -107,8 +111,10 @@ export class SystemdManager extends CgroupDirectory implements Manager {
     }
     const props = resourceProperties(resources);
     if (props.length) {
+      const { dbusCall } = await dbus();
       await dbusCall({ member: 'SetUnitProperties', signature: 'sba(sv)', body: [this.unit, true, props], propertyArgs: [2] });
     }
+    const { applyResources } = await import('./controllers.js');
     applyResources(this.dir, resources, { ...o, attached: this.attached });
   }
 
@@ -123,6 +129,7 @@ export class SystemdManager extends CgroupDirectory implements Manager {
   /** StopUnit; systemd removes the cgroup. A unit already gone is not an error. */
   async destroy(timeoutMs?: number): Promise<void> {
     this.leave(); // a failed create: never let systemd kill tsrun with the scope
+    const { dbusCall, DbusError } = await dbus();
     try {
       await dbusCall({ member: 'StopUnit', signature: 'ss', body: [this.unit, 'replace'] }, timeoutMs);
     } catch (err) {

@@ -8,7 +8,6 @@ import { hookState, runAllHooks } from './hooks.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { addon } from '../sys/addon.js';
 import { isAlive } from '../state/status.js';
-import { releaseImageRootfs } from '../image/image-rootfs.js';
 import { mayKillCgroup, openContainer, privatePidNamespace, type ContainerHandle } from './handle.js';
 
 export interface DeleteOptions {
@@ -93,7 +92,8 @@ export async function removeContainer(h: ContainerHandle, logger: Logger, timeou
 async function destroy(h: ContainerHandle, logger: Logger): Promise<void> {
   const rec = h.record;
   // First, so that a mount that will not go keeps the state and `delete` can be retried.
-  releaseImageRootfs(rec);
+  // The image code is loaded here, not with this module: start reaches it too (issue 15).
+  (await import('../image/image-rootfs.js')).releaseImageRootfs(rec);
   // fs: the directories create made; systemd: StopUnit on the container's scope.
   await h.cgroup.destroy();
   h.store.remove(rec.id);
