@@ -153,3 +153,32 @@ needsBun(`Bun reads no bunfig.toml, .env or tsconfig.json from the caller's work
   t.is(engineLine(r.stdout), `bun ${bunVersion}`);
   t.false(existsSync(marker), 'the preload in the bundle directory ran');
 });
+
+needsBuild(
+  `NODE_EXTRA_CA_CERTS reaches the engine for the verbs that may pull an image (image, run --image, container), and is dropped for the runtime verbs${noBuild}`,
+  (t) => {
+    // A "Node" that only reports what it was given: nothing runs, nothing is pulled.
+    const prefix = mkdtempSync(path.join(os.tmpdir(), 'tsrun-ca-node-'));
+    t.teardown(() => rmSync(prefix, { recursive: true, force: true }));
+    const node = path.join(prefix, 'node');
+    writeFileSync(node, `#!/bin/sh\necho "ca=\${NODE_EXTRA_CA_CERTS-unset}"\n`, { mode: 0o755 });
+    const { bin } = installedLayout(t, { bun: false, nodePath: node });
+    const ca = '/etc/ssl/proxy-ca.pem';
+    const caSeen = (args: string[]) => {
+      const env = [`PATH=${MINIMAL_PATH}`, `NODE_EXTRA_CA_CERTS=${ca}`, 'TSRUN_ENGINE=node'];
+      const r = spawnSync('/usr/bin/env', ['-i', ...env, bin, ...args], { encoding: 'utf8', cwd: os.tmpdir(), timeout: 30_000 });
+      t.is(r.status, 0, r.stderr);
+      return r.stdout.trim();
+    };
+    const pulling = [
+      ['image', 'pull', 'docker.io/library/alpine:3'],
+      ['run', '--image', 'alpine:3', 'c1'],
+      ['container', 'run', '--network', 'none', 'alpine:3'],
+      ['container', 'create', '--network', 'none', 'alpine:3'],
+    ];
+    for (const args of pulling) t.is(caSeen(args), `ca=${ca}`, args.join(' '));
+    for (const args of [['state', 'c1'], ['create', '--bundle', '/b', 'c1'], ['run', 'c1'], ['delete', '-f', 'c1'], ['--version']]) {
+      t.is(caSeen(args), 'ca=unset', args.join(' '));
+    }
+  },
+);
