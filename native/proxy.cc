@@ -215,7 +215,8 @@ void parseArgs(int argc, char** argv) {
 
 // Every fd but 0-2 and the sync fd is closed (the caller's may have leaked into this process).
 void closeOthers() {
-  bool done = syscall(SYS_close_range, 3, g_syncFd - 1, 0) == 0 && syscall(SYS_close_range, g_syncFd + 1, ~0U, 0) == 0;
+  bool done = (g_syncFd == 3 || syscall(SYS_close_range, 3, g_syncFd - 1, 0) == 0) &&
+              syscall(SYS_close_range, g_syncFd + 1, ~0U, 0) == 0;
   if (!done) {
     DIR* d = opendir("/proc/self/fd");
     if (!d) return;

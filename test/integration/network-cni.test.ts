@@ -5,7 +5,7 @@
 // iptables, sysctl and the test's own sockets all act there, and the real host's interfaces,
 // routes, sysctls and firewall are never touched. The namespace goes at the end with everything
 // in it; each test also checks that disconnecting left no veth, lease, rule, pin or record.
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -31,7 +31,7 @@ import {
   type Attachment,
 } from '../../src/net/network.js';
 import { CniPluginError } from '../../src/net/errors.js';
-import { proxyAlive, startProxy, stopProxy } from '../../src/net/proxy.js';
+import { procStat, proxyAlive, proxyPath, startProxy, stopProxy } from '../../src/net/proxy.js';
 import type { AttachmentRecord, ProxyRecord } from '../../src/net/store.js';
 
 const run = promisify(execFile);
@@ -315,6 +315,29 @@ netTest.serial(
     t.false(proxyAlive(p), 'SIGTERM ends it');
   },
 );
+
+netTest.serial('tsrun-proxy dies with its parent when that dies before the proxy reported ready', async (t) => {
+  // The parent, a shell, gives the proxy a full pipe as its sync fd: the proxy binds, then blocks
+  // writing "ready" until the shell is SIGKILLed.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrun-proxy-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const script = `mkfifo ${dir}/sync; exec 4<>${dir}/sync; head -c 65536 /dev/zero >&4
+"$@" --parent $$ 3>&4 4>&- & echo $!; wait`;
+  const parent = spawn('sh', ['-c', script, 'sh', proxyPath(), '--sync-fd', '3', '--listen', 'tcp', '127.0.0.1', '18098', '127.0.0.1', '1'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  t.teardown(() => parent.kill('SIGKILL'));
+  const pid = await new Promise<number>((resolve) => parent.stdout.once('data', (d: Buffer) => resolve(Number(String(d).trim()))));
+  const stat = await waitForValue(() => procStat(pid), { what: 'the proxy to start' });
+  const rec = { pid, startTime: stat.startTime };
+  await waitForValue(() => fs.readFileSync('/proc/net/tcp', 'utf8').includes(`0100007F:${(18098).toString(16).toUpperCase()} `) || undefined, {
+    what: 'the proxy to bind',
+  });
+  t.true(proxyAlive(rec), 'bound, blocked before "ready"');
+  parent.kill('SIGKILL');
+  await waitForValue(() => !proxyAlive(rec) || undefined, { what: 'the proxy to die with its parent' });
+  t.false(proxyAlive(rec));
+});
 
 netTest.serial(
   'two containers on a user network resolve each other by name and alias; hosts files follow joins and leaves; rm refuses a network in use',
