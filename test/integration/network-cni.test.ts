@@ -90,7 +90,26 @@ function leftovers(imageRoot: string, id: string, ip: string): string[] {
   if (fs.existsSync(path.join(imageRoot, 'networks/netns', id))) out.push('netns pin');
   if (fs.readFileSync('/proc/self/mountinfo', 'utf8').includes(path.join(imageRoot, 'networks/netns'))) out.push('netns mount');
   if (fs.existsSync(path.join(imageRoot, 'networks/attachments', `${id}.json`))) out.push('attachment record');
+  for (const pid of proxiesHere()) out.push(`tsrun-proxy: ${pid}`);
   return out;
+}
+
+/** Live tsrun-proxy processes in the test namespace. */
+function proxiesHere(): number[] {
+  const here = fs.readlinkSync('/proc/thread-self/ns/net');
+  return fs
+    .readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .filter((p) => {
+      try {
+        return (
+          fs.readFileSync(`/proc/${p}/comm`, 'utf8') === 'tsrun-proxy\n' && fs.readlinkSync(`/proc/${p}/ns/net`) === here && procStat(Number(p))?.state !== 'Z'
+        );
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
 }
 
 /** The port proxy recorded in a container's attachment. */
@@ -462,6 +481,40 @@ netTest.serial('a plugin failing half-way through connect is reported naming it,
   t.is(err!.message, 'network bridge: CNI plugin firewall ADD failed: refused by the test');
   t.deepEqual(leftovers(imageRoot, id, '10.66.0.2'), []);
   t.notRegex(execFileSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8' }), /18082/);
+});
+
+netTest.serial('a port taken by another process while connect runs: the proxy cannot bind it, connect fails naming it and releases everything', async (t) => {
+  const imageRoot = newImageRoot(t);
+  const plugins = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrun-plugins-'));
+  t.teardown(() => fs.rmSync(plugins, { recursive: true, force: true }));
+  for (const p of ['bridge', 'host-local', 'portmap']) fs.symlinkSync(`/usr/lib/cni/${p}`, path.join(plugins, p));
+  // After the bind probe of connect and before the proxy: the firewall ADD starts a server that
+  // takes 127.0.0.1:18099 (its pid in held), then runs the real plugin.
+  const held = path.join(plugins, 'held');
+  const server = `require('net').createServer().listen(18099, '127.0.0.1', () => require('fs').writeFileSync('${held}', String(process.pid)))`;
+  fs.writeFileSync(
+    path.join(plugins, 'firewall'),
+    `#!/bin/sh
+if [ "$CNI_COMMAND" = ADD ]; then
+  ${process.execPath} -e "${server}" </dev/null >/dev/null 2>&1 &
+  until [ -s ${held} ]; do sleep 0.05; done
+fi
+exec /usr/lib/cni/firewall
+`,
+    { mode: 0o755 },
+  );
+  t.teardown(() => {
+    if (fs.existsSync(held)) process.kill(Number(fs.readFileSync(held, 'utf8')), 'SIGKILL');
+  });
+  const id = `tsrun-net-t-${process.pid}`;
+  await t.throwsAsync(connectContainer({ id, imageRoot, pluginDirs: [plugins], ports: [...parsePublish('18100:80'), ...parsePublish('127.0.0.1:18099:80')] }), {
+    code: 'TSRUN_INVALID_ARGUMENT',
+    message: 'Bind for 127.0.0.1:18099 failed: port is already allocated',
+  } as never);
+  t.true(fs.existsSync(held), 'the port was taken by the server');
+  t.is(getAttachment(id, { imageRoot }), undefined);
+  t.deepEqual(leftovers(imageRoot, id, '10.66.0.2'), [], 'no proxy, veth, lease, rule or record');
+  t.notRegex(execFileSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8' }), /18100/, "portmap's rule for the wildcard port went too");
 });
 
 netTest.serial('tsrun network create/ls/inspect/rm: Docker shapes and errors', async (t) => {
