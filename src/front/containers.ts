@@ -455,7 +455,7 @@ export async function waitFront(o: FrontRoots, rec: FrontRecord, signal?: AbortS
     }
     await waitPidExit(st.pid);
     const mon = monitorPid(o.imageRoot, rec.id);
-    if (mon && !readExit(o.imageRoot, rec.id)) await Promise.race([waitPidExit(mon), pollFor(() => !!readExit(o.imageRoot, rec.id))]);
+    if (mon && !readExit(o.imageRoot, rec.id)) await Promise.race([waitPidExit(mon), pollFor(() => !!readExit(o.imageRoot, rec.id) || !readFront(o.imageRoot, rec.id))]);
   }
 }
 
