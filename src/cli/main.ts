@@ -2,6 +2,7 @@
 // lazily (one bundle per verb: an engine starts the CLI for every operation). Errors are reported once, here: to the --log
 // file (the last error line carries the root cause, as containerd reads it) and to stderr.
 import { describeError } from '../errors.js';
+import { enableCompileCache } from './compile-cache.js';
 import { writeOut } from './output.js';
 import { verbFunction } from './verb-module.js';
 import { openLog, type Logger } from './log.js';
@@ -120,6 +121,8 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+// Before any verb bundle is loaded (Node >= 22.1; nothing on Node 20 or Bun).
+enableCompileCache();
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
