@@ -9,7 +9,7 @@
 // container/ (and image/ for the image verbs, net/ for the network verbs, spec/ for spec and features).
 const below = {
   cli: ['api', 'front', 'container', 'image', 'net', 'volume', 'spec', 'state'],
-  api: ['container', 'process', 'image', 'cgroups', 'state', 'seccomp', 'net', 'plan', 'spec', 'sys'],
+  api: ['front', 'container', 'volume', 'process', 'image', 'cgroups', 'state', 'seccomp', 'net', 'plan', 'spec', 'sys'],
   // The Docker-style front (containers with monitors, names, logs) over the core and the volumes.
   front: ['container', 'volume', 'process', 'image', 'cgroups', 'state', 'seccomp', 'net', 'plan', 'spec', 'sys'],
   container: ['process', 'image', 'cgroups', 'state', 'seccomp', 'net', 'plan', 'spec', 'sys'],

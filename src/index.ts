@@ -28,6 +28,23 @@ export { CHANNELS } from './api/diagnostics.js';
 export type { ChannelName } from './api/diagnostics.js';
 export { Images, DEFAULT_IMAGE_ROOT } from './api/images.js';
 export type { ImagePullOptions, ImageRecord, PullProgress, GcResult } from './api/images.js';
+export { ServiceContainers, ServiceContainer, Networks, Volumes, NotReadyError, SERVICE_LABEL, INSTANCE_LABEL } from './api/services.js';
+export type {
+  ServiceRunOptions,
+  ServiceContainerInfo,
+  ServiceContainerStatus,
+  LogsOptions,
+  LogEntry,
+  ReadyOptions,
+  StopOptions,
+  RemoveOptions,
+  CopyResult,
+  PublishedPort,
+  NetworkInfo,
+  NetworkRecord,
+  VolumeRecord,
+} from './api/services.js';
+export type { CreateNetworkOptions } from './net/network.js';
 export type { ImageRunEvent } from './container/image-run.js';
 export type { ContainerState } from './container/state.js';
 export type { Logger } from './logger.js';

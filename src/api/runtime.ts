@@ -22,12 +22,14 @@ import { updateContainer } from '../container/update.js';
 import { InvalidArgumentError, type TsrunError } from '../errors.js';
 import { prepareImageContainer, type ImageRunEvent } from '../container/image-run.js';
 import { helperPath, type SpawnMode } from '../process/spawn.js';
+import { packageRoot } from '../sys/addon.js';
 import type { LinuxResources, Spec } from '../spec/types.js';
 import { DEFAULT_ROOT } from '../state/store.js';
 import { Container } from './container.js';
 import { publish } from './diagnostics.js';
 import { EventHub, type EventsOptions, type RuntimeEvent } from './events.js';
 import { Images, DEFAULT_IMAGE_ROOT } from './images.js';
+import { Networks, ServiceContainers, Volumes } from './services.js';
 import { ProcessHandle, abortable, toSignalNumber, type SignalLike } from './process-handle.js';
 import {
   applyContainerOptions,
@@ -52,6 +54,13 @@ export interface RuntimeOptions {
    * 'direct' clones this process (slightly cheaper while it is small). Used for create and exec.
    */
   spawn?: SpawnMode;
+  /**
+   * The service this Runtime's Docker-style containers (rt.containers) belong to: each carries
+   * its name and this process's identity as labels, and the containers of an instance of the same
+   * service that has died are removed (with their network attachments and anonymous volumes) when
+   * a Runtime with this service is made, and by reap().
+   */
+  service?: string;
 }
 
 export interface CommonCreateOptions {
@@ -101,6 +110,12 @@ export class Runtime {
   readonly imageRoot: string;
   readonly spawn: SpawnMode;
   readonly images: Images;
+  /** Docker-style containers from images: networks, published ports, volumes, logs, copy, readiness. */
+  readonly containers: ServiceContainers;
+  /** CNI bridge networks for rt.containers. */
+  readonly networks: Networks;
+  /** Named and anonymous volumes for rt.containers. */
+  readonly volumes: Volumes;
   readonly #logger: Logger;
   readonly #own = new Map<string, Container>();
   readonly #hub = new EventHub();
@@ -119,6 +134,21 @@ export class Runtime {
     this.spawn = o.spawn ?? (existsSync(helperPath()) ? 'helper' : 'direct');
     this.#pipeDir = pipeDir(this.root);
     this.images = new Images(this.imageRoot, (name, msg) => publish(name, msg));
+    // The monitor runs this package's CLI for a container's create and cleanup steps.
+    const roots = { root: this.root, imageRoot: this.imageRoot, logger: this.#logger, self: [path.join(packageRoot(), 'bin', 'tsrun')] };
+    this.containers = new ServiceContainers(roots, o.service);
+    this.networks = new Networks(this.imageRoot);
+    this.volumes = new Volumes(this.imageRoot);
+    // Never rejects: a failure is logged, and the first container verb waits for it.
+    if (o.service !== undefined) void this.containers.reapOnce();
+  }
+
+  /**
+   * Removes the Docker-style containers of this Runtime's service whose instance (process) is
+   * dead, with their network attachments and anonymous volumes; returns their ids.
+   */
+  reap(): Promise<string[]> {
+    return this.containers.reap();
   }
 
   /** Creates the container; its init is parked before execve until start(). */
