@@ -337,7 +337,8 @@ async function copyLayoutBlobs(dir: string, content: ContentStore, indexRaw: Buf
 
 /**
  * Import every image of an OCI layout directory, an oci-archive or a `docker save` archive (a path,
- * or a stream such as stdin: `{ stream, name }`); returns their records.
+ * or a stream such as stdin: `{ stream, name }`); returns their records as stored, with the names
+ * this import gave them.
  */
 export async function importImage(source: string | ImportStream, opts: ImportOptions): Promise<ImageRecord[]> {
   const store = new ImageStore(opts.imageRoot);
@@ -394,7 +395,11 @@ export async function importImage(source: string | ImportStream, opts: ImportOpt
       found[0].names = [formatReference(parseReference(opts.name))];
     }
     const records: ImageRecord[] = [];
-    for (const f of found) records.push(await store.put(await makeRecord(content, f, src)));
+    for (const f of found) {
+      const rec = await makeRecord(content, f, src);
+      // The stored image may hold more names (it was pulled or loaded before): report what this loaded.
+      records.push({ ...(await store.put(rec)), names: rec.names });
+    }
     return records;
   } finally {
     await lease.release();

@@ -148,10 +148,13 @@ rootTest('image ls / inspect / rm / prune keep what other images and live contai
   t.is(run.code, 0, run.stderr);
   t.deepEqual(layerDirs(env), [baseChain, appChain].sort());
 
-  const rm = await env.tsrun(['image', 'rm', 'localhost/app:1']);
+  const refused = await env.tsrun(['image', 'rm', 'localhost/app:1']);
+  t.is(refused.code, 1, 'a container uses its only name: docker rmi wants -f');
+  t.regex(refused.stderr, /unable to remove repository reference .*localhost\/app:1.* \(must force\)/);
+  const rm = await env.tsrun(['image', 'rm', '-f', 'localhost/app:1']);
   t.is(rm.code, 0, rm.stderr);
   t.regex(rm.stdout, /Untagged: localhost\/app:1/);
-  t.not((await env.tsrun(['image', 'inspect', 'localhost/app:1'])).code, 0, 'the record is gone');
+  t.not((await env.tsrun(['image', 'inspect', 'localhost/app:1'])).code, 0, 'the name is gone (the running container keeps the image, untagged)');
   t.deepEqual(layerDirs(env), [baseChain, appChain].sort(), 'a running container keeps its layers');
   t.is((await env.tsrun(['image', 'prune'])).code, 0);
   t.deepEqual(layerDirs(env), [baseChain, appChain].sort(), 'prune keeps them too');
