@@ -99,7 +99,8 @@ export interface PreparedContainer {
 export async function resolveImage(o: Pick<ImageContainerOptions, 'image' | 'imageRoot' | 'pull' | 'onEvent' | 'pullPolicy'>): Promise<ImageRecord> {
   const policy = o.pullPolicy ?? 'missing';
   if (policy === 'always') return pull(o.image, { ...o.pull, imageRoot: o.imageRoot, onProgress: o.onEvent });
-  const have = await new ImageStore(o.imageRoot).find(o.image).catch(() => undefined);
+  // An ambiguous ID prefix or an unreadable store is an error here, not a reason to pull.
+  const have = await new ImageStore(o.imageRoot).find(o.image);
   if (have) return have;
   if (policy === 'never') throw new ImageNotFoundError(`No such image: ${o.image}`);
   return pull(o.image, { ...o.pull, imageRoot: o.imageRoot, ifMissing: true, onProgress: o.onEvent });
