@@ -22,9 +22,23 @@
 // and in: "resize ROWS COLS\n" (the client's terminal size, for the pty). The client may vanish at
 // any time (SIGKILL): everything after "created" goes on without it.
 //
+// DIR/attach.sock (a unix socket, 0600 in the private DIR) serves `container attach`: each client
+// gets the container's output from then on as frames (Docker's stdcopy: a byte 1 stdout / 2 stderr,
+// three zero bytes, a big-endian 32-bit length, the data); what a client writes goes to the
+// container's stdin (the pty, or the -i pipe this monitor holds). Clients are closed after the exit
+// is recorded. A client that does not keep up is dropped, never waited for.
+//
 // When the init exits, DIR/exit.json records {"exitCode","signal","status","finishedAt"}
 // (written to a temporary file and renamed), the output is drained, "exited" is sent, the cleanup
 // command (`container rm` for --rm) runs, and the monitor exits.
+//
+//   tsrun-monitor --init -- COMMAND [ARG...]
+//
+// is another program in the same static binary: the init of `container run --init`, copied into
+// the bundle and bound read-only at /dev/init as the container's PID 1 (Docker's docker-init,
+// tini). It runs COMMAND as its child in a process group of its own (the terminal's foreground
+// one), forwards every signal it gets to it, reaps every zombie reparented to it, and exits with
+// COMMAND's status (128+N when a signal N ended it).
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -77,15 +91,16 @@ void setNonblock(int fd) {
   if (fl >= 0) fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
-bool writeAll(int fd, const char* p, size_t n) {
+// bounded: give up when the reader has not read for a second (an attach client, or a container
+// that does not read its stdin): the monitor never stalls on one.
+bool writeAll(int fd, const char* p, size_t n, bool bounded = false) {
   while (n > 0) {
     ssize_t w = write(fd, p, n);
     if (w < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN) {
         struct pollfd pfd = {fd, POLLOUT, 0};
-        poll(&pfd, 1, 1000);
-        continue;
+        if (poll(&pfd, 1, 1000) > 0 || !bounded) continue;
       }
       return false;
     }
@@ -169,8 +184,11 @@ void logEntry(const char* stream, const char* data, size_t len) {
   if (writeAll(g_logFd, line, o)) g_logSize += static_cast<long long>(o);
 }
 
+void broadcast(int stream, const char* data, size_t n);
+
 struct Stream {
   const char* name;
+  int id;  // 1 stdout, 2 stderr: the attach frames' stream byte
   /** Attached: the client's stdout or stderr, as long as writes to it work. */
   int echo;
   int fd = -1;
@@ -192,12 +210,46 @@ void feed(Stream& s, const char* data, size_t n) {
 // What the container wrote: to the attached client, and into the log.
 void emit(Stream& s, const char* data, size_t n) {
   if (s.echo >= 0 && !writeAll(s.echo, data, n)) s.echo = -1;
+  broadcast(s.id, data, n);
   if (g_logFd >= 0) feed(s, data, n);
 }
 
 void flush(Stream& s) {
   if (s.len) logEntry(s.name, s.buf, s.len);
   s.len = 0;
+}
+
+// ---- attach clients ----------------------------------------------------------------------------
+
+constexpr int kMaxClients = 8;
+
+struct Client {
+  int fd = -1;
+  bool inputDone = false;  // the client shut down its writing side (its stdin ended)
+};
+
+Client g_clients[kMaxClients];
+
+void dropClient(Client& c) {
+  close(c.fd);
+  c.fd = -1;
+  c.inputDone = false;
+}
+
+void broadcast(int stream, const char* data, size_t n) {
+  unsigned char head[8] = {static_cast<unsigned char>(stream),
+                           0,
+                           0,
+                           0,
+                           static_cast<unsigned char>(n >> 24),
+                           static_cast<unsigned char>(n >> 16),
+                           static_cast<unsigned char>(n >> 8),
+                           static_cast<unsigned char>(n)};
+  for (Client& c : g_clients) {
+    if (c.fd < 0) continue;
+    if (!writeAll(c.fd, reinterpret_cast<char*>(head), sizeof head, true) || !writeAll(c.fd, data, n, true))
+      dropClient(c);
+  }
 }
 
 // ---- helpers -----------------------------------------------------------------------------------
@@ -325,9 +377,55 @@ long readPidFile() {
   return r > 0 ? strtol(buf, nullptr, 10) : -1;
 }
 
+// The init of `container run --init` (see the top of this file). Every signal is blocked and taken
+// with sigwaitinfo: a PID namespace's init gets a signal from outside only if it does not leave
+// it at SIG_DFL, and a blocked signal is queued, not dropped (kernel/signal.c sig_ignored).
+int initMain(char** cmd) {
+  if (!cmd || !cmd[0]) {
+    dprintf(2, "tsrun-init: usage: tsrun-init --init -- COMMAND [ARG...]\n");
+    return 125;
+  }
+  sigset_t all, none;
+  sigfillset(&all);
+  sigemptyset(&none);
+  sigprocmask(SIG_BLOCK, &all, nullptr);
+  pid_t child = fork();
+  if (child < 0) {
+    dprintf(2, "tsrun-init: fork: %s\n", strerror(errno));
+    return 125;
+  }
+  if (child == 0) {
+    // A process group of its own, the terminal's foreground one (a ^C reaches the command once,
+    // not through this init as well); done with SIGTTOU still blocked.
+    setpgid(0, 0);
+    if (isatty(0)) tcsetpgrp(0, getpgrp());
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    execvp(cmd[0], cmd);
+    int e = errno;
+    dprintf(2, "tsrun-init: exec %s: %s\n", cmd[0], strerror(e));
+    _exit(e == ENOENT ? 127 : 126);
+  }
+  for (;;) {
+    siginfo_t si;
+    int sig = sigwaitinfo(&all, &si);
+    if (sig < 0) continue;  // EINTR
+    if (sig != SIGCHLD) {
+      kill(child, sig);
+      continue;
+    }
+    for (;;) {
+      int status;
+      pid_t pid = waitpid(-1, &status, WNOHANG);
+      if (pid <= 0) break;
+      if (pid == child) return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && !strcmp(argv[1], "--init")) return initMain(argc > 2 && !strcmp(argv[2], "--") ? argv + 3 : argv + 2);
   signal(SIGPIPE, SIG_IGN);
   parseArgs(argc, argv);
   if (g.syncFd >= 0) fcntl(g.syncFd, F_SETFD, FD_CLOEXEC);
@@ -357,9 +455,19 @@ int main(int argc, char** argv) {
   }
   bool attached = g.attach;
   if (g.log) g_logFd = openLog(false);
+  // The attach socket: relative to DIR (a path below an image root may exceed sun_path's 108).
+  unlink("attach.sock");
+  int attachFd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  {
+    struct sockaddr_un addr = {};
+    addr.sun_family = AF_UNIX;
+    strcpy(addr.sun_path, "attach.sock");
+    if (attachFd < 0 || bind(attachFd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0 || listen(attachFd, 4) < 0)
+      die("attach socket", errno);
+  }
 
   // The container's stdio (fds 3, 4, 5 of the create command) and the ends kept here.
-  Stream out{"stdout", attached ? 1 : -1}, err{"stderr", attached ? 2 : -1};
+  Stream out{"stdout", 1, attached ? 1 : -1}, err{"stderr", 2, attached ? 2 : -1};
   int cin = -1, cout = -1, cerr = -1, stdinHold = -1, listenFd = -1;
   if (g.tty) {
     unlink("console.sock");
@@ -380,6 +488,7 @@ int main(int argc, char** argv) {
       if (pipe2(p, O_CLOEXEC) < 0) die("pipe", errno);
       cin = p[0];
       stdinHold = p[1];
+      setNonblock(stdinHold);  // written from attach clients: bounded writes
     } else {
       cin = devNull(O_RDONLY);
     }
@@ -421,7 +530,7 @@ int main(int argc, char** argv) {
 
   for (;;) {
     if (exited) break;
-    struct pollfd p[8];
+    struct pollfd p[8 + 1 + kMaxClients];
     int n = 0;
     auto add = [&](int fd) {
       p[n] = {fd, POLLIN, 0};
@@ -434,6 +543,13 @@ int main(int argc, char** argv) {
     int iMaster = master >= 0 ? add(master) : -1;
     int iIn = (master >= 0 && stdinOpen) ? add(0) : -1;
     int iSync = g.syncFd >= 0 ? add(g.syncFd) : -1;
+    int iListen = add(attachFd);
+    int iClient[kMaxClients];
+    for (int k = 0; k < kMaxClients; k++) {
+      iClient[k] = g_clients[k].fd >= 0 ? add(g_clients[k].fd) : -1;
+      // After its end of input only a hang-up is of interest (POLLHUP is always reported).
+      if (iClient[k] >= 0 && g_clients[k].inputDone) p[iClient[k]].events = 0;
+    }
     if (poll(p, static_cast<nfds_t>(n), -1) < 0) {
       if (errno == EINTR) continue;
       die("poll", errno);
@@ -505,6 +621,37 @@ int main(int argc, char** argv) {
         if (nsyncIn == sizeof syncIn - 1) nsyncIn = 0;  // a line too long: dropped
       }
     }
+    if (p[iListen].revents) {
+      int c = accept4(attachFd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+      if (c >= 0) {
+        Client* slot = nullptr;
+        for (Client& k : g_clients)
+          if (k.fd < 0 && !slot) slot = &k;
+        if (slot)
+          slot->fd = c;
+        else
+          close(c);
+      }
+    }
+    for (int k = 0; k < kMaxClients; k++) {
+      if (iClient[k] < 0 || !p[iClient[k]].revents) continue;
+      Client& c = g_clients[k];
+      if (c.inputDone) {
+        dropClient(c);  // hung up
+        continue;
+      }
+      ssize_t r = read(c.fd, buf, sizeof buf);
+      if (r > 0) {
+        // The container's stdin: its pty, or the pipe held for -i; without either (or when the
+        // container has not read for a second) the input is dropped.
+        int to = master >= 0 ? master : stdinHold;
+        if (to >= 0) writeAll(to, buf, static_cast<size_t>(r), true);
+      } else if (r == 0) {
+        c.inputDone = true;
+      } else if (errno != EAGAIN && errno != EINTR) {
+        dropClient(c);
+      }
+    }
     if (!p[iS].revents) continue;
     struct signalfd_siginfo si;
     while (read(sfd, &si, sizeof si) > 0) {
@@ -539,6 +686,7 @@ int main(int argc, char** argv) {
           int hn = snprintf(head, sizeof head, "failed %d\n", code);
           sendSync(head, static_cast<size_t>(hn));
           sendSync(captured, ncaptured);
+          unlink("attach.sock");
           return 0;
         }
         initPid = readPidFile();
@@ -609,6 +757,11 @@ int main(int argc, char** argv) {
   }
   if (stdinHold >= 0) close(stdinHold);
   writeExitFile(initStatus);
+  // Attached clients see the end once the exit is recorded (they read exit.json next).
+  for (Client& c : g_clients)
+    if (c.fd >= 0) dropClient(c);
+  close(attachFd);
+  unlink("attach.sock");
   if (g_logFd >= 0) close(g_logFd);
   int shell = WIFSIGNALED(initStatus) ? 128 + WTERMSIG(initStatus) : WEXITSTATUS(initStatus);
   char msg[64];

@@ -19,6 +19,8 @@ export interface DeleteOptions {
   logger?: Logger;
   /** How long to wait for the killed processes to be gone (default 10 s). */
   timeoutMs?: number;
+  /** Keep an image-made bundle (its overlay, upper layer, files): the front's restart creates again in it. */
+  keepImageRootfs?: boolean;
 }
 
 /** SIGKILL through the pidfd, which pins the init: a recycled pid is never hit. */
@@ -47,7 +49,7 @@ export async function deleteContainer(o: DeleteOptions): Promise<void> {
   const h = await openContainer(o.root, o.id, { lock: true });
   try {
     h.assert(o.force ? 'delete --force' : 'delete');
-    await removeContainer(h, logger, o.timeoutMs);
+    await removeContainer(h, logger, o.timeoutMs, o.keepImageRootfs);
   } finally {
     h.release();
   }
@@ -59,7 +61,7 @@ export async function deleteContainer(o: DeleteOptions): Promise<void> {
  * hook). runc libcontainer destroy: without a private PID namespace, processes may outlive the
  * init (exec'd ones), so the whole cgroup is killed even when the init has exited already.
  */
-export async function removeContainer(h: ContainerHandle, logger: Logger, timeoutMs?: number): Promise<void> {
+export async function removeContainer(h: ContainerHandle, logger: Logger, timeoutMs?: number, keepImageRootfs = false): Promise<void> {
   const status = h.currentStatus();
   const wholeCgroup = mayKillCgroup(h);
   const leftovers = wholeCgroup && !privatePidNamespace(h.record.config) && h.cgroup.populated();
@@ -81,7 +83,7 @@ export async function removeContainer(h: ContainerHandle, logger: Logger, timeou
     // cgroup stays populated by the others: nothing to wait for there.
     if (wholeCgroup && !(await h.cgroup.waitEmpty({ timeoutMs }))) logger.warn(`delete ${h.id}: processes still in the cgroup after the kill`);
   }
-  await destroy(h, logger);
+  await destroy(h, logger, keepImageRootfs);
 }
 
 /**
@@ -89,11 +91,11 @@ export async function removeContainer(h: ContainerHandle, logger: Logger, timeou
  * directory; then the poststop hooks, whose failure is only logged (runtime-spec: "the runtime MUST
  * log a warning").
  */
-async function destroy(h: ContainerHandle, logger: Logger): Promise<void> {
+async function destroy(h: ContainerHandle, logger: Logger, keepImageRootfs: boolean): Promise<void> {
   const rec = h.record;
   // First, so that a mount that will not go keeps the state and `delete` can be retried.
   // The image code is loaded here, not with this module: start reaches it too (issue 15).
-  (await import('../image/image-rootfs.js')).releaseImageRootfs(rec);
+  if (!keepImageRootfs) (await import('../image/image-rootfs.js')).releaseImageRootfs(rec);
   // fs: the directories create made; systemd: StopUnit on the container's scope.
   await h.cgroup.destroy();
   h.store.remove(rec.id);

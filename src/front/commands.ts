@@ -26,6 +26,7 @@ const CREATE_FLAGS: FrontFlag[] = [
   l('env', 'Set environment variables', 'e'),
   l('env-file', 'Read in a file of environment variables'),
   s('hostname', 'Container host name', 'h'),
+  b('init', 'Run an init inside the container that forwards signals and reaps processes'),
   b('interactive', 'Keep STDIN open even if not attached', 'i'),
   l('label', 'Set meta data on a container', 'l'),
   l('log-opt', 'Log driver options (json-file: max-size, max-file)'),
@@ -78,7 +79,22 @@ export const CONTAINER_COMMANDS: FrontCommand[] = [
     usage: 'Start one or more created containers',
     args: '[OPTIONS] CONTAINER [CONTAINER...]',
     min: 1,
-    flags: [b('attach', "Attach STDOUT/STDERR (the container's log) and forward signals", 'a')],
+    flags: [b('attach', 'Attach STDOUT/STDERR and forward signals', 'a')],
+  },
+  {
+    name: 'restart',
+    usage: 'Restart one or more containers',
+    args: '[OPTIONS] CONTAINER [CONTAINER...]',
+    min: 1,
+    flags: [s('signal', 'Signal to send to the container', 's'), n('timeout', 'Seconds to wait before killing the container', 't', { aliases: ['time'] })],
+  },
+  {
+    name: 'attach',
+    usage: 'Attach local standard input, output, and error streams to a running container',
+    args: '[OPTIONS] CONTAINER',
+    min: 1,
+    max: 1,
+    flags: [b('no-stdin', 'Do not attach STDIN'), b('sig-proxy', 'Proxy all received signals to the process', undefined, { default: true })],
   },
   {
     name: 'ls',
@@ -157,7 +173,7 @@ export const CONTAINER_COMMANDS: FrontCommand[] = [
     hidden: true,
     min: 1,
     max: 1,
-    flags: [s('bundle', 'bundle'), s('pid-file', 'pid file'), s('console-socket', 'console socket'), b('tty', 'terminal')],
+    flags: [s('bundle', 'bundle'), s('pid-file', 'pid file'), s('console-socket', 'console socket'), b('tty', 'terminal'), b('again', 'a start again')],
   },
 ];
 

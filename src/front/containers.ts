@@ -3,10 +3,10 @@
 // and what ps/inspect show. The CLI (cli/verbs/container.ts) reads argv into FrontCreateOptions
 // and prints; everything that decides is here.
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, copyFileSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { InvalidArgumentError, InvalidStateError, NotFoundError } from '../errors.js';
-import { containerDirOf, removeContainerDir } from '../image/image-rootfs.js';
+import { containerDirOf, mountsBelow, removeContainerDir } from '../image/image-rootfs.js';
 import { DOCKER_CAPS } from '../image/bundle.js';
 import type { Logger } from '../logger.js';
 import { prepareImageContainer, type BundleEdit, type ImageRunEvent } from '../container/image-run.js';
@@ -18,6 +18,9 @@ import { waitPidExit } from '../container/process-control.js';
 import { parseSignal } from '../container/signals.js';
 import { startContainer } from '../container/start.js';
 import { containerState } from '../container/state.js';
+import { createLoopbackNetns } from '../net/netns.js';
+import type { Spec } from '../spec/types.js';
+import { writeAtomic } from '../state/store.js';
 import { VolumeStore } from '../volume/store.js';
 import {
   connectContainer,
@@ -34,7 +37,7 @@ import {
   type NetworkMode,
   type PortMapping,
 } from '../net/network.js';
-import { MonitorCreateError, startMonitor, selfCommand, type MonitorHandle } from './monitor.js';
+import { MonitorCreateError, monitorPath, startMonitor, selfCommand, type MonitorHandle } from './monitor.js';
 import {
   applyCaps,
   applyPrivileged,
@@ -93,6 +96,8 @@ export interface FrontCreateOptions extends FrontRoots {
   interactive: boolean;
   readOnly: boolean;
   rm: boolean;
+  /** --init: tsrun's init (the monitor's --init mode) as PID 1, the command its child. */
+  init?: boolean;
   privileged: boolean;
   capAdd: string[];
   capDrop: string[];
@@ -304,6 +309,8 @@ export async function createFront(o: FrontCreateOptions): Promise<FrontCreated> 
         } else if (o.dns.length) b.files['resolv.conf'] = resolvWithDns(b.files['resolv.conf'], o.dns);
         imageStopSignal = b.config.config?.StopSignal;
         mountVolumes(o, b, madeVolumes);
+        const command = b.spec.process!.args ?? [];
+        if (o.init) addInit(b);
         const labels = parseLabels(o.labels);
         b.spec.annotations = { ...(b.spec.annotations ?? {}), ...labels, 'io.tsrun.front.name': name };
         rec = {
@@ -311,7 +318,7 @@ export async function createFront(o: FrontCreateOptions): Promise<FrontCreated> 
           name,
           image: o.image,
           imageId: b.image.id,
-          command: b.spec.process!.args ?? [],
+          command,
           created: new Date().toISOString(),
           stateRoot: path.resolve(o.root),
           rm: o.rm,
@@ -319,6 +326,9 @@ export async function createFront(o: FrontCreateOptions): Promise<FrontCreated> 
           interactive: o.interactive,
           stopSignal: stopSignal ?? imageStopSignal ?? 'SIGTERM',
           stopTimeout: o.stopTimeout ?? 10,
+          logMaxSize: logOpts.maxSize,
+          logMaxFiles: logOpts.maxFiles,
+          init: o.init === true,
           volumes: madeVolumes,
           labels,
           ports: published ? published.split(', ') : [],
@@ -343,21 +353,9 @@ export async function createFront(o: FrontCreateOptions): Promise<FrontCreated> 
   const p = prepared;
   const r = rec!;
   writeFront(o.imageRoot, r);
-  const base = cliBase(o);
-  const create = [...base, 'container', '__create', '--bundle', p.dir, '--pid-file', path.join(p.dir, 'init.pid')];
-  if (o.tty) create.push('--tty', '--console-socket', 'console.sock');
-  create.push(id);
   let monitor: MonitorHandle;
   try {
-    monitor = startMonitor({
-      dir: p.dir,
-      create,
-      log: { file: logFileOf(p.dir, id), maxSize: logOpts.maxSize, maxFiles: logOpts.maxFiles },
-      attach: o.attach,
-      tty: o.tty,
-      interactive: o.interactive,
-      ...(o.rm ? { cleanup: [...base, 'container', 'rm', '--volumes', id] } : {}),
-    });
+    monitor = launchMonitor(o, r, o.attach, false);
   } catch (err) {
     p.closeNetns();
     await removeFront(o, r, { force: true, volumes: true }).catch(() => {});
@@ -379,8 +377,49 @@ export async function createFront(o: FrontCreateOptions): Promise<FrontCreated> 
   }
 }
 
-/** The monitor's create step (`container __create`): create with fds 3-5 as the container's stdio. */
-export async function createStep(o: FrontRoots & { id: string; bundle: string; pidFile: string; consoleSocket?: string; tty: boolean }): Promise<void> {
+/** The monitor of a container whose bundle is ready: its create step makes the runtime container. */
+function launchMonitor(o: FrontRoots & { cliGlobals?: string[] }, r: FrontRecord, attach: boolean, again: boolean): MonitorHandle {
+  const dir = containerDirOf(o.imageRoot, r.id);
+  const base = cliBase(o);
+  const create = [...base, 'container', '__create', '--bundle', dir, '--pid-file', path.join(dir, 'init.pid')];
+  if (r.tty) create.push('--tty', '--console-socket', 'console.sock');
+  if (again) create.push('--again');
+  create.push(r.id);
+  const defaults = parseLogOpts([]);
+  return startMonitor({
+    dir,
+    create,
+    log: { file: logFileOf(dir, r.id), maxSize: r.logMaxSize ?? defaults.maxSize, maxFiles: r.logMaxFiles ?? defaults.maxFiles },
+    attach,
+    tty: r.tty,
+    interactive: r.interactive,
+    ...(r.rm ? { cleanup: [...base, 'container', 'rm', '--volumes', r.id] } : {}),
+  });
+}
+
+/** Where --init's binary is bound in the container (Podman's place: /dev is the container's own tmpfs). */
+export const INIT_PATH = '/dev/init';
+
+/**
+ * --init: the static monitor binary, copied into the bundle (never bound from the host's build dir:
+ * a container must not reach a host binary, CVE-2019-5736) and bound read-only at /dev/init, runs
+ * as PID 1 in its --init mode with the command as its child.
+ */
+function addInit(b: BundleEdit): void {
+  const copy = path.join(b.dir, 'init');
+  copyFileSync(monitorPath(), copy, constants.COPYFILE_EXCL);
+  b.spec.mounts!.push({ destination: INIT_PATH, type: 'bind', source: copy, options: ['bind', 'ro', 'nosuid', 'nodev'] });
+  b.spec.process!.args = [INIT_PATH, '--init', '--', ...(b.spec.process!.args ?? [])];
+}
+
+/**
+ * The monitor's create step (`container __create`): create with fds 3-5 as the container's stdio.
+ * `again`: a start of an exited container; a failure leaves it exited (its front record, bundle
+ * and volumes stay), where a first create's failure removes what createFront made.
+ */
+export async function createStep(
+  o: FrontRoots & { id: string; bundle: string; pidFile: string; consoleSocket?: string; tty: boolean; again?: boolean },
+): Promise<void> {
   try {
     const c = await createContainer({
       id: o.id,
@@ -392,19 +431,123 @@ export async function createStep(o: FrontRoots & { id: string; bundle: string; p
       logger: o.logger,
       systemdCgroup: o.systemdCgroup,
       ...(o.tty ? {} : { stdio: [3, 4, 5] as const }),
-      claimed: true,
+      claimed: !o.again,
     });
     c.notify?.close();
   } catch (err) {
+    if (o.again) throw err;
     const rec = readFront(o.imageRoot, o.id);
     if (rec) await removeFront(o, rec, { force: true, volumes: true }).catch((e: Error) => o.logger.warn(`cleanup after a failed create: ${e.message}`));
     throw err;
   }
 }
 
-/** Starts a created container; records when. */
-export async function startFront(o: FrontRoots, rec: FrontRecord): Promise<void> {
-  await startContainer({ root: o.root, id: rec.id, logger: o.logger });
+/**
+ * docker start: a created container is started; an exited one is created again in its own bundle
+ * (same id, name, writable layer, volumes, network attachment and hosts file; the log appended)
+ * and started. A running one is left as it is. Records when it started.
+ */
+export async function startFront(o: FrontRoots & { cliGlobals?: string[] }, rec: FrontRecord, beforeStart?: () => Promise<void>): Promise<void> {
+  const st = await frontState(o, rec);
+  if (st.status === 'running' || st.status === 'paused') return;
+  if (st.status === 'created') {
+    await beforeStart?.();
+    await startContainer({ root: o.root, id: rec.id, logger: o.logger });
+    const now = readFront(o.imageRoot, rec.id);
+    if (now) writeFront(o.imageRoot, { ...now, startedAt: new Date().toISOString() });
+    return;
+  }
+  await startAgain(o, rec, beforeStart);
+}
+
+/** docker restart: stop (the stop signal, SIGKILL after the timeout) if running, then start. */
+export async function restartFront(
+  o: FrontRoots & { cliGlobals?: string[] },
+  rec: FrontRecord,
+  opt: { signal?: string; timeout?: number } = {},
+): Promise<void> {
+  await stopFront(o, rec, opt);
+  await startFront(o, rec);
+}
+
+/** The Spec's network namespace entry for a start again: a fresh lo-only one for none, the peer's for container:ID. */
+async function renewNetns(o: FrontRoots, rec: FrontRecord, spec: Spec): Promise<{ fd: number; path: string } | undefined> {
+  const ns = spec.linux?.namespaces?.find((n) => n.type === 'network');
+  if (!ns?.path) return undefined;
+  const mode = parseNetworkMode(rec.network === 'bridge' ? [] : rec.network.split(','));
+  if (mode.kind === 'none') {
+    const made = createLoopbackNetns();
+    ns.path = made.path;
+    return made;
+  }
+  if (mode.kind === 'container') {
+    const other = resolveContainer(o.imageRoot, o.root, mode.id);
+    const st = await frontState(o, other);
+    if (st.status !== 'running') throw new InvalidStateError(`cannot join network namespace of a non running container: ${mode.id}`);
+    ns.path = `/proc/${st.pid}/ns/net`;
+  }
+  return undefined;
+}
+
+/**
+ * Starts an exited container again. Its runtime state (cgroup, state dir) is removed, its overlay
+ * and bundle kept; a new monitor creates it in the same bundle, then it is started. On any failure
+ * the container is left as it was, exited with its last exit record: the new runtime state and
+ * cgroup are removed (the create step's own rollback, or here), the monitor has ended, no netns fd
+ * is held.
+ */
+async function startAgain(o: FrontRoots & { cliGlobals?: string[] }, rec: FrontRecord, beforeStart?: () => Promise<void>): Promise<void> {
+  const dir = containerDirOf(o.imageRoot, rec.id);
+  const old = monitorPid(o.imageRoot, rec.id);
+  if (old) await waitPidExit(old); // it has recorded the exit; it ends right after
+  if (!mountsBelow(path.join(dir, 'rootfs')).length)
+    throw new InvalidStateError(`cannot start container ${rec.id}: its root filesystem is no longer mounted; remove it and create a new one`);
+  try {
+    await deleteContainer({ root: o.root, id: rec.id, logger: o.logger, keepImageRootfs: true });
+  } catch (err) {
+    if (!(err instanceof NotFoundError)) throw err;
+  }
+  const exitFile = path.join(dir, 'exit.json');
+  let lastExit: string | undefined;
+  try {
+    lastExit = readFileSync(exitFile, 'utf8');
+  } catch {
+    /* dead: no exit recorded */
+  }
+  const configFile = path.join(dir, 'config.json');
+  const spec = JSON.parse(readFileSync(configFile, 'utf8')) as Spec;
+  const netns = await renewNetns(o, rec, spec);
+  const undoRuntime = async () => {
+    try {
+      await deleteContainer({ root: o.root, id: rec.id, force: true, logger: o.logger, keepImageRootfs: true });
+    } catch (err) {
+      if (!(err instanceof NotFoundError)) throw err;
+    }
+  };
+  let monitor: MonitorHandle | undefined;
+  try {
+    writeAtomic(configFile, `${JSON.stringify(spec, null, 2)}\n`, 0o644);
+    monitor = launchMonitor(o, rec, false, true);
+    await monitor.created;
+  } catch (err) {
+    if (monitor) await monitor.closed;
+    if (!(err instanceof MonitorCreateError)) await undoRuntime();
+    throw err;
+  } finally {
+    if (netns) closeSync(netns.fd);
+  }
+  rmSync(exitFile, { force: true });
+  try {
+    await beforeStart?.();
+    await startContainer({ root: o.root, id: rec.id, logger: o.logger });
+  } catch (err) {
+    await undoRuntime();
+    await monitor.closed;
+    if (lastExit) writeAtomic(exitFile, lastExit);
+    throw err;
+  } finally {
+    monitor.release();
+  }
   const now = readFront(o.imageRoot, rec.id);
   if (now) writeFront(o.imageRoot, { ...now, startedAt: new Date().toISOString() });
 }
@@ -455,7 +598,8 @@ export async function waitFront(o: FrontRoots, rec: FrontRecord, signal?: AbortS
     }
     await waitPidExit(st.pid);
     const mon = monitorPid(o.imageRoot, rec.id);
-    if (mon && !readExit(o.imageRoot, rec.id)) await Promise.race([waitPidExit(mon), pollFor(() => !!readExit(o.imageRoot, rec.id) || !readFront(o.imageRoot, rec.id))]);
+    if (mon && !readExit(o.imageRoot, rec.id))
+      await Promise.race([waitPidExit(mon), pollFor(() => !!readExit(o.imageRoot, rec.id) || !readFront(o.imageRoot, rec.id))]);
   }
 }
 

@@ -36,6 +36,11 @@ export interface FrontRecord {
   interactive: boolean;
   stopSignal: string;
   stopTimeout: number;
+  /** The json-file log's limits (--log-opt), for the monitor of a start again. */
+  logMaxSize?: number;
+  logMaxFiles?: number;
+  /** --init: args[0..2] of the process are tsrun's init; command is what it runs. */
+  init?: boolean;
   volumes: FrontVolume[];
   labels: Record<string, string>;
   ports: string[];

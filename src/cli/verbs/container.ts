@@ -11,6 +11,7 @@ import {
   createFront,
   createStep,
   frontState,
+  restartFront,
   inspectFront,
   killFront,
   listFront,
@@ -30,6 +31,7 @@ import { findFront, frontHelp, FrontUsageError, groupHelp, parseFront, type Fron
 import { followLogs, formatEntry, readAllLogs } from '../../front/logs.js';
 import { MonitorCreateError } from '../../front/monitor.js';
 import { startFrontExec } from '../../front/exec.js';
+import { attachFront, type AttachSession } from '../../front/attach.js';
 import { closeQuietly } from '../../container/process-control.js';
 import { waitForeground } from '../foreground.js';
 import { parseEnvFile } from '../../front/options.js';
@@ -144,6 +146,7 @@ function createOptions(ctx: VerbContext, p: FrontParsed, roots: FrontRoots, atta
     interactive: f.interactive === true,
     readOnly: f['read-only'] === true,
     rm: f.rm === true,
+    init: f.init === true,
     privileged: f.privileged === true,
     capAdd: list(f, 'cap-add'),
     capDrop: list(f, 'cap-drop'),
@@ -169,8 +172,65 @@ function createOptions(ctx: VerbContext, p: FrontParsed, roots: FrontRoots, atta
       if (e.type !== 'unpack') renderer?.onProgress(e);
     },
     attach,
-    cliGlobals: [...(ctx.cl.global.debug ? ['--debug'] : [])],
+    cliGlobals: cliGlobals(ctx),
   };
+}
+
+function cliGlobals(ctx: VerbContext): string[] {
+  return ctx.cl.global.debug ? ['--debug'] : [];
+}
+
+function writeFrame(stream: 1 | 2, data: Buffer): void {
+  (stream === 2 ? process.stderr : process.stdout).write(data);
+}
+
+/** Docker's default detach keys, ctrl-p ctrl-q (read from a terminal in raw mode). */
+const DETACH = Buffer.from([0x10, 0x11]);
+
+/**
+ * An attached session on this terminal: stdin to the container (raw for a tty; ctrl-p ctrl-q
+ * detaches), signals proxied for a container without a tty, and the container's exit status (0
+ * after a detach, as Docker's).
+ */
+async function attachTerminal(roots: FrontRoots, rec: FrontRecord, s: AttachSession, o: { stdin: boolean; sigProxy: boolean }): Promise<number> {
+  const stdin = process.stdin as NodeJS.ReadStream;
+  const raw = o.stdin && rec.tty && stdin.isTTY === true;
+  let last = -1;
+  const onInput = (d: Buffer) => {
+    if (raw) {
+      const at = last === DETACH[0] && d[0] === DETACH[1] ? 0 : d.indexOf(DETACH);
+      if (at >= 0) {
+        s.detach();
+        return;
+      }
+      last = d[d.length - 1] ?? -1;
+    }
+    s.write(d);
+  };
+  const onEnd = () => s.endInput();
+  const forward = (sig: NodeJS.Signals) => {
+    killFront(roots, rec, sig).catch(() => {});
+  };
+  const proxy = o.sigProxy && !rec.tty;
+  if (o.stdin) {
+    if (raw) stdin.setRawMode(true);
+    stdin.on('data', onInput);
+    stdin.on('end', onEnd);
+  }
+  if (proxy) for (const sig of PROXIED) process.on(sig, forward);
+  try {
+    const status = await s.closed;
+    return status ?? 0;
+  } finally {
+    if (o.stdin) {
+      stdin.off('data', onInput);
+      stdin.off('end', onEnd);
+      if (raw) stdin.setRawMode(false);
+      // A stdin that has not ended (a terminal, an open pipe) would keep this process alive.
+      stdin.destroy();
+    }
+    if (proxy) for (const sig of PROXIED) process.off(sig, forward);
+  }
 }
 
 const PROXIED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
@@ -382,22 +442,34 @@ async function dispatch(ctx: VerbContext, sub: string, p: FrontParsed, roots: Fr
     }
     case 'start': {
       if (f.attach === true && p.args.length > 1) throw new FrontUsageError('you cannot start and attach multiple containers at once', 'container start');
+      const o = { ...roots, cliGlobals: cliGlobals(ctx) };
       if (f.attach === true) {
         const rec = resolveContainer(roots.imageRoot, roots.root, p.args[0]);
-        await startFront(roots, rec);
-        await logs({ flags: { follow: true, tail: 'all' }, args: [rec.id], help: false }, roots);
-        return await waitFront(roots, rec);
+        if ((await frontState(roots, rec)).status === 'running') throw new Exit(1, `container ${p.args[0]} is running already: use container attach`);
+        let session: AttachSession | undefined;
+        await startFront(o, rec, async () => {
+          session = await attachFront(roots, rec, writeFrame);
+        });
+        return await attachTerminal(roots, rec, session!, { stdin: rec.interactive, sigProxy: true });
       }
       return eachRef(ctx, roots, p.args, async (rec, ref) => {
-        const st = await frontState(roots, rec);
-        if (st.status === 'running') {
-          writeOut(`${ref}\n`);
-          return;
-        }
-        if (st.status !== 'created') throw new Exit(1, `container ${ref}: restarting an exited container is not supported by tsrun yet; create a new one`);
-        await startFront(roots, rec);
+        await startFront(o, rec);
         writeOut(`${ref}\n`);
       });
+    }
+    case 'restart': {
+      const o = { ...roots, cliGlobals: cliGlobals(ctx) };
+      return eachRef(ctx, roots, p.args, async (rec, ref) => {
+        await restartFront(o, rec, { signal: str(f, 'signal'), timeout: num(f, 'timeout') });
+        writeOut(`${ref}\n`);
+      });
+    }
+    case 'attach': {
+      const rec = resolveContainer(roots.imageRoot, roots.root, p.args[0]);
+      const st = await frontState(roots, rec);
+      if (st.status !== 'running' && st.status !== 'paused') throw new Exit(1, 'You cannot attach to a stopped container, start it first');
+      const session = await attachFront(roots, rec, writeFrame);
+      return attachTerminal(roots, rec, session, { stdin: rec.interactive && f['no-stdin'] !== true, sigProxy: f['sig-proxy'] !== false });
     }
     case 'ls':
       return ls(p, roots);
@@ -455,6 +527,7 @@ async function dispatch(ctx: VerbContext, sub: string, p: FrontParsed, roots: Fr
           pidFile: str(f, 'pid-file')!,
           consoleSocket: str(f, 'console-socket'),
           tty: f.tty === true,
+          again: f.again === true,
         });
         return 0;
       } catch (err) {
