@@ -7,7 +7,8 @@
 //   tsrun:container:start    { id, pid }                           released from exec.fifo / exec'd
 //   tsrun:container:exit     { id, pid, exitCode, signal }         the init exited (seen through its pidfd)
 //   tsrun:container:kill     { id, signal, all }
-//   tsrun:container:pause / resume / update / delete   { id }
+//   tsrun:container:stop     { id }                                a Docker-style container stopped (rt.containers)
+//   tsrun:container:pause / resume / update / delete   { id } (delete: reaped, when the reaper removed it)
 //   tsrun:container:exec     { id, pid, args }
 //   tsrun:container:exec-exit { id, pid, exitCode, signal }       an exec'd process exited
 //   tsrun:container:error    { id, op, error }                     an operation failed
@@ -19,6 +20,7 @@ export const channels = {
   start: diagnosticsChannel.channel('tsrun:container:start'),
   exit: diagnosticsChannel.channel('tsrun:container:exit'),
   kill: diagnosticsChannel.channel('tsrun:container:kill'),
+  stop: diagnosticsChannel.channel('tsrun:container:stop'),
   pause: diagnosticsChannel.channel('tsrun:container:pause'),
   resume: diagnosticsChannel.channel('tsrun:container:resume'),
   update: diagnosticsChannel.channel('tsrun:container:update'),

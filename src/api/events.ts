@@ -4,7 +4,7 @@
 // AbortSignal fires or the caller breaks out of the loop.
 import { EventEmitter, on } from 'node:events';
 
-export type RuntimeEventType = 'create' | 'start' | 'exit' | 'kill' | 'pause' | 'resume' | 'update' | 'delete' | 'exec' | 'exec-exit';
+export type RuntimeEventType = 'create' | 'start' | 'exit' | 'kill' | 'stop' | 'pause' | 'resume' | 'update' | 'delete' | 'exec' | 'exec-exit';
 
 export interface RuntimeEvent {
   type: RuntimeEventType;
@@ -16,6 +16,8 @@ export interface RuntimeEvent {
   signal?: number | null;
   /** kill: the signal number sent. */
   sent?: number;
+  /** delete: removed by the reaper (its service instance was dead). */
+  reaped?: boolean;
 }
 
 export interface EventsOptions {

@@ -136,7 +136,7 @@ export class Runtime {
     this.images = new Images(this.imageRoot, (name, msg) => publish(name, msg));
     // The monitor runs this package's CLI for a container's create and cleanup steps.
     const roots = { root: this.root, imageRoot: this.imageRoot, logger: this.#logger, self: [path.join(packageRoot(), 'bin', 'tsrun')] };
-    this.containers = new ServiceContainers(roots, o.service);
+    this.containers = new ServiceContainers(roots, o.service, (e) => this.#emit(e));
     this.networks = new Networks(this.imageRoot);
     this.volumes = new Volumes(this.imageRoot);
     // Never rejects: a failure is logged, and the first container verb waits for it.

@@ -51,7 +51,9 @@ import {
 } from '../net/network.js';
 import type { Spec } from '../spec/types.js';
 import { VolumeStore, type VolumeRecord } from '../volume/store.js';
+import { parseSignal } from '../container/signals.js';
 import { copyIn, copyOut, type CopyResult } from './copy.js';
+import type { RuntimeEvent } from './events.js';
 
 export type { LogEntry, CopyResult, PublishedPort, NetworkInfo, NetworkRecord, VolumeRecord, FrontStatus as ServiceContainerStatus };
 
@@ -245,7 +247,11 @@ export class ServiceContainers {
   #reaped: Promise<void> | undefined;
   readonly #unreported: string[] = [];
 
-  constructor(roots: FrontRoots, service?: string) {
+  readonly #emit: (e: Omit<RuntimeEvent, 'time'>) => void;
+
+  /** `emit` publishes the lifecycle events of these containers with the Runtime's own (events(), diagnostics_channel). */
+  constructor(roots: FrontRoots, service?: string, emit: (e: Omit<RuntimeEvent, 'time'>) => void = () => {}) {
+    this.#emit = emit;
     if (service !== undefined && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(service)) {
       throw new InvalidArgumentError(`service: "${service}" is not a valid name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)`);
     }
@@ -332,6 +338,7 @@ export class ServiceContainers {
     const c = await createFront(fo);
     // The monitor holds the container from here on: this process may exit at any time.
     c.monitor.release();
+    this.#emit({ type: 'create', id: c.rec.id, pid: c.pid });
     return new ServiceContainer(this, c.rec);
   }
 
@@ -379,17 +386,23 @@ export class ServiceContainers {
 
   /** Starts a created container. */
   async start(ref: string): Promise<void> {
-    await startFront(this.#roots, this.#rec(ref));
+    const rec = this.#rec(ref);
+    await startFront(this.#roots, rec);
+    this.#emit({ type: 'start', id: rec.id });
   }
 
   /** The stop signal, then SIGKILL after the grace period; resolves once the exit is recorded. */
   async stop(ref: string, o: StopOptions = {}): Promise<void> {
-    await stopFront(this.#roots, this.#rec(ref), o);
+    const rec = this.#rec(ref);
+    await stopFront(this.#roots, rec, o);
+    this.#emit({ type: 'stop', id: rec.id });
   }
 
   /** Sends a signal (default SIGKILL, as `docker kill`) to the container's init. */
   async kill(ref: string, signal = 'SIGKILL'): Promise<void> {
-    await killFront(this.#roots, this.#rec(ref), signal);
+    const rec = this.#rec(ref);
+    await killFront(this.#roots, rec, signal);
+    this.#emit({ type: 'kill', id: rec.id, sent: parseSignal(signal) });
   }
 
   /** Resolves with the exit status (code, or 128+signal) once the container has exited. */
@@ -399,7 +412,9 @@ export class ServiceContainers {
 
   /** Removes the container with its network attachment (and its anonymous volumes with `volumes`). */
   async remove(ref: string, o: RemoveOptions = {}): Promise<void> {
-    await removeFront(this.#roots, this.#rec(ref), { force: o.force, volumes: o.volumes });
+    const rec = this.#rec(ref);
+    await removeFront(this.#roots, rec, { force: o.force, volumes: o.volumes });
+    this.#emit({ type: 'delete', id: rec.id });
   }
 
   /** Docker's inspect document (State, Config, NetworkSettings with the published ports, Mounts). */
@@ -595,6 +610,7 @@ export class ServiceContainers {
       const token = rec.labels[INSTANCE_LABEL];
       if (!token || token === this.#owner.instance || !instanceIsDead(token)) continue;
       await removeFront(this.#roots, rec, { force: true, volumes: true });
+      this.#emit({ type: 'delete', id: rec.id, reaped: true });
       out.push(rec.id);
     }
     return out;
@@ -626,6 +642,7 @@ export class ServiceContainer {
     return this.ports.find((p) => p.containerPort === containerPort && p.protocol === protocol)?.hostPort;
   }
 
+  /** The verbs of ServiceContainers, for this container. */
   start(): Promise<void> {
     return this.#all.start(this.id);
   }
@@ -685,6 +702,7 @@ export class Networks {
   create(name: string, o: Omit<CreateNetworkOptions, 'imageRoot' | 'pluginDirs'> = {}): Promise<NetworkRecord> {
     return createNetwork(name, { ...o, imageRoot: this.#imageRoot });
   }
+  /** Every network, the default one included, with the containers on each. */
   list(): Promise<NetworkInfo[]> {
     return listNetworks({ imageRoot: this.#imageRoot });
   }
@@ -714,9 +732,11 @@ export class Volumes {
   create(name: string, o: { labels?: Record<string, string> } = {}): VolumeRecord {
     return this.#store.ensure(name, o).volume;
   }
+  /** Every volume, named and anonymous. */
   list(): VolumeRecord[] {
     return this.#store.list();
   }
+  /** A volume's record (TSRUN_NOT_FOUND when there is none). */
   inspect(name: string): VolumeRecord {
     return this.#store.inspect(name);
   }

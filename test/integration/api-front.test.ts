@@ -50,6 +50,11 @@ rootTest.serial('a detached service: readiness by a log line, logs() with tail a
   const env = await frontEnv(t);
   const rt = runtimeOf(env, 'api-front-logs');
   cleanup(t, rt);
+  const ac = new AbortController();
+  const events: string[] = [];
+  const collecting = (async () => {
+    for await (const e of rt.events({ signal: ac.signal })) events.push(`${e.type}:${e.id}`);
+  })();
   const web = await rt.containers.run({
     ...NONE,
     image: SHIPPED,
@@ -102,6 +107,13 @@ rootTest.serial('a detached service: readiness by a log line, logs() with tail a
   await web.remove();
   await bad.remove();
   t.deepEqual(await rt.containers.list(), []);
+  ac.abort();
+  await collecting;
+  t.deepEqual(
+    events.filter((e) => e.endsWith(web.id)),
+    ['create', 'start', 'stop', 'delete'].map((type) => `${type}:${web.id}`),
+    "the containers' lifecycle is in the Runtime's events",
+  );
   t.deepEqual(containerDirs(env), []);
 });
 
