@@ -87,9 +87,12 @@ export function createProgressRenderer(out: ProgressSink, mode: ProgressMode = '
   let drawn = 0;
   let lastDraw = 0;
   let ended = false;
+  // Something not drawn yet: end() draws only then, so it never moves the cursor over output
+  // written after the last draw (the container's, once the layers are unpacked).
+  let dirty = false;
   let trailing: NodeJS.Timeout | undefined;
   const bar = (done: number, total: number): string => {
-    const width = Math.max(10, Math.min(40, (out.columns ?? 80) - 50));
+    const width = Math.max(10, Math.min(40, (out.columns || 80) - 50));
     const frac = total > 0 ? Math.min(done / total, 1) : 0;
     const fill = Math.floor(frac * width);
     return `[${'='.repeat(Math.max(fill - 1, 0))}${fill > 0 ? '>' : ''}${' '.repeat(width - fill)}] ${formatBytes(done)}/${formatBytes(total)}`;
@@ -123,8 +126,10 @@ export function createProgressRenderer(out: ProgressSink, mode: ProgressMode = '
     clearTimeout(trailing);
     trailing = undefined;
     lastDraw = now;
+    dirty = false;
     const lines = [header, ...[...layers.values()].map(line), footer].filter(Boolean).flatMap((l) => l.split('\n'));
-    const cols = out.columns ?? 80;
+    // A pty whose size was never set reports 0 columns.
+    const cols = out.columns || 80;
     // Move up over what we drew last time and rewrite each line, erasing its rest (ECMA-48 EL).
     let s = drawn > 0 ? `\x1b[${drawn}A` : '';
     for (const l of lines) s += `\r${l.slice(0, cols - 1)}\x1b[K\n`;
@@ -149,10 +154,11 @@ export function createProgressRenderer(out: ProgressSink, mode: ProgressMode = '
           footer = `Digest: ${e.digest}\nDownloaded ${formatBytes(e.downloaded)} in ${e.seconds.toFixed(1)}s`;
           break;
       }
+      dirty = true;
       draw((e.type !== 'layer' && e.type !== 'extract') || (e.status !== 'downloading' && e.status !== 'extracting'));
     },
     end: () => {
-      if (!ended) draw(true);
+      if (!ended && dirty) draw(true);
       ended = true;
       clearTimeout(trailing);
     },

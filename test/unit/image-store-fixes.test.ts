@@ -317,16 +317,19 @@ test('a bad archive is refused naming the file, what is wrong and the entry, wit
 
 test('the progress renderer draws the unpack phase per layer (TTY) and writes it as JSON lines', (t) => {
   const written: string[] = [];
-  const tty = createProgressRenderer({ write: (s: string) => written.push(s), isTTY: true, columns: 100 }, 'tty');
+  // A pty whose size was never set says 0 columns: lines are not cut to nothing.
+  const tty = createProgressRenderer({ write: (s: string) => written.push(s), isTTY: true, columns: 0 }, 'tty');
   const digest = sha256('layer');
   tty.onProgress({ type: 'extract', digest, chainID: digest, status: 'waiting', done: 0, total: 2_000_000 });
   tty.onProgress({ type: 'extract', digest, chainID: digest, status: 'extracting', done: 1_000_000, total: 2_000_000 });
   tty.onProgress({ type: 'extract', digest, chainID: digest, status: 'done', done: 2_000_000, total: 2_000_000 });
+  const drawn = written.length;
   tty.end();
+  t.is(written.length, drawn, 'nothing new to draw: end() does not move the cursor over what the container wrote since');
   const text = written.join('');
   const id = digest.slice(7, 19);
-  t.regex(text, new RegExp(`${id}: Waiting to extract`));
-  t.regex(text, new RegExp(`${id}: Extracted`));
+  t.regex(text, new RegExp(`${id}: Waiting to extract\x1b`));
+  t.regex(text, new RegExp(`${id}: Extracted\x1b`));
   const json: string[] = [];
   const js = createProgressRenderer({ write: (s: string) => json.push(s) }, 'json');
   js.onProgress({ type: 'extract', digest, chainID: digest, status: 'extracting', done: 5, total: 10 });
