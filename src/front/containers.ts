@@ -37,6 +37,7 @@ import {
   type NetworkMode,
   type PortMapping,
 } from '../net/network.js';
+import { storedForPlatform } from './platform.js';
 import { MonitorCreateError, monitorPath, startMonitor, selfCommand, type MonitorHandle } from './monitor.js';
 import {
   applyCaps,
@@ -248,6 +249,11 @@ export async function createFront(o: FrontCreateOptions): Promise<FrontCreated> 
   for (const v of o.volumes) parseVolumeFlag(v);
   for (const m of o.mounts) parseMountFlag(m);
   for (const t of o.tmpfs) parseTmpfsFlag(t);
+  // --platform with a stored image: that image if it is of the platform (or its index's record
+  // that is), Docker's error if not; `--pull always` pulls for the platform instead.
+  let imageRef = o.image;
+  const platform = o.pullOptions?.platform;
+  if (typeof platform === 'string' && o.pull !== 'always') imageRef = (await storedForPlatform(o.imageRoot, o.image, platform))?.id ?? o.image;
 
   const id = randomBytes(32).toString('hex');
   const name = (o.name ?? `tsrun_${id.slice(0, 12)}`).replace(/^\//, '');
@@ -260,7 +266,7 @@ export async function createFront(o: FrontCreateOptions): Promise<FrontCreated> 
   let prepared: Awaited<ReturnType<typeof prepareImageContainer>> | undefined;
   try {
     prepared = await prepareImageContainer({
-      image: o.image,
+      image: imageRef,
       id,
       root: o.root,
       imageRoot: o.imageRoot,

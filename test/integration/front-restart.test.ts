@@ -146,8 +146,9 @@ rootTest.serial('--init: PID 1 is the init, the command its child; stop ends a s
   t.true(Date.now() - began < 15_000 * Math.min(TIME_SCALE, 2), 'ended long before the 30 s grace period');
   t.is((await env.container(['wait', 'initsh'])).stdout, '143\n', '128+SIGTERM');
 
-  // Zombies: children orphaned by their parent are reaped by the init.
-  const z = await env.container(['run', ...NONE, '-d', '--init', '--name', 'zomb', SHIPPED, 'sh', '-c', '(sleep 0.1 & sleep 0.1 & exit 0); sleep 600']);
+  // Zombies: orphans reparented to PID 1 are reaped by the init (the command, exec'd into a
+  // sleep, never would: without --init they would stay zombies of a PID-1 sleep).
+  const z = await env.container(['run', ...NONE, '-d', '--init', '--name', 'zomb', SHIPPED, 'sh', '-c', '(sleep 0.1 & sleep 0.1 & exit 0); exec sleep 600']);
   t.is(z.code, 0, z.stderr);
   let states = '';
   await waitFor(
