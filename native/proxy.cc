@@ -28,6 +28,8 @@
 // or RST as an abortive close. UDP: one flow per client address and port, a connected socket to
 // the container whose replies go back to that client; a flow idle for --udp-timeout seconds (90 by
 // default, as docker-proxy's) is closed, and at most 1024 flows live at once (the oldest goes).
+// Out of fds, a TCP listener stops accepting (connections wait in its backlog) until a connection
+// closes or a second has passed: no busy loop.
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -70,6 +72,7 @@ struct Listener {
   sockaddr_in host;
   sockaddr_in target;
   int fd = -1;
+  bool paused = false;  // out of fds: accept again a second later, not in a busy loop
 };
 
 struct TcpConn {
@@ -107,6 +110,8 @@ long g_udpTimeout = 90;
 UdpFlow* g_flows = nullptr;
 UdpFlow* g_flowsTail = nullptr;
 int g_nflows = 0;
+int g_paused = 0;  // listeners paused
+time_t g_pausedAt = 0;
 // What was closed while handling a batch of events: a later event of the batch may still point at it.
 TcpConn* g_deadConns = nullptr;
 UdpFlow* g_deadFlows = nullptr;
@@ -270,6 +275,16 @@ time_t now() {
   return ts.tv_sec;
 }
 
+// Listeners paused for want of fds accept again: a connection closed, or a second passed.
+void resumeListeners() {
+  for (int i = 0; i < g_nlisteners; i++) {
+    if (!g_listeners[i].paused) continue;
+    g_listeners[i].paused = false;
+    watch(EPOLL_CTL_MOD, g_listeners[i].fd, EPOLLIN, &g_listeners[i].h);
+  }
+  g_paused = 0;
+}
+
 // ---- TCP ----------------------------------------------------------------------------------------
 
 void closeConn(TcpConn* c, bool abortive) {
@@ -283,6 +298,7 @@ void closeConn(TcpConn* c, bool abortive) {
   c->dead = true;
   c->nextDead = g_deadConns;
   g_deadConns = c;
+  if (g_paused) resumeListeners();
 }
 
 void rearm(TcpConn* c) {
@@ -308,10 +324,18 @@ void acceptAll(Listener* l) {
     int cfd = accept4(l->fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (cfd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
-      return;  // EAGAIN, or out of fds: the rest wait in the backlog
+      if (errno != EAGAIN && !l->paused) {
+        // Out of fds or memory: the rest wait in the backlog (a level-triggered listener would spin).
+        l->paused = true;
+        if (g_paused++ == 0) g_pausedAt = now();
+        watch(EPOLL_CTL_MOD, l->fd, 0, &l->h);
+      }
+      return;
     }
     int tfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (tfd < 0) {
+      linger lg = {1, 0};
+      setsockopt(cfd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
       close(cfd);
       continue;
     }
@@ -521,7 +545,7 @@ int main(int argc, char** argv) {
 
   epoll_event evs[64];
   for (;;) {
-    int n = epoll_wait(g_epoll, evs, 64, g_flows ? 1000 : -1);
+    int n = epoll_wait(g_epoll, evs, 64, g_flows || g_paused ? 1000 : -1);
     if (n < 0 && errno != EINTR) return 1;
     for (int i = 0; i < n; i++) {
       Handle* h = static_cast<Handle*>(evs[i].data.ptr);
@@ -543,6 +567,7 @@ int main(int argc, char** argv) {
       }
     }
     if (g_flows) expireFlows();
+    if (g_paused && now() - g_pausedAt >= 1) resumeListeners();
     while (TcpConn* c = g_deadConns) {
       g_deadConns = c->nextDead;
       delete c;

@@ -12,6 +12,7 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import test, { type ExecutionContext } from 'ava';
 import { makeBundle, runTsrun, type Bundle } from '../helpers/bundle.js';
@@ -334,6 +335,48 @@ netTest.serial(
     t.false(proxyAlive(p), 'SIGTERM ends it');
   },
 );
+
+netTest.serial('tsrun-proxy out of fds: connections wait in the backlog without a busy loop, and are served once fds are free', async (t) => {
+  const echo = net.createServer((s) => s.pipe(s));
+  await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => echo.close());
+  const port = (echo.address() as net.AddressInfo).port;
+  // 12 fds: 0-2, epoll, signalfd and the listener (the sync fd closed after ready) leave room for
+  // three connections of two fds each; then accept fails with EMFILE.
+  const proxy = spawn(
+    'prlimit',
+    ['--nofile=12:12', proxyPath(), '--sync-fd', '3', '--parent', String(process.pid), '--listen', 'tcp', '127.0.0.1', '18093', '127.0.0.1', String(port)],
+    {
+      stdio: ['ignore', 'ignore', 'inherit', 'pipe'],
+    },
+  );
+  t.teardown(() => proxy.kill('SIGKILL'));
+  const sync = proxy.stdio[3] as import('node:stream').Duplex;
+  t.is(await new Promise<string>((resolve) => sync.once('data', (d: Buffer) => resolve(String(d)))), 'ready\n');
+  const socks = Array.from({ length: 20 }, () => net.connect(18093, '127.0.0.1').on('error', () => {}));
+  await delay(2000);
+  // utime + stime: fields 14 and 15 of /proc/PID/stat, counted from past the command name.
+  const ticks = () => {
+    const stat = fs.readFileSync(`/proc/${proxy.pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(f[11]) + Number(f[12]);
+  };
+  const before = ticks();
+  await delay(1000);
+  t.true(ticks() - before < 20, `no busy loop: ${ticks() - before} ticks in a second`);
+  for (const s of socks) s.destroy();
+  const answer = await waitForValue(
+    () =>
+      new Promise<string | undefined>((resolve) => {
+        const c = net.connect(18093, '127.0.0.1', () => c.write('ping'));
+        c.setTimeout(1000, () => (c.destroy(), resolve(undefined)));
+        c.on('data', (d) => (c.destroy(), resolve(String(d))));
+        c.on('error', () => resolve(undefined));
+      }),
+    { what: 'the proxy to serve again' },
+  );
+  t.is(answer, 'ping');
+});
 
 netTest.serial('tsrun-proxy dies with its parent when that dies before the proxy reported ready', async (t) => {
   // The parent, a shell, gives the proxy a full pipe as its sync fd: the proxy binds, then blocks
