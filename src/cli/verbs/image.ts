@@ -2,7 +2,7 @@
 // --image-root, else $TSRUN_IMAGE_ROOT, else /var/lib/tsrun. Progress goes to stderr; stdout
 // carries only results (names, IDs, JSON), so scripts can read it.
 import { describeError, InvalidArgumentError } from '../../errors.js';
-import type { ImageRecord } from '../../image/image-store.js';
+import { truncateId, type ImageRecord } from '../../image/image-store.js';
 import { createProgressRenderer, formatBytes, type ProgressMode } from '../../image/progress.js';
 import { familiarReference, parseReference } from '../../image/reference.js';
 import type { VerbContext } from '../main.js';
@@ -19,10 +19,6 @@ export function progressMode(cl: ParsedCommandLine): ProgressMode {
   const m = str(cl, 'progress') ?? 'auto';
   if (m !== 'auto' && m !== 'json' && m !== 'none' && m !== 'tty') throw new InvalidArgumentError(`--progress ${m}: want auto, json or none`);
   return m;
-}
-
-function shortId(id: string): string {
-  return id.slice(id.indexOf(':') + 1, id.indexOf(':') + 13);
 }
 
 function ago(iso: string | undefined, now = Date.now()): string {
@@ -63,7 +59,7 @@ export function imageTable(records: ImageRecord[]): string {
     const names = r.names.length ? r.names : [''];
     for (const n of names) {
       const [repo, tag] = n ? repoTag(n) : ['<none>', '<none>'];
-      rows.push([repo, tag, shortId(r.id), ago(r.created), formatBytes(r.size)]);
+      rows.push([repo, tag, truncateId(r.id), ago(r.created), formatBytes(r.size)]);
     }
   }
   const w = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
@@ -125,7 +121,7 @@ export default async function image({ cl }: VerbContext): Promise<number> {
       const records = await new ImageStore(imageRoot).list();
       records.sort((a, b) => (b.created ?? '').localeCompare(a.created ?? ''));
       const format = str(cl, 'format') ?? 'table';
-      if (cl.flags.quiet === true) out([...new Set(records.map((r) => shortId(r.id)))].map((x) => `${x}\n`).join(''));
+      if (cl.flags.quiet === true) out([...new Set(records.map((r) => truncateId(r.id)))].map((x) => `${x}\n`).join(''));
       else if (format === 'json') out(`${JSON.stringify(records, null, 2)}\n`);
       else if (format === 'table') out(imageTable(records));
       else throw new InvalidArgumentError(`--format ${format}: want table or json`);
