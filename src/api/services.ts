@@ -52,7 +52,7 @@ import {
 import type { Spec } from '../spec/types.js';
 import { VolumeStore, type VolumeRecord } from '../volume/store.js';
 import { parseSignal } from '../container/signals.js';
-import { copyIn, copyOut, type CopyResult } from './copy.js';
+import { ContainerRoot, copyIn, copyOut, type CopyResult } from './copy.js';
 import type { RuntimeEvent } from './events.js';
 
 export type { LogEntry, CopyResult, PublishedPort, NetworkInfo, NetworkRecord, VolumeRecord, FrontStatus as ServiceContainerStatus };
@@ -570,24 +570,50 @@ export class ServiceContainers {
     }
   }
 
-  /** Copies a host file or directory into the running container (Docker cp semantics; see copy.ts). */
+  /**
+   * Copies a host file or directory into the container (Docker cp semantics; see copy.ts): a
+   * running, paused or created one through its init's root, a stopped one through its rootfs and
+   * volumes.
+   */
   async copyIn(ref: string, hostSrc: string, containerDest: string): Promise<CopyResult> {
     const rec = this.#rec(ref);
-    return copyIn(await this.#livePid(rec), hostSrc, containerDest, rec.name);
+    const root = await this.#copyRoot(rec);
+    try {
+      return await copyIn(root, hostSrc, containerDest, rec.name);
+    } finally {
+      root.close();
+    }
   }
 
-  /** Copies a file or directory of the running container to the host (Docker cp semantics; see copy.ts). */
+  /** Copies a file or directory of the container to the host (Docker cp semantics; see copyIn and copy.ts). */
   async copyOut(ref: string, containerSrc: string, hostDest: string): Promise<CopyResult> {
     const rec = this.#rec(ref);
-    return copyOut(await this.#livePid(rec), containerSrc, hostDest, rec.name);
+    const root = await this.#copyRoot(rec);
+    try {
+      return await copyOut(root, containerSrc, hostDest, rec.name);
+    } finally {
+      root.close();
+    }
   }
 
-  async #livePid(rec: FrontRecord): Promise<number> {
+  async #copyRoot(rec: FrontRecord): Promise<ContainerRoot> {
     const st = await frontState(this.#roots, rec);
-    if (st.status !== 'running' && st.status !== 'paused') {
-      throw new InvalidStateError(`copy: container ${rec.name} is ${st.status}: tsrun copies through a running container's root`);
+    if (st.pid > 0 && (st.status === 'running' || st.status === 'paused' || st.status === 'created')) return ContainerRoot.ofProcess(st.pid);
+    const dir = containerDirOf(this.#roots.imageRoot, rec.id);
+    const rootfs = path.join(dir, 'rootfs');
+    // The rootfs is an overlay mounted until the container is removed: a mount point (another
+    // device than its parent) or there is no filesystem to copy from.
+    const dev = (p: string) => fs.statSync(p, { throwIfNoEntry: false })?.dev;
+    if (dev(rootfs) === undefined || dev(rootfs) === dev(dir)) {
+      throw new InvalidStateError(`copy: container ${rec.name} is ${st.status} and its root filesystem is not mounted`);
     }
-    return st.pid;
+    let mounts: Spec['mounts'] = [];
+    try {
+      mounts = (JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as Spec).mounts ?? [];
+    } catch {
+      /* no config: the rootfs alone */
+    }
+    return ContainerRoot.ofRootfs(rootfs, mounts);
   }
 
   /**

@@ -227,7 +227,30 @@ rootTest.serial('copy in and out: a file and a directory with docker cp semantic
   t.is(((await t.throwsAsync(c.copyIn(path.join(host, 'one.txt'), '/tmp/made-link/x'))) as TsrunError).code, 'TSRUN_NOT_FOUND');
   t.deepEqual(fs.readdirSync(outside), ['secret']);
 
-  await c.remove({ force: true });
+  // Stopped: through its rootfs (the writable layer kept until removal) and its volumes.
+  await c.kill('SIGKILL');
+  t.is(await c.wait(), 137);
+  await c.copyOut('/tmp/renamed.txt', path.join(out, 'from-stopped.txt'));
+  t.is(fs.readFileSync(path.join(out, 'from-stopped.txt'), 'utf8'), 'one\n');
+  t.is(((await t.throwsAsync(c.copyOut('/escape/secret', out))) as TsrunError).code, 'TSRUN_NOT_FOUND', 'stopped: the image symlink stays in the rootfs');
+  t.is(((await t.throwsAsync(c.copyOut('/tmp/made-link/secret', out))) as TsrunError).code, 'TSRUN_NOT_FOUND');
+  const vol = await rt.containers.run({ ...NONE, image: 'localhost/api-cp:1', volumes: ['cpvol:/data'], args: ['sh', '-c', 'echo in-volume > /data/f'] });
+  t.is(await vol.wait(), 0);
+  await vol.copyOut('/data/f', path.join(out, 'vol-f'));
+  t.is(fs.readFileSync(path.join(out, 'vol-f'), 'utf8'), 'in-volume\n', "a stopped container's volume is read from the volume");
+  await vol.copyIn(path.join(host, 'one.txt'), '/data/');
+  t.is(fs.readFileSync(path.join(rt.volumes.inspect('cpvol').Mountpoint, 'one.txt'), 'utf8'), 'one\n', 'and written to it');
+
+  // Created, not started: through its parked init's root; the copied file is there at start.
+  const made = await rt.containers.create({ ...NONE, image: 'localhost/api-cp:1', args: ['cat', '/etc/app.conf'] });
+  fs.writeFileSync(path.join(host, 'app.conf'), 'key=value\n');
+  t.deepEqual(await made.copyIn(path.join(host, 'app.conf'), '/etc/'), { path: '/etc/app.conf', kind: 'file' });
+  await made.start();
+  t.is(await made.wait(), 0);
+  t.is(await logText(made), 'key=value\n');
+
+  for (const x of [c, vol, made]) await x.remove({ force: true });
+  rt.volumes.remove('cpvol');
   t.deepEqual(containerDirs(env), []);
   t.deepEqual(monitorsUnder(env.dir), []);
 });
