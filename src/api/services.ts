@@ -576,21 +576,19 @@ export class ServiceContainers {
    * volumes.
    */
   async copyIn(ref: string, hostSrc: string, containerDest: string): Promise<CopyResult> {
-    const rec = this.#rec(ref);
-    const root = await this.#copyRoot(rec);
-    try {
-      return await copyIn(root, hostSrc, containerDest, rec.name);
-    } finally {
-      root.close();
-    }
+    return this.#withRoot(ref, (root, who) => copyIn(root, hostSrc, containerDest, who));
   }
 
   /** Copies a file or directory of the container to the host (Docker cp semantics; see copyIn and copy.ts). */
   async copyOut(ref: string, containerSrc: string, hostDest: string): Promise<CopyResult> {
+    return this.#withRoot(ref, (root, who) => copyOut(root, containerSrc, hostDest, who));
+  }
+
+  async #withRoot<T>(ref: string, fn: (root: ContainerRoot, who: string) => Promise<T>): Promise<T> {
     const rec = this.#rec(ref);
     const root = await this.#copyRoot(rec);
     try {
-      return await copyOut(root, containerSrc, hostDest, rec.name);
+      return await fn(root, rec.name);
     } finally {
       root.close();
     }
