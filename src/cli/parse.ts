@@ -246,6 +246,13 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
   if (!spec) throw new HelpTopicError(name, global);
   if (spec.ownGrammar) return { global, command: spec.name, flags: {}, args: argv.slice(next + 1), help: false };
   if (spec.subcommands) return parseSubcommand(argv, next + 1, spec, global);
+  if (spec.name === 'run') {
+    // `run --image` in Docker's grammar (issue 17): without `--` after it, the first argument
+    // starts the command (flags after it are the command's); the id is --name's or generated.
+    // With `--`, the old form: `run --image IMAGE [flags] [ID] -- CMD…`.
+    const docker = dockerRunArgs(argv, next + 1, spec);
+    if (docker) return { global, command: spec.name, flags: docker.flags, args: docker.command, help: false, rest: docker.command };
+  }
   const flags = defaults(spec.flags);
   const { args, rest } = parseFlags(argv, next + 1, commandIndex(spec), flags, { stopOnNthArg: spec.stopOnNthArg, command: spec.name });
   const help = flags.help === true;
@@ -265,6 +272,21 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
   }
   if (!help) checkArgs(spec, args);
   return { global, command: spec.name, flags, args, help, ...(rest ? { rest } : {}) };
+}
+
+/** `run --image IMAGE [flags] COMMAND [ARG…]` (no `--` after COMMAND): its flags and command, else undefined. */
+function dockerRunArgs(argv: string[], at: number, spec: CommandSpec): { flags: Record<string, FlagValue>; command: string[] } | undefined {
+  const flags = defaults(spec.flags);
+  let parsed;
+  try {
+    parsed = parseFlags(argv, at, commandIndex(spec), flags, { stopAtFirst: true, command: spec.name });
+  } catch {
+    return undefined; // the full parse reports it
+  }
+  const { next, rest } = parsed;
+  if (flags.image === undefined || flags.help === true || rest || next >= argv.length || argv.indexOf('--', next) >= 0) return undefined;
+  delete flags.help;
+  return { flags, command: argv.slice(next) };
 }
 
 /** `tsrun image <sub> [flags] [args]`: the group name, then the subcommand and its own flags. */

@@ -301,6 +301,15 @@ rootTest.serial('the run --image shorthand takes the id from --name too', async 
   const both = await env.tsrun(['run', '--image', SHIPPED, '--rm', '--name', 'a', 'b', '--', 'true']);
   t.not(both.code, 0);
   t.regex(both.stderr, /--name a and the id b differ/);
+  // Docker's grammar: the command after the image, its flags its own; the id --name's or generated.
+  const docker = await env.tsrun(['run', '--image', SHIPPED, '--rm', '--name', 'dockerish', 'sh', '-c', 'hostname; echo -n x']);
+  t.is(docker.code, 0, docker.stderr);
+  t.is(docker.stdout, 'dockerish\nx');
+  const generated = await env.tsrun(['run', '--image', SHIPPED, '--rm', 'hostname']);
+  t.is(generated.code, 0, generated.stderr);
+  t.regex(generated.stdout, /^[0-9a-f]{12}\n$/);
+  const status = await env.tsrun(['run', '--image', SHIPPED, '--rm', 'sh', '-c', 'exit 6']);
+  t.is(status.code, 6);
 });
 
 rootTest.serial('an attached container is logged too: its output reached the client and is in logs afterwards', async (t) => {

@@ -126,7 +126,7 @@ test('CLI: run --image takes an optional id and the command after --; image-only
   t.deepEqual(noId.args, ['echo', 'hi']);
   t.deepEqual(noId.rest, ['echo', 'hi']);
   t.deepEqual(parseCommandLine(['run', '--image', 'b']).args, []);
-  t.throws(() => parseCommandLine(['run', '--image', 'b', 'id', 'echo']), { instanceOf: UsageError, message: /at most one container id/ });
+  t.throws(() => parseCommandLine(['run', '--image', 'b', 'id', 'echo', '--', 'x']), { instanceOf: UsageError, message: /at most one container id/ });
   // runc's contract without --image: the same words runc says.
   t.throws(() => parseCommandLine(['run', '--rm', 'id']), { message: 'flag provided but not defined: -rm' });
   t.throws(() => parseCommandLine(['run', '-b', 'x', '-e', 'A=1', 'id']), { message: 'flag provided but not defined: -e' });
