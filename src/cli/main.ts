@@ -107,6 +107,8 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const load = VERBS[cl.command];
     if (!load) throw new UsageError(`"${cl.command}" is not implemented by this tsrun build`, cl.command);
+    // Node's code cache for the verb bundle (src/cli/compile-cache.ts; nothing on Bun).
+    enableCompileCache();
     const verb = verbFunction(await load());
     code = await verb({ cl, log, id: cl.args[0] ?? '' });
     return code;
@@ -121,8 +123,6 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-// Before any verb bundle is loaded (Node >= 22.1; nothing on Node 20 or Bun).
-enableCompileCache();
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
