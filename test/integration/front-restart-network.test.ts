@@ -8,11 +8,16 @@ import { file, needs, root, tool } from '../helpers/skip.js';
 import { TIME_SCALE } from '../helpers/wait.js';
 import { containerDirs, frontEnv, monitorsUnder, SHIPPED } from './front-fixtures.js';
 
+/** What a network test needs: the tools for its namespace and the CNI plugins. */
 const netTest = needs(
   root('network namespaces, CNI plugins'),
-  tool('unshare', 'util-linux'),
-  tool('ip', 'iproute2'),
-  tool('iptables', 'iptables'),
+  ...(
+    [
+      ['unshare', 'util-linux'],
+      ['ip', 'iproute2'],
+      ['iptables', 'iptables'],
+    ] as const
+  ).map(([name, pkg]) => tool(name, pkg)),
   file('/usr/lib/cni/bridge', 'needs the CNI plugins in /usr/lib/cni (Debian package containernetworking-plugins)'),
 );
 
