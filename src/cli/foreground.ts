@@ -3,7 +3,6 @@
 // caller's stdio, and the exit comes through the pidfd on the event loop. The library never does
 // any of this: it hands out streams and a ProcessHandle instead.
 import { write } from 'node:fs';
-import { Writable } from 'node:stream';
 import { constants } from 'node:os';
 import { waitPidfd, setTerminalSize, signalPidfd, type ExitStatus } from '../container/process-control.js';
 import type { Box } from '../spec/types.js';
@@ -91,6 +90,9 @@ async function proxyConsole(master: number, size?: Box) {
   // stdin: the container's side ends with the container anyway.
   let closed = false;
   let inFlight: Promise<void> = Promise.resolve();
+  // node:stream here, with a terminal only: loading it costs Bun about 5 ms, and run and exec
+  // load this module for every container (issue 15).
+  const { Writable } = process.getBuiltinModule('node:stream');
   const input = new Writable({
     write(chunk: Buffer, _enc, cb) {
       if (closed) return cb();
