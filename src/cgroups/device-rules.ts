@@ -94,7 +94,10 @@ export class DeviceEmulator {
   }
 
   result(): DeviceRuleSet {
-    const rules = [...this.entries.values()].sort((a, b) => a.type.localeCompare(b.type) || a.major - b.major || a.minor - b.minor);
+    // Types are 'b' and 'c': a code-unit comparison, not localeCompare, whose first call sets up
+    // ICU's collator (about half a millisecond of every create).
+    const byType = (x: string, y: string): number => (x < y ? -1 : x > y ? 1 : 0);
+    const rules = [...this.entries.values()].sort((a, b) => byType(a.type, b.type) || a.major - b.major || a.minor - b.minor);
     return { defaultAllow: this.defaultAllow, rules };
   }
 }
