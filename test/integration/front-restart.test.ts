@@ -4,12 +4,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { TSRUN_BIN } from '../helpers/bundle.js';
-import { needs, root } from '../helpers/skip.js';
+import type { ExecutionContext } from 'ava';
+import { runCommand, TSRUN_BIN } from '../helpers/bundle.js';
+import { needs, root, tool } from '../helpers/skip.js';
 import { TIME_SCALE, waitFor } from '../helpers/wait.js';
 import { frontEnv, monitorsUnder, NONE, SHIPPED } from './front-fixtures.js';
 
 const rootTest = needs(root('namespaces, overlay mounts'));
+const ptyTest = needs(root('namespaces, overlay mounts'), tool('script', 'bsdutils'));
 
 function cgroupsNamed(id: string): string[] {
   const out: string[] = [];
@@ -36,6 +38,42 @@ interface Inspected {
   Id: string;
   State: { Status: string; Running: boolean; Pid: number; ExitCode: number; StartedAt: string };
 }
+
+/** A process in the background: its stdout (and stderr) so far, its end; killed at teardown. */
+function background(t: ExecutionContext, cmd: string, args: string[]) {
+  const c = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  t.teardown(() => {
+    if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  });
+  let out = '';
+  let err = '';
+  c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  c.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => c.on('close', (code, signal) => resolve({ code, signal })));
+  return { c, out: () => out, err: () => err, done };
+}
+
+/** Writes `line` to a client until `ready()`: the client is attached once its input has an effect. */
+async function typeUntil(c: { stdin: NodeJS.WritableStream }, line: string, ready: () => boolean, what: string): Promise<void> {
+  await waitFor(
+    async () => {
+      c.stdin.write(line);
+      await new Promise((res) => setTimeout(res, 100));
+      return ready();
+    },
+    { what },
+  );
+}
+
+const attachArgs = (env: { root: string; imageRoot: string }, ...args: string[]) => [
+  '--root',
+  env.root,
+  '--image-root',
+  env.imageRoot,
+  'container',
+  'attach',
+  ...args,
+];
 
 rootTest.serial('container start again: an exited container runs again with its id, name, files, volume and log kept', async (t) => {
   const env = await frontEnv(t);
@@ -181,34 +219,57 @@ rootTest.serial(
     ]);
     t.is(r.code, 0, r.stderr);
     await waitFor(async () => (await env.container(['logs', 'att'])).stdout === 'ready\n', { what: 'the container to start' });
-    const c = spawn(TSRUN_BIN, ['--root', env.root, '--image-root', env.imageRoot, 'container', 'attach', 'att'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    c.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    c.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const code = new Promise<number | null>((resolve) => c.on('close', resolve));
-    t.teardown(() => {
-      if (c.exitCode === null) c.kill('SIGKILL');
-    });
-    // The attach is there once a line written reaches it.
-    await waitFor(
-      async () => {
-        c.stdin.write('one\n');
-        await new Promise((res) => setTimeout(res, 100));
-        return out.includes('got one');
-      },
-      { what: 'the attached client to see the container' },
-    );
-    c.stdin.write('bye\n');
-    t.is(await code, 4, `attach returns the exit status (${err})`);
-    t.regex(out, /got bye\n$/);
-    t.regex(err, /err bye\n$/);
-    t.notRegex(out, /ready/, 'only what came after the attach');
+    const a = background(t, TSRUN_BIN, attachArgs(env, 'att'));
+    await typeUntil(a.c, 'one\n', () => a.out().includes('got one'), 'the attached client to see the container');
+    a.c.stdin.write('bye\n');
+    t.is((await a.done).code, 4, `attach returns the exit status (${a.err()})`);
+    t.regex(a.out(), /got bye\n$/);
+    t.regex(a.err(), /err bye\n$/);
+    t.notRegex(a.out(), /ready/, 'only what came after the attach');
     const logs = await env.container(['logs', 'att']);
     t.regex(logs.stdout, /^ready\n(got one\n)+got bye\n$/);
     const stopped = await env.container(['attach', 'att']);
     t.is(stopped.code, 1);
     t.regex(stopped.stderr, /start it first/);
     t.is((await env.container(['rm', 'att'])).code, 0);
+  },
+);
+
+rootTest.serial('container attach --sig-proxy: a signal to the client reaches the container; --sig-proxy=false leaves it running', async (t) => {
+  const env = await frontEnv(t);
+  const r = await env.container(['run', ...NONE, '-d', '--name', 'sp', SHIPPED, 'sh', '-c', 'trap "exit 9" TERM; while true; do echo tick; sleep 0.1; done']);
+  t.is(r.code, 0, r.stderr);
+  const quiet = background(t, TSRUN_BIN, attachArgs(env, '--sig-proxy=false', '--no-stdin', 'sp'));
+  await waitFor(async () => quiet.out().includes('tick'), { what: 'the first client to attach' });
+  quiet.c.kill('SIGTERM');
+  t.is((await quiet.done).signal, 'SIGTERM', 'the client itself ended');
+  t.is((JSON.parse((await env.container(['inspect', 'sp'])).stdout) as Inspected[])[0].State.Status, 'running', 'the container did not see it');
+  const proxy = background(t, TSRUN_BIN, attachArgs(env, 'sp'));
+  await waitFor(async () => proxy.out().includes('tick'), { what: 'the second client to attach' });
+  proxy.c.kill('SIGTERM');
+  t.is((await proxy.done).code, 9, 'proxied to the container, whose trap exited 9; attach returns that');
+  t.is((await env.container(['rm', 'sp'])).code, 0);
+});
+
+ptyTest.serial(
+  'container attach to a -dit container: a terminal, ctrl-p ctrl-q detaches and leaves it running, exit ends the attach with its status',
+  async (t) => {
+    const env = await frontEnv(t);
+    const r = await env.container(['run', ...NONE, '-dit', '--name', 'tty1', SHIPPED, 'sh']);
+    t.is(r.code, 0, r.stderr);
+    const attach = [TSRUN_BIN, ...attachArgs(env, 'tty1')].join(' ');
+    // script(1) gives the client a pty of its own as stdin/stdout, as a terminal would. The keys are
+    // typed once the shell answered a newline through the attach: the client's terminal is raw then.
+    const s = background(t, 'script', ['-qec', attach, '/dev/null']);
+    await typeUntil(s.c, '\n', () => s.out().includes('#'), 'the shell to answer through the attach');
+    s.c.stdin.write('\x10\x11');
+    t.is((await s.done).code, 0, s.out());
+    t.is((JSON.parse((await env.container(['inspect', 'tty1'])).stdout) as Inspected[])[0].State.Status, 'running', 'detached, not stopped');
+    const input = path.join(env.dir, 'input');
+    fs.writeFileSync(input, 'tty; echo $((6*7)); exit 5\n');
+    const a = await runCommand('sh', ['-c', `script -qec '${attach}' /dev/null < ${input}`]);
+    t.is(a.code, 5, a.stdout + a.stderr);
+    t.regex(a.stdout, /\/dev\/pts\/\d+\r?\n42\r?\n/, 'the shell read its input from its pty');
+    t.is((await env.container(['rm', 'tty1'])).code, 0);
   },
 );
