@@ -772,7 +772,7 @@ export async function inspectFront(o: FrontRoots, rec: FrontRecord): Promise<Rec
       StopSignal: rec.stopSignal,
       StopTimeout: rec.stopTimeout,
     },
-    HostConfig: { AutoRemove: rec.rm, NetworkMode: rec.network },
+    HostConfig: { AutoRemove: rec.rm, NetworkMode: rec.network, Init: rec.init === true },
     NetworkSettings: networkSettings(o, rec),
   };
 }
