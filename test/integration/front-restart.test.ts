@@ -6,6 +6,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import type { ExecutionContext } from 'ava';
 import { runCommand, TSRUN_BIN } from '../helpers/bundle.js';
+import { REPO_ROOT } from '../helpers/rootfs.js';
 import { needs, root, tool } from '../helpers/skip.js';
 import { TIME_SCALE, waitFor } from '../helpers/wait.js';
 import { frontEnv, monitorsUnder, NONE, SHIPPED } from './front-fixtures.js';
@@ -179,6 +180,12 @@ rootTest.serial('--init: PID 1 is the init, the command its child; stop ends a s
   // A shell with no TERM handler: as PID 1 it ignores TERM; under --init it dies of it.
   const sh = await env.container(['run', ...NONE, '-d', '--init', '--name', 'initsh', SHIPPED, 'sh', '-c', 'while true; do sleep 0.05; done']);
   t.is(sh.code, 0, sh.stderr);
+  // CVE-2019-5736: PID 1 runs the bundle's copy, never the host's build of the helper.
+  const pid = (JSON.parse((await env.container(['inspect', 'initsh'])).stdout) as Inspected[])[0].State.Pid;
+  const exe = fs.statSync(`/proc/${pid}/exe`);
+  const host = fs.statSync(path.join(REPO_ROOT, 'build', 'Release', 'tsrun-monitor'));
+  t.false(exe.dev === host.dev && exe.ino === host.ino, 'the init is not the host binary');
+  t.is(fs.readlinkSync(`/proc/${pid}/exe`), '/dev/init');
   const began = Date.now();
   t.is((await env.container(['stop', '-t', '30', 'initsh'])).code, 0);
   t.true(Date.now() - began < 15_000 * Math.min(TIME_SCALE, 2), 'ended long before the 30 s grace period');
