@@ -454,6 +454,8 @@ export async function createStep(
  * and started. A running one is left as it is. Records when it started.
  */
 export async function startFront(o: FrontRoots & { cliGlobals?: string[] }, rec: FrontRecord, beforeStart?: () => Promise<void>): Promise<void> {
+  // Removed meanwhile (a --rm container's monitor removes it once it has exited: restart).
+  if (!readFront(o.imageRoot, rec.id)) throw new NotFoundError(`No such container: ${rec.id}`);
   const st = await frontState(o, rec);
   if (st.status === 'running' || st.status === 'paused') return;
   if (st.status === 'created') {
