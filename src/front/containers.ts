@@ -58,6 +58,7 @@ import {
 } from './options.js';
 import {
   claimName,
+  createExclusive,
   diskUsage,
   listFront,
   logFileOf,
@@ -504,7 +505,42 @@ async function renewNetns(o: FrontRoots, rec: FrontRecord, spec: Spec): Promise<
  * cgroup are removed (the create step's own rollback, or here), the monitor has ended, no netns fd
  * is held.
  */
+/**
+ * One start again at a time: DIR/starting, made O_EXCL with the starter's pid; one left by a
+ * starter that died is taken over. Returns its release.
+ */
+function claimStart(dir: string, id: string): () => void {
+  const file = path.join(dir, 'starting');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    if (createExclusive(file, String(process.pid))) return () => rmSync(file, { force: true });
+    const pid = Number(readFileSync(file, 'utf8'));
+    if (pid > 0 && pidAlive(pid)) throw new InvalidStateError(`container ${id} is being started by process ${pid}`);
+    rmSync(file, { force: true }); // its starter died
+  }
+  throw new InvalidStateError(`container ${id} is being started by another process`);
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 async function startAgain(o: FrontRoots & { cliGlobals?: string[] }, rec: FrontRecord, beforeStart?: () => Promise<void>): Promise<void> {
+  const release = claimStart(containerDirOf(o.imageRoot, rec.id), rec.id);
+  try {
+    // Another start may have run between the status check and the claim.
+    const st = await frontState(o, rec);
+    if (st.status === 'exited' || st.status === 'dead') await startAgainClaimed(o, rec, beforeStart);
+  } finally {
+    release();
+  }
+}
+
+async function startAgainClaimed(o: FrontRoots & { cliGlobals?: string[] }, rec: FrontRecord, beforeStart?: () => Promise<void>): Promise<void> {
   const dir = containerDirOf(o.imageRoot, rec.id);
   const old = monitorPid(o.imageRoot, rec.id);
   if (old) await waitPidExit(old); // it has recorded the exit; it ends right after

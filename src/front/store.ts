@@ -4,7 +4,8 @@
 //   <imageRoot>/containers/<id>/<id>-json.log the json-file log (detached containers)
 //   <imageRoot>/front/names/<name>            the id holding a name (made O_EXCL: one holder)
 // Everything below <imageRoot>/containers/<id>/ goes with the container (delete → releaseImageRootfs).
-import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, writeSync, constants } from 'node:fs';
+import { closeSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, writeSync, constants } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { ExistsError, InvalidArgumentError, NotFoundError } from '../errors.js';
 import { containerDirOf } from '../image/image-rootfs.js';
@@ -102,6 +103,30 @@ function namesDir(imageRoot: string): string {
 }
 
 /**
+ * Makes `file` with `text` (0600): false if it exists already. Written to a file of this process's
+ * own (O_EXCL|O_NOFOLLOW) and linked into place, so that a reader never sees it empty: an O_EXCL
+ * create of `file` itself would show an empty file until the write, taken for a stale one.
+ */
+export function createExclusive(file: string, text: string): boolean {
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  try {
+    try {
+      writeSync(fd, text);
+    } finally {
+      closeSync(fd);
+    }
+    linkSync(tmp, file);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+}
+
+/**
  * Takes `name` for `id`: the name file is made O_EXCL|O_NOFOLLOW, so of two creates with one
  * name exactly one wins. A name left by a container that no longer exists is taken over.
  */
@@ -111,11 +136,7 @@ export function claimName(imageRoot: string, name: string, id: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = path.join(dir, name.replace(/^\//, ''));
   for (let attempt = 0; attempt < 2; attempt++) {
-    let fd: number;
-    try {
-      fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    if (!createExclusive(file, id)) {
       const holder = nameHolder(imageRoot, name);
       if (holder && readFront(imageRoot, holder)) {
         throw new ExistsError(
@@ -124,11 +145,6 @@ export function claimName(imageRoot: string, name: string, id: string): void {
       }
       rmSync(file, { force: true }); // stale: its container is gone
       continue;
-    }
-    try {
-      writeSync(fd, id);
-    } finally {
-      closeSync(fd);
     }
     return;
   }

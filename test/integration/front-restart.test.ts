@@ -120,6 +120,18 @@ rootTest.serial('container restart: a running container is stopped and started a
   await waitFor(async () => (await env.container(['logs', 'rs'])).stdout === 'up\nup\n', { what: 'the second run to log' });
   t.regex((await env.container(['ls'])).stdout, /Up .* rs\n/);
 
+  // Two starts of an exited container at once: one starts it, the other finds it started or
+  // being started; never two monitors.
+  t.is((await env.container(['stop', '-t', '5', 'rs'])).code, 0);
+  const both = await Promise.all([env.container(['start', 'rs']), env.container(['start', 'rs'])]);
+  t.true(
+    both.some((b) => b.code === 0),
+    both.map((b) => b.stderr).join(''),
+  );
+  for (const b of both) if (b.code !== 0) t.regex(b.stderr, /is being started by process \d+/);
+  t.is((JSON.parse((await env.container(['inspect', 'rs'])).stdout) as Inspected[])[0].State.Status, 'running');
+  t.is(monitorsUnder(env.dir).length, 1, 'one monitor');
+
   const c = await env.container(['create', ...NONE, '--name', 'fresh', SHIPPED, 'echo', 'created then started']);
   t.is(c.code, 0, c.stderr);
   t.is((await env.container(['start', '-a', 'fresh'])).stdout, 'created then started\n');
