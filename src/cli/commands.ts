@@ -78,9 +78,9 @@ const INSECURE = b('insecure', 'allow plain http to a registry that is not on lo
 const PLATFORM = s('platform', 'os/arch[/variant] to pull (default: this host)');
 const IMAGE_RUN_FLAGS: FlagSpec[] = (
   [
-    s('image', 'run this image (pulled when missing) instead of a bundle; then the id is optional and the command follows --'),
+    s('image', 'run this image (pulled when missing) instead of a bundle; the command follows the image as in docker run (or, old form, [ID] -- CMD)'),
     b('rm', 'remove the container (and its writable layer) when it exits'),
-    s('name', 'the container id, as docker run --name (or the one positional before --)'),
+    s('name', 'the container id, as docker run --name (or the one positional before --; else generated)'),
     { name: 'env', aliases: ['e'], type: 'stringSlice', usage: 'set an environment variable (K=V, or K to take it from here)' },
     { name: 'volume', aliases: ['v'], type: 'stringSlice', usage: 'bind mount HOST:CONTAINER[:ro]' },
     s('workdir', 'working directory inside the container', ['w']),

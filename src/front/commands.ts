@@ -76,7 +76,7 @@ export const CONTAINER_COMMANDS: FrontCommand[] = [
   { name: 'create', usage: 'Create a new container', args: '[OPTIONS] IMAGE [COMMAND] [ARG...]', stopAtFirst: true, min: 1, flags: CREATE_FLAGS },
   {
     name: 'start',
-    usage: 'Start one or more created containers',
+    usage: 'Start one or more stopped containers',
     args: '[OPTIONS] CONTAINER [CONTAINER...]',
     min: 1,
     flags: [b('attach', 'Attach STDOUT/STDERR and forward signals', 'a')],
