@@ -6,7 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, constants, copyFileSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { InvalidArgumentError, InvalidStateError, NotFoundError } from '../errors.js';
-import { containerDirOf, mountsBelow, removeContainerDir } from '../image/image-rootfs.js';
+import { pidAlive } from '../image/content-store.js';
+import { containerDirOf, IMAGE_MARKER, mountsBelow, readImageMarker, removeContainerDir } from '../image/image-rootfs.js';
 import { DOCKER_CAPS } from '../image/bundle.js';
 import type { Logger } from '../logger.js';
 import { prepareImageContainer, type BundleEdit, type ImageRunEvent } from '../container/image-run.js';
@@ -520,15 +521,6 @@ function claimStart(dir: string, id: string): () => void {
   throw new InvalidStateError(`container ${id} is being started by another process`);
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 async function startAgain(o: FrontRoots & { cliGlobals?: string[] }, rec: FrontRecord, beforeStart?: () => Promise<void>): Promise<void> {
   const release = claimStart(containerDirOf(o.imageRoot, rec.id), rec.id);
   try {
@@ -546,6 +538,30 @@ async function startAgainClaimed(o: FrontRoots & { cliGlobals?: string[] }, rec:
   if (old) await waitPidExit(old); // it has recorded the exit; it ends right after
   if (!mountsBelow(path.join(dir, 'rootfs')).length)
     throw new InvalidStateError(`cannot start container ${rec.id}: its root filesystem is no longer mounted; remove it and create a new one`);
+  const configFile = path.join(dir, 'config.json');
+  const spec = JSON.parse(readFileSync(configFile, 'utf8')) as Spec;
+  // Checked (container:ID running) before anything changes; a lo-only netns for none is made here.
+  const netns = await renewNetns(o, rec, spec);
+  try {
+    await recreateAndStart(o, rec, dir, spec, beforeStart);
+  } finally {
+    if (netns) closeSync(netns.fd);
+  }
+}
+
+/** startAgain's steps once the network namespace is settled: the runtime state renewed, the container started. */
+async function recreateAndStart(
+  o: FrontRoots & { cliGlobals?: string[] },
+  rec: FrontRecord,
+  dir: string,
+  spec: Spec,
+  beforeStart?: () => Promise<void>,
+): Promise<void> {
+  // Without its runtime state (from here on, and for good after a failed start), the bundle of a
+  // dead maker would look half-made to `image prune` (image/gc.ts), which removes such dirs: pid 0
+  // says the front holds it (only `container rm` and `container prune` remove it).
+  const marker = readImageMarker(dir, rec.id);
+  if (marker && marker.pid !== 0) writeAtomic(path.join(dir, IMAGE_MARKER), `${JSON.stringify({ ...marker, pid: 0 }, null, 2)}\n`, 0o644);
   try {
     await deleteContainer({ root: o.root, id: rec.id, logger: o.logger, keepImageRootfs: true });
   } catch (err) {
@@ -559,8 +575,6 @@ async function startAgainClaimed(o: FrontRoots & { cliGlobals?: string[] }, rec:
     /* dead: no exit recorded */
   }
   const configFile = path.join(dir, 'config.json');
-  const spec = JSON.parse(readFileSync(configFile, 'utf8')) as Spec;
-  const netns = await renewNetns(o, rec, spec);
   const undoRuntime = async () => {
     try {
       await deleteContainer({ root: o.root, id: rec.id, force: true, logger: o.logger, keepImageRootfs: true });
@@ -577,8 +591,6 @@ async function startAgainClaimed(o: FrontRoots & { cliGlobals?: string[] }, rec:
     if (monitor) await monitor.closed;
     if (!(err instanceof MonitorCreateError)) await undoRuntime();
     throw err;
-  } finally {
-    if (netns) closeSync(netns.fd);
   }
   rmSync(exitFile, { force: true });
   try {

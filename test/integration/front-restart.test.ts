@@ -138,43 +138,52 @@ rootTest.serial('container restart: a running container is stopped and started a
   t.is((await env.container(['rm', '-f', 'rs', 'fresh'])).code, 0);
 });
 
-rootTest.serial('a failed start again leaves the container exited: no runtime state, cgroup or monitor; it can still be removed', async (t) => {
-  const env = await frontEnv(t);
-  const r = await env.container(['run', ...NONE, '-d', '--name', 'peer', SHIPPED, 'sleep', '600']);
-  t.is(r.code, 0, r.stderr);
-  const j = await env.container(['run', '-d', '--network', 'container:peer', '--name', 'joiner', SHIPPED, 'true']);
-  t.is(j.code, 0, j.stderr);
-  const id = j.stdout.trim();
-  t.is((await env.container(['wait', 'joiner'])).stdout, '0\n');
-  t.is((await env.container(['kill', 'peer'])).code, 0);
-  t.is((await env.container(['wait', 'peer'])).stdout, '137\n');
-  // Its network's container is not running: the start again fails before anything is made.
-  const s = await env.container(['start', 'joiner']);
-  t.is(s.code, 1);
-  t.regex(s.stderr, /non running container/);
-  const st = JSON.parse((await env.container(['inspect', 'joiner'])).stdout) as Inspected[];
-  t.is(st[0].State.Status, 'exited');
-  t.is(st[0].State.ExitCode, 0);
-  t.false(fs.existsSync(path.join(env.root, id)), 'no runtime state');
-  t.deepEqual(cgroupsNamed(id), [], 'no cgroup');
-  t.deepEqual(monitorsUnder(env.dir), [], 'no monitor');
-  // A failure inside the create step: the command removed itself from the writable layer.
-  const y = await env.container(['run', ...NONE, '-d', '--name', 'gone', SHIPPED, '/bin/rm', '/bin/rm']);
-  t.is(y.code, 0, y.stderr);
-  t.is((await env.container(['wait', 'gone'])).stdout, '0\n');
-  const gid = y.stdout.trim();
-  for (let i = 0; i < 2; i++) {
-    const y2 = await env.container(['start', 'gone']);
-    t.is(y2.code, 1, 'the command is gone');
-    t.regex(y2.stderr, /no such file or directory|not found/);
-    const st2 = JSON.parse((await env.container(['inspect', 'gone'])).stdout) as Inspected[];
-    t.is(st2[0].State.Status, 'exited');
-    t.false(fs.existsSync(path.join(env.root, gid)), 'no runtime state');
-    t.deepEqual(cgroupsNamed(gid), [], 'no cgroup');
+rootTest.serial(
+  'a failed start again leaves the container exited as it was: no new runtime state, cgroup or monitor; image prune keeps it; it can be removed',
+  async (t) => {
+    const env = await frontEnv(t);
+    const r = await env.container(['run', ...NONE, '-d', '--name', 'peer', SHIPPED, 'sleep', '600']);
+    t.is(r.code, 0, r.stderr);
+    const j = await env.container(['run', '-d', '--network', 'container:peer', '--name', 'joiner', SHIPPED, 'true']);
+    t.is(j.code, 0, j.stderr);
+    const id = j.stdout.trim();
+    t.is((await env.container(['wait', 'joiner'])).stdout, '0\n');
+    t.is((await env.container(['kill', 'peer'])).code, 0);
+    t.is((await env.container(['wait', 'peer'])).stdout, '137\n');
+    // Its network's container is not running: the start again fails before anything changes.
+    const cgroupsBefore = cgroupsNamed(id);
+    const s = await env.container(['start', 'joiner']);
+    t.is(s.code, 1);
+    t.regex(s.stderr, /non running container/);
+    const st = JSON.parse((await env.container(['inspect', 'joiner'])).stdout) as Inspected[];
+    t.is(st[0].State.Status, 'exited');
+    t.is(st[0].State.ExitCode, 0);
+    t.deepEqual(cgroupsNamed(id), cgroupsBefore, 'its cgroup as it was');
+    t.true(fs.existsSync(path.join(env.root, id)), 'its runtime state as it was');
     t.deepEqual(monitorsUnder(env.dir), [], 'no monitor');
-  }
-  t.is((await env.container(['rm', 'joiner', 'peer', 'gone'])).code, 0);
-});
+    // A failure inside the create step: the command removed itself from the writable layer.
+    const y = await env.container(['run', ...NONE, '-d', '--name', 'gone', SHIPPED, '/bin/rm', '/bin/rm']);
+    t.is(y.code, 0, y.stderr);
+    t.is((await env.container(['wait', 'gone'])).stdout, '0\n');
+    const gid = y.stdout.trim();
+    for (let i = 0; i < 2; i++) {
+      const y2 = await env.container(['start', 'gone']);
+      t.is(y2.code, 1, 'the command is gone');
+      t.regex(y2.stderr, /no such file or directory|not found/);
+      const st2 = JSON.parse((await env.container(['inspect', 'gone'])).stdout) as Inspected[];
+      t.is(st2[0].State.Status, 'exited');
+      t.false(fs.existsSync(path.join(env.root, gid)), 'no runtime state');
+      t.deepEqual(cgroupsNamed(gid), [], 'no cgroup');
+      t.deepEqual(monitorsUnder(env.dir), [], 'no monitor');
+    }
+    // Without runtime state, its layer is still the front's: image prune leaves it.
+    const prune = await env.tsrun(['image', 'prune']);
+    t.is(prune.code, 0, prune.stderr);
+    t.notRegex(prune.stdout, /Deleted container layer/);
+    t.true(fs.existsSync(path.join(env.imageRoot, 'containers', gid, 'upper')), 'the writable layer is kept');
+    t.is((await env.container(['rm', 'joiner', 'peer', 'gone'])).code, 0);
+  },
+);
 
 rootTest.serial('--init: PID 1 is the init, the command its child; stop ends a shell that ignores TERM; zombies reaped; exit status passed on', async (t) => {
   const env = await frontEnv(t);
