@@ -209,8 +209,9 @@ function mountVolumes(o: FrontCreateOptions, b: BundleEdit, made: FrontVolume[])
     }
     let name = r.name;
     if (name) {
-      const { created } = store.ensure(name);
-      if (created) made.push({ name, destination: r.target, anonymous: false });
+      // Recorded whether made here or before: `volume rm` and prune read the records for use.
+      store.ensure(name);
+      made.push({ name, destination: r.target, anonymous: false });
     } else {
       name = store.createAnonymous().Name;
       made.push({ name, destination: r.target, anonymous: true });

@@ -58,6 +58,7 @@ rootTest.serial("the image's content is copied up into an empty volume, never ov
 
 rootTest.serial('volume rm refuses a volume in use; rm -v removes anonymous volumes; named data survives container rm and prunes', async (t) => {
   const env = await frontEnv(t);
+  t.is((await env.tsrun(['volume', 'create', 'before'])).code, 0);
   const run = await env.container([
     'run',
     ...NONE,
@@ -66,6 +67,8 @@ rootTest.serial('volume rm refuses a volume in use; rm -v removes anonymous volu
     'holder',
     '-v',
     'keep:/k',
+    '--mount',
+    'type=volume,source=before,target=/b',
     '-v',
     '/anon',
     SHIPPED,
@@ -75,25 +78,29 @@ rootTest.serial('volume rm refuses a volume in use; rm -v removes anonymous volu
   ]);
   t.is(run.code, 0, run.stderr);
   const vols = (await env.tsrun(['volume', 'ls', '-q'])).stdout.split('\n').filter(Boolean);
-  t.is(vols.length, 2);
-  const anon = vols.find((v) => v !== 'keep')!;
+  t.is(vols.length, 3);
+  const anon = vols.find((v) => v !== 'keep' && v !== 'before')!;
   t.regex(anon, /^[0-9a-f]{64}$/, 'the anonymous volume has a generated name');
   const refused = await env.tsrun(['volume', 'rm', 'keep']);
   t.is(refused.code, 1);
   t.regex(refused.stderr, /remove keep: volume is in use - \[[0-9a-f]{64}\]/);
+  const refusedBefore = await env.tsrun(['volume', 'rm', 'before']);
+  t.is(refusedBefore.code, 1, 'a volume made before the container is in use too');
+  t.regex(refusedBefore.stderr, /remove before: volume is in use - \[[0-9a-f]{64}\]/);
   const pruneVols = await env.tsrun(['volume', 'prune', '-f', '-a']);
   t.is(pruneVols.code, 0, pruneVols.stderr);
-  t.is((await env.tsrun(['volume', 'ls', '-q'])).stdout.split('\n').filter(Boolean).length, 2, 'prune keeps volumes in use');
+  t.is((await env.tsrun(['volume', 'ls', '-q'])).stdout.split('\n').filter(Boolean).length, 3, 'prune keeps volumes in use');
   const busy = await env.container(['rm', 'holder']);
   t.is(busy.code, 1);
   t.regex(busy.stderr, /cannot remove container "\/holder": container is running/);
   t.is((await env.container(['rm', '-f', '-v', 'holder'])).code, 0);
-  t.deepEqual((await env.tsrun(['volume', 'ls', '-q'])).stdout, 'keep\n', 'rm -v removed the anonymous volume only');
+  t.deepEqual((await env.tsrun(['volume', 'ls', '-q'])).stdout, 'before\nkeep\n', 'rm -v removed the anonymous volume only');
   t.is((await env.container(['prune', '-f'])).code, 0);
   t.is((await env.tsrun(['volume', 'prune', '-f'])).code, 0, 'without -a, prune removes only anonymous volumes');
   const read = await env.container(['run', ...NONE, '--rm', '-v', 'keep:/k', SHIPPED, 'cat', '/k/f']);
   t.is(read.stdout, 'kept\n', 'named data survived the removal and both prunes');
-  t.is((await env.tsrun(['volume', 'prune', '-f', '--all'])).stdout.split('\n')[1], 'keep', 'unused, it goes with prune --all');
+  const pruned = (await env.tsrun(['volume', 'prune', '-f', '--all'])).stdout.split('\n');
+  t.deepEqual(pruned.slice(1, 3).sort(), ['before', 'keep'], 'unused, they go with prune --all');
   t.deepEqual(containerDirs(env), []);
 });
 
