@@ -1,5 +1,6 @@
 // Runtime.images: the image store under imageRoot (pull, list, inspect, import, remove, prune),
 // the same operations as `tsrun image …`.
+import { imageUsers } from '../front/image-users.js';
 import { removeImages, pruneImages, type GcResult } from '../image/gc.js';
 import { ImageStore, type ImageRecord } from '../image/image-store.js';
 import { importImage, type ImportOptions } from '../image/import.js';
@@ -13,10 +14,13 @@ export type ImagePullOptions = Omit<PullOptions, 'imageRoot'>;
 export class Images {
   readonly imageRoot: string;
   readonly #publish: (name: 'pull', msg: object) => void;
+  /** The state root whose `run --image` containers count as users of an image (with the front's). */
+  readonly #stateRoot: string;
 
-  constructor(imageRoot: string, publish: (name: 'pull', msg: object) => void) {
+  constructor(imageRoot: string, publish: (name: 'pull', msg: object) => void, stateRoot = '/run/tsrun') {
     this.imageRoot = imageRoot;
     this.#publish = publish;
+    this.#stateRoot = stateRoot;
   }
 
   /** Pulls ref (progress through onProgress; AbortSignal stops the downloads). */
@@ -46,9 +50,23 @@ export class Images {
     return importImage(source, { ...o, imageRoot: this.imageRoot });
   }
 
-  /** Untags/removes the named images and collects what nothing uses any more; an absent one throws ImageNotFoundError. */
+  /**
+   * Untags/removes the named images and collects what nothing uses any more, as `docker rmi`: an
+   * absent one throws ImageNotFoundError, one a container uses (running or stopped) is refused
+   * with Docker's conflict words (InvalidStateError).
+   */
   remove(...refs: string[]): Promise<GcResult> {
-    return removeImages(this.imageRoot, refs);
+    return this.#remove(refs, false);
+  }
+
+  /** As remove, forced (`docker rmi -f`): a stopped container's image goes; a running one's is still refused. */
+  forceRemove(...refs: string[]): Promise<GcResult> {
+    return this.#remove(refs, true);
+  }
+
+  async #remove(refs: string[], force: boolean): Promise<GcResult> {
+    const users = await imageUsers(this.imageRoot, this.#stateRoot);
+    return removeImages(this.imageRoot, refs, { force, usersOf: (id) => users.get(id) ?? [] });
   }
 
   /** Removes dangling images, unused layers and blobs, stale container dirs. */

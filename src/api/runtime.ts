@@ -133,7 +133,7 @@ export class Runtime {
     // measured 26 ms at 60 MiB, 362 ms at 2 GiB, and the event loop is blocked meanwhile).
     this.spawn = o.spawn ?? (existsSync(helperPath()) ? 'helper' : 'direct');
     this.#pipeDir = pipeDir(this.root);
-    this.images = new Images(this.imageRoot, (name, msg) => publish(name, msg));
+    this.images = new Images(this.imageRoot, (name, msg) => publish(name, msg), this.root);
     // The monitor runs this package's CLI for a container's create and cleanup steps.
     const roots = { root: this.root, imageRoot: this.imageRoot, logger: this.#logger, self: [path.join(packageRoot(), 'bin', 'tsrun')] };
     this.containers = new ServiceContainers(roots, o.service, (e) => this.#emit(e));

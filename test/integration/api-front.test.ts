@@ -396,3 +396,19 @@ setInterval(() => {}, 1000);`;
   await mine.remove({ force: true });
   await foreign.remove({ force: true });
 });
+
+rootTest.serial("images.remove refuses an image a container uses (Docker's conflict); forceRemove removes it", async (t) => {
+  const env = await frontEnv(t);
+  const rt = runtimeOf(env);
+  cleanup(t, rt);
+  const c = await rt.containers.create({ ...NONE, image: SHIPPED, name: 'user', args: ['true'] });
+  const refused = (await t.throwsAsync(rt.images.remove(SHIPPED))) as TsrunError;
+  t.regex(refused.message, /must force|must be forced/, refused.message);
+  const rec = await rt.images.find(SHIPPED);
+  t.truthy(rec, 'still there');
+  const forced = await rt.images.forceRemove(SHIPPED);
+  t.is(forced.untagged.length, 1, 'forced: the name goes');
+  t.deepEqual(forced.images, [rec!.id], "and the image (docker rmi -f of a stopped container's image)");
+  t.is(await rt.images.find(rec!.id), undefined);
+  await rt.containers.remove(c.id, { force: true });
+});

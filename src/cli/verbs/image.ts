@@ -140,7 +140,7 @@ export default async function image({ cl }: VerbContext): Promise<number> {
     }
     case 'rm': {
       const { removeImages } = await import('../../image/gc.js');
-      const { imageUsers } = await import('../image-users.js');
+      const { imageUsers } = await import('../../front/image-users.js');
       const users = await imageUsers(imageRoot, cl.global.root);
       const opts = { force: cl.flags.force === true, usersOf: (id: string) => users.get(id) ?? [] };
       // As docker rmi: each reference on its own; a refused or missing one does not stop the rest.

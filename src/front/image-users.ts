@@ -3,11 +3,12 @@
 // store's images, and both keep their bundle at <imageRoot>/containers/<id>/ with a marker naming
 // the image (image/image-rootfs.ts): the Docker-style front's (front.json beside it, src/front/
 // store.ts), and `run --image`'s, whose state is in a state root (--root). image/ may not read the
-// front's records or the runtime's state (layering), so the check is here, in one function.
+// front's records or the runtime's state (layering), so the check is here, in one function that
+// `tsrun image rm` and the library's Runtime.images.remove both call.
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { containerState } from '../container/state.js';
-import { readFront } from '../front/store.js';
+import { readFront } from './store.js';
 import { containerDirOf, readImageMarker } from '../image/image-rootfs.js';
 import type { ImageUser } from '../image/image-store.js';
 import { StateStore } from '../state/store.js';
