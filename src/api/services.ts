@@ -27,6 +27,7 @@ import {
   resolveContainer,
   startFront,
   stopFront,
+  volumeInUseError,
   volumesInUse,
   waitFront,
   type FrontCreateOptions,
@@ -767,31 +768,8 @@ export class Volumes {
   /** Removes a volume and its data; refused (TSRUN_INVALID_STATE) while a container uses it. */
   remove(name: string): void {
     this.#store.inspect(name);
-    const users = [...new Set([...(volumesInUse(this.#imageRoot).get(name) ?? []), ...this.#mountedBy(name)])];
-    if (users.length) throw new InvalidStateError(`remove ${name}: volume is in use - [${users.join(', ')}]`);
+    const users = volumesInUse(this.#imageRoot).get(name);
+    if (users?.length) throw volumeInUseError(name, users);
     this.#store.remove(name);
-  }
-
-  /**
-   * The containers whose config mounts the volume's data. The front records only the volumes a
-   * container made, so one made before (volumes.create) is found by its mounts.
-   */
-  #mountedBy(name: string): string[] {
-    const data = this.#store.dataDir(name);
-    const dir = path.join(this.#imageRoot, 'containers');
-    let ids: string[];
-    try {
-      ids = fs.readdirSync(dir);
-    } catch {
-      return [];
-    }
-    return ids.filter((id) => {
-      try {
-        const spec = JSON.parse(fs.readFileSync(path.join(dir, id, 'config.json'), 'utf8')) as Spec;
-        return (spec.mounts ?? []).some((m) => m.source === data);
-      } catch {
-        return false; // no config (being made or removed)
-      }
-    });
   }
 }

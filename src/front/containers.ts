@@ -742,6 +742,11 @@ export async function pruneFront(o: FrontRoots): Promise<{ ids: string[]; bytes:
   return { ids: out, bytes };
 }
 
+/** Docker's refusal of `volume rm` for a volume that containers (users: their ids) mount. */
+export function volumeInUseError(name: string, users: string[]): InvalidStateError {
+  return new InvalidStateError(`remove ${name}: volume is in use - [${users.join(', ')}]`);
+}
+
 /** Volume names in use by any container of any state root of this image root. */
 export function volumesInUse(imageRoot: string): Map<string, string[]> {
   const out = new Map<string, string[]>();

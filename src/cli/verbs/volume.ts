@@ -1,9 +1,9 @@
 // `tsrun volume create|ls|inspect|rm|prune`, Docker's grammar and words. The store is
 // src/volume/store.ts; which containers use a volume is the front's to know (a volume in use is
 // never removed, whatever the state of the container: data is lost only by an explicit rm).
-import { describeError, InvalidArgumentError, InvalidStateError } from '../../errors.js';
+import { describeError, InvalidArgumentError } from '../../errors.js';
 import { VOLUME_COMMANDS } from '../../front/commands.js';
-import { volumesInUse } from '../../front/containers.js';
+import { volumeInUseError, volumesInUse } from '../../front/containers.js';
 import { parseLabels } from '../../front/options.js';
 import type { FrontParsed } from '../../front/grammar.js';
 import { VolumeStore } from '../../volume/store.js';
@@ -12,10 +12,6 @@ import { formatBytes } from '../../image/progress.js';
 import type { VerbContext } from '../main.js';
 import { writeOut } from '../output.js';
 import { confirm, runGroup } from './container.js';
-
-function inUseError(name: string, users: string[]): InvalidStateError {
-  return new InvalidStateError(`remove ${name}: volume is in use - [${users.join(', ')}]`);
-}
 
 export default async function volume(ctx: VerbContext): Promise<number> {
   return runGroup(ctx, 'volume', 'Manage volumes', VOLUME_COMMANDS, async (_ctx, sub, p: FrontParsed, roots) => {
@@ -66,7 +62,7 @@ export default async function volume(ctx: VerbContext): Promise<number> {
         for (const n of p.args) {
           try {
             const users = used.get(n);
-            if (users?.length) throw inUseError(n, users);
+            if (users?.length) throw volumeInUseError(n, users);
             try {
               store.remove(n);
             } catch (err) {
