@@ -28,10 +28,10 @@ export function rlimitValue(v: number): bigint {
 
 /**
  * The RLIMIT_NOFILE the caller had before Node raised the soft limit to the hard one at
- * start-up (node.cc PlatformInit). bin/tsrun records it in TSRUN_NOFILE as "soft:hard".
+ * start-up (node.cc PlatformInit). bin/tsrun records it in TSRUN_NOFILE as "soft:hard" (or the two on two lines: one subshell for both).
  */
 export function callerNofile(env: NodeJS.ProcessEnv = process.env): { soft: bigint; hard: bigint } | undefined {
-  const m = /^(\d+|unlimited):(\d+|unlimited)$/.exec(env.TSRUN_NOFILE ?? '');
+  const m = /^(\d+|unlimited)[:\n](\d+|unlimited)$/.exec(env.TSRUN_NOFILE ?? '');
   if (!m) return undefined;
   const v = (s: string) => (s === 'unlimited' ? RLIM_INFINITY : BigInt(s));
   return { soft: v(m[1]), hard: v(m[2]) };

@@ -182,3 +182,98 @@ needsBuild(
     }
   },
 );
+
+/** A package layout whose "Bun" only reports what it was given: its argv, and the environment it got. */
+function fakeBunLayout(t: import('ava').ExecutionContext, o: { builds: string[]; bunCopy: boolean }) {
+  const top = mkdtempSync(path.join(os.tmpdir(), 'tsrun-fake-bun-'));
+  t.teardown(() => rmSync(top, { recursive: true, force: true }));
+  const pkg = path.join(top, 'node_modules/tsrun');
+  mkdirSync(path.join(pkg, 'bin'), { recursive: true });
+  mkdirSync(path.join(pkg, 'dist/bun'), { recursive: true });
+  copyFileSync(LAUNCHER, path.join(pkg, 'bin/tsrun'));
+  chmodSync(path.join(pkg, 'bin/tsrun'), 0o755);
+  writeFileSync(path.join(pkg, 'dist/tsrun.cjs'), '');
+  if (o.bunCopy) writeFileSync(path.join(pkg, 'dist/bun/tsrun.cjs'), '');
+  for (const b of o.builds) {
+    const exe = path.join(top, 'node_modules/@oven', b, 'bin/bun');
+    mkdirSync(path.dirname(exe), { recursive: true });
+    const nofile = 'nofile=$(printf %s "$TSRUN_NOFILE" | tr "\\n" :)';
+    const report = `echo "build=${b} main=$5 jit=\${BUN_JSC_useJIT-on} cache=\${BUN_RUNTIME_TRANSPILER_CACHE_PATH-unset} ${nofile}"`;
+    writeFileSync(exe, `#!/bin/sh\n${report}\n`, { mode: 0o755 });
+  }
+  const run = (args: string[]) => {
+    const r = spawnSync('/usr/bin/env', ['-i', `PATH=${MINIMAL_PATH}`, path.join(pkg, 'bin/tsrun'), ...args], {
+      encoding: 'utf8',
+      cwd: os.tmpdir(),
+      timeout: 30_000,
+    });
+    t.is(r.status, 0, r.stderr);
+    return Object.fromEntries(
+      r.stdout
+        .trim()
+        .split(' ')
+        .map((kv) => kv.split('=') as [string, string]),
+    );
+  };
+  return { pkg, run };
+}
+
+needsBuild(
+  `Bun: the -baseline build first (no /proc/cpuinfo read), Bun's copy of the bundles (dist/bun) without a transpiler cache, and the JIT off for the runtime verbs only${noBuild}`,
+  (t) => {
+    const { pkg, run } = fakeBunLayout(t, { builds: ['bun-linux-x64', 'bun-linux-x64-baseline'], bunCopy: true });
+    const state = run(['--root', '/nonexistent', 'state', 'c1']);
+    t.is(state.build, 'bun-linux-x64-baseline', 'the baseline build runs on every x86-64 and starts as fast');
+    t.is(path.normalize(state.main), path.join(pkg, 'dist/bun/tsrun.cjs'));
+    t.is(state.cache, '0', 'nothing to transpile: no cache is written');
+    t.is(state.jit, '0', 'a runtime verb runs on the interpreter');
+    const own = spawnSync('/bin/sh', ['-c', 'ulimit -Sn; ulimit -Hn'], { encoding: 'utf8' }).stdout.trim().split('\n');
+    t.is(state.nofile, own.join(':'), "the caller's RLIMIT_NOFILE, soft then hard");
+    for (const args of [
+      ['image', 'ls'],
+      ['container', 'ls'],
+      ['run', '--image', 'alpine', 'c1'],
+    ]) {
+      t.is(run(args).jit, 'on', `${args.join(' ')} keeps the JIT (tar, digests)`);
+    }
+  },
+);
+
+needsBuild(`Bun without its copy of the bundles runs dist/tsrun.cjs; the x64 build alone is taken only on a CPU with AVX2${noBuild}`, (t) => {
+  const { pkg, run } = fakeBunLayout(t, { builds: ['bun-linux-x64'], bunCopy: false });
+  if (hasAvx2) {
+    const r = run(['--version']);
+    t.is(r.build, 'bun-linux-x64');
+    t.is(path.normalize(r.main), path.join(pkg, 'dist/tsrun.cjs'));
+    t.not(r.cache, '0', 'the transpiler cache is left to Bun (or placed for root)');
+  } else {
+    const r = spawnSync('/usr/bin/env', ['-i', `PATH=${MINIMAL_PATH}`, 'TSRUN_ENGINE=bun', path.join(pkg, 'bin/tsrun'), '--version'], { encoding: 'utf8' });
+    t.is(r.status, 127);
+    t.regex(r.stderr, /this CPU lacks AVX2/);
+  }
+});
+
+const needsBunRoot = built && bunVersion && process.getuid?.() === 0 ? test : test.skip;
+const noRoot = process.getuid?.() === 0 ? '' : ' (skipped: needs root, as `run` does)';
+
+needsBunRoot(`Bun's copy of the bundles finds the package where it was moved after the build, not where it was built${noBun}${noRoot}`, (t) => {
+  t.true(existsSync(path.join(REPO_ROOT, 'dist/bun/tsrun.cjs')), 'npm run build makes dist/bun where Bun is installed');
+  const top = mkdtempSync(path.join(os.tmpdir(), 'tsrun-moved-'));
+  t.teardown(() => rmSync(top, { recursive: true, force: true }));
+  const pkg = path.join(top, 'pkg');
+  mkdirSync(path.join(pkg, 'node_modules/@oven'), { recursive: true });
+  for (const f of ['dist', 'bin', 'package.json']) t.is(spawnSync('cp', ['-a', path.join(REPO_ROOT, f), pkg]).status, 0);
+  for (const b of BUN_PKGS) symlinkSync(path.join(REPO_ROOT, 'node_modules/@oven', b), path.join(pkg, 'node_modules/@oven', b));
+  // The moved copy has no build/: `run` stops at loading the addon, before it makes anything, and
+  // names the moved copy's addon. Bun's bundler writes the build-time path into a file as its
+  // __filename; had the package root come from there, the checkout's addon would have loaded.
+  const bundle = path.join(top, 'bundle');
+  mkdirSync(path.join(bundle, 'rootfs'), { recursive: true });
+  const spec = spawnSync(path.join(pkg, 'bin/tsrun'), ['spec', '--bundle', bundle], { encoding: 'utf8' });
+  t.is(spec.status, 0, spec.stderr);
+  const root = path.join(top, 'root');
+  const r = spawnSync(path.join(pkg, 'bin/tsrun'), ['--root', root, 'run', '--bundle', bundle, 'moved'], { encoding: 'utf8', env: { PATH: MINIMAL_PATH } });
+  t.is(r.status, 1);
+  t.regex(r.stderr, new RegExp(`cannot load the addon ${path.join(pkg, 'build/Release/tsrun.node').replace(/[/.]/g, '\\$&')}`));
+  t.false(existsSync(path.join(root, 'moved')), 'nothing was made');
+});

@@ -338,6 +338,10 @@ test('rlimits are split into 32-bit words; the caller RLIMIT_NOFILE is restored 
     const r = compile(spec((s) => delete s.process!.rlimits));
     const nofile = findDesc(r.ops, 'restore the caller RLIMIT_NOFILE');
     t.deepEqual(nofile.raw.slice(0, 5), [7, 777, 0, 0xffffffff, 0xffffffff], 'unlimited is all ones');
+    // bin/tsrun's form: both from one subshell, a line each.
+    process.env.TSRUN_NOFILE = '1024\n4096';
+    const lines = findDesc(compile(spec((s) => delete s.process!.rlimits)).ops, 'restore the caller RLIMIT_NOFILE');
+    t.deepEqual(lines.raw.slice(0, 5), [7, 1024, 0, 4096, 0]);
   } finally {
     if (saved === undefined) delete process.env.TSRUN_NOFILE;
     else process.env.TSRUN_NOFILE = saved;
