@@ -88,7 +88,7 @@ let current: Promise<Connection> | undefined;
 let active: Connection | undefined;
 
 function dbusNext(): DbusNext {
-  lib ??= createRequire(import.meta.url)(path.join(packageRoot(), 'dist', 'dbus-next.cjs')) as DbusNext;
+  lib ??= createRequire(import.meta.filename)(path.join(packageRoot(), 'dist', 'dbus-next.cjs')) as DbusNext;
   return lib;
 }
 

@@ -11,7 +11,7 @@ let koffiModule: Koffi | undefined;
 let libcLibrary: Library | undefined;
 
 export function koffi(): Koffi {
-  koffiModule ??= createRequire(import.meta.url)('koffi') as Koffi;
+  koffiModule ??= createRequire(import.meta.filename)('koffi') as Koffi;
   return koffiModule;
 }
 
