@@ -68,6 +68,29 @@ await build({
   supported: { 'dynamic-import': false },
 });
 
+// esbuild turns each `import path from 'node:path'` of each module into its own copy of the
+// module's properties (__toESM: a getter per property, node:fs has about a hundred); run.cjs made
+// 31 of them, about a millisecond of every call on Bun's interpreter. One copy per module object is
+// the same namespace (the getters read through to the module), so the helper is memoized.
+const TO_ESM = 'var __toESM = (mod, isNodeMode, target) => (';
+for (const f of ['dist/tsrun.cjs', ...readdirSync('dist/verbs').map((v) => `dist/verbs/${v}`)]) {
+  const text = readFileSync(f, 'utf8');
+  if (!text.includes(TO_ESM)) continue;
+  if (text.indexOf(TO_ESM) !== text.lastIndexOf(TO_ESM)) throw new Error(`build: ${f}: esbuild's __toESM helper twice`);
+  const memo = [
+    'var __tsrunNs = [new WeakMap(), new WeakMap()];',
+    'var __toESM = (mod, isNodeMode) => {',
+    '  if (mod === null || (typeof mod !== "object" && typeof mod !== "function")) return __toESM1(mod, isNodeMode);',
+    '  const seen = __tsrunNs[isNodeMode ? 1 : 0];',
+    '  let ns = seen.get(mod);',
+    '  if (!ns) seen.set(mod, (ns = __toESM1(mod, isNodeMode)));',
+    '  return ns;',
+    '};',
+    'var __toESM1 = (mod, isNodeMode, target) => (',
+  ].join('\n');
+  writeFileSync(f, text.replace(TO_ESM, memo));
+}
+
 await build({
   ...common,
   entryPoints: ['src/index.ts'],
