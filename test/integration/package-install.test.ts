@@ -185,6 +185,8 @@ packTest('the tarball holds LICENSE, README, types, the binaries and nothing a u
     'build/Release/tsrun-init',
     'dist/index.js',
     'dist/tsrun.cjs',
+    'dist/bun/tsrun.cjs',
+    'dist/bun/tsrun.cjs.jsc',
     'dist/dbus-next.cjs',
     'dist/types/index.d.ts',
     'examples/quickstart.mjs',
@@ -195,6 +197,8 @@ packTest('the tarball holds LICENSE, README, types, the binaries and nothing a u
     /^(LICENSE|README\.md|package\.json|bin\/tsrun)$/,
     /^build\/Release\/tsrun(\.node|-[a-z0-9-]+)$/,
     /^dist\/(.+\.(js|cjs)|types\/.+\.d\.ts)$/,
+    // Bun's bytecode of each CLI bundle (dist/bun: see scripts/build.mjs).
+    /^dist\/bun\/(verbs\/)?[\w-]+\.cjs\.jsc$/,
     /^examples\/.+\.(mjs|d\.mts|md)$/,
   ];
   t.deepEqual(
