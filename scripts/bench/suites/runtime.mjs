@@ -244,8 +244,12 @@ export default {
     const cjs = Object.values(ctx.runtimes).find((r) => r.cjs)?.cjs;
     if (cjs) {
       floor('floor:tsrun-cjs', 'node dist/tsrun.cjs --version (no sh shim)', node, [cjs, '--version'], withoutCa());
-      if (bun)
-        floor('floor:tsrun-cjs-bun', 'bun dist/tsrun.cjs --version (no sh shim)', bun, ['--config=/dev/null', '--no-env-file', cjs, '--version'], withoutCa());
+      // What bin/tsrun runs on Bun: Bun's copy of the bundles (bytecode), without the JIT tiers.
+      const bunCjs = path.join(path.dirname(cjs), 'bun', 'tsrun.cjs');
+      if (bun && existsSync(bunCjs)) {
+        const env = { ...withoutCa(), BUN_JSC_useJIT: '0', BUN_RUNTIME_TRANSPILER_CACHE_PATH: '0' };
+        floor('floor:tsrun-cjs-bun', 'bun dist/bun/tsrun.cjs --version (no sh shim)', bun, ['--config=/dev/null', '--no-env-file', bunCjs, '--version'], env);
+      }
     }
 
     const rows = await h.interleave({ suite: 'runtime', iterations: ctx.opts.iterations, warmup: ctx.opts.warmup, tasks });
