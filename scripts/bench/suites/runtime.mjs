@@ -244,10 +244,10 @@ export default {
     const cjs = Object.values(ctx.runtimes).find((r) => r.cjs)?.cjs;
     if (cjs) {
       floor('floor:tsrun-cjs', 'node dist/tsrun.cjs --version (no sh shim)', node, [cjs, '--version'], withoutCa());
-      // What bin/tsrun runs on Bun: Bun's copy of the bundles (bytecode), without the JIT tiers.
+      // What bin/tsrun runs on Bun: Bun's copy of the bundles (bytecode), with its JSC options.
       const bunCjs = path.join(path.dirname(cjs), 'bun', 'tsrun.cjs');
       if (bun && existsSync(bunCjs)) {
-        const env = { ...withoutCa(), BUN_JSC_useJIT: '0', BUN_RUNTIME_TRANSPILER_CACHE_PATH: '0' };
+        const env = { ...withoutCa(), BUN_JSC_useJIT: '0', BUN_JSC_numberOfGCMarkers: '1', BUN_RUNTIME_TRANSPILER_CACHE_PATH: '0' };
         floor('floor:tsrun-cjs-bun', 'bun dist/bun/tsrun.cjs --version (no sh shim)', bun, ['--config=/dev/null', '--no-env-file', bunCjs, '--version'], env);
       }
     }
