@@ -227,7 +227,7 @@ needsBuild(
     t.is(path.normalize(state.main), path.join(pkg, 'dist/bun/tsrun.cjs'));
     t.is(state.cache, '0', 'nothing to transpile: no cache is written');
     t.is(state.jit, '0', 'a runtime verb runs on the interpreter');
-  t.is(state.markers, '1', 'one GC marker thread for a heap of a few MiB');
+    t.is(state.markers, '1', 'one GC marker thread for a heap of a few MiB');
     const own = spawnSync('/bin/sh', ['-c', 'ulimit -Sn; ulimit -Hn'], { encoding: 'utf8' }).stdout.trim().split('\n');
     t.is(state.nofile, own.join(':'), "the caller's RLIMIT_NOFILE, soft then hard");
     for (const args of [
@@ -236,8 +236,8 @@ needsBuild(
       ['run', '--image', 'alpine', 'c1'],
     ]) {
       const r = run(args);
-    t.is(r.jit, 'on', `${args.join(' ')} keeps the JIT (tar, digests)`);
-    t.is(r.markers, 'default', `${args.join(' ')} keeps the GC's defaults`);
+      t.is(r.jit, 'on', `${args.join(' ')} keeps the JIT (tar, digests)`);
+      t.is(r.markers, 'default', `${args.join(' ')} keeps the GC's defaults`);
     }
   },
 );
