@@ -9,6 +9,7 @@ import { HookError } from '../errors.js';
 import { hookExited, hookFailed, hookNotStarted, hookSignalled, hookTimedOut } from '../spec/hook-words.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { Hook, HookName, Spec } from '../spec/types.js';
+import { callerEnv } from '../process/caller-env.js';
 
 export interface HookState {
   ociVersion: string;
@@ -92,11 +93,11 @@ function collector(): { keep: (b: Buffer) => void; text: () => string } {
 }
 
 /**
- * A hook's environment: its own `env` when given (even empty), else the runtime's own, as runc's
- * exec.Cmd with a nil Env (and crun) do.
+ * A hook's environment: its own `env` when given (even empty), else the runtime's own (as its
+ * caller gave it: callerEnv), as runc's exec.Cmd with a nil Env (and crun) do.
  */
 export function hookEnv(h: Hook): NodeJS.ProcessEnv {
-  return h.env ? envObject(h.env) : process.env;
+  return h.env ? envObject(h.env) : callerEnv();
 }
 
 /**

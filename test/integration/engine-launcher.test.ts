@@ -198,7 +198,7 @@ function fakeBunLayout(t: import('ava').ExecutionContext, o: { builds: string[];
     const exe = path.join(top, 'node_modules/@oven', b, 'bin/bun');
     mkdirSync(path.dirname(exe), { recursive: true });
     const nofile = 'nofile=$(printf %s "$TSRUN_NOFILE" | tr "\\n" :)';
-    const report = `echo "build=${b} main=$5 jit=\${BUN_JSC_useJIT-on} markers=\${BUN_JSC_numberOfGCMarkers-default} cache=\${BUN_RUNTIME_TRANSPILER_CACHE_PATH-unset} ${nofile}"`;
+    const report = `echo "build=${b} main=$5 jit=\${BUN_JSC_useJIT-on} markers=\${BUN_JSC_numberOfGCMarkers-default} added=$(echo $TSRUN_ADDED | tr ' ' ,) cache=\${BUN_RUNTIME_TRANSPILER_CACHE_PATH-unset} ${nofile}"`;
     writeFileSync(exe, `#!/bin/sh\n${report}\n`, { mode: 0o755 });
   }
   const run = (args: string[]) => {
@@ -228,6 +228,11 @@ needsBuild(
     t.is(state.cache, '0', 'nothing to transpile: no cache is written');
     t.is(state.jit, '0', 'a runtime verb runs on the interpreter');
     t.is(state.markers, '1', 'one GC marker thread for a heap of a few MiB');
+    t.is(
+      state.added,
+      'TSRUN_NOFILE,BUN_RUNTIME_TRANSPILER_CACHE_PATH,BUN_JSC_useJIT,BUN_JSC_numberOfGCMarkers',
+      'what the launcher added, for callerEnv to take out',
+    );
     const own = spawnSync('/bin/sh', ['-c', 'ulimit -Sn; ulimit -Hn'], { encoding: 'utf8' }).stdout.trim().split('\n');
     t.is(state.nofile, own.join(':'), "the caller's RLIMIT_NOFILE, soft then hard");
     for (const args of [

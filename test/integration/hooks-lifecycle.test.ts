@@ -253,7 +253,10 @@ rootTest("hooks without env get the runtime's environment (runc's nil exec.Cmd E
   const b = await makeBundle(t, (s, { dir }) => {
     out = path.join(dir, 'env');
     const script = path.join(dir, 'env.sh');
-    fs.writeFileSync(script, `#!/bin/sh\necho "$1 mark=\${TSRUN_HOOK_MARK:-unset}" >> ${out}\n`, { mode: 0o755 });
+    // What bin/tsrun set for its engine is not the caller's: a hook does not see it, and it sees
+    // the caller's NODE_EXTRA_CA_CERTS, which the launcher drops for its engine.
+    const seen = 'mark=${TSRUN_HOOK_MARK:-unset} ca=${NODE_EXTRA_CA_CERTS:-unset} engine=${TSRUN_NOFILE:-}${BUN_JSC_useJIT:-}${TSRUN_ADDED:-}';
+    fs.writeFileSync(script, `#!/bin/sh\necho "$1 ${seen}" >> ${out}\n`, { mode: 0o755 });
     s.process!.args = ['true'];
     s.hooks = {
       prestart: [{ path: script, args: [script, 'prestart'] }],
@@ -262,14 +265,15 @@ rootTest("hooks without env get the runtime's environment (runc's nil exec.Cmd E
       poststop: [{ path: script, args: [script, 'poststop'] }],
     };
   });
-  const env = { ...process.env, TSRUN_HOOK_MARK: 'from-runtime' };
+  const env = { ...process.env, TSRUN_HOOK_MARK: 'from-runtime', NODE_EXTRA_CA_CERTS: '/nonexistent/proxy-ca.pem' };
   const r = await b.tsrun(['run', '--bundle', b.dir, b.id], { env });
   t.is(r.code, 0, r.stderr);
+  const caller = 'mark=from-runtime ca=/nonexistent/proxy-ca.pem engine=';
   t.deepEqual(fs.readFileSync(out, 'utf8').trim().split('\n').sort(), [
-    'createRuntime mark=unset',
-    'poststart mark=from-runtime',
-    'poststop mark=from-runtime',
-    'prestart mark=from-runtime',
+    'createRuntime mark=unset ca=unset engine=',
+    `poststart ${caller}`,
+    `poststop ${caller}`,
+    `prestart ${caller}`,
   ]);
 });
 
