@@ -72,8 +72,10 @@ await build({
 // module's properties (__toESM: a getter per property, node:fs has about a hundred); run.cjs made
 // 31 of them, about a millisecond of every call on Bun's interpreter. One copy per module object is
 // the same namespace (the getters read through to the module), so the helper is memoized.
+// The CLI's bundles, relative to dist/.
+const CLI_BUNDLES = ['tsrun.cjs', ...readdirSync('dist/verbs').map((v) => `verbs/${v}`)];
 const TO_ESM = 'var __toESM = (mod, isNodeMode, target) => (';
-for (const f of ['dist/tsrun.cjs', ...readdirSync('dist/verbs').map((v) => `dist/verbs/${v}`)]) {
+for (const f of CLI_BUNDLES.map((b) => `dist/${b}`)) {
   const text = readFileSync(f, 'utf8');
   if (!text.includes(TO_ESM)) continue;
   if (text.indexOf(TO_ESM) !== text.lastIndexOf(TO_ESM)) throw new Error(`build: ${f}: esbuild's __toESM helper twice`);
@@ -120,15 +122,15 @@ await build({
 // and parses the source. Without Bun (an install with --omit=optional) there is no dist/bun and
 // bin/tsrun runs dist/tsrun.cjs on Node.
 rmSync('dist/bun', { recursive: true, force: true });
-const bun = ['bun-linux-x64', 'bun-linux-x64-baseline']
+// In bin/tsrun's order: the baseline build runs on every x86-64.
+const bun = ['bun-linux-x64-baseline', 'bun-linux-x64']
   .map((b) => `node_modules/@oven/${b}/bin/bun`)
   .find((b) => existsSync(b) && spawnSync(b, ['--version'], { stdio: 'ignore' }).status === 0);
 if (bun) {
-  const cjsFiles = ['tsrun.cjs', ...readdirSync('dist/verbs').map((f) => `verbs/${f}`)];
   const bunIn = 'dist/.bun-in';
   rmSync(bunIn, { recursive: true, force: true });
   mkdirSync(`${bunIn}/verbs`, { recursive: true });
-  for (const f of cjsFiles) {
+  for (const f of CLI_BUNDLES) {
     const text = readFileSync(`dist/${f}`, 'utf8');
     const banner = text.slice(0, text.indexOf('\n'));
     if (!banner.startsWith('const __tsrunMeta = ')) throw new Error(`build: dist/${f} lacks the import.meta banner`);
@@ -138,7 +140,7 @@ if (bun) {
     bun,
     [
       'build',
-      ...cjsFiles.map((f) => `${bunIn}/${f}`),
+      ...CLI_BUNDLES.map((f) => `${bunIn}/${f}`),
       `--root=${bunIn}`,
       '--outdir=dist/bun',
       '--entry-naming=[dir]/[name].cjs',

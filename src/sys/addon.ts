@@ -61,13 +61,17 @@ export const LOCK_NB = 4;
 export const LOCK_UN = 8;
 
 let cached: Addon | undefined;
+let root: string | undefined;
 
-/** The package root: the nearest ancestor of this module holding package.json. */
+/** The package root: the nearest ancestor of this module holding package.json (looked up once). */
 export function packageRoot(): string {
-  // import.meta.dirname, not a URL: node:url costs Bun about 2 ms to load (a CPU profile of `run`).
-  let dir = import.meta.dirname;
-  while (!existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
-  return dir;
+  if (root === undefined) {
+    // import.meta.dirname, not a URL: node:url costs Bun about 2 ms to load (a CPU profile of `run`).
+    let dir = import.meta.dirname;
+    while (!existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+    root = dir;
+  }
+  return root;
 }
 
 export function addon(): Addon {

@@ -201,8 +201,8 @@ function fakeBunLayout(t: import('ava').ExecutionContext, o: { builds: string[];
     const report = `echo "build=${b} main=$5 jit=\${BUN_JSC_useJIT-on} markers=\${BUN_JSC_numberOfGCMarkers-default} added=$(echo $TSRUN_ADDED | tr ' ' ,) cache=\${BUN_RUNTIME_TRANSPILER_CACHE_PATH-unset} ${nofile}"`;
     writeFileSync(exe, `#!/bin/sh\n${report}\n`, { mode: 0o755 });
   }
-  const run = (args: string[]) => {
-    const r = spawnSync('/usr/bin/env', ['-i', `PATH=${MINIMAL_PATH}`, path.join(pkg, 'bin/tsrun'), ...args], {
+  const run = (args: string[], extra: string[] = []) => {
+    const r = spawnSync('/usr/bin/env', ['-i', `PATH=${MINIMAL_PATH}`, ...extra, path.join(pkg, 'bin/tsrun'), ...args], {
       encoding: 'utf8',
       cwd: os.tmpdir(),
       timeout: 30_000,
@@ -244,6 +244,9 @@ needsBuild(
       t.is(r.jit, 'on', `${args.join(' ')} keeps the JIT (tar, digests)`);
       t.is(r.markers, 'default', `${args.join(' ')} keeps the GC's defaults`);
     }
+    const callers = run(['--root', '/nonexistent', 'state', 'c1'], ['BUN_JSC_useJIT=1']);
+    t.is(callers.jit, '1', "the caller's own setting wins");
+    t.is(callers.added, 'TSRUN_NOFILE,BUN_RUNTIME_TRANSPILER_CACHE_PATH,BUN_JSC_numberOfGCMarkers', 'and is not listed as added');
   },
 );
 
