@@ -243,7 +243,7 @@ hostTest('events --interval streams stats lines until the container stops, then 
   t.teardown(() => ev.kill('SIGKILL'));
   let out = '';
   ev.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((resolve) => ev.on('exit', (c) => resolve(c)));
+  const exited = new Promise<number | null>((resolve) => ev.on('close', (c) => resolve(c)));
   await waitFor(
     () => out.split('\n').filter(Boolean).length >= 3,
     20_000,

@@ -88,7 +88,7 @@ rootTest.serial('container logs -f follows a detached container until it exits; 
   t.is(again.code, 125);
   t.regex(again.stderr, /Conflict\. The container name "\/talker" is already in use/);
   const follow = env.spawnClient(['logs', '-f', 'talker']);
-  const ended = new Promise<number | null>((resolve) => follow.on('exit', (c) => resolve(c)));
+  const ended = new Promise<number | null>((resolve) => follow.on('close', (c) => resolve(c)));
   await waitFor(() => follow.out().includes('one\n'), { what: 'logs -f to print the first line' });
   t.false(follow.out().includes('three'), 'not yet written');
   t.is((await env.container(['exec', 'talker', 'touch', '/tmp/go'])).code, 0);

@@ -47,7 +47,12 @@ function guard(dir: string, cg: string, script: string, system = false): Promise
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
-    child.on('exit', (status) => resolve({ status, stderr }));
+    // The guard's stderr is read to its end (a process the script leaves behind may hold it, so
+    // at most a second after the exit): 'exit' can come before the last lines are read.
+    const drained = new Promise<void>((r) => child.stderr.once('end', r));
+    child.on('exit', (status) => {
+      void Promise.race([drained, new Promise((r) => setTimeout(r, 1000))]).then(() => resolve({ status, stderr }));
+    });
   });
 }
 

@@ -112,15 +112,21 @@ function child(f: Fixture, chainID: string, hang: boolean) {
   `,
   );
   const p = spawn(process.execPath, ['--import', 'tsx', script], { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] });
+  // Output is collected from the start, and the end is 'close' (stdout drained), not 'exit':
+  // the exit can be reported before the last line has been read from the pipe.
   let out = '';
+  const seen: { s: string; resolve: (o: string) => void }[] = [];
   p.stdout.setEncoding('utf8');
+  p.stdout.on('data', (d: string) => {
+    out += d;
+    for (const w of seen) if (out.includes(w.s)) w.resolve(out);
+  });
+  const closed = new Promise<number | null>((resolve) => p.once('close', (code) => resolve(code)));
   const waitFor = (s: string) =>
     new Promise<string>((resolve, reject) => {
-      p.stdout.on('data', (d: string) => {
-        out += d;
-        if (out.includes(s)) resolve(out);
-      });
-      p.once('exit', (code) => (out.includes(s) ? resolve(out) : reject(new Error(`child exited ${code}: ${out}`))));
+      if (out.includes(s)) return resolve(out);
+      seen.push({ s, resolve });
+      void closed.then((code) => (out.includes(s) ? resolve(out) : reject(new Error(`child exited ${code}: ${out}`))));
     });
   return { p, waitFor };
 }

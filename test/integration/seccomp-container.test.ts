@@ -166,7 +166,7 @@ rootTest('NOTIFY with listenerPath: the agent gets the container process state w
   let out = '';
   agent.stdout.on('data', (d: Buffer) => (out += d.toString()));
   agent.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  const agentDone = new Promise<number | null>((resolve) => agent.on('exit', (c) => resolve(c)));
+  const agentDone = new Promise<number | null>((resolve) => agent.on('close', (c) => resolve(c)));
   await waitFor(
     () => out.includes('ready'),
     5000,

@@ -184,7 +184,8 @@ function child(code: string, env: NodeJS.ProcessEnv): Promise<{ code: number | n
     p.stderr.on('data', (d: Buffer) => (err += d.toString()));
     const kill = setTimeout(() => p.kill('SIGKILL'), 60_000);
     p.on('error', reject);
-    p.on('exit', (c) => {
+    // 'close', not 'exit': the exit can be reported before the pipes are drained
+    p.on('close', (c) => {
       clearTimeout(kill);
       resolve({ code: c, out, err, doneToExitMs: doneAt ? Date.now() - doneAt : -1 });
     });

@@ -103,7 +103,7 @@ function childPull(ref: string, root: string, stopMidway: boolean): { ready: Pro
       out += d;
       if (out.includes('midway') || out.includes('finished')) resolve();
     });
-    child.once('exit', () => (out.includes('midway') || out.includes('finished') ? resolve() : reject(new Error(`child pull failed: ${out}`))));
+    child.once('close', () => (out.includes('midway') || out.includes('finished') ? resolve() : reject(new Error(`child pull failed: ${out}`))));
   });
   const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
   return { ready, exited, pid: child.pid! };
