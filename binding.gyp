@@ -41,6 +41,14 @@
       "ldflags": ["-static"]
     },
     {
+      "target_name": "tsrun-fast",
+      "type": "executable",
+      "sources": ["native/fast.cc"],
+      "defines": ["_GNU_SOURCE"],
+      "cflags_cc": ["-O2", "-std=c++17", "-fno-exceptions", "-fno-rtti", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
+      "ldflags": ["-static"]
+    },
+    {
       "target_name": "tsrun-proxy",
       "type": "executable",
       "sources": ["native/proxy.cc"],

@@ -25,6 +25,8 @@ import { addon, LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN } from '../sys/addon.js';
 import type { CgroupRecord } from '../cgroups/manager.js';
 import type { Spec } from '../spec/types.js';
 import { randomHex } from '../sys/random.js';
+import { saveFastRecord } from './fast-record.js';
+import { stateText, toState } from './runc-state.js';
 
 export const DEFAULT_ROOT = '/run/tsrun';
 export const STATE_FILE = 'state.json';
@@ -177,8 +179,11 @@ export class StateStore {
     return JSON.parse(text) as ContainerRecord;
   }
 
+  /** Writes state.json, then the fast record the short verbs' static front reads (fast-record.ts). */
   save(rec: ContainerRecord): void {
-    writeAtomic(path.join(this.dir(rec.id), STATE_FILE), JSON.stringify(rec));
+    const dir = this.dir(rec.id);
+    writeAtomic(path.join(dir, STATE_FILE), JSON.stringify(rec));
+    saveFastRecord(dir, rec, stateText(toState(rec, 'running')), writeAtomic);
   }
 
   remove(id: string): void {
