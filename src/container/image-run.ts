@@ -27,6 +27,7 @@ import { mountOverlay } from '../image/overlay.js';
 import type { PullProgress, UnpackEvent } from '../image/progress.js';
 import { pull, type PullOptions } from '../image/pull.js';
 import { mkdirInRoot, readAccounts, resolveUser } from '../image/user.js';
+import { callerEnv } from '../process/caller-env.js';
 
 export type { UnpackEvent };
 export type ImageRunEvent = PullProgress | UnpackEvent;
@@ -57,6 +58,12 @@ export interface ImageContainerOptions {
   pull?: Omit<PullOptions, 'imageRoot' | 'ifMissing' | 'onProgress'>;
   onEvent?: (e: ImageRunEvent) => void;
   overlayApi?: 'auto' | 'fsconfig' | 'legacy';
+  /**
+   * Where `env`'s bare names (`-e NAME`) take their values. Default: callerEnv(), the environment
+   * this process's caller gave it. Under bin/tsrun that is the user's, without what the launcher
+   * set for its JS engine (TSRUN_NOFILE, BUN_*: listed in TSRUN_ADDED); in a library caller's own
+   * process neither of the launcher's variables is set and it is process.env itself.
+   */
   hostEnv?: NodeJS.ProcessEnv;
   /** `--security-opt seccomp=…`: "unconfined" or a Docker-format profile file (default: Docker's). */
   seccomp?: string;
@@ -246,7 +253,7 @@ export async function prepareImageContainer(o: ImageContainerOptions): Promise<P
         command: o.command,
         entrypoint: o.entrypoint,
         env: o.env,
-        hostEnv: o.hostEnv ?? process.env,
+        hostEnv: o.hostEnv ?? callerEnv(),
         workdir: o.workdir,
         tty: o.tty,
         readOnly: o.readOnly,

@@ -7,6 +7,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { startExec, type StartedExec } from '../container/exec.js';
 import { containerDirOf } from '../image/image-rootfs.js';
 import { mergeEnv } from '../image/bundle.js';
+import { callerEnv } from '../process/caller-env.js';
 import { readAccounts, resolveUser } from '../image/user.js';
 import type { Spec } from '../spec/types.js';
 import type { FrontRoots } from './containers.js';
@@ -29,7 +30,9 @@ export async function startFrontExec(roots: FrontRoots, rec: FrontRecord, o: Fro
   const p = structuredClone(spec.process!);
   p.args = o.command;
   p.terminal = o.tty;
-  p.env = mergeEnv(p.env ?? [], o.env, process.env);
+  // `-e NAME` takes the value the user has: the environment bin/tsrun's caller gave it, not the
+  // launcher's additions for its JS engine (callerEnv).
+  p.env = mergeEnv(p.env ?? [], o.env, callerEnv());
   if (o.workdir) {
     if (!o.workdir.startsWith('/')) throw new InvalidArgumentError(`the working directory '${o.workdir}' is invalid, it needs to be an absolute path`);
     p.cwd = o.workdir;

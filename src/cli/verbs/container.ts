@@ -35,6 +35,7 @@ import { attachFront, type AttachSession } from '../../front/attach.js';
 import { closeQuietly } from '../../container/process-control.js';
 import { waitForeground } from '../foreground.js';
 import { parseEnvFile } from '../../front/options.js';
+import { callerEnv } from '../../process/caller-env.js';
 import type { FrontRecord } from '../../front/store.js';
 import { containerDirOf } from '../../image/image-rootfs.js';
 import { createProgressRenderer, formatBytes } from '../../image/progress.js';
@@ -117,6 +118,10 @@ function createOptions(ctx: VerbContext, p: FrontParsed, roots: FrontRoots, atta
   if (pull !== 'always' && pull !== 'missing' && pull !== 'never')
     throw new FrontUsageError(`invalid pull option: '${pull}': must be one of "always", "missing" or "never"`, 'container run');
   const env: string[] = [];
+  // A bare NAME line takes the user's value: bin/tsrun's caller's environment, without what the
+  // launcher set for its JS engine (callerEnv). A bare `-e NAME` is looked up the same way, later
+  // (prepareImageContainer's hostEnv).
+  const userEnv = callerEnv();
   for (const file of list(f, 'env-file')) {
     let text: string;
     try {
@@ -124,7 +129,7 @@ function createOptions(ctx: VerbContext, p: FrontParsed, roots: FrontRoots, atta
     } catch (err) {
       throw new Exit(125, `open ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`);
     }
-    env.push(...parseEnvFile(text, process.env, file));
+    env.push(...parseEnvFile(text, userEnv, file));
   }
   env.push(...list(f, 'env'));
   const quiet = f.quiet === true;
