@@ -19,6 +19,7 @@ const bunVersion = runnableBun
   ? spawnSync(path.join(REPO_ROOT, 'node_modules/@oven', runnableBun, 'bin/bun'), ['--version'], { encoding: 'utf8' }).stdout.trim()
   : undefined;
 const built = existsSync(path.join(REPO_ROOT, 'dist/tsrun.cjs'));
+const FRONT = path.join(REPO_ROOT, 'build/Release/tsrun-fast');
 
 /** `env -i PATH=<minimal> [extra] <exe> --version`, from cwd. */
 function version(exe: string, extra: Record<string, string> = {}, cwd = os.tmpdir()) {
@@ -184,7 +185,7 @@ needsBuild(
 );
 
 /** A package layout whose "Bun" only reports what it was given: its argv, and the environment it got. */
-function fakeBunLayout(t: import('ava').ExecutionContext, o: { builds: string[]; bunCopy: boolean }) {
+function fakeBunLayout(t: import('ava').ExecutionContext, o: { builds: string[]; bunCopy: boolean; front?: boolean }) {
   const top = mkdtempSync(path.join(os.tmpdir(), 'tsrun-fake-bun-'));
   t.teardown(() => rmSync(top, { recursive: true, force: true }));
   const pkg = path.join(top, 'node_modules/tsrun');
@@ -194,6 +195,11 @@ function fakeBunLayout(t: import('ava').ExecutionContext, o: { builds: string[];
   chmodSync(path.join(pkg, 'bin/tsrun'), 0o755);
   writeFileSync(path.join(pkg, 'dist/tsrun.cjs'), '');
   if (o.bunCopy) writeFileSync(path.join(pkg, 'dist/bun/tsrun.cjs'), '');
+  if (o.front) {
+    mkdirSync(path.join(pkg, 'build/Release'), { recursive: true });
+    copyFileSync(FRONT, path.join(pkg, 'build/Release/tsrun-fast'));
+    chmodSync(path.join(pkg, 'build/Release/tsrun-fast'), 0o755);
+  }
   for (const b of o.builds) {
     const exe = path.join(top, 'node_modules/@oven', b, 'bin/bun');
     mkdirSync(path.dirname(exe), { recursive: true });
@@ -222,7 +228,7 @@ needsBuild(
   `Bun: the -baseline build first (no /proc/cpuinfo read), Bun's copy of the bundles (dist/bun) without a transpiler cache, and the JIT off for the runtime verbs only${noBuild}`,
   (t) => {
     const { pkg, run } = fakeBunLayout(t, { builds: ['bun-linux-x64', 'bun-linux-x64-baseline'], bunCopy: true });
-    const state = run(['--root', '/nonexistent', 'state', 'c1']);
+    const state = run(['--root', '/nonexistent', 'create', '--bundle', '/nonexistent', 'c1']);
     t.is(state.build, 'bun-linux-x64-baseline', 'the baseline build runs on every x86-64 and starts as fast');
     t.is(path.normalize(state.main), path.join(pkg, 'dist/bun/tsrun.cjs'));
     t.is(state.cache, '0', 'nothing to transpile: no cache is written');
@@ -247,6 +253,33 @@ needsBuild(
     const callers = run(['--root', '/nonexistent', 'state', 'c1'], ['BUN_JSC_useJIT=1']);
     t.is(callers.jit, '1', "the caller's own setting wins");
     t.is(callers.added, 'TSRUN_NOFILE,BUN_RUNTIME_TRANSPILER_CACHE_PATH,BUN_JSC_numberOfGCMarkers', 'and is not listed as added');
+  },
+);
+
+const frontTest = built && existsSync(FRONT) && process.geteuid?.() === 0 ? test : test.skip;
+const noFront = frontTest === test ? '' : ' (skipped: needs root and build/Release/tsrun-fast: npm run build)';
+
+frontTest(
+  `state, kill, start and delete go through the static front (native/README.md "The fast front"), found by the verb after the global flags; TSRUN_FAST=0 skips it${noFront}`,
+  (t) => {
+    const { pkg, run } = fakeBunLayout(t, { builds: ['bun-linux-x64-baseline'], bunCopy: true, front: true });
+    // The front answers `delete --force` of a missing container itself (exit 0, no engine started,
+    // so none of the fake engine's report).
+    for (const args of [
+      ['--root', '/nonexistent', 'delete', '--force', 'c1'],
+      ['--log-format', 'json', '--root=/nonexistent', '--systemd-cgroup', 'delete', '-f', 'c1'],
+    ]) {
+      const r = spawnSync('/usr/bin/env', ['-i', `PATH=${MINIMAL_PATH}`, path.join(pkg, 'bin/tsrun'), ...args], { encoding: 'utf8', timeout: 30_000 });
+      t.is(r.status, 0, r.stderr);
+      t.is(r.stdout, '', `${args.join(' ')}: answered by the front, no engine started`);
+    }
+    // Every other case reaches the engine with the same words; TSRUN_NOFILE only for verbs that make a process.
+    const viaEngine = run(['--root', '/nonexistent', 'state', 'c1']);
+    t.regex(viaEngine.main, /dist\/bun\/tsrun\.cjs$/, 'state of a missing container falls back to the engine');
+    t.is(viaEngine.nofile, '', 'the short verbs skip the RLIMIT_NOFILE subshell');
+    t.regex(run(['--root', '/nonexistent', 'delete', '--force', 'c1'], ['TSRUN_FAST=0']).main, /tsrun\.cjs$/, 'TSRUN_FAST=0: the engine runs');
+    const exec = run(['--root', '/nonexistent', 'exec', 'c1', 'delete']);
+    t.not(exec.nofile, '', 'exec (whose command is "delete") is not a short verb: it gets RLIMIT_NOFILE');
   },
 );
 
