@@ -12,6 +12,9 @@ export const USAGE = `usage: npm run bench -- [options]
   --state-dir KIND   where each runtime's --root lives: tmpfs (default, as /run on a real host)
                      or disk (a directory under the system temp dir, here ext4)
   --tsrun PATH       the tsrun executable (default: this checkout's bin/tsrun)
+  --js-only          run every tsrun row with TSRUN_FAST=0: state, kill, start and delete on the JS
+                     engine, not through the static front build/Release/tsrun-fast (native/README.md,
+                     "The fast front"); by default the launcher uses the front where it is built
   --op-timeout S     seconds before one runtime call is killed and counted as a failure (default 20)
   --deadline S       stop iterating after S seconds and report what was measured (default 900)
   --json             machine-readable results on stdout (progress goes to stderr)
@@ -24,10 +27,10 @@ const RUNTIMES = ['tsrun', ...TSRUN_ENGINES.map((e) => `tsrun-${e}`), 'runc', 'c
 
 const NUMERIC = { iterations: 'iterations', warmup: 'warmup', 'op-timeout': 'opTimeout', deadline: 'deadline' };
 const STRINGS = { runtimes: 'runtimes', suites: 'suites', 'spec-from': 'specFrom', tsrun: 'tsrun', 'state-dir': 'stateDir' };
-const BOOLS = { json: 'json', quiet: 'quiet', help: 'help', h: 'help' };
+const BOOLS = { json: 'json', quiet: 'quiet', help: 'help', h: 'help', 'js-only': 'jsOnly' };
 
 /** @returns {{iterations:number, warmup:number, runtimes:string[], suites:string[], specFrom:string,
- *   stateDir:'tmpfs'|'disk', tsrun:string|undefined, opTimeout:number, deadline:number, json:boolean, quiet:boolean, help:boolean}} */
+ *   stateDir:'tmpfs'|'disk', tsrun:string|undefined, opTimeout:number, deadline:number, jsOnly:boolean, json:boolean, quiet:boolean, help:boolean}} */
 export function parseArgs(argv) {
   const o = {
     iterations: 50,
@@ -39,6 +42,7 @@ export function parseArgs(argv) {
     tsrun: undefined,
     opTimeout: 20,
     deadline: 900,
+    jsOnly: false,
     json: false,
     quiet: false,
     help: false,

@@ -53,16 +53,19 @@ export function which(name) {
 /**
  * Finds each requested runtime. tsrun-<engine> is this checkout's bin/tsrun (or --tsrun) run with
  * TSRUN_ENGINE=<engine>, and needs the built bundle and addon and that engine (its launcher says
- * when it is missing); runc and crun come from PATH. A missing one is skipped with the reason.
- * @returns {{found: Record<string,{path:string, version:string, env?:Record<string,string>, engine?:string, cjs?:string}>, skipped: Record<string,string>}}
+ * when it is missing); with jsOnly also TSRUN_FAST=0, so that its launcher runs state, kill, start
+ * and delete on the engine too, not through the static front. `front` says which ran. runc and
+ * crun come from PATH. A missing one is skipped with the reason.
+ * @returns {{found: Record<string,{path:string, version:string, env?:Record<string,string>, engine?:string, cjs?:string, front?:string}>, skipped: Record<string,string>}}
  */
-export function findRuntimes(names, repo, tsrunOverride) {
+export function findRuntimes(names, repo, tsrunOverride, { jsOnly = false } = {}) {
   const found = {};
   const skipped = {};
   for (const name of names) {
     let exe;
     let cjs;
     let env;
+    let front;
     if (name.startsWith('tsrun')) {
       // bin/tsrun runs ../dist/tsrun.cjs, which loads ../build/Release/tsrun.node.
       exe = tsrunOverride ? path.resolve(tsrunOverride) : path.join(repo, 'bin/tsrun');
@@ -75,7 +78,8 @@ export function findRuntimes(names, repo, tsrunOverride) {
         }
         cjs = path.join(top, 'dist/tsrun.cjs');
       }
-      env = { TSRUN_ENGINE: name.slice('tsrun-'.length) };
+      env = { TSRUN_ENGINE: name.slice('tsrun-'.length), ...(jsOnly && { TSRUN_FAST: '0' }) };
+      front = fastFrontOf(top, jsOnly);
     } else exe = which(name);
     if (!exe || !existsSync(exe)) {
       skipped[name] = `not installed (apt-get install ${name})`;
@@ -94,9 +98,22 @@ export function findRuntimes(names, repo, tsrunOverride) {
       ...(env && { env }),
       ...(engine && { engine }),
       ...(cjs && { cjs }),
+      ...(front && { front }),
     };
   }
   return { found, skipped };
+}
+
+/** Which front bin/tsrun (in the package at top) runs state, kill, start and delete through. */
+function fastFrontOf(top, jsOnly) {
+  if (jsOnly) return 'the JS engine (--js-only: TSRUN_FAST=0)';
+  const fast = path.join(top, 'build/Release/tsrun-fast');
+  try {
+    accessSync(fast, constants.X_OK);
+    return `the static front ${fast}`;
+  } catch {
+    return `the JS engine (${fast} is not built)`;
+  }
 }
 
 /** True when the ELF file has no PT_INTERP program header (statically linked). */

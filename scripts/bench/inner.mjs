@@ -21,7 +21,11 @@ export async function runInner({ opts, repo, tmp, cgName, say }) {
     cpus: os.cpus().length,
     loadavgStart: os.loadavg().map((x) => Math.round(x * 100) / 100),
     NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS ? 'set' : 'unset',
+    jsOnly: opts.jsOnly,
   };
+  // The mode is the option's: a TSRUN_FAST=0 left in the caller's shell would otherwise run the
+  // default mode on the JS engine without the report saying so (--js-only sets it per tsrun row).
+  delete process.env.TSRUN_FAST;
   const result = { meta, skipped: {}, rows: [], ratios: [], errors: [], suiteErrors: {}, cleanupProblems: [] };
   const cleanups = [];
   let harness;
@@ -37,7 +41,7 @@ export async function runInner({ opts, repo, tmp, cgName, say }) {
     mkdirSync(cgDir);
     cleanups.push(() => result.cleanupProblems.push(...removeCgroupTree(cgDir)));
     const busybox = findBusybox();
-    const { found, skipped } = findRuntimes(opts.runtimes, repo, opts.tsrun);
+    const { found, skipped } = findRuntimes(opts.runtimes, repo, opts.tsrun, { jsOnly: opts.jsOnly });
     result.skipped = skipped;
     meta.runtimes = found;
     for (const [name, why] of Object.entries(skipped)) say(`bench: skipping ${name}: ${why}`);
@@ -119,6 +123,8 @@ function report(result, opts) {
   if (m.cgroups) out.push(`cgroups: ${m.cgroups}`);
   if (m.meter) out.push(`measured: ${m.meter}`);
   for (const [name, r] of Object.entries(m.runtimes ?? {})) out.push(`${name}: ${r.version} (${r.path})`);
+  const fronts = new Set(Object.values(m.runtimes ?? {}).flatMap((r) => (r.front ? [r.front] : [])));
+  for (const front of fronts) out.push(`tsrun's state, kill, start and delete: ${front}`);
   for (const [name, why] of Object.entries(result.skipped)) out.push(`${name}: skipped: ${why}`);
   if (m.runtime) {
     out.push(
@@ -132,7 +138,11 @@ function report(result, opts) {
   for (const suite of SUITES.filter((s) => opts.suites.includes(s.name))) {
     if (result.rows.some((r) => r.suite === suite.name)) out.push('', formatSuite(suite, result.rows, result.ratios));
   }
-  if (result.ratios.length) out.push('', 'ratios: median (p90); below 1.00× means tsrun is faster; tsrun-<engine> is bin/tsrun with TSRUN_ENGINE=<engine>');
+  if (result.ratios.length)
+    out.push(
+      '',
+      `ratios: median (p90); below 1.00× means tsrun is faster; tsrun-<engine> is bin/tsrun with TSRUN_ENGINE=<engine>${m.jsOnly ? ' TSRUN_FAST=0' : ''}`,
+    );
   for (const [suite, msg] of Object.entries(result.suiteErrors)) out.push(`suite ${suite} failed: ${msg}`);
   if (result.errors.length) {
     out.push('', `${result.errors.length} failed call(s):`);

@@ -6,18 +6,57 @@
 // create → start → exec → kill → delete follow one container (cyc-<i>, running `sleep`) through its
 // life within each iteration (the harness runs an iteration's ops in this order).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { makeRootfs, which } from '../env.mjs';
 import { StepError } from '../harness.mjs';
 
-/** The Bun that bin/tsrun would pick in this checkout (for the floors), or null. */
+const BUN_BUILDS = ['bun-linux-x64-baseline', 'bun-linux-x64'];
+
+/** A Bun of this checkout that runs (for the floors when the launcher cannot be asked), or null. */
 function bunOf(repo) {
-  for (const b of ['bun-linux-x64', 'bun-linux-x64-baseline']) {
+  for (const b of BUN_BUILDS) {
     const p = path.join(repo, 'node_modules/@oven', b, 'bin/bun');
     if (existsSync(p) && spawnSync(p, ['--version']).status === 0) return p;
   }
   return null;
+}
+
+/**
+ * What the launcher at `launcher` (package top `top`) execs on Bun for `--version`: which Bun, its
+ * arguments and the whole environment, asked of the launcher itself. The floor then measures
+ * exactly that call without the sh shim, and follows the launcher when its Bun options change
+ * (which it sets per verb and per install: the JIT, GC markers, transpiler cache), instead of
+ * repeating them here. A `bin/tsrun --version` row alone would not do: the floor is there to
+ * show what the shim costs on top. A copy of the launcher runs in a scratch package whose Bun
+ * builds (those `top` has) are stand-ins that write their argv and environment; the one it chose
+ * names the real Bun. Null when the launcher does not choose Bun.
+ * @returns {{bun:string, args:string[], env:Record<string,string>} | null}
+ */
+function launcherBunCall(launcher, top, dir, env) {
+  const pkg = path.join(dir, 'launcher-probe');
+  const main = path.join(pkg, 'dist/bun/tsrun.cjs');
+  mkdirSync(path.join(pkg, 'bin'), { recursive: true });
+  mkdirSync(path.dirname(main), { recursive: true });
+  copyFileSync(realpathSync(launcher), path.join(pkg, 'bin/tsrun'));
+  chmodSync(path.join(pkg, 'bin/tsrun'), 0o755);
+  writeFileSync(main, '');
+  const argvFile = path.join(pkg, 'argv');
+  const envFile = path.join(pkg, 'environ');
+  for (const b of BUN_BUILDS.filter((x) => existsSync(path.join(top, 'node_modules/@oven', x, 'bin/bun')))) {
+    const stand = path.join(pkg, 'node_modules/@oven', b, 'bin/bun');
+    mkdirSync(path.dirname(stand), { recursive: true });
+    writeFileSync(stand, `#!/bin/sh\nprintf '%s\\0' "$0" "$@" >'${argvFile}'\ncat /proc/$$/environ >'${envFile}'\n`, { mode: 0o755 });
+  }
+  const r = spawnSync(path.join(pkg, 'bin/tsrun'), ['--version'], { encoding: 'utf8', timeout: 20000, env: { ...env, TSRUN_ENGINE: 'bun' } });
+  if (r.status !== 0 || !existsSync(argvFile)) return null;
+  const nul = (file) => readFileSync(file, 'utf8').split('\0').slice(0, -1);
+  const [chosen, ...args] = nul(argvFile);
+  const i = args.findIndex((a) => path.resolve(a) === main);
+  if (i < 0) return null;
+  args[i] = path.join(top, 'dist/bun/tsrun.cjs');
+  const called = Object.fromEntries(nul(envFile).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+  return { bun: path.join(top, path.relative(pkg, path.resolve(chosen))), args, env: called };
 }
 
 const OPS = [
@@ -239,18 +278,16 @@ export default {
     floor('floor:true', '/bin/true (fork+exec+wait: the floor of the measuring)', '/bin/true', []);
     floor('floor:node', `node -e 0 (NODE_EXTRA_CA_CERTS ${ca ? 'set' : 'unset'})`, node, ['-e', '0']);
     if (ca) floor('floor:node-noca', 'node -e 0 (NODE_EXTRA_CA_CERTS unset)', node, ['-e', '0'], withoutCa());
-    const bun = bunOf(ctx.repo);
+    const withCjs = Object.values(ctx.runtimes).find((r) => r.cjs);
+    const cjs = withCjs?.cjs;
+    // What bin/tsrun runs on Bun: Bun's copy of the bundles (bytecode), as the launcher calls it.
+    const top = cjs && path.dirname(path.dirname(cjs));
+    const onBun =
+      top && existsSync(path.join(top, 'dist/bun/tsrun.cjs')) ? launcherBunCall(withCjs.path, top, ctx.tmp, { ...process.env, ...withCjs.env }) : null;
+    const bun = onBun?.bun ?? bunOf(ctx.repo);
     if (bun) floor('floor:bun', 'bun -e 0', bun, ['-e', '0'], withoutCa());
-    const cjs = Object.values(ctx.runtimes).find((r) => r.cjs)?.cjs;
-    if (cjs) {
-      floor('floor:tsrun-cjs', 'node dist/tsrun.cjs --version (no sh shim)', node, [cjs, '--version'], withoutCa());
-      // What bin/tsrun runs on Bun: Bun's copy of the bundles (bytecode), with its JSC options.
-      const bunCjs = path.join(path.dirname(cjs), 'bun', 'tsrun.cjs');
-      if (bun && existsSync(bunCjs)) {
-        const env = { ...withoutCa(), BUN_JSC_useJIT: '0', BUN_JSC_numberOfGCMarkers: '1', BUN_RUNTIME_TRANSPILER_CACHE_PATH: '0' };
-        floor('floor:tsrun-cjs-bun', 'bun dist/bun/tsrun.cjs --version (no sh shim)', bun, ['--config=/dev/null', '--no-env-file', bunCjs, '--version'], env);
-      }
-    }
+    if (cjs) floor('floor:tsrun-cjs', 'node dist/tsrun.cjs --version (no sh shim)', node, [cjs, '--version'], withoutCa());
+    if (onBun) floor('floor:tsrun-cjs-bun', 'bun dist/bun/tsrun.cjs --version, as bin/tsrun calls it (no sh shim)', onBun.bun, onBun.args, onBun.env);
 
     const rows = await h.interleave({ suite: 'runtime', iterations: ctx.opts.iterations, warmup: ctx.opts.warmup, tasks });
     const ratioPairs = [];
@@ -272,6 +309,7 @@ export default {
         specFrom,
         node: `${node} ${nodeVersion}`,
         ...(bun && { bun: `${bun} ${bunVersion}` }),
+        ...(onBun && { launcherBun: { args: onBun.args, added: onBun.env.TSRUN_ADDED ?? '' } }),
         NODE_EXTRA_CA_CERTS: ca ? 'set' : 'unset',
       },
     };
