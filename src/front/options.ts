@@ -6,6 +6,9 @@ import { InvalidArgumentError } from '../errors.js';
 import { CAPABILITIES } from '../spec/known-names.js';
 import type { LinuxResources, Mount, Spec } from '../spec/types.js';
 
+// The user's environment for bare NAME lines and `-e NAME` (the CLI reaches process/ through here).
+export { callerEnv } from '../process/caller-env.js';
+
 /** One -v or --mount: a host bind, a named or anonymous volume, or a tmpfs. */
 export type MountRequest =
   | { kind: 'bind'; source: string; target: string; readonly: boolean }
