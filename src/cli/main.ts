@@ -123,7 +123,11 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
+// The call's end, for Bun's entry (dist/bun/tsrun.mjs, scripts/build.mjs), which awaits it at its top
+// level: Bun then runs the event loop inside the entry's load, and skips the full collection it
+// runs when the loop still has work after the entry has been evaluated (about 3 ms of CPU for
+// run, create and exec). Node runs this bundle as it is.
+export const done = main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
   },

@@ -187,6 +187,8 @@ packTest('the tarball holds LICENSE, README, types, the binaries and nothing a u
     'dist/tsrun.cjs',
     'dist/bun/tsrun.cjs',
     'dist/bun/tsrun.cjs.jsc',
+    // Bun's entry, an ES module awaiting the CLI's end (scripts/build.mjs).
+    'dist/bun/tsrun.mjs',
     'dist/dbus-next.cjs',
     'dist/types/index.d.ts',
     'examples/quickstart.mjs',
@@ -196,7 +198,7 @@ packTest('the tarball holds LICENSE, README, types, the binaries and nothing a u
   const usable = [
     /^(LICENSE|README\.md|package\.json|bin\/tsrun)$/,
     /^build\/Release\/tsrun(\.node|-[a-z0-9-]+)$/,
-    /^dist\/(.+\.(js|cjs)|types\/.+\.d\.ts)$/,
+    /^dist\/(.+\.(js|cjs|mjs)|types\/.+\.d\.ts)$/,
     // Bun's bytecode of each CLI bundle (dist/bun: see scripts/build.mjs).
     /^dist\/bun\/(verbs\/)?[\w-]+\.cjs\.jsc$/,
     /^examples\/.+\.(mjs|d\.mts|md)$/,
