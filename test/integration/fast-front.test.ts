@@ -8,7 +8,7 @@
 // arguments it was given, and changes nothing (the state directory, the init, the cgroup).
 // Through bin/tsrun (the real launcher), a record whose state template was edited shows that the
 // front answered.
-import type { ExecutionContext } from 'ava';
+import test, { type ExecutionContext, type Implementation } from 'ava';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -16,7 +16,7 @@ import path from 'node:path';
 import { unifiedMount } from '../../src/cgroups/v2.js';
 import { makeBundle, procStat, TIME_SCALE, TSRUN_BIN, waitFor, type Bundle, type RunOptions, type TsrunResult } from '../helpers/bundle.js';
 import { parseProbeLines, type ProbeSignalEvent, type ProbeSignalsReady } from '../helpers/rootfs.js';
-import { need, needs, root } from '../helpers/skip.js';
+import { isRoot, need, needs, root, skippedTitle } from '../helpers/skip.js';
 
 const rootTest = needs(root('containers'));
 const unified = unifiedMount();
@@ -607,6 +607,92 @@ rootTest('a large state: a 200 KB annotation is printed whole by the front; past
   t.is((JSON.parse(st.stdout) as { annotations: Record<string, string> }).annotations['org.example.huge'].length, 1_200_000);
 });
 
+/** A stopped container whose state directory is deeper than the front walks (it removes state.json last, for the JS CLI). */
+async function undeletable(t: ExecutionContext, b: Bundle, id: string): Promise<void> {
+  await create(t, b, id);
+  ok(t, await b.tsrun(['start', id], { env: JS_ENV }), `start ${id}`);
+  await waitJsStatus(b, id, 'stopped');
+  fs.mkdirSync(path.join(b.root, id, ...Array<string>(12).fill('d')), { recursive: true });
+}
+
+const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/;
+
+/** The one logrus line of a log: its msg, after checking the line's shape in the format. */
+function logrusMsg(t: ExecutionContext, log: string, format: 'json' | 'text'): string | undefined {
+  const lines = fs.readFileSync(log, 'utf8').split('\n').filter(Boolean);
+  t.is(lines.length, 1, `one line: ${JSON.stringify(lines)}`);
+  try {
+    if (format === 'json') {
+      const o = JSON.parse(lines[0]) as Record<string, unknown>;
+      t.deepEqual(Object.keys(o).sort(), ['level', 'msg', 'time']);
+      t.is(o.level, 'error');
+      t.regex(String(o.time), RFC3339);
+      return String(o.msg);
+    }
+    const m = /^time="([^"]+)" level=error msg=(".*")$/.exec(lines[0]);
+    if (!m) throw new Error('not time="…" level=error msg="…"');
+    t.regex(m[1], RFC3339);
+    // logrus quotes with Go's %q: JSON's string escaping for what a message holds.
+    return JSON.parse(m[2]) as string;
+  } catch (err) {
+    t.fail(`not a logrus ${format} line (${(err as Error).message}): ${JSON.stringify(lines[0])}`);
+    return undefined;
+  }
+}
+
+rootTest(
+  'an error after a side effect (a state directory the front cannot empty) is a logrus line in the --log-format, exit 1; the JS CLI then finishes the delete',
+  async (t) => {
+    const b = await makeBundle(t, (s) => {
+      s.process!.args = ['probe', 'exit', '0'];
+    });
+    for (const format of ['json', 'text'] as const) {
+      const id = b.newId(format);
+      await undeletable(t, b, id);
+      const log = path.join(b.dir, `error-${format}.log`);
+      const r = await fast(['--root', b.root, '--log', log, '--log-format', format, 'delete', id]);
+      handled(t, r, `delete (${format} log) of a state directory it cannot empty`, 1);
+      t.true(r.stderr.includes(id), `the error is on stderr too: ${JSON.stringify(r.stderr)}`);
+      const msg = logrusMsg(t, log, format);
+      t.true(msg?.includes(id), `the message names the container's directory: ${msg}`);
+      t.log(`${format}: ${msg}`);
+      t.true(fs.existsSync(path.join(b.root, id, 'state.json')), 'state.json stays for the JS CLI');
+      ok(t, await b.tsrun(['delete', id], { env: FRONT_ENV }), 'delete through the launcher finishes it');
+      t.false(fs.existsSync(path.join(b.root, id)));
+    }
+  },
+);
+
+// Known bug (reported to the fast front's owner): fail() in native/fast.cc escapes only '"' and
+// '\\' in the message, so a path with a control character makes the JSON line unparsable and the
+// text line not Go's %q; and after removeEntries gives up without a system error (deeper than it
+// walks), the stale errno reads "No such file or directory" of a directory that is there.
+// test.failing: ava reports it when it starts passing, and `failing` is then dropped.
+function knownBugTest(title: string, impl: Implementation<[]>): void {
+  if (isRoot) test.failing(title, impl);
+  else test.skip(skippedTitle(title, 'needs root (containers)'), impl);
+}
+
+knownBugTest('the error line is exact: control characters of the path escaped (a --root with a tab), and no cause the directory does not have', async (t) => {
+  const b = await makeBundle(t, (s) => {
+    s.process!.args = ['probe', 'exit', '0'];
+  });
+  const oddRoot = path.join(path.dirname(b.root), 'root\twith "quote"');
+  fs.symlinkSync('state', oddRoot);
+  for (const format of ['json', 'text'] as const) {
+    const id = b.newId(format);
+    await undeletable(t, b, id);
+    const log = path.join(b.dir, `error-${format}.log`);
+    handled(t, await fast(['--root', oddRoot, '--log', log, '--log-format', format, 'delete', id]), `delete (${format} log)`, 1);
+    const msg = logrusMsg(t, log, format);
+    t.true(msg?.includes(path.join(oddRoot, id)), `the ${format} message names the directory, tab and quotes included`);
+    // The directory is there (state.json with it): a stale errno must not be given as the cause.
+    t.true(fs.existsSync(path.join(b.root, id, 'state.json')));
+    t.false(/no such file or directory/i.test(msg ?? ''), `the ${format} message blames a missing file: ${msg}`);
+    ok(t, await b.tsrun(['delete', id], { env: JS_ENV }), 'the JS CLI finishes the delete');
+  }
+});
+
 // ---------------------------------------------------------------------------------------------
 // 3. What the front leaves to the JS CLI, changing nothing.
 
@@ -648,6 +734,8 @@ rootTest('fallbacks for the command line: verbs, flags, argument counts, ids, a 
     [...R, 'state', ''],
     [...R, 'state', `${id}/`],
     [...R, 'state', missing],
+    // The log is opened (made) first, as by the JS CLI, and closed by the exec.
+    [...R, '--log', path.join(b.dir, 'fallback.log'), '--log-format', 'json', 'state', missing],
     [...R, 'kill', missing, 'KILL'],
     [...R, 'start', missing],
     [...R, 'delete', missing],
@@ -809,6 +897,8 @@ rootTest('global flags the front accepts, in every form, are handled and print w
     ['--log-format=text', `--log=${log}`, '--root', b.root],
     ['--root', b.root, '--rootless', 'false'],
     ['--root', b.root, '--rootless=auto'],
+    ['--rootless', 'true', '--root', b.root],
+    ['--systemd-cgroup', '--root', b.root],
     ['--root', b.root, '--criu', '/usr/sbin/criu'],
     ['--root', b.root, '--image-root', path.join(b.dir, 'images')],
   ]) {
