@@ -907,6 +907,24 @@ rootTest('global flags the front accepts, in every form, are handled and print w
     t.is(r.stdout, js.stdout, `${g.join(' ')} state prints the JS state`);
   }
   t.false(fs.existsSync(path.join(b.dir, 'images')), '--image-root is only a flag to state');
+  // A relative --root is the caller's cwd's, for both.
+  const rel = await fast(['--root', path.basename(b.root), 'state', b.id], { cwd: path.dirname(b.root) });
+  handled(t, rel, 'state with a relative --root');
+  t.is(rel.stdout, js.stdout);
+});
+
+rootTest('ids with every character runc allows (letters, digits, _ + . -) are handled', async (t) => {
+  const b = await signalsBundle(t);
+  const id = `${b.newId('chars')}_A+b.c-9`;
+  const c = await create(t, b, id);
+  await stateParity(t, b, id, 'created');
+  handled(t, await fast(['--root', b.root, 'start', id]), 'start');
+  await waitReady(b, c);
+  await stateParity(t, b, id, 'running');
+  handled(t, await fast(['--root', b.root, 'kill', id, 'KILL']), 'kill');
+  await waitJsStatus(b, id, 'stopped');
+  handled(t, await fast(['--root', b.root, 'delete', id]), 'delete');
+  t.false(fs.existsSync(path.join(b.root, id)));
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -949,6 +967,32 @@ for (const [mode, env] of [
     ok(t, await run(['delete', '--force', b.id]), 'delete --force of the deleted id');
   });
 }
+
+rootTest(
+  'racing calls through the launcher: of three starts exactly one wins (the process runs once); of four deletes of the stopped container the plain ones that lose say it does not exist and the --force ones succeed',
+  async (t) => {
+    const b = await signalsBundle(t);
+    const c = await create(t, b);
+    const starts = await Promise.all([0, 1, 2].map(() => b.tsrun(['start', b.id], { env: FRONT_ENV })));
+    t.is(starts.filter((r) => r.code === 0).length, 1, starts.map((r) => r.stderr).join(' | '));
+    for (const r of starts.filter((x) => x.code !== 0)) t.true(r.stderr.includes('cannot start an already running container'), r.stderr);
+    await waitReady(b, c);
+    t.is(parseProbeLines<ProbeSignalsReady>(b.output(c)).filter((l) => 'ready' in l).length, 1, 'the process ran once');
+    ok(t, await b.tsrun(['kill', b.id, 'KILL'], { env: FRONT_ENV }), 'kill');
+    await waitJsStatus(b, b.id, 'stopped');
+    const deletes = await Promise.all([['delete'], ['delete'], ['delete', '--force'], ['delete', '-f']].map((v) => b.tsrun([...v, b.id], { env: FRONT_ENV })));
+    const plain = deletes.slice(0, 2);
+    t.true(
+      deletes.slice(2).every((r) => r.code === 0),
+      `delete --force always succeeds: ${deletes
+        .slice(2)
+        .map((r) => r.stderr)
+        .join(' | ')}`,
+    );
+    for (const r of plain.filter((x) => x.code !== 0)) t.true(r.stderr.includes('container does not exist'), r.stderr);
+    t.false(fs.existsSync(path.join(b.root, b.id)));
+  },
+);
 
 rootTest('the launcher answers state from the record (an edited template shows), TSRUN_FAST=0 from state.json', async (t) => {
   const b = await signalsBundle(t);
