@@ -81,8 +81,8 @@ function runProgram(cmd: string, args: readonly string[], o: FastOptions = {}): 
 const MARK = `mark-${randomBytes(4).toString('hex')}`;
 
 /** tsrun-fast N ENGINE-ARGV TSRUN-ARGS, with the fallback script as the engine. */
-function fast(args: readonly string[], o: FastOptions = {}): Promise<FastResult> {
-  return runProgram(FAST_BIN, [String(ENGINE.length), ...ENGINE, ...args], { ...o, env: { ...process.env, FAST_MARK: MARK, ...o.env } });
+function fast(args: readonly string[], o: FastOptions & { bin?: string } = {}): Promise<FastResult> {
+  return runProgram(o.bin ?? FAST_BIN, [String(ENGINE.length), ...ENGINE, ...args], { ...o, env: { ...process.env, FAST_MARK: MARK, ...o.env } });
 }
 
 /** What the fallback script reports, or undefined when it did not run. */
@@ -174,7 +174,7 @@ function snapshot(b: Bundle, id: string): Snapshot {
 }
 
 /** A fallback case: the front hands the call to the engine and changes nothing. */
-async function fallbackCase(t: ExecutionContext, b: Bundle, id: string, args: readonly string[], o: FastOptions = {}): Promise<void> {
+async function fallbackCase(t: ExecutionContext, b: Bundle, id: string, args: readonly string[], o: FastOptions & { bin?: string } = {}): Promise<void> {
   const before = snapshot(b, id);
   const r = await fast(args, o);
   const what = `${args.join(' ')}${o.env ? ` with ${Object.keys(o.env).join(', ')}` : ''}${o.uid !== undefined ? ` as uid ${o.uid}` : ''}`;
@@ -742,8 +742,14 @@ rootTest('fallbacks for the command line: verbs, flags, argument counts, ids, a 
   ];
   for (const args of cases) await fallbackCase(t, b, id, args);
   t.false(fs.existsSync(path.join(b.root, missing)), 'no directory was made for the missing id');
-  // A caller who is not root (the front runs as whoever calls it).
-  await fallbackCase(t, b, id, [...R, 'state', id], { uid: 65534, gid: 65534 });
+  // A caller who is not root (the front runs as whoever calls it), from a copy it can reach
+  // wherever the package is installed (the front is static).
+  const bin = path.join(b.dir, 'front', 'tsrun-fast');
+  fs.mkdirSync(path.dirname(bin), { mode: 0o755 });
+  fs.chmodSync(b.dir, 0o755);
+  fs.copyFileSync(FAST_BIN, bin);
+  fs.chmodSync(bin, 0o755);
+  await fallbackCase(t, b, id, [...R, 'state', id], { uid: 65534, gid: 65534, bin });
   t.is((await jsState(b, id))?.status, 'running', 'the container still runs');
 });
 
