@@ -52,17 +52,38 @@ bool writeAll(int fd, const char* p, size_t n) {
   return true;
 }
 
-/** A logrus line (src/cli/log.ts formatLine) for an error after a side effect; exit status 1. */
-[[noreturn]] void fail(const char* what, const char* path, int err) {
-  char msg[PATH_MAX + 256];
-  snprintf(msg, sizeof msg, "%s %s: %s", what, path, strerror(err));
-  char esc[sizeof msg * 2];
+/** Appends s to out as the inside of a JSON string (JSON.stringify's escapes; Go's %q agrees). */
+size_t jsonEscape(const char* s, char* out, size_t cap) {
   size_t j = 0;
-  for (const char* p = msg; *p && j + 2 < sizeof esc; p++) {
-    if (*p == '"' || *p == '\\') esc[j++] = '\\';
-    esc[j++] = *p;
+  for (const unsigned char* p = reinterpret_cast<const unsigned char*>(s); *p && j + 7 < cap; p++) {
+    const char* named = *p == '"'    ? "\\\""
+                        : *p == '\\' ? "\\\\"
+                        : *p == '\n' ? "\\n"
+                        : *p == '\r' ? "\\r"
+                        : *p == '\t' ? "\\t"
+                        : *p == '\b' ? "\\b"
+                        : *p == '\f' ? "\\f"
+                                     : nullptr;
+    if (named)
+      j += static_cast<size_t>(snprintf(out + j, cap - j, "%s", named));
+    else if (*p < 0x20)
+      j += static_cast<size_t>(snprintf(out + j, cap - j, "\\u%04x", *p));
+    else
+      out[j++] = static_cast<char>(*p);
   }
-  esc[j] = 0;
+  out[j] = 0;
+  return j;
+}
+
+/**
+ * A logrus line (src/cli/log.ts formatLine) for an error after a side effect, to the --log file
+ * (and stderr) or stderr; exit status 1. why: the cause (strerror(err) when null).
+ */
+[[noreturn]] void fail(const char* what, const char* path, int err, const char* why = nullptr) {
+  char msg[PATH_MAX + 256];
+  snprintf(msg, sizeof msg, "%s %s: %s", what, path, why ? why : strerror(err));
+  char esc[sizeof msg * 6];
+  jsonEscape(msg, esc, sizeof esc);
   char when[32];
   time_t now = time(nullptr);
   struct tm tm;
@@ -370,15 +391,23 @@ bool removeSubtree(const char* dir, int depth) {
   return ok;
 }
 
+constexpr int kMaxStateDepth = 8;
+int g_removeErrno;  // why removeEntries stopped: an errno, or 0 for "nested too deep"
+
 /** Removes what the directory fd holds (no symlink followed), `last` after the rest. */
 bool removeEntries(int fd, const char* last, int depth) {
-  if (depth > 8) return false;
+  auto stop = [](int err) {
+    g_removeErrno = err;
+    return false;
+  };
+  if (depth > kMaxStateDepth) return stop(0);
   int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-  if (dup < 0) return false;
+  if (dup < 0) return stop(errno);
   DIR* d = fdopendir(dup);
   if (!d) {
+    int err = errno;
     close(dup);
-    return false;
+    return stop(err);
   }
   bool ok = true, sawLast = false;
   while (struct dirent* e = readdir(d)) {
@@ -395,16 +424,20 @@ bool removeEntries(int fd, const char* last, int depth) {
     }
     if (isDir) {
       int sub = openat(fd, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-      bool subOk = sub >= 0 && removeEntries(sub, nullptr, depth + 1);
-      if (sub >= 0) close(sub);
-      if (!subOk || unlinkat(fd, n, AT_REMOVEDIR)) ok = false;
+      if (sub < 0) {
+        ok = stop(errno);
+      } else {
+        ok = removeEntries(sub, nullptr, depth + 1);
+        close(sub);
+        if (ok && unlinkat(fd, n, AT_REMOVEDIR)) ok = stop(errno);
+      }
     } else if (unlinkat(fd, n, 0) && errno != ENOENT) {
-      ok = false;
+      ok = stop(errno);
     }
     if (!ok) break;
   }
   closedir(d);
-  if (ok && sawLast && unlinkat(fd, last, 0) && errno != ENOENT) ok = false;
+  if (ok && sawLast && unlinkat(fd, last, 0) && errno != ENOENT) ok = stop(errno);
   return ok;
 }
 
@@ -433,7 +466,9 @@ bool removeEntries(int fd, const char* last, int depth) {
     }
   }
   // state.json last: until it goes, a failure leaves a record the JS verb can finish from.
-  if (!removeEntries(dirfd, "state.json", 0)) fail("remove", dirPath, errno ? errno : EIO);
+  if (!removeEntries(dirfd, "state.json", 0))
+    fail("remove", dirPath, g_removeErrno,
+         g_removeErrno ? nullptr : "directories nested deeper than the front removes (the JS CLI does)");
   if (rmdir(dirPath) && errno != ENOENT) fail("remove", dirPath, errno);
   _exit(0);
 }

@@ -8,7 +8,7 @@
 // arguments it was given, and changes nothing (the state directory, the init, the cgroup).
 // Through bin/tsrun (the real launcher), a record whose state template was edited shows that the
 // front answered.
-import test, { type ExecutionContext, type Implementation } from 'ava';
+import type { ExecutionContext } from 'ava';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -16,7 +16,7 @@ import path from 'node:path';
 import { unifiedMount } from '../../src/cgroups/v2.js';
 import { makeBundle, procStat, TIME_SCALE, TSRUN_BIN, waitFor, type Bundle, type RunOptions, type TsrunResult } from '../helpers/bundle.js';
 import { parseProbeLines, type ProbeSignalEvent, type ProbeSignalsReady } from '../helpers/rootfs.js';
-import { isRoot, need, needs, root, skippedTitle } from '../helpers/skip.js';
+import { need, needs, root } from '../helpers/skip.js';
 
 const rootTest = needs(root('containers'));
 const unified = unifiedMount();
@@ -663,17 +663,7 @@ rootTest(
   },
 );
 
-// Known bug (reported to the fast front's owner): fail() in native/fast.cc escapes only '"' and
-// '\\' in the message, so a path with a control character makes the JSON line unparsable and the
-// text line not Go's %q; and after removeEntries gives up without a system error (deeper than it
-// walks), the stale errno reads "No such file or directory" of a directory that is there.
-// test.failing: ava reports it when it starts passing, and `failing` is then dropped.
-function knownBugTest(title: string, impl: Implementation<[]>): void {
-  if (isRoot) test.failing(title, impl);
-  else test.skip(skippedTitle(title, 'needs root (containers)'), impl);
-}
-
-knownBugTest('the error line is exact: control characters of the path escaped (a --root with a tab), and no cause the directory does not have', async (t) => {
+rootTest('the error line is exact: control characters of the path escaped (a --root with a tab), and no cause the directory does not have', async (t) => {
   const b = await makeBundle(t, (s) => {
     s.process!.args = ['probe', 'exit', '0'];
   });
