@@ -194,7 +194,7 @@ function fakeBunLayout(t: import('ava').ExecutionContext, o: { builds: string[];
   copyFileSync(LAUNCHER, path.join(pkg, 'bin/tsrun'));
   chmodSync(path.join(pkg, 'bin/tsrun'), 0o755);
   writeFileSync(path.join(pkg, 'dist/tsrun.cjs'), '');
-  if (o.bunCopy) writeFileSync(path.join(pkg, 'dist/bun/tsrun.cjs'), '');
+  if (o.bunCopy) writeFileSync(path.join(pkg, 'dist/bun/tsrun.mjs'), '');
   if (o.front) {
     mkdirSync(path.join(pkg, 'build/Release'), { recursive: true });
     copyFileSync(FRONT, path.join(pkg, 'build/Release/tsrun-fast'));
@@ -230,7 +230,11 @@ needsBuild(
     const { pkg, run } = fakeBunLayout(t, { builds: ['bun-linux-x64', 'bun-linux-x64-baseline'], bunCopy: true });
     const state = run(['--root', '/nonexistent', 'create', '--bundle', '/nonexistent', 'c1']);
     t.is(state.build, 'bun-linux-x64-baseline', 'the baseline build runs on every x86-64 and starts as fast');
-    t.is(path.normalize(state.main), path.join(pkg, 'dist/bun/tsrun.cjs'));
+    t.is(
+      path.normalize(state.main),
+      path.join(pkg, 'dist/bun/tsrun.mjs'),
+      'the ES module entry that awaits the CLI (Bun then skips its post-entry collection)',
+    );
     t.is(state.cache, '0', 'nothing to transpile: no cache is written');
     t.is(state.jit, '0', 'a runtime verb runs on the interpreter');
     t.is(state.markers, '1', 'one GC marker thread for a heap of a few MiB');
@@ -276,9 +280,9 @@ frontTest(
     }
     // Every other case reaches the engine with the same words; TSRUN_NOFILE only for verbs that make a process.
     const viaEngine = run(['--root', '/nonexistent', 'state', 'c1']);
-    t.regex(viaEngine.main, /dist\/bun\/tsrun\.cjs$/, 'state of a missing container falls back to the engine');
+    t.regex(viaEngine.main, /dist\/bun\/tsrun\.mjs$/, 'state of a missing container falls back to the engine');
     t.is(viaEngine.nofile, '', 'the short verbs skip the RLIMIT_NOFILE subshell');
-    t.regex(run(['--root', '/nonexistent', 'delete', '--force', 'c1'], ['TSRUN_FAST=0']).main, /tsrun\.cjs$/, 'TSRUN_FAST=0: the engine runs');
+    t.regex(run(['--root', '/nonexistent', 'delete', '--force', 'c1'], ['TSRUN_FAST=0']).main, /dist\/bun\/tsrun\.mjs$/, 'TSRUN_FAST=0: the engine runs');
     const exec = run(['--root', '/nonexistent', 'exec', 'c1', 'delete']);
     t.not(exec.nofile, '', 'exec (whose command is "delete") is not a short verb: it gets RLIMIT_NOFILE');
   },
@@ -302,7 +306,7 @@ const needsBunRoot = built && bunVersion && process.getuid?.() === 0 ? test : te
 const noRoot = process.getuid?.() === 0 ? '' : ' (skipped: needs root, as `run` does)';
 
 needsBunRoot(`Bun's copy of the bundles finds the package where it was moved after the build, not where it was built${noBun}${noRoot}`, (t) => {
-  t.true(existsSync(path.join(REPO_ROOT, 'dist/bun/tsrun.cjs')), 'npm run build makes dist/bun where Bun is installed');
+  t.true(existsSync(path.join(REPO_ROOT, 'dist/bun/tsrun.mjs')), 'npm run build makes dist/bun where Bun is installed');
   const top = mkdtempSync(path.join(os.tmpdir(), 'tsrun-moved-'));
   t.teardown(() => rmSync(top, { recursive: true, force: true }));
   const pkg = path.join(top, 'pkg');

@@ -35,7 +35,7 @@ function bunOf(repo) {
  */
 function launcherBunCall(launcher, top, dir, env) {
   const pkg = path.join(dir, 'launcher-probe');
-  const main = path.join(pkg, 'dist/bun/tsrun.cjs');
+  const main = path.join(pkg, 'dist/bun/tsrun.mjs');
   mkdirSync(path.join(pkg, 'bin'), { recursive: true });
   mkdirSync(path.dirname(main), { recursive: true });
   copyFileSync(realpathSync(launcher), path.join(pkg, 'bin/tsrun'));
@@ -54,7 +54,7 @@ function launcherBunCall(launcher, top, dir, env) {
   const [chosen, ...args] = nul(argvFile);
   const i = args.findIndex((a) => path.resolve(a) === main);
   if (i < 0) return null;
-  args[i] = path.join(top, 'dist/bun/tsrun.cjs');
+  args[i] = path.join(top, 'dist/bun/tsrun.mjs');
   const called = Object.fromEntries(nul(envFile).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
   return { bun: path.join(top, path.relative(pkg, path.resolve(chosen))), args, env: called };
 }
@@ -283,11 +283,11 @@ export default {
     // What bin/tsrun runs on Bun: Bun's copy of the bundles (bytecode), as the launcher calls it.
     const top = cjs && path.dirname(path.dirname(cjs));
     const onBun =
-      top && existsSync(path.join(top, 'dist/bun/tsrun.cjs')) ? launcherBunCall(withCjs.path, top, ctx.tmp, { ...process.env, ...withCjs.env }) : null;
+      top && existsSync(path.join(top, 'dist/bun/tsrun.mjs')) ? launcherBunCall(withCjs.path, top, ctx.tmp, { ...process.env, ...withCjs.env }) : null;
     const bun = onBun?.bun ?? bunOf(ctx.repo);
     if (bun) floor('floor:bun', 'bun -e 0', bun, ['-e', '0'], withoutCa());
     if (cjs) floor('floor:tsrun-cjs', 'node dist/tsrun.cjs --version (no sh shim)', node, [cjs, '--version'], withoutCa());
-    if (onBun) floor('floor:tsrun-cjs-bun', 'bun dist/bun/tsrun.cjs --version, as bin/tsrun calls it (no sh shim)', onBun.bun, onBun.args, onBun.env);
+    if (onBun) floor('floor:tsrun-cjs-bun', 'bun dist/bun/tsrun.mjs --version, as bin/tsrun calls it (no sh shim)', onBun.bun, onBun.args, onBun.env);
 
     const rows = await h.interleave({ suite: 'runtime', iterations: ctx.opts.iterations, warmup: ctx.opts.warmup, tasks });
     const ratioPairs = [];
