@@ -465,7 +465,10 @@ bool removeEntries(int fd, const char* last, int depth) {
       if (got == 0) break;
     }
   }
+  // The fast record first: once anything else goes, a retry must be the JS verb's (which can
+  // always finish a half-removed container), never this front failing the same way again.
   // state.json last: until it goes, a failure leaves a record the JS verb can finish from.
+  if (unlinkat(dirfd, "fast", 0) && errno != ENOENT) fallback();
   if (!removeEntries(dirfd, "state.json", 0))
     fail("remove", dirPath, g_removeErrno,
          g_removeErrno ? nullptr : "directories nested deeper than the front removes (the JS CLI does)");
