@@ -5,9 +5,10 @@
 // transition table (transitions.ts) whether it may act, and releases the handle when done.
 import type { Manager } from '../cgroups/manager.js';
 import { managerFromRecord } from '../cgroups/select.js';
-import type { ContainerStatus, Spec } from '../spec/types.js';
+import type { ContainerStatus } from '../spec/types.js';
 import { containerStatus } from '../state/status.js';
 import { StateStore, validateId, type ContainerRecord } from '../state/store.js';
+import { ownsCgroup, privatePidNamespace } from '../state/record-facts.js';
 import { assertTransition, type TransitionVerb } from './transitions.js';
 
 export interface OpenOptions {
@@ -91,21 +92,9 @@ export async function withContainer<T>(root: string, id: string, o: OpenOptions,
   }
 }
 
-/**
- * Whether tsrun may kill the whole cgroup: only when it is the container's own (made by tsrun, or
- * its systemd scope). A cgroupsPath naming a cgroup tsrun did not make may hold other processes
- * (issue 13): there only the init is killed.
- */
+/** Whether tsrun may kill the whole cgroup: only when it is the container's own (record-facts.ts). */
 export function mayKillCgroup(h: ContainerHandle): boolean {
-  const cg = h.record.cgroup;
-  return !!cg && (!!cg.systemdUnit || cg.created.includes(cg.dir));
+  return ownsCgroup(h.record.cgroup);
 }
 
-/**
- * runc configs.Namespaces.IsPrivate(NEWPID): a PID namespace of the container's own (not joined
- * by path). Only then does the init's death take every other process of the container with it
- * (pid_namespaces(7)); otherwise runc HEAD kills the whole cgroup (Signal, destroy).
- */
-export function privatePidNamespace(spec: Spec): boolean {
-  return !!spec.linux?.namespaces?.some((n) => n.type === 'pid' && !n.path);
-}
+export { privatePidNamespace };

@@ -5,6 +5,8 @@
 // verb to this CLI, which is always right, only slower.
 import { rmSync } from 'node:fs';
 import path from 'node:path';
+import { ownsCgroup, privatePidNamespace } from './record-facts.js';
+import { stateText, toState } from './runc-state.js';
 import type { ContainerRecord } from './store.js';
 
 export const FAST_FILE = 'fast';
@@ -34,24 +36,21 @@ function lineValue(v: string): boolean {
  * The record's text, or undefined when the front must leave every verb to the JS CLI: a create
  * under way, a systemd cgroup (D-Bus), or a value the line format cannot carry.
  */
-export function fastRecordText(rec: ContainerRecord, stateJson: string): string | undefined {
+export function fastRecordText(rec: ContainerRecord): string | undefined {
   if (rec.creating || !rec.pid) return undefined;
   const cg = rec.cgroup;
   if (cg?.systemdUnit) return undefined;
   if (!lineValue(rec.bundle) || (cg && ![cg.dir, ...cg.created].every(lineValue))) return undefined;
   if (rec.pidStartTime !== undefined && !/^\d+$/.test(rec.pidStartTime)) return undefined;
-  const t = stateTemplate(stateJson, rec.pid);
+  const t = stateTemplate(stateText(toState(rec, 'running')), rec.pid);
   if (!t) return undefined;
   const spec = rec.config;
-  const privatePid = !!spec.linux?.namespaces?.some((n) => n.type === 'pid' && !n.path);
-  // container/handle.ts mayKillCgroup: the cgroup is the container's own.
-  const ownCgroup = !!cg && cg.created.includes(cg.dir);
   const lines = [
     FAST_VERSION,
     `pid ${rec.pid}`,
     `start ${rec.pidStartTime ?? '-'}`,
-    `privatepid ${privatePid ? 1 : 0}`,
-    `owncgroup ${ownCgroup ? 1 : 0}`,
+    `privatepid ${privatePidNamespace(spec) ? 1 : 0}`,
+    `owncgroup ${ownsCgroup(cg) ? 1 : 0}`,
     `cgroup ${cg ? 'fs' : 'none'}`,
     ...(cg ? [`cgroupdir ${cg.dir}`, ...cg.created.map((d) => `created ${d}`)] : []),
     `poststart ${spec.hooks?.poststart?.length ? 1 : 0}`,
@@ -63,9 +62,9 @@ export function fastRecordText(rec: ContainerRecord, stateJson: string): string 
 }
 
 /** Writes (or removes) the record of `rec` in its container directory `dir`. */
-export function saveFastRecord(dir: string, rec: ContainerRecord, stateJson: string, write: (file: string, data: string) => void): void {
+export function saveFastRecord(dir: string, rec: ContainerRecord, write: (file: string, data: string) => void): void {
   const file = path.join(dir, FAST_FILE);
-  const text = fastRecordText(rec, stateJson);
+  const text = fastRecordText(rec);
   if (text === undefined) rmSync(file, { force: true });
   else write(file, text);
 }

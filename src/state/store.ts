@@ -26,7 +26,6 @@ import type { CgroupRecord } from '../cgroups/manager.js';
 import type { Spec } from '../spec/types.js';
 import { randomHex } from '../sys/random.js';
 import { saveFastRecord } from './fast-record.js';
-import { stateText, toState } from './runc-state.js';
 
 export const DEFAULT_ROOT = '/run/tsrun';
 export const STATE_FILE = 'state.json';
@@ -183,7 +182,7 @@ export class StateStore {
   save(rec: ContainerRecord): void {
     const dir = this.dir(rec.id);
     writeAtomic(path.join(dir, STATE_FILE), JSON.stringify(rec));
-    saveFastRecord(dir, rec, stateText(toState(rec, 'running')), writeAtomic);
+    saveFastRecord(dir, rec, writeAtomic);
   }
 
   remove(id: string): void {
