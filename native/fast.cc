@@ -97,10 +97,8 @@ size_t jsonEscape(const char* s, char* out, size_t cap) {
   _exit(1);
 }
 
-/** Reads a small file whole (NUL-terminated); -1 with errno on failure. */
-ssize_t readSmall(int dirfd, const char* path, char* buf, size_t cap, int extraFlags = 0) {
-  int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | extraFlags);
-  if (fd < 0) return -1;
+/** Reads fd to its end, at most cap - 1 bytes, and NUL-terminates: the byte count. */
+size_t readFd(int fd, char* buf, size_t cap) {
   size_t n = 0;
   while (n + 1 < cap) {
     ssize_t r = read(fd, buf + n, cap - 1 - n);
@@ -108,8 +106,16 @@ ssize_t readSmall(int dirfd, const char* path, char* buf, size_t cap, int extraF
     if (r <= 0) break;
     n += static_cast<size_t>(r);
   }
-  close(fd);
   buf[n] = 0;
+  return n;
+}
+
+/** Reads a small file whole (NUL-terminated); -1 with errno when it does not open. */
+ssize_t readSmall(int dirfd, const char* path, char* buf, size_t cap) {
+  int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  size_t n = readFd(fd, buf, cap);
+  close(fd);
   return static_cast<ssize_t>(n);
 }
 
@@ -161,13 +167,7 @@ void loadRecord(int dirfd, Record& r) {
   if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_uid != geteuid() || st.st_size <= 0 ||
       static_cast<size_t>(st.st_size) >= sizeof g_recordBuf)
     fallback();
-  size_t n = 0;
-  while (n < static_cast<size_t>(st.st_size)) {
-    ssize_t got = read(fd, g_recordBuf + n, sizeof g_recordBuf - 1 - n);
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) break;
-    n += static_cast<size_t>(got);
-  }
+  size_t n = readFd(fd, g_recordBuf, sizeof g_recordBuf);
   close(fd);
   if (n != static_cast<size_t>(st.st_size)) fallback();
   char *p = g_recordBuf, *end = g_recordBuf + n;
