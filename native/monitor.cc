@@ -567,6 +567,21 @@ int main(int argc, char** argv) {
         capture[0] = -1;
       }
     }
+    // Attach clients first: a client connects before it starts the container (container start
+    // -a), so a connection and the first output can be ready in the same poll; accepted after the
+    // output, that output would go to no one.
+    if (p[iListen].revents) {
+      int c = accept4(attachFd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+      if (c >= 0) {
+        Client* slot = nullptr;
+        for (Client& k : g_clients)
+          if (k.fd < 0 && !slot) slot = &k;
+        if (slot)
+          slot->fd = c;
+        else
+          close(c);
+      }
+    }
     Stream* streams[2] = {&out, &err};
     int idx[2] = {iOut, iErr};
     for (int k = 0; k < 2; k++) {
@@ -619,18 +634,6 @@ int main(int argc, char** argv) {
           nsyncIn -= used;
         }
         if (nsyncIn == sizeof syncIn - 1) nsyncIn = 0;  // a line too long: dropped
-      }
-    }
-    if (p[iListen].revents) {
-      int c = accept4(attachFd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-      if (c >= 0) {
-        Client* slot = nullptr;
-        for (Client& k : g_clients)
-          if (k.fd < 0 && !slot) slot = &k;
-        if (slot)
-          slot->fd = c;
-        else
-          close(c);
       }
     }
     for (int k = 0; k < kMaxClients; k++) {
