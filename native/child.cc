@@ -207,7 +207,15 @@ long openIn(int root, const char* rel, uint64_t flags) {
   how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | g_extraResolve;
   while (*rel == '/') rel++;
   if (!*rel) rel = ".";
-  return sys(SYS_openat2, root, (long)rel, (long)&how, sizeof how);
+  // openat2(2): with RESOLVE_IN_ROOT, EAGAIN means a rename or mount elsewhere on the system raced
+  // the walk of a ".." and the kernel could not prove it stayed inside; the call may be retried
+  // (seen in the VM, where other tests mount and rename at the same time). Bounded: a path under
+  // constant attack still fails, with EAGAIN named.
+  long fd;
+  for (int tries = 0;
+       (fd = sys(SYS_openat2, root, (long)rel, (long)&how, sizeof how)) < 0 && errno == EAGAIN && tries < 64; tries++) {
+  }
+  return fd;
 }
 
 bool g_resolveCreated;  // the last RESOLVE made its final component (it did not exist before)
